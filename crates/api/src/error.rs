@@ -1,0 +1,175 @@
+//! The error envelope and the one table of error codes.
+//!
+//! Every error the API answers is `{"error": {"code", "message", "field"?, "reason"?}}`. The code
+//! is stable and snake_case; clients branch on it. The HTTP status of each code is decided here
+//! and nowhere else.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal => $status:literal, $message:literal;)*) => {
+        /// Every error code the API can answer with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The wire code.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),* }
+            }
+
+            /// The HTTP status this code is answered with.
+            pub fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status),* }
+            }
+
+            /// A sentence for people, used when nothing more specific is known.
+            pub fn default_message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message),* }
+            }
+
+            pub fn parse(code: &str) -> Option<ErrorCode> {
+                match code { $($code => Some(ErrorCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // 400: the request itself is malformed.
+    InvalidJson = "invalid_json" => 400, "The request body is not valid JSON.";
+    InvalidCursor = "invalid_cursor" => 400, "The cursor is not valid. Start again without a cursor.";
+    IdempotencyKeyMissing = "idempotency_key_missing" => 400, "Send an Idempotency-Key header of 1 to 255 characters.";
+    BadRequest = "bad_request" => 400, "The request could not be understood.";
+    // 401: who is asking is unknown or no longer valid.
+    Unauthenticated = "unauthenticated" => 401, "Sign in to continue.";
+    TokenExpired = "token_expired" => 401, "Your access token has expired. Refresh it and try again.";
+    SessionRevoked = "session_revoked" => 401, "You have been signed out. Sign in again to continue.";
+    SessionExpired = "session_expired" => 401, "Your session has ended. Sign in again to continue.";
+    InvalidCredentials = "invalid_credentials" => 401, "The email or member ID and password do not match our records.";
+    DeviceUnauthenticated = "device_unauthenticated" => 401, "This kiosk is not enrolled or its credential was revoked.";
+    // 402: the payment was declined; nothing was charged.
+    CardDeclined = "card_declined" => 402, "Your card was declined. Nothing was charged. Try another card or contact your bank.";
+    InsufficientFunds = "insufficient_funds" => 402, "Your card has insufficient funds. Nothing was charged. Try another card or a bank account.";
+    ExpiredCard = "expired_card" => 402, "Your card has expired. Nothing was charged. Use a card with a current expiry date.";
+    IncorrectCvc = "incorrect_cvc" => 402, "The security code did not match. Nothing was charged. Check the code on the back of your card.";
+    ProcessingError = "processing_error" => 402, "The card network could not process the payment. Nothing was charged. Try again in a few minutes.";
+    // 403
+    EmailNotVerified = "email_not_verified" => 403, "Confirm your email address with the code we sent before signing in.";
+    Forbidden = "forbidden" => 403, "You cannot do that.";
+    // 404
+    NotFound = "not_found" => 404, "There is nothing here.";
+    BillNotFound = "bill_not_found" => 404, "We could not find that bill.";
+    PaymentNotFound = "payment_not_found" => 404, "We could not find that payment.";
+    PaymentMethodNotFound = "payment_method_not_found" => 404, "We could not find that payment method.";
+    AutopayNotFound = "autopay_not_found" => 404, "Autopay is not set up.";
+    // 405
+    MethodNotAllowed = "method_not_allowed" => 405, "That method is not allowed here.";
+    // 409: conflicts with the current state.
+    AccountExists = "account_exists" => 409, "An account already exists for this member ID or email address. Sign in, or reset your password.";
+    IdempotencyKeyInUse = "idempotency_key_in_use" => 409, "A request with this Idempotency-Key is still being processed. Retry shortly.";
+    InUseByAutopay = "in_use_by_autopay" => 409, "This payment method is used by autopay. Choose another method for autopay, or turn autopay off, first.";
+    // 410
+    CursorExpired = "cursor_expired" => 410, "This sync cursor is too old. Sync again from the start.";
+    // 413, 415
+    PayloadTooLarge = "payload_too_large" => 413, "The request body is larger than 64 KiB.";
+    UnsupportedMediaType = "unsupported_media_type" => 415, "Send the request body as application/json.";
+    // 422: understood, but not acceptable; nothing changed.
+    ValidationFailed = "validation_failed" => 422, "Some of the information is not valid.";
+    IdentityNotVerified = "identity_not_verified" => 422, "We could not match these details to a member of the plan. Check them against your member card.";
+    WeakPassword = "weak_password" => 422, "Choose a stronger password.";
+    InvalidCode = "invalid_code" => 422, "That code is not right. Check the code we sent and try again.";
+    CodeExpired = "code_expired" => 422, "That code has expired or was tried too many times. Ask for a new code.";
+    IncorrectPassword = "incorrect_password" => 422, "Your current password is not right.";
+    InvalidAmount = "invalid_amount" => 422, "Enter an amount greater than 0 with at most two decimal places.";
+    AmountExceedsBalance = "amount_exceeds_balance" => 422, "The amount is more than you can pay on this bill right now.";
+    DuplicateBill = "duplicate_bill" => 422, "Each bill can appear only once in a payment.";
+    AchAuthorizationRequired = "ach_authorization_required" => 422, "Accept the bank payment authorization to pay from a bank account.";
+    IdempotencyKeyReused = "idempotency_key_reused" => 422, "This Idempotency-Key was already used for a different request.";
+    InvalidCardNumber = "invalid_card_number" => 422, "Enter a valid card number, as it appears on your card.";
+    InvalidExpiry = "invalid_expiry" => 422, "Enter an expiry date in the future, as it appears on your card.";
+    InvalidCvc = "invalid_cvc" => 422, "Enter the security code from your card.";
+    InvalidRoutingNumber = "invalid_routing_number" => 422, "Enter a valid 9-digit routing number.";
+    InvalidAccountNumber = "invalid_account_number" => 422, "Enter a valid account number.";
+    InvalidPaymentToken = "invalid_payment_token" => 422, "This payment token is not valid, was already used or has expired. Enter the payment details again.";
+    TooLateToSkip = "too_late_to_skip" => 422, "It is too late to skip this charge.";
+    GuestLookupFailed = "guest_lookup_failed" => 422, "We could not find a bill matching those details. Check them against your statement.";
+    NothingToPay = "nothing_to_pay" => 422, "There is nothing to pay on this bill right now.";
+    // 429
+    TooManyAttempts = "too_many_attempts" => 429, "Too many attempts. Wait a moment, then try again.";
+    RateLimited = "rate_limited" => 429, "Too many requests. Wait a moment, then try again.";
+    // 5xx
+    Internal = "internal" => 500, "Something went wrong on our side. Nothing was changed. Try again.";
+    ProcessorUnavailable = "processor_unavailable" => 503, "The payment processor is not reachable right now. Try again in a few minutes.";
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case. Clients branch on this and must tolerate codes they do not know.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// A JSON Pointer to the request field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/date_of_birth")]
+    pub field: Option<String>,
+    /// A finer, stable reason (for example the rule a weak password broke).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For declines (402): the failed payment that was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub payment: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.as_str().to_string(),
+                message: message.into(),
+                field: None,
+                reason: None,
+                payment: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
+            assert_eq!(ErrorCode::parse(s), Some(*code));
+            assert!((400..=599).contains(&code.status()));
+            assert!(code.default_message().ends_with('.'), "{s}");
+        }
+    }
+}

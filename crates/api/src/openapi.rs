@@ -1,0 +1,326 @@
+//! The OpenAPI 3.1 document of the billing API, generated from the types in this crate.
+//!
+//! Operations are declared here, next to the contract, with what each answers on success and on
+//! its specific failures. The errors every operation can answer (400, 401, 413, 415, 422, 429)
+//! and the `Business-Date` header on every response are added in one pass by [`document`], so no
+//! operation can forget them. `crates/api/openapi.json` is this document, committed; a test fails
+//! when the two differ (`UPDATE_OPENAPI=1 cargo test -p carebill-api` rewrites the file).
+
+#![allow(dead_code)] // The functions below exist only to carry `#[utoipa::path]` declarations.
+
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+
+use crate::BUSINESS_DATE_HEADER;
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::types::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Carebill Billing API",
+        description = "The billing API behind the Carebill desktop app: member accounts and sessions, \
+bills with line items, and a change feed for offline sync. Money is a string with two decimals. \
+Every response carries the plan's current business date in the `Business-Date` header.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        create_account, verify_email, resend_verification,
+        create_session, refresh_session, delete_current_session, delete_all_sessions,
+        get_me, change_password,
+        request_password_reset, confirm_password_reset,
+        list_bills, get_bill, sync,
+        healthz, dev_mailbox,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money)),
+    tags(
+        (name = "accounts", description = "Registration and email confirmation"),
+        (name = "sessions", description = "Signing in and out, tokens"),
+        (name = "members", description = "The signed-in member"),
+        (name = "password-resets", description = "Forgotten passwords"),
+        (name = "bills", description = "Bills and line items"),
+        (name = "sync", description = "The change feed for offline copies"),
+        (name = "operations", description = "Health and demo-only endpoints"),
+    ),
+)]
+struct ApiDoc;
+
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", operation_id = "createAccount",
+    summary = "Register: match the plan's roster and create an unconfirmed account",
+    request_body = CreateAccountRequest,
+    responses(
+        (status = 201, description = "Created; a 6-digit code was mailed", body = AccountCreated),
+        (status = 409, description = "`account_exists`", body = ErrorBody),
+    ))]
+fn create_account() {}
+
+#[utoipa::path(post, path = "/v1/accounts/verify", tag = "accounts", operation_id = "verifyEmail",
+    summary = "Confirm the email address with the mailed code (15 minutes, 5 attempts)",
+    request_body = VerifyEmailRequest,
+    responses((status = 204, description = "Confirmed; the member can sign in")))]
+fn verify_email() {}
+
+#[utoipa::path(post, path = "/v1/accounts/verify/resend", tag = "accounts", operation_id = "resendVerification",
+    summary = "Mail a new confirmation code (always accepted; no enumeration)",
+    request_body = ResendVerificationRequest,
+    responses((status = 202, description = "Accepted")))]
+fn resend_verification() {}
+
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "createSession",
+    summary = "Sign in with email or member ID and password",
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 201, description = "Signed in", body = SessionTokens),
+        (status = 403, description = "`email_not_verified`", body = ErrorBody),
+    ))]
+fn create_session() {}
+
+#[utoipa::path(post, path = "/v1/sessions/refresh", tag = "sessions", operation_id = "refreshSession",
+    summary = "Trade a refresh token for a new pair (rotation)",
+    request_body = RefreshSessionRequest,
+    responses((status = 200, description = "A new pair", body = SessionTokens)))]
+fn refresh_session() {}
+
+#[utoipa::path(delete, path = "/v1/sessions/current", tag = "sessions", operation_id = "deleteCurrentSession",
+    summary = "Sign out this session", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out")))]
+fn delete_current_session() {}
+
+#[utoipa::path(delete, path = "/v1/sessions", tag = "sessions", operation_id = "deleteAllSessions",
+    summary = "Sign out everywhere", security(("bearer" = [])),
+    responses((status = 204, description = "Every session of the member is revoked")))]
+fn delete_all_sessions() {}
+
+#[utoipa::path(get, path = "/v1/me", tag = "members", operation_id = "getMe",
+    summary = "The signed-in member", security(("bearer" = [])),
+    responses((status = 200, description = "The member", body = Member)))]
+fn get_me() {}
+
+#[utoipa::path(post, path = "/v1/me/password", tag = "members", operation_id = "changePassword",
+    summary = "Change the password; other sessions are revoked", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed")))]
+fn change_password() {}
+
+#[utoipa::path(post, path = "/v1/password-resets", tag = "password-resets", operation_id = "requestPasswordReset",
+    summary = "Mail a reset code if an account uses this address (always 202)",
+    request_body = PasswordResetRequest,
+    responses((status = 202, description = "Accepted")))]
+fn request_password_reset() {}
+
+#[utoipa::path(post, path = "/v1/password-resets/confirm", tag = "password-resets", operation_id = "confirmPasswordReset",
+    summary = "Set a new password with the mailed code; every session is revoked",
+    request_body = PasswordResetConfirmRequest,
+    responses((status = 204, description = "Password changed")))]
+fn confirm_password_reset() {}
+
+#[utoipa::path(get, path = "/v1/bills", tag = "bills", operation_id = "listBills",
+    summary = "The member's bills by due date, then id", security(("bearer" = [])),
+    params(
+        ("status" = Option<BillFilter>, Query, description = "`open` (default): a balance remains; `paid`; `all`"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of bills", body = BillPage)))]
+fn list_bills() {}
+
+#[utoipa::path(get, path = "/v1/bills/{id}", tag = "bills", operation_id = "getBill",
+    summary = "A bill with its line items", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The bill's id")),
+    responses(
+        (status = 200, description = "The bill", body = BillDetail),
+        (status = 404, description = "`bill_not_found`: no such bill for this member", body = ErrorBody),
+    ))]
+fn get_bill() {}
+
+#[utoipa::path(get, path = "/v1/sync", tag = "sync", operation_id = "sync",
+    summary = "Changes since a cursor, at most 500 a page", security(("bearer" = [])),
+    params(
+        ("cursor" = Option<String>, Query, description = "Empty or absent: everything"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer; 304 when nothing changed"),
+    ),
+    responses(
+        (status = 200, description = "Changes; `ETag` is the member's latest change", body = SyncPage,
+            headers(("ETag" = String, description = "The member's latest change sequence"))),
+        (status = 304, description = "Nothing changed since the ETag"),
+        (status = 410, description = "`cursor_expired`: sync again without a cursor", body = ErrorBody),
+    ))]
+fn sync() {}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    summary = "Liveness and database health",
+    responses((status = 200, description = "Healthy", body = Health)))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/dev/mailbox", tag = "operations", operation_id = "devMailbox",
+    summary = "Demo mode only: every mail the server sent, newest last (404 otherwise)",
+    responses(
+        (status = 200, description = "Mails", body = Vec<Mail>),
+        (status = 404, description = "Not in demo mode", body = ErrorBody),
+    ))]
+fn dev_mailbox() {}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    })
+}
+
+/// The OpenAPI 3.1 document, with the errors and headers every operation shares.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An access token from POST /v1/sessions"}
+    });
+    doc["components"]["headers"] = json!({
+        BUSINESS_DATE_HEADER: {
+            "description": "The plan's current business date (YYYY-MM-DD), for deriving overdue bills",
+            "required": true,
+            "schema": {"type": "string", "format": "date"}
+        },
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "required": true,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"}
+        }
+    });
+    let mut shared: Map<String, Value> = Map::new();
+    shared.insert(
+        "BadRequest".into(),
+        error_response("`invalid_json`, `invalid_cursor` or another malformed request"),
+    );
+    shared.insert("Unauthorized".into(), error_response("`unauthenticated`, `token_expired`, `session_revoked`, `session_expired` or `invalid_credentials`"));
+    shared.insert(
+        "PayloadTooLarge".into(),
+        error_response("`payload_too_large`: the body is over 64 KiB"),
+    );
+    shared.insert(
+        "UnsupportedMediaType".into(),
+        error_response("`unsupported_media_type`: send application/json"),
+    );
+    shared.insert(
+        "Unprocessable".into(),
+        error_response("`validation_failed` (with `field`) or a specific code; nothing changed"),
+    );
+    let mut too_many = error_response("`too_many_attempts` or `rate_limited`");
+    too_many["headers"] = json!({"Retry-After": {"$ref": "#/components/headers/Retry-After"}});
+    shared.insert("TooManyRequests".into(), too_many);
+    doc["components"]["responses"] = Value::Object(shared);
+
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                    continue;
+                }
+                let has_body = op.get("requestBody").is_some();
+                let responses = op["responses"].as_object_mut();
+                let Some(responses) = responses else { continue };
+                let mut add = |status: &str, name: &str| {
+                    responses.entry(status.to_string()).or_insert_with(
+                        || json!({"$ref": format!("#/components/responses/{name}")}),
+                    );
+                };
+                add("400", "BadRequest");
+                add("401", "Unauthorized");
+                add("422", "Unprocessable");
+                add("429", "TooManyRequests");
+                if has_body {
+                    add("413", "PayloadTooLarge");
+                    add("415", "UnsupportedMediaType");
+                }
+                for response in responses.values_mut() {
+                    if let Some(obj) = response.as_object_mut() {
+                        if obj.contains_key("$ref") {
+                            continue;
+                        }
+                        let headers = obj.entry("headers").or_insert_with(|| json!({}));
+                        headers[BUSINESS_DATE_HEADER] =
+                            json!({"$ref": format!("#/components/headers/{BUSINESS_DATE_HEADER}")});
+                    }
+                }
+            }
+        }
+    }
+    // Shared responses carry the header too.
+    if let Some(shared) = doc["components"]["responses"].as_object_mut() {
+        for response in shared.values_mut() {
+            let headers = response
+                .as_object_mut()
+                .map(|o| o.entry("headers").or_insert_with(|| json!({})));
+            if let Some(headers) = headers {
+                headers[BUSINESS_DATE_HEADER] =
+                    json!({"$ref": format!("#/components/headers/{BUSINESS_DATE_HEADER}")});
+            }
+        }
+    }
+    doc
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn document_json() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_openapi_json_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let generated = document_json();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).expect("write openapi.json");
+            return;
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "crates/api/openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test -p carebill-api` and commit it"
+        );
+    }
+
+    #[test]
+    fn every_operation_documents_401_422_429_and_the_business_date() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for status in ["400", "401", "422", "429"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if response.get("$ref").is_none() {
+                        assert!(
+                            response["headers"].get(BUSINESS_DATE_HEADER).is_some(),
+                            "{method} {path} {status} lacks the business date header"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn requests_reject_unknown_fields_and_money_is_a_string() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["CreateAccountRequest"]["additionalProperties"],
+            false
+        );
+        assert_eq!(schemas["Money"]["type"], "string");
+        assert!(schemas["Bill"].get("additionalProperties").is_none());
+    }
+}

@@ -1,0 +1,16 @@
+//! Carebill's billing domain: exact money, bills and their balances, input rules, the business
+//! calendar and the password policy. Pure: no IO, no clock, no randomness. Callers pass "today"
+//! and "now" in.
+
+#![forbid(unsafe_code)]
+
+pub mod bill;
+pub mod calendar;
+pub mod money;
+pub mod password;
+pub mod validate;
+
+pub use bill::{Balances, BillError, BillKind, BillStatus, Charges, LineItem};
+pub use calendar::BusinessCalendar;
+pub use money::{Money, MoneyError};
+pub use validate::Invalid;

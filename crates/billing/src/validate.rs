@@ -1,0 +1,459 @@
+//! Input rules shared by the server, the client and the UI (through the client).
+//!
+//! Every rule returns a [`Invalid`] with a stable code and a sentence for people, so the same
+//! rule answers the same way wherever it runs.
+
+use chrono::{Datelike, NaiveDate};
+
+/// A broken rule: a stable `code` and a `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+type Rule<T> = Result<T, Invalid>;
+
+/// The Luhn (mod 10) checksum over a string of ASCII digits.
+pub fn luhn_valid(digits: &str) -> bool {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let dd = d * 2;
+                if dd > 9 { dd - 9 } else { dd }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// The ABA routing-number checksum: weights 3, 7, 1 repeated over nine digits.
+pub fn aba_routing_valid(routing: &str) -> bool {
+    if routing.len() != 9 || !routing.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = routing
+        .bytes()
+        .zip([3u32, 7, 1].iter().cycle())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Card networks recognised from the number's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardBrand {
+    Visa,
+    Mastercard,
+    Amex,
+    Discover,
+    Unknown,
+}
+
+impl CardBrand {
+    pub fn from_number(digits: &str) -> CardBrand {
+        let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
+        if digits.starts_with('4') {
+            CardBrand::Visa
+        } else if matches!(prefix(2), Some(51..=55)) || matches!(prefix(4), Some(2221..=2720)) {
+            CardBrand::Mastercard
+        } else if matches!(prefix(2), Some(34 | 37)) {
+            CardBrand::Amex
+        } else if digits.starts_with("6011")
+            || digits.starts_with("65")
+            || matches!(prefix(3), Some(644..=649))
+        {
+            CardBrand::Discover
+        } else {
+            CardBrand::Unknown
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "visa",
+            CardBrand::Mastercard => "mastercard",
+            CardBrand::Amex => "amex",
+            CardBrand::Discover => "discover",
+            CardBrand::Unknown => "unknown",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "Visa",
+            CardBrand::Mastercard => "Mastercard",
+            CardBrand::Amex => "American Express",
+            CardBrand::Discover => "Discover",
+            CardBrand::Unknown => "Card",
+        }
+    }
+
+    pub fn cvc_len(self) -> usize {
+        if self == CardBrand::Amex { 4 } else { 3 }
+    }
+}
+
+/// Strips spaces and dashes people type between card-number groups.
+pub fn normalize_card_number(input: &str) -> String {
+    input.chars().filter(|c| !matches!(c, ' ' | '-')).collect()
+}
+
+/// A card number: 13 to 19 digits passing Luhn. Returns the digits.
+pub fn card_number(input: &str) -> Rule<String> {
+    let digits = normalize_card_number(input);
+    if digits.len() < 13 || digits.len() > 19 || !luhn_valid(&digits) {
+        return Err(Invalid::new(
+            "invalid_card_number",
+            "Enter a valid card number, as it appears on your card.",
+        ));
+    }
+    Ok(digits)
+}
+
+/// A card expiry that is this month or later (cards expire at the end of their month).
+pub fn card_expiry(month: u32, year: i32, today: NaiveDate) -> Rule<()> {
+    let invalid = || {
+        Invalid::new(
+            "invalid_expiry",
+            "Enter an expiry date in the future, as it appears on your card.",
+        )
+    };
+    if !(1..=12).contains(&month) || !(2000..=2099).contains(&year) {
+        return Err(invalid());
+    }
+    if (year, month) < (today.year(), today.month()) || year > today.year() + 20 {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+pub fn card_cvc(cvc: &str, brand: CardBrand) -> Rule<()> {
+    let ok_len = if brand == CardBrand::Unknown {
+        cvc.len() == 3 || cvc.len() == 4
+    } else {
+        cvc.len() == brand.cvc_len()
+    };
+    if !ok_len || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new(
+            "invalid_cvc",
+            format!(
+                "Enter the {}-digit security code from your card.",
+                brand.cvc_len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn routing_number(input: &str) -> Rule<()> {
+    if !aba_routing_valid(input) {
+        return Err(Invalid::new(
+            "invalid_routing_number",
+            "Enter a valid 9-digit routing number, as it appears on your checks.",
+        ));
+    }
+    Ok(())
+}
+
+pub fn bank_account_number(input: &str) -> Rule<()> {
+    if !(4..=17).contains(&input.len()) || !input.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new(
+            "invalid_account_number",
+            "Enter an account number of 4 to 17 digits.",
+        ));
+    }
+    Ok(())
+}
+
+/// US ZIP code: 5 digits, optionally `-` and 4 more.
+pub fn postal_code(input: &str) -> Rule<()> {
+    let b = input.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    let ok = (b.len() == 5 && digits(b))
+        || (b.len() == 10 && digits(&b[..5]) && b[5] == b'-' && digits(&b[6..]));
+    if !ok {
+        return Err(Invalid::new(
+            "invalid_postal_code",
+            "Enter a 5-digit ZIP code, like 94110.",
+        ));
+    }
+    Ok(())
+}
+
+/// Member IDs look like `M200000001`: the letter M and nine digits. Case-insensitive on input.
+pub fn member_id(input: &str) -> Rule<String> {
+    let upper = input.trim().to_ascii_uppercase();
+    let b = upper.as_bytes();
+    if b.len() != 10 || b[0] != b'M' || !b[1..].iter().all(u8::is_ascii_digit) {
+        return Err(Invalid::new(
+            "invalid_member_id",
+            "Enter your member ID as it appears on your card: the letter M and 9 digits.",
+        ));
+    }
+    Ok(upper)
+}
+
+/// A person's name: 1 to 100 characters of letters (any script), spaces, hyphens, apostrophes
+/// and periods, with at least one letter. Surrounding spaces are trimmed.
+pub fn person_name(input: &str, which: &str) -> Rule<String> {
+    let trimmed = input.trim();
+    let len = trimmed.chars().count();
+    let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | '’');
+    if len == 0
+        || len > 100
+        || !trimmed.chars().all(allowed)
+        || !trimmed.chars().any(char::is_alphabetic)
+    {
+        return Err(Invalid::new(
+            "invalid_name",
+            format!("Enter your {which} using letters, spaces, hyphens or apostrophes."),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Names compared the way people expect: case-insensitive, accents and spacing kept.
+pub fn names_match(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace('’', "'")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// An email address: one `@`, a non-empty local part, a domain with a dot, no spaces, at most
+/// 254 characters. Returned lower-cased (the login key).
+pub fn email(input: &str) -> Rule<String> {
+    let e = input.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match e.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+    if !ok {
+        return Err(Invalid::new(
+            "invalid_email",
+            "Enter an email address like name@example.com.",
+        ));
+    }
+    Ok(e)
+}
+
+/// A calendar date in `YYYY-MM-DD` form, exactly.
+pub fn iso_date(input: &str) -> Rule<NaiveDate> {
+    let b = input.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let parsed = shape
+        .then(|| NaiveDate::parse_from_str(input, "%Y-%m-%d").ok())
+        .flatten();
+    parsed.ok_or_else(|| {
+        Invalid::new(
+            "invalid_date",
+            "Enter a real date in the form YYYY-MM-DD, like 1985-04-12.",
+        )
+    })
+}
+
+/// A date of birth: a real date, not in the future, not before 1900.
+pub fn date_of_birth(input: &str, today: NaiveDate) -> Rule<NaiveDate> {
+    let d = iso_date(input)?;
+    if d > today || d.year() < 1900 {
+        return Err(Invalid::new(
+            "invalid_date",
+            "Enter your date of birth; it must be in the past.",
+        ));
+    }
+    Ok(d)
+}
+
+/// Last four digits, for display.
+pub fn last4(digits: &str) -> String {
+    let n = digits.len();
+    digits[n.saturating_sub(4)..].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn luhn_accepts_test_cards_and_rejects_typos() {
+        for n in [
+            "4242424242424242",
+            "4000056655665556",
+            "5555555555554444",
+            "5200828282828210",
+            "378282246310005",
+            "6011111111111117",
+            "4000000000000002",
+        ] {
+            assert!(luhn_valid(n), "{n}");
+        }
+        assert!(!luhn_valid("4242424242424241"));
+        assert!(!luhn_valid(""));
+        assert!(!luhn_valid("42424242a4242424"));
+    }
+
+    #[test]
+    fn card_numbers_are_normalized_and_checked() {
+        assert_eq!(
+            card_number("4242 4242 4242 4242").unwrap(),
+            "4242424242424242"
+        );
+        assert_eq!(
+            card_number("4242-4242-4242-4241").unwrap_err().code,
+            "invalid_card_number"
+        );
+        assert_eq!(card_number("42").unwrap_err().code, "invalid_card_number");
+    }
+
+    #[test]
+    fn brands_come_from_prefixes() {
+        assert_eq!(CardBrand::from_number("4242424242424242"), CardBrand::Visa);
+        assert_eq!(
+            CardBrand::from_number("5555555555554444"),
+            CardBrand::Mastercard
+        );
+        assert_eq!(
+            CardBrand::from_number("2221000000000009"),
+            CardBrand::Mastercard
+        );
+        assert_eq!(CardBrand::from_number("378282246310005"), CardBrand::Amex);
+        assert_eq!(
+            CardBrand::from_number("6011111111111117"),
+            CardBrand::Discover
+        );
+        assert_eq!(CardBrand::from_number("9999"), CardBrand::Unknown);
+    }
+
+    #[test]
+    fn aba_checksum() {
+        assert!(aba_routing_valid("110000000"));
+        assert!(aba_routing_valid("021000021"));
+        assert!(!aba_routing_valid("110000001"));
+        assert!(!aba_routing_valid("11000000"));
+        assert!(!aba_routing_valid("11000000a"));
+    }
+
+    #[test]
+    fn expiry_is_end_of_month() {
+        let today = day("2026-11-27");
+        assert!(card_expiry(11, 2026, today).is_ok());
+        assert!(card_expiry(10, 2026, today).is_err());
+        assert!(card_expiry(13, 2027, today).is_err());
+        assert!(card_expiry(1, 2060, today).is_err());
+    }
+
+    #[test]
+    fn cvc_length_depends_on_brand() {
+        assert!(card_cvc("123", CardBrand::Visa).is_ok());
+        assert!(card_cvc("1234", CardBrand::Visa).is_err());
+        assert!(card_cvc("1234", CardBrand::Amex).is_ok());
+        assert!(card_cvc("12a", CardBrand::Visa).is_err());
+    }
+
+    #[test]
+    fn member_ids_names_and_emails() {
+        assert_eq!(member_id(" m200000002 ").unwrap(), "M200000002");
+        assert!(member_id("M2000000").is_err());
+        assert!(member_id("X200000002").is_err());
+        assert_eq!(
+            person_name("  José María ", "first name").unwrap(),
+            "José María"
+        );
+        assert_eq!(
+            person_name("O'Brien-Smith", "last name").unwrap(),
+            "O'Brien-Smith"
+        );
+        assert!(person_name("Robert'); DROP TABLE", "last name").is_err());
+        assert!(person_name("", "first name").is_err());
+        assert!(person_name("--", "first name").is_err());
+        assert!(names_match("rivera", "RIVERA"));
+        assert!(names_match("Mary  Ann", "mary ann"));
+        assert!(!names_match("Rivera", "Riviera"));
+        assert_eq!(
+            email(" Demo@Carebill.Example ").unwrap(),
+            "demo@carebill.example"
+        );
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "@b.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_are_strict() {
+        assert_eq!(iso_date("1985-04-12").unwrap(), day("1985-04-12"));
+        for bad in [
+            "1985-4-12",
+            "1985-02-30",
+            "85-04-12",
+            "1985/04/12",
+            "",
+            "1985-04-12T00:00:00Z",
+        ] {
+            assert!(iso_date(bad).is_err(), "{bad}");
+        }
+        let today = day("2026-11-27");
+        assert!(date_of_birth("2026-11-28", today).is_err());
+        assert!(date_of_birth("1899-12-31", today).is_err());
+        assert!(date_of_birth("2024-02-29", today).is_ok());
+    }
+
+    #[test]
+    fn postal_codes() {
+        assert!(postal_code("94110").is_ok());
+        assert!(postal_code("94110-1234").is_ok());
+        assert!(postal_code("9411").is_err());
+        assert!(postal_code("94110 1234").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Starting and stopping the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Duration;
+use rusqlite::params;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::audit::AuditSink;
+use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::Secret;
+use crate::clock::{BusinessClock, Clock};
+use crate::config::ServerConfig;
+use crate::db::{Db, DbError};
+use crate::error::ApiError;
+use crate::state::{AppState, Inner};
+use crate::store::{ms, set_setting, setting};
+use crate::{mail, routes, seed};
+
+pub const DATABASE_FILE: &str = "carebill.db";
+const READERS: usize = 4;
+pub const BUSINESS_OFFSET_KEY: &str = "business_clock_offset_ms";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+impl From<ApiError> for StartError {
+    fn from(e: ApiError) -> StartError {
+        StartError::Setup(e.describe())
+    }
+}
+
+/// A server that is listening.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, flushes the audit log.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.state.audit.flush().await;
+    }
+
+    /// Runs until the process is asked to stop (Ctrl-C / SIGTERM).
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Opens (creating and migrating) the database in the data directory.
+pub fn open_database(config: &ServerConfig) -> Result<Db, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        StartError::Setup(format!("cannot create {}: {e}", config.data_dir.display()))
+    })?;
+    Ok(Db::open(
+        &config.data_dir.join(DATABASE_FILE),
+        &config.database_key,
+        READERS,
+    )?)
+}
+
+/// The server's secret, created on first start and kept in the encrypted database.
+fn load_secret(db: &Db) -> Result<Secret, StartError> {
+    db.with_writer(|conn| -> Result<Secret, ApiError> {
+        let hex = match setting(conn, "server_secret")? {
+            Some(h) => h,
+            None => {
+                let bytes: [u8; 32] = rand::random();
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                set_setting(conn, "server_secret", &hex)?;
+                hex
+            }
+        };
+        let key = crate::config::DatabaseKey::from_hex(&hex)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(Secret(key.0))
+    })
+    .map_err(Into::into)
+}
+
+/// Opens everything and starts listening.
+pub async fn start(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartError> {
+    let db = Arc::new(open_database(&config)?);
+    let secret = load_secret(&db)?;
+    if config.demo {
+        let (cfg, db2, clk) = (config.clone(), Arc::clone(&db), Arc::clone(&clock));
+        tokio::task::spawn_blocking(move || seed::seed_demo_if_empty(&db2, &cfg, clk.now()))
+            .await
+            .map_err(|e| StartError::Setup(e.to_string()))??;
+    }
+    let offset_ms: i64 = db
+        .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let business = BusinessClock::new(
+        Arc::clone(&clock),
+        Duration::milliseconds(offset_ms),
+        config.calendar,
+    );
+    let hasher = tokio::task::spawn_blocking({
+        let n = config.hash_concurrency;
+        move || Hasher::new(n)
+    })
+    .await
+    .map_err(|e| StartError::Setup(e.to_string()))??;
+    let mail_wakeup = Arc::new(Notify::new());
+    let state = AppState::new(Inner {
+        audit: AuditSink::spawn(Arc::clone(&db)),
+        throttle: Throttle::new(Arc::clone(&clock)),
+        config: config.clone(),
+        db,
+        clock,
+        business,
+        secret,
+        hasher,
+        mail_wakeup: Arc::clone(&mail_wakeup),
+    });
+    mail::spawn_sender(state.clone(), mail_wakeup);
+    spawn_maintenance(state.clone());
+
+    let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+
+    let task = match &config.tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "server stopped");
+                }
+            })
+        }
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                let _ = shutdown_rx.await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app).await {
+                    tracing::error!(error = %e, "server stopped");
+                }
+            })
+        }
+    };
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+/// Hourly: forget expired tokens and old outbox rows.
+fn spawn_maintenance(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            let result = state
+                .db
+                .transaction(move |tx| {
+                    let day_ago = ms(now - Duration::days(1));
+                    tx.execute("DELETE FROM access_tokens WHERE expires_at < ?1", params![day_ago])?;
+                    tx.execute(
+                        "DELETE FROM sessions WHERE expires_at < ?1 OR (revoked_at IS NOT NULL AND revoked_at < ?1)",
+                        params![day_ago],
+                    )?;
+                    tx.execute("DELETE FROM account_codes WHERE expires_at < ?1", params![day_ago])?;
+                    crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "maintenance failed");
+            }
+        }
+    });
+}

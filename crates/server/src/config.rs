@@ -1,0 +1,237 @@
+//! Server configuration: command-line flags plus an optional TOML file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use carebill_billing::BusinessCalendar;
+use serde::Deserialize;
+
+/// A 256-bit SQLCipher key. Never printed.
+#[derive(Clone)]
+pub struct DatabaseKey(pub [u8; 32]);
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(..)")
+    }
+}
+
+impl DatabaseKey {
+    pub fn from_hex(s: &str) -> Result<DatabaseKey, ConfigError> {
+        let s = s.trim();
+        if s.len() != 64 {
+            return Err(ConfigError::BadKey);
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let hex = std::str::from_utf8(chunk).map_err(|_| ConfigError::BadKey)?;
+            out[i] = u8::from_str_radix(hex, 16).map_err(|_| ConfigError::BadKey)?;
+        }
+        Ok(DatabaseKey(out))
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn random() -> DatabaseKey {
+        DatabaseKey(rand::random())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the database key must be 64 hexadecimal characters (32 bytes)")]
+    BadKey,
+    #[error("no database key: set CAREBILL_DB_KEY or database_key_file in the config file")]
+    NoKey,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "refusing to serve plain HTTP on {0}: use a loopback address or configure --tls-cert and --tls-key"
+    )]
+    PlainHttpOffLoopback(SocketAddr),
+    #[error("demo mode listens on loopback only, not {0}")]
+    DemoOffLoopback(SocketAddr),
+    #[error("unknown plan time zone {0:?}")]
+    TimeZone(String),
+    #[error("cannot create {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Outgoing mail through an SMTP relay.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `starttls` (default), `tls` or `none` (loopback relays only).
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_security() -> String {
+    "starttls".into()
+}
+
+/// The TOML config file (`--config`). Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// A file holding the 64-hex-character database key.
+    pub database_key_file: Option<PathBuf>,
+    /// IANA zone of the plan's business day. Default America/Los_Angeles.
+    pub plan_time_zone: Option<String>,
+    /// Per-address limits on sign-in and registration. Turn off for load tests only.
+    pub address_limits: Option<bool>,
+    /// Sender of outgoing mail.
+    pub mail_from: Option<String>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub database_key: DatabaseKey,
+    pub calendar: BusinessCalendar,
+    pub address_limits: bool,
+    pub mail_from: String,
+    pub smtp: Option<SmtpConfig>,
+    /// How many password hashes may run at once (default: the number of CPUs).
+    pub hash_concurrency: usize,
+}
+
+impl ServerConfig {
+    /// A config for tests and embedding: demo off, loopback, a fresh key.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> ServerConfig {
+        ServerConfig {
+            listen,
+            data_dir,
+            demo: false,
+            tls: None,
+            database_key: DatabaseKey::random(),
+            calendar: BusinessCalendar::default(),
+            address_limits: true,
+            mail_from: "Carebill <no-reply@carebill.example>".into(),
+            smtp: None,
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+
+    /// Combines flags, the optional file and the environment.
+    pub fn resolve(
+        listen: SocketAddr,
+        data_dir: PathBuf,
+        demo: bool,
+        tls: Option<(PathBuf, PathBuf)>,
+        file: FileConfig,
+        env_key: Option<String>,
+    ) -> Result<ServerConfig, ConfigError> {
+        if demo && !listen.ip().is_loopback() {
+            return Err(ConfigError::DemoOffLoopback(listen));
+        }
+        if tls.is_none() && !listen.ip().is_loopback() {
+            return Err(ConfigError::PlainHttpOffLoopback(listen));
+        }
+        let database_key = match (env_key, &file.database_key_file) {
+            (Some(hex), _) => DatabaseKey::from_hex(&hex)?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                DatabaseKey::from_hex(&text)?
+            }
+            (None, None) if demo => demo_key(&data_dir)?,
+            (None, None) => return Err(ConfigError::NoKey),
+        };
+        let calendar = match &file.plan_time_zone {
+            Some(zone) => BusinessCalendar::for_zone(zone)
+                .ok_or_else(|| ConfigError::TimeZone(zone.clone()))?,
+            None => BusinessCalendar::default(),
+        };
+        let mut config = ServerConfig::new(listen, data_dir);
+        config.demo = demo;
+        config.tls = tls;
+        config.database_key = database_key;
+        config.calendar = calendar;
+        config.address_limits = file.address_limits.unwrap_or(true);
+        if let Some(from) = file.mail_from {
+            config.mail_from = from;
+        }
+        config.smtp = file.smtp;
+        Ok(config)
+    }
+}
+
+/// Demo mode keeps its own key next to its data, readable by the owner only.
+fn demo_key(data_dir: &Path) -> Result<DatabaseKey, ConfigError> {
+    let path = data_dir.join("demo-database.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return DatabaseKey::from_hex(&text);
+    }
+    let write_err = |source| ConfigError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(write_err)?;
+    let key = DatabaseKey::random();
+    write_private(&path, key.to_hex().as_bytes()).map_err(write_err)?;
+    Ok(key)
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)
+}

@@ -1,0 +1,187 @@
+//! The server's database: SQLCipher-encrypted SQLite in WAL mode.
+//!
+//! One writer connection (SQLite has one writer anyway) and a small pool of read-only readers.
+//! All database work runs on the blocking pool, never on the async workers. Writes that move
+//! money use `BEGIN IMMEDIATE` and the writer runs with `synchronous=FULL`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::Semaphore;
+
+use crate::config::DatabaseKey;
+use crate::error::ApiError;
+use crate::migrations::MIGRATIONS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the database key does not open {0} (wrong key, or not a Carebill database)")]
+    WrongKey(PathBuf),
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        version: usize,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database was written by a newer Carebill (schema {found}, this build knows {known})"
+    )]
+    TooNew { found: usize, known: usize },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub struct Db {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    read_permits: Semaphore,
+}
+
+/// Opens one connection and applies the key and pragmas.
+pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connection, DbError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let open_err = |source| DbError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    // A raw 256-bit key: no passphrase derivation on every open.
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))
+        .map_err(open_err)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|_| DbError::WrongKey(path.to_owned()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    } else {
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    }
+    Ok(conn)
+}
+
+/// Brings the schema up to date. Migrations only move forward.
+pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(DbError::TooNew {
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = i + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)
+            .map_err(|source| DbError::Migration { version, source })?;
+        tx.pragma_update(None, "user_version", version as i64)
+            .map_err(|source| DbError::Migration { version, source })?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Db {
+    pub fn open(path: &Path, key: &DatabaseKey, readers: usize) -> Result<Db, DbError> {
+        let mut writer = connect(path, key, false)?;
+        migrate(&mut writer)?;
+        let readers = (0..readers.max(1))
+            .map(|_| connect(path, key, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = readers.len();
+        Ok(Db {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+            read_permits: Semaphore::new(n),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a reader, off the async workers.
+    pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+    {
+        let _permit = self
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("database closed"))?;
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .ok_or_else(|| ApiError::internal("no reader available"))?;
+            let result = f(&conn);
+            db.readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` with the writer, off the async workers. `f` opens its own transaction.
+    pub async fn write<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, ApiError> + Send + 'static,
+    {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
+    pub async fn transaction<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
+    {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Blocking access to the writer for command-line tools (import, seed).
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut conn)
+    }
+}

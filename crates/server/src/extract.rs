@@ -1,0 +1,145 @@
+//! Request extractors that answer in the API's error envelope.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
+use carebill_api::{ErrorCode, MAX_BODY_BYTES};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body: at most 64 KiB (413), `application/json` (415), well-formed (400 `invalid_json`),
+/// of the right shape (422 `validation_failed` with a JSON Pointer to the field).
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let too_large = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > MAX_BODY_BYTES);
+        if too_large {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+        }
+        let is_json = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+        }
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a request body, turning serde's complaints into field-level errors.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    pointer.push_str(&format!("/{index}"))
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let inner = e.inner().to_string();
+        let named = inner.split('`').nth(1).map(str::to_string);
+        let (field, message) = if inner.starts_with("missing field") {
+            let name = named.unwrap_or_default();
+            (
+                format!("{pointer}/{name}"),
+                format!("\"{name}\" is required."),
+            )
+        } else if inner.starts_with("unknown field") {
+            let name = named.unwrap_or_default();
+            let suffix = format!("/{name}");
+            let field = if pointer.ends_with(&suffix) {
+                pointer.clone()
+            } else {
+                format!("{pointer}{suffix}")
+            };
+            (field, format!("\"{name}\" is not a field of this request."))
+        } else if pointer.is_empty() {
+            (
+                String::new(),
+                "The request body must be a JSON object with the documented fields.".to_string(),
+            )
+        } else {
+            let name = pointer.rsplit('/').next().unwrap_or_default().to_string();
+            let detail = inner.split(" at line").next().unwrap_or(&inner);
+            (
+                pointer.clone(),
+                format!("\"{name}\" has the wrong type or value ({detail})."),
+            )
+        };
+        ApiError::validation(&field, message)
+    })
+}
+
+/// The client's network address, for throttling and the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carebill_api::types::CreateSessionRequest;
+
+    #[test]
+    fn shape_errors_point_at_the_field() {
+        let e =
+            parse_json::<CreateSessionRequest>(br#"{"login": 5, "password": "x"}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::ValidationFailed, Some("/login"))
+        );
+        let e = parse_json::<CreateSessionRequest>(br#"{"password": "x"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("/login"));
+        let e = parse_json::<CreateSessionRequest>(
+            br#"{"login": "a", "password": "x", "admin": true}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("/admin"));
+        let e = parse_json::<CreateSessionRequest>(br#"{"login": "a""#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidJson);
+        let e = parse_json::<CreateSessionRequest>(br#"[1]"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationFailed);
+    }
+}

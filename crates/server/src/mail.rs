@@ -1,0 +1,129 @@
+//! Outgoing mail through an outbox table.
+//!
+//! Mail is written to the outbox in the same transaction as the change that causes it, so a mail
+//! is never sent for a change that rolled back, nor lost for one that committed. A sender task
+//! delivers it over SMTP when configured; after delivery the body is erased (codes and bill
+//! details do not linger). In demo mode nothing is sent: `GET /dev/mailbox` shows the outbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
+
+use crate::config::SmtpConfig;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::store::ms;
+
+/// Queues a mail inside the caller's transaction. In demo mode it counts as sent at once.
+pub fn enqueue(
+    tx: &Connection,
+    demo: bool,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
+    Ok(())
+}
+
+fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let builder = match smtp.security.as_str() {
+        "tls" => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?
+        }
+        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+            .map_err(|e| e.to_string())?,
+    };
+    let builder = builder.port(smtp.port);
+    let builder = match (&smtp.username, &smtp.password) {
+        (Some(u), Some(p)) => builder.credentials(Credentials::new(u.clone(), p.clone())),
+        _ => builder,
+    };
+    Ok(builder.build())
+}
+
+/// Delivers queued mail until the server stops.
+pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
+    let Some(smtp) = state.config.smtp.clone() else {
+        if !state.config.demo {
+            tracing::warn!("no SMTP relay configured: mail stays in the outbox undelivered");
+        }
+        return;
+    };
+    tokio::spawn(async move {
+        let transport = match transport(&smtp) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "SMTP configuration is not usable; mail stays queued");
+                return;
+            }
+        };
+        let from: Mailbox = match state.config.mail_from.parse() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "mail_from is not an address; mail stays queued");
+                return;
+            }
+        };
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(10), wakeup.notified()).await;
+            let queued = state
+                .db
+                .read(|conn| {
+                    let mut stmt = conn.prepare(
+                        "SELECT id, to_addr, subject, body FROM outbox WHERE sent_at IS NULL AND attempts < 10 ORDER BY id LIMIT 50",
+                    )?;
+                    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .await
+                .unwrap_or_default();
+            for (id, to, subject, body) in queued {
+                let message = to
+                    .parse::<Mailbox>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|to| {
+                        Message::builder()
+                            .from(from.clone())
+                            .to(to)
+                            .subject(subject)
+                            .body(body)
+                            .map_err(|e| e.to_string())
+                    });
+                let outcome = match message {
+                    Ok(m) => transport
+                        .send(m)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let now = state.clock.now();
+                let _ = state
+                    .db
+                    .write(move |conn| {
+                        match outcome {
+                            Ok(()) => conn.execute("UPDATE outbox SET sent_at = ?2, body = '' WHERE id = ?1", params![id, ms(now)])?,
+                            Err(e) => {
+                                tracing::warn!(mail = id, error = %e, "mail delivery failed; will retry");
+                                conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1", params![id, e])?
+                            }
+                        };
+                        Ok(())
+                    })
+                    .await;
+            }
+        }
+    });
+}

@@ -1,0 +1,163 @@
+//! `carebill-server`: serve the billing API, import a plan's data, or seed benchmark data.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use carebill_server::config::{FileConfig, ServerConfig};
+use carebill_server::{SystemClock, app, import, seed};
+use clap::{Args, Parser, Subcommand};
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(
+    name = "carebill-server",
+    version,
+    about = "The Carebill reference billing API server"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on. Plain HTTP is allowed on loopback only.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Turn off per-address limits (load tests only).
+    #[arg(long)]
+    no_address_limits: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Where the encrypted database lives.
+    #[arg(long, global = true, default_value = "carebill-data")]
+    data_dir: PathBuf,
+    /// A TOML config file (database key file, SMTP, plan time zone).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Demo mode: seeded data, demo endpoints, loopback only.
+    #[arg(long, global = true)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load a roster (CSV) and bills (JSON), all or nothing.
+    Import {
+        #[arg(long)]
+        roster: Option<PathBuf>,
+        #[arg(long)]
+        bills: Option<PathBuf>,
+    },
+    /// Add N generated bills to one member (for benchmarks).
+    Seed {
+        #[arg(long)]
+        bills: usize,
+        #[arg(long, default_value = seed::DEMO_MEMBER_ID)]
+        member: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = std::env::var("CAREBILL_LOG").unwrap_or_else(|_| "info".into());
+    let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_default();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(targets)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("carebill-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let file = match &cli.common.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
+    let mut config = ServerConfig::resolve(
+        cli.listen,
+        cli.common.data_dir.clone(),
+        cli.common.demo,
+        tls,
+        file,
+        std::env::var("CAREBILL_DB_KEY").ok(),
+    )?;
+    if cli.no_address_limits {
+        config.address_limits = false;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Some(Command::Import { roster, bills }) => {
+            let db = app::open_database(&config)?;
+            let summary =
+                import::import(&db, roster.as_deref(), bills.as_deref(), chrono::Utc::now())?;
+            println!(
+                "Imported {} roster members and {} bills.",
+                summary.members, summary.bills
+            );
+            Ok(())
+        }
+        Some(Command::Seed { bills, member }) => {
+            let db = app::open_database(&config)?;
+            let now = chrono::Utc::now();
+            seed::seed_demo_if_empty(&db, &config, now).map_err(|e| e.describe())?;
+            let today = config.calendar.date_at(now);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(bills as u64);
+            db.with_writer(|conn| -> Result<(), Box<dyn std::error::Error>> {
+                let tx = conn.transaction()?;
+                seed::add_bills(&tx, &mut rng, &member, bills, today, now)
+                    .map_err(|e| e.describe())?;
+                tx.commit()?;
+                Ok(())
+            })?;
+            println!("Added {bills} bills to {member}.");
+            Ok(())
+        }
+        None => runtime.block_on(async {
+            let demo = config.demo;
+            let tls = config.tls.is_some();
+            let server = app::start(config, Arc::new(SystemClock)).await?;
+            let scheme = if tls { "https" } else { "http" };
+            println!(
+                "Carebill billing API listening on {scheme}://{}",
+                server.addr
+            );
+            if demo {
+                println!("  Demo mode (data is made up; mail goes to the mailbox below)");
+                println!(
+                    "  Demo account:  {} / {}",
+                    seed::DEMO_EMAIL,
+                    seed::DEMO_PASSWORD
+                );
+                println!(
+                    "  Register as:   member ID {}, Alex Rivera, born 1985-04-12",
+                    seed::UNREGISTERED_MEMBER_ID
+                );
+                println!("  Mailbox:       {scheme}://{}/dev/mailbox", server.addr);
+            }
+            server.run_until_signal().await;
+            Ok(())
+        }),
+    }
+}

@@ -1,0 +1,162 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//! Never edit a migration that has shipped: add a new one.
+//!
+//! Conventions: instants are INTEGER milliseconds since the Unix epoch (UTC); calendar dates are
+//! TEXT `YYYY-MM-DD`; money is INTEGER cents (exact; converted to `Money` at the edge); secrets
+//! (tokens, codes) are stored only as hashes.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: members, sessions, bills, the change feed, mail and audit.
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE roster (
+    member_id     TEXT PRIMARY KEY,
+    first_name    TEXT NOT NULL,
+    last_name     TEXT NOT NULL,
+    date_of_birth TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+    id                  INTEGER PRIMARY KEY,
+    member_id           TEXT NOT NULL UNIQUE REFERENCES roster(member_id),
+    email               TEXT NOT NULL UNIQUE,
+    password_hash       TEXT NOT NULL,
+    verified_at         INTEGER,
+    created_at          INTEGER NOT NULL,
+    password_changed_at INTEGER NOT NULL
+);
+
+-- One outstanding code per account and purpose ('verify' or 'reset').
+CREATE TABLE account_codes (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL,
+    code_hash  BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, purpose)
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+    id             INTEGER PRIMARY KEY,
+    account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    remember       INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    revoked_at     INTEGER,
+    revoked_reason TEXT
+);
+CREATE INDEX sessions_account ON sessions(account_id);
+
+CREATE TABLE refresh_tokens (
+    token_hash BLOB PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    issued_at  INTEGER NOT NULL,
+    rotated_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
+
+CREATE TABLE access_tokens (
+    token_hash BLOB PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX access_tokens_session ON access_tokens(session_id);
+
+CREATE TABLE bills (
+    id                   TEXT PRIMARY KEY,
+    member_id            TEXT NOT NULL REFERENCES roster(member_id),
+    account_number       TEXT NOT NULL,
+    statement_number     TEXT NOT NULL UNIQUE,
+    kind                 TEXT NOT NULL CHECK (kind IN ('hospital', 'professional')),
+    provider             TEXT NOT NULL,
+    facility             TEXT NOT NULL,
+    service_date_from    TEXT NOT NULL,
+    service_date_to      TEXT NOT NULL,
+    statement_date       TEXT NOT NULL,
+    due_date             TEXT NOT NULL,
+    total_charges_cents  INTEGER NOT NULL CHECK (total_charges_cents >= 0),
+    insurance_paid_cents INTEGER NOT NULL CHECK (insurance_paid_cents >= 0),
+    adjustments_cents    INTEGER NOT NULL CHECK (adjustments_cents >= 0),
+    settled_cents        INTEGER NOT NULL DEFAULT 0 CHECK (settled_cents >= 0),
+    pending_cents        INTEGER NOT NULL DEFAULT 0 CHECK (pending_cents >= 0),
+    created_at           INTEGER NOT NULL,
+    CHECK (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents >= 0)
+);
+CREATE INDEX bills_member_due ON bills(member_id, due_date, id);
+
+CREATE TABLE line_items (
+    bill_id              TEXT NOT NULL REFERENCES bills(id) ON DELETE CASCADE,
+    position             INTEGER NOT NULL,
+    service_date         TEXT NOT NULL,
+    description          TEXT NOT NULL,
+    code                 TEXT NOT NULL,
+    quantity             INTEGER NOT NULL,
+    charge_cents         INTEGER NOT NULL,
+    insurance_paid_cents INTEGER NOT NULL,
+    adjustment_cents     INTEGER NOT NULL,
+    PRIMARY KEY (bill_id, position)
+) WITHOUT ROWID;
+
+-- Payments and what each paid. Settled payments reduce a bill's balance; pending ones its
+-- payable amount. Kept in step with bills.settled_cents / pending_cents in one transaction.
+CREATE TABLE payments (
+    id                  TEXT PRIMARY KEY,
+    member_id           TEXT NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('processing', 'succeeded', 'pending', 'failed', 'returned')),
+    amount_cents        INTEGER NOT NULL CHECK (amount_cents > 0),
+    confirmation_number TEXT NOT NULL UNIQUE,
+    method_type         TEXT NOT NULL CHECK (method_type IN ('card', 'bank_account')),
+    method_brand        TEXT NOT NULL,
+    method_last4        TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    settled_at          INTEGER
+);
+CREATE INDEX payments_member_created ON payments(member_id, created_at DESC, id DESC);
+
+CREATE TABLE payment_allocations (
+    payment_id   TEXT NOT NULL REFERENCES payments(id) ON DELETE CASCADE,
+    bill_id      TEXT NOT NULL REFERENCES bills(id),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+    PRIMARY KEY (payment_id, bill_id)
+) WITHOUT ROWID;
+CREATE INDEX payment_allocations_bill ON payment_allocations(bill_id);
+
+-- The change feed: one row per (member, entity), moved to a new sequence on every change.
+-- Deletions stay as tombstones until pruned; a cursor from before the prune horizon gets 410.
+CREATE TABLE changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    member_id  TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    op         TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+    changed_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX changes_entity ON changes(member_id, entity, entity_id);
+CREATE INDEX changes_member_seq ON changes(member_id, seq);
+
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    to_addr    TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at    INTEGER,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL;
+
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    account_id INTEGER,
+    event      TEXT NOT NULL,
+    client     TEXT,
+    detail     TEXT
+);
+"#,
+];

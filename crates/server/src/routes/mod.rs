@@ -1,0 +1,85 @@
+//! The HTTP surface: routes, and what every response gets.
+
+pub mod accounts;
+pub mod bills;
+pub mod ops;
+pub mod sessions;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use carebill_api::{BUSINESS_DATE_HEADER, ErrorCode};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/accounts", post(accounts::create_account))
+        .route("/v1/accounts/verify", post(accounts::verify_email))
+        .route(
+            "/v1/accounts/verify/resend",
+            post(accounts::resend_verification),
+        )
+        .route(
+            "/v1/sessions",
+            post(sessions::create_session).delete(sessions::delete_all_sessions),
+        )
+        .route("/v1/sessions/refresh", post(sessions::refresh_session))
+        .route(
+            "/v1/sessions/current",
+            delete(sessions::delete_current_session),
+        )
+        .route("/v1/me", get(accounts::get_me))
+        .route("/v1/me/password", post(accounts::change_password))
+        .route(
+            "/v1/password-resets",
+            post(accounts::request_password_reset),
+        )
+        .route(
+            "/v1/password-resets/confirm",
+            post(accounts::confirm_password_reset),
+        )
+        .route("/v1/bills", get(bills::list_bills))
+        .route("/v1/bills/{id}", get(bills::get_bill))
+        .route("/v1/sync", get(bills::sync))
+        .route("/healthz", get(ops::healthz))
+        .route("/dev/mailbox", get(ops::dev_mailbox))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
+        .layer(middleware::from_fn_with_state(state.clone(), finish))
+        .with_state(state)
+}
+
+/// Every response: the business date header; 405s in the error envelope; a log line.
+async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    let today = state.business.today().format("%Y-%m-%d").to_string();
+    if let Ok(v) = HeaderValue::from_str(&today) {
+        response.headers_mut().insert(BUSINESS_DATE_HEADER, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}

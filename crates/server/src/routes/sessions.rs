@@ -1,0 +1,125 @@
+//! Signing in and out.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use carebill_api::ErrorCode;
+use carebill_api::types::{CreateSessionRequest, RefreshSessionRequest, SessionTokens};
+use carebill_billing::validate;
+use chrono::Duration;
+use rusqlite::OptionalExtension;
+
+use crate::auth::{self, Authed};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ClientAddr, JsonBody};
+use crate::routes::accounts::address_limit;
+use crate::state::AppState;
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(req): JsonBody<CreateSessionRequest>,
+) -> ApiResult<(StatusCode, Json<SessionTokens>)> {
+    let login = req.login.trim().to_lowercase();
+    if login.is_empty() || login.chars().count() > 254 {
+        return Err(ApiError::validation(
+            "/login",
+            "Enter your email address or member ID.",
+        ));
+    }
+    if req.password.is_empty()
+        || req.password.chars().count() > carebill_billing::password::MAX_CHARS
+    {
+        return Err(ApiError::validation("/password", "Enter your password."));
+    }
+    address_limit(&state, "sign-in", &client, 60, Duration::minutes(1))?;
+    if let Err(wait) = state.throttle.check_sign_in(&login, &client) {
+        return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
+    }
+    let by_member_id = validate::member_id(&login).ok();
+    let key = by_member_id.clone().unwrap_or_else(|| login.clone());
+    let account = state
+        .db
+        .read(move |conn| {
+            let sql = if by_member_id.is_some() {
+                "SELECT id, password_hash, verified_at IS NOT NULL FROM accounts WHERE member_id = ?1"
+            } else {
+                "SELECT id, password_hash, verified_at IS NOT NULL FROM accounts WHERE email = ?1"
+            };
+            Ok(conn
+                .query_row(sql, [&key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))
+                .optional()?)
+        })
+        .await?;
+    let ok = state
+        .hasher
+        .verify(req.password, account.as_ref().map(|a| a.1.clone()))
+        .await?;
+    let Some((account_id, _, verified)) = account.filter(|_| ok) else {
+        state.throttle.record_failure(&login, &client);
+        state.audit(None, "sign_in_failed", Some(&client), None);
+        return Err(ApiError::new(ErrorCode::InvalidCredentials));
+    };
+    state.throttle.record_success(&login, &client);
+    if !verified {
+        return Err(ApiError::new(ErrorCode::EmailNotVerified));
+    }
+    let now = state.now();
+    let remember = req.remember_device;
+    let tokens = state
+        .db
+        .transaction(move |tx| auth::create_session(tx, account_id, remember, now))
+        .await?;
+    state.audit(
+        Some(account_id),
+        "sign_in",
+        Some(&client),
+        remember.then(|| "remember_device".to_string()),
+    );
+    Ok((StatusCode::CREATED, Json(tokens)))
+}
+
+pub async fn refresh_session(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<RefreshSessionRequest>,
+) -> ApiResult<Json<SessionTokens>> {
+    if req.refresh_token.is_empty() || req.refresh_token.len() > 200 {
+        return Err(ApiError::new(ErrorCode::Unauthenticated));
+    }
+    Ok(Json(auth::refresh(&state, req.refresh_token).await?))
+}
+
+pub async fn delete_current_session(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    who: Authed,
+) -> ApiResult<StatusCode> {
+    let now = state.now();
+    state
+        .db
+        .transaction(move |tx| auth::revoke_session(tx, who.session_id, "signed_out", now))
+        .await?;
+    state.audit(Some(who.account_id), "sign_out", Some(&client), None);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_all_sessions(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    who: Authed,
+) -> ApiResult<StatusCode> {
+    let now = state.now();
+    state
+        .db
+        .transaction(move |tx| {
+            auth::revoke_all(tx, who.account_id, None, "signed_out_everywhere", now)
+        })
+        .await?;
+    state.audit(
+        Some(who.account_id),
+        "sign_out_everywhere",
+        Some(&client),
+        None,
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

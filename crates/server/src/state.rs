@@ -1,0 +1,70 @@
+//! What every request handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::audit::{AuditEvent, AuditSink};
+use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::Secret;
+use crate::clock::{BusinessClock, Clock};
+use crate::config::ServerConfig;
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: ServerConfig,
+    pub db: Arc<Db>,
+    /// Real time: tokens, codes, throttles.
+    pub clock: Arc<dyn Clock>,
+    /// Plan time: due dates, settlement, autopay. Demo mode can move it forward.
+    pub business: BusinessClock,
+    pub secret: Secret,
+    pub hasher: Hasher,
+    pub throttle: Throttle,
+    pub audit: AuditSink,
+    pub mail_wakeup: Arc<Notify>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn audit(
+        &self,
+        account_id: Option<i64>,
+        event: &'static str,
+        client: Option<&str>,
+        detail: Option<String>,
+    ) {
+        self.audit.record(AuditEvent {
+            at: self.clock.now(),
+            account_id,
+            event,
+            client: client.map(str::to_string),
+            detail,
+        });
+    }
+
+    /// Wakes the mail sender after a transaction queued mail.
+    pub fn mail_queued(&self) {
+        self.mail_wakeup.notify_one();
+    }
+}

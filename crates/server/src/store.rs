@@ -1,0 +1,279 @@
+//! Row <-> wire conversions and the queries shared by several routes.
+
+use std::collections::HashMap;
+
+use carebill_api::types::{Bill, BillDetail, BillFilter, LineItem, SyncEntity, SyncOp};
+use carebill_billing::{BillKind, Charges, Money};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::{ApiError, ApiResult};
+
+pub fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+pub fn parse_date(s: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::internal(format!("bad stored date {s:?}")))
+}
+
+pub fn date_str(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub fn money(cents: i64) -> Money {
+    Money::from_cents(cents)
+}
+
+/// The columns `bill_from_row` reads, in order.
+pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.kind, b.provider, b.facility, \
+    b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
+    b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents";
+
+/// Balance in SQL, for filters: amount due less settled payments.
+pub const BALANCE_SQL: &str =
+    "(b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents)";
+
+pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
+    let text = |i: usize| r.get::<_, String>(i);
+    let id = text(0)?;
+    let kind = text(3)?;
+    let dates = [text(6)?, text(7)?, text(8)?, text(9)?];
+    let cents = [
+        r.get::<_, i64>(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+        r.get(14)?,
+    ];
+    let (account_number, statement_number, provider, facility) =
+        (text(1)?, text(2)?, text(4)?, text(5)?);
+    Ok((|| {
+        let charges = Charges {
+            total_charges: money(cents[0]),
+            insurance_paid: money(cents[1]),
+            adjustments: money(cents[2]),
+        };
+        let b = charges
+            .balances(money(cents[3]), money(cents[4]))
+            .map_err(|e| ApiError::internal(format!("bill {id}: {e}")))?;
+        Ok(Bill {
+            account_number,
+            statement_number,
+            kind: BillKind::parse(&kind)
+                .ok_or_else(|| ApiError::internal(format!("bill {id}: kind {kind}")))?,
+            provider,
+            facility,
+            service_date_from: parse_date(&dates[0])?,
+            service_date_to: parse_date(&dates[1])?,
+            statement_date: parse_date(&dates[2])?,
+            due_date: parse_date(&dates[3])?,
+            total_charges: charges.total_charges,
+            insurance_paid: charges.insurance_paid,
+            adjustments: charges.adjustments,
+            amount_due: b.amount_due,
+            balance: b.balance,
+            pending_amount: b.pending_amount,
+            payable: b.payable,
+            status: b.status,
+            id,
+        })
+    })())
+}
+
+fn line_item_from_row(r: &Row<'_>, offset: usize) -> rusqlite::Result<ApiResult<LineItem>> {
+    let date: String = r.get(offset)?;
+    let description: String = r.get(offset + 1)?;
+    let code: String = r.get(offset + 2)?;
+    let quantity: u32 = r.get(offset + 3)?;
+    let cents = [
+        r.get::<_, i64>(offset + 4)?,
+        r.get(offset + 5)?,
+        r.get(offset + 6)?,
+    ];
+    Ok((|| {
+        let line = Charges {
+            total_charges: money(cents[0]),
+            insurance_paid: money(cents[1]),
+            adjustments: money(cents[2]),
+        };
+        Ok(LineItem {
+            service_date: parse_date(&date)?,
+            description,
+            code,
+            quantity,
+            charge: line.total_charges,
+            insurance_paid: line.insurance_paid,
+            adjustment: line.adjustments,
+            patient_responsibility: line
+                .amount_due()
+                .map_err(|e| ApiError::internal(format!("line item: {e}")))?,
+        })
+    })())
+}
+
+const LINE_COLUMNS: &str = "li.service_date, li.description, li.code, li.quantity, li.charge_cents, \
+    li.insurance_paid_cents, li.adjustment_cents";
+
+/// A page of a member's bills after the `(due_date, id)` position `after`.
+pub fn list_bills(
+    conn: &Connection,
+    member_id: &str,
+    filter: BillFilter,
+    after: Option<(String, String)>,
+    limit: u32,
+) -> ApiResult<(Vec<Bill>, bool)> {
+    let status_sql = match filter {
+        BillFilter::Open => format!("AND {BALANCE_SQL} > 0"),
+        BillFilter::Paid => format!("AND {BALANCE_SQL} = 0"),
+        BillFilter::All => String::new(),
+    };
+    let (after_due, after_id) = after.unwrap_or_default();
+    let sql = format!(
+        "SELECT {BILL_COLUMNS} FROM bills b
+         WHERE b.member_id = ?1 {status_sql} AND (b.due_date, b.id) > (?2, ?3)
+         ORDER BY b.due_date, b.id LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![member_id, after_due, after_id, limit + 1],
+        bill_from_row,
+    )?;
+    let mut bills = Vec::with_capacity(limit as usize + 1);
+    for row in rows {
+        bills.push(row??);
+    }
+    let has_more = bills.len() > limit as usize;
+    bills.truncate(limit as usize);
+    Ok((bills, has_more))
+}
+
+/// One of the member's bills with its line items; `None` when it is not theirs.
+pub fn bill_detail(
+    conn: &Connection,
+    member_id: &str,
+    bill_id: &str,
+) -> ApiResult<Option<BillDetail>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = ?1 AND b.member_id = ?2"
+    ))?;
+    let Some(bill) = stmt
+        .query_row(params![bill_id, member_id], bill_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let bill = bill?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {LINE_COLUMNS} FROM line_items li WHERE li.bill_id = ?1 ORDER BY li.position"
+    ))?;
+    let mut line_items = Vec::new();
+    for item in stmt.query_map([bill_id], |r| line_item_from_row(r, 0))? {
+        line_items.push(item??);
+    }
+    Ok(Some(BillDetail { bill, line_items }))
+}
+
+/// Bill details for the bill changes of a member in `(after, through]`, by id.
+pub fn bill_details_in_changes(
+    conn: &Connection,
+    member_id: &str,
+    after: i64,
+    through: i64,
+) -> ApiResult<HashMap<String, BillDetail>> {
+    let mut out: HashMap<String, BillDetail> = HashMap::new();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {BILL_COLUMNS} FROM changes c JOIN bills b ON b.id = c.entity_id
+         WHERE c.member_id = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.entity = 'bill' AND c.op = 'upsert'"
+    ))?;
+    for bill in stmt.query_map(params![member_id, after, through], bill_from_row)? {
+        let bill = bill??;
+        out.insert(
+            bill.id.clone(),
+            BillDetail {
+                bill,
+                line_items: Vec::new(),
+            },
+        );
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT li.bill_id, {LINE_COLUMNS} FROM changes c JOIN line_items li ON li.bill_id = c.entity_id
+         WHERE c.member_id = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.entity = 'bill' AND c.op = 'upsert'
+         ORDER BY li.bill_id, li.position"
+    ))?;
+    let rows = stmt.query_map(params![member_id, after, through], |r| {
+        Ok((r.get::<_, String>(0)?, line_item_from_row(r, 1)?))
+    })?;
+    for row in rows {
+        let (bill_id, item) = row?;
+        if let Some(detail) = out.get_mut(&bill_id) {
+            detail.line_items.push(item?);
+        }
+    }
+    Ok(out)
+}
+
+/// Records that an entity of a member changed: it moves to the end of the change feed.
+pub fn touch(
+    tx: &Connection,
+    member_id: &str,
+    entity: SyncEntity,
+    entity_id: &str,
+    op: SyncOp,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let op = match op {
+        SyncOp::Upsert => "upsert",
+        SyncOp::Delete => "delete",
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![member_id, entity.as_str(), entity_id, op, ms(now)])?;
+    Ok(())
+}
+
+pub fn setting(conn: &Connection, key: &str) -> ApiResult<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> ApiResult<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Sequence numbers below this were pruned (old deletions): cursors from before it get 410.
+pub const PRUNED_THROUGH_KEY: &str = "changes_pruned_through";
+/// How long deletions stay in the change feed.
+pub const CHANGE_RETENTION: chrono::Duration = chrono::Duration::days(90);
+
+/// Drops deletions older than `before` from the change feed and moves the horizon past them.
+pub fn prune_changes(tx: &Connection, before: DateTime<Utc>) -> ApiResult<usize> {
+    let newest: Option<i64> = tx.query_row(
+        "SELECT MAX(seq) FROM changes WHERE op = 'delete' AND changed_at < ?1",
+        [ms(before)],
+        |r| r.get(0),
+    )?;
+    let Some(newest) = newest else { return Ok(0) };
+    let removed = tx.execute(
+        "DELETE FROM changes WHERE op = 'delete' AND seq <= ?1",
+        [newest],
+    )?;
+    let current: i64 = setting(tx, PRUNED_THROUGH_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    set_setting(tx, PRUNED_THROUGH_KEY, &newest.max(current).to_string())?;
+    Ok(removed)
+}

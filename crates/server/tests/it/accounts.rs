@@ -1,0 +1,215 @@
+//! Registration and email confirmation.
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn registering_a_roster_member_creates_an_unverified_account_and_mails_a_code() {
+    let s = TestServer::start().await;
+    let r = s.post("/v1/accounts", alex(GOOD_PASSWORD)).await;
+    r.expect(201);
+    assert_eq!(r.body["status"], "pending_verification");
+    assert_eq!(r.body["member_id"], "M200000002");
+
+    let r = s
+        .post(
+            "/v1/sessions",
+            json!({"login": "alex.rivera@example.com", "password": GOOD_PASSWORD}),
+        )
+        .await;
+    r.expect_error(403, "email_not_verified");
+
+    let mail = s
+        .last_mail_to("alex.rivera@example.com")
+        .await
+        .expect("a confirmation mail");
+    let code = six_digit_code(&mail);
+    s.post(
+        "/v1/accounts/verify",
+        json!({"email": "alex.rivera@example.com", "code": code}),
+    )
+    .await
+    .expect(204);
+
+    let tokens = s.sign_in("M200000002", GOOD_PASSWORD).await;
+    assert_eq!(tokens["member"]["first_name"], "Alex");
+    assert_eq!(tokens["member"]["email_verified"], true);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn every_identity_mismatch_gets_the_same_answer() {
+    let s = TestServer::start().await;
+    let mut answers = Vec::new();
+    for (field, value) in [
+        ("member_id", "M200000009"),
+        ("first_name", "Alexa"),
+        ("last_name", "Riviera"),
+        ("date_of_birth", "1985-04-13"),
+    ] {
+        let mut body = alex(GOOD_PASSWORD);
+        body[field] = json!(value);
+        let r = s.post("/v1/accounts", body).await;
+        r.expect_error(422, "identity_not_verified");
+        answers.push(r.body["error"].clone());
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "answers differ: {answers:?}"
+    );
+    // Names match case-insensitively; the member ID too.
+    let mut body = alex(GOOD_PASSWORD);
+    body["first_name"] = json!("ALEX");
+    body["last_name"] = json!("rivera");
+    body["member_id"] = json!("m200000002");
+    s.post("/v1/accounts", body).await.expect(201);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_or_email_with_an_account_cannot_register_again() {
+    let s = TestServer::start().await;
+    s.post("/v1/accounts", alex(GOOD_PASSWORD))
+        .await
+        .expect(201);
+    s.post("/v1/accounts", alex(GOOD_PASSWORD))
+        .await
+        .expect_error(409, "account_exists");
+    let demo = json!({
+        "member_id": "M200000001", "first_name": "Jordan", "last_name": "Lee",
+        "date_of_birth": "1979-09-23", "email": "someone.else@example.com", "password": GOOD_PASSWORD,
+    });
+    s.post("/v1/accounts", demo)
+        .await
+        .expect_error(409, "account_exists");
+    let mut same_email = json!({
+        "member_id": "M200000004", "first_name": "Samuel", "last_name": "Okafor",
+        "date_of_birth": "1968-07-08", "email": "DEMO@carebill.example", "password": GOOD_PASSWORD,
+    });
+    s.post("/v1/accounts", same_email.clone())
+        .await
+        .expect_error(409, "account_exists");
+    same_email["email"] = json!("samuel@example.com");
+    s.post("/v1/accounts", same_email).await.expect(201);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn each_weak_password_is_refused_with_its_reason_and_nothing_is_created() {
+    let s = TestServer::start().await;
+    for (password, reason) in [
+        ("short one", "too_short"),
+        ("1qaz2wsx3edc4rfv", "common"),
+        ("abcabcabcabcabcabc", "repetitive"),
+        ("abcdefghijklmnopq", "sequential"),
+        ("i am alex.rivera really", "contains_email"),
+        ("card M200000002 is mine", "contains_member_id"),
+    ] {
+        let r = s.post("/v1/accounts", alex(password)).await;
+        r.expect_error(422, "weak_password");
+        assert_eq!(
+            (r.body["error"]["reason"].as_str(), r.field()),
+            (Some(reason), "/password"),
+            "{password}"
+        );
+    }
+    let long = "a fairly long phrase! ".repeat(15);
+    let r = s.post("/v1/accounts", alex(&long)).await;
+    assert_eq!(r.body["error"]["reason"], "too_long");
+    // 64 characters is accepted.
+    let sixty_four: String = "maple syrup over warm pancakes, then a walk by the river at dusk"
+        .chars()
+        .take(64)
+        .collect();
+    assert_eq!(sixty_four.chars().count(), 64);
+    assert!(
+        s.mailbox()
+            .await
+            .iter()
+            .all(|m| m["to"] != "alex.rivera@example.com")
+    );
+    s.post("/v1/accounts", alex(&sixty_four)).await.expect(201);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn unicode_names_register_and_match_case_insensitively() {
+    let s = TestServer::start().await;
+    let body = json!({
+        "member_id": "M200000005", "first_name": "MARÍA JOSÉ", "last_name": "fernández",
+        "date_of_birth": "2001-11-19", "email": "mj@example.com", "password": GOOD_PASSWORD,
+    });
+    s.post("/v1/accounts", body).await.expect(201);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn verification_codes_allow_five_attempts_and_fifteen_minutes() {
+    let s = TestServer::start().await;
+    s.post("/v1/accounts", alex(GOOD_PASSWORD))
+        .await
+        .expect(201);
+    let code = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verify = |c: &str| json!({"email": "alex.rivera@example.com", "code": c});
+    for _ in 0..5 {
+        s.post("/v1/accounts/verify", verify(wrong))
+            .await
+            .expect_error(422, "invalid_code");
+    }
+    // The right code no longer works after five wrong ones.
+    s.post("/v1/accounts/verify", verify(&code))
+        .await
+        .expect_error(422, "code_expired");
+
+    // A new code (resends are limited to one a minute) works, but not after 15 minutes.
+    s.advance(Duration::seconds(61));
+    s.post(
+        "/v1/accounts/verify/resend",
+        json!({"email": "alex.rivera@example.com"}),
+    )
+    .await
+    .expect(202);
+    let fresh = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
+    s.advance(Duration::minutes(15) + Duration::seconds(1));
+    s.post("/v1/accounts/verify", verify(&fresh))
+        .await
+        .expect_error(422, "code_expired");
+
+    s.post(
+        "/v1/accounts/verify/resend",
+        json!({"email": "alex.rivera@example.com"}),
+    )
+    .await
+    .expect(202);
+    let third = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
+    s.advance(Duration::minutes(14));
+    s.post("/v1/accounts/verify", verify(&third))
+        .await
+        .expect(204);
+    s.sign_in("alex.rivera@example.com", GOOD_PASSWORD).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn resending_reveals_nothing_about_accounts() {
+    let s = TestServer::start().await;
+    let before = s.mailbox().await.len();
+    s.post(
+        "/v1/accounts/verify/resend",
+        json!({"email": "nobody@example.com"}),
+    )
+    .await
+    .expect(202);
+    s.post("/v1/accounts/verify/resend", json!({"email": DEMO_EMAIL}))
+        .await
+        .expect(202);
+    assert_eq!(
+        s.mailbox().await.len(),
+        before,
+        "no mail for unknown or verified addresses"
+    );
+    s.stop().await;
+}

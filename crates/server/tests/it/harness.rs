@@ -1,0 +1,250 @@
+//! A real server on 127.0.0.1:0 with a temp data dir and a manual clock.
+
+use std::sync::Arc;
+
+use carebill_server::config::ServerConfig;
+use carebill_server::{ManualClock, RunningServer};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+pub const DEMO_EMAIL: &str = "demo@carebill.example";
+pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+pub const SECOND_EMAIL: &str = "taylor.nguyen@carebill.example";
+pub const GOOD_PASSWORD: &str = "violet kettle marching upstream";
+
+pub fn start_instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap()
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "unexpected answer: {:#}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "no message"
+        );
+        self
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        config.demo = true;
+        config.hash_concurrency = 2;
+        adjust(&mut config);
+        let clock = ManualClock::new(start_instant());
+        let server = carebill_server::start(config, clock.clone()).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestServer {
+            server,
+            clock,
+            http,
+            base,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.send(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, login: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/sessions",
+                json!({"login": login, "password": password}),
+            )
+            .await;
+        r.expect(201);
+        r.body
+    }
+
+    pub async fn token(&self, login: &str, password: &str) -> String {
+        self.sign_in(login, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn demo_token(&self) -> String {
+        self.token(DEMO_EMAIL, DEMO_PASSWORD).await
+    }
+
+    pub async fn mailbox(&self) -> Vec<Value> {
+        let r = self
+            .send(self.http.get(format!("{}/dev/mailbox", self.base)))
+            .await;
+        r.expect(200);
+        r.body.as_array().unwrap().clone()
+    }
+
+    /// The newest mail to `to`.
+    pub async fn last_mail_to(&self, to: &str) -> Option<Value> {
+        self.mailbox()
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m["to"] == to)
+    }
+
+    /// Every bill of the member behind `token`, following cursors.
+    pub async fn all_bills(&self, token: &str, status: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let r = self
+                .get(
+                    &format!("/v1/bills?status={status}&limit=100&cursor={cursor}"),
+                    token,
+                )
+                .await;
+            r.expect(200);
+            out.extend(r.body["data"].as_array().unwrap().iter().cloned());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_string(),
+                None => return out,
+            }
+        }
+    }
+}
+
+/// The 6-digit code in a confirmation mail.
+pub fn six_digit_code(mail: &Value) -> String {
+    let body = mail["body"].as_str().unwrap();
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_string()
+}
+
+/// The `XXXX-XXXX` code in a reset mail.
+pub fn reset_code(mail: &Value) -> String {
+    let body = mail["body"].as_str().unwrap();
+    body.split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
+        .unwrap()
+        .to_string()
+}
+
+pub fn alex(password: &str) -> Value {
+    json!({
+        "member_id": "M200000002",
+        "first_name": "Alex",
+        "last_name": "Rivera",
+        "date_of_birth": "1985-04-12",
+        "email": "alex.rivera@example.com",
+        "password": password,
+    })
+}
+
+impl TestServer {
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use carebill_server::Clock;
+        self.clock.now()
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on 127.0.0.1:0, a temp data dir, a manual clock.
+
+mod accounts;
+mod bills;
+mod harness;
+mod input;
+mod sessions;
+mod sync;
