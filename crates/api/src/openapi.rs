@@ -32,7 +32,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         list_bills, get_bill, sync,
         healthz, dev_mailbox,
     ),
-    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money)),
+    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter)),
     tags(
         (name = "accounts", description = "Registration and email confirmation"),
         (name = "sessions", description = "Signing in and out, tokens"),

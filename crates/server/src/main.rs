@@ -156,6 +156,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
                 println!("  Mailbox:       {scheme}://{}/dev/mailbox", server.addr);
             }
+            println!("Ready. Press Ctrl-C to stop.");
             server.run_until_signal().await;
             Ok(())
         }),

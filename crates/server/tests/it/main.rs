@@ -4,5 +4,6 @@ mod accounts;
 mod bills;
 mod harness;
 mod input;
+mod operations;
 mod sessions;
 mod sync;

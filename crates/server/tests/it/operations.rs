@@ -1,0 +1,189 @@
+//! Running the server: config rules, TLS, importing a plan's data.
+
+use std::io::Write;
+
+use carebill_server::config::{ConfigError, FileConfig, ServerConfig};
+use carebill_server::{app, import};
+use serde_json::json;
+
+use crate::harness::*;
+
+#[test]
+fn plain_http_and_demo_mode_stay_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolve = |listen: &str, demo: bool, tls: bool| {
+        ServerConfig::resolve(
+            listen.parse().unwrap(),
+            dir.path().to_path_buf(),
+            demo,
+            tls.then(|| ("cert.pem".into(), "key.pem".into())),
+            FileConfig::default(),
+            Some("11".repeat(32)),
+        )
+    };
+    assert!(matches!(
+        resolve("0.0.0.0:8080", false, false),
+        Err(ConfigError::PlainHttpOffLoopback(_))
+    ));
+    assert!(matches!(
+        resolve("0.0.0.0:8080", true, true),
+        Err(ConfigError::DemoOffLoopback(_))
+    ));
+    assert!(resolve("0.0.0.0:8443", false, true).is_ok());
+    assert!(resolve("127.0.0.1:8080", false, false).is_ok());
+    assert!(resolve("[::1]:8080", true, false).is_ok());
+    // Outside demo mode a key must be configured.
+    let no_key = ServerConfig::resolve(
+        "127.0.0.1:1".parse().unwrap(),
+        dir.path().to_path_buf(),
+        false,
+        None,
+        FileConfig::default(),
+        None,
+    );
+    assert!(matches!(no_key, Err(ConfigError::NoKey)));
+    let bad_key = ServerConfig::resolve(
+        "127.0.0.1:1".parse().unwrap(),
+        dir.path().to_path_buf(),
+        false,
+        None,
+        FileConfig::default(),
+        Some("abc".into()),
+    );
+    assert!(matches!(bad_key, Err(ConfigError::BadKey)));
+}
+
+#[tokio::test]
+async fn the_database_does_not_open_with_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+    drop(app::open_database(&config).unwrap());
+    config.database_key = carebill_server::config::DatabaseKey::random();
+    let err = app::open_database(&config)
+        .err()
+        .expect("a wrong key must not open the database");
+    assert!(err.to_string().contains("does not open"), "{err}");
+}
+
+#[tokio::test]
+async fn serves_https_when_given_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let s = TestServer::start_with(|c| c.tls = Some((cert_path, key_path))).await;
+    let port = s.server.addr.port();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", s.server.addr)
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("business-date"));
+    s.stop().await;
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn bill(statement: &str, member: &str, patient: &str) -> serde_json::Value {
+    json!({
+        "member_id": member, "account_number": "ACME-1", "statement_number": statement, "kind": "professional",
+        "provider": "Acme Clinic", "facility": "Acme Clinic, Room 4",
+        "service_date_from": "2026-09-01", "service_date_to": "2026-09-01",
+        "statement_date": "2026-09-20", "due_date": "2026-10-20",
+        "total_charges": "200.00", "insurance_paid": "120.00", "adjustments": "30.00",
+        "line_items": [
+            {"service_date": "2026-09-01", "description": "Office visit", "code": "99213", "quantity": 1,
+             "charge": "150.00", "insurance_paid": "90.00", "adjustment": "20.00", "patient_responsibility": "40.00"},
+            {"service_date": "2026-09-01", "description": "Rapid strep test", "code": "87880", "quantity": 1,
+             "charge": "50.00", "insurance_paid": "30.00", "adjustment": "10.00", "patient_responsibility": patient}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn import_loads_a_roster_and_bills_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
+    let db = app::open_database(&config).unwrap();
+    let roster = write(
+        dir.path(),
+        "roster.csv",
+        "member_id,first_name,last_name,date_of_birth\nM300000001,Ana,Lima,1990-05-06\nM300000002,Bo,Chen,1970-01-02\n",
+    );
+    let good = write(
+        dir.path(),
+        "bills.json",
+        &serde_json::to_string(&json!([bill("ACME-001", "M300000001", "10.00")])).unwrap(),
+    );
+    let summary = import::import(&db, Some(&roster), Some(&good), start_instant()).unwrap();
+    assert_eq!(
+        summary,
+        import::ImportSummary {
+            members: 2,
+            bills: 1
+        }
+    );
+
+    let count = |db: &carebill_server::db::Db| {
+        db.with_writer(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM roster), (SELECT COUNT(*) FROM bills)",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .unwrap()
+        })
+    };
+    assert_eq!(count(&db), (2, 1));
+
+    // Line items that do not add up, a member not on the roster, a repeated statement, a float:
+    // each refuses the whole file.
+    let bad_sum = json!([
+        bill("ACME-002", "M300000002", "10.00"),
+        bill("ACME-003", "M300000002", "9.99")
+    ]);
+    let not_on_roster = json!([bill("ACME-004", "M399999999", "10.00")]);
+    let repeated = json!([bill("ACME-001", "M300000002", "10.00")]);
+    let mut float = bill("ACME-005", "M300000002", "10.00");
+    float["total_charges"] = json!(200.0);
+    for (name, bills) in [
+        ("sum", bad_sum),
+        ("roster", not_on_roster),
+        ("repeat", repeated),
+        ("float", json!([float])),
+    ] {
+        let path = write(
+            dir.path(),
+            &format!("{name}.json"),
+            &serde_json::to_string(&bills).unwrap(),
+        );
+        let err = import::import(&db, None, Some(&path), start_instant()).unwrap_err();
+        assert!(
+            matches!(err, import::ImportError::Invalid { .. }),
+            "{name}: {err}"
+        );
+        assert_eq!(count(&db), (2, 1), "{name} changed nothing");
+    }
+    let bad_roster = write(
+        dir.path(),
+        "bad.csv",
+        "member_id,first_name,last_name,date_of_birth\nM300000003,Cy,Ng,1990-02-30\n",
+    );
+    assert!(import::import(&db, Some(&bad_roster), None, start_instant()).is_err());
+    assert_eq!(count(&db), (2, 1));
+}

@@ -1,0 +1,112 @@
+//! Installs what the tasks need when it is missing: Debian/Ubuntu packages (as root or through
+//! sudo), and Python tools in a virtualenv under target/.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::{Result, root, sh, step};
+
+/// Debian packages the build and tests need.
+const APT_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    // SQLCipher links the system OpenSSL on Linux.
+    "libssl-dev",
+    "python3-venv",
+];
+
+/// Pinned Python tools.
+const PIP_PACKAGES: &[&str] = &["schemathesis==4.32.5"];
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs missing Debian packages. On other systems, says what is needed and carries on.
+pub fn system_packages() -> Result {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!(
+            "note: not a Debian-family system; make sure these are installed: {}",
+            APT_PACKAGES.join(" ")
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!(
+        "Installing system packages: {}",
+        missing.join(" ")
+    ));
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    sh(&mut apt(&["update", "-q"]))?;
+    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    install.args(&missing);
+    sh(&mut install)
+}
+
+pub fn venv_dir() -> PathBuf {
+    root().join("target/xtask/venv")
+}
+
+pub fn venv_bin(tool: &str) -> PathBuf {
+    venv_dir().join("bin").join(tool)
+}
+
+/// Creates the virtualenv and installs the pinned Python tools when they are missing.
+pub fn python_tools() -> Result {
+    let stamp = venv_dir().join(".carebill-tools");
+    let wanted = PIP_PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+        && venv_bin("schemathesis").exists()
+    {
+        return Ok(());
+    }
+    step(&format!(
+        "Installing Python tools: {}",
+        PIP_PACKAGES.join(" ")
+    ));
+    if !venv_bin("python").exists() {
+        sh(Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(venv_dir()))?;
+    }
+    sh(Command::new(venv_bin("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PIP_PACKAGES))?;
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
+}

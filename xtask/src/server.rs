@@ -1,0 +1,92 @@
+//! The demo billing server as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Result, root};
+
+pub struct DemoServer {
+    child: Child,
+    pub url: String,
+    pub banner: String,
+}
+
+impl DemoServer {
+    /// Starts `carebill-server --demo` and waits until it listens. `for_people` keeps the
+    /// per-address limits on; automated runs turn them off so their own sign-ins are not throttled.
+    pub fn start(data_dir: &Path, listen: &str, for_people: bool) -> Result<DemoServer> {
+        let bin = root().join("target/debug/carebill-server");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--demo")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(listen);
+        if !for_people {
+            cmd.arg("--no-address-limits");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = String::new();
+        let mut url = None;
+        let started = Instant::now();
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| e.to_string())?;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                url = Some(rest.trim().to_string());
+            }
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("Ready") || started.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+        }
+        // Keep draining the child's output so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            lines.for_each(|l| {
+                if let Ok(l) = l {
+                    println!("{l}")
+                }
+            })
+        });
+        let url = url.ok_or_else(|| {
+            let _ = child.kill();
+            "the server did not say where it listens".to_string()
+        })?;
+        Ok(DemoServer { child, url, banner })
+    }
+
+    /// Blocks until the server exits (Ctrl-C reaches it directly).
+    pub fn wait(mut self) {
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
