@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod deps;
 mod server;
 
@@ -25,8 +26,12 @@ fn main() -> ExitCode {
         "test" => test(),
         "conformance" => deps::python_tools().and_then(|_| conformance()),
         "openapi" => openapi(),
+        "bench" => match args.get(1).map(String::as_str) {
+            Some("api") => bench::api(),
+            _ => Err("usage: cargo xtask bench api".into()),
+        },
         _ => {
-            eprintln!("usage: cargo xtask <run | test | conformance | openapi>");
+            eprintln!("usage: cargo xtask <run | test | conformance | openapi | bench api>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

@@ -17,8 +17,21 @@ impl DemoServer {
     /// Starts `carebill-server --demo` and waits until it listens. `for_people` keeps the
     /// per-address limits on; automated runs turn them off so their own sign-ins are not throttled.
     pub fn start(data_dir: &Path, listen: &str, for_people: bool) -> Result<DemoServer> {
-        let bin = root().join("target/debug/carebill-server");
-        let mut cmd = Command::new(&bin);
+        DemoServer::start_binary(
+            &root().join("target/debug/carebill-server"),
+            data_dir,
+            listen,
+            for_people,
+        )
+    }
+
+    pub fn start_binary(
+        bin: &Path,
+        data_dir: &Path,
+        listen: &str,
+        for_people: bool,
+    ) -> Result<DemoServer> {
+        let mut cmd = Command::new(bin);
         cmd.arg("--demo")
             .arg("--data-dir")
             .arg(data_dir)

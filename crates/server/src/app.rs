@@ -156,6 +156,9 @@ pub async fn start(
         business,
         secret,
         hasher,
+        sessions: Default::default(),
+        bill_pages: Default::default(),
+        business_date: Default::default(),
         mail_wakeup: Arc::clone(&mail_wakeup),
     });
     mail::spawn_sender(state.clone(), mail_wakeup);

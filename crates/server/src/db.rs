@@ -67,7 +67,8 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16384;",
     )?;
     if read_only {
         conn.execute_batch("PRAGMA query_only = ON;")?;

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod import;
 pub mod mail;
 pub mod migrations;
+pub mod page_cache;
 pub mod routes;
 pub mod seed;
 pub mod state;

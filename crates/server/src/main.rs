@@ -12,6 +12,10 @@ use carebill_server::{SystemClock, app, import, seed};
 use clap::{Args, Parser, Subcommand};
 use rand::SeedableRng;
 
+/// mimalloc: the server allocates many short-lived rows and strings per request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "carebill-server",

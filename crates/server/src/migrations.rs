@@ -87,6 +87,10 @@ CREATE TABLE bills (
     CHECK (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents >= 0)
 );
 CREATE INDEX bills_member_due ON bills(member_id, due_date, id);
+-- Open bills (a balance remains), for the default list without scanning paid history. The WHERE
+-- clause must stay identical to store::BALANCE_SQL > 0 for SQLite to use it.
+CREATE INDEX bills_member_open ON bills(member_id, due_date, id)
+    WHERE (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents) > 0;
 
 CREATE TABLE line_items (
     bill_id              TEXT NOT NULL REFERENCES bills(id) ON DELETE CASCADE,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::audit::{AuditEvent, AuditSink};
+use crate::auth::cache::SessionCache;
 use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Secret;
@@ -26,9 +27,13 @@ pub struct Inner {
     pub business: BusinessClock,
     pub secret: Secret,
     pub hasher: Hasher,
+    pub sessions: SessionCache,
+    pub bill_pages: crate::page_cache::PageCache,
     pub throttle: Throttle,
     pub audit: AuditSink,
     pub mail_wakeup: Arc<Notify>,
+    /// (business minute, header value) of the last `Business-Date` computed.
+    pub business_date: std::sync::Mutex<(i64, Option<axum::http::HeaderValue>)>,
 }
 
 impl Deref for AppState {
@@ -61,6 +66,29 @@ impl AppState {
             client: client.map(str::to_string),
             detail,
         });
+    }
+
+    /// The `Business-Date` header value, recomputed at most once a minute of business time.
+    pub fn business_date_header(&self) -> axum::http::HeaderValue {
+        let now = self.business.now();
+        let minute = now.timestamp().div_euclid(60);
+        let mut cached = self
+            .business_date
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached.0 != minute || cached.1.is_none() {
+            let today = self
+                .business
+                .calendar()
+                .date_at(now)
+                .format("%Y-%m-%d")
+                .to_string();
+            *cached = (minute, axum::http::HeaderValue::from_str(&today).ok());
+        }
+        cached
+            .1
+            .clone()
+            .unwrap_or_else(|| axum::http::HeaderValue::from_static("1970-01-01"))
     }
 
     /// Wakes the mail sender after a transaction queued mail.

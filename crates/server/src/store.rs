@@ -37,7 +37,7 @@ pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.ki
 
 /// Balance in SQL, for filters: amount due less settled payments.
 pub const BALANCE_SQL: &str =
-    "(b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents)";
+    "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents)";
 
 pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
     let text = |i: usize| r.get::<_, String>(i);
@@ -151,6 +151,13 @@ pub fn list_bills(
     let has_more = bills.len() > limit as usize;
     bills.truncate(limit as usize);
     Ok((bills, has_more))
+}
+
+/// The version of a member's data: their latest sequence in the change feed.
+pub fn member_version(conn: &Connection, member_id: &str) -> ApiResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE member_id = ?1")?
+        .query_row([member_id], |r| r.get(0))?)
 }
 
 /// One of the member's bills with its line items; `None` when it is not theirs.

@@ -1,5 +1,6 @@
 //! Sessions: sign-in tokens, refresh rotation, authentication of requests.
 
+pub mod cache;
 pub mod password;
 pub mod throttle;
 pub mod tokens;
@@ -155,40 +156,65 @@ fn session_error(row: &SessionRow, now: DateTime<Utc>) -> Option<ApiError> {
     }
 }
 
-/// Resolves a bearer token to its member.
+/// Resolves a bearer token to its member (through the session cache when possible).
 pub async fn authenticate(state: &AppState, token: String) -> ApiResult<Authed> {
     let now = state.clock.now();
-    state
+    let token_hash = hash_token(&token);
+    let check = |token_expires: i64, session_expires: i64| {
+        if session_expires <= ms(now) {
+            Err(ApiError::new(ErrorCode::SessionExpired))
+        } else if token_expires <= ms(now) {
+            Err(ApiError::new(ErrorCode::TokenExpired))
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(hit) = state.sessions.get(&token_hash, now) {
+        check(hit.token_expires_ms, hit.session_expires_ms)?;
+        return Ok(hit.authed);
+    }
+    let generation = state.sessions.generation();
+    let key = token_hash.clone();
+    let (token_expires, session, member_id, email) = state
         .db
         .read(move |conn| {
             let row = conn
-                .query_row(
+                .prepare_cached(
                     "SELECT t.expires_at, s.id, s.account_id, s.expires_at, s.revoked_at IS NOT NULL, a.member_id, a.email
                      FROM access_tokens t JOIN sessions s ON s.id = t.session_id JOIN accounts a ON a.id = s.account_id
                      WHERE t.token_hash = ?1",
-                    [hash_token(&token)],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            SessionRow { id: r.get(1)?, account_id: r.get(2)?, expires_at: r.get(3)?, revoked: r.get(4)? },
-                            r.get::<_, String>(5)?,
-                            r.get::<_, String>(6)?,
-                        ))
-                    },
-                )
+                )?
+                .query_row([&key], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        SessionRow { id: r.get(1)?, account_id: r.get(2)?, expires_at: r.get(3)?, revoked: r.get(4)? },
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })
                 .optional()?;
-            let Some((token_expires, session, member_id, email)) = row else {
-                return Err(ApiError::new(ErrorCode::Unauthenticated));
-            };
-            if let Some(e) = session_error(&session, now) {
-                return Err(e);
-            }
-            if token_expires <= ms(now) {
-                return Err(ApiError::new(ErrorCode::TokenExpired));
-            }
-            Ok(Authed { session_id: session.id, account_id: session.account_id, member_id, email })
+            row.ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))
         })
-        .await
+        .await?;
+    if session.revoked {
+        return Err(ApiError::new(ErrorCode::SessionRevoked));
+    }
+    check(token_expires, session.expires_at)?;
+    let authed = Authed {
+        session_id: session.id,
+        account_id: session.account_id,
+        member_id,
+        email,
+    };
+    state.sessions.insert(
+        token_hash,
+        authed.clone(),
+        token_expires,
+        session.expires_at,
+        generation,
+        now,
+    );
+    Ok(authed)
 }
 
 /// Rotates a refresh token. See [`tokens`] for why a repeat within the grace period gets the
@@ -196,7 +222,7 @@ pub async fn authenticate(state: &AppState, token: String) -> ApiResult<Authed> 
 pub async fn refresh(state: &AppState, token: String) -> ApiResult<SessionTokens> {
     let now = state.clock.now();
     let secret: Secret = state.secret.clone();
-    state
+    let outcome = state
         .db
         .transaction(move |tx| {
             let row = tx
@@ -251,7 +277,11 @@ pub async fn refresh(state: &AppState, token: String) -> ApiResult<SessionTokens
                 member: load_member(tx, session.account_id)?,
             }))
         })
-        .await?
+        .await?;
+    if outcome.is_err() {
+        state.sessions.invalidate();
+    }
+    outcome
 }
 
 fn bearer(parts: &Parts) -> Option<String> {

@@ -437,6 +437,7 @@ pub async fn confirm_password_reset(
             Ok(())
         })
         .await?;
+    state.sessions.invalidate();
     state.mail_queued();
     state.audit(
         Some(account_id),
@@ -509,6 +510,7 @@ pub async fn change_password(
             Ok(())
         })
         .await?;
+    state.sessions.invalidate();
     state.mail_queued();
     state.audit(Some(account_id), "password_changed", Some(&client), None);
     Ok(StatusCode::NO_CONTENT)

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -36,7 +37,7 @@ pub async fn list_bills(
     State(state): State<AppState>,
     who: Authed,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<BillPage>> {
+) -> ApiResult<Response> {
     let filter = match q.get("status").map(String::as_str) {
         None | Some("open") => BillFilter::Open,
         Some("paid") => BillFilter::Paid,
@@ -76,22 +77,47 @@ pub async fn list_bills(
         }
     };
     let member_id = who.member_id.clone();
-    let (data, has_more) = state
+    let cache_key = format!(
+        "{member_id}|{filter:?}|{limit}|{}",
+        q.get("cursor").map_or("", String::as_str)
+    );
+    let st = state.clone();
+    let body = state
         .db
-        .read(move |conn| store::list_bills(conn, &member_id, filter, after, limit))
+        .read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let version = store::member_version(&tx, &member_id)?;
+            if let Some(body) = st.bill_pages.get(&cache_key, version) {
+                return Ok(body);
+            }
+            let (data, has_more) = store::list_bills(&tx, &member_id, filter, after, limit)?;
+            let next_cursor = match data.last() {
+                Some(last) if has_more => {
+                    let payload = format!("{}|{}", last.due_date.format("%Y-%m-%d"), last.id);
+                    Some(cursor::encode(&st.secret, &context, payload.as_bytes()))
+                }
+                _ => None,
+            };
+            let body = Bytes::from(
+                serde_json::to_vec(&BillPage {
+                    data,
+                    next_cursor,
+                    has_more,
+                })
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+            st.bill_pages.put(cache_key, version, body.clone());
+            Ok(body)
+        })
         .await?;
-    let next_cursor = match data.last() {
-        Some(last) if has_more => {
-            let payload = format!("{}|{}", last.due_date.format("%Y-%m-%d"), last.id);
-            Some(cursor::encode(&state.secret, &context, payload.as_bytes()))
-        }
-        _ => None,
-    };
-    Ok(Json(BillPage {
-        data,
-        next_cursor,
-        has_more,
-    }))
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 pub async fn get_bill(

@@ -58,11 +58,13 @@ pub fn router(state: AppState) -> Router {
 /// Every response: the business date header; 405s in the error envelope; a log line.
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let log = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        let path = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", |p| p.as_str());
+        format!("{} {path}", request.method())
+    });
     let mut response = next.run(request).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && response.headers().get(header::CONTENT_TYPE).is_none()
@@ -73,13 +75,14 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
             response.headers_mut().insert(header::ALLOW, allow);
         }
     }
-    let today = state.business.today().format("%Y-%m-%d").to_string();
-    if let Ok(v) = HeaderValue::from_str(&today) {
-        response.headers_mut().insert(BUSINESS_DATE_HEADER, v);
-    }
+    response
+        .headers_mut()
+        .insert(BUSINESS_DATE_HEADER, state.business_date_header());
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    if let Some(request) = log {
+        tracing::debug!(%request, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    }
     response
 }

@@ -99,6 +99,7 @@ pub async fn delete_current_session(
         .db
         .transaction(move |tx| auth::revoke_session(tx, who.session_id, "signed_out", now))
         .await?;
+    state.sessions.invalidate();
     state.audit(Some(who.account_id), "sign_out", Some(&client), None);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -115,6 +116,7 @@ pub async fn delete_all_sessions(
             auth::revoke_all(tx, who.account_id, None, "signed_out_everywhere", now)
         })
         .await?;
+    state.sessions.invalidate();
     state.audit(
         Some(who.account_id),
         "sign_out_everywhere",

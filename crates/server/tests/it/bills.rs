@@ -238,3 +238,45 @@ async fn bill_views_are_audited() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_listed_page_reflects_a_change_to_one_of_its_bills_at_once() {
+    use carebill_api::types::{SyncEntity, SyncOp};
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let first = s.get("/v1/bills?limit=5", &token).await;
+    let again = s.get("/v1/bills?limit=5", &token).await;
+    assert_eq!(first.body, again.body);
+    let bill = first.body["data"][0].clone();
+    let id = bill["id"].as_str().unwrap().to_string();
+    let now = s.clock_now();
+    s.server
+        .state
+        .db
+        .transaction(move |tx| {
+            tx.execute(
+                "UPDATE bills SET pending_cents = pending_cents + 100 WHERE id = ?1",
+                [&id],
+            )?;
+            carebill_server::store::touch(
+                tx,
+                "M200000001",
+                SyncEntity::Bill,
+                &id,
+                SyncOp::Upsert,
+                now,
+            )
+        })
+        .await
+        .unwrap();
+    let after = s.get("/v1/bills?limit=5", &token).await;
+    let changed = &after.body["data"][0];
+    assert_eq!(changed["id"], bill["id"]);
+    assert_eq!(
+        money(&changed["pending_amount"]),
+        money(&bill["pending_amount"])
+            .checked_add(Money::from_cents(100))
+            .unwrap()
+    );
+    s.stop().await;
+}

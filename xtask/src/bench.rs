@@ -1,0 +1,164 @@
+//! `cargo xtask bench api`: the billing server's performance figures (docs/PERFORMANCE.md).
+//! Release build, loopback, demo data plus 10,000 bills for the demo member. Never part of `test`.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::server::DemoServer;
+use crate::{Result, cargo, root, sh, step};
+
+const DURATION: &str = "15s";
+
+fn oha(args: &[&str]) -> Result<Value> {
+    let out = Command::new("oha")
+        .args(["--no-tui", "--output-format", "json", "-z", DURATION])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run oha (cargo install oha): {e}"))?;
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("oha output: {e}"))
+}
+
+fn rps(v: &Value) -> f64 {
+    v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0)
+}
+
+fn p99_ms(v: &Value) -> f64 {
+    v["latencyPercentiles"]["p99"].as_f64().unwrap_or(0.0) * 1000.0
+}
+
+fn ok_share(v: &Value, status: &str) -> String {
+    let codes = &v["statusCodeDistribution"];
+    let total: u64 = codes
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+    let ok = codes[status].as_u64().unwrap_or(0);
+    format!("{ok}/{total} answered {status}")
+}
+
+fn sign_in(url: &str, login: &str) -> Result<String> {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            &format!("{url}/v1/sessions"),
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(format!(
+            r#"{{"login":"{login}","password":"correct horse battery staple"}}"#
+        ))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("sign-in failed: {v}"))
+}
+
+pub fn api() -> Result {
+    step("Building the server in release mode");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "carebill-server",
+        "--bin",
+        "carebill-server",
+        "--example",
+        "sync_timing",
+    ]))?;
+    let data = root().join("target/bench/api");
+    let _ = std::fs::remove_dir_all(&data);
+    let bin = root().join("target/release/carebill-server");
+    step("Seeding 10,000 bills for the demo member");
+    sh(Command::new(&bin)
+        .args(["--demo", "--data-dir"])
+        .arg(&data)
+        .args(["seed", "--bills", "10000"]))?;
+    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
+    let url = server.url.clone();
+    let token = sign_in(&url, "demo@carebill.example")?;
+    let auth = format!("Authorization: Bearer {token}");
+    let bills = format!("{url}/v1/bills");
+
+    step("GET /v1/bills at saturation (64 connections)");
+    let _ = oha(&["-c", "64", "-H", &auth, &bills])?; // warm-up
+    let sat = oha(&["-c", "64", "-H", &auth, &bills])?;
+    let saturation = rps(&sat);
+    step("GET /v1/bills at half of saturation");
+    let half_rate = format!("{:.0}", saturation / 2.0);
+    let half = oha(&["-c", "64", "-q", &half_rate, "-H", &auth, &bills])?;
+
+    step("Full sync of the demo member (10,000+ bills) and no-change sync");
+    let sync = Command::new(root().join("target/release/examples/sync_timing"))
+        .args([
+            &url,
+            "demo@carebill.example",
+            "correct horse battery staple",
+            "5",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let sync = String::from_utf8_lossy(&sync.stdout).to_string();
+
+    step(
+        "Sign-in flood (POST /v1/sessions, 32 connections) with GET /v1/bills at 500 req/s alongside",
+    );
+    let body =
+        r#"{"login":"taylor.nguyen@carebill.example","password":"correct horse battery staple"}"#;
+    let sessions = format!("{url}/v1/sessions");
+    let flood_args: Vec<String> = [
+        "-c",
+        "32",
+        "-m",
+        "POST",
+        "-T",
+        "application/json",
+        "-d",
+        body,
+        &sessions,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let flood =
+        std::thread::spawn(move || oha(&flood_args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let during = oha(&["-c", "16", "-q", "500", "-H", &auth, &bills])?;
+    let flood = flood.join().map_err(|_| "flood thread panicked")??;
+    drop(server);
+
+    println!("\n| Figure | Result |\n|---|---|");
+    println!(
+        "| GET /v1/bills saturation | {saturation:.0} req/s (p99 {:.2} ms; {}) |",
+        p99_ms(&sat),
+        ok_share(&sat, "200")
+    );
+    println!(
+        "| GET /v1/bills at {half_rate} req/s | achieved {:.0} req/s, p99 {:.2} ms |",
+        rps(&half),
+        p99_ms(&half)
+    );
+    for line in sync.lines() {
+        println!(
+            "| {} | {} |",
+            line.split('=').next().unwrap_or(""),
+            line.split('=').nth(1).unwrap_or("")
+        );
+    }
+    println!(
+        "| Sign-ins per second (argon2id m=19 MiB t=2 p=1) | {:.1} ({}) |",
+        rps(&flood),
+        ok_share(&flood, "201")
+    );
+    println!(
+        "| GET /v1/bills p99 during the sign-in flood | {:.2} ms at {:.0} req/s |",
+        p99_ms(&during),
+        rps(&during)
+    );
+    Ok(())
+}
