@@ -96,21 +96,13 @@ pub fn api() -> Result {
 
     step("Full sync of the demo member (10,000+ bills) and no-change sync");
     let sync = Command::new(root().join("target/release/examples/sync_timing"))
-        .args([
-            &url,
-            "demo@carebill.example",
-            "correct horse battery staple",
-            "5",
-        ])
+        .args([&url, "demo@carebill.example", "correct horse battery staple", "5"])
         .output()
         .map_err(|e| e.to_string())?;
     let sync = String::from_utf8_lossy(&sync.stdout).to_string();
 
-    step(
-        "Sign-in flood (POST /v1/sessions, 32 connections) with GET /v1/bills at 500 req/s alongside",
-    );
-    let body =
-        r#"{"login":"taylor.nguyen@carebill.example","password":"correct horse battery staple"}"#;
+    step("Sign-in flood (POST /v1/sessions, 32 connections) with GET /v1/bills at 500 req/s alongside");
+    let body = r#"{"login":"taylor.nguyen@carebill.example","password":"correct horse battery staple"}"#;
     let sessions = format!("{url}/v1/sessions");
     let flood_args: Vec<String> = [
         "-c",
@@ -126,8 +118,7 @@ pub fn api() -> Result {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let flood =
-        std::thread::spawn(move || oha(&flood_args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let flood = std::thread::spawn(move || oha(&flood_args.iter().map(String::as_str).collect::<Vec<_>>()));
     let during = oha(&["-c", "16", "-q", "500", "-H", &auth, &bills])?;
     let flood = flood.join().map_err(|_| "flood thread panicked")??;
     drop(server);

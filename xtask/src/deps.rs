@@ -49,18 +49,11 @@ pub fn system_packages() -> Result {
         );
         return Ok(());
     }
-    let missing: Vec<&str> = APT_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
+    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!(
-        "Installing system packages: {}",
-        missing.join(" ")
-    ));
+    step(&format!("Installing system packages: {}", missing.join(" ")));
     let apt = |args: &[&str]| {
         let mut cmd = if is_root() {
             Command::new("apt-get")
@@ -90,20 +83,12 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 pub fn python_tools() -> Result {
     let stamp = venv_dir().join(".carebill-tools");
     let wanted = PIP_PACKAGES.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
-        && venv_bin("schemathesis").exists()
-    {
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && venv_bin("schemathesis").exists() {
         return Ok(());
     }
-    step(&format!(
-        "Installing Python tools: {}",
-        PIP_PACKAGES.join(" ")
-    ));
+    step(&format!("Installing Python tools: {}", PIP_PACKAGES.join(" ")));
     if !venv_bin("python").exists() {
-        sh(Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(venv_dir()))?;
+        sh(Command::new("python3").arg("-m").arg("venv").arg(venv_dir()))?;
     }
     sh(Command::new(venv_bin("pip"))
         .args(["install", "--quiet", "--disable-pip-version-check"])

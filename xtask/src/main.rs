@@ -93,14 +93,7 @@ fn test() -> Result {
     step("Formatting (cargo fmt --check)");
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("Lints (cargo clippy -D warnings)");
-    sh(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     step("Tests (cargo test --workspace)");
     sh(cargo().args(["test", "--workspace", "--all-targets"]))?;
     sh(cargo().args(["test", "--workspace", "--doc"]))?;

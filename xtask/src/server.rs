@@ -25,12 +25,7 @@ impl DemoServer {
         )
     }
 
-    pub fn start_binary(
-        bin: &Path,
-        data_dir: &Path,
-        listen: &str,
-        for_people: bool,
-    ) -> Result<DemoServer> {
+    pub fn start_binary(bin: &Path, data_dir: &Path, listen: &str, for_people: bool) -> Result<DemoServer> {
         let mut cmd = Command::new(bin);
         cmd.arg("--demo")
             .arg("--data-dir")

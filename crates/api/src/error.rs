@@ -163,10 +163,7 @@ mod tests {
         for code in ErrorCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate code {s}");
-            assert!(
-                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{s}"
-            );
+            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
             assert_eq!(ErrorCode::parse(s), Some(*code));
             assert!((400..=599).contains(&code.status()));
             assert!(code.default_message().ends_with('.'), "{s}");

@@ -30,9 +30,13 @@ Every response carries the plan's current business date in the `Business-Date` h
         get_me, change_password,
         request_password_reset, confirm_password_reset,
         list_bills, get_bill, sync,
-        healthz, dev_mailbox,
+        create_payment_method, list_payment_methods, delete_payment_method,
+        create_payment, list_payments, get_payment, ach_authorization,
+        get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
+        create_token, lookup_bank,
+        healthz, dev_mailbox, dev_clock, dev_bills,
     ),
-    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter)),
+    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter, Payment, PaymentMethod, Autopay)),
     tags(
         (name = "accounts", description = "Registration and email confirmation"),
         (name = "sessions", description = "Signing in and out, tokens"),
@@ -40,6 +44,10 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "password-resets", description = "Forgotten passwords"),
         (name = "bills", description = "Bills and line items"),
         (name = "sync", description = "The change feed for offline copies"),
+        (name = "payment-methods", description = "Saved cards and bank accounts (display fields only)"),
+        (name = "payments", description = "Paying bills, exactly once per Idempotency-Key"),
+        (name = "autopay", description = "Automatic payment of new bills"),
+        (name = "processor", description = "The sandbox payment processor: tokenization. Card and bank numbers go here, never to the billing API."),
         (name = "operations", description = "Health and demo-only endpoints"),
     ),
 )]
@@ -160,6 +168,139 @@ fn healthz() {}
     ))]
 fn dev_mailbox() {}
 
+#[utoipa::path(post, path = "/v1/payment-methods", tag = "payment-methods", operation_id = "createPaymentMethod",
+    summary = "Save a card or bank account from a processor token (the same card twice answers the saved one, 200)",
+    security(("bearer" = [])), request_body = CreatePaymentMethodRequest,
+    responses(
+        (status = 201, description = "Saved", body = PaymentMethod),
+        (status = 200, description = "Already saved: the existing method", body = PaymentMethod),
+        (status = 503, description = "`processor_unavailable`", body = ErrorBody),
+    ))]
+fn create_payment_method() {}
+
+#[utoipa::path(get, path = "/v1/payment-methods", tag = "payment-methods", operation_id = "listPaymentMethods",
+    summary = "The member's saved methods", security(("bearer" = [])),
+    responses((status = 200, description = "Methods", body = PaymentMethodList)))]
+fn list_payment_methods() {}
+
+#[utoipa::path(delete, path = "/v1/payment-methods/{id}", tag = "payment-methods", operation_id = "deletePaymentMethod",
+    summary = "Remove a saved method (not while autopay uses it)", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The method's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`payment_method_not_found`", body = ErrorBody),
+        (status = 409, description = "`in_use_by_autopay`", body = ErrorBody),
+    ))]
+fn delete_payment_method() {}
+
+#[utoipa::path(post, path = "/v1/payments", tag = "payments", operation_id = "createPayment",
+    summary = "Pay one or more bills. The same key and request replays the first answer; the same key with another request is refused.",
+    security(("bearer" = [])), request_body = CreatePaymentRequest,
+    params(("Idempotency-Key" = String, Header, pattern = "^[!-~]{1,255}$",
+        description = "1 to 255 visible ASCII characters, unique per payment intent; reuse it on every retry")),
+    responses(
+        (status = 201, description = "Paid (`succeeded`) or, for bank payments, `pending`", body = Payment,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
+        (status = 402, description = "Declined: `card_declined`, `insufficient_funds`, `expired_card`, `incorrect_cvc`, `processing_error`; the failed payment is under `error.payment`. Nothing was charged.", body = ErrorBody),
+        (status = 404, description = "`bill_not_found`, `payment_method_not_found`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_use`: a request with this key is in flight; retry shortly", body = ErrorBody),
+        (status = 503, description = "`processor_unavailable`: the outcome is being confirmed; retry with the same key", body = ErrorBody),
+    ))]
+fn create_payment() {}
+
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", operation_id = "listPayments",
+    summary = "The member's payments, newest first", security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of payments", body = PaymentPage)))]
+fn list_payments() {}
+
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", operation_id = "getPayment",
+    summary = "One payment", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The payment's id")),
+    responses(
+        (status = 200, description = "The payment", body = Payment),
+        (status = 404, description = "`payment_not_found`", body = ErrorBody),
+    ))]
+fn get_payment() {}
+
+#[utoipa::path(get, path = "/v1/ach-authorization", tag = "payments", operation_id = "achAuthorization",
+    summary = "The NACHA authorization text a member accepts for bank payments (public: guests need it too)",
+    params(("kind" = Option<String>, Query, description = "`single` (default) for one payment, `recurring` for autopay")),
+    responses((status = 200, description = "The text and its version", body = AchAuthorization)))]
+fn ach_authorization() {}
+
+#[utoipa::path(get, path = "/v1/autopay", tag = "autopay", operation_id = "getAutopay",
+    summary = "The member's autopay rule, upcoming charges and bills it does not cover", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Autopay", body = Autopay),
+        (status = 404, description = "`autopay_not_found`", body = ErrorBody),
+    ))]
+fn get_autopay() {}
+
+#[utoipa::path(put, path = "/v1/autopay", tag = "autopay", operation_id = "putAutopay",
+    summary = "Set up or change autopay (bank methods need the recurring authorization)", security(("bearer" = [])),
+    request_body = AutopayRequest,
+    responses(
+        (status = 200, description = "Autopay as saved", body = Autopay),
+        (status = 404, description = "`payment_method_not_found`", body = ErrorBody),
+    ))]
+fn put_autopay() {}
+
+#[utoipa::path(delete, path = "/v1/autopay", tag = "autopay", operation_id = "deleteAutopay",
+    summary = "Turn autopay off", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Off"),
+        (status = 404, description = "`autopay_not_found`", body = ErrorBody),
+    ))]
+fn delete_autopay() {}
+
+#[utoipa::path(get, path = "/v1/autopay/upcoming", tag = "autopay", operation_id = "autopayUpcoming",
+    summary = "Charges autopay will make", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Upcoming charges, soonest first", body = Vec<UpcomingCharge>),
+        (status = 404, description = "`autopay_not_found`", body = ErrorBody),
+    ))]
+fn autopay_upcoming() {}
+
+#[utoipa::path(post, path = "/v1/autopay/skip", tag = "autopay", operation_id = "autopaySkip",
+    summary = "Skip one scheduled charge, until 3 business days before it (`too_late_to_skip` after)", security(("bearer" = [])),
+    request_body = SkipRequest,
+    responses(
+        (status = 200, description = "Skipped", body = UpcomingCharge),
+        (status = 404, description = "`autopay_not_found`, `bill_not_found`", body = ErrorBody),
+    ))]
+fn autopay_skip() {}
+
+#[utoipa::path(post, path = "/processor/v1/tokens", tag = "processor", operation_id = "createToken",
+    summary = "Tokenize card or bank details (single use, 15 minutes)", request_body = TokenRequest,
+    responses((status = 201, description = "A token and display fields", body = ProcessorToken)))]
+fn create_token() {}
+
+#[utoipa::path(get, path = "/processor/v1/banks/{routing_number}", tag = "processor", operation_id = "lookupBank",
+    summary = "The bank behind a routing number, when known",
+    params(("routing_number" = String, Path, description = "9 digits")),
+    responses((status = 200, description = "The bank", body = BankLookup)))]
+fn lookup_bank() {}
+
+#[utoipa::path(post, path = "/dev/clock", tag = "operations", operation_id = "devClock",
+    summary = "Demo mode only: move the business clock forward, then run settlement and autopay", request_body = DevClockRequest,
+    responses(
+        (status = 200, description = "The new business date", body = DevClock),
+        (status = 404, description = "Not in demo mode", body = ErrorBody),
+    ))]
+fn dev_clock() {}
+
+#[utoipa::path(post, path = "/dev/bills", tag = "operations", operation_id = "devBills",
+    summary = "Demo mode only: issue a new bill (statement today, due in 30 days)", request_body = DevBillRequest,
+    responses(
+        (status = 201, description = "The bill", body = BillDetail),
+        (status = 404, description = "Not in demo mode", body = ErrorBody),
+    ))]
+fn dev_bills() {}
+
 fn error_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -191,7 +332,12 @@ pub fn document() -> Value {
         "BadRequest".into(),
         error_response("`invalid_json`, `invalid_cursor` or another malformed request"),
     );
-    shared.insert("Unauthorized".into(), error_response("`unauthenticated`, `token_expired`, `session_revoked`, `session_expired` or `invalid_credentials`"));
+    shared.insert(
+        "Unauthorized".into(),
+        error_response(
+            "`unauthenticated`, `token_expired`, `session_revoked`, `session_expired` or `invalid_credentials`",
+        ),
+    );
     shared.insert(
         "PayloadTooLarge".into(),
         error_response("`payload_too_large`: the body is over 64 KiB"),
@@ -222,9 +368,9 @@ pub fn document() -> Value {
                 let responses = op["responses"].as_object_mut();
                 let Some(responses) = responses else { continue };
                 let mut add = |status: &str, name: &str| {
-                    responses.entry(status.to_string()).or_insert_with(
-                        || json!({"$ref": format!("#/components/responses/{name}")}),
-                    );
+                    responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
                 };
                 add("400", "BadRequest");
                 add("401", "Unauthorized");
@@ -254,8 +400,7 @@ pub fn document() -> Value {
                 .as_object_mut()
                 .map(|o| o.entry("headers").or_insert_with(|| json!({})));
             if let Some(headers) = headers {
-                headers[BUSINESS_DATE_HEADER] =
-                    json!({"$ref": format!("#/components/headers/{BUSINESS_DATE_HEADER}")});
+                headers[BUSINESS_DATE_HEADER] = json!({"$ref": format!("#/components/headers/{BUSINESS_DATE_HEADER}")});
             }
         }
     }
@@ -295,10 +440,7 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 for status in ["400", "401", "422", "429"] {
-                    assert!(
-                        op["responses"].get(status).is_some(),
-                        "{method} {path} lacks {status}"
-                    );
+                    assert!(op["responses"].get(status).is_some(), "{method} {path} lacks {status}");
                 }
                 for (status, response) in op["responses"].as_object().unwrap() {
                     if response.get("$ref").is_none() {
@@ -316,10 +458,7 @@ mod tests {
     fn requests_reject_unknown_fields_and_money_is_a_string() {
         let doc = document();
         let schemas = &doc["components"]["schemas"];
-        assert_eq!(
-            schemas["CreateAccountRequest"]["additionalProperties"],
-            false
-        );
+        assert_eq!(schemas["CreateAccountRequest"]["additionalProperties"], false);
         assert_eq!(schemas["Money"]["type"], "string");
         assert!(schemas["Bill"].get("additionalProperties").is_none());
     }

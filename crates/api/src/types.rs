@@ -296,3 +296,407 @@ pub struct Health {
     /// True when the server runs with demo data and demo endpoints.
     pub demo: bool,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Processor (sandbox): tokenization. Card and bank numbers go here and nowhere else.
+
+/// Card or bank details to turn into a single-use token (15 minutes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenRequest {
+    Card(CardDetails),
+    BankAccount(BankAccountDetails),
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardDetails {
+    /// 13 to 19 digits; spaces and dashes are ignored.
+    #[schema(example = "4242 4242 4242 4242")]
+    pub number: String,
+    #[schema(minimum = 1, maximum = 12)]
+    pub exp_month: u32,
+    #[schema(example = 2030)]
+    pub exp_year: i32,
+    #[schema(example = "123")]
+    pub cvc: String,
+    #[schema(example = "94110")]
+    pub postal_code: String,
+    pub holder_name: String,
+}
+
+impl std::fmt::Debug for CardDetails {
+    /// Never prints the number or the security code.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardDetails")
+            .field("exp_month", &self.exp_month)
+            .field("exp_year", &self.exp_year)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    Checking,
+    Savings,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankAccountDetails {
+    #[schema(example = "110000000")]
+    pub routing_number: String,
+    #[schema(example = "000123456789")]
+    pub account_number: String,
+    pub account_type: AccountType,
+    pub holder_name: String,
+}
+
+impl std::fmt::Debug for BankAccountDetails {
+    /// Never prints the account number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankAccountDetails")
+            .field("routing_number", &self.routing_number)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethodType {
+    Card,
+    BankAccount,
+}
+
+impl PaymentMethodType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethodType::Card => "card",
+            PaymentMethodType::BankAccount => "bank_account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentMethodType> {
+        match s {
+            "card" => Some(PaymentMethodType::Card),
+            "bank_account" => Some(PaymentMethodType::BankAccount),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Funding {
+    Credit,
+    Debit,
+}
+
+/// A single-use token standing for card or bank details, and what may be shown about them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProcessorToken {
+    #[schema(example = "tok_3kq9x2m7c8v1n4b6")]
+    pub token: String,
+    #[serde(rename = "type")]
+    pub kind: PaymentMethodType,
+    /// Card network (`visa`, `mastercard`, `amex`, `discover`); absent for bank accounts.
+    pub brand: Option<String>,
+    pub funding: Option<Funding>,
+    pub last4: String,
+    pub exp_month: Option<u32>,
+    pub exp_year: Option<i32>,
+    /// The bank's name when known; absent for cards.
+    pub bank_name: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment methods
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentMethodRequest {
+    /// A token from the processor's token endpoint.
+    pub token: String,
+}
+
+/// A saved card or bank account: only what may be shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentMethod {
+    #[schema(example = "pm_4x8k2m9q7w3v")]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: PaymentMethodType,
+    pub brand: Option<String>,
+    pub funding: Option<Funding>,
+    pub last4: String,
+    pub exp_month: Option<u32>,
+    pub exp_year: Option<i32>,
+    pub bank_name: Option<String>,
+    pub account_type: Option<AccountType>,
+    pub holder_name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentMethodList {
+    pub data: Vec<PaymentMethod>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments
+
+/// The NACHA authorization text a member accepts to pay from a bank account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AchAuthorization {
+    pub text: String,
+    /// Send this back in `ach_authorization.text_version` to accept this exact text.
+    #[schema(example = "2026-11-single")]
+    pub text_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AchAuthorizationAcceptance {
+    pub text_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationRequest {
+    pub bill_id: String,
+    /// More than 0, at most two decimals, at most the bill's `payable`.
+    #[schema(value_type = Money)]
+    pub amount: String,
+}
+
+/// Pay one or more bills with a saved method or a one-time token (exactly one of the two).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_id: Option<String>,
+    /// A processor token, used once and not saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub allocations: Vec<AllocationRequest>,
+    /// Required for bank payments: acceptance of the current authorization text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ach_authorization: Option<AchAuthorizationAcceptance>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Charged.
+    Succeeded,
+    /// A bank payment on its way (usually 2 business days).
+    Pending,
+    /// Declined; nothing was charged.
+    Failed,
+    /// A bank payment that came back (see `failure.code`, e.g. `R01`).
+    Returned,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Returned => "returned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        match s {
+            "succeeded" => Some(PaymentStatus::Succeeded),
+            "pending" => Some(PaymentStatus::Pending),
+            "failed" => Some(PaymentStatus::Failed),
+            "returned" => Some(PaymentStatus::Returned),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSource {
+    Member,
+    Autopay,
+    Guest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Allocation {
+    pub bill_id: String,
+    pub amount: Money,
+}
+
+/// How a payment was paid, for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentMethodSummary {
+    #[serde(rename = "type")]
+    pub kind: PaymentMethodType,
+    /// Card network, or the bank's name.
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentFailure {
+    /// A decline code (`card_declined`, `insufficient_funds`, ...) or an ACH return code (`R01`).
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    #[schema(example = "pay_7m2k4x9q8w3v")]
+    pub id: String,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    pub allocations: Vec<Allocation>,
+    #[schema(example = "CB-7K2M-9QXP")]
+    pub confirmation_number: String,
+    pub payment_method: PaymentMethodSummary,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub settled_at: Option<DateTime<Utc>>,
+    pub failure: Option<PaymentFailure>,
+    pub idempotency_key: Option<String>,
+    pub source: PaymentSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentPage {
+    pub data: Vec<Payment>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Autopay
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AutopayAmount {
+    /// Whatever can be paid on each bill.
+    StatementBalance,
+    /// A fixed amount per bill (less when less can be paid).
+    Fixed { value: Money },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AutopayTiming {
+    DueDate,
+    DaysBeforeDue { days: u32 },
+    DayOfMonth { day: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutopayRequest {
+    pub payment_method_id: String,
+    pub amount: AutopayAmount,
+    /// No charge is made above this; the member is told instead.
+    pub max_amount: Money,
+    pub timing: AutopayTiming,
+    /// Required for bank methods: acceptance of the recurring-debit authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ach_authorization: Option<AchAuthorizationAcceptance>,
+}
+
+/// An open bill issued before autopay was set up: never charged automatically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotCoveredBill {
+    pub bill_id: String,
+    pub payable: Money,
+    #[schema(value_type = String, format = Date)]
+    pub due_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Autopay {
+    pub payment_method_id: String,
+    pub payment_method: PaymentMethodSummary,
+    pub amount: AutopayAmount,
+    pub max_amount: Money,
+    pub timing: AutopayTiming,
+    /// Bills issued on or after this business date are covered.
+    #[schema(value_type = String, format = Date)]
+    pub covers_bills_from: NaiveDate,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    pub upcoming: Vec<UpcomingCharge>,
+    /// Open bills from before autopay: pay these yourself.
+    pub not_covered: Vec<NotCoveredBill>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpcomingStatus {
+    Scheduled,
+    Skipped,
+    /// More than the maximum per charge: it will not be charged.
+    OverLimit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UpcomingCharge {
+    pub bill_id: String,
+    #[schema(value_type = String, format = Date)]
+    pub charge_date: NaiveDate,
+    /// What would be charged if the charge ran today.
+    pub amount: Money,
+    pub status: UpcomingStatus,
+    #[schema(value_type = String, format = Date)]
+    pub skip_deadline: NaiveDate,
+    pub can_skip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRequest {
+    pub bill_id: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo-only
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevClockRequest {
+    /// An ISO 8601 duration to move the business clock forward: `P3D`, `PT12H`, `P1DT6H`.
+    #[schema(example = "P3D")]
+    pub advance: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DevClock {
+    #[schema(value_type = String, format = Date)]
+    pub business_date: NaiveDate,
+    #[schema(value_type = String, format = DateTime)]
+    pub business_now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevBillRequest {
+    /// Whose bill; the demo member when absent.
+    #[serde(default)]
+    pub member_id: Option<String>,
+}
+
+/// What the processor knows about a routing number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BankLookup {
+    pub routing_number: String,
+    /// The bank's name, when known.
+    pub bank_name: Option<String>,
+}

@@ -272,14 +272,8 @@ mod tests {
 
     #[test]
     fn impossible_amounts_are_errors() {
-        assert_eq!(
-            charges().balances(m("300.00"), Money::ZERO),
-            Err(BillError::Overpaid)
-        );
-        assert_eq!(
-            charges().balances(m("200.00"), m("60.00")),
-            Err(BillError::Overpaid)
-        );
+        assert_eq!(charges().balances(m("300.00"), Money::ZERO), Err(BillError::Overpaid));
+        assert_eq!(charges().balances(m("200.00"), m("60.00")), Err(BillError::Overpaid));
         let credit = Charges {
             total_charges: m("10.00"),
             insurance_paid: m("11.00"),

@@ -97,11 +97,7 @@ fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
 }
 
 fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
-    let (ny, nm) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
+    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     let mut d = NaiveDate::from_ymd_opt(ny, nm, 1).unwrap_or_default() - Days::new(1);
     while d.weekday() != weekday {
         d = d - Days::new(1);
@@ -190,18 +186,9 @@ mod tests {
         let cal = BusinessCalendar::default();
         // Thanksgiving Thursday 2026-11-26; Friday is a business day.
         assert_eq!(cal.on_or_after(day("2026-11-26")), day("2026-11-27"));
-        assert_eq!(
-            cal.add_business_days(day("2026-11-25"), 2),
-            day("2026-11-30")
-        );
-        assert_eq!(
-            cal.add_business_days(day("2026-12-24"), 1),
-            day("2026-12-28")
-        );
-        assert_eq!(
-            cal.sub_business_days(day("2026-11-30"), 3),
-            day("2026-11-24")
-        );
+        assert_eq!(cal.add_business_days(day("2026-11-25"), 2), day("2026-11-30"));
+        assert_eq!(cal.add_business_days(day("2026-12-24"), 1), day("2026-12-28"));
+        assert_eq!(cal.sub_business_days(day("2026-11-30"), 3), day("2026-11-24"));
         assert_eq!(cal.on_or_before(day("2026-11-29")), day("2026-11-27"));
         // Leap day 2028 is a Tuesday.
         assert!(cal.is_business_day(day("2028-02-29")));

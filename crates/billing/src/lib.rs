@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod autopay;
 pub mod bill;
 pub mod calendar;
 pub mod money;

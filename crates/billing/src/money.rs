@@ -54,11 +54,7 @@ impl Money {
     /// The amount in cents. Exact: a `Money` always has two decimal places.
     pub fn cents(self) -> i64 {
         // Invariant: scale is 2 and |cents| <= MAX_CENTS, so the mantissa fits in i64.
-        i64::try_from(self.0.mantissa()).unwrap_or(if self.0.is_sign_negative() {
-            i64::MIN
-        } else {
-            i64::MAX
-        })
+        i64::try_from(self.0.mantissa()).unwrap_or(if self.0.is_sign_negative() { i64::MIN } else { i64::MAX })
     }
 
     /// Parses the wire format: digits, optionally a point and one or two digits. No sign, no
@@ -310,10 +306,7 @@ mod tests {
         assert_eq!(Money::from_cents(5).to_string(), "0.05");
         assert_eq!(Money::ZERO.to_string(), "0.00");
         assert_eq!(Money::from_cents(-150).to_string(), "-1.50");
-        assert_eq!(
-            Money::from_cents(123_456_789).display_usd(),
-            "$1,234,567.89"
-        );
+        assert_eq!(Money::from_cents(123_456_789).display_usd(), "$1,234,567.89");
         assert_eq!(Money::from_cents(100_000).display_usd(), "$1,000.00");
         assert_eq!(Money::from_cents(99).display_usd(), "$0.99");
     }
@@ -333,19 +326,10 @@ mod tests {
         assert_eq!(Money::round(d("0.125")).unwrap().cents(), 12);
         assert_eq!(Money::round(d("0.135")).unwrap().cents(), 14);
         assert_eq!(Money::round(d("2.675")).unwrap().cents(), 268);
-        assert_eq!(
-            Money::from_decimal_exact(d("1.005")),
-            Err(MoneyError::TooManyDecimals)
-        );
-        assert_eq!(
-            Money::from_decimal_exact(d("1.50000")).unwrap().cents(),
-            150
-        );
+        assert_eq!(Money::from_decimal_exact(d("1.005")), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Money::from_decimal_exact(d("1.50000")).unwrap().cents(), 150);
         // 100.00 * 1/3 = 33.333.. -> 33.33; 3 parts do not sum back, which callers must handle.
-        assert_eq!(
-            Money::from_cents(10000).mul_ratio(1, 3).unwrap().cents(),
-            3333
-        );
+        assert_eq!(Money::from_cents(10000).mul_ratio(1, 3).unwrap().cents(), 3333);
         assert_eq!(Money::from_cents(1).mul_ratio(1, 2).unwrap().cents(), 0);
         assert_eq!(Money::from_cents(3).mul_ratio(1, 2).unwrap().cents(), 2);
         assert!(Money::from_cents(1).mul_ratio(1, 0).is_none());

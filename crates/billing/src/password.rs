@@ -56,9 +56,7 @@ impl WeakReason {
             WeakReason::Common => {
                 "This password is on a list of commonly used passwords. Choose something less predictable.".into()
             }
-            WeakReason::Repetitive => {
-                "Avoid repeated characters or patterns, like \"aaaa\" or \"abcabc\".".into()
-            }
+            WeakReason::Repetitive => "Avoid repeated characters or patterns, like \"aaaa\" or \"abcabc\".".into(),
             WeakReason::Sequential => "Avoid sequences like \"abcd\" or \"1234\".".into(),
             WeakReason::ContainsEmail => "Do not include your email address in your password.".into(),
             WeakReason::ContainsMemberId => "Do not include your member ID in your password.".into(),
@@ -95,11 +93,7 @@ pub fn check(password: &str, ctx: PasswordContext<'_>) -> Result<(), WeakReason>
             return Err(WeakReason::ContainsEmail);
         }
     }
-    if let Some(id) = ctx
-        .member_id
-        .map(str::to_lowercase)
-        .filter(|i| !i.is_empty())
-    {
+    if let Some(id) = ctx.member_id.map(str::to_lowercase).filter(|i| !i.is_empty()) {
         let digits: String = id.chars().filter(char::is_ascii_digit).collect();
         if lower.contains(&id) || (digits.len() >= 6 && lower.contains(&digits)) {
             return Err(WeakReason::ContainsMemberId);
@@ -215,10 +209,7 @@ mod tests {
     #[test]
     fn refuses_repeats_and_sequences() {
         assert_eq!(check_plain("aaaaaaaaaaaaaaaa"), Err(WeakReason::Repetitive));
-        assert_eq!(
-            check_plain("abcabcabcabcabcabc"),
-            Err(WeakReason::Repetitive)
-        );
+        assert_eq!(check_plain("abcabcabcabcabcabc"), Err(WeakReason::Repetitive));
         assert_eq!(check_plain("passwordpassword"), Err(WeakReason::Repetitive));
         assert_eq!(check_plain("abcdefghijklmnop"), Err(WeakReason::Sequential));
         assert_eq!(check_plain("123456789012345"), Err(WeakReason::Sequential));

@@ -20,10 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .json()
         .await?;
-    let token = session["access_token"]
-        .as_str()
-        .ok_or("sign-in failed")?
-        .to_string();
+    let token = session["access_token"].as_str().ok_or("sign-in failed")?.to_string();
 
     let mut full = Vec::new();
     let mut etag = String::new();
@@ -75,13 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("full_sync_pages={pages}");
     println!("full_sync_ms_median={:.1}", ms(full[full.len() / 2]));
     println!("full_sync_ms_best={:.1}", ms(full[0]));
-    println!(
-        "no_change_sync_ms_p50={:.2}",
-        ms(unchanged[unchanged.len() / 2])
-    );
-    println!(
-        "no_change_sync_ms_p99={:.2}",
-        ms(unchanged[unchanged.len() * 99 / 100])
-    );
+    println!("no_change_sync_ms_p50={:.2}", ms(unchanged[unchanged.len() / 2]));
+    println!("no_change_sync_ms_p99={:.2}", ms(unchanged[unchanged.len() * 99 / 100]));
     Ok(())
 }

@@ -16,9 +16,11 @@ use crate::clock::{BusinessClock, Clock};
 use crate::config::ServerConfig;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
+use crate::processor::PaymentProcessor;
+use crate::processor::sandbox::SandboxProcessor;
 use crate::state::{AppState, Inner};
 use crate::store::{ms, set_setting, setting};
-use crate::{mail, routes, seed};
+use crate::{mail, routes, scheduler, seed};
 
 pub const DATABASE_FILE: &str = "carebill.db";
 const READERS: usize = 4;
@@ -31,10 +33,7 @@ pub enum StartError {
     #[error("{0}")]
     Setup(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
 }
@@ -77,8 +76,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -89,9 +87,8 @@ async fn shutdown_signal() {
 
 /// Opens (creating and migrating) the database in the data directory.
 pub fn open_database(config: &ServerConfig) -> Result<Db, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        StartError::Setup(format!("cannot create {}: {e}", config.data_dir.display()))
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::Setup(format!("cannot create {}: {e}", config.data_dir.display())))?;
     Ok(Db::open(
         &config.data_dir.join(DATABASE_FILE),
         &config.database_key,
@@ -111,23 +108,37 @@ fn load_secret(db: &Db) -> Result<Secret, StartError> {
                 hex
             }
         };
-        let key = crate::config::DatabaseKey::from_hex(&hex)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let key = crate::config::DatabaseKey::from_hex(&hex).map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(Secret(key.0))
     })
     .map_err(Into::into)
 }
 
-/// Opens everything and starts listening.
-pub async fn start(
+/// Opens everything and starts listening, with the sandbox processor.
+pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, StartError> {
+    start_with(config, clock, None).await
+}
+
+/// Like [`start`], with another payment processor (tests wrap the sandbox to inject faults).
+pub async fn start_with(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
+    processor: Option<Arc<dyn PaymentProcessor>>,
 ) -> Result<RunningServer, StartError> {
     let db = Arc::new(open_database(&config)?);
     let secret = load_secret(&db)?;
+    let processor: Arc<dyn PaymentProcessor> = match processor {
+        Some(p) => p,
+        None => Arc::new(SandboxProcessor::open(&config.data_dir, &config.database_key)?),
+    };
     if config.demo {
-        let (cfg, db2, clk) = (config.clone(), Arc::clone(&db), Arc::clone(&clock));
-        tokio::task::spawn_blocking(move || seed::seed_demo_if_empty(&db2, &cfg, clk.now()))
+        let (cfg, db2, clk, proc2) = (
+            config.clone(),
+            Arc::clone(&db),
+            Arc::clone(&clock),
+            Arc::clone(&processor),
+        );
+        tokio::task::spawn_blocking(move || seed::seed_demo_if_empty(&db2, &cfg, clk.now(), proc2.as_ref()))
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??;
     }
@@ -135,11 +146,7 @@ pub async fn start(
         .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let business = BusinessClock::new(
-        Arc::clone(&clock),
-        Duration::milliseconds(offset_ms),
-        config.calendar,
-    );
+    let business = BusinessClock::new(Arc::clone(&clock), Duration::milliseconds(offset_ms), config.calendar);
     let hasher = tokio::task::spawn_blocking({
         let n = config.hash_concurrency;
         move || Hasher::new(n)
@@ -156,6 +163,7 @@ pub async fn start(
         business,
         secret,
         hasher,
+        processor,
         sessions: Default::default(),
         bill_pages: Default::default(),
         business_date: Default::default(),
@@ -163,19 +171,19 @@ pub async fn start(
     });
     mail::spawn_sender(state.clone(), mail_wakeup);
     spawn_maintenance(state.clone());
+    if let Some(every) = config.scheduler_every {
+        scheduler::spawn(state.clone(), every);
+    }
 
     let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    listener.set_nonblocking(true).map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
@@ -184,8 +192,8 @@ pub async fn start(
 
     let task = match &config.tls {
         None => {
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .map_err(|source| StartError::Bind { addr, source })?;
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
             tokio::spawn(async move {
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -242,6 +250,7 @@ fn spawn_maintenance(state: AppState) {
                     )?;
                     tx.execute("DELETE FROM account_codes WHERE expires_at < ?1", params![day_ago])?;
                     crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
+                    crate::payments::purge_keys(tx, now)?;
                     Ok(())
                 })
                 .await;

@@ -38,9 +38,7 @@ impl AuditSink {
         tokio::spawn(async move {
             let mut batch: Vec<AuditEvent> = Vec::new();
             let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
-            let take = |m: Msg,
-                        batch: &mut Vec<AuditEvent>,
-                        waiters: &mut Vec<oneshot::Sender<()>>| match m {
+            let take = |m: Msg, batch: &mut Vec<AuditEvent>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
                 Msg::Event(e) => batch.push(e),
                 Msg::Flush(w) => waiters.push(w),
             };

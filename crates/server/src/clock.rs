@@ -56,11 +56,7 @@ pub struct BusinessClock {
 }
 
 impl BusinessClock {
-    pub fn new(
-        base: Arc<dyn Clock>,
-        offset: Duration,
-        calendar: BusinessCalendar,
-    ) -> BusinessClock {
+    pub fn new(base: Arc<dyn Clock>, offset: Duration, calendar: BusinessCalendar) -> BusinessClock {
         BusinessClock {
             base,
             offset: Mutex::new(offset),

@@ -46,25 +46,17 @@ pub enum ConfigError {
     #[error("no database key: set CAREBILL_DB_KEY or database_key_file in the config file")]
     NoKey,
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error(
-        "refusing to serve plain HTTP on {0}: use a loopback address or configure --tls-cert and --tls-key"
-    )]
+    #[error("refusing to serve plain HTTP on {0}: use a loopback address or configure --tls-cert and --tls-key")]
     PlainHttpOffLoopback(SocketAddr),
     #[error("demo mode listens on loopback only, not {0}")]
     DemoOffLoopback(SocketAddr),
     #[error("unknown plan time zone {0:?}")]
     TimeZone(String),
     #[error("cannot create {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// Outgoing mail through an SMTP relay.
@@ -141,6 +133,9 @@ pub struct ServerConfig {
     pub smtp: Option<SmtpConfig>,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
+    /// How often the scheduler runs (settlement, autopay, recovery); `None` turns the background
+    /// loop off (tests drive `scheduler::run_once` themselves).
+    pub scheduler_every: Option<std::time::Duration>,
 }
 
 impl ServerConfig {
@@ -157,6 +152,7 @@ impl ServerConfig {
             mail_from: "Carebill <no-reply@carebill.example>".into(),
             smtp: None,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            scheduler_every: Some(std::time::Duration::from_secs(60)),
         }
     }
 
@@ -188,8 +184,7 @@ impl ServerConfig {
             (None, None) => return Err(ConfigError::NoKey),
         };
         let calendar = match &file.plan_time_zone {
-            Some(zone) => BusinessCalendar::for_zone(zone)
-                .ok_or_else(|| ConfigError::TimeZone(zone.clone()))?,
+            Some(zone) => BusinessCalendar::for_zone(zone).ok_or_else(|| ConfigError::TimeZone(zone.clone()))?,
             None => BusinessCalendar::default(),
         };
         let mut config = ServerConfig::new(listen, data_dir);
@@ -202,6 +197,9 @@ impl ServerConfig {
             config.mail_from = from;
         }
         config.smtp = file.smtp;
+        if demo {
+            config.scheduler_every = Some(std::time::Duration::from_secs(10));
+        }
         Ok(config)
     }
 }

@@ -29,17 +29,11 @@ mod tests {
     fn round_trips_and_rejects_tampering_or_other_contexts() {
         let s = Secret([7; 32]);
         let c = encode(&s, "sync:M1", &42u64.to_be_bytes());
-        assert_eq!(
-            decode(&s, "sync:M1", &c),
-            Some(42u64.to_be_bytes().to_vec())
-        );
+        assert_eq!(decode(&s, "sync:M1", &c), Some(42u64.to_be_bytes().to_vec()));
         assert_eq!(decode(&s, "sync:M2", &c), None);
         let mut tampered = c.into_bytes();
         tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
-        assert_eq!(
-            decode(&s, "sync:M1", &String::from_utf8(tampered).unwrap()),
-            None
-        );
+        assert_eq!(decode(&s, "sync:M1", &String::from_utf8(tampered).unwrap()), None);
         assert_eq!(decode(&s, "sync:M1", "!!!"), None);
     }
 }

@@ -17,20 +17,12 @@ use crate::migrations::MIGRATIONS;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open the database at {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
     #[error("the database key does not open {0} (wrong key, or not a Carebill database)")]
     WrongKey(PathBuf),
     #[error("migration {version} failed: {source}")]
-    Migration {
-        version: usize,
-        source: rusqlite::Error,
-    },
-    #[error(
-        "the database was written by a newer Carebill (schema {found}, this build knows {known})"
-    )]
+    Migration { version: usize, source: rusqlite::Error },
+    #[error("the database was written by a newer Carebill (schema {found}, this build knows {known})")]
     TooNew { found: usize, known: usize },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -48,9 +40,7 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let open_err = |source| DbError::Open {
         path: path.to_owned(),
@@ -60,10 +50,8 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
     // A raw 256-bit key: no passphrase derivation on every open.
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))
         .map_err(open_err)?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|_| DbError::WrongKey(path.to_owned()))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(|_| DbError::WrongKey(path.to_owned()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
@@ -80,15 +68,19 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
 
 /// Brings the schema up to date. Migrations only move forward.
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let current: usize =
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    if current > MIGRATIONS.len() {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies the migrations of `list` that the database has not seen (`PRAGMA user_version`).
+pub fn migrate_with(conn: &mut Connection, list: &[&str]) -> Result<(), DbError> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > list.len() {
         return Err(DbError::TooNew {
             found: current,
-            known: MIGRATIONS.len(),
+            known: list.len(),
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for (i, sql) in list.iter().enumerate().skip(current) {
         let version = i + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)
@@ -140,10 +132,7 @@ impl Db {
                 .pop()
                 .ok_or_else(|| ApiError::internal("no reader available"))?;
             let result = f(&conn);
-            db.readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
+            db.readers.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
             result
         })
         .await

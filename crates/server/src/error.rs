@@ -43,10 +43,7 @@ impl ApiError {
 
     /// The internal detail when there is one, else the message: for logs and command lines.
     pub fn describe(&self) -> String {
-        self.0
-            .detail
-            .clone()
-            .unwrap_or_else(|| self.0.message.clone())
+        self.0.detail.clone().unwrap_or_else(|| self.0.message.clone())
     }
 
     /// An unexpected failure: logged with `detail`, answered as `internal`.
@@ -77,6 +74,12 @@ impl ApiError {
 
     pub fn reason(mut self, reason: &str) -> ApiError {
         self.reason = Some(reason.to_string());
+        self
+    }
+
+    /// Adds a detail for the log (never sent).
+    pub fn detail(mut self, detail: impl Into<String>) -> ApiError {
+        self.detail = Some(detail.into());
         self
     }
 

@@ -34,8 +34,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
@@ -49,31 +48,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Parses a request body, turning serde's complaints into field-level errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let mut pointer = String::new();
         for segment in e.path().iter() {
             match segment {
-                serde_path_to_error::Segment::Seq { index } => {
-                    pointer.push_str(&format!("/{index}"))
-                }
+                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
                 serde_path_to_error::Segment::Map { key } => {
                     pointer.push('/');
                     pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
                 }
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => {}
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
             }
         }
         let inner = e.inner().to_string();
         let named = inner.split('`').nth(1).map(str::to_string);
         let (field, message) = if inner.starts_with("missing field") {
             let name = named.unwrap_or_default();
-            (
-                format!("{pointer}/{name}"),
-                format!("\"{name}\" is required."),
-            )
+            (format!("{pointer}/{name}"), format!("\"{name}\" is required."))
         } else if inner.starts_with("unknown field") {
             let name = named.unwrap_or_default();
             let suffix = format!("/{name}");
@@ -124,18 +116,14 @@ mod tests {
 
     #[test]
     fn shape_errors_point_at_the_field() {
-        let e =
-            parse_json::<CreateSessionRequest>(br#"{"login": 5, "password": "x"}"#).unwrap_err();
+        let e = parse_json::<CreateSessionRequest>(br#"{"login": 5, "password": "x"}"#).unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),
             (ErrorCode::ValidationFailed, Some("/login"))
         );
         let e = parse_json::<CreateSessionRequest>(br#"{"password": "x"}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("/login"));
-        let e = parse_json::<CreateSessionRequest>(
-            br#"{"login": "a", "password": "x", "admin": true}"#,
-        )
-        .unwrap_err();
+        let e = parse_json::<CreateSessionRequest>(br#"{"login": "a", "password": "x", "admin": true}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("/admin"));
         let e = parse_json::<CreateSessionRequest>(br#"{"login": "a""#).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidJson);

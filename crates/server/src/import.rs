@@ -24,10 +24,7 @@ use crate::seed::{SeedBill, SeedLine, insert_bill, random_id};
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{file}, {location}: {problem}")]
     Invalid {
         file: String,
@@ -119,14 +116,13 @@ pub fn import(
         for (i, row) in reader.deserialize::<RosterRow>().enumerate() {
             let line = format!("line {}", i + 2);
             let row = row.map_err(|e| invalid(path, &line, e.to_string()))?;
-            let id =
-                validate::member_id(&row.member_id).map_err(|e| invalid(path, &line, e.message))?;
-            let first = validate::person_name(&row.first_name, "first name")
-                .map_err(|e| invalid(path, &line, e.message))?;
-            let last = validate::person_name(&row.last_name, "last name")
-                .map_err(|e| invalid(path, &line, e.message))?;
-            let dob = validate::date_of_birth(&row.date_of_birth, today)
-                .map_err(|e| invalid(path, &line, e.message))?;
+            let id = validate::member_id(&row.member_id).map_err(|e| invalid(path, &line, e.message))?;
+            let first =
+                validate::person_name(&row.first_name, "first name").map_err(|e| invalid(path, &line, e.message))?;
+            let last =
+                validate::person_name(&row.last_name, "last name").map_err(|e| invalid(path, &line, e.message))?;
+            let dob =
+                validate::date_of_birth(&row.date_of_birth, today).map_err(|e| invalid(path, &line, e.message))?;
             if !seen.insert(id.clone()) {
                 return Err(invalid(path, &line, format!("member {id} appears twice")));
             }
@@ -138,8 +134,8 @@ pub fn import(
     let mut new_bills = Vec::new();
     if let Some(path) = bills {
         let text = read(path)?;
-        let parsed: Vec<ImportBill> = serde_json::from_str(&text)
-            .map_err(|e| invalid(path, format!("line {}", e.line()), e.to_string()))?;
+        let parsed: Vec<ImportBill> =
+            serde_json::from_str(&text).map_err(|e| invalid(path, format!("line {}", e.line()), e.to_string()))?;
         let mut statements = HashSet::new();
         let mut rng = StdRng::from_entropy();
         for (i, b) in parsed.into_iter().enumerate() {
@@ -154,9 +150,7 @@ pub fn import(
                 date(&b.due_date)?,
             );
             if due < statement || statement < to {
-                return Err(bad(
-                    "dates must run service period <= statement date <= due date".into(),
-                ));
+                return Err(bad("dates must run service period <= statement date <= due date".into()));
             }
             for (name, value) in [
                 ("account_number", &b.account_number),
@@ -173,11 +167,8 @@ pub fn import(
             }
             let mut items = Vec::with_capacity(b.line_items.len());
             for l in &b.line_items {
-                if l.code.trim().is_empty() || l.code.len() > 10 || l.description.trim().is_empty()
-                {
-                    return Err(bad(
-                        "every line item needs a code (CPT/HCPCS) and a description".into(),
-                    ));
+                if l.code.trim().is_empty() || l.code.len() > 10 || l.description.trim().is_empty() {
+                    return Err(bad("every line item needs a code (CPT/HCPCS) and a description".into()));
                 }
                 items.push(LineItem {
                     service_date: date(&l.service_date)?,
@@ -255,7 +246,7 @@ pub fn import(
             if exists {
                 return Err(invalid(bills_path, &bill.statement_number, "a bill with this statement number already exists"));
             }
-            insert_bill(&tx, bill, now).map_err(|e| ImportError::Db(e.describe()))?;
+            insert_bill(&tx, bill, now.timestamp_millis(), now).map_err(|e| ImportError::Db(e.describe()))?;
         }
         tx.commit().map_err(db_err)?;
         Ok(ImportSummary { members: members.len(), bills: new_bills.len() })

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod autopay;
 pub mod clock;
 pub mod config;
 pub mod cursor;
@@ -19,11 +20,14 @@ pub mod import;
 pub mod mail;
 pub mod migrations;
 pub mod page_cache;
+pub mod payments;
+pub mod processor;
 pub mod routes;
+pub mod scheduler;
 pub mod seed;
 pub mod state;
 pub mod store;
 
-pub use app::{RunningServer, StartError, start};
+pub use app::{RunningServer, StartError, start, start_with};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::ServerConfig;

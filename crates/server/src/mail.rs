@@ -21,29 +21,17 @@ use crate::state::AppState;
 use crate::store::ms;
 
 /// Queues a mail inside the caller's transaction. In demo mode it counts as sent at once.
-pub fn enqueue(
-    tx: &Connection,
-    demo: bool,
-    to: &str,
-    subject: &str,
-    body: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    tx.prepare_cached(
-        "INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
+pub fn enqueue(tx: &Connection, demo: bool, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    tx.prepare_cached("INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
     Ok(())
 }
 
 fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let builder = match smtp.security.as_str() {
-        "tls" => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?
-        }
+        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
         "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-            .map_err(|e| e.to_string())?,
+        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
     };
     let builder = builder.port(smtp.port);
     let builder = match (&smtp.username, &smtp.password) {
@@ -90,23 +78,16 @@ pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
                 .await
                 .unwrap_or_default();
             for (id, to, subject, body) in queued {
-                let message = to
-                    .parse::<Mailbox>()
-                    .map_err(|e| e.to_string())
-                    .and_then(|to| {
-                        Message::builder()
-                            .from(from.clone())
-                            .to(to)
-                            .subject(subject)
-                            .body(body)
-                            .map_err(|e| e.to_string())
-                    });
+                let message = to.parse::<Mailbox>().map_err(|e| e.to_string()).and_then(|to| {
+                    Message::builder()
+                        .from(from.clone())
+                        .to(to)
+                        .subject(subject)
+                        .body(body)
+                        .map_err(|e| e.to_string())
+                });
                 let outcome = match message {
-                    Ok(m) => transport
-                        .send(m)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
+                    Ok(m) => transport.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 };
                 let now = state.clock.now();
@@ -114,10 +95,16 @@ pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
                     .db
                     .write(move |conn| {
                         match outcome {
-                            Ok(()) => conn.execute("UPDATE outbox SET sent_at = ?2, body = '' WHERE id = ?1", params![id, ms(now)])?,
+                            Ok(()) => conn.execute(
+                                "UPDATE outbox SET sent_at = ?2, body = '' WHERE id = ?1",
+                                params![id, ms(now)],
+                            )?,
                             Err(e) => {
                                 tracing::warn!(mail = id, error = %e, "mail delivery failed; will retry");
-                                conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1", params![id, e])?
+                                conn.execute(
+                                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                                    params![id, e],
+                                )?
                             }
                         };
                         Ok(())

@@ -108,14 +108,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if cli.no_address_limits {
         config.address_limits = false;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Some(Command::Import { roster, bills }) => {
             let db = app::open_database(&config)?;
-            let summary =
-                import::import(&db, roster.as_deref(), bills.as_deref(), chrono::Utc::now())?;
+            let summary = import::import(&db, roster.as_deref(), bills.as_deref(), chrono::Utc::now())?;
             println!(
                 "Imported {} roster members and {} bills.",
                 summary.members, summary.bills
@@ -125,13 +122,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(Command::Seed { bills, member }) => {
             let db = app::open_database(&config)?;
             let now = chrono::Utc::now();
-            seed::seed_demo_if_empty(&db, &config, now).map_err(|e| e.describe())?;
+            let processor =
+                carebill_server::processor::sandbox::SandboxProcessor::open(&config.data_dir, &config.database_key)?;
+            seed::seed_demo_if_empty(&db, &config, now, &processor).map_err(|e| e.describe())?;
             let today = config.calendar.date_at(now);
             let mut rng = rand::rngs::StdRng::seed_from_u64(bills as u64);
             db.with_writer(|conn| -> Result<(), Box<dyn std::error::Error>> {
                 let tx = conn.transaction()?;
-                seed::add_bills(&tx, &mut rng, &member, bills, today, now)
-                    .map_err(|e| e.describe())?;
+                seed::add_bills(&tx, &mut rng, &member, bills, today, now).map_err(|e| e.describe())?;
                 tx.commit()?;
                 Ok(())
             })?;
@@ -143,17 +141,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let tls = config.tls.is_some();
             let server = app::start(config, Arc::new(SystemClock)).await?;
             let scheme = if tls { "https" } else { "http" };
-            println!(
-                "Carebill billing API listening on {scheme}://{}",
-                server.addr
-            );
+            println!("Carebill billing API listening on {scheme}://{}", server.addr);
             if demo {
                 println!("  Demo mode (data is made up; mail goes to the mailbox below)");
-                println!(
-                    "  Demo account:  {} / {}",
-                    seed::DEMO_EMAIL,
-                    seed::DEMO_PASSWORD
-                );
+                println!("  Demo account:  {} / {}", seed::DEMO_EMAIL, seed::DEMO_PASSWORD);
                 println!(
                     "  Register as:   member ID {}, Alex Rivera, born 1985-04-12",
                     seed::UNREGISTERED_MEMBER_ID

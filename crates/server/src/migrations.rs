@@ -163,4 +163,92 @@ CREATE TABLE audit_log (
     detail     TEXT
 );
 "#,
+    // 2: payments that happen exactly once, saved payment methods, autopay.
+    r#"
+-- When a bill was issued, on the business clock (autopay covers bills issued after it is set up).
+ALTER TABLE bills ADD COLUMN issued_at INTEGER;
+UPDATE bills SET issued_at = CAST(strftime('%s', statement_date) AS INTEGER) * 1000;
+
+ALTER TABLE payments ADD COLUMN source TEXT NOT NULL DEFAULT 'member';
+ALTER TABLE payments ADD COLUMN payment_method_id TEXT;
+ALTER TABLE payments ADD COLUMN idempotency_key TEXT;
+ALTER TABLE payments ADD COLUMN processor_source TEXT;
+ALTER TABLE payments ADD COLUMN processor_charge_id TEXT;
+ALTER TABLE payments ADD COLUMN failure_code TEXT;
+ALTER TABLE payments ADD COLUMN failure_message TEXT;
+-- Bank payments: the business date they settle, and the authorization the member accepted.
+ALTER TABLE payments ADD COLUMN settle_on TEXT;
+ALTER TABLE payments ADD COLUMN ach_text TEXT;
+ALTER TABLE payments ADD COLUMN ach_text_version TEXT;
+ALTER TABLE payments ADD COLUMN ach_accepted_at INTEGER;
+ALTER TABLE payments ADD COLUMN ach_client TEXT;
+CREATE INDEX payments_open_states ON payments(status, settle_on) WHERE status IN ('processing', 'pending');
+
+-- Saved cards and bank accounts: a processor reference and display fields only.
+CREATE TABLE payment_methods (
+    id            TEXT PRIMARY KEY,
+    member_id     TEXT NOT NULL,
+    processor_ref TEXT NOT NULL,
+    fingerprint   BLOB NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('card', 'bank_account')),
+    brand         TEXT,
+    funding       TEXT,
+    last4         TEXT NOT NULL,
+    exp_month     INTEGER,
+    exp_year      INTEGER,
+    bank_name     TEXT,
+    account_type  TEXT,
+    holder_name   TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    deleted_at    INTEGER
+);
+CREATE INDEX payment_methods_member ON payment_methods(member_id);
+CREATE UNIQUE INDEX payment_methods_fingerprint ON payment_methods(member_id, fingerprint) WHERE deleted_at IS NULL;
+
+-- Idempotency keys, per member, kept at least 24 hours. 'processing' rows hold a lease.
+CREATE TABLE idempotency_keys (
+    member_id        TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    fingerprint      BLOB NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('processing', 'complete')),
+    lease_id         TEXT,
+    lease_expires_at INTEGER,
+    payment_id       TEXT,
+    response_status  INTEGER,
+    response_body    TEXT,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (member_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_processing ON idempotency_keys(lease_expires_at) WHERE state = 'processing';
+
+-- One autopay rule per member.
+CREATE TABLE autopay_rules (
+    member_id         TEXT PRIMARY KEY,
+    payment_method_id TEXT NOT NULL,
+    amount_type       TEXT NOT NULL CHECK (amount_type IN ('statement_balance', 'fixed')),
+    fixed_cents       INTEGER,
+    max_cents         INTEGER NOT NULL,
+    timing_type       TEXT NOT NULL CHECK (timing_type IN ('due_date', 'days_before_due', 'day_of_month')),
+    timing_value      INTEGER,
+    enabled_at        INTEGER NOT NULL,
+    covers_from       TEXT NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    ach_text_version  TEXT,
+    ach_accepted_at   INTEGER,
+    ach_client        TEXT
+) WITHOUT ROWID;
+
+-- What autopay did with each bill: at most one charge per bill, whatever edits happen.
+CREATE TABLE autopay_bills (
+    bill_id          TEXT PRIMARY KEY,
+    member_id        TEXT NOT NULL,
+    skipped_at       INTEGER,
+    notice_sent_at   INTEGER,
+    outcome          TEXT CHECK (outcome IN ('processing', 'succeeded', 'pending', 'failed', 'over_limit')),
+    payment_id       TEXT,
+    claim_expires_at INTEGER,
+    updated_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX autopay_bills_member ON autopay_bills(member_id);
+"#,
 ];

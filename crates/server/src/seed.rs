@@ -4,9 +4,9 @@
 //! bills that are overdue, due soon, partially paid and paid. Everything else (names, amounts,
 //! codes, ids) comes from a fixed seed and is the same on every machine.
 
-use carebill_api::types::{SyncEntity, SyncOp};
+use carebill_api::types::{AccountType, BankAccountDetails, CardDetails, SyncEntity, SyncOp, TokenRequest};
 use carebill_billing::{BillKind, Money};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, params};
@@ -15,6 +15,7 @@ use crate::auth::password::hash_blocking;
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::processor::PaymentProcessor;
 use crate::store::{date_str, ms, touch};
 
 pub const DEMO_EMAIL: &str = "demo@carebill.example";
@@ -84,12 +85,7 @@ struct Procedure {
     max_quantity: u32,
 }
 
-const fn p(
-    code: &'static str,
-    description: &'static str,
-    unit_cents: i64,
-    max_quantity: u32,
-) -> Procedure {
+const fn p(code: &'static str, description: &'static str, unit_cents: i64, max_quantity: u32) -> Procedure {
     Procedure {
         code,
         description,
@@ -99,134 +95,44 @@ const fn p(
 }
 
 const PROFESSIONAL: &[Procedure] = &[
-    p(
-        "99203",
-        "Office visit, new patient, low complexity",
-        24_000,
-        1,
-    ),
-    p(
-        "99213",
-        "Office visit, established patient, low complexity",
-        18_000,
-        1,
-    ),
+    p("99203", "Office visit, new patient, low complexity", 24_000, 1),
+    p("99213", "Office visit, established patient, low complexity", 18_000, 1),
     p(
         "99214",
         "Office visit, established patient, moderate complexity",
         26_500,
         1,
     ),
-    p(
-        "99395",
-        "Preventive visit, established patient, 18-39 years",
-        29_000,
-        1,
-    ),
-    p(
-        "93000",
-        "Electrocardiogram with interpretation and report",
-        12_500,
-        1,
-    ),
+    p("99395", "Preventive visit, established patient, 18-39 years", 29_000, 1),
+    p("93000", "Electrocardiogram with interpretation and report", 12_500, 1),
     p("71046", "Chest X-ray, 2 views", 21_000, 1),
     p("73030", "X-ray of shoulder, 2 or more views", 19_500, 1),
     p("97110", "Therapeutic exercise, each 15 minutes", 9_500, 4),
     p("97140", "Manual therapy, each 15 minutes", 9_000, 3),
-    p(
-        "90471",
-        "Immunization administration, first vaccine",
-        4_000,
-        1,
-    ),
-    p(
-        "90686",
-        "Influenza vaccine, quadrivalent, preservative free",
-        5_500,
-        1,
-    ),
-    p(
-        "12002",
-        "Simple repair of superficial wound, 2.6 to 7.5 cm",
-        38_000,
-        1,
-    ),
-    p(
-        "11102",
-        "Tangential biopsy of skin, single lesion",
-        31_000,
-        1,
-    ),
+    p("90471", "Immunization administration, first vaccine", 4_000, 1),
+    p("90686", "Influenza vaccine, quadrivalent, preservative free", 5_500, 1),
+    p("12002", "Simple repair of superficial wound, 2.6 to 7.5 cm", 38_000, 1),
+    p("11102", "Tangential biopsy of skin, single lesion", 31_000, 1),
     p("87880", "Rapid strep test, antigen detection", 3_500, 1),
-    p(
-        "20610",
-        "Injection into a major joint (knee or shoulder)",
-        27_500,
-        1,
-    ),
+    p("20610", "Injection into a major joint (knee or shoulder)", 27_500, 1),
 ];
 
 const HOSPITAL: &[Procedure] = &[
-    p(
-        "99284",
-        "Emergency department visit, high severity",
-        240_000,
-        1,
-    ),
-    p(
-        "99283",
-        "Emergency department visit, moderate severity",
-        145_000,
-        1,
-    ),
+    p("99284", "Emergency department visit, high severity", 240_000, 1),
+    p("99283", "Emergency department visit, moderate severity", 145_000, 1),
     p("80053", "Comprehensive metabolic panel", 9_500, 1),
-    p(
-        "85025",
-        "Complete blood count with automated differential",
-        4_500,
-        1,
-    ),
+    p("85025", "Complete blood count with automated differential", 4_500, 1),
     p("36415", "Routine venipuncture", 2_500, 1),
-    p(
-        "81003",
-        "Urinalysis, automated, without microscopy",
-        2_000,
-        1,
-    ),
-    p(
-        "70450",
-        "CT scan of head or brain without contrast",
-        140_000,
-        1,
-    ),
-    p(
-        "74177",
-        "CT scan of abdomen and pelvis with contrast",
-        260_000,
-        1,
-    ),
+    p("81003", "Urinalysis, automated, without microscopy", 2_000, 1),
+    p("70450", "CT scan of head or brain without contrast", 140_000, 1),
+    p("74177", "CT scan of abdomen and pelvis with contrast", 260_000, 1),
     p("73721", "MRI of knee without contrast", 180_000, 1),
     p("76700", "Ultrasound of abdomen, complete", 45_000, 1),
     p("29881", "Knee arthroscopy with meniscectomy", 450_000, 1),
     p("45378", "Colonoscopy, diagnostic", 220_000, 1),
-    p(
-        "J7030",
-        "Infusion, normal saline solution, 1000 cc",
-        8_500,
-        2,
-    ),
-    p(
-        "J1885",
-        "Injection, ketorolac tromethamine, per 15 mg",
-        6_000,
-        2,
-    ),
-    p(
-        "G0378",
-        "Hospital observation service, per hour",
-        15_000,
-        24,
-    ),
+    p("J7030", "Infusion, normal saline solution, 1000 cc", 8_500, 2),
+    p("J1885", "Injection, ketorolac tromethamine, per 15 mg", 6_000, 2),
+    p("G0378", "Hospital observation service, per hour", 15_000, 24),
     p("96374", "IV push, single or initial drug", 32_000, 1),
 ];
 
@@ -300,9 +206,7 @@ pub fn random_id(rng: &mut impl Rng, prefix: &str) -> String {
 /// A confirmation number people can read out on the phone: `CB-` and 8 characters.
 pub fn confirmation_number(rng: &mut impl Rng) -> String {
     const A: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let body: String = (0..8)
-        .map(|_| A[rng.gen_range(0..A.len())] as char)
-        .collect();
+    let body: String = (0..8).map(|_| A[rng.gen_range(0..A.len())] as char).collect();
     format!("CB-{}-{}", &body[..4], &body[4..])
 }
 
@@ -341,17 +245,12 @@ pub struct SeedBill {
 
 impl SeedBill {
     pub fn amount_due_cents(&self) -> i64 {
-        self.lines
-            .iter()
-            .map(|l| l.charge - l.insurance - l.adjustment)
-            .sum()
+        self.lines.iter().map(|l| l.charge - l.insurance - l.adjustment).sum()
     }
 }
 
 fn pct(cents: i64, percent: i64) -> i64 {
-    Money::from_cents(cents)
-        .mul_ratio(percent, 100)
-        .map_or(0, Money::cents)
+    Money::from_cents(cents).mul_ratio(percent, 100).map_or(0, Money::cents)
 }
 
 fn days_before(d: NaiveDate, n: u64) -> NaiveDate {
@@ -363,13 +262,7 @@ fn days_after(d: NaiveDate, n: u64) -> NaiveDate {
 }
 
 /// One realistic bill whose statement is `age_days` before `today`.
-pub fn make_bill(
-    rng: &mut StdRng,
-    member_id: &str,
-    statement_seq: u64,
-    today: NaiveDate,
-    age_days: u64,
-) -> SeedBill {
+pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: NaiveDate, age_days: u64) -> SeedBill {
     let kind = if rng.gen_bool(0.45) {
         BillKind::Hospital
     } else {
@@ -399,11 +292,7 @@ pub fn make_bill(
             let adjustment = pct(charge, rng.gen_range(20..=55));
             let allowed = charge - adjustment;
             // Some services are not covered, or fall under the deductible.
-            let covered = if rng.gen_bool(0.12) {
-                0
-            } else {
-                rng.gen_range(55..=90)
-            };
+            let covered = if rng.gen_bool(0.12) { 0 } else { rng.gen_range(55..=90) };
             let insurance = pct(allowed, covered);
             let service_date = if i == 0 {
                 service_from
@@ -423,17 +312,8 @@ pub fn make_bill(
         let bill = SeedBill {
             id: random_id(rng, "bil"),
             member_id: member_id.to_string(),
-            account_number: format!(
-                "{}-{:07}",
-                provider.prefix,
-                rng.gen_range(1_000_000..9_999_999)
-            ),
-            statement_number: format!(
-                "{}{}{:06}",
-                provider.prefix,
-                statement_date.format("%y"),
-                statement_seq
-            ),
+            account_number: format!("{}-{:07}", provider.prefix, rng.gen_range(1_000_000..9_999_999)),
+            statement_number: format!("{}{}{:06}", provider.prefix, statement_date.format("%y"), statement_seq),
             kind,
             provider: provider.name.to_string(),
             facility: provider.facility.to_string(),
@@ -450,15 +330,15 @@ pub fn make_bill(
 }
 
 /// Inserts a bill, its line items and its change-feed entry.
-pub fn insert_bill(tx: &Connection, bill: &SeedBill, now: DateTime<Utc>) -> ApiResult<()> {
+pub fn insert_bill(tx: &Connection, bill: &SeedBill, issued_at: i64, now: DateTime<Utc>) -> ApiResult<()> {
     let total: i64 = bill.lines.iter().map(|l| l.charge).sum();
     let insurance: i64 = bill.lines.iter().map(|l| l.insurance).sum();
     let adjustments: i64 = bill.lines.iter().map(|l| l.adjustment).sum();
     tx.prepare_cached(
         "INSERT INTO bills (id, member_id, account_number, statement_number, kind, provider, facility,
             service_date_from, service_date_to, statement_date, due_date,
-            total_charges_cents, insurance_paid_cents, adjustments_cents, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            total_charges_cents, insurance_paid_cents, adjustments_cents, created_at, issued_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         bill.id,
@@ -476,6 +356,7 @@ pub fn insert_bill(tx: &Connection, bill: &SeedBill, now: DateTime<Utc>) -> ApiR
         insurance,
         adjustments,
         ms(now),
+        issued_at,
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO line_items (bill_id, position, service_date, description, code, quantity, charge_cents, insurance_paid_cents, adjustment_cents)
@@ -494,14 +375,7 @@ pub fn insert_bill(tx: &Connection, bill: &SeedBill, now: DateTime<Utc>) -> ApiR
             l.adjustment
         ])?;
     }
-    touch(
-        tx,
-        &bill.member_id,
-        SyncEntity::Bill,
-        &bill.id,
-        SyncOp::Upsert,
-        now,
-    )
+    touch(tx, &bill.member_id, SyncEntity::Bill, &bill.id, SyncOp::Upsert, now)
 }
 
 /// Records a settled historical payment against one bill.
@@ -535,28 +409,12 @@ fn insert_settled_payment(
          VALUES (?1, ?2, 'succeeded', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![id, bill.member_id, cents, confirmation_number(rng), method_type, brand, last4, ms(created), ms(settled)])?;
-    tx.prepare_cached(
-        "INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![id, bill.id, cents])?;
+    tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, bill.id, cents])?;
     tx.prepare_cached("UPDATE bills SET settled_cents = settled_cents + ?2 WHERE id = ?1")?
         .execute(params![bill.id, cents])?;
-    touch(
-        tx,
-        &bill.member_id,
-        SyncEntity::Payment,
-        &id,
-        SyncOp::Upsert,
-        now,
-    )?;
-    touch(
-        tx,
-        &bill.member_id,
-        SyncEntity::Bill,
-        &bill.id,
-        SyncOp::Upsert,
-        now,
-    )
+    touch(tx, &bill.member_id, SyncEntity::Payment, &id, SyncOp::Upsert, now)?;
+    touch(tx, &bill.member_id, SyncEntity::Bill, &bill.id, SyncOp::Upsert, now)
 }
 
 /// Adds bills to a member with a realistic spread of ages and payment states. The first four
@@ -569,8 +427,7 @@ pub fn add_bills(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<String>> {
-    let mut seq: u64 =
-        tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64;
+    let mut seq: u64 = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64;
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
         let (age, plan) = match i {
@@ -608,7 +465,13 @@ pub fn add_bills(
         };
         seq += 1;
         let bill = make_bill(rng, member_id, seq, today, age);
-        insert_bill(tx, &bill, now)?;
+        let issued_at = bill
+            .statement_date
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_millis();
+        insert_bill(tx, &bill, issued_at, now)?;
         let due = bill.amount_due_cents();
         match plan {
             Plan::Open => {}
@@ -625,8 +488,52 @@ pub fn add_bills(
     Ok(ids)
 }
 
-/// Seeds the roster, the demo accounts and their bills, unless the roster has members already.
-pub fn seed_demo_if_empty(db: &Db, config: &ServerConfig, now: DateTime<Utc>) -> ApiResult<()> {
+/// Saves a test Visa and the test bank account for a member, through the processor as the app
+/// would (tokenize, attach), so they can really be charged.
+fn save_demo_methods(
+    tx: &Connection,
+    processor: &dyn PaymentProcessor,
+    member_id: &str,
+    holder: &str,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let requests = [
+        TokenRequest::Card(CardDetails {
+            number: "4242424242424242".into(),
+            exp_month: 12,
+            exp_year: today.year() + 4,
+            cvc: "123".into(),
+            postal_code: "94110".into(),
+            holder_name: holder.into(),
+        }),
+        TokenRequest::BankAccount(BankAccountDetails {
+            routing_number: "110000000".into(),
+            account_number: "000123456789".into(),
+            account_type: AccountType::Checking,
+            holder_name: holder.into(),
+        }),
+    ];
+    for request in &requests {
+        let token = processor
+            .tokenize(request, today, now)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let instrument = processor
+            .attach(&token.token, now)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        crate::routes::payments::save_method(tx, member_id, &instrument, now)?;
+    }
+    Ok(())
+}
+
+/// Seeds the roster, the demo accounts (with a saved card and bank account) and their bills,
+/// unless the roster has members already.
+pub fn seed_demo_if_empty(
+    db: &Db,
+    config: &ServerConfig,
+    now: DateTime<Utc>,
+    processor: &dyn PaymentProcessor,
+) -> ApiResult<()> {
     let today = config.calendar.date_at(now);
     db.with_writer(|conn| {
         let members: i64 = conn.query_row("SELECT COUNT(*) FROM roster", [], |r| r.get(0))?;
@@ -647,6 +554,7 @@ pub fn seed_demo_if_empty(db: &Db, config: &ServerConfig, now: DateTime<Utc>) ->
                      VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
                     params![person.member_id, email, password_hash, ms(now)],
                 )?;
+                save_demo_methods(&tx, processor, person.member_id, &format!("{} {}", person.first, person.last), today, now)?;
             }
             let count = rng.gen_range(8..=20);
             add_bills(&tx, &mut rng, person.member_id, count, today, now)?;

@@ -14,6 +14,7 @@ use crate::auth::tokens::Secret;
 use crate::clock::{BusinessClock, Clock};
 use crate::config::ServerConfig;
 use crate::db::Db;
+use crate::processor::PaymentProcessor;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -27,6 +28,7 @@ pub struct Inner {
     pub business: BusinessClock,
     pub secret: Secret,
     pub hasher: Hasher,
+    pub processor: Arc<dyn PaymentProcessor>,
     pub sessions: SessionCache,
     pub bill_pages: crate::page_cache::PageCache,
     pub throttle: Throttle,
@@ -52,13 +54,7 @@ impl AppState {
         self.clock.now()
     }
 
-    pub fn audit(
-        &self,
-        account_id: Option<i64>,
-        event: &'static str,
-        client: Option<&str>,
-        detail: Option<String>,
-    ) {
+    pub fn audit(&self, account_id: Option<i64>, event: &'static str, client: Option<&str>, detail: Option<String>) {
         self.audit.record(AuditEvent {
             at: self.clock.now(),
             account_id,
@@ -77,12 +73,7 @@ impl AppState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cached.0 != minute || cached.1.is_none() {
-            let today = self
-                .business
-                .calendar()
-                .date_at(now)
-                .format("%Y-%m-%d")
-                .to_string();
+            let today = self.business.calendar().date_at(now).format("%Y-%m-%d").to_string();
             *cached = (minute, axum::http::HeaderValue::from_str(&today).ok());
         }
         cached

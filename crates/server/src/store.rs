@@ -18,8 +18,7 @@ pub fn from_ms(v: i64) -> DateTime<Utc> {
 }
 
 pub fn parse_date(s: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| ApiError::internal(format!("bad stored date {s:?}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::internal(format!("bad stored date {s:?}")))
 }
 
 pub fn date_str(d: NaiveDate) -> String {
@@ -36,23 +35,15 @@ pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.ki
     b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents";
 
 /// Balance in SQL, for filters: amount due less settled payments.
-pub const BALANCE_SQL: &str =
-    "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents)";
+pub const BALANCE_SQL: &str = "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents)";
 
 pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
     let text = |i: usize| r.get::<_, String>(i);
     let id = text(0)?;
     let kind = text(3)?;
     let dates = [text(6)?, text(7)?, text(8)?, text(9)?];
-    let cents = [
-        r.get::<_, i64>(10)?,
-        r.get(11)?,
-        r.get(12)?,
-        r.get(13)?,
-        r.get(14)?,
-    ];
-    let (account_number, statement_number, provider, facility) =
-        (text(1)?, text(2)?, text(4)?, text(5)?);
+    let cents = [r.get::<_, i64>(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?];
+    let (account_number, statement_number, provider, facility) = (text(1)?, text(2)?, text(4)?, text(5)?);
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -65,8 +56,7 @@ pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
         Ok(Bill {
             account_number,
             statement_number,
-            kind: BillKind::parse(&kind)
-                .ok_or_else(|| ApiError::internal(format!("bill {id}: kind {kind}")))?,
+            kind: BillKind::parse(&kind).ok_or_else(|| ApiError::internal(format!("bill {id}: kind {kind}")))?,
             provider,
             facility,
             service_date_from: parse_date(&dates[0])?,
@@ -91,11 +81,7 @@ fn line_item_from_row(r: &Row<'_>, offset: usize) -> rusqlite::Result<ApiResult<
     let description: String = r.get(offset + 1)?;
     let code: String = r.get(offset + 2)?;
     let quantity: u32 = r.get(offset + 3)?;
-    let cents = [
-        r.get::<_, i64>(offset + 4)?,
-        r.get(offset + 5)?,
-        r.get(offset + 6)?,
-    ];
+    let cents = [r.get::<_, i64>(offset + 4)?, r.get(offset + 5)?, r.get(offset + 6)?];
     Ok((|| {
         let line = Charges {
             total_charges: money(cents[0]),
@@ -140,10 +126,7 @@ pub fn list_bills(
          ORDER BY b.due_date, b.id LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![member_id, after_due, after_id, limit + 1],
-        bill_from_row,
-    )?;
+    let rows = stmt.query_map(params![member_id, after_due, after_id, limit + 1], bill_from_row)?;
     let mut bills = Vec::with_capacity(limit as usize + 1);
     for row in rows {
         bills.push(row??);
@@ -161,18 +144,11 @@ pub fn member_version(conn: &Connection, member_id: &str) -> ApiResult<i64> {
 }
 
 /// One of the member's bills with its line items; `None` when it is not theirs.
-pub fn bill_detail(
-    conn: &Connection,
-    member_id: &str,
-    bill_id: &str,
-) -> ApiResult<Option<BillDetail>> {
+pub fn bill_detail(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResult<Option<BillDetail>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = ?1 AND b.member_id = ?2"
     ))?;
-    let Some(bill) = stmt
-        .query_row(params![bill_id, member_id], bill_from_row)
-        .optional()?
-    else {
+    let Some(bill) = stmt.query_row(params![bill_id, member_id], bill_from_row).optional()? else {
         return Ok(None);
     };
     let bill = bill?;
@@ -247,9 +223,7 @@ pub fn touch(
 
 pub fn setting(conn: &Connection, key: &str) -> ApiResult<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
 }
 
@@ -274,10 +248,7 @@ pub fn prune_changes(tx: &Connection, before: DateTime<Utc>) -> ApiResult<usize>
         |r| r.get(0),
     )?;
     let Some(newest) = newest else { return Ok(0) };
-    let removed = tx.execute(
-        "DELETE FROM changes WHERE op = 'delete' AND seq <= ?1",
-        [newest],
-    )?;
+    let removed = tx.execute("DELETE FROM changes WHERE op = 'delete' AND seq <= ?1", [newest])?;
     let current: i64 = setting(tx, PRUNED_THROUGH_KEY)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);

@@ -42,9 +42,7 @@ impl SessionCache {
     pub fn get(&self, token_hash: &[u8], now: DateTime<Utc>) -> Option<Entry> {
         let map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(token_hash)?;
-        (entry.generation == self.generation()
-            && now - entry.cached_at < TTL
-            && now >= entry.cached_at)
+        (entry.generation == self.generation() && now - entry.cached_at < TTL && now >= entry.cached_at)
             .then(|| entry.clone())
     }
 
@@ -76,9 +74,6 @@ impl SessionCache {
     /// Call after a transaction that revoked sessions has committed.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }

@@ -69,11 +69,7 @@ pub fn create_session(
     remember: bool,
     now: DateTime<Utc>,
 ) -> ApiResult<SessionTokens> {
-    let life = if remember {
-        REMEMBERED_SESSION_TTL
-    } else {
-        SESSION_TTL
-    };
+    let life = if remember { REMEMBERED_SESSION_TTL } else { SESSION_TTL };
     tx.execute(
         "INSERT INTO sessions (account_id, remember, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![account_id, remember, ms(now), ms(now + life)],
@@ -91,13 +87,7 @@ pub fn create_session(
     })
 }
 
-fn store_pair(
-    tx: &Connection,
-    session_id: i64,
-    access: &str,
-    refresh: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
+fn store_pair(tx: &Connection, session_id: i64, access: &str, refresh: &str, now: DateTime<Utc>) -> ApiResult<()> {
     tx.execute(
         "INSERT OR IGNORE INTO access_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
         params![hash_token(access), session_id, ms(now + ACCESS_TTL)],
@@ -110,12 +100,7 @@ fn store_pair(
 }
 
 /// Revokes one session.
-pub fn revoke_session(
-    tx: &Connection,
-    session_id: i64,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
+pub fn revoke_session(tx: &Connection, session_id: i64, reason: &str, now: DateTime<Utc>) -> ApiResult<()> {
     tx.execute(
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![session_id, ms(now), reason],
@@ -233,7 +218,12 @@ pub async fn refresh(state: &AppState, token: String) -> ApiResult<SessionTokens
                     |r| {
                         Ok((
                             r.get::<_, Option<i64>>(0)?,
-                            SessionRow { id: r.get(1)?, account_id: r.get(2)?, expires_at: r.get(3)?, revoked: r.get(4)? },
+                            SessionRow {
+                                id: r.get(1)?,
+                                account_id: r.get(2)?,
+                                expires_at: r.get(3)?,
+                                revoked: r.get(4)?,
+                            },
                         ))
                     },
                 )
@@ -285,23 +275,15 @@ pub async fn refresh(state: &AppState, token: String) -> ApiResult<SessionTokens
 }
 
 fn bearer(parts: &Parts) -> Option<String> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .then(|| token.trim().to_string())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim().to_string())
 }
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated))?;
         authenticate(state, token).await
     }

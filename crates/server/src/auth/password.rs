@@ -33,11 +33,7 @@ pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
 
 fn verify_blocking(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -97,20 +93,13 @@ mod tests {
     async fn hashes_are_argon2id_with_the_chosen_parameters_and_verify() {
         let h = Hasher::new(2).unwrap();
         let hash = h.hash("correct horse battery staple".into()).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(
             h.verify("correct horse battery staple".into(), Some(hash.clone()))
                 .await
                 .unwrap()
         );
-        assert!(
-            !h.verify("wrong horse battery staple".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(!h.verify("wrong horse battery staple".into(), Some(hash)).await.unwrap());
         assert!(!h.verify("anything".into(), None).await.unwrap());
     }
 }

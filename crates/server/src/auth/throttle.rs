@@ -117,15 +117,9 @@ impl Throttle {
         if map.len() >= MAX_ENTRIES {
             map.retain(|_, w| now - w.started < window);
         }
-        let w = map.entry(key.to_string()).or_insert(Window {
-            started: now,
-            count: 0,
-        });
+        let w = map.entry(key.to_string()).or_insert(Window { started: now, count: 0 });
         if now - w.started >= window {
-            *w = Window {
-                started: now,
-                count: 0,
-            };
+            *w = Window { started: now, count: 0 };
         }
         if w.count >= max {
             return Err(seconds(w.started + window - now));

@@ -25,8 +25,7 @@ pub struct Secret(pub [u8; 32]);
 
 impl Secret {
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_key());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_key());
         for p in parts {
             mac.update(&(p.len() as u32).to_be_bytes());
             mac.update(p);
@@ -44,8 +43,7 @@ impl Secret {
 
     /// Keyed hash of a short code, so a database dump does not reveal codes by brute force.
     pub fn code_hash(&self, purpose: &str, code: &str) -> Vec<u8> {
-        self.mac(&[b"code", purpose.as_bytes(), code.as_bytes()])
-            .to_vec()
+        self.mac(&[b"code", purpose.as_bytes(), code.as_bytes()]).to_vec()
     }
 
     /// A short tag authenticating an opaque value (cursors).
@@ -89,8 +87,7 @@ pub fn normalize_reset_code(input: &str) -> Option<String> {
         .filter(|c| !matches!(c, ' ' | '-'))
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (code.len() == RESET_CODE_LEN && code.bytes().all(|b| RESET_ALPHABET.contains(&b)))
-        .then_some(code)
+    (code.len() == RESET_CODE_LEN && code.bytes().all(|b| RESET_ALPHABET.contains(&b))).then_some(code)
 }
 
 /// `ABCD-EFGH`, for the email.
@@ -107,18 +104,9 @@ mod tests {
         let a = Secret([1; 32]);
         let b = Secret([2; 32]);
         let t = random_token(REFRESH_PREFIX);
-        assert_eq!(
-            a.successor(REFRESH_PREFIX, &t),
-            a.successor(REFRESH_PREFIX, &t)
-        );
-        assert_ne!(
-            a.successor(REFRESH_PREFIX, &t),
-            b.successor(REFRESH_PREFIX, &t)
-        );
-        assert_ne!(
-            a.successor(REFRESH_PREFIX, &t),
-            a.successor(ACCESS_PREFIX, &t)
-        );
+        assert_eq!(a.successor(REFRESH_PREFIX, &t), a.successor(REFRESH_PREFIX, &t));
+        assert_ne!(a.successor(REFRESH_PREFIX, &t), b.successor(REFRESH_PREFIX, &t));
+        assert_ne!(a.successor(REFRESH_PREFIX, &t), a.successor(ACCESS_PREFIX, &t));
         assert!(a.successor(ACCESS_PREFIX, &t).starts_with(ACCESS_PREFIX));
     }
 
@@ -128,17 +116,10 @@ mod tests {
             let c = six_digit_code();
             assert!(c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()));
             let r = reset_code();
-            assert_eq!(
-                normalize_reset_code(&format_reset_code(&r).to_lowercase()),
-                Some(r)
-            );
+            assert_eq!(normalize_reset_code(&format_reset_code(&r).to_lowercase()), Some(r));
         }
         assert_eq!(normalize_reset_code("abcd efgh"), Some("ABCDEFGH".into()));
-        assert_eq!(
-            normalize_reset_code("ABCD-EFG0"),
-            None,
-            "0 is not in the alphabet"
-        );
+        assert_eq!(normalize_reset_code("ABCD-EFG0"), None, "0 is not in the alphabet");
         assert_eq!(normalize_reset_code("ABC"), None);
     }
 }

@@ -35,13 +35,7 @@ fn limited(retry_after: u64) -> ApiError {
 }
 
 /// Per-address limits (registration, reset requests, sign-in), unless turned off for load tests.
-pub fn address_limit(
-    state: &AppState,
-    what: &str,
-    client: &str,
-    max: u32,
-    window: Duration,
-) -> ApiResult<()> {
+pub fn address_limit(state: &AppState, what: &str, client: &str, max: u32, window: Duration) -> ApiResult<()> {
     if state.config.address_limits {
         state
             .throttle
@@ -89,14 +83,12 @@ pub async fn create_account(
     JsonBody(req): JsonBody<CreateAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountCreated>)> {
     let today = state.business.today();
-    let member_id =
-        validate::member_id(&req.member_id).map_err(|e| ApiError::invalid("/member_id", e))?;
-    let first_name = validate::person_name(&req.first_name, "first name")
-        .map_err(|e| ApiError::invalid("/first_name", e))?;
-    let last_name = validate::person_name(&req.last_name, "last name")
-        .map_err(|e| ApiError::invalid("/last_name", e))?;
-    let dob = validate::date_of_birth(&req.date_of_birth, today)
-        .map_err(|e| ApiError::invalid("/date_of_birth", e))?;
+    let member_id = validate::member_id(&req.member_id).map_err(|e| ApiError::invalid("/member_id", e))?;
+    let first_name =
+        validate::person_name(&req.first_name, "first name").map_err(|e| ApiError::invalid("/first_name", e))?;
+    let last_name =
+        validate::person_name(&req.last_name, "last name").map_err(|e| ApiError::invalid("/last_name", e))?;
+    let dob = validate::date_of_birth(&req.date_of_birth, today).map_err(|e| ApiError::invalid("/date_of_birth", e))?;
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     password::check(
         &req.password,
@@ -190,13 +182,7 @@ enum CodeCheck {
 }
 
 /// Compares a code with the stored one, counting the attempt. Runs in the caller's transaction.
-fn check_code(
-    tx: &Connection,
-    state: &AppState,
-    account_id: i64,
-    purpose: &str,
-    code: &str,
-) -> ApiResult<CodeCheck> {
+fn check_code(tx: &Connection, state: &AppState, account_id: i64, purpose: &str, code: &str) -> ApiResult<CodeCheck> {
     let row = tx
         .query_row(
             "SELECT code_hash, expires_at, attempts FROM account_codes WHERE account_id = ?1 AND purpose = ?2",
@@ -238,10 +224,7 @@ pub async fn verify_email(
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     let code = req.code.trim().to_string();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::validation(
-            "/code",
-            "Enter the 6-digit code from the email.",
-        ));
+        return Err(ApiError::validation("/code", "Enter the 6-digit code from the email."));
     }
     let st = state.clone();
     let outcome = state
@@ -277,11 +260,7 @@ pub async fn verify_email(
 
 /// Sends a new code of `purpose` when the account exists and none was sent in the last minute.
 /// Answers the same whatever happened, so it reveals nothing about accounts.
-async fn send_code(
-    state: &AppState,
-    email: String,
-    purpose: &'static str,
-) -> ApiResult<Option<i64>> {
+async fn send_code(state: &AppState, email: String, purpose: &'static str) -> ApiResult<Option<i64>> {
     let st = state.clone();
     let now = state.now();
     let sent = state
@@ -293,7 +272,11 @@ async fn send_code(
             if purpose == "verify" && verified {
                 return Ok(None);
             }
-            let ttl = if purpose == "verify" { VERIFY_CODE_TTL } else { RESET_CODE_TTL };
+            let ttl = if purpose == "verify" {
+                VERIFY_CODE_TTL
+            } else {
+                RESET_CODE_TTL
+            };
             let last_sent: Option<i64> = tx
                 .query_row(
                     "SELECT expires_at FROM account_codes WHERE account_id = ?1 AND purpose = ?2",
@@ -348,12 +331,7 @@ pub async fn request_password_reset(
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     address_limit(&state, "codes", &client, 30, Duration::minutes(10))?;
     if let Some(account_id) = send_code(&state, email, "reset").await? {
-        state.audit(
-            Some(account_id),
-            "password_reset_requested",
-            Some(&client),
-            None,
-        );
+        state.audit(Some(account_id), "password_reset_requested", Some(&client), None);
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -374,12 +352,8 @@ pub async fn confirm_password_reset(
     JsonBody(req): JsonBody<PasswordResetConfirmRequest>,
 ) -> ApiResult<StatusCode> {
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
-    let code = normalize_reset_code(&req.code).ok_or_else(|| {
-        ApiError::validation(
-            "/code",
-            "Enter the 8-character code from the email, like K7RM-2XQP.",
-        )
-    })?;
+    let code = normalize_reset_code(&req.code)
+        .ok_or_else(|| ApiError::validation("/code", "Enter the 8-character code from the email, like K7RM-2XQP."))?;
     // Check the code first (counting the attempt), then the new password, so a weak password
     // does not burn the code.
     let st = state.clone();
@@ -388,11 +362,9 @@ pub async fn confirm_password_reset(
         .db
         .transaction(move |tx| {
             let row = tx
-                .query_row(
-                    "SELECT id, member_id FROM accounts WHERE email = ?1",
-                    [&e],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-                )
+                .query_row("SELECT id, member_id FROM accounts WHERE email = ?1", [&e], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
                 .optional()?;
             let Some((account_id, member_id)) = row else {
                 return Ok(Err(ApiError::new(ErrorCode::InvalidCode).at("/code")));
@@ -439,20 +411,12 @@ pub async fn confirm_password_reset(
         .await?;
     state.sessions.invalidate();
     state.mail_queued();
-    state.audit(
-        Some(account_id),
-        "password_reset_completed",
-        Some(&client),
-        None,
-    );
+    state.audit(Some(account_id), "password_reset_completed", Some(&client), None);
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn get_me(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Member>> {
-    let member = state
-        .db
-        .read(move |conn| load_member(conn, who.account_id))
-        .await?;
+    let member = state.db.read(move |conn| load_member(conn, who.account_id)).await?;
     Ok(Json(member))
 }
 
@@ -469,18 +433,14 @@ pub async fn change_password(
     let hash: String = state
         .db
         .read(move |conn| {
-            Ok(conn.query_row(
-                "SELECT password_hash FROM accounts WHERE id = ?1",
-                [account_id],
-                |r| r.get(0),
-            )?)
+            Ok(
+                conn.query_row("SELECT password_hash FROM accounts WHERE id = ?1", [account_id], |r| {
+                    r.get(0)
+                })?,
+            )
         })
         .await?;
-    if !state
-        .hasher
-        .verify(req.current_password, Some(hash))
-        .await?
-    {
+    if !state.hasher.verify(req.current_password, Some(hash)).await? {
         state.throttle.record_failure(&who.email, &client);
         return Err(ApiError::new(ErrorCode::IncorrectPassword).at("/current_password"));
     }

@@ -26,9 +26,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         Ok(QueryParams(
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
+            form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
         ))
     }
 }
@@ -43,10 +41,7 @@ pub async fn list_bills(
         Some("paid") => BillFilter::Paid,
         Some("all") => BillFilter::All,
         Some(_) => {
-            return Err(ApiError::validation(
-                "/status",
-                "status must be open, paid or all.",
-            ));
+            return Err(ApiError::validation("/status", "status must be open, paid or all."));
         }
     };
     let limit = match q.get("limit") {
@@ -66,10 +61,9 @@ pub async fn list_bills(
     let after = match q.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {
-            let bytes = cursor::decode(&state.secret, &context, c)
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
+            let bytes =
+                cursor::decode(&state.secret, &context, c).ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
+            let text = String::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
             let (due, id) = text
                 .split_once('|')
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
@@ -111,10 +105,7 @@ pub async fn list_bills(
         })
         .await?;
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
         .into_response())
@@ -147,11 +138,9 @@ pub async fn sync(
     let after: i64 = match q.get("cursor").filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => {
-            let bytes = cursor::decode(&state.secret, &context, c)
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            let arr: [u8; 8] = bytes
-                .try_into()
-                .map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
+            let bytes =
+                cursor::decode(&state.secret, &context, c).ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
+            let arr: [u8; 8] = bytes.try_into().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
             i64::from_be_bytes(arr)
         }
     };
@@ -160,6 +149,7 @@ pub async fn sync(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().trim_start_matches("W/").to_string());
     let member_id = who.member_id.clone();
+    let (today, cal) = (state.business.today(), *state.business.calendar());
     let page = state
         .db
         .read(move |conn| {
@@ -188,6 +178,8 @@ pub async fn sync(
             let rows = &rows[..rows.len().min(MAX_SYNC_PAGE)];
             let through = rows.last().map_or(after, |r| r.0);
             let mut bills = store::bill_details_in_changes(&tx, &member_id, after, through)?;
+            let mut payments = crate::payments::payments_in_changes(&tx, &member_id, after, through)?;
+            let to_value = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ApiError::internal(e.to_string()));
             let mut changes = Vec::with_capacity(rows.len());
             for (_, entity, id, op) in rows {
                 let entity = SyncEntity::parse(entity).ok_or_else(|| ApiError::internal(format!("change entity {entity}")))?;
@@ -195,10 +187,21 @@ pub async fn sync(
                 let data = match (entity, op) {
                     (_, SyncOp::Delete) => None,
                     (SyncEntity::Bill, SyncOp::Upsert) => match bills.remove(id) {
-                        Some(detail) => Some(serde_json::to_value(detail).map_err(|e| ApiError::internal(e.to_string()))?),
+                        Some(detail) => Some(to_value(serde_json::to_value(detail))?),
                         None => continue,
                     },
-                    (_, SyncOp::Upsert) => None,
+                    (SyncEntity::Payment, SyncOp::Upsert) => match payments.remove(id) {
+                        Some(p) => Some(to_value(serde_json::to_value(p))?),
+                        None => continue,
+                    },
+                    (SyncEntity::PaymentMethod, SyncOp::Upsert) => match crate::routes::payments::load_method(&tx, &member_id, id)? {
+                        Some(m) => Some(to_value(serde_json::to_value(m))?),
+                        None => continue,
+                    },
+                    (SyncEntity::Autopay, SyncOp::Upsert) => match crate::autopay::view(&tx, &member_id, today, &cal)? {
+                        Some(a) => Some(to_value(serde_json::to_value(a))?),
+                        None => continue,
+                    },
                 };
                 changes.push(Change { entity, op, id: id.clone(), data });
             }
@@ -206,8 +209,7 @@ pub async fn sync(
         })
         .await?;
     let (latest, page) = page;
-    let etag = HeaderValue::from_str(&format!("\"{latest}\""))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let etag = HeaderValue::from_str(&format!("\"{latest}\"")).map_err(|e| ApiError::internal(e.to_string()))?;
     let Some((changes, through, has_more)) = page else {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::ETAG, etag);

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod bills;
 pub mod ops;
+pub mod payments;
 pub mod sessions;
 
 use std::time::Instant;
@@ -22,34 +23,45 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/accounts", post(accounts::create_account))
         .route("/v1/accounts/verify", post(accounts::verify_email))
-        .route(
-            "/v1/accounts/verify/resend",
-            post(accounts::resend_verification),
-        )
+        .route("/v1/accounts/verify/resend", post(accounts::resend_verification))
         .route(
             "/v1/sessions",
             post(sessions::create_session).delete(sessions::delete_all_sessions),
         )
         .route("/v1/sessions/refresh", post(sessions::refresh_session))
-        .route(
-            "/v1/sessions/current",
-            delete(sessions::delete_current_session),
-        )
+        .route("/v1/sessions/current", delete(sessions::delete_current_session))
         .route("/v1/me", get(accounts::get_me))
         .route("/v1/me/password", post(accounts::change_password))
-        .route(
-            "/v1/password-resets",
-            post(accounts::request_password_reset),
-        )
-        .route(
-            "/v1/password-resets/confirm",
-            post(accounts::confirm_password_reset),
-        )
+        .route("/v1/password-resets", post(accounts::request_password_reset))
+        .route("/v1/password-resets/confirm", post(accounts::confirm_password_reset))
         .route("/v1/bills", get(bills::list_bills))
         .route("/v1/bills/{id}", get(bills::get_bill))
         .route("/v1/sync", get(bills::sync))
+        .route(
+            "/v1/payment-methods",
+            post(payments::create_payment_method).get(payments::list_payment_methods),
+        )
+        .route("/v1/payment-methods/{id}", delete(payments::delete_payment_method))
+        .route(
+            "/v1/payments",
+            post(payments::create_payment).get(payments::list_payments),
+        )
+        .route("/v1/payments/{id}", get(payments::get_payment))
+        .route("/v1/ach-authorization", get(payments::ach_authorization))
+        .route(
+            "/v1/autopay",
+            get(payments::get_autopay)
+                .put(payments::put_autopay)
+                .delete(payments::delete_autopay),
+        )
+        .route("/v1/autopay/upcoming", get(payments::autopay_upcoming))
+        .route("/v1/autopay/skip", post(payments::autopay_skip))
+        .route("/processor/v1/tokens", post(payments::create_token))
+        .route("/processor/v1/banks/{routing_number}", get(payments::lookup_bank))
         .route("/healthz", get(ops::healthz))
         .route("/dev/mailbox", get(ops::dev_mailbox))
+        .route("/dev/clock", post(ops::dev_clock))
+        .route("/dev/bills", post(ops::dev_issue_bill))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .with_state(state)
@@ -66,9 +78,7 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
         format!("{} {path}", request.method())
     });
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response.headers().get(header::CONTENT_TYPE).is_none()
-    {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
         let allow = response.headers().get(header::ALLOW).cloned();
         response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();
         if let Some(allow) = allow {

@@ -22,14 +22,9 @@ pub async fn create_session(
 ) -> ApiResult<(StatusCode, Json<SessionTokens>)> {
     let login = req.login.trim().to_lowercase();
     if login.is_empty() || login.chars().count() > 254 {
-        return Err(ApiError::validation(
-            "/login",
-            "Enter your email address or member ID.",
-        ));
+        return Err(ApiError::validation("/login", "Enter your email address or member ID."));
     }
-    if req.password.is_empty()
-        || req.password.chars().count() > carebill_billing::password::MAX_CHARS
-    {
+    if req.password.is_empty() || req.password.chars().count() > carebill_billing::password::MAX_CHARS {
         return Err(ApiError::validation("/password", "Enter your password."));
     }
     address_limit(&state, "sign-in", &client, 60, Duration::minutes(1))?;
@@ -47,7 +42,9 @@ pub async fn create_session(
                 "SELECT id, password_hash, verified_at IS NOT NULL FROM accounts WHERE email = ?1"
             };
             Ok(conn
-                .query_row(sql, [&key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))
+                .query_row(sql, [&key], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+                })
                 .optional()?)
         })
         .await?;
@@ -112,16 +109,9 @@ pub async fn delete_all_sessions(
     let now = state.now();
     state
         .db
-        .transaction(move |tx| {
-            auth::revoke_all(tx, who.account_id, None, "signed_out_everywhere", now)
-        })
+        .transaction(move |tx| auth::revoke_all(tx, who.account_id, None, "signed_out_everywhere", now))
         .await?;
     state.sessions.invalidate();
-    state.audit(
-        Some(who.account_id),
-        "sign_out_everywhere",
-        Some(&client),
-        None,
-    );
+    state.audit(Some(who.account_id), "sign_out_everywhere", Some(&client), None);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -55,10 +55,7 @@ async fn every_identity_mismatch_gets_the_same_answer() {
         r.expect_error(422, "identity_not_verified");
         answers.push(r.body["error"].clone());
     }
-    assert!(
-        answers.windows(2).all(|w| w[0] == w[1]),
-        "answers differ: {answers:?}"
-    );
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "answers differ: {answers:?}");
     // Names match case-insensitively; the member ID too.
     let mut body = alex(GOOD_PASSWORD);
     body["first_name"] = json!("ALEX");
@@ -71,9 +68,7 @@ async fn every_identity_mismatch_gets_the_same_answer() {
 #[tokio::test]
 async fn a_member_or_email_with_an_account_cannot_register_again() {
     let s = TestServer::start().await;
-    s.post("/v1/accounts", alex(GOOD_PASSWORD))
-        .await
-        .expect(201);
+    s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
     s.post("/v1/accounts", alex(GOOD_PASSWORD))
         .await
         .expect_error(409, "account_exists");
@@ -81,9 +76,7 @@ async fn a_member_or_email_with_an_account_cannot_register_again() {
         "member_id": "M200000001", "first_name": "Jordan", "last_name": "Lee",
         "date_of_birth": "1979-09-23", "email": "someone.else@example.com", "password": GOOD_PASSWORD,
     });
-    s.post("/v1/accounts", demo)
-        .await
-        .expect_error(409, "account_exists");
+    s.post("/v1/accounts", demo).await.expect_error(409, "account_exists");
     let mut same_email = json!({
         "member_id": "M200000004", "first_name": "Samuel", "last_name": "Okafor",
         "date_of_birth": "1968-07-08", "email": "DEMO@carebill.example", "password": GOOD_PASSWORD,
@@ -124,12 +117,7 @@ async fn each_weak_password_is_refused_with_its_reason_and_nothing_is_created() 
         .take(64)
         .collect();
     assert_eq!(sixty_four.chars().count(), 64);
-    assert!(
-        s.mailbox()
-            .await
-            .iter()
-            .all(|m| m["to"] != "alex.rivera@example.com")
-    );
+    assert!(s.mailbox().await.iter().all(|m| m["to"] != "alex.rivera@example.com"));
     s.post("/v1/accounts", alex(&sixty_four)).await.expect(201);
     s.stop().await;
 }
@@ -148,9 +136,7 @@ async fn unicode_names_register_and_match_case_insensitively() {
 #[tokio::test]
 async fn verification_codes_allow_five_attempts_and_fifteen_minutes() {
     let s = TestServer::start().await;
-    s.post("/v1/accounts", alex(GOOD_PASSWORD))
-        .await
-        .expect(201);
+    s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
     let code = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let verify = |c: &str| json!({"email": "alex.rivera@example.com", "code": c});
@@ -186,9 +172,7 @@ async fn verification_codes_allow_five_attempts_and_fifteen_minutes() {
     .expect(202);
     let third = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
     s.advance(Duration::minutes(14));
-    s.post("/v1/accounts/verify", verify(&third))
-        .await
-        .expect(204);
+    s.post("/v1/accounts/verify", verify(&third)).await.expect(204);
     s.sign_in("alex.rivera@example.com", GOOD_PASSWORD).await;
     s.stop().await;
 }
@@ -197,12 +181,9 @@ async fn verification_codes_allow_five_attempts_and_fifteen_minutes() {
 async fn resending_reveals_nothing_about_accounts() {
     let s = TestServer::start().await;
     let before = s.mailbox().await.len();
-    s.post(
-        "/v1/accounts/verify/resend",
-        json!({"email": "nobody@example.com"}),
-    )
-    .await
-    .expect(202);
+    s.post("/v1/accounts/verify/resend", json!({"email": "nobody@example.com"}))
+        .await
+        .expect(202);
     s.post("/v1/accounts/verify/resend", json!({"email": DEMO_EMAIL}))
         .await
         .expect(202);

@@ -20,10 +20,7 @@ async fn pages_walk_every_bill_once_in_due_date_order() {
     let mut pages = 0;
     loop {
         let r = s
-            .get(
-                &format!("/v1/bills?status=all&limit=3&cursor={cursor}"),
-                &token,
-            )
+            .get(&format!("/v1/bills?status=all&limit=3&cursor={cursor}"), &token)
             .await;
         r.expect(200);
         let data = r.body["data"].as_array().unwrap();
@@ -35,10 +32,7 @@ async fn pages_walk_every_bill_once_in_due_date_order() {
             )
         }));
         pages += 1;
-        match (
-            r.body["has_more"].as_bool().unwrap(),
-            r.body["next_cursor"].as_str(),
-        ) {
+        match (r.body["has_more"].as_bool().unwrap(), r.body["next_cursor"].as_str()) {
             (true, Some(c)) => cursor = c.to_string(),
             (false, None) => break,
             other => panic!("has_more and next_cursor disagree: {other:?}"),
@@ -47,11 +41,7 @@ async fn pages_walk_every_bill_once_in_due_date_order() {
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted, "sorted by due date then id");
-    assert_eq!(
-        seen.iter().collect::<HashSet<_>>().len(),
-        seen.len(),
-        "no duplicates"
-    );
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), seen.len(), "no duplicates");
     assert!(
         (8..=20).contains(&seen.len()),
         "demo member has 8-20 bills, got {}",
@@ -85,22 +75,13 @@ async fn amounts_follow_the_formulas_and_filters_split_open_from_paid() {
         assert_eq!(money(&b["amount_due"]), due);
         assert_eq!(
             money(&b["payable"]),
-            money(&b["balance"])
-                .checked_sub(money(&b["pending_amount"]))
-                .unwrap()
+            money(&b["balance"]).checked_sub(money(&b["pending_amount"])).unwrap()
         );
         let status = b["status"].as_str().unwrap();
         statuses.insert(status.to_string());
         assert_eq!(status == "paid", money(&b["balance"]).is_zero(), "{b:#}");
         assert!(
-            b["total_charges"]
-                .as_str()
-                .unwrap()
-                .split('.')
-                .nth(1)
-                .unwrap()
-                .len()
-                == 2,
+            b["total_charges"].as_str().unwrap().split('.').nth(1).unwrap().len() == 2,
             "two decimals"
         );
     }
@@ -109,10 +90,7 @@ async fn amounts_follow_the_formulas_and_filters_split_open_from_paid() {
     }
     assert!(open.iter().all(|b| !money(&b["balance"]).is_zero()));
     assert!(paid.iter().all(|b| money(&b["balance"]).is_zero()));
-    let business_date = default.headers["business-date"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let business_date = default.headers["business-date"].to_str().unwrap().to_string();
     assert!(
         open.iter()
             .any(|b| b["due_date"].as_str().unwrap() < business_date.as_str()),
@@ -128,10 +106,7 @@ async fn line_items_add_up_to_their_bill_for_every_seeded_bill() {
         let token = s.token(login, password).await;
         for bill in s.all_bills(&token, "all").await {
             let r = s
-                .get(
-                    &format!("/v1/bills/{}", bill["id"].as_str().unwrap()),
-                    &token,
-                )
+                .get(&format!("/v1/bills/{}", bill["id"].as_str().unwrap()), &token)
                 .await;
             r.expect(200);
             let items = r.body["line_items"].as_array().unwrap();
@@ -258,14 +233,7 @@ async fn a_listed_page_reflects_a_change_to_one_of_its_bills_at_once() {
                 "UPDATE bills SET pending_cents = pending_cents + 100 WHERE id = ?1",
                 [&id],
             )?;
-            carebill_server::store::touch(
-                tx,
-                "M200000001",
-                SyncEntity::Bill,
-                &id,
-                SyncOp::Upsert,
-                now,
-            )
+            carebill_server::store::touch(tx, "M200000001", SyncEntity::Bill, &id, SyncOp::Upsert, now)
         })
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use carebill_server::config::ServerConfig;
+use carebill_server::processor::PaymentProcessor;
 use carebill_server::{ManualClock, RunningServer};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::header::HeaderMap;
@@ -56,9 +57,7 @@ impl Resp {
             self.body
         );
         assert!(
-            self.body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
+            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "no message"
         );
         self
@@ -71,14 +70,32 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        TestServer::start_full(
+            adjust,
+            |_| None,
+            tempfile::tempdir().unwrap(),
+            ManualClock::new(start_instant()),
+        )
+        .await
+    }
+
+    /// A server whose processor is built by `processor` from the config (e.g. a faulty wrapper).
+    pub async fn start_full(
+        adjust: impl FnOnce(&mut ServerConfig),
+        processor: impl FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>>,
+        dir: tempfile::TempDir,
+        clock: Arc<ManualClock>,
+    ) -> TestServer {
+        capture_logs();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         config.demo = true;
         config.hash_concurrency = 2;
+        config.scheduler_every = None;
         adjust(&mut config);
-        let clock = ManualClock::new(start_instant());
-        let server = carebill_server::start(config, clock.clone()).await.unwrap();
+        let processor = processor(&config);
+        let server = carebill_server::start_with(config, clock.clone(), processor)
+            .await
+            .unwrap();
         let base = format!("http://{}", server.addr);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -109,14 +126,9 @@ impl TestServer {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp { status, headers, body }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
@@ -135,29 +147,18 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
-        self.send(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
+        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
-        self.send(
-            self.http
-                .delete(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
+        self.send(self.http.delete(format!("{}{path}", self.base)).bearer_auth(token))
+            .await
     }
 
     pub async fn sign_in(&self, login: &str, password: &str) -> Value {
         let r = self
-            .post(
-                "/v1/sessions",
-                json!({"login": login, "password": password}),
-            )
+            .post("/v1/sessions", json!({"login": login, "password": password}))
             .await;
         r.expect(201);
         r.body
@@ -175,20 +176,14 @@ impl TestServer {
     }
 
     pub async fn mailbox(&self) -> Vec<Value> {
-        let r = self
-            .send(self.http.get(format!("{}/dev/mailbox", self.base)))
-            .await;
+        let r = self.send(self.http.get(format!("{}/dev/mailbox", self.base))).await;
         r.expect(200);
         r.body.as_array().unwrap().clone()
     }
 
     /// The newest mail to `to`.
     pub async fn last_mail_to(&self, to: &str) -> Option<Value> {
-        self.mailbox()
-            .await
-            .into_iter()
-            .rev()
-            .find(|m| m["to"] == to)
+        self.mailbox().await.into_iter().rev().find(|m| m["to"] == to)
     }
 
     /// Every bill of the member behind `token`, following cursors.
@@ -197,10 +192,7 @@ impl TestServer {
         let mut cursor = String::new();
         loop {
             let r = self
-                .get(
-                    &format!("/v1/bills?status={status}&limit=100&cursor={cursor}"),
-                    token,
-                )
+                .get(&format!("/v1/bills?status={status}&limit=100&cursor={cursor}"), token)
                 .await;
             r.expect(200);
             out.extend(r.body["data"].as_array().unwrap().iter().cloned());
@@ -248,3 +240,128 @@ impl TestServer {
         self.clock.now()
     }
 }
+
+/// Everything the servers of this test binary log, at every level (for the secrets canary).
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
+}
+
+impl TestServer {
+    /// Tokenizes card or bank details at the processor endpoint.
+    pub async fn tokenize(&self, details: Value) -> Resp {
+        self.post("/processor/v1/tokens", details).await
+    }
+
+    pub async fn card_token(&self, number: &str) -> String {
+        let r = self.tokenize(card(number)).await;
+        r.expect(201);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn bank_token(&self, account: &str) -> String {
+        let r = self.tokenize(bank(account)).await;
+        r.expect(201);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    /// POST /v1/payments with an Idempotency-Key.
+    pub async fn pay(&self, token: &str, key: &str, body: Value) -> Resp {
+        self.send(
+            self.http
+                .post(format!("{}/v1/payments", self.base))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn bill(&self, token: &str, id: &str) -> Value {
+        let r = self.get(&format!("/v1/bills/{id}"), token).await;
+        r.expect(200);
+        r.body
+    }
+
+    /// The demo member's open bills with something payable, soonest due first.
+    pub async fn payable_bills(&self, token: &str) -> Vec<Value> {
+        self.all_bills(token, "open")
+            .await
+            .into_iter()
+            .filter(|b| b["payable"].as_str() != Some("0.00"))
+            .collect()
+    }
+
+    pub async fn advance_business(&self, iso: &str) -> Value {
+        let r = self.post("/dev/clock", json!({"advance": iso})).await;
+        r.expect(200);
+        r.body
+    }
+
+    /// The id of the member's saved card.
+    pub async fn card_method(&self, token: &str) -> String {
+        self.method_of(token, "card").await
+    }
+
+    pub async fn method_of(&self, token: &str, kind: &str) -> String {
+        let r = self.get("/v1/payment-methods", token).await;
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["type"] == kind)
+            .expect("a saved method")["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn run_scheduler(&self) -> carebill_server::scheduler::Summary {
+        carebill_server::scheduler::run_once(&self.server.state).await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        self.server
+            .state
+            .db
+            .read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+}
+
+pub fn card(number: &str) -> Value {
+    json!({"card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": if number.starts_with("37") { "1234" } else { "123" }, "postal_code": "94110", "holder_name": "Jordan Lee"}})
+}
+
+pub fn bank(account: &str) -> Value {
+    json!({"bank_account": {"routing_number": "110000000", "account_number": account, "account_type": "checking", "holder_name": "Jordan Lee"}})
+}
+
+pub fn one_bill(bill_id: &str, amount: &str) -> Value {
+    json!([{"bill_id": bill_id, "amount": amount}])
+}
+
+pub const ACH_SINGLE: &str = "2026-11-single";
+pub const ACH_RECURRING: &str = "2026-11-recurring";

@@ -46,10 +46,7 @@ async fn wrong_types_missing_and_unknown_fields_point_at_the_field() {
             "/remember_device",
         ),
         (json!({"password": "x"}), "/login"),
-        (
-            json!({"login": "a", "password": "x", "is_admin": true}),
-            "/is_admin",
-        ),
+        (json!({"login": "a", "password": "x", "is_admin": true}), "/is_admin"),
     ];
     for (body, field) in cases {
         let r = s.post("/v1/sessions", body).await;
@@ -124,12 +121,9 @@ async fn sql_metacharacters_are_just_data() {
         "demo@carebill.example' --",
         "\"; DELETE FROM accounts; --",
     ] {
-        s.post(
-            "/v1/sessions",
-            json!({"login": login, "password": "' OR 1=1 --"}),
-        )
-        .await
-        .expect_error(401, "invalid_credentials");
+        s.post("/v1/sessions", json!({"login": login, "password": "' OR 1=1 --"}))
+            .await
+            .expect_error(401, "invalid_credentials");
     }
     s.post(
         "/v1/password-resets",
@@ -151,11 +145,7 @@ async fn every_response_has_the_business_date_and_errors_are_json() {
     let unknown = s.get("/v1/nowhere", &token).await;
     unknown.expect_error(404, "not_found");
     let wrong_method = s
-        .send(
-            s.http
-                .put(format!("{}/v1/bills", s.base))
-                .bearer_auth(&token),
-        )
+        .send(s.http.put(format!("{}/v1/bills", s.base)).bearer_auth(&token))
         .await;
     wrong_method.expect_error(405, "method_not_allowed");
     assert!(wrong_method.headers.contains_key("allow"));
@@ -163,9 +153,7 @@ async fn every_response_has_the_business_date_and_errors_are_json() {
     for r in [&unknown, &wrong_method, &ok] {
         assert_eq!(r.headers["business-date"], "2026-11-27");
     }
-    s.send(s.http.get(format!("{}/dev/mailbox", s.base)))
-        .await
-        .expect(200);
+    s.send(s.http.get(format!("{}/dev/mailbox", s.base))).await.expect(200);
     s.stop().await;
 }
 
@@ -185,12 +173,7 @@ async fn the_database_is_encrypted_at_rest() {
     let path = s.server.state.db.path().to_path_buf();
     let bytes = std::fs::read(&path).unwrap();
     assert!(!bytes.starts_with(b"SQLite format 3"), "no SQLite header");
-    for canary in [
-        "Jordan",
-        "demo@carebill.example",
-        "Office visit",
-        "Mercy Valley",
-    ] {
+    for canary in ["Jordan", "demo@carebill.example", "Office visit", "Mercy Valley"] {
         assert!(
             !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
             "{canary} in plaintext"

@@ -1,9 +1,11 @@
 //! Integration tests: the real server on 127.0.0.1:0, a temp data dir, a manual clock.
 
 mod accounts;
+mod autopay;
 mod bills;
 mod harness;
 mod input;
 mod operations;
+mod payments;
 mod sessions;
 mod sync;

@@ -131,13 +131,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         &serde_json::to_string(&json!([bill("ACME-001", "M300000001", "10.00")])).unwrap(),
     );
     let summary = import::import(&db, Some(&roster), Some(&good), start_instant()).unwrap();
-    assert_eq!(
-        summary,
-        import::ImportSummary {
-            members: 2,
-            bills: 1
-        }
-    );
+    assert_eq!(summary, import::ImportSummary { members: 2, bills: 1 });
 
     let count = |db: &carebill_server::db::Db| {
         db.with_writer(|c| {
@@ -173,10 +167,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
             &serde_json::to_string(&bills).unwrap(),
         );
         let err = import::import(&db, None, Some(&path), start_instant()).unwrap_err();
-        assert!(
-            matches!(err, import::ImportError::Invalid { .. }),
-            "{name}: {err}"
-        );
+        assert!(matches!(err, import::ImportError::Invalid { .. }), "{name}: {err}");
         assert_eq!(count(&db), (2, 1), "{name} changed nothing");
     }
     let bad_roster = write(

@@ -13,9 +13,7 @@ async fn members_sign_in_with_email_or_member_id() {
     assert_eq!(by_email["expires_in"], 900);
     let by_id = s.sign_in("m200000001", DEMO_PASSWORD).await;
     assert_eq!(by_id["member"]["member_id"], "M200000001");
-    let me = s
-        .get("/v1/me", by_id["access_token"].as_str().unwrap())
-        .await;
+    let me = s.get("/v1/me", by_id["access_token"].as_str().unwrap()).await;
     me.expect(200);
     assert_eq!(me.body["email"], DEMO_EMAIL);
     assert_eq!(me.body["date_of_birth"], "1979-09-23");
@@ -50,14 +48,9 @@ async fn access_tokens_expire_after_fifteen_minutes_and_refresh_buys_a_new_pair(
     let access = t["access_token"].as_str().unwrap();
     s.get("/v1/me", access).await.expect(200);
     s.advance(Duration::minutes(15));
-    s.get("/v1/me", access)
-        .await
-        .expect_error(401, "token_expired");
+    s.get("/v1/me", access).await.expect_error(401, "token_expired");
     let r = s
-        .post(
-            "/v1/sessions/refresh",
-            json!({"refresh_token": t["refresh_token"]}),
-        )
+        .post("/v1/sessions/refresh", json!({"refresh_token": t["refresh_token"]}))
         .await;
     r.expect(200);
     assert_ne!(r.body["refresh_token"], t["refresh_token"]);
@@ -78,18 +71,12 @@ async fn a_rotated_refresh_token_replays_the_same_pair_for_30_seconds_then_revok
     let s = TestServer::start().await;
     let t = s.sign_in(DEMO_EMAIL, DEMO_PASSWORD).await;
     let first = s
-        .post(
-            "/v1/sessions/refresh",
-            json!({"refresh_token": t["refresh_token"]}),
-        )
+        .post("/v1/sessions/refresh", json!({"refresh_token": t["refresh_token"]}))
         .await;
     first.expect(200);
     s.advance(Duration::seconds(29));
     let again = s
-        .post(
-            "/v1/sessions/refresh",
-            json!({"refresh_token": t["refresh_token"]}),
-        )
+        .post("/v1/sessions/refresh", json!({"refresh_token": t["refresh_token"]}))
         .await;
     again.expect(200);
     assert_eq!(again.body["access_token"], first.body["access_token"]);
@@ -97,12 +84,9 @@ async fn a_rotated_refresh_token_replays_the_same_pair_for_30_seconds_then_revok
     assert_eq!(again.body["expires_in"], 900 - 29);
 
     s.advance(Duration::seconds(2));
-    s.post(
-        "/v1/sessions/refresh",
-        json!({"refresh_token": t["refresh_token"]}),
-    )
-    .await
-    .expect_error(401, "session_revoked");
+    s.post("/v1/sessions/refresh", json!({"refresh_token": t["refresh_token"]}))
+        .await
+        .expect_error(401, "session_revoked");
     // The whole session is gone, including the pair the thief or the member holds.
     s.get("/v1/me", first.body["access_token"].as_str().unwrap())
         .await
@@ -133,9 +117,7 @@ async fn sessions_last_twelve_hours_or_thirty_days_when_remembered() {
     for _ in 0..11 {
         s.advance(Duration::hours(1));
         for rt in [&mut short_rt, &mut long_rt] {
-            let r = s
-                .post("/v1/sessions/refresh", json!({"refresh_token": *rt}))
-                .await;
+            let r = s.post("/v1/sessions/refresh", json!({"refresh_token": *rt})).await;
             r.expect(200);
             *rt = r.body["refresh_token"].as_str().unwrap().to_string();
         }
@@ -144,12 +126,9 @@ async fn sessions_last_twelve_hours_or_thirty_days_when_remembered() {
     s.post("/v1/sessions/refresh", json!({"refresh_token": short_rt}))
         .await
         .expect_error(401, "session_expired");
-    s.post(
-        "/v1/sessions/refresh",
-        json!({"refresh_token": long_rt.clone()}),
-    )
-    .await
-    .expect(200);
+    s.post("/v1/sessions/refresh", json!({"refresh_token": long_rt.clone()}))
+        .await
+        .expect(200);
     s.stop().await;
 }
 
@@ -175,12 +154,9 @@ async fn throttling_slows_guessing_without_revealing_or_locking_accounts() {
         assert_eq!(r.headers["retry-after"], "1");
     }
     // Even the right password waits out the delay; then it works and clears the count.
-    s.post(
-        "/v1/sessions",
-        json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}),
-    )
-    .await
-    .expect_error(429, "too_many_attempts");
+    s.post("/v1/sessions", json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .await
+        .expect_error(429, "too_many_attempts");
     s.advance(Duration::seconds(1));
     s.sign_in(DEMO_EMAIL, DEMO_PASSWORD).await;
     s.post(
@@ -199,17 +175,11 @@ async fn signing_out_revokes_this_session_and_signing_out_everywhere_revokes_all
     let b = s.demo_token().await;
     let c = s.demo_token().await;
     s.delete("/v1/sessions/current", &a).await.expect(204);
-    s.get("/v1/me", &a)
-        .await
-        .expect_error(401, "session_revoked");
+    s.get("/v1/me", &a).await.expect_error(401, "session_revoked");
     s.get("/v1/me", &b).await.expect(200);
     s.delete("/v1/sessions", &b).await.expect(204);
-    s.get("/v1/me", &b)
-        .await
-        .expect_error(401, "session_revoked");
-    s.get("/v1/me", &c)
-        .await
-        .expect_error(401, "session_revoked");
+    s.get("/v1/me", &b).await.expect_error(401, "session_revoked");
+    s.get("/v1/me", &c).await.expect_error(401, "session_revoked");
     s.stop().await;
 }
 
@@ -218,8 +188,7 @@ async fn changing_the_password_checks_the_current_one_and_signs_out_other_device
     let s = TestServer::start().await;
     let here = s.demo_token().await;
     let elsewhere = s.demo_token().await;
-    let change =
-        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
     s.post_auth(
         "/v1/me/password",
         &here,
@@ -232,23 +201,14 @@ async fn changing_the_password_checks_the_current_one_and_signs_out_other_device
         .await;
     weak.expect_error(422, "weak_password");
     assert_eq!(weak.field(), "/new_password");
-    s.post_auth(
-        "/v1/me/password",
-        &here,
-        change(DEMO_PASSWORD, GOOD_PASSWORD),
-    )
-    .await
-    .expect(204);
-    s.get("/v1/me", &here).await.expect(200);
-    s.get("/v1/me", &elsewhere)
+    s.post_auth("/v1/me/password", &here, change(DEMO_PASSWORD, GOOD_PASSWORD))
         .await
-        .expect_error(401, "session_revoked");
-    s.post(
-        "/v1/sessions",
-        json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}),
-    )
-    .await
-    .expect_error(401, "invalid_credentials");
+        .expect(204);
+    s.get("/v1/me", &here).await.expect(200);
+    s.get("/v1/me", &elsewhere).await.expect_error(401, "session_revoked");
+    s.post("/v1/sessions", json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .await
+        .expect_error(401, "invalid_credentials");
     s.sign_in(DEMO_EMAIL, GOOD_PASSWORD).await;
     let mail = s.last_mail_to(DEMO_EMAIL).await.unwrap();
     assert_eq!(mail["subject"], "Your Carebill password was changed");
@@ -260,17 +220,10 @@ async fn a_forgotten_password_is_reset_with_the_mailed_code() {
     let s = TestServer::start().await;
     let old_session = s.demo_token().await;
     let before = s.mailbox().await.len();
-    s.post(
-        "/v1/password-resets",
-        json!({"email": "nobody@example.com"}),
-    )
-    .await
-    .expect(202);
-    assert_eq!(
-        s.mailbox().await.len(),
-        before,
-        "no mail for an unknown address"
-    );
+    s.post("/v1/password-resets", json!({"email": "nobody@example.com"}))
+        .await
+        .expect(202);
+    assert_eq!(s.mailbox().await.len(), before, "no mail for an unknown address");
     s.post("/v1/password-resets", json!({"email": DEMO_EMAIL}))
         .await
         .expect(202);
@@ -278,14 +231,10 @@ async fn a_forgotten_password_is_reset_with_the_mailed_code() {
     assert_eq!(mail["subject"], "Your Carebill password reset code");
     let code = reset_code(&mail);
 
-    let confirm =
-        |code: &str, pw: &str| json!({"email": DEMO_EMAIL, "code": code, "new_password": pw});
-    s.post(
-        "/v1/password-resets/confirm",
-        confirm("2222-2222", GOOD_PASSWORD),
-    )
-    .await
-    .expect_error(422, "invalid_code");
+    let confirm = |code: &str, pw: &str| json!({"email": DEMO_EMAIL, "code": code, "new_password": pw});
+    s.post("/v1/password-resets/confirm", confirm("2222-2222", GOOD_PASSWORD))
+        .await
+        .expect_error(422, "invalid_code");
     // A weak password does not use up the code.
     s.post("/v1/password-resets/confirm", confirm(&code, "too short"))
         .await
@@ -303,9 +252,7 @@ async fn a_forgotten_password_is_reset_with_the_mailed_code() {
     .await
     .expect_error(422, "invalid_code");
 
-    s.get("/v1/me", &old_session)
-        .await
-        .expect_error(401, "session_revoked");
+    s.get("/v1/me", &old_session).await.expect_error(401, "session_revoked");
     s.sign_in(DEMO_EMAIL, GOOD_PASSWORD).await;
     s.stop().await;
 }

@@ -13,11 +13,7 @@ async fn sync_page(s: &TestServer, token: &str, cursor: &str) -> Resp {
 }
 
 /// Follows the feed to its end; returns the changes and the final cursor and ETag.
-async fn sync_all(
-    s: &TestServer,
-    token: &str,
-    cursor: &str,
-) -> (Vec<Value>, String, String, usize) {
+async fn sync_all(s: &TestServer, token: &str, cursor: &str) -> (Vec<Value>, String, String, usize) {
     let mut cursor = cursor.to_string();
     let mut changes = Vec::new();
     let mut requests = 0;
@@ -68,11 +64,22 @@ async fn a_full_sync_brings_every_bill_with_line_items_then_deltas_bring_only_ch
     let member = "M200000001".to_string();
     let now = s.clock_now();
     let id = changed.clone();
-    s.server.state.db.transaction(move |tx| {
-        tx.execute("UPDATE bills SET adjustments_cents = adjustments_cents + 1 WHERE id = ?1", [&id])?;
-        tx.execute("UPDATE line_items SET adjustment_cents = adjustment_cents + 1 WHERE bill_id = ?1 AND position = 0", [&id])?;
-        store::touch(tx, &member, SyncEntity::Bill, &id, SyncOp::Upsert, now)
-    }).await.unwrap();
+    s.server
+        .state
+        .db
+        .transaction(move |tx| {
+            tx.execute(
+                "UPDATE bills SET adjustments_cents = adjustments_cents + 1 WHERE id = ?1",
+                [&id],
+            )?;
+            tx.execute(
+                "UPDATE line_items SET adjustment_cents = adjustment_cents + 1 WHERE bill_id = ?1 AND position = 0",
+                [&id],
+            )?;
+            store::touch(tx, &member, SyncEntity::Bill, &id, SyncOp::Upsert, now)
+        })
+        .await
+        .unwrap();
     let r = s
         .send(
             s.http
@@ -141,15 +148,11 @@ async fn bad_cursors_are_refused() {
     let s = TestServer::start().await;
     let token = s.demo_token().await;
     for cursor in ["nope", "AAAAAAAAAAAAAAAAAAAAAAAAAAA", "-1"] {
-        sync_page(&s, &token, cursor)
-            .await
-            .expect_error(400, "invalid_cursor");
+        sync_page(&s, &token, cursor).await.expect_error(400, "invalid_cursor");
     }
     let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
     let (_, theirs, _, _) = sync_all(&s, &other, "").await;
-    sync_page(&s, &token, &theirs)
-        .await
-        .expect_error(400, "invalid_cursor");
+    sync_page(&s, &token, &theirs).await.expect_error(400, "invalid_cursor");
     s.stop().await;
 }
 

@@ -1,0 +1,537 @@
+//! Autopay: one rule per member, the charges it schedules, and the scheduler run that makes
+//! them.
+//!
+//! A rule covers bills issued after it was set up; open bills from before are listed with a
+//! "pay now" hint and never charged automatically. Each bill is charged by autopay at most once
+//! (`autopay_bills`, claimed in the payment's own claim transaction, key `autopay:{bill_id}`).
+//! Charges run on the business clock in batches, through the same exactly-once payment engine.
+
+use carebill_api::ErrorCode;
+use carebill_api::types::{
+    Autopay, AutopayAmount, AutopayTiming, NotCoveredBill, Payment, PaymentMethodSummary, PaymentMethodType,
+    PaymentSource, SyncEntity, SyncOp, UpcomingCharge, UpcomingStatus,
+};
+use carebill_billing::autopay::{self as rules, Amount, Rule, Timing};
+use carebill_billing::{BusinessCalendar, Money};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::mail;
+use crate::payments::{self, AchAcceptance, Intent, MethodRef, member_contact, method_label};
+use crate::state::AppState;
+use crate::store::{date_str, from_ms, ms, parse_date, touch};
+
+/// Bills charged per batch of the scheduler (three transactions a batch).
+pub const BATCH: usize = 250;
+
+pub const SINGLE_AUTHORIZATION_VERSION: &str = "2026-11-single";
+pub const RECURRING_AUTHORIZATION_VERSION: &str = "2026-11-recurring";
+
+pub fn single_authorization_text() -> String {
+    "I authorize Carebill to electronically debit the bank account I selected for the total shown, on or after today, \
+     to pay the medical bills listed. This is a one-time authorization. The debit will appear on my statement as CAREBILL. \
+     If the bank returns the debit, the bills stay unpaid and I will be told. I can ask member services to cancel this \
+     payment only before it is sent to my bank."
+        .to_string()
+}
+
+pub fn recurring_authorization_text() -> String {
+    "I authorize Carebill to electronically debit the bank account I selected each time a new bill is issued, for the \
+     amount my autopay settings determine and never more than my maximum per charge, on or after the scheduled date. \
+     Carebill will email me before each debit. This authorization stays in effect until I turn off autopay or choose \
+     another payment method, which I can do in the app at any time; a scheduled debit can be skipped until 3 business \
+     days before its date."
+        .to_string()
+}
+
+/// A member's stored rule.
+#[derive(Debug, Clone)]
+pub struct StoredRule {
+    pub member_id: String,
+    pub payment_method_id: String,
+    pub rule: Rule,
+    pub enabled_at: i64,
+    pub covers_from: NaiveDate,
+    pub updated_at: i64,
+    pub ach_text_version: Option<String>,
+}
+
+pub fn to_domain(amount: AutopayAmount, max: Money, timing: AutopayTiming) -> Result<Rule, ApiError> {
+    let amount = match amount {
+        AutopayAmount::StatementBalance => Amount::StatementBalance,
+        AutopayAmount::Fixed { value } => Amount::Fixed(value),
+    };
+    let timing = match timing {
+        AutopayTiming::DueDate => Timing::DueDate,
+        AutopayTiming::DaysBeforeDue { days } => Timing::DaysBeforeDue(days),
+        AutopayTiming::DayOfMonth { day } => Timing::DayOfMonth(day),
+    };
+    Rule::new(amount, max, timing).map_err(|(field, invalid)| ApiError::invalid(field, invalid))
+}
+
+fn wire_amount(rule: &Rule) -> AutopayAmount {
+    match rule.amount {
+        Amount::StatementBalance => AutopayAmount::StatementBalance,
+        Amount::Fixed(value) => AutopayAmount::Fixed { value },
+    }
+}
+
+fn wire_timing(rule: &Rule) -> AutopayTiming {
+    match rule.timing {
+        Timing::DueDate => AutopayTiming::DueDate,
+        Timing::DaysBeforeDue(days) => AutopayTiming::DaysBeforeDue { days },
+        Timing::DayOfMonth(day) => AutopayTiming::DayOfMonth { day },
+    }
+}
+
+const RULE_COLUMNS: &str = "member_id, payment_method_id, amount_type, fixed_cents, max_cents, timing_type, timing_value, \
+    enabled_at, covers_from, updated_at, ach_text_version";
+
+fn rule_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredRule>> {
+    let amount_type: String = r.get(2)?;
+    let fixed: Option<i64> = r.get(3)?;
+    let timing_type: String = r.get(5)?;
+    let value: Option<i64> = r.get(6)?;
+    let amount = match (amount_type.as_str(), fixed) {
+        ("fixed", Some(c)) => Amount::Fixed(Money::from_cents(c)),
+        _ => Amount::StatementBalance,
+    };
+    let value = value.unwrap_or(1).clamp(1, 31) as u32;
+    let timing = match timing_type.as_str() {
+        "days_before_due" => Timing::DaysBeforeDue(value),
+        "day_of_month" => Timing::DayOfMonth(value),
+        _ => Timing::DueDate,
+    };
+    let covers: String = r.get(8)?;
+    Ok(Rule::new(amount, Money::from_cents(r.get(4)?), timing)
+        .ok()
+        .map(|rule| StoredRule {
+            member_id: r.get(0).unwrap_or_default(),
+            payment_method_id: r.get(1).unwrap_or_default(),
+            rule,
+            enabled_at: r.get(7).unwrap_or_default(),
+            covers_from: NaiveDate::parse_from_str(&covers, "%Y-%m-%d").unwrap_or_default(),
+            updated_at: r.get(9).unwrap_or_default(),
+            ach_text_version: r.get(10).unwrap_or_default(),
+        }))
+}
+
+pub fn load_rule(conn: &Connection, member_id: &str) -> ApiResult<Option<StoredRule>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {RULE_COLUMNS} FROM autopay_rules WHERE member_id = ?1"
+        ))?
+        .query_row([member_id], rule_from_row)
+        .optional()?
+        .flatten())
+}
+
+/// Saves a rule. A new rule covers bills issued from now on; an edit keeps the coverage.
+#[allow(clippy::too_many_arguments)]
+pub fn save_rule(
+    tx: &Connection,
+    member_id: &str,
+    payment_method_id: &str,
+    rule: &Rule,
+    ach_version: Option<&str>,
+    client: &str,
+    business_now: DateTime<Utc>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let (amount_type, fixed) = match rule.amount {
+        Amount::StatementBalance => ("statement_balance", None),
+        Amount::Fixed(v) => ("fixed", Some(v.cents())),
+    };
+    let (timing_type, value) = match rule.timing {
+        Timing::DueDate => ("due_date", None),
+        Timing::DaysBeforeDue(n) => ("days_before_due", Some(i64::from(n))),
+        Timing::DayOfMonth(d) => ("day_of_month", Some(i64::from(d))),
+    };
+    tx.execute(
+        "INSERT INTO autopay_rules (member_id, payment_method_id, amount_type, fixed_cents, max_cents, timing_type, timing_value,
+            enabled_at, covers_from, updated_at, ach_text_version, ach_accepted_at, ach_client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT(member_id) DO UPDATE SET payment_method_id = excluded.payment_method_id, amount_type = excluded.amount_type,
+            fixed_cents = excluded.fixed_cents, max_cents = excluded.max_cents, timing_type = excluded.timing_type,
+            timing_value = excluded.timing_value, updated_at = excluded.updated_at, ach_text_version = excluded.ach_text_version,
+            ach_accepted_at = excluded.ach_accepted_at, ach_client = excluded.ach_client",
+        params![
+            member_id,
+            payment_method_id,
+            amount_type,
+            fixed,
+            rule.max_amount.cents(),
+            timing_type,
+            value,
+            ms(business_now),
+            date_str(today),
+            ms(now),
+            ach_version,
+            ach_version.map(|_| ms(now)),
+            ach_version.map(|_| client.to_string()),
+        ],
+    )?;
+    touch(tx, member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)
+}
+
+/// A bill autopay may charge, with what autopay did with it so far.
+struct Candidate {
+    bill_id: String,
+    statement_date: NaiveDate,
+    due_date: NaiveDate,
+    payable: Money,
+    skipped: bool,
+    notice_sent: bool,
+    outcome: Option<String>,
+    provider: String,
+}
+
+fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.id, b.statement_date, b.due_date,
+                b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents - b.pending_cents,
+                ab.skipped_at IS NOT NULL, ab.notice_sent_at IS NOT NULL, ab.outcome, b.provider
+         FROM bills b LEFT JOIN autopay_bills ab ON ab.bill_id = b.id
+         WHERE b.member_id = ?1 AND b.issued_at >= ?2
+         ORDER BY b.due_date, b.id",
+    )?;
+    let rows = stmt.query_map(params![member_id, enabled_at], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<bool>>(4)?,
+            r.get::<_, Option<bool>>(5)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, String>(7)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (bill_id, statement, due, payable, skipped, notice, outcome, provider) = row?;
+        out.push(Candidate {
+            bill_id,
+            statement_date: parse_date(&statement)?,
+            due_date: parse_date(&due)?,
+            payable: Money::from_cents(payable),
+            skipped: skipped.unwrap_or(false),
+            notice_sent: notice.unwrap_or(false),
+            outcome,
+            provider,
+        });
+    }
+    Ok(out)
+}
+
+fn upcoming_for(c: &Candidate, rule: &Rule, today: NaiveDate, cal: &BusinessCalendar) -> UpcomingCharge {
+    let charge_date = rules::charge_date(rule.timing, c.statement_date, c.due_date, cal);
+    let skip_deadline = rules::skip_deadline(charge_date, cal);
+    let amount = rule.charge_amount(c.payable);
+    let status = if c.skipped {
+        UpcomingStatus::Skipped
+    } else if amount.is_none() {
+        UpcomingStatus::OverLimit
+    } else {
+        UpcomingStatus::Scheduled
+    };
+    UpcomingCharge {
+        bill_id: c.bill_id.clone(),
+        charge_date,
+        amount: amount.unwrap_or(c.payable),
+        status,
+        skip_deadline,
+        can_skip: status == UpcomingStatus::Scheduled && today <= skip_deadline,
+    }
+}
+
+/// The charges autopay will make (or was told to skip), soonest first.
+pub fn upcoming(
+    conn: &Connection,
+    stored: &StoredRule,
+    today: NaiveDate,
+    cal: &BusinessCalendar,
+) -> ApiResult<Vec<UpcomingCharge>> {
+    let mut list: Vec<UpcomingCharge> = candidates(conn, &stored.member_id, stored.enabled_at)?
+        .iter()
+        .filter(|c| c.outcome.is_none() && c.payable.is_positive())
+        .map(|c| upcoming_for(c, &stored.rule, today, cal))
+        .collect();
+    list.sort_by(|a, b| (a.charge_date, &a.bill_id).cmp(&(b.charge_date, &b.bill_id)));
+    Ok(list)
+}
+
+fn method_summary(conn: &Connection, member_id: &str, id: &str) -> ApiResult<Option<(PaymentMethodSummary, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, processor_ref
+             FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL",
+            params![id, member_id],
+            |r| {
+                let kind: String = r.get(0)?;
+                Ok((
+                    PaymentMethodSummary { kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card), brand: r.get(1)?, last4: r.get(2)? },
+                    r.get(3)?,
+                ))
+            },
+        )
+        .optional()?)
+}
+
+/// The member's autopay as the API shows it.
+pub fn view(
+    conn: &Connection,
+    member_id: &str,
+    today: NaiveDate,
+    cal: &BusinessCalendar,
+) -> ApiResult<Option<Autopay>> {
+    let Some(stored) = load_rule(conn, member_id)? else {
+        return Ok(None);
+    };
+    let (summary, _) = method_summary(conn, member_id, &stored.payment_method_id)?
+        .ok_or_else(|| ApiError::internal("autopay method missing"))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents, due_date
+         FROM bills WHERE member_id = ?1 AND issued_at < ?2
+           AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents > 0
+         ORDER BY due_date, id",
+    )?;
+    let not_covered = stmt
+        .query_map(params![member_id, stored.enabled_at], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })?
+        .map(|row| {
+            let (bill_id, payable, due) = row?;
+            Ok(NotCoveredBill {
+                bill_id,
+                payable: Money::from_cents(payable),
+                due_date: parse_date(&due)?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Some(Autopay {
+        payment_method_id: stored.payment_method_id.clone(),
+        payment_method: summary,
+        amount: wire_amount(&stored.rule),
+        max_amount: stored.rule.max_amount,
+        timing: wire_timing(&stored.rule),
+        covers_bills_from: stored.covers_from,
+        updated_at: from_ms(stored.updated_at),
+        upcoming: upcoming(conn, &stored, today, cal)?,
+        not_covered,
+    }))
+}
+
+/// Marks a scheduled charge skipped, until its deadline.
+pub fn skip(
+    tx: &Connection,
+    member_id: &str,
+    bill_id: &str,
+    today: NaiveDate,
+    cal: &BusinessCalendar,
+    now: DateTime<Utc>,
+) -> ApiResult<UpcomingCharge> {
+    let stored = load_rule(tx, member_id)?.ok_or_else(|| ApiError::new(ErrorCode::AutopayNotFound))?;
+    let charge = upcoming(tx, &stored, today, cal)?
+        .into_iter()
+        .find(|u| u.bill_id == bill_id)
+        .ok_or_else(|| ApiError::new(ErrorCode::BillNotFound).at("/bill_id"))?;
+    if charge.status == UpcomingStatus::Skipped {
+        return Ok(charge);
+    }
+    if today > charge.skip_deadline {
+        return Err(ApiError::with_message(
+            ErrorCode::TooLateToSkip,
+            format!(
+                "It is too late to skip this charge: charges can be skipped until 3 business days before they are made (here, until {}).",
+                charge.skip_deadline.format("%b %-d, %Y")
+            ),
+        )
+        .at("/bill_id"));
+    }
+    tx.execute(
+        "INSERT INTO autopay_bills (bill_id, member_id, skipped_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(bill_id) DO UPDATE SET skipped_at = excluded.skipped_at, updated_at = excluded.updated_at",
+        params![bill_id, member_id, ms(now)],
+    )?;
+    touch(tx, member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
+    Ok(UpcomingCharge {
+        status: UpcomingStatus::Skipped,
+        can_skip: false,
+        ..charge
+    })
+}
+
+fn notice_mail(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    c: &Candidate,
+    u: &UpcomingCharge,
+    method: &PaymentMethodSummary,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some((first, email)) = member_contact(tx, member_id)? else {
+        return Ok(());
+    };
+    let body = format!(
+        "Hello {first},\n\nAutopay will charge {} to {} on {} for your bill from {}.\n\n\
+         To skip this charge, open Carebill, go to Autopay and choose Skip before the end of {}.\n",
+        u.amount.display_usd(),
+        method_label(method),
+        u.charge_date.format("%A, %b %-d, %Y"),
+        c.provider,
+        u.skip_deadline.format("%A, %b %-d, %Y"),
+    );
+    mail::enqueue(tx, demo, &email, "Carebill autopay: an upcoming charge", &body, now)
+}
+
+fn over_limit_mail(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    c: &Candidate,
+    max: Money,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some((first, email)) = member_contact(tx, member_id)? else {
+        return Ok(());
+    };
+    let body = format!(
+        "Hello {first},\n\nAutopay did not charge your bill from {} because {} is more than your maximum of {} per charge.\n\n\
+         Nothing was charged. Please pay this bill yourself in Carebill, or raise your autopay maximum.\n",
+        c.provider,
+        c.payable.display_usd(),
+        max.display_usd(),
+    );
+    mail::enqueue(tx, demo, &email, "Carebill autopay did not charge a bill", &body, now)
+}
+
+/// Tells the member an autopay charge was declined (called from the payment engine).
+pub fn declined_mail(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    bill_id: &str,
+    p: &Payment,
+    code: ErrorCode,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some((first, email)) = member_contact(tx, member_id)? else {
+        return Ok(());
+    };
+    let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
+    let body = format!(
+        "Hello {first},\n\nAutopay tried to charge {} to {} for your bill from {}, and it was declined: {}\n\n\
+         The bill is still open and autopay will not try again. Please pay it in Carebill, and consider updating your autopay payment method.\n",
+        p.amount.display_usd(),
+        method_label(&p.payment_method),
+        provider,
+        code.default_message(),
+    );
+    mail::enqueue(tx, demo, &email, "Carebill autopay: a charge was declined", &body, now)
+}
+
+/// What one scheduler pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub notices: usize,
+    pub over_limit: usize,
+    pub attempted: usize,
+    pub charged: usize,
+    pub declined: usize,
+}
+
+/// Sends due notices, records over-limit bills and charges due bills, in batches.
+pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
+    let today = state.business.today();
+    let cal = *state.business.calendar();
+    let now = state.now();
+    let demo = state.config.demo;
+    // Plan the pass, and record notices and over-limit bills, in one transaction.
+    let (summary, charges) = state
+        .db
+        .transaction(move |tx| {
+            let mut summary = RunSummary::default();
+            let mut charges: Vec<Intent> = Vec::new();
+            let members: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT member_id FROM autopay_rules ORDER BY member_id")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            for member_id in members {
+                let Some(stored) = load_rule(tx, &member_id)? else { continue };
+                let Some((method, _)) = method_summary(tx, &member_id, &stored.payment_method_id)? else { continue };
+                let ach = (method.kind == PaymentMethodType::BankAccount).then(|| AchAcceptance {
+                    text: recurring_authorization_text(),
+                    version: stored.ach_text_version.clone().unwrap_or_default(),
+                });
+                let mut touched = false;
+                for c in candidates(tx, &member_id, stored.enabled_at)? {
+                    if c.outcome.is_some() || c.skipped || !c.payable.is_positive() {
+                        continue;
+                    }
+                    let u = upcoming_for(&c, &stored.rule, today, &cal);
+                    if !c.notice_sent && today >= rules::notice_date(u.charge_date, &cal) && u.status == UpcomingStatus::Scheduled {
+                        tx.execute(
+                            "INSERT INTO autopay_bills (bill_id, member_id, notice_sent_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                             ON CONFLICT(bill_id) DO UPDATE SET notice_sent_at = excluded.notice_sent_at",
+                            params![c.bill_id, member_id, ms(now)],
+                        )?;
+                        notice_mail(tx, demo, &member_id, &c, &u, &method, now)?;
+                        summary.notices += 1;
+                    }
+                    if today < u.charge_date {
+                        continue;
+                    }
+                    match stored.rule.charge_amount(c.payable) {
+                        None => {
+                            tx.execute(
+                                "INSERT INTO autopay_bills (bill_id, member_id, outcome, updated_at) VALUES (?1, ?2, 'over_limit', ?3)
+                                 ON CONFLICT(bill_id) DO UPDATE SET outcome = 'over_limit', updated_at = excluded.updated_at
+                                 WHERE autopay_bills.outcome IS NULL",
+                                params![c.bill_id, member_id, ms(now)],
+                            )?;
+                            over_limit_mail(tx, demo, &member_id, &c, stored.rule.max_amount, now)?;
+                            summary.over_limit += 1;
+                            touched = true;
+                        }
+                        Some(amount) => charges.push(Intent {
+                            member_id: member_id.clone(),
+                            key: format!("autopay:{}", c.bill_id),
+                            fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": c.bill_id})),
+                            source: PaymentSource::Autopay,
+                            method: MethodRef::Saved(stored.payment_method_id.clone()),
+                            allocations: vec![(c.bill_id.clone(), amount)],
+                            ach: ach.clone(),
+                            client: Some("autopay".into()),
+                            autopay_bill: Some(c.bill_id.clone()),
+                        }),
+                    }
+                }
+                if touched {
+                    touch(tx, &member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
+                }
+            }
+            Ok((summary, charges))
+        })
+        .await?;
+    state.mail_queued();
+    let mut summary = summary;
+    for batch in charges.chunks(BATCH) {
+        summary.attempted += batch.len();
+        for answer in payments::submit_many(state, batch.to_vec()).await {
+            match answer {
+                Ok(a) if a.replayed => {}
+                Ok(a) if a.status.as_u16() == 201 => summary.charged += 1,
+                Ok(_) => summary.declined += 1,
+                Err(e) if e.code == ErrorCode::IdempotencyKeyInUse => {}
+                Err(e) => tracing::warn!(error = %e, "autopay charge not made"),
+            }
+        }
+    }
+    Ok(summary)
+}

@@ -1,0 +1,499 @@
+//! Payment methods, payments, the ACH authorization text, autopay; and the sandbox processor's
+//! token endpoint.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use carebill_api::types::*;
+use carebill_api::{DEFAULT_BILLS_PAGE, ErrorCode, IDEMPOTENCY_KEY_HEADER, MAX_BILLS_PAGE};
+use carebill_billing::Money;
+use chrono::Duration;
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+
+use crate::auth::Authed;
+use crate::autopay::{self, RECURRING_AUTHORIZATION_VERSION, SINGLE_AUTHORIZATION_VERSION};
+use crate::cursor;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ClientAddr, JsonBody};
+use crate::payments::{self, AchAcceptance, Intent, MAX_ALLOCATIONS, MethodRef};
+use crate::processor::{Instrument, ProcessorError};
+use crate::routes::accounts::address_limit;
+use crate::routes::bills::QueryParams;
+use crate::seed::random_id;
+use crate::state::AppState;
+use crate::store::{from_ms, ms, touch};
+
+fn processor_error(e: ProcessorError, token_field: &str) -> ApiError {
+    match e {
+        ProcessorError::InvalidToken => ApiError::new(ErrorCode::InvalidPaymentToken).at(token_field),
+        ProcessorError::Invalid { field, invalid } => ApiError::invalid(field, invalid),
+        ProcessorError::Unavailable(d) => ApiError::new(ErrorCode::ProcessorUnavailable).detail(d),
+    }
+}
+
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> ApiResult<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+// --- Processor (sandbox) ------------------------------------------------------------------------
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(req): JsonBody<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<ProcessorToken>)> {
+    address_limit(&state, "tokens", &client, 60, Duration::minutes(10))?;
+    let (processor, today, now) = (state.processor.clone(), state.business.today(), state.now());
+    let token = blocking(move || processor.tokenize(&req, today, now))
+        .await?
+        .map_err(|e| processor_error(e, "/token"))?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+pub async fn lookup_bank(Path(routing): Path<String>) -> ApiResult<Json<BankLookup>> {
+    carebill_billing::validate::routing_number(&routing).map_err(|e| ApiError::invalid("/routing_number", e))?;
+    let bank_name = crate::processor::sandbox::bank_name(&routing).map(str::to_string);
+    Ok(Json(BankLookup {
+        routing_number: routing,
+        bank_name,
+    }))
+}
+
+// --- Payment methods ----------------------------------------------------------------------------
+
+const METHOD_COLUMNS: &str =
+    "id, kind, brand, funding, last4, exp_month, exp_year, bank_name, account_type, holder_name, created_at";
+
+fn method_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentMethod> {
+    let kind: String = r.get(1)?;
+    let funding: Option<String> = r.get(3)?;
+    let account_type: Option<String> = r.get(8)?;
+    Ok(PaymentMethod {
+        id: r.get(0)?,
+        kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
+        brand: r.get(2)?,
+        funding: funding.and_then(|f| serde_json::from_value(json!(f)).ok()),
+        last4: r.get(4)?,
+        exp_month: r.get(5)?,
+        exp_year: r.get(6)?,
+        bank_name: r.get(7)?,
+        account_type: account_type.and_then(|a| serde_json::from_value(json!(a)).ok()),
+        holder_name: r.get(9)?,
+        created_at: from_ms(r.get(10)?),
+    })
+}
+
+pub fn load_method(conn: &rusqlite::Connection, member_id: &str, id: &str) -> ApiResult<Option<PaymentMethod>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL"
+        ))?
+        .query_row(params![id, member_id], method_from_row)
+        .optional()?)
+}
+
+/// Saves a method from an attached instrument; the same card or account twice is one method.
+pub fn save_method(
+    tx: &rusqlite::Connection,
+    member_id: &str,
+    instrument: &Instrument,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<(bool, PaymentMethod)> {
+    let d = &instrument.details;
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT id FROM payment_methods WHERE member_id = ?1 AND fingerprint = ?2 AND deleted_at IS NULL",
+            params![member_id, d.fingerprint.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
+        return Ok((false, method));
+    }
+    let id = random_id(&mut rand::thread_rng(), "pm");
+    let json_str = |v: serde_json::Value| v.as_str().map(str::to_string);
+    tx.execute(
+        "INSERT INTO payment_methods (id, member_id, processor_ref, fingerprint, kind, brand, funding, last4, exp_month, exp_year,
+            bank_name, account_type, holder_name, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            id,
+            member_id,
+            instrument.id,
+            d.fingerprint.as_bytes(),
+            d.kind.as_str(),
+            d.brand,
+            d.funding.and_then(|f| json_str(json!(f))),
+            d.last4,
+            d.exp_month,
+            d.exp_year,
+            d.bank_name,
+            d.account_type.and_then(|a| json_str(json!(a))),
+            d.holder_name,
+            ms(now),
+        ],
+    )?;
+    touch(tx, member_id, SyncEntity::PaymentMethod, &id, SyncOp::Upsert, now)?;
+    let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
+    Ok((true, method))
+}
+
+pub async fn create_payment_method(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(req): JsonBody<CreatePaymentMethodRequest>,
+) -> ApiResult<(StatusCode, Json<PaymentMethod>)> {
+    if req.token.is_empty() || req.token.len() > 200 {
+        return Err(ApiError::new(ErrorCode::InvalidPaymentToken).at("/token"));
+    }
+    let (processor, now) = (state.processor.clone(), state.now());
+    let token = req.token.clone();
+    let instrument = blocking(move || processor.attach(&token, now))
+        .await?
+        .map_err(|e| processor_error(e, "/token"))?;
+    let member_id = who.member_id.clone();
+    let (created, method) = state
+        .db
+        .transaction(move |tx| save_method(tx, &member_id, &instrument, now))
+        .await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(method)))
+}
+
+pub async fn list_payment_methods(State(state): State<AppState>, who: Authed) -> ApiResult<Json<PaymentMethodList>> {
+    let data = state
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE member_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([&who.member_id], method_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Ok(Json(PaymentMethodList { data }))
+}
+
+pub async fn delete_payment_method(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let now = state.now();
+    state
+        .db
+        .transaction(move |tx| {
+            if load_method(tx, &who.member_id, &id)?.is_none() {
+                return Err(ApiError::new(ErrorCode::PaymentMethodNotFound));
+            }
+            let used: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1 AND payment_method_id = ?2)",
+                params![who.member_id, id],
+                |r| r.get(0),
+            )?;
+            if used {
+                return Err(ApiError::new(ErrorCode::InUseByAutopay));
+            }
+            tx.execute(
+                "UPDATE payment_methods SET deleted_at = ?2 WHERE id = ?1",
+                params![id, ms(now)],
+            )?;
+            touch(tx, &who.member_id, SyncEntity::PaymentMethod, &id, SyncOp::Delete, now)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- Payments -----------------------------------------------------------------------------------
+
+pub async fn ach_authorization(QueryParams(q): QueryParams) -> ApiResult<Json<AchAuthorization>> {
+    match q.get("kind").map(String::as_str) {
+        None | Some("single") => Ok(Json(AchAuthorization {
+            text: autopay::single_authorization_text(),
+            text_version: SINGLE_AUTHORIZATION_VERSION.into(),
+        })),
+        Some("recurring") => Ok(Json(AchAuthorization {
+            text: autopay::recurring_authorization_text(),
+            text_version: RECURRING_AUTHORIZATION_VERSION.into(),
+        })),
+        Some(_) => Err(ApiError::validation("/kind", "kind must be single or recurring.")),
+    }
+}
+
+/// The Idempotency-Key header: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::new(ErrorCode::IdempotencyKeyMissing))
+}
+
+/// Shape checks of a payment request, shared by members and guests. Returns the allocations
+/// and the normalized body for the fingerprint.
+pub fn check_allocations(allocations: &[AllocationRequest]) -> ApiResult<Vec<(String, Money)>> {
+    if allocations.is_empty() || allocations.len() > MAX_ALLOCATIONS {
+        return Err(ApiError::validation(
+            "/allocations",
+            format!("Choose 1 to {MAX_ALLOCATIONS} bills to pay."),
+        ));
+    }
+    let mut out: Vec<(String, Money)> = Vec::with_capacity(allocations.len());
+    for (i, a) in allocations.iter().enumerate() {
+        let amount = Money::parse(&a.amount)
+            .ok()
+            .filter(|m| m.is_positive())
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidAmount).at(&format!("/allocations/{i}/amount")))?;
+        if a.bill_id.is_empty() || a.bill_id.len() > 64 {
+            return Err(ApiError::new(ErrorCode::BillNotFound).at(&format!("/allocations/{i}/bill_id")));
+        }
+        if out.iter().any(|(b, _)| b == &a.bill_id) {
+            return Err(ApiError::new(ErrorCode::DuplicateBill).at(&format!("/allocations/{i}/bill_id")));
+        }
+        out.push((a.bill_id.clone(), amount));
+    }
+    Ok(out)
+}
+
+pub fn answer_response(answer: payments::Answer) -> Response {
+    let mut response = (answer.status, answer.body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if answer.replayed {
+        response
+            .headers_mut()
+            .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub async fn create_payment(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    who: Authed,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreatePaymentRequest>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let method = match (&req.payment_method_id, &req.token) {
+        (Some(id), None) => MethodRef::Saved(id.clone()),
+        (None, Some(token)) => MethodRef::Token(token.clone()),
+        _ => {
+            return Err(ApiError::validation(
+                "/payment_method_id",
+                "Choose a saved payment method or enter new payment details (one, not both).",
+            ));
+        }
+    };
+    let allocations = check_allocations(&req.allocations)?;
+    let ach = match &req.ach_authorization {
+        Some(a) if a.text_version == SINGLE_AUTHORIZATION_VERSION => Some(AchAcceptance {
+            text: autopay::single_authorization_text(),
+            version: a.text_version.clone(),
+        }),
+        Some(_) => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
+        None => None,
+    };
+    let normalized = json!({
+        "payment_method_id": req.payment_method_id,
+        "token": req.token,
+        "allocations": allocations.iter().map(|(b, a)| json!({"bill_id": b, "amount": a})).collect::<Vec<_>>(),
+        "ach_authorization": ach.as_ref().map(|a| a.version.clone()),
+    });
+    let intent = Intent {
+        member_id: who.member_id.clone(),
+        key,
+        fingerprint: payments::fingerprint("POST", "/v1/payments", &normalized),
+        source: PaymentSource::Member,
+        method,
+        allocations,
+        ach,
+        client: Some(client.clone()),
+        autopay_bill: None,
+    };
+    let answer = payments::submit(&state, intent).await?;
+    if !answer.replayed {
+        state.audit(
+            Some(who.account_id),
+            "payment",
+            Some(&client),
+            Some(format!("status {}", answer.status.as_u16())),
+        );
+    }
+    Ok(answer_response(answer))
+}
+
+pub async fn list_payments(
+    State(state): State<AppState>,
+    who: Authed,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<PaymentPage>> {
+    let limit = match q.get("limit") {
+        None => DEFAULT_BILLS_PAGE,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "/limit",
+                    format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
+                )
+            })?,
+    };
+    let context = format!("payments:{}", who.member_id);
+    let before = match q.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let bytes =
+                cursor::decode(&state.secret, &context, c).ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
+            let text = String::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
+            let (at, id) = text
+                .split_once('|')
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
+            Some((
+                at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
+                id.to_string(),
+            ))
+        }
+    };
+    let member_id = who.member_id.clone();
+    let (data, has_more) = state
+        .db
+        .read(move |conn| payments::list_payments(conn, &member_id, before, limit))
+        .await?;
+    let next_cursor = match data.last() {
+        Some(last) if has_more => Some(cursor::encode(
+            &state.secret,
+            &context,
+            format!("{}|{}", ms(last.created_at), last.id).as_bytes(),
+        )),
+        _ => None,
+    };
+    Ok(Json(PaymentPage {
+        data,
+        next_cursor,
+        has_more,
+    }))
+}
+
+pub async fn get_payment(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payment>> {
+    state
+        .db
+        .read(move |conn| payments::load_payment(conn, &who.member_id, &id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(ErrorCode::PaymentNotFound))
+}
+
+// --- Autopay ------------------------------------------------------------------------------------
+
+pub async fn get_autopay(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Autopay>> {
+    let (today, cal) = (state.business.today(), *state.business.calendar());
+    state
+        .db
+        .read(move |conn| autopay::view(conn, &who.member_id, today, &cal))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(ErrorCode::AutopayNotFound))
+}
+
+pub async fn put_autopay(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    who: Authed,
+    JsonBody(req): JsonBody<AutopayRequest>,
+) -> ApiResult<Json<Autopay>> {
+    let rule = autopay::to_domain(req.amount, req.max_amount, req.timing)?;
+    let (today, cal, business_now, now) = (
+        state.business.today(),
+        *state.business.calendar(),
+        state.business.now(),
+        state.now(),
+    );
+    let member_id = who.member_id.clone();
+    let view = state
+        .db
+        .transaction(move |tx| {
+            let method = load_method(tx, &member_id, &req.payment_method_id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::PaymentMethodNotFound).at("/payment_method_id"))?;
+            let ach = match (method.kind, &req.ach_authorization) {
+                (PaymentMethodType::Card, _) => None,
+                (PaymentMethodType::BankAccount, Some(a)) if a.text_version == RECURRING_AUTHORIZATION_VERSION => {
+                    Some(a.text_version.as_str())
+                }
+                (PaymentMethodType::BankAccount, _) => {
+                    return Err(ApiError::with_message(
+                        ErrorCode::AchAuthorizationRequired,
+                        "Accept the recurring bank debit authorization to use a bank account for autopay.",
+                    )
+                    .at("/ach_authorization"));
+                }
+            };
+            autopay::save_rule(
+                tx,
+                &member_id,
+                &method.id,
+                &rule,
+                ach,
+                &client,
+                business_now,
+                today,
+                now,
+            )?;
+            autopay::view(tx, &member_id, today, &cal)?.ok_or_else(|| ApiError::internal("autopay vanished"))
+        })
+        .await?;
+    state.audit(Some(who.account_id), "autopay_saved", None, None);
+    Ok(Json(view))
+}
+
+pub async fn delete_autopay(State(state): State<AppState>, who: Authed) -> ApiResult<StatusCode> {
+    let now = state.now();
+    state
+        .db
+        .transaction(move |tx| {
+            if tx.execute("DELETE FROM autopay_rules WHERE member_id = ?1", [&who.member_id])? == 0 {
+                return Err(ApiError::new(ErrorCode::AutopayNotFound));
+            }
+            touch(tx, &who.member_id, SyncEntity::Autopay, "autopay", SyncOp::Delete, now)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn autopay_upcoming(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<UpcomingCharge>>> {
+    let (today, cal) = (state.business.today(), *state.business.calendar());
+    state
+        .db
+        .read(move |conn| {
+            let stored =
+                autopay::load_rule(conn, &who.member_id)?.ok_or_else(|| ApiError::new(ErrorCode::AutopayNotFound))?;
+            autopay::upcoming(conn, &stored, today, &cal)
+        })
+        .await
+        .map(Json)
+}
+
+pub async fn autopay_skip(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(req): JsonBody<SkipRequest>,
+) -> ApiResult<Json<UpcomingCharge>> {
+    let (today, cal, now) = (state.business.today(), *state.business.calendar(), state.now());
+    let skipped = state
+        .db
+        .transaction(move |tx| autopay::skip(tx, &who.member_id, &req.bill_id, today, &cal, now))
+        .await?;
+    Ok(Json(skipped))
+}
