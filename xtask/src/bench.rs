@@ -153,3 +153,65 @@ pub fn api() -> Result {
     );
     Ok(())
 }
+
+/// `cargo xtask bench payments`: payment throughput and latency, and one autopay run over 10,000
+/// due bills.
+pub fn payments() -> Result {
+    step("Building the server and the load generators in release mode");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "carebill-server",
+        "--bins",
+        "--examples",
+    ]))?;
+    let data = root().join("target/bench/payments");
+    let _ = std::fs::remove_dir_all(&data);
+    let bin = root().join("target/release/carebill-server");
+    sh(Command::new(&bin)
+        .args(["--demo", "--data-dir"])
+        .arg(&data)
+        .args(["seed", "--bills", "2000"]))?;
+    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
+    let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<String> {
+        let mut cmd = Command::new(root().join("target/release/examples/payment_load"));
+        cmd.args([
+            server.url.as_str(),
+            "demo@carebill.example",
+            "correct horse battery staple",
+            seconds,
+            concurrency,
+        ]);
+        if let Some(rate) = rate {
+            cmd.arg(rate);
+        }
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    step("POST /v1/payments, fresh keys: warm-up, then 8 and 64 connections, then 500/s offered");
+    load("5", "16", None)?;
+    let runs = [
+        ("8 connections", load("15", "8", None)?),
+        ("64 connections", load("15", "64", None)?),
+        ("500/s offered", load("15", "64", Some("500"))?),
+    ];
+    drop(server);
+    step("One autopay run over 10,000 due bills");
+    let autopay = Command::new(root().join("target/release/examples/autopay_timing"))
+        .arg("10000")
+        .output()
+        .map_err(|e| e.to_string())?;
+    println!("\n| Run | Result |\n|---|---|");
+    for (name, out) in runs {
+        println!("| {name} | {} |", out.lines().collect::<Vec<_>>().join(", "));
+    }
+    println!(
+        "| autopay | {} |",
+        String::from_utf8_lossy(&autopay.stdout)
+            .lines()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

@@ -28,10 +28,11 @@ fn main() -> ExitCode {
         "openapi" => openapi(),
         "bench" => match args.get(1).map(String::as_str) {
             Some("api") => bench::api(),
-            _ => Err("usage: cargo xtask bench api".into()),
+            Some("payments") => bench::payments(),
+            _ => Err("usage: cargo xtask bench <api | payments>".into()),
         },
         _ => {
-            eprintln!("usage: cargo xtask <run | test | conformance | openapi | bench api>");
+            eprintln!("usage: cargo xtask <run | test | conformance | openapi | bench api | bench payments>");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

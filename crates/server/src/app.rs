@@ -164,6 +164,7 @@ pub async fn start_with(
         secret,
         hasher,
         processor,
+        payment_queue: Default::default(),
         sessions: Default::default(),
         bill_pages: Default::default(),
         business_date: Default::default(),

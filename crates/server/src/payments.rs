@@ -348,11 +348,44 @@ pub fn source_str(source: PaymentSource) -> &'static str {
 }
 
 /// Pays, exactly once per key. See the module documentation for the steps.
+///
+/// Requests arriving together are committed together (group commit): they queue to one worker
+/// that takes everything waiting, up to [`GROUP_MAX`], and runs it as one batch. Nothing waits
+/// for company: a lone request is a batch of one.
 pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
-    submit_many(state, vec![intent])
-        .await
-        .pop()
-        .unwrap_or_else(|| Err(ApiError::internal("no answer")))
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let queue = state.payment_queue.get_or_init(|| spawn_group_committer(state.clone()));
+    queue
+        .send((intent, reply))
+        .map_err(|_| ApiError::internal("payment queue closed"))?;
+    answer.await.map_err(|_| ApiError::internal("payment worker stopped"))?
+}
+
+/// Most intents committed together.
+pub const GROUP_MAX: usize = 64;
+
+type Reply = tokio::sync::oneshot::Sender<ApiResult<Answer>>;
+pub type PaymentQueue = tokio::sync::mpsc::UnboundedSender<(Intent, Reply)>;
+
+fn spawn_group_committer(state: AppState) -> PaymentQueue {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Intent, Reply)>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let (intents, replies): (Vec<Intent>, Vec<Reply>) = batch.into_iter().unzip();
+            let answers = submit_many(&state, intents).await;
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+    });
+    tx
 }
 
 /// Pays many intents with three transactions in all (claim, charge, finalize) instead of three
