@@ -902,3 +902,85 @@ async fn card_and_account_numbers_never_reach_the_data_dir_or_the_logs() {
         assert!(!logs.contains(c), "{c} in the logs");
     }
 }
+
+#[tokio::test]
+async fn no_payment_endpoint_reaches_another_members_data() {
+    let s = TestServer::start().await;
+    let me = s.demo_token().await;
+    let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
+    let my_card = s.card_method(&me).await;
+    let my_bill = s.payable_bills(&me).await[0]["id"].as_str().unwrap().to_string();
+    let their_bill = s.payable_bills(&other).await[0]["id"].as_str().unwrap().to_string();
+    let mine = s
+        .pay(
+            &me,
+            "mine",
+            json!({"payment_method_id": my_card, "allocations": one_bill(&my_bill, "1.00")}),
+        )
+        .await;
+    mine.expect(201);
+    let my_payment = mine.body["id"].as_str().unwrap();
+
+    // Their requests naming my things find nothing.
+    s.pay(
+        &other,
+        "x1",
+        json!({"payment_method_id": my_card, "allocations": one_bill(&their_bill, "1.00")}),
+    )
+    .await
+    .expect_error(404, "payment_method_not_found");
+    let their_card = s.card_method(&other).await;
+    s.pay(
+        &other,
+        "x2",
+        json!({"payment_method_id": their_card, "allocations": one_bill(&my_bill, "1.00")}),
+    )
+    .await
+    .expect_error(404, "bill_not_found");
+    s.get(&format!("/v1/payments/{my_payment}"), &other)
+        .await
+        .expect_error(404, "payment_not_found");
+    s.delete(&format!("/v1/payment-methods/{my_card}"), &other)
+        .await
+        .expect_error(404, "payment_method_not_found");
+    let autopay = json!({"payment_method_id": my_card, "amount": {"type": "statement_balance"}, "max_amount": "10.00", "timing": {"type": "due_date"}});
+    s.send(
+        s.http
+            .put(format!("{}/v1/autopay", s.base))
+            .bearer_auth(&other)
+            .json(&autopay),
+    )
+    .await
+    .expect_error(404, "payment_method_not_found");
+    s.post_auth("/v1/autopay/skip", &other, json!({"bill_id": my_bill}))
+        .await
+        .expect_error(404, "autopay_not_found");
+    // Lists show only their own.
+    let listed = s.get("/v1/payments?limit=100", &other).await;
+    assert!(
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != my_payment)
+    );
+    let methods = s.get("/v1/payment-methods", &other).await;
+    assert!(
+        methods.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"] != my_card.as_str())
+    );
+    // The same idempotency key is independent per member.
+    let theirs = s
+        .pay(
+            &other,
+            "mine",
+            json!({"payment_method_id": their_card, "allocations": one_bill(&their_bill, "1.00")}),
+        )
+        .await;
+    theirs.expect(201);
+    assert_ne!(theirs.body["id"], mine.body["id"]);
+    s.stop().await;
+}
