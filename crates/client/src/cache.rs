@@ -1,0 +1,548 @@
+//! The member's copy on this device: SQLCipher-encrypted SQLite (WAL, forward-only migrations),
+//! or in memory for kiosks. Holds what sync brings (bills with line items, payments, payment
+//! methods, autopay), the sync position, and the outbox of writes in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use carebill_api::types::{
+    Autopay, Bill, BillDetail, Change, Payment, PaymentMethod, PaymentStatus, SyncEntity, SyncOp,
+};
+use carebill_billing::Money;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::{ClientError, ClientResult};
+use crate::keys::DataKey;
+use crate::types::*;
+
+pub const CACHE_FILE: &str = "cache.db";
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE bills (
+    id                TEXT PRIMARY KEY,
+    kind              TEXT NOT NULL,
+    provider          TEXT NOT NULL,
+    due_date          TEXT NOT NULL,
+    service_date_from TEXT NOT NULL,
+    service_date_to   TEXT NOT NULL,
+    balance_cents     INTEGER NOT NULL,
+    payable_cents     INTEGER NOT NULL,
+    pending_cents     INTEGER NOT NULL,
+    search            TEXT NOT NULL,
+    detail            TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX bills_due ON bills(due_date, id);
+CREATE INDEX bills_open_due ON bills(due_date, id) WHERE balance_cents > 0;
+CREATE TABLE payments (
+    id              TEXT PRIMARY KEY,
+    created_at      TEXT NOT NULL,
+    year            INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    idempotency_key TEXT,
+    data            TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX payments_created ON payments(created_at DESC, id DESC);
+CREATE INDEX payments_key ON payments(idempotency_key);
+CREATE TABLE payment_methods (id TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE autopay (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
+-- Writes in flight. A row is written before the request is sent, and carries its idempotency key.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request         TEXT NOT NULL,
+    bill_ids        TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed', 'unknown')),
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    result          TEXT,
+    error           TEXT
+) WITHOUT ROWID;
+"#];
+
+/// The member's cache. Cheap to clone; queries run on the blocking pool.
+#[derive(Clone)]
+pub struct Cache {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+fn migrate(conn: &mut Connection) -> ClientResult<()> {
+    let current = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(ClientError::internal(
+            "the offline copy was written by a newer Carebill",
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Cache {
+    /// Opens (creating) the encrypted cache in a member directory.
+    pub fn open(dir: &Path, key: &DataKey) -> ClientResult<Cache> {
+        std::fs::create_dir_all(dir).map_err(ClientError::internal)?;
+        let path = dir.join(CACHE_FILE);
+        let conn = Connection::open(&path)?;
+        conn.execute_batch(&key.sqlcipher_pragma())?;
+        Self::finish_open(conn, Some(path))
+    }
+
+    /// A cache that never touches the disk (kiosk mode).
+    pub fn open_in_memory() -> ClientResult<Cache> {
+        Self::finish_open(Connection::open_in_memory()?, None)
+    }
+
+    /// An unencrypted cache file, for measuring what encryption costs. Not used by the app.
+    #[doc(hidden)]
+    pub fn open_unencrypted_for_benchmarks(path: &Path) -> ClientResult<Cache> {
+        Self::finish_open(Connection::open(path)?, Some(path.to_owned()))
+    }
+
+    fn finish_open(mut conn: Connection, path: Option<PathBuf>) -> ClientResult<Cache> {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .map_err(|_| ClientError::internal("the offline copy does not open with its key"))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;")?;
+        if path.is_some() {
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        }
+        migrate(&mut conn)?;
+        Ok(Cache {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> ClientResult<R> + Send + 'static,
+    ) -> ClientResult<R> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(PoisonError::into_inner)))
+            .await
+            .map_err(ClientError::internal)?
+    }
+
+    /// Runs `f` on the calling thread (benchmarks, tests).
+    pub fn run_blocking<R>(&self, f: impl FnOnce(&mut Connection) -> ClientResult<R>) -> ClientResult<R> {
+        f(&mut self.conn.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+// --- meta -----------------------------------------------------------------------------------------
+
+pub fn meta(conn: &Connection, key: &str) -> ClientResult<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> ClientResult<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Where sync stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncState {
+    pub cursor: String,
+    pub etag: Option<String>,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub business_date: Option<NaiveDate>,
+}
+
+pub fn sync_state(conn: &Connection) -> ClientResult<SyncState> {
+    Ok(SyncState {
+        cursor: meta(conn, "cursor")?.unwrap_or_default(),
+        etag: meta(conn, "etag")?,
+        synced_at: meta(conn, "synced_at")?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|d| d.with_timezone(&Utc)),
+        business_date: meta(conn, "business_date")?.and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok()),
+    })
+}
+
+pub fn mark_synced(conn: &Connection, at: DateTime<Utc>, business_date: Option<NaiveDate>) -> ClientResult<()> {
+    set_meta(conn, "synced_at", &at.to_rfc3339())?;
+    if let Some(d) = business_date {
+        set_meta(conn, "business_date", &d.format("%Y-%m-%d").to_string())?;
+    }
+    Ok(())
+}
+
+// --- applying the change feed ---------------------------------------------------------------------
+
+fn search_text(d: &BillDetail) -> String {
+    let mut s = format!(
+        "{} {} {} {}",
+        d.bill.provider, d.bill.facility, d.bill.statement_number, d.bill.account_number
+    );
+    for item in &d.line_items {
+        s.push(' ');
+        s.push_str(&item.description);
+        s.push(' ');
+        s.push_str(&item.code);
+    }
+    s.to_lowercase()
+}
+
+fn upsert_bill(conn: &Connection, d: &BillDetail) -> ClientResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents, search, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider, due_date = excluded.due_date,
+            service_date_from = excluded.service_date_from, service_date_to = excluded.service_date_to,
+            balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents,
+            search = excluded.search, detail = excluded.detail",
+    )?
+    .execute(params![
+        d.bill.id,
+        d.bill.kind.as_str(),
+        d.bill.provider,
+        d.bill.due_date.format("%Y-%m-%d").to_string(),
+        d.bill.service_date_from.format("%Y-%m-%d").to_string(),
+        d.bill.service_date_to.format("%Y-%m-%d").to_string(),
+        d.bill.balance.cents(),
+        d.bill.payable.cents(),
+        d.bill.pending_amount.cents(),
+        search_text(d),
+        serde_json::to_string(d)?,
+    ])?;
+    Ok(())
+}
+
+pub fn upsert_payment(conn: &Connection, p: &Payment) -> ClientResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO payments (id, created_at, year, status, idempotency_key, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, data = excluded.data, idempotency_key = excluded.idempotency_key",
+    )?
+    .execute(params![p.id, p.created_at.to_rfc3339(), p.created_at.year(), p.status.as_str(), p.idempotency_key, serde_json::to_string(p)?])?;
+    Ok(())
+}
+
+fn apply_change(conn: &Connection, c: &Change) -> ClientResult<()> {
+    let data = || {
+        c.data
+            .clone()
+            .ok_or_else(|| ClientError::internal(format!("upsert of {} without data", c.id)))
+    };
+    match (c.entity, c.op) {
+        (SyncEntity::Bill, SyncOp::Upsert) => upsert_bill(conn, &serde_json::from_value(data()?)?)?,
+        (SyncEntity::Bill, SyncOp::Delete) => {
+            conn.execute("DELETE FROM bills WHERE id = ?1", [&c.id])?;
+        }
+        (SyncEntity::Payment, SyncOp::Upsert) => upsert_payment(conn, &serde_json::from_value(data()?)?)?,
+        (SyncEntity::Payment, SyncOp::Delete) => {
+            conn.execute("DELETE FROM payments WHERE id = ?1", [&c.id])?;
+        }
+        (SyncEntity::PaymentMethod, SyncOp::Upsert) => {
+            let m: PaymentMethod = serde_json::from_value(data()?)?;
+            conn.execute(
+                "INSERT INTO payment_methods (id, data) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+                params![m.id, serde_json::to_string(&m)?],
+            )?;
+        }
+        (SyncEntity::PaymentMethod, SyncOp::Delete) => {
+            conn.execute("DELETE FROM payment_methods WHERE id = ?1", [&c.id])?;
+        }
+        (SyncEntity::Autopay, SyncOp::Upsert) => {
+            let a: Autopay = serde_json::from_value(data()?)?;
+            conn.execute(
+                "INSERT INTO autopay (id, data) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+                [serde_json::to_string(&a)?],
+            )?;
+        }
+        (SyncEntity::Autopay, SyncOp::Delete) => {
+            conn.execute("DELETE FROM autopay", [])?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies one page of changes and moves the cursor, in one transaction: a crash leaves the cache
+/// at the last consistent cursor.
+pub fn apply_page(
+    conn: &mut Connection,
+    changes: &[Change],
+    next_cursor: &str,
+    etag: Option<&str>,
+) -> ClientResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for c in changes {
+        apply_change(&tx, c)?;
+    }
+    set_meta(&tx, "cursor", next_cursor)?;
+    match etag {
+        Some(e) => set_meta(&tx, "etag", e)?,
+        None => {
+            tx.execute("DELETE FROM meta WHERE key = 'etag'", [])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Forgets everything synced (after `cursor_expired`), keeping the outbox.
+pub fn reset_synced(conn: &mut Connection) -> ClientResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "DELETE FROM bills; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
+         DELETE FROM meta WHERE key IN ('cursor', 'etag');",
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+// --- queries ----------------------------------------------------------------------------------------
+
+fn bill_ids_in_flight(conn: &Connection) -> ClientResult<std::collections::HashSet<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT bill_ids FROM outbox WHERE state IN ('pending', 'unknown') AND kind = 'payment'")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = std::collections::HashSet::new();
+    for ids in rows {
+        for id in serde_json::from_str::<Vec<String>>(&ids?)? {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+pub fn bills_page(
+    conn: &Connection,
+    q: &BillQuery,
+    business_date: NaiveDate,
+    freshness: Freshness,
+) -> ClientResult<BillsPage> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    match q.status {
+        BillStatusFilter::Open => clauses.push("balance_cents > 0".into()),
+        BillStatusFilter::Paid => clauses.push("balance_cents = 0".into()),
+        BillStatusFilter::All => {}
+    }
+    if let Some(kind) = q.kind {
+        args.push(Box::new(kind.as_str()));
+        clauses.push(format!("kind = ?{}", args.len()));
+    }
+    if let Some(p) = q.provider.as_ref().filter(|p| !p.is_empty()) {
+        args.push(Box::new(p.clone()));
+        clauses.push(format!("provider = ?{}", args.len()));
+    }
+    if let Some(from) = q.from {
+        args.push(Box::new(from.format("%Y-%m-%d").to_string()));
+        clauses.push(format!("service_date_to >= ?{}", args.len()));
+    }
+    if let Some(to) = q.to {
+        args.push(Box::new(to.format("%Y-%m-%d").to_string()));
+        clauses.push(format!("service_date_from <= ?{}", args.len()));
+    }
+    for word in q.search.as_deref().unwrap_or_default().split_whitespace().take(8) {
+        args.push(Box::new(format!("%{}%", escape_like(&word.to_lowercase()))));
+        clauses.push(format!("search LIKE ?{} ESCAPE '\\'", args.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let order = match q.sort {
+        BillSort::DueDateAsc => "due_date ASC, id ASC",
+        BillSort::DueDateDesc => "due_date DESC, id DESC",
+        BillSort::AmountDesc => "balance_cents DESC, due_date ASC, id ASC",
+        BillSort::AmountAsc => "balance_cents ASC, due_date ASC, id ASC",
+    };
+    let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
+    let arg_refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: u32 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM bills {filter}"))?
+        .query_row(arg_refs.as_slice(), |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT detail FROM bills {filter} ORDER BY {order} LIMIT {limit} OFFSET {}",
+        q.offset
+    ))?;
+    let in_flight = bill_ids_in_flight(conn)?;
+    let mut bills = Vec::new();
+    for detail in stmt.query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))? {
+        let d: BillDetail = serde_json::from_str(&detail?)?;
+        bills.push(row(d.bill, business_date, &in_flight));
+    }
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT provider FROM bills ORDER BY provider")?;
+    let providers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    Ok(BillsPage {
+        bills,
+        total,
+        offset: q.offset,
+        providers,
+        freshness,
+    })
+}
+
+fn row(bill: Bill, business_date: NaiveDate, in_flight: &std::collections::HashSet<String>) -> BillRow {
+    BillRow {
+        overdue: carebill_billing::bill::is_overdue(bill.due_date, bill.payable, business_date),
+        payment_in_flight: in_flight.contains(&bill.id),
+        bill,
+    }
+}
+
+pub fn bill(
+    conn: &Connection,
+    id: &str,
+    business_date: NaiveDate,
+    freshness: Freshness,
+) -> ClientResult<Option<BillView>> {
+    let detail: Option<String> = conn
+        .prepare_cached("SELECT detail FROM bills WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(detail) = detail else { return Ok(None) };
+    let d: BillDetail = serde_json::from_str(&detail)?;
+    let in_flight = bill_ids_in_flight(conn)?;
+    Ok(Some(BillView {
+        overdue: carebill_billing::bill::is_overdue(d.bill.due_date, d.bill.payable, business_date),
+        payment_in_flight: in_flight.contains(&d.bill.id),
+        bill: d,
+        freshness,
+    }))
+}
+
+pub fn payments_page(conn: &Connection, q: &PaymentQuery, freshness: Freshness) -> ClientResult<PaymentsPage> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(y) = q.year {
+        args.push(Box::new(y));
+        clauses.push(format!("year = ?{}", args.len()));
+    }
+    if let Some(s) = q.status {
+        args.push(Box::new(s.as_str()));
+        clauses.push(format!("status = ?{}", args.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
+    let arg_refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: u32 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM payments {filter}"))?
+        .query_row(arg_refs.as_slice(), |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT data FROM payments {filter} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {}",
+        q.offset
+    ))?;
+    let payments = stmt
+        .query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<Payment>(&d?)?))
+        .collect::<ClientResult<Vec<_>>>()?;
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT year FROM payments ORDER BY year DESC")?;
+    let years = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i32>, _>>()?;
+    Ok(PaymentsPage {
+        payments,
+        total,
+        offset: q.offset,
+        years,
+        freshness,
+    })
+}
+
+pub fn payment_by_key(conn: &Connection, key: &str) -> ClientResult<Option<Payment>> {
+    let data: Option<String> = conn
+        .query_row("SELECT data FROM payments WHERE idempotency_key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
+}
+
+pub fn payment_methods(conn: &Connection) -> ClientResult<Vec<PaymentMethod>> {
+    let mut stmt = conn.prepare_cached("SELECT data FROM payment_methods")?;
+    let mut methods = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<PaymentMethod>(&d?)?))
+        .collect::<ClientResult<Vec<_>>>()?;
+    methods.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(methods)
+}
+
+pub fn autopay(conn: &Connection) -> ClientResult<Option<Autopay>> {
+    let data: Option<String> = conn
+        .query_row("SELECT data FROM autopay WHERE id = 1", [], |r| r.get(0))
+        .optional()?;
+    data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
+}
+
+pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshness) -> ClientResult<Dashboard> {
+    let today = business_date.format("%Y-%m-%d").to_string();
+    let (payable, pending, open, overdue, next_due): (i64, i64, u32, u32, Option<String>) = conn.query_row(
+        "SELECT COALESCE(SUM(payable_cents), 0), COALESCE(SUM(pending_cents), 0), COUNT(*),
+                COALESCE(SUM(payable_cents > 0 AND due_date < ?1), 0),
+                MIN(CASE WHEN payable_cents > 0 AND due_date >= ?1 THEN due_date END)
+         FROM bills WHERE balance_cents > 0",
+        [&today],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    let autopay = autopay(conn)?.map(|a| AutopaySummary {
+        payment_method: a.payment_method.clone(),
+        next_charge: a
+            .upcoming
+            .iter()
+            .find(|u| u.status == carebill_api::types::UpcomingStatus::Scheduled)
+            .cloned(),
+    });
+    let recent = payments_page(
+        conn,
+        &PaymentQuery {
+            limit: 3,
+            ..Default::default()
+        },
+        freshness.clone(),
+    )?
+    .payments;
+    Ok(Dashboard {
+        total_payable: Money::from_cents(payable),
+        pending: Money::from_cents(pending),
+        next_due_date: next_due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        overdue_count: overdue,
+        open_count: open,
+        autopay,
+        recent_payments: recent,
+        freshness,
+    })
+}
+
+/// A bill's payable amount, as last synced.
+pub fn payable(conn: &Connection, bill_id: &str) -> ClientResult<Option<Money>> {
+    Ok(conn
+        .query_row("SELECT payable_cents FROM bills WHERE id = ?1", [bill_id], |r| {
+            r.get::<_, i64>(0)
+        })
+        .optional()?
+        .map(Money::from_cents))
+}
+
+/// Statuses that count as paid or being paid, for tests and history filters.
+pub fn is_final(status: PaymentStatus) -> bool {
+    !matches!(status, PaymentStatus::Pending)
+}

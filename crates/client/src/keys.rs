@@ -1,0 +1,327 @@
+//! The cache's data key and how it is kept.
+//!
+//! Each member's cache is encrypted with a random 256-bit data key. The data key is stored only
+//! wrapped (XChaCha20-Poly1305), twice, in `keys.json` beside the cache:
+//! - by a random key-encryption key kept in the OS keyring (entry `cache-key/<member>`), so a
+//!   remembered session opens the cache without the password;
+//! - by a key derived from the member's password with argon2id (m = 19 MiB, t = 2, p = 1, random
+//!   salt), so the cache opens offline with the password alone.
+//!
+//! The file holds ciphertext and salts only; no key or token sits in a plain file. After a
+//! password change the next online sign-in re-wraps with the new password (using the keyring copy,
+//! or the old password-wrapped copy when the password is the one just changed on this device);
+//! when neither can open it, the cache is wiped and synced again.
+
+use std::path::{Path, PathBuf};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::secrets::SecretStore;
+
+pub const KEY_FILE: &str = "keys.json";
+
+/// A 256-bit data key. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataKey(pub [u8; 32]);
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+impl DataKey {
+    pub fn random() -> DataKey {
+        DataKey(rand::random())
+    }
+
+    /// SQLCipher's raw-key form.
+    pub fn sqlcipher_pragma(&self) -> String {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        format!("PRAGMA key = \"x'{hex}'\";")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("no offline copy on this device")]
+    Missing,
+    #[error("the password does not open the offline copy")]
+    WrongPassword,
+    #[error("the keyring copy of the cache key is missing")]
+    NoKeyringCopy,
+    #[error("the key file is damaged: {0}")]
+    Corrupt(String),
+    #[error("cannot write the key file: {0}")]
+    Io(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct KeyFile {
+    version: u32,
+    /// Argon2id salt for the password-derived key.
+    salt: String,
+    /// The data key wrapped by the password-derived key (nonce || ciphertext).
+    by_password: String,
+    /// The data key wrapped by the keyring's key, when a keyring was usable.
+    by_keyring: Option<String>,
+    /// Hashes of the logins (email, member ID) that lead to this cache, for offline unlock.
+    logins: Vec<String>,
+}
+
+/// The directory of a member's cache, named by a hash of the member ID.
+pub fn member_dir(data_dir: &Path, member_id: &str) -> PathBuf {
+    data_dir.join("members").join(member_hash(member_id))
+}
+
+pub fn member_hash(member_id: &str) -> String {
+    hex(&Sha256::digest(format!("carebill member {}", member_id.to_uppercase()).as_bytes())[..12])
+}
+
+/// A login as typed (email or member ID), normalized and hashed.
+pub fn login_hash(login: &str) -> String {
+    hex(&Sha256::digest(format!("carebill login {}", login.trim().to_lowercase()).as_bytes())[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn keyring_entry(dir: &Path) -> String {
+    format!(
+        "cache-key/{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("unknown")
+    )
+}
+
+fn password_kek(password: &str, salt: &[u8]) -> Result<[u8; 32], KeyError> {
+    let params = Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(password.as_bytes(), salt, &mut out)
+        .map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    Ok(out)
+}
+
+fn wrap(kek: &[u8; 32], key: &DataKey, aad: &str) -> String {
+    let cipher = XChaCha20Poly1305::new(kek.into());
+    let nonce_bytes: [u8; 24] = rand::random();
+    let nonce = XNonce::from_slice(&nonce_bytes);
+    let ct = cipher
+        .encrypt(
+            nonce,
+            Payload {
+                msg: &key.0,
+                aad: aad.as_bytes(),
+            },
+        )
+        .unwrap_or_default();
+    let mut out = nonce_bytes.to_vec();
+    out.extend(ct);
+    B64.encode(out)
+}
+
+fn unwrap(kek: &[u8; 32], wrapped: &str, aad: &str) -> Option<DataKey> {
+    let bytes = B64.decode(wrapped).ok()?;
+    if bytes.len() < 24 {
+        return None;
+    }
+    let (nonce, ct) = bytes.split_at(24);
+    let plain = XChaCha20Poly1305::new(kek.into())
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: aad.as_bytes(),
+            },
+        )
+        .ok()?;
+    plain.try_into().ok().map(DataKey)
+}
+
+fn read(dir: &Path) -> Result<KeyFile, KeyError> {
+    let text = std::fs::read_to_string(dir.join(KEY_FILE)).map_err(|_| KeyError::Missing)?;
+    serde_json::from_str(&text).map_err(|e| KeyError::Corrupt(e.to_string()))
+}
+
+fn write(dir: &Path, file: &KeyFile) -> Result<(), KeyError> {
+    std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(e.to_string()))?;
+    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    let text = serde_json::to_string_pretty(file).map_err(|e| KeyError::Io(e.to_string()))?;
+    std::fs::write(&tmp, text).map_err(|e| KeyError::Io(e.to_string()))?;
+    std::fs::rename(&tmp, dir.join(KEY_FILE)).map_err(|e| KeyError::Io(e.to_string()))
+}
+
+const AAD_PASSWORD: &str = "carebill cache key v1 password";
+const AAD_KEYRING: &str = "carebill cache key v1 keyring";
+
+pub fn exists(dir: &Path) -> bool {
+    dir.join(KEY_FILE).exists()
+}
+
+/// Makes a new data key and stores it wrapped by the password and, when a keyring is usable, by a
+/// keyring key. Returns the data key.
+pub fn create(
+    dir: &Path,
+    password: &str,
+    keyring: Option<&dyn SecretStore>,
+    logins: &[&str],
+) -> Result<DataKey, KeyError> {
+    let key = DataKey::random();
+    let salt: [u8; 16] = rand::random();
+    let by_password = wrap(&password_kek(password, &salt)?, &key, AAD_PASSWORD);
+    let by_keyring = keyring.and_then(|store| {
+        let kek: [u8; 32] = rand::random();
+        store
+            .set(&keyring_entry(dir), &hex(&kek))
+            .ok()
+            .map(|_| wrap(&kek, &key, AAD_KEYRING))
+    });
+    let file = KeyFile {
+        version: 1,
+        salt: B64.encode(salt),
+        by_password,
+        by_keyring,
+        logins: logins.iter().map(|l| login_hash(l)).collect(),
+    };
+    write(dir, &file)?;
+    Ok(key)
+}
+
+/// Opens the data key with the password (offline unlock, or online with a keyring-less device).
+pub fn open_with_password(dir: &Path, password: &str) -> Result<DataKey, KeyError> {
+    let file = read(dir)?;
+    let salt = B64.decode(&file.salt).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+    unwrap(&password_kek(password, &salt)?, &file.by_password, AAD_PASSWORD).ok_or(KeyError::WrongPassword)
+}
+
+/// Opens the data key with the keyring's copy.
+pub fn open_with_keyring(dir: &Path, store: &dyn SecretStore) -> Result<DataKey, KeyError> {
+    let file = read(dir)?;
+    let wrapped = file.by_keyring.ok_or(KeyError::NoKeyringCopy)?;
+    let hex_kek = store
+        .get(&keyring_entry(dir))
+        .ok()
+        .flatten()
+        .ok_or(KeyError::NoKeyringCopy)?;
+    let kek: Vec<u8> = (0..hex_kek.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex_kek.get(i * 2..i * 2 + 2)?, 16).ok())
+        .collect();
+    let kek: [u8; 32] = kek.try_into().map_err(|_| KeyError::NoKeyringCopy)?;
+    unwrap(&kek, &wrapped, AAD_KEYRING).ok_or(KeyError::NoKeyringCopy)
+}
+
+/// Re-wraps the data key with a (new) password, keeping the keyring copy; adds the keyring copy
+/// when a keyring is usable and there was none.
+pub fn rewrap(
+    dir: &Path,
+    key: &DataKey,
+    password: &str,
+    keyring: Option<&dyn SecretStore>,
+    logins: &[&str],
+) -> Result<(), KeyError> {
+    let mut file = read(dir)?;
+    let salt: [u8; 16] = rand::random();
+    file.salt = B64.encode(salt);
+    file.by_password = wrap(&password_kek(password, &salt)?, key, AAD_PASSWORD);
+    if let (None, Some(store)) = (&file.by_keyring, keyring) {
+        let kek: [u8; 32] = rand::random();
+        if store.set(&keyring_entry(dir), &hex(&kek)).is_ok() {
+            file.by_keyring = Some(wrap(&kek, key, AAD_KEYRING));
+        }
+    }
+    for l in logins {
+        let h = login_hash(l);
+        if !file.logins.contains(&h) {
+            file.logins.push(h);
+        }
+    }
+    write(dir, &file)
+}
+
+/// The member directories that a typed login leads to (offline unlock).
+pub fn dirs_for_login(data_dir: &Path, login: &str) -> Vec<PathBuf> {
+    let wanted = login_hash(login);
+    let Ok(entries) = std::fs::read_dir(data_dir.join("members")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|dir| read(dir).is_ok_and(|f| f.logins.contains(&wanted)))
+        .collect()
+}
+
+/// Deletes the key file and the keyring copy: the cache can no longer be opened.
+pub fn destroy(dir: &Path, keyring: Option<&dyn SecretStore>) {
+    if let Some(store) = keyring {
+        let _ = store.delete(&keyring_entry(dir));
+    }
+    let _ = std::fs::remove_file(dir.join(KEY_FILE));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryStore;
+
+    #[test]
+    fn the_data_key_opens_with_the_password_or_the_keyring_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = MemoryStore::new();
+        let key = create(
+            dir.path(),
+            "correct horse battery staple",
+            Some(&ring),
+            &["demo@carebill.example", "M200000001"],
+        )
+        .unwrap();
+        assert_eq!(
+            open_with_password(dir.path(), "correct horse battery staple").unwrap(),
+            key
+        );
+        assert_eq!(open_with_keyring(dir.path(), &ring).unwrap(), key);
+        assert_eq!(
+            open_with_password(dir.path(), "wrong horse battery staple"),
+            Err(KeyError::WrongPassword)
+        );
+        assert_eq!(
+            open_with_keyring(dir.path(), &MemoryStore::new()),
+            Err(KeyError::NoKeyringCopy)
+        );
+        let text = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+        let key_hex: String = key.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !text.contains(&key_hex) && !text.contains(&B64.encode(key.0)),
+            "no key in the clear"
+        );
+        assert!(!text.contains("demo@carebill.example"));
+    }
+
+    #[test]
+    fn a_new_password_rewraps_and_logins_find_the_directory() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = member_dir(data.path(), "M200000001");
+        let key = create(&dir, "first password that is long", None, &["Demo@Carebill.example"]).unwrap();
+        rewrap(&dir, &key, "second password that is long", None, &["M200000001"]).unwrap();
+        assert_eq!(
+            open_with_password(&dir, "first password that is long"),
+            Err(KeyError::WrongPassword)
+        );
+        assert_eq!(open_with_password(&dir, "second password that is long").unwrap(), key);
+        assert_eq!(dirs_for_login(data.path(), " demo@carebill.EXAMPLE"), vec![dir.clone()]);
+        assert_eq!(dirs_for_login(data.path(), "m200000001"), vec![dir.clone()]);
+        assert!(dirs_for_login(data.path(), "someone@else.example").is_empty());
+        destroy(&dir, None);
+        assert_eq!(
+            open_with_password(&dir, "second password that is long"),
+            Err(KeyError::Missing)
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Carebill's client engine: everything the desktop app does except drawing. No Tauri in here;
+//! the shell wraps [`Engine`] one method per command.
+//!
+//! - [`api`]: the billing API client (retries, refresh, error kinds).
+//! - [`cache`]: the member's encrypted copy on this device; [`keys`]: how its key is kept.
+//! - [`sync`]: the change feed into the cache.
+//! - [`outbox`]: writes in flight, exactly once.
+//! - [`secrets`]: the OS keyring, or memory.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod outbox;
+pub mod secrets;
+pub mod sync;
+pub mod types;
+
+pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
+pub use engine::{DraftAllocation, DraftMethod, Engine, PaymentDraft, PaymentReview, SubmitOutcome, UnresolvedIntent};
+pub use error::{ClientError, ClientResult, ErrorKind};
+pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};
+pub use types::*;

@@ -1,0 +1,213 @@
+//! Writes in flight, kept in the member's encrypted cache so none is lost or repeated.
+//!
+//! A payment (or a change to payment methods or autopay) is written here with a fresh
+//! idempotency key *before* it is sent, holding only a token or a method id, never card data.
+//! It is sent with that key, and re-sent with the same key after timeouts, dropped connections and
+//! app restarts, until its answer is known. A payment older than the server's key retention
+//! (24 hours) is never re-sent: it is reconciled against the synced payment history by its key.
+
+use carebill_api::types::{AutopayRequest, CreatePaymentRequest};
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClientError, ClientResult};
+
+/// After this long a pending payment is reconciled, not re-sent.
+pub const RESEND_WINDOW: Duration = Duration::hours(24);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    Payment(CreatePaymentRequest),
+    AddMethod { token: String },
+    RemoveMethod { id: String },
+    PutAutopay(AutopayRequest),
+    DeleteAutopay,
+    Skip { bill_id: String },
+}
+
+impl Request {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Payment(_) => "payment",
+            Request::AddMethod { .. } => "add_method",
+            Request::RemoveMethod { .. } => "remove_method",
+            Request::PutAutopay(_) => "put_autopay",
+            Request::DeleteAutopay => "delete_autopay",
+            Request::Skip { .. } => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Written; the answer is not known yet.
+    Pending,
+    /// Answered (including declines): `result` holds the answer.
+    Done,
+    /// Refused (validation, not found...): nothing happened.
+    Failed,
+    /// Older than the resend window and not in the synced history: it never reached the server.
+    Unknown,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "done" => State::Done,
+            "failed" => State::Failed,
+            "unknown" => State::Unknown,
+            _ => State::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub key: String,
+    pub request: Request,
+    pub bill_ids: Vec<String>,
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<ClientError>,
+}
+
+/// A fresh idempotency key: 128 random bits.
+pub fn new_key() -> String {
+    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    format!("cb-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Writes an entry before anything is sent.
+pub fn insert(
+    conn: &Connection,
+    id: &str,
+    request: &Request,
+    bill_ids: &[String],
+    now: DateTime<Utc>,
+) -> ClientResult<Entry> {
+    let key = new_key();
+    conn.execute(
+        "INSERT INTO outbox (id, kind, idempotency_key, request, bill_ids, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        params![id, request.kind(), key, serde_json::to_string(request)?, serde_json::to_string(bill_ids)?, now.timestamp_millis()],
+    )?;
+    Ok(Entry {
+        id: id.to_string(),
+        key,
+        request: request.clone(),
+        bill_ids: bill_ids.to_vec(),
+        state: State::Pending,
+        created_at: now,
+        attempts: 0,
+        result: None,
+        error: None,
+    })
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    u32,
+    Option<String>,
+    Option<String>,
+);
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+const COLUMNS: &str = "id, idempotency_key, request, bill_ids, state, created_at, attempts, result, error";
+
+fn decode(row: Row) -> ClientResult<Entry> {
+    let (id, key, request, bills, state, created, attempts, result, error) = row;
+    Ok(Entry {
+        id,
+        key,
+        request: serde_json::from_str(&request)?,
+        bill_ids: serde_json::from_str(&bills)?,
+        state: State::parse(&state),
+        created_at: DateTime::from_timestamp_millis(created).unwrap_or_default(),
+        attempts,
+        result: result.map(|r| serde_json::from_str(&r)).transpose()?,
+        error: error.map(|e| serde_json::from_str(&e)).transpose()?,
+    })
+}
+
+pub fn get(conn: &Connection, id: &str) -> ClientResult<Option<Entry>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], from_row)
+        .optional()?
+        .map(decode)
+        .transpose()
+}
+
+/// Entries whose answer is not known, oldest first.
+pub fn unresolved(conn: &Connection) -> ClientResult<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+pub fn count_unresolved(conn: &Connection) -> ClientResult<u32> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?)
+}
+
+pub fn record_attempt(conn: &Connection, id: &str, now: DateTime<Utc>) -> ClientResult<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+        params![id, now.timestamp_millis()],
+    )?;
+    Ok(())
+}
+
+/// Records the final answer. Only a pending entry changes: the first answer wins.
+pub fn resolve(
+    conn: &Connection,
+    id: &str,
+    state: State,
+    result: Option<&serde_json::Value>,
+    error: Option<&ClientError>,
+    now: DateTime<Utc>,
+) -> ClientResult<bool> {
+    let changed = conn.execute(
+        "UPDATE outbox SET state = ?2, result = ?3, error = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'pending'",
+        params![
+            id,
+            state.as_str(),
+            result.map(serde_json::to_string).transpose()?,
+            error.map(serde_json::to_string).transpose()?,
+            now.timestamp_millis()
+        ],
+    )?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,158 @@
+//! Where secrets live: the OS keyring (Secret Service, Keychain, Credential Manager), or memory
+//! only when no keyring is usable. Never a file.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+/// Whether secrets can be kept across app restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum KeyringStatus {
+    Available,
+    /// No usable keyring: secrets stay in memory, "keep me signed in" is off, and the offline copy
+    /// opens with the password only.
+    Unavailable {
+        reason: String,
+    },
+    /// Kiosk mode never writes to the keyring.
+    Disabled,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("keyring: {0}")]
+pub struct SecretError(pub String);
+
+pub trait SecretStore: Send + Sync + 'static {
+    fn get(&self, name: &str) -> Result<Option<String>, SecretError>;
+    fn set(&self, name: &str, value: &str) -> Result<(), SecretError>;
+    fn delete(&self, name: &str) -> Result<(), SecretError>;
+    fn status(&self) -> KeyringStatus;
+}
+
+/// The OS keyring, under one service name.
+pub struct OsKeyring {
+    service: String,
+    status: KeyringStatus,
+}
+
+impl OsKeyring {
+    /// Probes the keyring with a write, read and delete; an unusable keyring is reported, not fatal.
+    pub fn open(service: &str) -> OsKeyring {
+        let mut ring = OsKeyring {
+            service: service.to_string(),
+            status: KeyringStatus::Available,
+        };
+        let probe = format!("probe-{}", std::process::id());
+        let outcome = ring.set(&probe, "ok").and_then(|_| ring.get(&probe)).and_then(|v| {
+            let _ = ring.delete(&probe);
+            if v.as_deref() == Some("ok") {
+                Ok(())
+            } else {
+                Err(SecretError("the keyring did not keep a value".into()))
+            }
+        });
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "no usable keyring: secrets stay in memory");
+            ring.status = KeyringStatus::Unavailable { reason: e.0 };
+        }
+        ring
+    }
+
+    fn entry(&self, name: &str) -> Result<keyring::Entry, SecretError> {
+        keyring::Entry::new(&self.service, name).map_err(|e| SecretError(e.to_string()))
+    }
+}
+
+impl SecretStore for OsKeyring {
+    fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        match self.entry(name)?.get_password() {
+            Ok(v) => Ok(Some(v)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(SecretError(e.to_string())),
+        }
+    }
+
+    fn set(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        self.entry(name)?
+            .set_password(value)
+            .map_err(|e| SecretError(e.to_string()))
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        match self.entry(name)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(SecretError(e.to_string())),
+        }
+    }
+
+    fn status(&self) -> KeyringStatus {
+        self.status.clone()
+    }
+}
+
+/// Secrets in memory: for machines without a keyring, for kiosks, and for tests (where one
+/// instance shared across engine restarts stands in for the OS keyring).
+#[derive(Default)]
+pub struct MemoryStore {
+    values: Mutex<HashMap<String, String>>,
+    status: Option<KeyringStatus>,
+}
+
+impl MemoryStore {
+    /// Behaves like an available keyring that forgets everything when dropped.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// A store that refuses to keep anything, reporting `status`.
+    pub fn refusing(status: KeyringStatus) -> MemoryStore {
+        MemoryStore {
+            values: Mutex::default(),
+            status: Some(status),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        if self.status.is_some() {
+            return Ok(None);
+        }
+        Ok(self
+            .values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned())
+    }
+
+    fn set(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        if let Some(status) = &self.status {
+            return Err(SecretError(format!("not kept: {status:?}")));
+        }
+        self.values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        self.values.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+        Ok(())
+    }
+
+    fn status(&self) -> KeyringStatus {
+        self.status.clone().unwrap_or(KeyringStatus::Available)
+    }
+}

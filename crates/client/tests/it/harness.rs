@@ -1,0 +1,110 @@
+//! A real billing server in process, and engines pointed at it (directly or through the fault
+//! proxy), with a temp data dir and an in-memory keyring shared across engine "restarts".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use carebill_client::{ClientConfig, Engine, MemoryStore, SecretStore, SystemClock};
+use carebill_server::config::ServerConfig;
+use carebill_server::{RunningServer, SystemClock as ServerClock};
+
+pub const DEMO_EMAIL: &str = "demo@carebill.example";
+pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+
+pub struct World {
+    pub server: Option<RunningServer>,
+    pub _server_dir: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+    pub secrets: Arc<MemoryStore>,
+    pub api_url: String,
+}
+
+/// Every log line of this test binary, for the secrets canary.
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
+}
+
+impl World {
+    pub async fn start() -> World {
+        World::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        capture_logs();
+        let server_dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), server_dir.path().to_path_buf());
+        config.demo = true;
+        config.hash_concurrency = 2;
+        config.scheduler_every = None;
+        adjust(&mut config);
+        let server = carebill_server::start(config, Arc::new(ServerClock)).await.unwrap();
+        let api_url = format!("http://{}", server.addr);
+        World {
+            server: Some(server),
+            _server_dir: server_dir,
+            data: tempfile::tempdir().unwrap(),
+            secrets: Arc::new(MemoryStore::new()),
+            api_url,
+        }
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub fn config(&self, url: &str) -> ClientConfig {
+        let mut c = ClientConfig::new(url, self.data.path().to_path_buf());
+        c.processor_url = format!("{}/processor", self.api_url);
+        c.keyring_service = format!("carebill-test-{}", std::process::id());
+        c.request_timeout = Duration::from_secs(10);
+        c
+    }
+
+    /// A fresh engine (as after an app restart) on the same data dir and keyring.
+    pub fn engine(&self) -> Engine {
+        self.engine_with(self.config(&self.api_url))
+    }
+
+    pub fn engine_with(&self, config: ClientConfig) -> Engine {
+        let secrets: Arc<dyn SecretStore> = self.secrets.clone();
+        Engine::new(config, secrets, Arc::new(SystemClock)).unwrap()
+    }
+
+    pub async fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Runs SQL against the server's database.
+    pub async fn server_count(&self, sql: String) -> i64 {
+        self.server()
+            .state
+            .db
+            .read(move |c| Ok(c.query_row(&sql, [], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,10 @@
+//! Client engine tests against a real billing server on loopback.
+
+mod faults;
+mod harness;
+mod offline;
+mod payments;
+mod proxy;
+mod security;
+mod sessions;
+mod sync;

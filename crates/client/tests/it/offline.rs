@@ -1,0 +1,89 @@
+//! Offline review: the service is down; the copy opens with the password, read-only.
+
+use carebill_client::{BillQuery, BillStatusFilter, DraftAllocation, DraftMethod, ErrorKind, PaymentDraft};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn with_the_server_stopped_cached_bills_open_with_the_password_read_only() {
+    let mut w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let online = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let card = e
+        .payment_methods()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.last4 == "4242")
+        .unwrap()
+        .id;
+    e.sign_out(false).await.unwrap();
+    w.stop_server().await;
+
+    let e = w.engine();
+    let err = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Offline);
+    let wrong = e
+        .unlock_offline(DEMO_EMAIL, "not my password at all")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (wrong.kind, wrong.code.as_str()),
+        (ErrorKind::Unauthenticated, "invalid_credentials")
+    );
+    assert_eq!(
+        e.dashboard().await.unwrap_err().code,
+        "not_signed_in",
+        "a wrong password opens nothing"
+    );
+    let unknown = e.unlock_offline("nobody@example.com", DEMO_PASSWORD).await.unwrap_err();
+    assert_eq!(unknown.message, wrong.message, "unknown logins look the same");
+
+    let info = e.unlock_offline("m200000001", DEMO_PASSWORD).await.unwrap();
+    assert!(info.offline);
+    let cached = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cached.total, online.total);
+    assert!(cached.freshness.offline && cached.freshness.synced_at.is_some());
+    assert_eq!(
+        cached.freshness.business_date,
+        chrono::Local::now().date_naive(),
+        "overdue from today's date"
+    );
+    let detail = e.bill(&cached.bills[0].bill.id).await.unwrap();
+    assert!(!detail.bill.line_items.is_empty());
+
+    // Payments and changes are refused and change nothing.
+    let draft = PaymentDraft {
+        allocations: vec![DraftAllocation {
+            bill_id: cached.bills[0].bill.id.clone(),
+            amount: "1.00".into(),
+        }],
+        method: DraftMethod::Saved {
+            payment_method_id: card.clone(),
+        },
+    };
+    assert_eq!(e.prepare_payment(draft).await.unwrap_err().kind, ErrorKind::Offline);
+    assert_eq!(
+        e.remove_payment_method(&card).await.unwrap_err().kind,
+        ErrorKind::Offline
+    );
+    assert_eq!(e.skip_autopay("bil_x").await.unwrap_err().kind, ErrorKind::Offline);
+    assert_eq!(e.unresolved().await.unwrap().len(), 0);
+    assert_eq!(e.payment_methods().await.unwrap().len(), 2);
+}

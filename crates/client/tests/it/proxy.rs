@@ -1,0 +1,162 @@
+//! A TCP proxy that injects faults between the client and the server: it drops the connection
+//! after forwarding a request (the server commits, the client never hears), delays answers,
+//! resets connections, and cuts answers in the middle.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Default)]
+pub struct Counts {
+    pub connections: AtomicU64,
+    pub dropped_after_request: AtomicU64,
+    pub delayed: AtomicU64,
+    pub reset: AtomicU64,
+    pub cut: AtomicU64,
+}
+
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    /// 0: none; 1: random faults; 2: every answer is dropped after the request reached the server.
+    pub faults: Arc<AtomicU8>,
+    /// Bumped on every mode change: connections from before close at their next answer, so a
+    /// pooled keep-alive connection cannot carry the old mode.
+    pub generation: Arc<AtomicU64>,
+    pub counts: Arc<Counts>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: SocketAddr, seed: u64) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults = Arc::new(AtomicU8::new(0));
+        let generation = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(Counts::default());
+        let (f, c, g) = (faults.clone(), counts.clone(), generation.clone());
+        let task = tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                c.connections.fetch_add(1, Ordering::Relaxed);
+                let roll: u32 = match f.load(Ordering::Relaxed) {
+                    1 => rng.gen_range(0..100),
+                    2 => 0,
+                    _ => 100,
+                };
+                let delay = Duration::from_millis(rng.gen_range(50..400));
+                let cut_at = rng.gen_range(1..60);
+                let (c, g) = (c.clone(), g.clone());
+                let born = g.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let _ = handle(client, upstream, roll, delay, cut_at, &c, &g, born).await;
+                });
+            }
+        });
+        FaultProxy {
+            addr,
+            faults,
+            generation,
+            counts,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_faults(&self, on: bool) {
+        self.faults.store(u8::from(on), Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Every request reaches the server and every answer is lost.
+    pub fn drop_every_answer(&self) {
+        self.faults.store(2, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    roll: u32,
+    delay: Duration,
+    cut_at: usize,
+    c: &Counts,
+    g: &AtomicU64,
+    born: u64,
+) -> std::io::Result<()> {
+    if (70..78).contains(&roll) {
+        // Closed before anything is forwarded: the client sees the connection end unanswered.
+        c.reset.fetch_add(1, Ordering::Relaxed);
+        drop(client);
+        return Ok(());
+    }
+    let mut server = TcpStream::connect(upstream).await?;
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let up = async {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = cr.read(&mut buf).await?;
+            if n == 0 {
+                return sw.shutdown().await;
+            }
+            sw.write_all(&buf[..n]).await?;
+        }
+    };
+    let down = async {
+        let mut buf = [0u8; 16 * 1024];
+        let mut first = true;
+        loop {
+            let n = sr.read(&mut buf).await?;
+            if n == 0 {
+                return cw.shutdown().await;
+            }
+            if g.load(Ordering::SeqCst) != born {
+                return Err(std::io::Error::other("closed by a mode change"));
+            }
+            if first {
+                first = false;
+                match roll {
+                    // The request reached the server; its answer never reaches the client.
+                    0..=11 => {
+                        c.dropped_after_request.fetch_add(1, Ordering::Relaxed);
+                        return Err(std::io::Error::other("dropped after request"));
+                    }
+                    12..=21 => {
+                        c.delayed.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(delay).await;
+                    }
+                    22..=29 => {
+                        c.cut.fetch_add(1, Ordering::Relaxed);
+                        cw.write_all(&buf[..n.min(cut_at)]).await?;
+                        return Err(std::io::Error::other("cut mid-response"));
+                    }
+                    _ => {}
+                }
+            }
+            cw.write_all(&buf[..n]).await?;
+        }
+    };
+    tokio::select! {
+        r = up => r,
+        r = down => r,
+    }
+}

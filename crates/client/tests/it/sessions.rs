@@ -1,0 +1,147 @@
+//! Signing in, keeping a session in the keyring, locking, signing out, forgetting the device.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use carebill_client::keys;
+use carebill_client::{ClientConfig, Engine, ErrorKind, Event, KeyringStatus, ManualClock, MemoryStore, SecretStore};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn signing_in_opens_an_encrypted_copy_and_syncs_it() {
+    let w = World::start().await;
+    let e = w.engine();
+    let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    assert_eq!(info.member.member_id, "M200000001");
+    assert!(!info.offline && !info.remembered);
+    e.sync().await.unwrap();
+    let dash = e.dashboard().await.unwrap();
+    assert!(dash.open_count > 0);
+    let dir = keys::member_dir(w.data.path(), "M200000001");
+    assert!(dir.join("cache.db").exists() && dir.join("keys.json").exists());
+    // Not remembered: nothing but the cache key wrap in the keyring.
+    assert!(w.secrets.get("last-member").unwrap().is_none());
+    let wrong = e
+        .sign_in(DEMO_EMAIL, "not the right password", false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (wrong.kind, wrong.code.as_str()),
+        (ErrorKind::Unauthenticated, "invalid_credentials")
+    );
+}
+
+#[tokio::test]
+async fn keep_me_signed_in_survives_a_restart_and_sign_out_forgets_it() {
+    let w = World::start().await;
+    let e = w.engine();
+    let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    assert!(info.remembered);
+    e.sync().await.unwrap();
+    drop(e);
+    let again = w.engine();
+    let resumed = again.resume().await.unwrap().expect("a remembered session");
+    assert_eq!(resumed.member.email, DEMO_EMAIL);
+    again.sync().await.unwrap();
+    assert!(again.dashboard().await.unwrap().open_count > 0);
+    again.sign_out(false).await.unwrap();
+    assert!(w.secrets.get("last-member").unwrap().is_none());
+    assert_eq!(w.secrets.len(), 0, "sign-out deletes every keyring entry of the member");
+    assert!(w.engine().resume().await.unwrap().is_none());
+    // The copy stays for offline review; forgetting the device deletes it.
+    assert!(keys::member_dir(w.data.path(), "M200000001").join("cache.db").exists());
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.forget_device(false).await.unwrap();
+    assert!(!keys::member_dir(w.data.path(), "M200000001").exists());
+}
+
+#[tokio::test]
+async fn without_a_keyring_the_engine_says_so_and_keeps_secrets_in_memory() {
+    let w = World::start().await;
+    let refusing: Arc<dyn SecretStore> = Arc::new(MemoryStore::refusing(KeyringStatus::Unavailable {
+        reason: "no Secret Service".into(),
+    }));
+    let e = Engine::new(w.config(&w.api_url), refusing, Arc::new(carebill_client::SystemClock)).unwrap();
+    assert!(matches!(e.keyring_status(), KeyringStatus::Unavailable { .. }));
+    let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    assert!(!info.remembered, "keep me signed in needs a keyring");
+    e.sync().await.unwrap();
+    let text = std::fs::read_to_string(keys::member_dir(w.data.path(), "M200000001").join("keys.json")).unwrap();
+    assert!(text.contains("\"by_keyring\": null"), "only the password-wrapped copy");
+    // Offline unlock still works with the password.
+    let other = Engine::new(
+        w.config(&w.api_url),
+        Arc::new(MemoryStore::new()),
+        Arc::new(carebill_client::SystemClock),
+    )
+    .unwrap();
+    other.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_locks_after_the_configured_time_with_a_warning_first() {
+    let w = World::start().await;
+    let clock = ManualClock::new(chrono::Utc::now());
+    let mut config: ClientConfig = w.config(&w.api_url);
+    config.idle_lock_after = Duration::from_secs(15 * 60);
+    let e = Engine::new(config, w.secrets.clone(), clock.clone()).unwrap();
+    let mut events = e.events();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    clock.advance(chrono::Duration::minutes(14) + chrono::Duration::seconds(31));
+    e.check_idle().await;
+    let mut warned = None;
+    while let Ok(ev) = events.try_recv() {
+        if let Event::IdleWarning { seconds_left } = ev {
+            warned = Some(seconds_left);
+        }
+    }
+    assert!(
+        warned.is_some_and(|s| (20..=30).contains(&s)),
+        "warning with at least 20 s: {warned:?}"
+    );
+    clock.advance(chrono::Duration::seconds(30));
+    e.check_idle().await;
+    assert!(e.status().await.unwrap().locked);
+    assert_eq!(e.dashboard().await.unwrap_err().code, "locked");
+    assert_eq!(
+        e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
+        "invalid_credentials"
+    );
+    e.unlock(DEMO_PASSWORD).await.unwrap();
+    e.dashboard().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_password_change_rewraps_the_copy_and_a_reset_elsewhere_rebuilds_it() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let new_password = "a different long passphrase";
+    e.change_password(DEMO_PASSWORD, new_password).await.unwrap();
+    e.sign_out(false).await.unwrap();
+    let dir = keys::member_dir(w.data.path(), "M200000001");
+    assert!(keys::open_with_password(&dir, new_password).is_ok());
+    assert!(keys::open_with_password(&dir, DEMO_PASSWORD).is_err());
+    // The password changes on another device (the keyring copy is gone after sign-out): the next
+    // online sign-in cannot open the old copy and starts a fresh one.
+    let other = w.engine();
+    other.sign_in(DEMO_EMAIL, new_password, false).await.unwrap();
+    other.change_password(new_password, DEMO_PASSWORD).await.unwrap();
+    other.sign_out(false).await.unwrap();
+    keys::rewrap(
+        &dir,
+        &keys::open_with_password(&dir, DEMO_PASSWORD).unwrap(),
+        new_password,
+        None,
+        &[],
+    )
+    .unwrap();
+    let third = w.engine();
+    third.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    third.sync().await.unwrap();
+    assert!(third.dashboard().await.unwrap().open_count > 0);
+    assert!(keys::open_with_password(&dir, DEMO_PASSWORD).is_ok());
+}

@@ -1,0 +1,191 @@
+//! Sync: full, delta, 304, 410, a crash mid-page, deletions, business-date changes.
+
+use carebill_api::types::{SyncEntity, SyncOp};
+use carebill_client::{BillQuery, BillStatusFilter};
+use carebill_server::{seed, store};
+use rand::SeedableRng;
+
+use crate::harness::*;
+use crate::proxy::FaultProxy;
+
+#[tokio::test]
+async fn first_sync_pulls_everything_then_deltas_and_304() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    let first = e.sync().await.unwrap();
+    assert!(first.changes > 0 && !first.full_resync);
+    let server_bills = w
+        .server_count("SELECT COUNT(*) FROM bills WHERE member_id = 'M200000001'".into())
+        .await;
+    let all = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total as i64, server_bills);
+    assert!(!e.bill(&all.bills[0].bill.id).await.unwrap().bill.line_items.is_empty());
+
+    let unchanged = e.sync().await.unwrap();
+    assert_eq!(
+        (unchanged.requests, unchanged.changes),
+        (1, 0),
+        "nothing changed: one request, answered 304"
+    );
+
+    // A bill changes on the server: the delta brings exactly it.
+    let id = all.bills[0].bill.id.clone();
+    let now = chrono::Utc::now();
+    let bill_id = id.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            tx.execute(
+                "UPDATE bills SET adjustments_cents = adjustments_cents + 100 WHERE id = ?1",
+                [&bill_id],
+            )?;
+            tx.execute(
+                "UPDATE line_items SET adjustment_cents = adjustment_cents + 100 WHERE bill_id = ?1 AND position = 0",
+                [&bill_id],
+            )?;
+            store::touch(tx, "M200000001", SyncEntity::Bill, &bill_id, SyncOp::Upsert, now)
+        })
+        .await
+        .unwrap();
+    let delta = e.sync().await.unwrap();
+    assert_eq!(delta.changes, 1);
+    let after = e.bill(&id).await.unwrap();
+    assert_eq!(
+        after.bill.bill.adjustments.cents(),
+        all.bills[0].bill.adjustments.cents() + 100
+    );
+}
+
+#[tokio::test]
+async fn deletions_and_an_expired_cursor_are_handled() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let before = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let gone = before.bills[0].bill.id.clone();
+    let now = chrono::Utc::now();
+    let g = gone.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| store::touch(tx, "M200000001", SyncEntity::Bill, &g, SyncOp::Delete, now))
+        .await
+        .unwrap();
+    e.sync().await.unwrap();
+    assert_eq!(e.bill(&gone).await.unwrap_err().code, "bill_not_found");
+
+    // The server prunes its history past this client's cursor: 410, then a full resync.
+    let later = now + chrono::Duration::days(91);
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| store::prune_changes(tx, later - store::CHANGE_RETENTION))
+        .await
+        .unwrap();
+    let g = gone.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| store::touch(tx, "M200000001", SyncEntity::Bill, &g, SyncOp::Delete, later))
+        .await
+        .unwrap();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| store::prune_changes(tx, later + chrono::Duration::days(1)))
+        .await
+        .unwrap();
+    let report = e.sync().await.unwrap();
+    assert!(report.full_resync);
+    let after = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(after.total, before.total - 1);
+}
+
+#[tokio::test]
+async fn a_sync_cut_mid_feed_leaves_a_consistent_copy_that_the_next_sync_completes() {
+    let w = World::start().await;
+    let now = chrono::Utc::now();
+    let today = w.server().state.business.today();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+            seed::add_bills(tx, &mut rng, "M200000001", 1400, today, now)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(w.server().addr, 7).await;
+    let mut config = w.config(&proxy.url());
+    config.retries = 0;
+    config.keep_alive = false;
+    config.request_timeout = std::time::Duration::from_secs(2);
+    let e = w.engine_with(config);
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    // Faults on: some pages arrive, some are cut; whatever arrived is applied whole.
+    proxy.set_faults(true);
+    for _ in 0..30 {
+        if e.sync().await.is_ok() {
+            break;
+        }
+    }
+    proxy.set_faults(false);
+    e.sync().await.unwrap();
+    let all = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let server_bills = w
+        .server_count("SELECT COUNT(*) FROM bills WHERE member_id = 'M200000001'".into())
+        .await;
+    assert_eq!(all.total as i64, server_bills, "every bill once, none twice");
+}
+
+#[tokio::test]
+async fn the_business_date_follows_the_server() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let before = e.dashboard().await.unwrap().freshness.business_date;
+    let r = reqwest::Client::new()
+        .post(format!("{}/dev/clock", w.api_url))
+        .json(&serde_json::json!({"advance": "P40D"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    e.sync().await.unwrap();
+    let after = e.dashboard().await.unwrap();
+    assert_eq!(after.freshness.business_date, before + chrono::Duration::days(40));
+    assert!(after.overdue_count > 0, "bills now past due count as overdue");
+}
