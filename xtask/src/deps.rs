@@ -13,6 +13,11 @@ const APT_PACKAGES: &[&str] = &[
     // SQLCipher links the system OpenSSL on Linux.
     "libssl-dev",
     "python3-venv",
+    // The keyring crate's Secret Service backend, and a keyring to run it against in tests.
+    "libdbus-1-dev",
+    "dbus",
+    "gnome-keyring",
+    "curl",
 ];
 
 /// Pinned Python tools.

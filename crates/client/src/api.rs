@@ -53,9 +53,27 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// One change of the feed, with its data kept as the server sent it.
+#[derive(Debug, serde::Deserialize)]
+pub struct RawChange {
+    pub entity: SyncEntity,
+    pub op: SyncOp,
+    pub id: String,
+    #[serde(default)]
+    pub data: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// A page of the feed (`SyncPage`, with raw data).
+#[derive(Debug, serde::Deserialize)]
+pub struct RawSyncPage {
+    pub changes: Vec<RawChange>,
+    pub next_cursor: String,
+    pub has_more: bool,
+}
+
 /// What a sync request got.
 pub enum SyncAnswer {
-    Page { page: SyncPage, etag: Option<String> },
+    Page { page: RawSyncPage, etag: Option<String> },
     NotModified,
     Gone,
 }

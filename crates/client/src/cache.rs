@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use carebill_api::types::{
-    Autopay, Bill, BillDetail, Change, Payment, PaymentMethod, PaymentStatus, SyncEntity, SyncOp,
-};
+use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, PaymentStatus, SyncEntity, SyncOp};
+
+use crate::api::RawChange;
 use carebill_billing::Money;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -20,6 +20,8 @@ pub const CACHE_FILE: &str = "cache.db";
 
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- Narrow rows for filtering and sorting; the documents live in bill_docs and are read only for
+-- the rows shown.
 CREATE TABLE bills (
     id                TEXT PRIMARY KEY,
     kind              TEXT NOT NULL,
@@ -29,12 +31,18 @@ CREATE TABLE bills (
     service_date_to   TEXT NOT NULL,
     balance_cents     INTEGER NOT NULL,
     payable_cents     INTEGER NOT NULL,
-    pending_cents     INTEGER NOT NULL,
-    search            TEXT NOT NULL,
-    detail            TEXT NOT NULL
+    pending_cents     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX bills_due ON bills(due_date, id);
-CREATE INDEX bills_open_due ON bills(due_date, id) WHERE balance_cents > 0;
+-- Covers every filter column, so counting and filtering never visit the table rows.
+CREATE INDEX bills_filters ON bills(balance_cents, kind, provider, service_date_from, service_date_to, due_date);
+-- Column order matters: a search reads `search` without touching the large `detail`.
+CREATE TABLE bill_docs (
+    id      TEXT PRIMARY KEY,
+    search  TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    detail  TEXT NOT NULL
+);
 CREATE TABLE payments (
     id              TEXT PRIMARY KEY,
     created_at      TEXT NOT NULL,
@@ -110,9 +118,13 @@ impl Cache {
     fn finish_open(mut conn: Connection, path: Option<PathBuf>) -> ClientResult<Cache> {
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
             .map_err(|_| ClientError::internal("the offline copy does not open with its key"))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;")?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;")?;
         if path.is_some() {
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+            // NORMAL: the synced data can always be fetched again. Outbox writes switch to FULL
+            // for their own transaction (see `durable`).
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 8192;",
+            )?;
         }
         migrate(&mut conn)?;
         Ok(Cache {
@@ -158,6 +170,15 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> ClientResult<()> {
     Ok(())
 }
 
+/// Runs `f` with `synchronous = FULL`: for outbox writes, which must survive a power cut before
+/// the request they record is sent.
+pub fn durable<R>(conn: &Connection, f: impl FnOnce(&Connection) -> ClientResult<R>) -> ClientResult<R> {
+    conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    let out = f(conn);
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+    out
+}
+
 /// Where sync stands.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncState {
@@ -178,7 +199,18 @@ pub fn sync_state(conn: &Connection) -> ClientResult<SyncState> {
     })
 }
 
-pub fn mark_synced(conn: &Connection, at: DateTime<Utc>, business_date: Option<NaiveDate>) -> ClientResult<()> {
+/// Records a finished sync; after changes, also the providers the bills filter offers.
+pub fn mark_synced(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    business_date: Option<NaiveDate>,
+    changed: bool,
+) -> ClientResult<()> {
+    if changed {
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT provider FROM bills ORDER BY provider")?;
+        let providers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        set_meta(conn, "providers", &serde_json::to_string(&providers)?)?;
+    }
     set_meta(conn, "synced_at", &at.to_rfc3339())?;
     if let Some(d) = business_date {
         set_meta(conn, "business_date", &d.format("%Y-%m-%d").to_string())?;
@@ -202,14 +234,13 @@ fn search_text(d: &BillDetail) -> String {
     s.to_lowercase()
 }
 
-fn upsert_bill(conn: &Connection, d: &BillDetail) -> ClientResult<()> {
+fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()> {
     conn.prepare_cached(
-        "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents, search, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider, due_date = excluded.due_date,
             service_date_from = excluded.service_date_from, service_date_to = excluded.service_date_to,
-            balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents,
-            search = excluded.search, detail = excluded.detail",
+            balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents",
     )?
     .execute(params![
         d.bill.id,
@@ -221,51 +252,66 @@ fn upsert_bill(conn: &Connection, d: &BillDetail) -> ClientResult<()> {
         d.bill.balance.cents(),
         d.bill.payable.cents(),
         d.bill.pending_amount.cents(),
-        search_text(d),
-        serde_json::to_string(d)?,
     ])?;
+    conn.prepare_cached(
+        "INSERT INTO bill_docs (id, search, summary, detail) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(id) DO UPDATE SET search = excluded.search, summary = excluded.summary, detail = excluded.detail",
+    )?
+    .execute(params![d.bill.id, search_text(d), serde_json::to_string(&d.bill)?, raw])?;
     Ok(())
 }
 
 pub fn upsert_payment(conn: &Connection, p: &Payment) -> ClientResult<()> {
+    upsert_payment_raw(conn, p, &serde_json::to_string(p)?)
+}
+
+fn upsert_payment_raw(conn: &Connection, p: &Payment, raw: &str) -> ClientResult<()> {
     conn.prepare_cached(
         "INSERT INTO payments (id, created_at, year, status, idempotency_key, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(id) DO UPDATE SET status = excluded.status, data = excluded.data, idempotency_key = excluded.idempotency_key",
     )?
-    .execute(params![p.id, p.created_at.to_rfc3339(), p.created_at.year(), p.status.as_str(), p.idempotency_key, serde_json::to_string(p)?])?;
+    .execute(params![p.id, p.created_at.to_rfc3339(), p.created_at.year(), p.status.as_str(), p.idempotency_key, raw])?;
     Ok(())
 }
 
-fn apply_change(conn: &Connection, c: &Change) -> ClientResult<()> {
-    let data = || {
+fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
+    let raw = || {
         c.data
-            .clone()
+            .as_deref()
+            .map(|d| d.get())
             .ok_or_else(|| ClientError::internal(format!("upsert of {} without data", c.id)))
     };
     match (c.entity, c.op) {
-        (SyncEntity::Bill, SyncOp::Upsert) => upsert_bill(conn, &serde_json::from_value(data()?)?)?,
+        (SyncEntity::Bill, SyncOp::Upsert) => {
+            let raw = raw()?;
+            upsert_bill(conn, &serde_json::from_str(raw)?, raw)?
+        }
         (SyncEntity::Bill, SyncOp::Delete) => {
             conn.execute("DELETE FROM bills WHERE id = ?1", [&c.id])?;
+            conn.execute("DELETE FROM bill_docs WHERE id = ?1", [&c.id])?;
         }
-        (SyncEntity::Payment, SyncOp::Upsert) => upsert_payment(conn, &serde_json::from_value(data()?)?)?,
+        (SyncEntity::Payment, SyncOp::Upsert) => {
+            let raw = raw()?;
+            upsert_payment_raw(conn, &serde_json::from_str(raw)?, raw)?
+        }
         (SyncEntity::Payment, SyncOp::Delete) => {
             conn.execute("DELETE FROM payments WHERE id = ?1", [&c.id])?;
         }
         (SyncEntity::PaymentMethod, SyncOp::Upsert) => {
-            let m: PaymentMethod = serde_json::from_value(data()?)?;
+            let m: PaymentMethod = serde_json::from_str(raw()?)?;
             conn.execute(
                 "INSERT INTO payment_methods (id, data) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-                params![m.id, serde_json::to_string(&m)?],
+                params![m.id, raw()?],
             )?;
         }
         (SyncEntity::PaymentMethod, SyncOp::Delete) => {
             conn.execute("DELETE FROM payment_methods WHERE id = ?1", [&c.id])?;
         }
         (SyncEntity::Autopay, SyncOp::Upsert) => {
-            let a: Autopay = serde_json::from_value(data()?)?;
+            let _: Autopay = serde_json::from_str(raw()?)?;
             conn.execute(
                 "INSERT INTO autopay (id, data) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-                [serde_json::to_string(&a)?],
+                [raw()?],
             )?;
         }
         (SyncEntity::Autopay, SyncOp::Delete) => {
@@ -279,7 +325,7 @@ fn apply_change(conn: &Connection, c: &Change) -> ClientResult<()> {
 /// at the last consistent cursor.
 pub fn apply_page(
     conn: &mut Connection,
-    changes: &[Change],
+    changes: &[RawChange],
     next_cursor: &str,
     etag: Option<&str>,
 ) -> ClientResult<()> {
@@ -302,7 +348,7 @@ pub fn apply_page(
 pub fn reset_synced(conn: &mut Connection) -> ClientResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
-        "DELETE FROM bills; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
+        "DELETE FROM bills; DELETE FROM bill_docs; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
          DELETE FROM meta WHERE key IN ('cursor', 'etag');",
     )?;
     tx.commit()?;
@@ -357,38 +403,62 @@ pub fn bills_page(
         args.push(Box::new(to.format("%Y-%m-%d").to_string()));
         clauses.push(format!("service_date_from <= ?{}", args.len()));
     }
-    for word in q.search.as_deref().unwrap_or_default().split_whitespace().take(8) {
-        args.push(Box::new(format!("%{}%", escape_like(&word.to_lowercase()))));
-        clauses.push(format!("search LIKE ?{} ESCAPE '\\'", args.len()));
+    let words: Vec<String> = q
+        .search
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(8)
+        .map(|w| w.to_lowercase())
+        .collect();
+    if !words.is_empty() {
+        let mut like = Vec::new();
+        for word in &words {
+            args.push(Box::new(format!("%{}%", escape_like(word))));
+            like.push(format!("search LIKE ?{} ESCAPE '\\'", args.len()));
+        }
+        clauses.push(format!("id IN (SELECT id FROM bill_docs WHERE {})", like.join(" AND ")));
     }
     let filter = if clauses.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
-    let order = match q.sort {
-        BillSort::DueDateAsc => "due_date ASC, id ASC",
-        BillSort::DueDateDesc => "due_date DESC, id DESC",
-        BillSort::AmountDesc => "balance_cents DESC, due_date ASC, id ASC",
-        BillSort::AmountAsc => "balance_cents ASC, due_date ASC, id ASC",
+    let order: &[(&str, &str)] = match q.sort {
+        BillSort::DueDateAsc => &[("due_date", "ASC"), ("id", "ASC")],
+        BillSort::DueDateDesc => &[("due_date", "DESC"), ("id", "DESC")],
+        BillSort::AmountDesc => &[("balance_cents", "DESC"), ("due_date", "ASC"), ("id", "ASC")],
+        BillSort::AmountAsc => &[("balance_cents", "ASC"), ("due_date", "ASC"), ("id", "ASC")],
     };
+    let render = |prefix: &str| {
+        order
+            .iter()
+            .map(|(c, dir)| format!("{prefix}{c} {dir}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (inner_order, outer_order) = (render(""), render("page."));
     let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
     let arg_refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let total: u32 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM bills {filter}"))?
         .query_row(arg_refs.as_slice(), |r| r.get(0))?;
+    // Sort and cut the narrow rows first; read documents for the page only.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT detail FROM bills {filter} ORDER BY {order} LIMIT {limit} OFFSET {}",
+        "SELECT d.summary FROM (SELECT id, due_date, balance_cents FROM bills {filter} ORDER BY {inner_order} LIMIT {limit} OFFSET {}) AS page
+         JOIN bill_docs d ON d.id = page.id ORDER BY {outer_order}",
         q.offset
     ))?;
     let in_flight = bill_ids_in_flight(conn)?;
     let mut bills = Vec::new();
-    for detail in stmt.query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))? {
-        let d: BillDetail = serde_json::from_str(&detail?)?;
-        bills.push(row(d.bill, business_date, &in_flight));
+    for summary in stmt.query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))? {
+        let b: Bill = serde_json::from_str(&summary?)?;
+        bills.push(row(b, business_date, &in_flight));
     }
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT provider FROM bills ORDER BY provider")?;
-    let providers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let providers: Vec<String> = meta(conn, "providers")?
+        .map(|p| serde_json::from_str(&p))
+        .transpose()?
+        .unwrap_or_default();
     Ok(BillsPage {
         bills,
         total,
@@ -413,7 +483,7 @@ pub fn bill(
     freshness: Freshness,
 ) -> ClientResult<Option<BillView>> {
     let detail: Option<String> = conn
-        .prepare_cached("SELECT detail FROM bills WHERE id = ?1")?
+        .prepare_cached("SELECT detail FROM bill_docs WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     let Some(detail) = detail else { return Ok(None) };

@@ -1003,7 +1003,7 @@ impl Engine {
             .cache
             .run(move |c| match outbox::get(c, &id)? {
                 Some(existing) => Ok(existing),
-                None => outbox::insert(c, &id, &Request::Payment(request), &bills, now),
+                None => cache::durable(c, |c| outbox::insert(c, &id, &Request::Payment(request), &bills, now)),
             })
             .await?;
         self.drive_payment(&s, entry).await
@@ -1150,7 +1150,10 @@ impl Engine {
     async fn write(&self, request: Request) -> ClientResult<serde_json::Value> {
         let s = self.online_session().await?;
         let (id, now) = (outbox::new_key().replace("cb-", "wr-"), self.now());
-        let entry = s.cache.run(move |c| outbox::insert(c, &id, &request, &[], now)).await?;
+        let entry = s
+            .cache
+            .run(move |c| cache::durable(c, |c| outbox::insert(c, &id, &request, &[], now)))
+            .await?;
         self.drive_write(&s, entry).await
     }
 

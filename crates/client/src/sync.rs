@@ -25,12 +25,18 @@ pub async fn sync_once(api: &ApiClient, cache: &Cache, now: DateTime<Utc>) -> Cl
     let mut cursor = state.cursor;
     // The ETag says "nothing changed since" only for a client that reached the end of the feed.
     let mut etag = if cursor.is_empty() { None } else { state.etag };
+    // While one page is being applied, the next is already on its way.
+    let mut applying: Option<tokio::task::JoinHandle<ClientResult<()>>> = None;
     loop {
         report.requests += 1;
         if report.requests > 10_000 {
             return Err(ClientError::internal("the change feed does not end"));
         }
-        match api.sync(&cursor, etag.as_deref()).await? {
+        let answer = api.sync(&cursor, etag.as_deref()).await;
+        if let Some(previous) = applying.take() {
+            previous.await.map_err(ClientError::internal)??;
+        }
+        match answer? {
             SyncAnswer::NotModified => break,
             SyncAnswer::Gone => {
                 if report.full_resync {
@@ -43,21 +49,27 @@ pub async fn sync_once(api: &ApiClient, cache: &Cache, now: DateTime<Utc>) -> Cl
             }
             SyncAnswer::Page { page, etag: page_etag } => {
                 report.changes += page.changes.len() as u32;
-                let next = page.next_cursor.clone();
                 let done = !page.has_more;
                 let keep_etag = if done { page_etag } else { None };
-                cache
-                    .run(move |c| cache::apply_page(c, &page.changes, &page.next_cursor, keep_etag.as_deref()))
-                    .await?;
-                cursor = next;
+                cursor = page.next_cursor.clone();
                 etag = None;
+                let c = cache.clone();
+                let task = tokio::spawn(async move {
+                    c.run(move |conn| cache::apply_page(conn, &page.changes, &page.next_cursor, keep_etag.as_deref()))
+                        .await
+                });
                 if done {
+                    task.await.map_err(ClientError::internal)??;
                     break;
                 }
+                applying = Some(task);
             }
         }
     }
     let business_date = api.business_date();
-    cache.run(move |c| cache::mark_synced(c, now, business_date)).await?;
+    let changed = report.changes > 0;
+    cache
+        .run(move |c| cache::mark_synced(c, now, business_date, changed))
+        .await?;
     Ok(report)
 }

@@ -145,3 +145,44 @@ async fn a_password_change_rewraps_the_copy_and_a_reset_elsewhere_rebuilds_it() 
     assert!(third.dashboard().await.unwrap().open_count > 0);
     assert!(keys::open_with_password(&dir, DEMO_PASSWORD).is_ok());
 }
+
+/// The real OS keyring. `cargo xtask test` runs the tests inside a D-Bus session with an unlocked
+/// gnome-keyring, where this makes a full round trip; without a session bus the keyring must be
+/// reported unavailable with its reason (and the engine falls back to memory).
+#[tokio::test]
+async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
+    let service = format!("carebill-it-{}-{}", std::process::id(), rand::random::<u32>());
+    let ring = carebill_client::OsKeyring::open(&service);
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        assert_eq!(ring.status(), KeyringStatus::Available);
+        ring.set("refresh/test", "cbr_secret").unwrap();
+        assert_eq!(ring.get("refresh/test").unwrap().as_deref(), Some("cbr_secret"));
+        ring.delete("refresh/test").unwrap();
+        assert_eq!(ring.get("refresh/test").unwrap(), None);
+        // A session remembered through the real keyring survives an engine restart.
+        let w = World::start().await;
+        let ring: Arc<dyn SecretStore> = Arc::new(carebill_client::OsKeyring::open(&service));
+        let e = Engine::new(
+            w.config(&w.api_url),
+            ring.clone(),
+            Arc::new(carebill_client::SystemClock),
+        )
+        .unwrap();
+        assert!(e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap().remembered);
+        drop(e);
+        let again = Engine::new(
+            w.config(&w.api_url),
+            ring.clone(),
+            Arc::new(carebill_client::SystemClock),
+        )
+        .unwrap();
+        assert!(again.resume().await.unwrap().is_some());
+        again.sign_out(false).await.unwrap();
+        assert!(ring.get("last-member").unwrap().is_none());
+    } else {
+        match ring.status() {
+            KeyringStatus::Unavailable { reason } => assert!(!reason.is_empty()),
+            other => panic!("no session bus, yet the keyring says {other:?}"),
+        }
+    }
+}

@@ -189,3 +189,129 @@ async fn the_business_date_follows_the_server() {
     assert_eq!(after.freshness.business_date, before + chrono::Duration::days(40));
     assert!(after.overdue_count > 0, "bills now past due count as overdue");
 }
+
+#[tokio::test]
+async fn bills_filter_by_status_kind_provider_dates_and_words_and_sort_both_ways() {
+    use carebill_billing::BillKind;
+    use carebill_client::BillSort;
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let all = e
+        .bills(BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let q = |f: fn(&mut BillQuery)| {
+        let mut query = BillQuery {
+            status: BillStatusFilter::All,
+            limit: 200,
+            ..Default::default()
+        };
+        f(&mut query);
+        query
+    };
+    let open = e.bills(q(|q| q.status = BillStatusFilter::Open)).await.unwrap();
+    let paid = e.bills(q(|q| q.status = BillStatusFilter::Paid)).await.unwrap();
+    assert_eq!(open.total + paid.total, all.total);
+    assert!(open.bills.iter().all(|b| b.bill.balance.is_positive()));
+    let hospital = e.bills(q(|q| q.kind = Some(BillKind::Hospital))).await.unwrap();
+    assert!(hospital.bills.iter().all(|b| b.bill.kind == BillKind::Hospital));
+    let provider = all.providers[0].clone();
+    let one = e
+        .bills(BillQuery {
+            provider: Some(provider.clone()),
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert!(one.total > 0 && one.bills.iter().all(|b| b.bill.provider == provider));
+    let first = all.bills[0].bill.clone();
+    let by_date = e
+        .bills(BillQuery {
+            from: Some(first.service_date_from),
+            to: Some(first.service_date_to),
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert!(by_date.bills.iter().any(|b| b.bill.id == first.id));
+    assert!(by_date.bills.iter().all(
+        |b| b.bill.service_date_to >= first.service_date_from && b.bill.service_date_from <= first.service_date_to
+    ));
+    // Words match the statement number, line items and codes.
+    let found = e
+        .bills(BillQuery {
+            search: Some(first.statement_number.to_lowercase()),
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        found.bills.iter().map(|b| b.bill.id.clone()).collect::<Vec<_>>(),
+        vec![first.id.clone()]
+    );
+    let item = e.bill(&first.id).await.unwrap().bill.line_items[0].clone();
+    let by_code = e
+        .bills(BillQuery {
+            search: Some(item.code.clone()),
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert!(by_code.bills.iter().any(|b| b.bill.id == first.id));
+    assert_eq!(
+        e.bills(BillQuery {
+            search: Some("zzqx%_".into()),
+            ..q(|_| {})
+        })
+        .await
+        .unwrap()
+        .total,
+        0,
+        "LIKE wildcards are literal"
+    );
+    // Sorting, and paging through the same order.
+    let by_amount = e
+        .bills(BillQuery {
+            sort: BillSort::AmountDesc,
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert!(
+        by_amount
+            .bills
+            .windows(2)
+            .all(|w| w[0].bill.balance >= w[1].bill.balance)
+    );
+    let by_due = e
+        .bills(BillQuery {
+            sort: BillSort::DueDateDesc,
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert!(
+        by_due
+            .bills
+            .windows(2)
+            .all(|w| w[0].bill.due_date >= w[1].bill.due_date)
+    );
+    let page2 = e
+        .bills(BillQuery {
+            limit: 3,
+            offset: 3,
+            ..q(|_| {})
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.bills.iter().map(|b| &b.bill.id).collect::<Vec<_>>(),
+        all.bills[3..6].iter().map(|b| &b.bill.id).collect::<Vec<_>>()
+    );
+}
