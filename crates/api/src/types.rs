@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 /// Registration. The member ID, names and date of birth must match the plan's roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
     /// As printed on the member card, like `M200000002`.
@@ -35,6 +36,7 @@ pub struct CreateAccountRequest {
 
 /// The account was created and a 6-digit code was mailed to confirm the address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AccountCreated {
     pub member_id: String,
     pub email: String,
@@ -44,6 +46,7 @@ pub struct AccountCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     pub email: String,
@@ -53,6 +56,7 @@ pub struct VerifyEmailRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ResendVerificationRequest {
     pub email: String,
@@ -60,6 +64,7 @@ pub struct ResendVerificationRequest {
 
 /// The signed-in member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Member {
     pub member_id: String,
     pub email: String,
@@ -74,6 +79,7 @@ pub struct Member {
 // Sessions
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// Email address or member ID.
@@ -86,6 +92,7 @@ pub struct CreateSessionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshSessionRequest {
     pub refresh_token: String,
@@ -94,6 +101,7 @@ pub struct RefreshSessionRequest {
 /// A token pair. The access token goes in `Authorization: Bearer`; the refresh token buys the
 /// next pair and is single-use (presenting it again within 30 seconds returns the same pair).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SessionTokens {
     pub access_token: String,
     pub refresh_token: String,
@@ -105,6 +113,7 @@ pub struct SessionTokens {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -112,12 +121,14 @@ pub struct ChangePasswordRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirmRequest {
     pub email: String,
@@ -132,6 +143,7 @@ pub struct PasswordResetConfirmRequest {
 
 /// A bill with its amounts as of now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Bill {
     #[schema(example = "bil_8m2k4x9q7w3v")]
     pub id: String,
@@ -169,6 +181,7 @@ pub struct Bill {
 
 /// One service on a bill. The columns of a bill's line items add up to its totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LineItem {
     #[schema(value_type = String, format = Date)]
     pub service_date: NaiveDate,
@@ -186,6 +199,7 @@ pub struct LineItem {
 
 /// A bill with its line items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillDetail {
     #[serde(flatten)]
     pub bill: Bill,
@@ -194,6 +208,7 @@ pub struct BillDetail {
 
 /// Which bills to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum BillFilter {
     /// Bills with a balance (including partially paid).
@@ -206,6 +221,7 @@ pub enum BillFilter {
 
 /// A page of bills, by due date then id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillPage {
     pub data: Vec<Bill>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -218,6 +234,7 @@ pub struct BillPage {
 
 /// What kind of thing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncEntity {
     Bill,
@@ -248,6 +265,7 @@ impl SyncEntity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncOp {
     Upsert,
@@ -256,6 +274,7 @@ pub enum SyncOp {
 
 /// One change: the entity's current state (`upsert`) or its removal (`delete`, no `data`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Change {
     pub entity: SyncEntity,
     pub op: SyncOp,
@@ -268,6 +287,7 @@ pub struct Change {
 
 /// A page of changes in change order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncPage {
     pub changes: Vec<Change>,
     /// Opaque. Store it and send it as `cursor` next time.
@@ -280,6 +300,7 @@ pub struct SyncPage {
 
 /// A mail the demo server would have sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Mail {
     pub to: String,
     pub subject: String,
@@ -289,6 +310,7 @@ pub struct Mail {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Health {
     /// `ok` when the database answers.
     pub status: String,
@@ -302,6 +324,7 @@ pub struct Health {
 
 /// Card or bank details to turn into a single-use token (15 minutes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenRequest {
     Card(CardDetails),
@@ -309,6 +332,7 @@ pub enum TokenRequest {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CardDetails {
     /// 13 to 19 digits; spaces and dashes are ignored.
@@ -336,6 +360,7 @@ impl std::fmt::Debug for CardDetails {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountType {
     Checking,
@@ -343,6 +368,7 @@ pub enum AccountType {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct BankAccountDetails {
     #[schema(example = "110000000")]
@@ -363,6 +389,7 @@ impl std::fmt::Debug for BankAccountDetails {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethodType {
     Card,
@@ -387,6 +414,7 @@ impl PaymentMethodType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Funding {
     Credit,
@@ -395,6 +423,7 @@ pub enum Funding {
 
 /// A single-use token standing for card or bank details, and what may be shown about them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProcessorToken {
     #[schema(example = "tok_3kq9x2m7c8v1n4b6")]
     pub token: String,
@@ -416,6 +445,7 @@ pub struct ProcessorToken {
 // Payment methods
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentMethodRequest {
     /// A token from the processor's token endpoint.
@@ -424,6 +454,7 @@ pub struct CreatePaymentMethodRequest {
 
 /// A saved card or bank account: only what may be shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentMethod {
     #[schema(example = "pm_4x8k2m9q7w3v")]
     pub id: String,
@@ -442,6 +473,7 @@ pub struct PaymentMethod {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentMethodList {
     pub data: Vec<PaymentMethod>,
 }
@@ -451,6 +483,7 @@ pub struct PaymentMethodList {
 
 /// The NACHA authorization text a member accepts to pay from a bank account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AchAuthorization {
     pub text: String,
     /// Send this back in `ach_authorization.text_version` to accept this exact text.
@@ -459,12 +492,14 @@ pub struct AchAuthorization {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct AchAuthorizationAcceptance {
     pub text_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct AllocationRequest {
     pub bill_id: String,
@@ -475,6 +510,7 @@ pub struct AllocationRequest {
 
 /// Pay one or more bills with a saved method or a one-time token (exactly one of the two).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -489,6 +525,7 @@ pub struct CreatePaymentRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Charged.
@@ -523,6 +560,7 @@ impl PaymentStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentSource {
     Member,
@@ -531,6 +569,7 @@ pub enum PaymentSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Allocation {
     pub bill_id: String,
     pub amount: Money,
@@ -538,6 +577,7 @@ pub struct Allocation {
 
 /// How a payment was paid, for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentMethodSummary {
     #[serde(rename = "type")]
     pub kind: PaymentMethodType,
@@ -547,6 +587,7 @@ pub struct PaymentMethodSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentFailure {
     /// A decline code (`card_declined`, `insufficient_funds`, ...) or an ACH return code (`R01`).
     pub code: String,
@@ -554,6 +595,7 @@ pub struct PaymentFailure {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Payment {
     #[schema(example = "pay_7m2k4x9q8w3v")]
     pub id: String,
@@ -573,6 +615,7 @@ pub struct Payment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentPage {
     pub data: Vec<Payment>,
     pub next_cursor: Option<String>,
@@ -583,6 +626,7 @@ pub struct PaymentPage {
 // Autopay
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AutopayAmount {
     /// Whatever can be paid on each bill.
@@ -592,6 +636,7 @@ pub enum AutopayAmount {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AutopayTiming {
     DueDate,
@@ -600,6 +645,7 @@ pub enum AutopayTiming {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct AutopayRequest {
     pub payment_method_id: String,
@@ -614,6 +660,7 @@ pub struct AutopayRequest {
 
 /// An open bill issued before autopay was set up: never charged automatically.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NotCoveredBill {
     pub bill_id: String,
     pub payable: Money,
@@ -622,6 +669,7 @@ pub struct NotCoveredBill {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Autopay {
     pub payment_method_id: String,
     pub payment_method: PaymentMethodSummary,
@@ -639,6 +687,7 @@ pub struct Autopay {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum UpcomingStatus {
     Scheduled,
@@ -648,6 +697,7 @@ pub enum UpcomingStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UpcomingCharge {
     pub bill_id: String,
     #[schema(value_type = String, format = Date)]
@@ -661,6 +711,7 @@ pub struct UpcomingCharge {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct SkipRequest {
     pub bill_id: String,
@@ -670,6 +721,7 @@ pub struct SkipRequest {
 // Demo-only
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct DevClockRequest {
     /// An ISO 8601 duration to move the business clock forward: `P3D`, `PT12H`, `P1DT6H`.
@@ -678,6 +730,7 @@ pub struct DevClockRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DevClock {
     #[schema(value_type = String, format = Date)]
     pub business_date: NaiveDate,
@@ -686,6 +739,7 @@ pub struct DevClock {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct DevBillRequest {
     /// Whose bill; the demo member when absent.
@@ -695,6 +749,7 @@ pub struct DevBillRequest {
 
 /// What the processor knows about a routing number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BankLookup {
     pub routing_number: String,
     /// The bank's name, when known.

@@ -237,6 +237,14 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+#[cfg(feature = "specta")]
+impl specta::Type for Money {
+    /// A string like "1234.56" in TypeScript.
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        <String as specta::Type>::definition(types)
+    }
+}
+
 #[cfg(feature = "openapi")]
 mod openapi {
     use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};

@@ -152,9 +152,9 @@ impl ApiClient {
         *self.business_date.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+    fn backoff(attempt: u32, retry_after: Option<u32>) -> Duration {
         if let Some(seconds) = retry_after {
-            return Duration::from_secs(seconds.min(10));
+            return Duration::from_secs(u64::from(seconds.min(10)));
         }
         let cap = (200u64 << attempt.min(5)).min(5_000);
         Duration::from_millis(rand::thread_rng().gen_range(cap / 4..=cap))
@@ -234,7 +234,7 @@ impl ApiClient {
             let retry_after = headers
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
+                .and_then(|v| v.parse::<u32>().ok());
             let err = ClientError::from_server(status.as_u16(), &body_bytes, retry_after);
             if let (true, Some(stale)) = (
                 status == StatusCode::UNAUTHORIZED && err.code == "token_expired" && !refreshed,
@@ -442,6 +442,12 @@ impl ApiClient {
             Retry::Once,
         )
         .await
+    }
+
+    /// The service's health and whether it is a demo server.
+    pub async fn health(&self) -> ClientResult<Health> {
+        self.json(Method::GET, "/healthz", None::<&()>, Auth::None, Retry::Once)
+            .await
     }
 
     // --- Sync -----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ enum Phase {
 
 /// What is being paid with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DraftMethod {
     Saved {
@@ -57,6 +58,7 @@ pub enum DraftMethod {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DraftAllocation {
     pub bill_id: String,
     /// As typed: "125.50".
@@ -64,12 +66,14 @@ pub struct DraftAllocation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentDraft {
     pub allocations: Vec<DraftAllocation>,
     pub method: DraftMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReviewLine {
     pub bill_id: String,
     pub provider: String,
@@ -79,6 +83,7 @@ pub struct ReviewLine {
 
 /// What the member checks before paying.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentReview {
     pub review_id: String,
     pub lines: Vec<ReviewLine>,
@@ -90,6 +95,7 @@ pub struct PaymentReview {
 
 /// How a submitted payment ended, as far as is known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SubmitOutcome {
     Paid {
@@ -108,6 +114,7 @@ pub enum SubmitOutcome {
 
 /// An intent whose answer is not known yet, for the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UnresolvedIntent {
     pub intent_id: String,
     pub kind: String,
@@ -129,6 +136,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     phase: tokio::sync::Mutex<Phase>,
     activity: Mutex<DateTime<Utc>>,
+    idle_lock_after: Mutex<Duration>,
     warned: Mutex<bool>,
     reviews: Mutex<HashMap<String, StoredReview>>,
     sync_now: Notify,
@@ -157,6 +165,7 @@ impl Engine {
         let api = ApiClient::new(&config)?;
         let (events, _) = broadcast::channel(64);
         let now = clock.now();
+        let idle_lock_after = config.idle_lock_after;
         Ok(Engine(Arc::new(Inner {
             config,
             api,
@@ -165,6 +174,7 @@ impl Engine {
             events,
             phase: tokio::sync::Mutex::new(Phase::SignedOut),
             activity: Mutex::new(now),
+            idle_lock_after: Mutex::new(idle_lock_after),
             warned: Mutex::new(false),
             reviews: Mutex::default(),
             sync_now: Notify::new(),
@@ -217,6 +227,16 @@ impl Engine {
             sync: lock(&self.0.last_sync).clone(),
             unresolved,
         })
+    }
+
+    /// Changes the idle time before locking (a setting).
+    pub fn set_idle_lock_after(&self, after: Duration) {
+        *lock(&self.0.idle_lock_after) = after;
+    }
+
+    /// The service's health (reachability, and whether it is a demo server).
+    pub async fn service_health(&self) -> ClientResult<Health> {
+        self.0.api.health().await
     }
 
     /// Anything the member does counts as activity for the idle lock.
@@ -723,13 +743,13 @@ impl Engine {
             return;
         }
         let idle = (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default();
-        let limit = self.0.config.idle_lock_after;
+        let limit = *lock(&self.0.idle_lock_after);
         if idle >= limit {
             self.lock().await;
         } else if idle + IDLE_WARNING >= limit && !*lock(&self.0.warned) {
             *lock(&self.0.warned) = true;
             self.emit(Event::IdleWarning {
-                seconds_left: (limit - idle).as_secs(),
+                seconds_left: (limit - idle).as_secs() as u32,
             });
         }
     }
@@ -1086,7 +1106,7 @@ impl Engine {
                 )?
             }
             PaymentAnswer::Declined(e) => {
-                let payment = e.payment.clone();
+                let payment = e.payment.as_ref().map(serde_json::to_value).transpose()?;
                 let err = e.clone();
                 s.cache
                     .run(move |c| outbox::resolve(c, &id, OutboxState::Done, payment.as_ref(), Some(&err), now))

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of failure, for the UI to branch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The server could not be reached.
@@ -30,11 +31,13 @@ pub enum ErrorKind {
 /// An error for the UI: serialized flat (`{kind, code, message, ...}`), boxed in Rust because it
 /// travels through every `Result`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(transparent)]
 #[error("{}: {}", .0.code, .0.message)]
 pub struct ClientError(pub Box<ErrorData>);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ErrorData {
     pub kind: ErrorKind,
     /// The server's code passed through, or one of the engine's own.
@@ -46,10 +49,10 @@ pub struct ErrorData {
     pub reason: Option<String>,
     /// Seconds to wait before trying again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// For declines: the failed payment the server recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment: Option<serde_json::Value>,
+    pub payment: Option<carebill_api::types::Payment>,
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;
@@ -144,7 +147,7 @@ impl ClientError {
     }
 
     /// An error answered by the server, in its envelope.
-    pub fn from_server(status: u16, body: &[u8], retry_after: Option<u64>) -> ClientError {
+    pub fn from_server(status: u16, body: &[u8], retry_after: Option<u32>) -> ClientError {
         let mut e = match serde_json::from_slice::<ErrorBody>(body) {
             Ok(b) => {
                 let mut e = ClientError::new(
@@ -154,7 +157,7 @@ impl ClientError {
                 );
                 e.field = b.error.field;
                 e.reason = b.error.reason;
-                e.payment = b.error.payment;
+                e.payment = b.error.payment.and_then(|p| serde_json::from_value(p).ok());
                 e
             }
             Err(_) => {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whether secrets can be kept across app restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum KeyringStatus {
     Available,

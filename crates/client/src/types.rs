@@ -11,6 +11,7 @@ use crate::secrets::KeyringStatus;
 
 /// How current the data is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Freshness {
     /// Shown from the copy on this device because the service is unreachable.
     pub offline: bool,
@@ -20,6 +21,7 @@ pub struct Freshness {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum BillStatusFilter {
     #[default]
@@ -29,6 +31,7 @@ pub enum BillStatusFilter {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum BillSort {
     #[default]
@@ -39,6 +42,7 @@ pub enum BillSort {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct BillQuery {
     pub status: BillStatusFilter,
@@ -58,6 +62,7 @@ pub struct BillQuery {
 
 /// A bill as a list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillRow {
     #[serde(flatten)]
     pub bill: Bill,
@@ -68,6 +73,7 @@ pub struct BillRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillsPage {
     pub bills: Vec<BillRow>,
     /// Bills matching the filters, over all pages.
@@ -79,6 +85,7 @@ pub struct BillsPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillView {
     pub bill: carebill_api::types::BillDetail,
     pub overdue: bool,
@@ -87,6 +94,7 @@ pub struct BillView {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct PaymentQuery {
     pub year: Option<i32>,
@@ -96,6 +104,7 @@ pub struct PaymentQuery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentsPage {
     pub payments: Vec<Payment>,
     pub total: u32,
@@ -106,12 +115,14 @@ pub struct PaymentsPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AutopaySummary {
     pub payment_method: PaymentMethodSummary,
     pub next_charge: Option<UpcomingCharge>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Dashboard {
     /// What can be paid now, over all open bills.
     pub total_payable: Money,
@@ -127,6 +138,7 @@ pub struct Dashboard {
 
 /// Sync progress, as published on the engine's event channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncStatus {
     Syncing,
@@ -145,6 +157,7 @@ pub enum SyncStatus {
 
 /// Who is signed in, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SessionInfo {
     pub member: Member,
     /// Opened from the copy on this device without the service: read-only.
@@ -153,6 +166,7 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct EngineStatus {
     pub session: Option<SessionInfo>,
     pub locked: bool,
@@ -164,12 +178,13 @@ pub struct EngineStatus {
 
 /// Events for the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Sync(SyncStatus),
     SessionExpired,
     IdleWarning {
-        seconds_left: u64,
+        seconds_left: u32,
     },
     Locked,
     /// A payment that was being confirmed is now known.

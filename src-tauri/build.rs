@@ -1,0 +1,61 @@
+//! Declares every app command, so each needs an explicit permission (`allow-<command>`) in a
+//! capability before any window may call it.
+
+const COMMANDS: &[&str] = &[
+    "startup",
+    "status",
+    "record_activity",
+    "mark_ready",
+    "sign_in",
+    "unlock_offline",
+    "sign_out",
+    "sign_out_everywhere",
+    "forget_device",
+    "lock",
+    "unlock",
+    "register",
+    "verify_email",
+    "resend_verification",
+    "request_password_reset",
+    "confirm_password_reset",
+    "change_password",
+    "set_idle_minutes",
+    "dashboard",
+    "bills",
+    "bill",
+    "payments",
+    "payment_methods",
+    "autopay",
+    "sync_now",
+    "tokenize_card",
+    "tokenize_bank_account",
+    "bank_name",
+    "prepare_payment",
+    "submit_payment",
+    "unresolved",
+    "add_payment_method",
+    "remove_payment_method",
+    "ach_authorization",
+    "set_autopay",
+    "turn_off_autopay",
+    "skip_autopay",
+    "validate_password",
+    "validate_email",
+    "validate_member_id",
+    "validate_name",
+    "validate_date_of_birth",
+    "validate_amount",
+    "validate_card_number",
+    "validate_card_expiry",
+    "validate_card_cvc",
+    "validate_postal_code",
+    "validate_routing_number",
+    "validate_account_number",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

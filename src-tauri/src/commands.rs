@@ -1,0 +1,485 @@
+//! Commands: one call into the engine each, errors as the engine's `ClientError`.
+
+use carebill_api::types::*;
+use carebill_billing::validate::{self, CardBrand};
+use carebill_billing::{Money, password};
+use carebill_client::{
+    BillQuery, BillView, BillsPage, ClientError, Dashboard, EngineStatus, KeyringStatus, PaymentDraft, PaymentQuery,
+    PaymentReview, PaymentsPage, SessionInfo, SubmitOutcome, UnresolvedIntent,
+};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::AppState;
+
+type Result<T> = std::result::Result<T, ClientError>;
+
+/// Where the app opens.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum StartScreen {
+    Dashboard,
+    SignIn,
+    /// The service is unreachable and a copy of the member's data is on this device.
+    OfflineUnlock,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct Startup {
+    pub screen: StartScreen,
+    pub session: Option<SessionInfo>,
+    /// The service is a demo server (its demo sign-in is shown).
+    pub demo: bool,
+    pub online: bool,
+    pub keyring: KeyringStatus,
+    pub version: String,
+    pub api_url: String,
+    pub idle_minutes: u32,
+}
+
+/// Opens a remembered session when there is one; otherwise says which screen to show.
+#[tauri::command]
+#[specta::specta]
+pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
+    let health = state.engine.service_health().await;
+    let online = health.is_ok();
+    let demo = health.map(|h| h.demo).unwrap_or(false);
+    let session = if online {
+        state.engine.resume().await.ok().flatten()
+    } else {
+        None
+    };
+    let has_copy = state
+        .config
+        .data_dir
+        .join("members")
+        .read_dir()
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    let screen = match (&session, online) {
+        (Some(_), _) => StartScreen::Dashboard,
+        (None, false) if has_copy => StartScreen::OfflineUnlock,
+        _ => StartScreen::SignIn,
+    };
+    Ok(Startup {
+        screen,
+        session,
+        demo,
+        online,
+        keyring: state.engine.keyring_status(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_url: state.config.api_url.clone(),
+        idle_minutes: *state
+            .idle_minutes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn status(state: State<'_, AppState>) -> Result<EngineStatus> {
+    state.engine.status().await
+}
+
+/// The UI saw the member do something (typing, clicking): the idle timer starts over.
+#[tauri::command]
+#[specta::specta]
+pub fn record_activity(state: State<'_, AppState>) {
+    state.engine.record_activity();
+}
+
+/// A screen finished its first paint (timed by the startup harness when asked to).
+#[tauri::command]
+#[specta::specta]
+pub fn mark_ready(screen: String) {
+    crate::startup_probe(&screen);
+}
+
+// --- Accounts and sessions ----------------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    login: String,
+    password: String,
+    remember: bool,
+) -> Result<SessionInfo> {
+    state.engine.sign_in(&login, &password, remember).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock_offline(state: State<'_, AppState>, login: String, password: String) -> Result<SessionInfo> {
+    state.engine.unlock_offline(&login, &password).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(state: State<'_, AppState>, force: bool) -> Result<()> {
+    state.engine.sign_out(force).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out_everywhere(state: State<'_, AppState>, force: bool) -> Result<()> {
+    state.engine.sign_out_everywhere(force).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn forget_device(state: State<'_, AppState>, force: bool) -> Result<()> {
+    state.engine.forget_device(force).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn lock(state: State<'_, AppState>) -> Result<()> {
+    state.engine.lock().await;
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock(state: State<'_, AppState>, password: String) -> Result<()> {
+    state.engine.unlock(&password).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn register(state: State<'_, AppState>, request: CreateAccountRequest) -> Result<AccountCreated> {
+    state.engine.register(request).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_email(state: State<'_, AppState>, email: String, code: String) -> Result<()> {
+    state.engine.verify_email(&email, &code).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn resend_verification(state: State<'_, AppState>, email: String) -> Result<()> {
+    state.engine.resend_verification(&email).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn request_password_reset(state: State<'_, AppState>, email: String) -> Result<()> {
+    state.engine.request_password_reset(&email).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn confirm_password_reset(
+    state: State<'_, AppState>,
+    email: String,
+    code: String,
+    new_password: String,
+) -> Result<()> {
+    state.engine.confirm_password_reset(&email, &code, &new_password).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn change_password(state: State<'_, AppState>, current_password: String, new_password: String) -> Result<()> {
+    state.engine.change_password(&current_password, &new_password).await
+}
+
+/// The idle minutes before Carebill locks (a setting, saved to the config file).
+#[tauri::command]
+#[specta::specta]
+pub fn set_idle_minutes(state: State<'_, AppState>, minutes: u32) -> Result<u32> {
+    if !(1..=120).contains(&minutes) {
+        return Err(ClientError::validation(
+            "validation_failed",
+            "Choose between 1 and 120 minutes.",
+            "/idle_minutes",
+        ));
+    }
+    state
+        .engine
+        .set_idle_lock_after(std::time::Duration::from_secs(u64::from(minutes) * 60));
+    *state
+        .idle_minutes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = minutes;
+    if let Err(e) = state.config.save_idle_minutes(minutes) {
+        tracing::warn!(error = %e, "could not save the idle setting");
+    }
+    Ok(minutes)
+}
+
+// --- Reading ------------------------------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn dashboard(state: State<'_, AppState>) -> Result<Dashboard> {
+    state.engine.dashboard().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn bills(state: State<'_, AppState>, query: BillQuery) -> Result<BillsPage> {
+    state.engine.bills(query).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn bill(state: State<'_, AppState>, id: String) -> Result<BillView> {
+    state.engine.bill(&id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn payments(state: State<'_, AppState>, query: PaymentQuery) -> Result<PaymentsPage> {
+    state.engine.payments(query).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn payment_methods(state: State<'_, AppState>) -> Result<Vec<PaymentMethod>> {
+    state.engine.payment_methods().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn autopay(state: State<'_, AppState>) -> Result<Option<Autopay>> {
+    state.engine.autopay().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<()> {
+    state.engine.sync().await.map(|_| ())
+}
+
+// --- Paying -------------------------------------------------------------------------------------
+
+/// Tokenizes a card at the processor. The number and security code live only for this call.
+#[tauri::command]
+#[specta::specta]
+pub async fn tokenize_card(state: State<'_, AppState>, card: CardDetails) -> Result<ProcessorToken> {
+    state.engine.tokenize(TokenRequest::Card(card)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn tokenize_bank_account(state: State<'_, AppState>, account: BankAccountDetails) -> Result<ProcessorToken> {
+    state.engine.tokenize(TokenRequest::BankAccount(account)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn bank_name(state: State<'_, AppState>, routing_number: String) -> Result<Option<String>> {
+    state.engine.bank_name(&routing_number).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn prepare_payment(state: State<'_, AppState>, draft: PaymentDraft) -> Result<PaymentReview> {
+    state.engine.prepare_payment(draft).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn submit_payment(state: State<'_, AppState>, review_id: String, accept_ach: bool) -> Result<SubmitOutcome> {
+    state.engine.submit_payment(&review_id, accept_ach).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unresolved(state: State<'_, AppState>) -> Result<Vec<UnresolvedIntent>> {
+    state.engine.unresolved().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_payment_method(state: State<'_, AppState>, token: String) -> Result<PaymentMethod> {
+    state.engine.add_payment_method(&token).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_payment_method(state: State<'_, AppState>, id: String) -> Result<()> {
+    state.engine.remove_payment_method(&id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ach_authorization(state: State<'_, AppState>, recurring: bool) -> Result<AchAuthorization> {
+    state.engine.ach_authorization(recurring).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_autopay(state: State<'_, AppState>, request: AutopayRequest) -> Result<Autopay> {
+    state.engine.set_autopay(request).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn turn_off_autopay(state: State<'_, AppState>) -> Result<()> {
+    state.engine.turn_off_autopay().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn skip_autopay(state: State<'_, AppState>, bill_id: String) -> Result<UpcomingCharge> {
+    state.engine.skip_autopay(&bill_id).await
+}
+
+// --- Validation while typing: the rules live in Rust only ---------------------------------------
+
+fn invalid(field: &str, e: carebill_billing::Invalid) -> ClientError {
+    let code = if e.code.starts_with("invalid_")
+        && !matches!(
+            e.code,
+            "invalid_email" | "invalid_name" | "invalid_member_id" | "invalid_date"
+        ) {
+        e.code
+    } else {
+        "validation_failed"
+    };
+    ClientError::validation(code, e.message, field)
+}
+
+/// The password rules the server applies (length, common list, repeats, sequences, identifiers).
+#[tauri::command]
+#[specta::specta]
+pub fn validate_password(password: String, email: Option<String>, member_id: Option<String>) -> Result<()> {
+    password::check(
+        &password,
+        password::PasswordContext {
+            email: email.as_deref(),
+            member_id: member_id.as_deref(),
+        },
+    )
+    .map_err(|r| ClientError::validation("weak_password", r.message(), "/password").with_reason(r.as_str()))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_email(email: String) -> Result<String> {
+    validate::email(&email).map_err(|e| invalid("/email", e))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_member_id(member_id: String) -> Result<String> {
+    validate::member_id(&member_id).map_err(|e| invalid("/member_id", e))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_name(name: String, which: String) -> Result<String> {
+    let label = if which == "last" { "last name" } else { "first name" };
+    validate::person_name(&name, label).map_err(|e| invalid(&format!("/{which}_name"), e))
+}
+
+/// A date of birth from its three fields; answers `YYYY-MM-DD`.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_date_of_birth(day: String, month: String, year: String) -> Result<String> {
+    let pad = |s: &str, n: usize| format!("{:0>n$}", s.trim());
+    let iso = format!("{}-{}-{}", pad(&year, 4), pad(&month, 2), pad(&day, 2));
+    validate::date_of_birth(&iso, chrono::Local::now().date_naive())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|e| invalid("/date_of_birth", e))
+}
+
+/// An amount for one bill: more than 0, at most two decimals, at most what can be paid.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_amount(amount: String, payable: Money) -> Result<Money> {
+    let m = Money::parse(amount.trim())
+        .ok()
+        .filter(|m| m.is_positive())
+        .ok_or_else(|| {
+            ClientError::validation(
+                "invalid_amount",
+                "Enter an amount greater than 0 with at most two decimal places, like 125.50.",
+                "/amount",
+            )
+        })?;
+    if m > payable {
+        return Err(ClientError::validation(
+            "amount_exceeds_balance",
+            format!("The most you can pay on this bill now is {}.", payable.display_usd()),
+            "/amount",
+        ));
+    }
+    Ok(m)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct CardCheck {
+    /// `visa`, `mastercard`, `amex`, `discover` or `unknown` (from the first digits).
+    pub brand: String,
+    pub brand_name: String,
+    pub cvc_length: u32,
+}
+
+/// Recognises the brand as the number is typed; with `complete`, checks the whole number.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_card_number(number: String, complete: bool) -> Result<CardCheck> {
+    let digits = validate::normalize_card_number(&number);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ClientError::validation(
+            "invalid_card_number",
+            "Card numbers have only digits.",
+            "/number",
+        ));
+    }
+    if complete {
+        validate::card_number(&digits).map_err(|e| invalid("/number", e))?;
+    }
+    let brand = CardBrand::from_number(&digits);
+    Ok(CardCheck {
+        brand: brand.as_str().into(),
+        brand_name: brand.display_name().into(),
+        cvc_length: brand.cvc_len() as u32,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_card_expiry(month: u32, year: i32) -> Result<()> {
+    validate::card_expiry(month, year, chrono::Local::now().date_naive()).map_err(|e| invalid("/exp_month", e))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_card_cvc(cvc: String, number: String) -> Result<()> {
+    validate::card_cvc(&cvc, CardBrand::from_number(&validate::normalize_card_number(&number)))
+        .map_err(|e| invalid("/cvc", e))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_postal_code(postal_code: String) -> Result<()> {
+    validate::postal_code(postal_code.trim()).map_err(|e| invalid("/postal_code", e))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn validate_routing_number(routing_number: String) -> Result<()> {
+    validate::routing_number(routing_number.trim()).map_err(|e| invalid("/routing_number", e))
+}
+
+/// The account number, typed twice.
+#[tauri::command]
+#[specta::specta]
+pub fn validate_account_number(account_number: String, confirmation: Option<String>) -> Result<()> {
+    validate::bank_account_number(account_number.trim()).map_err(|e| invalid("/account_number", e))?;
+    match confirmation {
+        Some(c) if c.trim() != account_number.trim() => Err(ClientError::validation(
+            "account_numbers_differ",
+            "The account numbers do not match. Type it again.",
+            "/account_number_confirm",
+        )),
+        _ => Ok(()),
+    }
+}

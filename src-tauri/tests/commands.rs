@@ -1,0 +1,220 @@
+//! The shell without a display: bindings, argument shapes, error JSON, capabilities.
+
+use std::sync::Arc;
+
+use carebill_app::{AppConfig, AppState, BINDINGS, app_builder, specta_builder, typescript};
+use carebill_client::{Engine, MemoryStore, SystemClock};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindowBuilder};
+
+#[test]
+fn the_committed_typescript_bindings_match_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bindings.ts");
+    specta_builder::<MockRuntime>().export(typescript(), &path).unwrap();
+    let generated = std::fs::read_to_string(&path).unwrap();
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        std::fs::write(BINDINGS, &generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(BINDINGS).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "ui/src/lib/bindings.ts is out of date: run `cargo xtask bindings` and commit it"
+    );
+}
+
+fn state(data: &std::path::Path) -> AppState {
+    let mut config = AppConfig::resolve(Default::default(), None, |k| {
+        (k == "CAREBILL_API_URL").then(|| "http://127.0.0.1:9".into())
+    });
+    config.data_dir = data.to_path_buf();
+    let engine = Engine::new(
+        config.client_config(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    AppState {
+        engine,
+        idle_minutes: std::sync::Mutex::new(config.idle_minutes),
+        config,
+    }
+}
+
+fn app(data: &std::path::Path) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
+    let app = app_builder(mock_builder(), state(data))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, window)
+}
+
+fn request(cmd: &str, args: serde_json::Value) -> InvokeRequest {
+    InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: if cfg!(windows) {
+            "http://tauri.localhost"
+        } else {
+            "tauri://localhost"
+        }
+        .parse()
+        .unwrap(),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    }
+}
+
+#[test]
+fn validation_commands_answer_with_the_rust_rules_and_stable_error_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = app(dir.path());
+    let ok = get_ipc_response(
+        &window,
+        request(
+            "validate_amount",
+            serde_json::json!({"amount": "12.5", "payable": "100.00"}),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        ok.deserialize::<String>().unwrap(),
+        "12.50",
+        "money crosses IPC as a string"
+    );
+    let err = get_ipc_response(
+        &window,
+        request(
+            "validate_amount",
+            serde_json::json!({"amount": "12.345", "payable": "100.00"}),
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "validation");
+    assert_eq!(err["code"], "invalid_amount");
+    assert_eq!(err["field"], "/amount");
+    assert!(err["message"].as_str().unwrap().contains("two decimal"));
+    let over = get_ipc_response(
+        &window,
+        request(
+            "validate_amount",
+            serde_json::json!({"amount": "101", "payable": "100.00"}),
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(over["code"], "amount_exceeds_balance");
+    let weak = get_ipc_response(
+        &window,
+        request(
+            "validate_password",
+            serde_json::json!({"password": "short", "email": null, "memberId": null}),
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (weak["code"].as_str(), weak["reason"].as_str()),
+        (Some("weak_password"), Some("too_short"))
+    );
+    let brand = get_ipc_response(
+        &window,
+        request(
+            "validate_card_number",
+            serde_json::json!({"number": "3782 8224", "complete": false}),
+        ),
+    )
+    .unwrap();
+    assert_eq!(brand.deserialize::<serde_json::Value>().unwrap()["brand"], "amex");
+    // A wrong argument shape is refused before the command runs.
+    assert!(
+        get_ipc_response(
+            &window,
+            request(
+                "validate_amount",
+                serde_json::json!({"amount": 12.5, "payable": "100.00"})
+            )
+        )
+        .is_err()
+    );
+    let dob = get_ipc_response(
+        &window,
+        request(
+            "validate_date_of_birth",
+            serde_json::json!({"day": "12", "month": "4", "year": "1985"}),
+        ),
+    )
+    .unwrap();
+    assert_eq!(dob.deserialize::<String>().unwrap(), "1985-04-12");
+}
+
+#[test]
+fn engine_errors_reach_the_ui_as_kind_code_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = app(dir.path());
+    // Nobody listens on port 9: signing in is "offline", and nothing is signed in.
+    let err = get_ipc_response(
+        &window,
+        request(
+            "sign_in",
+            serde_json::json!({"login": "a@b.example", "password": "x", "remember": false}),
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err["kind"].as_str(), err["code"].as_str()),
+        (Some("offline"), Some("offline"))
+    );
+    let err = get_ipc_response(&window, request("dashboard", serde_json::json!({}))).unwrap_err();
+    assert_eq!(
+        (err["kind"].as_str(), err["code"].as_str()),
+        (Some("unauthenticated"), Some("not_signed_in"))
+    );
+}
+
+#[test]
+fn commands_and_window_apis_outside_the_capability_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, window) = app(dir.path());
+    // The capability grants app commands and event listening only.
+    let refused = get_ipc_response(
+        &window,
+        request(
+            "plugin:window|set_title",
+            serde_json::json!({"label": "main", "value": "pwned"}),
+        ),
+    );
+    assert!(refused.is_err(), "window control from JavaScript is not granted");
+    let refused = get_ipc_response(
+        &window,
+        request(
+            "plugin:webview|create_webview_window",
+            serde_json::json!({"options": {"label": "x", "url": "https://example.com"}}),
+        ),
+    );
+    assert!(refused.is_err(), "no new (remote) webviews");
+    // A window the capability does not name gets no app commands at all.
+    let other = WebviewWindowBuilder::new(&app, "other", Default::default())
+        .build()
+        .unwrap();
+    assert!(
+        get_ipc_response(
+            &other,
+            request("validate_email", serde_json::json!({"email": "a@b.example"}))
+        )
+        .is_err()
+    );
+    assert!(
+        get_ipc_response(
+            &window,
+            request("validate_email", serde_json::json!({"email": "a@b.example"}))
+        )
+        .is_ok()
+    );
+    let _ = app.state::<AppState>();
+}

@@ -1,0 +1,94 @@
+// App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
+import { tick } from "svelte";
+import { call, commands, events } from "./api";
+import type { EngineEvent, SessionInfo, Startup, SyncStatus } from "./bindings";
+
+export type Screen =
+  | "loading" | "sign_in" | "register" | "verify" | "forgot" | "reset" | "offline_unlock"
+  | "dashboard" | "bills" | "bill" | "account" | "help"
+  | "pay" | "methods" | "autopay" | "history" | "receipt";
+
+export const SIGNED_OUT_SCREENS: Screen[] = ["loading", "sign_in", "register", "verify", "forgot", "reset", "offline_unlock"];
+
+export const app = $state({
+  screen: "loading" as Screen,
+  params: {} as Record<string, unknown>,
+  startup: null as Startup | null,
+  session: null as SessionInfo | null,
+  sync: null as SyncStatus | null,
+  locked: false,
+  idleSecondsLeft: null as number | null,
+  flash: null as { kind: "success" | "info" | "warning"; text: string } | null,
+  sessionExpired: false,
+  resolved: 0,
+});
+
+/** Shows a screen and moves focus to its heading, so screen readers announce it. */
+export async function go(screen: Screen, params: Record<string, unknown> = {}, flash: typeof app.flash = null) {
+  app.screen = screen;
+  app.params = params;
+  app.flash = flash;
+  await tick();
+  const heading = document.querySelector<HTMLElement>("main h1");
+  heading?.setAttribute("tabindex", "-1");
+  heading?.focus();
+  window.scrollTo?.(0, 0);
+}
+
+export function signedIn(session: SessionInfo) {
+  app.session = session;
+  app.sessionExpired = false;
+  app.locked = false;
+  go("dashboard");
+}
+
+export function signedOut(flash: typeof app.flash = null) {
+  app.session = null;
+  app.locked = false;
+  app.idleSecondsLeft = null;
+  app.sync = null;
+  go("sign_in", {}, flash);
+}
+
+function onEngineEvent(e: EngineEvent) {
+  switch (e.type) {
+    case "sync":
+      app.sync = e as unknown as SyncStatus;
+      break;
+    case "session_expired":
+      app.sessionExpired = true;
+      break;
+    case "idle_warning":
+      app.idleSecondsLeft = (e as { seconds_left: number }).seconds_left;
+      break;
+    case "locked":
+      app.locked = true;
+      app.idleSecondsLeft = null;
+      break;
+    case "payment_resolved":
+      app.resolved += 1;
+      break;
+  }
+}
+
+let lastActivity = 0;
+/** Tells the engine the member is active (at most every 15 s). */
+export function activity() {
+  const now = Date.now();
+  if (now - lastActivity > 15_000) {
+    lastActivity = now;
+    commands.recordActivity();
+  }
+}
+
+export async function boot() {
+  await events.engineEvent.listen((event) => onEngineEvent(event.payload));
+  const startup = await call(commands.startup());
+  app.startup = startup;
+  if (startup.session) {
+    app.session = startup.session;
+    await go("dashboard");
+  } else {
+    await go(startup.screen === "offline_unlock" ? "offline_unlock" : "sign_in");
+  }
+}
