@@ -18,6 +18,22 @@ const APT_PACKAGES: &[&str] = &[
     "dbus",
     "gnome-keyring",
     "curl",
+    // The Tauri shell on Linux (WebKitGTK 4.1 and friends).
+    "libwebkit2gtk-4.1-dev",
+    "libxdo-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libsecret-1-dev",
+    "file",
+    // The UI build and its unit tests.
+    "nodejs",
+    "npm",
+    // End-to-end tests: a virtual display, the WebKit WebDriver, screenshots.
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "dbus-x11",
+    "imagemagick",
 ];
 
 /// Pinned Python tools.
@@ -99,4 +115,63 @@ pub fn python_tools() -> Result {
         .args(["install", "--quiet", "--disable-pip-version-check"])
         .args(PIP_PACKAGES))?;
     std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
+}
+
+/// A tool on PATH?
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `npm ci` in ui/ when node_modules does not match package-lock.json (exact versions, lockfile
+/// committed), then nothing else: builds and tests are separate steps.
+pub fn node_packages() -> Result {
+    let ui = root().join("ui");
+    let lock = std::fs::read(ui.join("package-lock.json")).map_err(|e| format!("ui/package-lock.json: {e}"))?;
+    let stamp = ui.join("node_modules/.carebill-lock");
+    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
+        return Ok(());
+    }
+    if !have("npm") {
+        return Err(
+            "npm is missing: install Node.js 20.19 or newer (https://nodejs.org or your package manager)".into(),
+        );
+    }
+    step("Installing the UI's npm packages (npm ci)");
+    sh(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&ui))?;
+    std::fs::write(&stamp, lock).map_err(|e| e.to_string())
+}
+
+/// Builds the UI into ui/dist, which the shell embeds at compile time.
+pub fn build_ui() -> Result {
+    node_packages()?;
+    step("Building the UI (vite build -> ui/dist)");
+    sh(Command::new("npm")
+        .args(["run", "--silent", "build"])
+        .current_dir(root().join("ui")))
+}
+
+/// tauri-driver for the end-to-end tests, installed under target/ when it is not on PATH.
+pub fn tauri_driver() -> Result<PathBuf> {
+    if let Ok(path) = std::env::var("TAURI_DRIVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let tools = root().join("target/xtask/tools");
+    let local = tools.join("bin/tauri-driver");
+    if local.exists() {
+        return Ok(local);
+    }
+    if have("tauri-driver") {
+        return Ok(PathBuf::from("tauri-driver"));
+    }
+    step("Installing tauri-driver 2.1.0 into target/xtask/tools");
+    sh(crate::cargo()
+        .args(["install", "tauri-driver", "--version", "2.1.0", "--locked", "--root"])
+        .arg(&tools))?;
+    Ok(local)
 }

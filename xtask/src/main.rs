@@ -1,16 +1,20 @@
 //! Carebill's developer tasks. The two README commands:
 //!
-//! - `cargo xtask run`: install what is missing, then start the demo billing server.
-//! - `cargo xtask test`: install what is missing, then fmt check, clippy, every test, and the
-//!   API conformance run (schemathesis against the demo server).
+//! - `cargo xtask run`: install what is missing, build the UI and the app, start the demo billing
+//!   server and open the app connected to it.
+//! - `cargo xtask test`: install what is missing, then fmt check, clippy, the UI's type check and
+//!   unit tests, every Rust test, the API conformance run (schemathesis against the demo server)
+//!   and the end-to-end tests of the real app window.
 //!
-//! Other tasks: `cargo xtask conformance` (just the schemathesis run), `cargo xtask openapi`
-//! (rewrite crates/api/openapi.json). Release builds and benchmarks never run from `test`.
+//! Other tasks: `e2e [filter]`, `conformance`, `openapi` (rewrite crates/api/openapi.json),
+//! `bindings` (rewrite ui/src/lib/bindings.ts), `ui` (build ui/dist), `screenshots`
+//! (docs/screenshots), `bench`. Release builds and benchmarks never run from `test`.
 
 #![forbid(unsafe_code)]
 
 mod bench;
 mod deps;
+mod e2e;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +30,14 @@ fn main() -> ExitCode {
         "test" => test(),
         "conformance" => deps::python_tools().and_then(|_| conformance()),
         "openapi" => openapi(),
+        "bindings" => bindings(),
+        "ui" => deps::build_ui(),
+        "e2e" => deps::system_packages()
+            .and_then(|_| deps::build_ui())
+            .and_then(|_| e2e::run(args.get(1).map(String::as_str))),
+        "screenshots" => deps::system_packages()
+            .and_then(|_| deps::build_ui())
+            .and_then(|_| e2e::screenshots(&root().join("docs/screenshots"))),
         "bench" => match args.get(1).map(String::as_str) {
             Some("api") => bench::api(),
             Some("payments") => bench::payments(),
@@ -33,7 +45,10 @@ fn main() -> ExitCode {
             _ => Err("usage: cargo xtask bench <api | payments | client>".into()),
         },
         _ => {
-            eprintln!("usage: cargo xtask <run | test | conformance | openapi | bench <api | payments | client>>");
+            eprintln!(
+                "usage: cargo xtask <run | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
+                 | bench <api | payments | client>>"
+            );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
@@ -58,13 +73,14 @@ pub fn step(title: &str) {
     eprintln!("\n==> {title}");
 }
 
-/// Runs a command in the workspace root, failing with its name when it fails.
+/// Runs a command (in the workspace root unless it names a directory), failing with its name when
+/// it fails.
 pub fn sh(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}");
-    let status = cmd
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -76,30 +92,55 @@ pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// The demo: a fresh seeded billing server on loopback, and the desktop app connected to it. The
+/// app keeps its data in the developer's normal app directories, under its own keyring service.
 fn run() -> Result {
     deps::system_packages()?;
-    step("Building the billing server");
-    sh(cargo().args(["build", "--package", "carebill-server"]))?;
+    deps::build_ui()?;
+    step("Building the billing server and the desktop app");
+    sh(cargo().args(["build", "--package", "carebill-server", "--package", "carebill"]))?;
     let data = root().join("target/demo-data");
     let _ = std::fs::remove_dir_all(&data);
-    step("Starting the demo billing server (Ctrl-C to stop)");
+    step("Starting the demo billing server");
     let server = server::DemoServer::start(&data, "127.0.0.1:8787", true)?;
     eprintln!("{}", server.banner);
-    server.wait();
-    Ok(())
+    step("Starting Carebill (close the window to stop both)");
+    let status = Command::new(root().join("target/debug/carebill"))
+        .env("CAREBILL_API_URL", &server.url)
+        .status()
+        .map_err(|e| format!("cannot start the app: {e}"))?;
+    drop(server);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the app exited with {status}"))
+    }
 }
 
 fn test() -> Result {
     deps::system_packages()?;
     deps::python_tools()?;
+    // The shell embeds ui/dist at compile time, so the UI is built before anything compiles it.
+    deps::build_ui()?;
     step("Formatting (cargo fmt --check)");
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("Lints (cargo clippy -D warnings)");
     sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("UI type check and unit tests (tsc, vitest)");
+    let ui = root().join("ui");
+    sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;
+    sh(Command::new("npm").args(["run", "--silent", "test"]).current_dir(&ui))?;
     step("Tests (cargo test --workspace, inside a D-Bus session with an unlocked test keyring)");
-    sh(&mut with_test_keyring(&["test", "--workspace", "--all-targets"])?)?;
-    sh(cargo().args(["test", "--workspace", "--doc"]))?;
+    sh(&mut with_test_keyring(&[
+        "test",
+        "--workspace",
+        "--all-targets",
+        "--exclude",
+        "carebill-e2e",
+    ])?)?;
+    sh(cargo().args(["test", "--workspace", "--doc", "--exclude", "carebill-e2e"]))?;
     conformance()?;
+    e2e::run(None)?;
     eprintln!("\nAll checks passed.");
     Ok(())
 }
@@ -131,13 +172,8 @@ fn conformance() -> Result {
 /// `cargo ARGS` inside `dbus-run-session` with gnome-keyring unlocked, so the OS keyring backend is
 /// really exercised (its keyrings live under target/, never in the developer's home). Where that
 /// is not available, plain `cargo ARGS` (the keyring tests then check the "unavailable" path).
-fn with_test_keyring(args: &[&str]) -> Result<Command> {
-    let have = |tool: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
+pub fn with_test_keyring(args: &[&str]) -> Result<Command> {
+    let have = deps::have;
     if !(cfg!(target_os = "linux") && have("dbus-run-session") && have("gnome-keyring-daemon")) {
         let mut cmd = cargo();
         cmd.args(args);
@@ -159,6 +195,15 @@ fn with_test_keyring(args: &[&str]) -> Result<Command> {
     .args(args)
     .env("XDG_DATA_HOME", &home);
     Ok(cmd)
+}
+
+/// Rewrites ui/src/lib/bindings.ts from the Rust commands and types.
+fn bindings() -> Result {
+    deps::build_ui()?;
+    step("Regenerating ui/src/lib/bindings.ts");
+    sh(cargo()
+        .args(["test", "--package", "carebill", "--test", "commands", "bindings"])
+        .env("UPDATE_BINDINGS", "1"))
 }
 
 fn openapi() -> Result {

@@ -70,11 +70,6 @@ impl DemoServer {
         })?;
         Ok(DemoServer { child, url, banner })
     }
-
-    /// Blocks until the server exits (Ctrl-C reaches it directly).
-    pub fn wait(mut self) {
-        let _ = self.child.wait();
-    }
 }
 
 impl Drop for DemoServer {

@@ -1,0 +1,408 @@
+//! The end-to-end harness: the real billing server in process on 127.0.0.1:0, and the real app
+//! (`target/debug/carebill`) in a WebKit window driven over WebDriver through tauri-driver.
+//!
+//! Each app launch gets its own tauri-driver on its own ports, started with that test's
+//! environment (API URL, XDG directories, keyring service name), because tauri-driver passes no
+//! environment to the app. Run through `cargo xtask test`, which provides Xvfb, a D-Bus session
+//! with an unlocked keyring, tauri-driver and a built app.
+
+#![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use carebill_server::config::ServerConfig;
+use carebill_server::{RunningServer, SystemClock};
+use serde_json::{Value, json};
+use thirtyfour::prelude::*;
+
+pub const DEMO_EMAIL: &str = "demo@carebill.example";
+pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn app_binary() -> PathBuf {
+    std::env::var_os("CAREBILL_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug/carebill"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_port(port: u16, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The billing server of one test.
+pub struct Backend {
+    pub server: Option<RunningServer>,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Backend {
+    pub async fn start() -> Backend {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().to_path_buf());
+        config.demo = true;
+        config.scheduler_every = None;
+        let server = carebill_server::start(config, Arc::new(SystemClock))
+            .await
+            .expect("server starts");
+        let url = format!("http://{}", server.addr);
+        Backend {
+            server: Some(server),
+            url,
+            _dir: dir,
+        }
+    }
+
+    pub fn state(&self) -> &carebill_server::state::AppState {
+        &self.server.as_ref().expect("server running").state
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// The newest mail to `to`, from the demo mailbox.
+    pub async fn last_mail_to(&self, to: &str) -> Value {
+        let mails: Vec<Value> = reqwest::get(format!("{}/dev/mailbox", self.url))
+            .await
+            .expect("mailbox")
+            .json()
+            .await
+            .expect("json");
+        mails
+            .into_iter()
+            .rev()
+            .find(|m| m["to"] == to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+
+    /// One number from the server's database.
+    pub async fn query_i64(&self, sql: String) -> i64 {
+        self.state()
+            .db
+            .read(move |c| Ok(c.query_row(&sql, [], |r| r.get(0))?))
+            .await
+            .expect("query")
+    }
+
+    /// Signs in over the API (not through the app) and returns the access token.
+    pub async fn token(&self, login: &str, password: &str) -> String {
+        let body = self
+            .post(
+                "/v1/sessions",
+                json!({"login": login, "password": password, "remember_device": false}),
+            )
+            .await;
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("sign-in failed: {body}"))
+            .to_string()
+    }
+
+    /// GET with a bearer token.
+    pub async fn get(&self, token: &str, path: &str) -> Value {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get");
+        r.json().await.expect("json")
+    }
+
+    /// Every open bill of the member, as the server lists them.
+    pub async fn open_bills(&self, token: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self
+                .get(token, &format!("/v1/bills?status=open&limit=100&cursor={cursor}"))
+                .await;
+            all.extend(page["data"].as_array().cloned().unwrap_or_default());
+            if page["has_more"] != true {
+                return all;
+            }
+            cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        r.json().await.unwrap_or(Value::Null)
+    }
+}
+
+/// Where one app instance keeps its files and secrets; reused across restarts.
+pub struct AppHome {
+    pub dir: tempfile::TempDir,
+    pub keyring_service: String,
+}
+
+impl AppHome {
+    pub fn new() -> AppHome {
+        AppHome {
+            dir: tempfile::tempdir().expect("temp dir"),
+            keyring_service: format!("carebill-e2e-{}-{}", std::process::id(), free_port()),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+impl Default for AppHome {
+    fn default() -> Self {
+        AppHome::new()
+    }
+}
+
+/// A running app under WebDriver.
+pub struct App {
+    pub wd: WebDriver,
+    driver: Child,
+}
+
+impl App {
+    pub async fn launch(api_url: &str, home: &AppHome) -> App {
+        Self::launch_with(api_url, home, &[]).await
+    }
+
+    pub async fn launch_with(api_url: &str, home: &AppHome, extra_env: &[(&str, &str)]) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "end-to-end tests need a display: run them through `cargo xtask test`"
+        );
+        let (port, native) = (free_port(), free_port());
+        let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
+        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("CAREBILL_API_URL", api_url)
+            .env("CAREBILL_KEYRING_SERVICE", &home.keyring_service)
+            .env("XDG_DATA_HOME", home.dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+            .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().expect("tauri-driver starts (cargo install tauri-driver)");
+        assert!(
+            wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10)),
+            "tauri-driver and WebKitWebDriver listen"
+        );
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), json!({"application": app_binary()}));
+        let wd = WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
+            .request_timeout(Duration::from_secs(60))
+            .await
+            .expect("a WebDriver session");
+        App { wd, driver }
+    }
+
+    /// Closes the app and its driver.
+    pub async fn quit(mut self) {
+        let _ = self.wd.clone().quit().await;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.driver.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.driver.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.driver.kill();
+    }
+
+    /// Waits until `check` is true (polling), or fails with `what`.
+    pub async fn until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let h1 = self.h1().await;
+        panic!("timed out waiting for {what} (the screen says {h1:?})");
+    }
+
+    pub async fn h1(&self) -> String {
+        match self.wd.find(By::Css("main h1")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits for the screen whose heading contains `text`.
+    pub async fn screen(&self, text: &str) {
+        let want = text.to_string();
+        self.until(&format!("the screen {text:?}"), || {
+            let want = want.clone();
+            async move { self.h1().await.contains(&want) }
+        })
+        .await;
+    }
+
+    pub async fn body_text(&self) -> String {
+        match self.wd.find(By::Tag("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the page shows `text`.
+    pub async fn sees(&self, text: &str) {
+        let want = text.to_string();
+        self.until(&format!("the text {text:?}"), || {
+            let want = want.clone();
+            async move { self.body_text().await.contains(&want) }
+        })
+        .await;
+    }
+
+    pub async fn fill(&self, id: &str, value: &str) {
+        let input = self
+            .wd
+            .find(By::Id(id))
+            .await
+            .unwrap_or_else(|_| panic!("no field #{id}"));
+        input.clear().await.expect("clear");
+        input.send_keys(value).await.expect("type");
+    }
+
+    pub async fn check(&self, id: &str) {
+        self.wd
+            .find(By::Id(id))
+            .await
+            .unwrap_or_else(|_| panic!("no checkbox #{id}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    pub async fn select(&self, id: &str, value: &str) {
+        let script = format!(
+            "const s = document.getElementById('{id}'); s.value = '{value}'; s.dispatchEvent(new Event('change', {{bubbles: true}}));"
+        );
+        self.wd.execute(&script, vec![]).await.expect("select");
+    }
+
+    /// Clicks the button (or link-styled button) whose text is `text`.
+    pub async fn click(&self, text: &str) {
+        let xpath = format!("//button[normalize-space()={text:?}] | //a[normalize-space()={text:?}]");
+        let mut last = String::new();
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            match self.wd.find(By::XPath(&xpath)).await {
+                Ok(b) => match b.click().await {
+                    Ok(()) => return,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot click {text:?}: {last}");
+    }
+
+    /// Runs axe-core on the page as it is and fails on any WCAG 2.1 A or AA violation.
+    pub async fn axe(&self, screen: &str) {
+        let present = self
+            .wd
+            .execute("return typeof window.axe !== 'undefined';", vec![])
+            .await
+            .expect("script")
+            .json()
+            .as_bool()
+            .unwrap_or(false);
+        if !present {
+            let source = std::fs::read_to_string(root().join("ui/node_modules/axe-core/axe.min.js"))
+                .expect("axe-core (npm ci in ui/)");
+            self.wd.execute(&source, vec![]).await.expect("inject axe-core");
+        }
+        let result = self
+            .wd
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then(r => done(JSON.stringify(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.html).slice(0, 3) })))))
+                   .catch(e => done(JSON.stringify([{ id: 'axe-error', help: String(e) }])));",
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        let violations: Value = serde_json::from_str(result.json().as_str().unwrap_or("[]")).expect("axe json");
+        assert!(
+            violations.as_array().is_some_and(Vec::is_empty),
+            "accessibility violations on {screen}: {violations:#}"
+        );
+    }
+
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.wd.screenshot_as_png().await.expect("screenshot");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+}
+
+/// "1234.56" -> 123456.
+pub fn cents(amount: &str) -> i64 {
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, "0"));
+    let sign = if whole.starts_with('-') { -1 } else { 1 };
+    let whole: i64 = whole.trim_start_matches('-').parse().expect("money");
+    let frac: i64 = format!("{frac:0<2}")[..2].parse().expect("money");
+    sign * (whole * 100 + frac)
+}
+
+/// 123456 -> "$1,234.56", as the app shows money.
+pub fn usd(cents: i64) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("${grouped}.{:02}", cents % 100)
+}

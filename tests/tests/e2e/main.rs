@@ -1,0 +1,331 @@
+//! The member's journeys through the real app window, against the real server on loopback.
+//! Every screen visited is checked with axe-core (WCAG 2.1 A and AA).
+
+use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
+use thirtyfour::prelude::*;
+
+const ALEX_EMAIL: &str = "alex.rivera@example.org";
+const GOOD_PASSWORD: &str = "maple kettle orbit 42";
+const NEW_PASSWORD: &str = "lantern quiet harbor 77";
+
+/// The first run of `len` characters of `body` that `ok` accepts, after `marker`.
+fn code_in(body: &str, marker: &str, len: usize, ok: fn(char) -> bool) -> String {
+    let rest = &body[body.find(marker).unwrap_or_else(|| panic!("{marker:?} in {body:?}")) + marker.len()..];
+    let start = rest.find(ok).expect("a code");
+    rest[start..].chars().take(len).collect()
+}
+
+async fn sign_in(app: &App, login: &str, password: &str, remember: bool) {
+    app.screen("Sign in").await;
+    app.fill("login", login).await;
+    app.fill("password", password).await;
+    if remember {
+        app.check("remember").await;
+    }
+    app.click("Sign in").await;
+}
+
+async fn field_error(app: &App, id: &str) -> String {
+    app.until(&format!("an error on #{id}"), || async move {
+        app.wd.find(By::Id(format!("{id}-error"))).await.is_ok()
+    })
+    .await;
+    app.wd
+        .find(By::Id(format!("{id}-error")))
+        .await
+        .expect("error")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_a_weak_then_a_good_password_and_verify_by_email() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+
+    app.screen("Sign in").await;
+    app.sees("Demo server").await;
+    app.axe("sign in").await;
+    app.click("Create an account").await;
+    app.screen("Create your Carebill account").await;
+    app.axe("register").await;
+
+    app.fill("member-id", "M200000002").await;
+    app.fill("first-name", "Alex").await;
+    app.fill("last-name", "Rivera").await;
+    app.fill("dob-day", "12").await;
+    app.fill("dob-month", "4").await;
+    app.fill("dob-year", "1985").await;
+    app.fill("email", ALEX_EMAIL).await;
+    app.fill("password", "password123").await;
+    app.click("Create account").await;
+    let weak = field_error(&app, "password").await;
+    assert!(!weak.is_empty(), "a weak password is explained");
+    app.sees("There is a problem").await;
+    app.axe("register with errors").await;
+    let accounts = backend
+        .query_i64("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000002'".into())
+        .await;
+    assert_eq!(accounts, 0, "a refused form changes nothing on the server");
+
+    app.fill("password", GOOD_PASSWORD).await;
+    app.click("Create account").await;
+    app.screen("Confirm your email address").await;
+    app.axe("verify").await;
+
+    let mail = backend.last_mail_to(ALEX_EMAIL).await;
+    let code = code_in(mail["body"].as_str().expect("body"), "confirmation code is", 6, |c| {
+        c.is_ascii_digit()
+    });
+    app.fill("code", "000000").await;
+    app.click("Confirm").await;
+    field_error(&app, "code").await;
+    app.fill("code", &code).await;
+    app.click("Confirm").await;
+    app.screen("Sign in").await;
+    app.sees("Your email address is confirmed").await;
+
+    sign_in(&app, "M200000002", GOOD_PASSWORD, false).await;
+    app.screen("Hello, Alex").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_a_bill_show_what_the_server_has() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+
+    app.screen("Sign in").await;
+    app.fill("login", DEMO_EMAIL).await;
+    app.fill("password", "not the password").await;
+    app.click("Sign in").await;
+    app.sees("There is a problem").await;
+    app.axe("sign in refused").await;
+
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Synced").await;
+
+    let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let open = backend.open_bills(&token).await;
+    let total: i64 = open
+        .iter()
+        .map(|b| cents(b["payable"].as_str().expect("payable")))
+        .sum();
+    let total_card = app
+        .wd
+        .find(By::XPath(
+            "//div[@class='label'][.='Total due now']/following-sibling::div[@class='value']",
+        ))
+        .await;
+    assert_eq!(total_card.expect("total card").text().await.expect("text"), usd(total));
+    app.sees(&format!("{} open bill", open.len())).await;
+    app.axe("dashboard").await;
+
+    app.click("View bills").await;
+    app.screen("Bills").await;
+    app.sees(&format!("of {} bills", open.len())).await;
+    app.axe("bills").await;
+
+    // The soonest-due open bill is first; open it and compare every line item.
+    let first = open
+        .iter()
+        .min_by_key(|b| {
+            (
+                b["due_date"].as_str().unwrap_or_default().to_string(),
+                b["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .expect("an open bill");
+    let detail = backend
+        .get(&token, &format!("/v1/bills/{}", first["id"].as_str().expect("id")))
+        .await;
+    app.wd
+        .find(By::Css("#bills-table .row-link"))
+        .await
+        .expect("a bill row")
+        .click()
+        .await
+        .expect("click");
+    app.screen(first["provider"].as_str().expect("provider")).await;
+    app.axe("bill detail").await;
+
+    let items = detail["line_items"].as_array().expect("line items");
+    let rows = app
+        .wd
+        .find_all(By::XPath("//caption[.='Line items of this bill']/../tbody/tr"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), items.len());
+    let mut owed = 0;
+    for (row, item) in rows.iter().zip(items) {
+        let cells: Vec<String> = {
+            let mut v = Vec::new();
+            for td in row.find_all(By::Tag("td")).await.expect("cells") {
+                v.push(td.text().await.expect("text"));
+            }
+            v
+        };
+        assert_eq!(cells[1], item["description"].as_str().expect("description"));
+        assert_eq!(cells[2], item["code"].as_str().expect("code"));
+        assert_eq!(cells[4], usd(cents(item["charge"].as_str().expect("charge"))));
+        assert_eq!(
+            cells[7],
+            usd(cents(item["patient_responsibility"].as_str().expect("owe")))
+        );
+        owed += cents(item["patient_responsibility"].as_str().expect("owe"));
+    }
+    let foot = app
+        .wd
+        .find(By::XPath(
+            "//caption[.='Line items of this bill']/../tfoot/tr/td[last()]",
+        ))
+        .await
+        .expect("total");
+    assert_eq!(
+        foot.text().await.expect("text"),
+        usd(owed),
+        "the line items add up to the bill's total"
+    );
+    assert_eq!(
+        usd(owed),
+        usd(cents(detail["amount_due"].as_str().expect("amount due")))
+    );
+
+    app.click("← Back to bills").await;
+    app.screen("Bills").await;
+    app.click("Help").await;
+    app.screen("Help").await;
+    app.axe("help").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_with_the_emailed_code() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+
+    app.screen("Sign in").await;
+    app.click("Forgot your password?").await;
+    app.screen("Reset your password").await;
+    app.axe("forgot password").await;
+    app.fill("email", "not an email").await;
+    app.click("Send me a code").await;
+    field_error(&app, "email").await;
+    app.fill("email", DEMO_EMAIL).await;
+    app.click("Send me a code").await;
+    app.screen("Set a new password").await;
+    app.axe("reset password").await;
+
+    let mail = backend.last_mail_to(DEMO_EMAIL).await;
+    let code = code_in(mail["body"].as_str().expect("body"), "reset code is", 9, |c| {
+        c.is_ascii_alphanumeric()
+    });
+    app.fill("code", &code).await;
+    app.fill("new-password", NEW_PASSWORD).await;
+    app.click("Change password").await;
+    app.screen("Sign in").await;
+    app.sees("Your password is changed").await;
+
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.sees("There is a problem").await;
+    sign_in(&app, DEMO_EMAIL, NEW_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_changes_the_password_and_signs_out() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.click("Account").await;
+    app.screen("Account and settings").await;
+    app.axe("account").await;
+
+    app.fill("current-password", "wrong current password").await;
+    app.fill("new-password", NEW_PASSWORD).await;
+    app.click("Change password").await;
+    field_error(&app, "current-password").await;
+    app.axe("account with errors").await;
+
+    app.fill("current-password", DEMO_PASSWORD).await;
+    app.fill("new-password", NEW_PASSWORD).await;
+    app.click("Change password").await;
+    app.sees("Your password is changed").await;
+
+    app.click("Sign out").await;
+    app.screen("Sign in").await;
+    app.sees("You are signed out.").await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.sees("There is a problem").await;
+    sign_in(&app, DEMO_EMAIL, NEW_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_me_signed_in_survives_a_restart_and_plain_sign_in_does_not() {
+    let backend = Backend::start().await;
+
+    let kept = AppHome::new();
+    let app = App::launch(&backend.url, &kept).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, true).await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+    let app = App::launch(&backend.url, &kept).await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+
+    let plain = AppHome::new();
+    let app = App::launch(&backend.url, &plain).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+    let app = App::launch(&backend.url, &plain).await;
+    app.screen("Sign in").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_server_gone_saved_bills_open_with_the_password_only() {
+    let mut backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Synced").await;
+    let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let open = backend.open_bills(&token).await;
+    app.quit().await;
+
+    let url = backend.url.clone();
+    backend.stop().await;
+    let app = App::launch(&url, &home).await;
+    app.screen("You are offline").await;
+    app.axe("offline unlock").await;
+
+    app.fill("login", DEMO_EMAIL).await;
+    app.fill("password", "not the password").await;
+    app.click("Open saved bills").await;
+    app.sees("There is a problem").await;
+    assert_eq!(app.h1().await, "You are offline", "a wrong password opens nothing");
+
+    app.fill("password", DEMO_PASSWORD).await;
+    app.click("Open saved bills").await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Offline:").await;
+    app.axe("dashboard offline").await;
+    app.click("View bills").await;
+    app.screen("Bills").await;
+    app.sees(&format!("of {} bills", open.len())).await;
+    app.sees("Offline:").await;
+    app.quit().await;
+}

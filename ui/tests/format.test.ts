@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { ago, date, money, period, statusLabel } from "../src/lib/format";
+import { fieldId } from "../src/lib/api";
+
+describe("money", () => {
+  it("groups thousands without arithmetic", () => {
+    expect(money("0.00")).toBe("$0.00");
+    expect(money("12.34")).toBe("$12.34");
+    expect(money("1234.56")).toBe("$1,234.56");
+    expect(money("1234567.89")).toBe("$1,234,567.89");
+    expect(money("-45.10")).toBe("-$45.10");
+  });
+  it("keeps digits a float would lose", () => {
+    expect(money("90071992547409.93")).toBe("$90,071,992,547,409.93");
+  });
+  it("shows anything that is not a two-decimal amount unchanged", () => {
+    expect(money("12.3")).toBe("12.3");
+    expect(money("1e3")).toBe("1e3");
+    expect(money(null)).toBe("");
+  });
+});
+
+describe("dates", () => {
+  it("formats calendar dates without a time zone shift", () => {
+    expect(date("2026-01-01")).toBe("1 Jan 2026");
+    expect(date("2026-12-31")).toBe("31 Dec 2026");
+    expect(period("2026-03-03", "2026-03-03")).toBe("3 Mar 2026");
+    expect(period("2026-03-03", "2026-03-05")).toBe("3 Mar 2026 – 5 Mar 2026");
+  });
+  it("says how long ago", () => {
+    const now = new Date("2026-11-27T12:00:00Z");
+    expect(ago("2026-11-27T11:59:30Z", now)).toBe("just now");
+    expect(ago("2026-11-27T11:59:00Z", now)).toBe("1 minute ago");
+    expect(ago("2026-11-27T11:15:00Z", now)).toBe("45 minutes ago");
+    expect(ago("2026-11-27T09:00:00Z", now)).toBe("3 hours ago");
+    expect(ago(null, now)).toBe("never");
+  });
+  it("labels statuses in plain words", () => {
+    expect(statusLabel("partially_paid")).toBe("Partly paid");
+    expect(statusLabel("failed")).toBe("Declined");
+  });
+});
+
+describe("fieldId", () => {
+  it("maps a JSON pointer to a form field id", () => {
+    expect(fieldId("/member_id")).toBe("member-id");
+    expect(fieldId("/allocations/0/amount")).toBe("allocations-0-amount");
+    expect(fieldId("")).toBeNull();
+    expect(fieldId(null)).toBeNull();
+  });
+});

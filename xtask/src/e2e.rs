@@ -1,0 +1,92 @@
+//! The end-to-end run: the real app binary in a WebKit window on a private virtual display,
+//! driven over WebDriver (tauri-driver + WebKitWebDriver), inside a D-Bus session with an
+//! unlocked test keyring.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::{Result, cargo, deps, sh, step};
+
+/// An Xvfb server on a display number it picks itself (`-displayfd`), so parallel runs and a
+/// developer's own display never collide. Stopped on drop.
+pub struct VirtualDisplay {
+    child: Child,
+    pub display: String,
+}
+
+impl VirtualDisplay {
+    pub fn start() -> Result<VirtualDisplay> {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start Xvfb: {e}"))?;
+        let stdout = child.stdout.take().ok_or("Xvfb has no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        let number = line.trim();
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("Xvfb did not report its display number".into());
+        }
+        Ok(VirtualDisplay {
+            display: format!(":{number}"),
+            child,
+        })
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds the app (the UI must already be built) and runs the carebill-e2e tests one at a time.
+pub fn run(filter: Option<&str>) -> Result {
+    let driver = deps::tauri_driver()?;
+    step("Building the desktop app (debug) for the end-to-end tests");
+    sh(cargo().args(["build", "--package", "carebill"]))?;
+    step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
+    let display = VirtualDisplay::start()?;
+    let mut args = vec!["test", "--package", "carebill-e2e", "--", "--test-threads=1"];
+    if let Some(filter) = filter {
+        args.push(filter);
+    }
+    let mut cmd = crate::with_test_keyring(&args)?;
+    cmd.env("DISPLAY", &display.display)
+        .env("NO_AT_BRIDGE", "1")
+        .env("TAURI_DRIVER", &driver);
+    let outcome = sh(&mut cmd);
+    drop(display);
+    outcome
+}
+
+/// The README's screenshots, taken from the real app by the e2e harness's `screenshots` test.
+pub fn screenshots(out: &Path) -> Result {
+    let _ = std::fs::create_dir_all(out);
+    let driver = deps::tauri_driver()?;
+    sh(cargo().args(["build", "--package", "carebill"]))?;
+    let display = VirtualDisplay::start()?;
+    let mut cmd = crate::with_test_keyring(&[
+        "test",
+        "--package",
+        "carebill-e2e",
+        "--test",
+        "screenshots",
+        "--",
+        "--ignored",
+        "--test-threads=1",
+    ])?;
+    cmd.env("DISPLAY", &display.display)
+        .env("NO_AT_BRIDGE", "1")
+        .env("TAURI_DRIVER", &driver)
+        .env("CAREBILL_SCREENSHOTS", out);
+    let outcome = sh(&mut cmd);
+    drop(display);
+    outcome
+}
