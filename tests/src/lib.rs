@@ -54,6 +54,36 @@ fn wait_port(port: u16, within: Duration) -> bool {
     false
 }
 
+/// Process ids of running copies of the app binary (Linux: by /proc/PID/exe).
+fn app_processes() -> Vec<u32> {
+    let app = std::fs::canonicalize(app_binary()).unwrap_or_else(|_| app_binary());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
+        .collect()
+}
+
+/// The app is single-instance: a launch while the previous window is still closing would only
+/// focus that one and exit. So every quit waits until the app is really gone (and ends it with
+/// SIGTERM after 10 s).
+async fn wait_for_app_exit() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if app_processes().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for pid in app_processes() {
+        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
 /// The billing server of one test.
 pub struct Backend {
     pub server: Option<RunningServer>,
@@ -195,6 +225,25 @@ pub struct App {
     driver: Child,
 }
 
+/// A test that fails midway still stops its driver (and with it WebKitWebDriver and the app).
+impl Drop for App {
+    fn drop(&mut self) {
+        if !matches!(self.driver.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.driver.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.driver.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
 impl App {
     pub async fn launch(api_url: &str, home: &AppHome) -> App {
         Self::launch_with(api_url, home, &[]).await
@@ -219,6 +268,7 @@ impl App {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
+        wait_for_app_exit().await;
         let driver = cmd.spawn().expect("tauri-driver starts (cargo install tauri-driver)");
         assert!(
             wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10)),
@@ -241,13 +291,12 @@ impl App {
             .arg(self.driver.id().to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.driver.try_wait() {
-                return;
-            }
+        while Instant::now() < deadline && !matches!(self.driver.try_wait(), Ok(Some(_))) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        wait_for_app_exit().await;
     }
 
     /// Waits until `check` is true (polling), or fails with `what`.

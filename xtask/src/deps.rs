@@ -25,9 +25,6 @@ const APT_PACKAGES: &[&str] = &[
     "librsvg2-dev",
     "libsecret-1-dev",
     "file",
-    // The UI build and its unit tests.
-    "nodejs",
-    "npm",
     // End-to-end tests: a virtual display, the WebKit WebDriver, screenshots.
     "xvfb",
     "xauth",
