@@ -22,6 +22,8 @@ pub enum StartScreen {
     SignIn,
     /// The service is unreachable and a copy of the member's data is on this device.
     OfflineUnlock,
+    /// The bills list (only for the startup harness: `CAREBILL_STARTUP_PROBE=bills`).
+    Bills,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
@@ -57,6 +59,7 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
     let screen = match (&session, online) {
+        (Some(_), _) if crate::startup_probe_screen().as_deref() == Some("bills") => StartScreen::Bills,
         (Some(_), _) => StartScreen::Dashboard,
         (None, false) if has_copy => StartScreen::OfflineUnlock,
         _ => StartScreen::SignIn,

@@ -35,6 +35,11 @@ pub fn mark_process_start() {
     STARTED.get_or_init(Instant::now);
 }
 
+/// The screen the startup harness times (`CAREBILL_STARTUP_PROBE=bills`), if any.
+pub fn startup_probe_screen() -> Option<String> {
+    std::env::var("CAREBILL_STARTUP_PROBE").ok()
+}
+
 /// With `CAREBILL_STARTUP_PROBE` set, prints when a screen first painted, for the startup harness.
 pub fn startup_probe(screen: &str) {
     if std::env::var_os("CAREBILL_STARTUP_PROBE").is_some() {

@@ -30,7 +30,8 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn app_binary() -> PathBuf {
+/// The app under test: target/debug/carebill, or `CAREBILL_APP` (the startup harness's release build).
+pub fn app_binary() -> PathBuf {
     std::env::var_os("CAREBILL_APP")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/debug/carebill"))
@@ -70,7 +71,7 @@ fn app_processes() -> Vec<u32> {
 /// The app is single-instance: a launch while the previous window is still closing would only
 /// focus that one and exit. So every quit waits until the app is really gone (and ends it with
 /// SIGTERM after 10 s).
-async fn wait_for_app_exit() {
+pub async fn wait_for_app_exit() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if app_processes().is_empty() {
@@ -211,6 +212,19 @@ impl AppHome {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// The environment an app of this home runs with: its API, keyring service and XDG folders.
+    pub fn env(&self, api_url: &str) -> Vec<(String, std::ffi::OsString)> {
+        let dir = self.dir.path();
+        vec![
+            ("CAREBILL_API_URL".into(), api_url.into()),
+            ("CAREBILL_KEYRING_SERVICE".into(), self.keyring_service.clone().into()),
+            ("XDG_DATA_HOME".into(), dir.join("data").into()),
+            ("XDG_CONFIG_HOME".into(), dir.join("config").into()),
+            ("XDG_CACHE_HOME".into(), dir.join("cache").into()),
+            ("NO_AT_BRIDGE".into(), "1".into()),
+        ]
+    }
 }
 
 impl Default for AppHome {
@@ -257,12 +271,7 @@ impl App {
         let (port, native) = (free_port(), free_port());
         let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
         cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("CAREBILL_API_URL", api_url)
-            .env("CAREBILL_KEYRING_SERVICE", &home.keyring_service)
-            .env("XDG_DATA_HOME", home.dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
-            .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
-            .env("NO_AT_BRIDGE", "1")
+            .envs(home.env(api_url))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in extra_env {

@@ -215,3 +215,56 @@ pub fn payments() -> Result {
     );
     Ok(())
 }
+
+/// `cargo xtask bench startup`: the release app's cold start to the bills list from a cache of
+/// 1,000+ bills, its idle memory after 60 s, and its binary size.
+pub fn startup() -> Result {
+    crate::deps::system_packages()?;
+    crate::deps::build_ui()?;
+    let driver = crate::deps::tauri_driver()?;
+    step("Building the app and the server in release mode");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "carebill",
+        "--package",
+        "carebill-server",
+    ]))?;
+    let app = root().join("target/release/carebill");
+    let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
+    let data = root().join("target/bench/startup");
+    let _ = std::fs::remove_dir_all(&data);
+    let bin = root().join("target/release/carebill-server");
+    step("Seeding 1,000 bills for the demo member");
+    sh(Command::new(&bin)
+        .args(["--demo", "--data-dir"])
+        .arg(&data)
+        .args(["seed", "--bills", "1000"]))?;
+    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
+    let display = crate::e2e::VirtualDisplay::start()?;
+    step("Timing starts (tests/tests/startup.rs)");
+    let mut cmd = crate::with_test_keyring(&[
+        "test",
+        "--package",
+        "carebill-e2e",
+        "--test",
+        "startup",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])?;
+    cmd.env("DISPLAY", &display.display)
+        .env("TAURI_DRIVER", &driver)
+        .env("CAREBILL_APP", &app)
+        .env("CAREBILL_BENCH_API", &server.url);
+    let outcome = sh(&mut cmd);
+    drop(display);
+    drop(server);
+    eprintln!(
+        "release binary target/release/carebill: {:.2} MB ({size} bytes)",
+        size as f64 / 1_048_576.0
+    );
+    outcome
+}

@@ -41,13 +41,14 @@ fn main() -> ExitCode {
         "bench" => match args.get(1).map(String::as_str) {
             Some("api") => bench::api(),
             Some("payments") => bench::payments(),
+            Some("startup") => bench::startup(),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
-            _ => Err("usage: cargo xtask bench <api | payments | client>".into()),
+            _ => Err("usage: cargo xtask bench <api | payments | client | startup>".into()),
         },
         _ => {
             eprintln!(
                 "usage: cargo xtask <run | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
-                 | bench <api | payments | client>>"
+                 | bench <api | payments | client | startup>>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }

@@ -218,6 +218,19 @@ pub fn touch(
         "INSERT OR REPLACE INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![member_id, entity.as_str(), entity_id, op, ms(now)])?;
+    // Autopay's upcoming charges are derived from the member's bills: a bill that changes changes
+    // them, so the autopay entity goes out in the same sync.
+    if matches!(entity, SyncEntity::Bill) {
+        let has_autopay = tx
+            .prepare_cached("SELECT 1 FROM autopay_rules WHERE member_id = ?1")?
+            .exists([member_id])?;
+        if has_autopay {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, 'autopay', 'upsert', ?3)",
+            )?
+            .execute(params![member_id, SyncEntity::Autopay.as_str(), ms(now)])?;
+        }
+    }
     Ok(())
 }
 

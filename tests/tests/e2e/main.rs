@@ -1,6 +1,8 @@
 //! The member's journeys through the real app window, against the real server on loopback.
 //! Every screen visited is checked with axe-core (WCAG 2.1 A and AA).
 
+mod pay;
+
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
 use thirtyfour::prelude::*;
 
@@ -15,7 +17,7 @@ fn code_in(body: &str, marker: &str, len: usize, ok: fn(char) -> bool) -> String
     rest[start..].chars().take(len).collect()
 }
 
-async fn sign_in(app: &App, login: &str, password: &str, remember: bool) {
+pub(crate) async fn sign_in(app: &App, login: &str, password: &str, remember: bool) {
     app.screen("Sign in").await;
     app.fill("login", login).await;
     app.fill("password", password).await;

@@ -81,13 +81,19 @@ export function activity() {
   }
 }
 
+/** Tells the startup harness a screen has painted: after Svelte's DOM update and the next frame. */
+export async function painted(screen: string) {
+  await tick();
+  requestAnimationFrame(() => setTimeout(() => commands.markReady(screen), 0));
+}
+
 export async function boot() {
   await events.engineEvent.listen((event) => onEngineEvent(event.payload));
   const startup = await call(commands.startup());
   app.startup = startup;
   if (startup.session) {
     app.session = startup.session;
-    await go("dashboard");
+    await go(startup.screen === "bills" ? "bills" : "dashboard");
   } else {
     await go(startup.screen === "offline_unlock" ? "offline_unlock" : "sign_in");
   }

@@ -777,7 +777,9 @@ export type SessionInfo = {
 /**  Where the app opens. */
 export type StartScreen = "dashboard" | "sign_in" | 
 /**  The service is unreachable and a copy of the member's data is on this device. */
-"offline_unlock";
+"offline_unlock" | 
+/**  The bills list (only for the startup harness: `CAREBILL_STARTUP_PROBE=bills`). */
+"bills";
 
 export type Startup = Startup_Serialize | Startup_Deserialize;
 

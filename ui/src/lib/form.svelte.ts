@@ -5,10 +5,15 @@ import type { ClientError } from "./bindings";
 export class FormErrors {
   fields = $state<Record<string, string>>({});
   general = $state<string[]>([]);
+  /** Fields whose message came from checking as the member types: shown on the field only, never
+   * in the summary (which appears, and takes focus, only when a form is submitted). */
+  live = $state<Record<string, true>>({});
 
   get summary(): { field: string | null; message: string }[] {
     return [
-      ...Object.entries(this.fields).map(([field, message]) => ({ field, message })),
+      ...Object.entries(this.fields)
+        .filter(([field]) => !this.live[field])
+        .map(([field, message]) => ({ field, message })),
       ...this.general.map((message) => ({ field: null, message })),
     ];
   }
@@ -16,15 +21,21 @@ export class FormErrors {
   clear() {
     this.fields = {};
     this.general = [];
+    this.live = {};
   }
 
-  set(field: string, message: string) {
+  /** A message on a field; `live` when it comes from checking while typing. */
+  set(field: string, message: string, live = false) {
     this.fields = { ...this.fields, [field]: message };
+    const { [field]: _, ...rest } = this.live;
+    this.live = live ? { ...rest, [field]: true } : rest;
   }
 
   unset(field: string) {
     const { [field]: _, ...rest } = this.fields;
     this.fields = rest;
+    const { [field]: __, ...live } = this.live;
+    this.live = live;
   }
 
   /** Puts an engine error on its field when the field is on this form (`known`), else in the summary. */

@@ -52,3 +52,28 @@ export function statusLabel(status: string): string {
 export function brandName(brand: string): string {
   return ({ visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover" } as Record<string, string>)[brand] ?? brand;
 }
+
+/** Exact sum of "12.34"-style amounts (integer cents as BigInt; never floats). */
+export function sumMoney(amounts: string[]): string {
+  let cents = 0n;
+  for (const a of amounts) {
+    const m = /^(-?)(\d+)\.(\d{2})$/.exec(a.trim());
+    if (!m) continue;
+    const v = BigInt(m[2]) * 100n + BigInt(m[3]);
+    cents += m[1] ? -v : v;
+  }
+  const negative = cents < 0n;
+  const abs = negative ? -cents : cents;
+  return `${negative ? "-" : ""}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+}
+
+/** Is this "12.34"-style amount more than zero? */
+export function positive(amount: string | null | undefined): boolean {
+  return !!amount && /^\d+\.\d{2}$/.test(amount) && /[1-9]/.test(amount);
+}
+
+/** "Visa •••• 4242" or "Carebill Test Bank •••• 6789". */
+export function methodLabel(m: { brand?: string | null; bank_name?: string | null; last4: string; type?: string }): string {
+  const name = m.type === "bank_account" ? (m.bank_name ?? m.brand ?? "Bank account") : brandName(m.brand ?? "Card");
+  return `${name} •••• ${m.last4}`;
+}

@@ -366,3 +366,35 @@ async fn two_schedulers_on_one_database_charge_each_bill_once_even_when_one_is_k
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_bill_sends_autopay_with_its_upcoming_charge_in_the_same_sync() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let card = s.card_method(&token).await;
+    put_autopay(&s, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+        .await
+        .expect(200);
+    let mut cursor = String::new();
+    loop {
+        let page = s.get(&format!("/v1/sync?cursor={cursor}"), &token).await;
+        page.expect(200);
+        cursor = page.body["next_cursor"].as_str().unwrap().to_string();
+        if !page.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    let bill = issue_bill(&s).await;
+    let delta = s.get(&format!("/v1/sync?cursor={cursor}"), &token).await;
+    delta.expect(200);
+    let changes = delta.body["changes"].as_array().unwrap();
+    let autopay = changes
+        .iter()
+        .find(|c| c["entity"] == "autopay")
+        .expect("the autopay entity is in the delta");
+    let upcoming = autopay["data"]["upcoming"].as_array().expect("upcoming charges");
+    assert!(
+        upcoming.iter().any(|u| u["bill_id"] == bill["id"]),
+        "the new bill's charge is listed: {autopay}"
+    );
+}

@@ -1,0 +1,139 @@
+//! The startup harness (`cargo xtask bench startup`; ignored in the normal run, it measures rather
+//! than checks). With the release app and a release server holding 1,000 open bills for the demo
+//! member, it signs in once with "keep me signed in", then starts the app again and again: each
+//! run is timed from just before the process is spawned to the moment the bills list has painted
+//! (the app prints `carebill-ready bills <ms>` when `CAREBILL_STARTUP_PROBE=bills`). One run then
+//! idles for 60 s and the proportional set size (PSS) of the app and its WebKit processes is read
+//! from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use carebill_e2e::{App, AppHome, DEMO_EMAIL, DEMO_PASSWORD, app_binary, wait_for_app_exit};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// PSS in KiB of `pid` and every process below it.
+fn pss_tree_kib(pid: u32) -> (u64, Vec<(String, u64)>) {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let children =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", all[i], all[i])).unwrap_or_default();
+        all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        i += 1;
+    }
+    let mut parts = Vec::new();
+    for p in all {
+        let rollup = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).unwrap_or_default();
+        let kib = rollup
+            .lines()
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let name = std::fs::read_to_string(format!("/proc/{p}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        parts.push((name, kib));
+    }
+    (parts.iter().map(|(_, k)| k).sum(), parts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run with `cargo xtask bench startup`"]
+async fn cold_start_to_bills_visible_and_idle_memory() {
+    let api =
+        std::env::var("CAREBILL_BENCH_API").expect("CAREBILL_BENCH_API: a server with the demo member's 1,000 bills");
+    let runs: usize = std::env::var("CAREBILL_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let home = AppHome::new();
+
+    // Once through the UI: sign in, keep signed in, let the first sync fill the cache.
+    let app = App::launch(&api, &home).await;
+    app.screen("Sign in").await;
+    app.fill("login", DEMO_EMAIL).await;
+    app.fill("password", DEMO_PASSWORD).await;
+    app.check("remember").await;
+    app.click("Sign in").await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Synced").await;
+    app.quit().await;
+
+    let spawn = || {
+        let mut cmd = Command::new(app_binary());
+        cmd.envs(home.env(&api))
+            .env("CAREBILL_STARTUP_PROBE", "bills")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("the app starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut reported = None;
+        for line in lines.by_ref() {
+            let line = line.expect("a line");
+            if let Some(ms) = line.strip_prefix("carebill-ready bills ") {
+                reported = ms.trim().parse::<u64>().ok();
+                break;
+            }
+        }
+        let wall = started.elapsed();
+        std::thread::spawn(move || lines.for_each(drop));
+        (child, wall, reported.expect("the app reported the bills list painted"))
+    };
+    let stop = |child: &mut std::process::Child| {
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    };
+
+    let mut walls = Vec::new();
+    let mut inner = Vec::new();
+    for run in 0..=runs {
+        let (mut child, wall, reported) = spawn();
+        stop(&mut child);
+        wait_for_app_exit().await;
+        if run == 0 {
+            continue; // the first start warms the page cache like any second launch of the day
+        }
+        walls.push(wall.as_secs_f64() * 1000.0);
+        inner.push(reported as f64);
+    }
+    walls.sort_by(f64::total_cmp);
+    inner.sort_by(f64::total_cmp);
+    println!(
+        "startup (process spawn -> bills painted, {} runs): p50 {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms",
+        walls.len(),
+        percentile(&walls, 50.0),
+        percentile(&walls, 90.0),
+        walls[0],
+        walls[walls.len() - 1]
+    );
+    println!(
+        "startup (as the app measured it from main()): p50 {:.0} ms, p90 {:.0} ms",
+        percentile(&inner, 50.0),
+        percentile(&inner, 90.0)
+    );
+
+    let (mut child, _, _) = spawn();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let (total, parts) = pss_tree_kib(child.id());
+    stop(&mut child);
+    wait_for_app_exit().await;
+    let detail: Vec<String> = parts
+        .iter()
+        .map(|(n, k)| format!("{n} {:.1} MB", *k as f64 / 1024.0))
+        .collect();
+    println!(
+        "idle PSS after 60 s: {:.1} MB ({})",
+        total as f64 / 1024.0,
+        detail.join(", ")
+    );
+}
