@@ -38,7 +38,7 @@ async fn take_the_readme_screenshots() {
         .click()
         .await
         .expect("click");
-    app.sees("Line items of this bill").await;
+    app.sees("How the amount adds up").await;
     app.screenshot(&out.join("bill-detail.png")).await;
 
     app.click("Pay this bill").await;
