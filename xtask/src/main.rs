@@ -127,7 +127,7 @@ fn test() -> Result {
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("Lints (cargo clippy -D warnings)");
     sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    step("UI type check and unit tests (tsc, vitest)");
+    step("UI type check and unit tests (svelte-check, vitest)");
     let ui = root().join("ui");
     sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;
     sh(Command::new("npm").args(["run", "--silent", "test"]).current_dir(&ui))?;
