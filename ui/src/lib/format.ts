@@ -77,3 +77,8 @@ export function methodLabel(m: { brand?: string | null; bank_name?: string | nul
   const name = m.type === "bank_account" ? (m.bank_name ?? m.brand ?? "Bank account") : brandName(m.brand ?? "Card");
   return `${name} •••• ${m.last4}`;
 }
+
+/** The label of a payment's method summary (for a bank account, `brand` is the bank's name). */
+export function summaryLabel(m: { type: string; brand: string; last4: string }): string {
+  return methodLabel({ ...m, bank_name: m.type === "bank_account" ? m.brand : null });
+}
