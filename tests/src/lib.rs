@@ -55,6 +55,21 @@ fn wait_port(port: u16, within: Duration) -> bool {
     false
 }
 
+/// Stops tauri-driver with SIGTERM (SIGKILL would orphan WebKitWebDriver and the app), and kills
+/// it if it is still there after 10 s.
+fn stop_driver(driver: &mut Child) {
+    if !matches!(driver.try_wait(), Ok(None)) {
+        return;
+    }
+    let _ = Command::new("kill").arg("-TERM").arg(driver.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && matches!(driver.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = driver.kill();
+    let _ = driver.wait();
+}
+
 /// Process ids of running copies of the app binary (Linux: by /proc/PID/exe).
 fn app_processes() -> Vec<u32> {
     let app = std::fs::canonicalize(app_binary()).unwrap_or_else(|_| app_binary());
@@ -242,19 +257,7 @@ pub struct App {
 /// A test that fails midway still stops its driver (and with it WebKitWebDriver and the app).
 impl Drop for App {
     fn drop(&mut self) {
-        if !matches!(self.driver.try_wait(), Ok(None)) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.driver.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && matches!(self.driver.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop_driver(&mut self.driver);
     }
 }
 
@@ -295,16 +298,7 @@ impl App {
     /// Closes the app and its driver.
     pub async fn quit(mut self) {
         let _ = self.wd.clone().quit().await;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.driver.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && !matches!(self.driver.try_wait(), Ok(Some(_))) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop_driver(&mut self.driver);
         wait_for_app_exit().await;
     }
 

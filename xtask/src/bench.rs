@@ -1,6 +1,7 @@
 //! `cargo xtask bench api`: the billing server's performance figures (docs/PERFORMANCE.md).
 //! Release build, loopback, demo data plus 10,000 bills for the demo member. Never part of `test`.
 
+use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -221,7 +222,6 @@ pub fn payments() -> Result {
 pub fn startup() -> Result {
     crate::deps::system_packages()?;
     crate::deps::build_ui()?;
-    let driver = crate::deps::tauri_driver()?;
     step("Building the app and the server in release mode");
     sh(cargo().args([
         "build",
@@ -242,25 +242,21 @@ pub fn startup() -> Result {
         .arg(&data)
         .args(["seed", "--bills", "1000"]))?;
     let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
-    let display = crate::e2e::VirtualDisplay::start()?;
     step("Timing starts (tests/tests/startup.rs)");
-    let mut cmd = crate::with_test_keyring(&[
-        "test",
-        "--package",
-        "carebill-e2e",
-        "--test",
-        "startup",
-        "--",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])?;
-    cmd.env("DISPLAY", &display.display)
-        .env("TAURI_DRIVER", &driver)
-        .env("CAREBILL_APP", &app)
-        .env("CAREBILL_BENCH_API", &server.url);
-    let outcome = sh(&mut cmd);
-    drop(display);
+    let outcome = crate::e2e::app_tests(
+        &[
+            "--test",
+            "startup",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+        &[
+            ("CAREBILL_APP", app.as_os_str()),
+            ("CAREBILL_BENCH_API", OsStr::new(&server.url)),
+        ],
+    );
     drop(server);
     eprintln!(
         "release binary target/release/carebill: {:.2} MB ({size} bytes)",

@@ -2,6 +2,7 @@
 //! driven over WebDriver (tauri-driver + WebKitWebDriver), inside a D-Bus session with an
 //! unlocked test keyring.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -46,47 +47,39 @@ impl Drop for VirtualDisplay {
     }
 }
 
-/// Builds the app (the UI must already be built) and runs the carebill-e2e tests one at a time.
-pub fn run(filter: Option<&str>) -> Result {
+/// `cargo test ARGS` for the carebill-e2e crate, one test at a time, with a private virtual display,
+/// tauri-driver and an unlocked test keyring, plus `env`.
+pub fn app_tests(args: &[&str], env: &[(&str, &OsStr)]) -> Result {
     let driver = deps::tauri_driver()?;
-    step("Building the desktop app (debug) for the end-to-end tests");
-    sh(cargo().args(["build", "--package", "carebill"]))?;
-    step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
     let display = VirtualDisplay::start()?;
-    let mut args = vec!["test", "--package", "carebill-e2e", "--", "--test-threads=1"];
-    if let Some(filter) = filter {
-        args.push(filter);
-    }
-    let mut cmd = crate::with_test_keyring(&args)?;
+    let mut all = vec!["test", "--package", "carebill-e2e"];
+    all.extend_from_slice(args);
+    let mut cmd = crate::with_test_keyring(&all)?;
     cmd.env("DISPLAY", &display.display)
         .env("NO_AT_BRIDGE", "1")
-        .env("TAURI_DRIVER", &driver);
+        .env("TAURI_DRIVER", &driver)
+        .envs(env.iter().copied());
     let outcome = sh(&mut cmd);
     drop(display);
     outcome
 }
 
+/// Builds the app (the UI must already be built) and runs the end-to-end tests.
+pub fn run(filter: Option<&str>) -> Result {
+    step("Building the desktop app (debug) for the end-to-end tests");
+    sh(cargo().args(["build", "--package", "carebill"]))?;
+    step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
+    let mut args = vec!["--", "--test-threads=1"];
+    args.extend(filter);
+    app_tests(&args, &[])
+}
+
 /// The README's screenshots, taken from the real app by the e2e harness's `screenshots` test.
 pub fn screenshots(out: &Path) -> Result {
     let _ = std::fs::create_dir_all(out);
-    let driver = deps::tauri_driver()?;
     sh(cargo().args(["build", "--package", "carebill"]))?;
-    let display = VirtualDisplay::start()?;
-    let mut cmd = crate::with_test_keyring(&[
-        "test",
-        "--package",
-        "carebill-e2e",
-        "--test",
-        "screenshots",
-        "--",
-        "--ignored",
-        "--test-threads=1",
-    ])?;
-    cmd.env("DISPLAY", &display.display)
-        .env("NO_AT_BRIDGE", "1")
-        .env("TAURI_DRIVER", &driver)
-        .env("CAREBILL_SCREENSHOTS", out);
-    let outcome = sh(&mut cmd);
-    drop(display);
-    outcome
+    app_tests(
+        &["--test", "screenshots", "--", "--ignored", "--test-threads=1"],
+        &[("CAREBILL_SCREENSHOTS", out.as_os_str())],
+    )
 }

@@ -27,6 +27,14 @@ pub(crate) async fn sign_in(app: &App, login: &str, password: &str, remember: bo
     app.click("Sign in").await;
 }
 
+/// After a password change or reset: the old password is refused, the new one signs in.
+async fn only_the_new_password_works(app: &App) {
+    sign_in(app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.sees("There is a problem").await;
+    sign_in(app, DEMO_EMAIL, NEW_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+}
+
 async fn field_error(app: &App, id: &str) -> String {
     app.until(&format!("an error on #{id}"), || async move {
         app.wd.find(By::Id(format!("{id}-error"))).await.is_ok()
@@ -233,10 +241,7 @@ async fn a_forgotten_password_is_reset_with_the_emailed_code() {
     app.screen("Sign in").await;
     app.sees("Your password is changed").await;
 
-    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
-    app.sees("There is a problem").await;
-    sign_in(&app, DEMO_EMAIL, NEW_PASSWORD, false).await;
-    app.screen("Hello, Jordan").await;
+    only_the_new_password_works(&app).await;
     app.quit().await;
 }
 
@@ -266,10 +271,7 @@ async fn a_member_changes_the_password_and_signs_out() {
     app.click("Sign out").await;
     app.screen("Sign in").await;
     app.sees("You are signed out.").await;
-    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
-    app.sees("There is a problem").await;
-    sign_in(&app, DEMO_EMAIL, NEW_PASSWORD, false).await;
-    app.screen("Hello, Jordan").await;
+    only_the_new_password_works(&app).await;
     app.quit().await;
 }
 

@@ -28,11 +28,22 @@ export async function go(screen: Screen, params: Record<string, unknown> = {}, f
   app.screen = screen;
   app.params = params;
   app.flash = flash;
+  await focusHeading();
+}
+
+/** After the DOM update: focus the screen's h1 (so screen readers announce it) and scroll to the top. */
+export async function focusHeading() {
   await tick();
   const heading = document.querySelector<HTMLElement>("main h1");
   heading?.setAttribute("tabindex", "-1");
   heading?.focus();
   window.scrollTo?.(0, 0);
+}
+
+/** "Jordan Lee": the signed-in member's name, or "" when nobody is signed in. */
+export function memberName(): string {
+  const m = app.session?.member;
+  return m ? `${m.first_name} ${m.last_name}` : "";
 }
 
 export function signedIn(session: SessionInfo) {
@@ -79,6 +90,21 @@ export function activity() {
     lastActivity = now;
     commands.recordActivity();
   }
+}
+
+/**
+ * Calls `load` now, and again when a sync completes or a payment resolves (not when a sync
+ * starts, and not twice for the same state). Call it while a component initialises.
+ */
+export function loadAndRefresh(load: () => unknown) {
+  let last: string | null = null;
+  $effect(() => {
+    const synced = app.sync?.state === "synced" ? app.sync.at : null;
+    const key = `${synced}|${app.resolved}`;
+    if ((last !== null && synced === null) || key === last) return;
+    last = key;
+    load();
+  });
 }
 
 /** Tells the startup harness a screen has painted: after Svelte's DOM update and the next frame. */

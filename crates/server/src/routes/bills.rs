@@ -31,12 +31,39 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
-pub async fn list_bills(
-    State(state): State<AppState>,
-    who: Authed,
-    QueryParams(q): QueryParams,
-) -> ApiResult<Response> {
-    let filter = match q.get("status").map(String::as_str) {
+impl QueryParams {
+    /// The `limit` of a list request: 1 to `MAX_BILLS_PAGE`, `DEFAULT_BILLS_PAGE` when absent.
+    pub fn page_limit(&self) -> ApiResult<u32> {
+        match self.0.get("limit") {
+            None => Ok(DEFAULT_BILLS_PAGE),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "/limit",
+                        format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
+                    )
+                }),
+        }
+    }
+
+    /// A list's `cursor` (made for `context`) carrying a sort key and an id, `None` when absent.
+    pub fn pair_cursor(&self, state: &AppState, context: &str) -> ApiResult<Option<(String, String)>> {
+        let Some(c) = self.0.get("cursor").filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let invalid = || ApiError::new(ErrorCode::InvalidCursor);
+        let bytes = cursor::decode(&state.secret, context, c).ok_or_else(invalid)?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (key, id) = text.split_once('|').ok_or_else(invalid)?;
+        Ok(Some((key.to_string(), id.to_string())))
+    }
+}
+
+pub async fn list_bills(State(state): State<AppState>, who: Authed, params: QueryParams) -> ApiResult<Response> {
+    let filter = match params.0.get("status").map(String::as_str) {
         None | Some("open") => BillFilter::Open,
         Some("paid") => BillFilter::Paid,
         Some("all") => BillFilter::All,
@@ -44,36 +71,13 @@ pub async fn list_bills(
             return Err(ApiError::validation("/status", "status must be open, paid or all."));
         }
     };
-    let limit = match q.get("limit") {
-        None => DEFAULT_BILLS_PAGE,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "/limit",
-                    format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
-                )
-            })?,
-    };
+    let limit = params.page_limit()?;
     let context = format!("bills:{}", who.member_id);
-    let after = match q.get("cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            let bytes =
-                cursor::decode(&state.secret, &context, c).ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            let text = String::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
-            let (due, id) = text
-                .split_once('|')
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            Some((due.to_string(), id.to_string()))
-        }
-    };
+    let after = params.pair_cursor(&state, &context)?;
     let member_id = who.member_id.clone();
     let cache_key = format!(
         "{member_id}|{filter:?}|{limit}|{}",
-        q.get("cursor").map_or("", String::as_str)
+        params.0.get("cursor").map_or("", String::as_str)
     );
     let st = state.clone();
     let body = state

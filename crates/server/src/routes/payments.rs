@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carebill_api::types::*;
-use carebill_api::{DEFAULT_BILLS_PAGE, ErrorCode, IDEMPOTENCY_KEY_HEADER, MAX_BILLS_PAGE};
+use carebill_api::{ErrorCode, IDEMPOTENCY_KEY_HEADER};
 use carebill_billing::Money;
 use chrono::Duration;
 use rusqlite::{OptionalExtension, params};
@@ -332,36 +332,16 @@ pub async fn create_payment(
 pub async fn list_payments(
     State(state): State<AppState>,
     who: Authed,
-    QueryParams(q): QueryParams,
+    params: QueryParams,
 ) -> ApiResult<Json<PaymentPage>> {
-    let limit = match q.get("limit") {
-        None => DEFAULT_BILLS_PAGE,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "/limit",
-                    format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
-                )
-            })?,
-    };
+    let limit = params.page_limit()?;
     let context = format!("payments:{}", who.member_id);
-    let before = match q.get("cursor").filter(|c| !c.is_empty()) {
+    let before = match params.pair_cursor(&state, &context)? {
         None => None,
-        Some(c) => {
-            let bytes =
-                cursor::decode(&state.secret, &context, c).ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            let text = String::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?;
-            let (at, id) = text
-                .split_once('|')
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidCursor))?;
-            Some((
-                at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
-                id.to_string(),
-            ))
-        }
+        Some((at, id)) => Some((
+            at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
+            id,
+        )),
     };
     let member_id = who.member_id.clone();
     let (data, has_more) = state
