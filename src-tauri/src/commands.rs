@@ -43,14 +43,12 @@ pub struct Startup {
 #[tauri::command]
 #[specta::specta]
 pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
-    let health = state.engine.service_health().await;
-    let online = health.is_ok();
+    // The health probe and the remembered session's refresh are independent round trips: both at
+    // once. (Offline, the refresh fails without forgetting anything.)
+    let (health, resumed) = tokio::join!(state.engine.service_health(), state.engine.resume());
+    let session = resumed.ok().flatten();
+    let online = health.is_ok() || session.is_some();
     let demo = health.map(|h| h.demo).unwrap_or(false);
-    let session = if online {
-        state.engine.resume().await.ok().flatten()
-    } else {
-        None
-    };
     let has_copy = state
         .config
         .data_dir

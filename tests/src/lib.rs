@@ -302,6 +302,35 @@ impl App {
         wait_for_app_exit().await;
     }
 
+    /// Ends the app the hard way (SIGKILL, as a crash or a power cut would), then its driver.
+    pub async fn kill(mut self) {
+        let pids = app_processes();
+        assert!(!pids.is_empty(), "the app is running");
+        for pid in pids {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        }
+        wait_for_app_exit().await;
+        stop_driver(&mut self.driver);
+    }
+
+    /// Calls an app command the way the UI does (the same capability applies) and returns its
+    /// answer, or `{"error": ...}` when it fails.
+    pub async fn invoke(&self, command: &str, args: Value) -> Value {
+        let answer = self
+            .wd
+            .execute_async(
+                "const [cmd, args, done] = arguments;
+                 window.__TAURI_INTERNALS__.invoke(cmd, args)
+                   .then(v => done(JSON.stringify({ ok: v ?? null })))
+                   .catch(e => done(JSON.stringify({ error: e })));",
+                vec![json!(command), args],
+            )
+            .await
+            .expect("invoke runs");
+        let v: Value = serde_json::from_str(answer.json().as_str().unwrap_or("null")).expect("invoke json");
+        v.get("ok").cloned().unwrap_or(v)
+    }
+
     /// Waits until `check` is true (polling), or fails with `what`.
     pub async fn until<F, Fut>(&self, what: &str, mut check: F)
     where
@@ -435,6 +464,12 @@ impl App {
         let png = self.wd.screenshot_as_png().await.expect("screenshot");
         std::fs::write(path, png).expect("write screenshot");
     }
+}
+
+/// The value at percentile `p` (0–100) of sorted samples (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// "1234.56" -> 123456.

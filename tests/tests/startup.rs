@@ -10,12 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use carebill_e2e::{App, AppHome, DEMO_EMAIL, DEMO_PASSWORD, app_binary, wait_for_app_exit};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
+use carebill_e2e::{App, AppHome, DEMO_EMAIL, DEMO_PASSWORD, app_binary, percentile, wait_for_app_exit};
 
 /// PSS in KiB of `pid` and every process below it.
 fn pss_tree_kib(pid: u32) -> (u64, Vec<(String, u64)>) {

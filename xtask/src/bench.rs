@@ -2,6 +2,7 @@
 //! Release build, loopback, demo data plus 10,000 bills for the demo member. Never part of `test`.
 
 use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -217,9 +218,8 @@ pub fn payments() -> Result {
     Ok(())
 }
 
-/// `cargo xtask bench startup`: the release app's cold start to the bills list from a cache of
-/// 1,000+ bills, its idle memory after 60 s, and its binary size.
-pub fn startup() -> Result {
+/// The release app, and a release demo server whose demo member has 1,000 more open bills.
+fn release_app_and_server(name: &str) -> Result<(PathBuf, DemoServer)> {
     crate::deps::system_packages()?;
     crate::deps::build_ui()?;
     step("Building the app and the server in release mode");
@@ -231,9 +231,7 @@ pub fn startup() -> Result {
         "--package",
         "carebill-server",
     ]))?;
-    let app = root().join("target/release/carebill");
-    let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
-    let data = root().join("target/bench/startup");
+    let data = root().join("target/bench").join(name);
     let _ = std::fs::remove_dir_all(&data);
     let bin = root().join("target/release/carebill-server");
     step("Seeding 1,000 bills for the demo member");
@@ -242,25 +240,39 @@ pub fn startup() -> Result {
         .arg(&data)
         .args(["seed", "--bills", "1000"]))?;
     let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
-    step("Timing starts (tests/tests/startup.rs)");
-    let outcome = crate::e2e::app_tests(
-        &[
-            "--test",
-            "startup",
-            "--",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ],
+    Ok((root().join("target/release/carebill"), server))
+}
+
+/// Runs one ignored harness test of the e2e crate against the release app and the bench server.
+fn harness(test: &str, app: &Path, server: &DemoServer) -> Result {
+    crate::e2e::app_tests(
+        &["--test", test, "--", "--ignored", "--nocapture", "--test-threads=1"],
         &[
             ("CAREBILL_APP", app.as_os_str()),
             ("CAREBILL_BENCH_API", OsStr::new(&server.url)),
         ],
-    );
+    )
+}
+
+/// `cargo xtask bench startup`: the release app's cold start to the bills list from a cache of
+/// 1,000+ bills, its idle memory after 60 s, and its binary size.
+pub fn startup() -> Result {
+    let (app, server) = release_app_and_server("startup")?;
+    let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
+    step("Timing starts (tests/tests/startup.rs)");
+    let outcome = harness("startup", &app, &server);
     drop(server);
     eprintln!(
         "release binary target/release/carebill: {:.2} MB ({size} bytes)",
         size as f64 / 1_048_576.0
     );
     outcome
+}
+
+/// `cargo xtask bench ui`: click-to-painted times in the release app (switching screens, opening
+/// a bill, filtering, submitting a card payment), measured in the page.
+pub fn ui() -> Result {
+    let (app, server) = release_app_and_server("ui")?;
+    step("Timing interactions (tests/tests/interaction.rs)");
+    harness("interaction", &app, &server)
 }

@@ -42,13 +42,14 @@ fn main() -> ExitCode {
             Some("api") => bench::api(),
             Some("payments") => bench::payments(),
             Some("startup") => bench::startup(),
+            Some("ui") => bench::ui(),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
-            _ => Err("usage: cargo xtask bench <api | payments | client | startup>".into()),
+            _ => Err("usage: cargo xtask bench <api | payments | client | startup | ui>".into()),
         },
         _ => {
             eprintln!(
                 "usage: cargo xtask <run | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
-                 | bench <api | payments | client | startup>>"
+                 | bench <api | payments | client | startup | ui>>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }

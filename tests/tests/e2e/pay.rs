@@ -2,6 +2,7 @@
 //! settlement or return, one payment per double click, autopay. Every screen is checked with axe.
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
+use carebill_faultproxy::FaultProxy;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -9,22 +10,28 @@ use crate::sign_in;
 
 struct Session {
     backend: Backend,
-    _home: AppHome,
+    home: AppHome,
     app: App,
     token: String,
 }
 
 async fn signed_in() -> Session {
     let backend = Backend::start().await;
-    let home = AppHome::new();
-    let app = App::launch(&backend.url, &home).await;
+    let url = backend.url.clone();
+    signed_in_through(backend, AppHome::new(), &url).await
+}
+
+/// Launches the app of `home` against `api_url` (the server, or a proxy in front of it) and signs
+/// the demo member in.
+async fn signed_in_through(backend: Backend, home: AppHome, api_url: &str) -> Session {
+    let app = App::launch(api_url, &home).await;
     sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
     app.screen("Hello, Jordan").await;
     app.sees("Synced").await;
     let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
     Session {
         backend,
-        _home: home,
+        home,
         app,
         token,
     }
@@ -67,6 +74,22 @@ impl Session {
                 "SELECT COUNT(*) FROM payment_allocations WHERE bill_id = '{bill_id}'"
             ))
             .await
+    }
+
+    /// Ids of the server's payments that pay something on this bill.
+    async fn payment_ids_for(&self, bill_id: &str) -> Vec<String> {
+        let list = self.backend.get(&self.token, "/v1/payments?limit=100").await;
+        list["data"]
+            .as_array()
+            .expect("payments")
+            .iter()
+            .filter(|p| {
+                p["allocations"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["bill_id"] == bill_id))
+            })
+            .filter_map(|p| p["id"].as_str().map(str::to_string))
+            .collect()
     }
 
     async fn click_xpath(&self, xpath: &str) {
@@ -430,5 +453,77 @@ async fn autopay_charges_new_bills_once_and_skips_what_was_skipped() {
     app.axe("removal refused").await;
     let methods = s.backend.get(&s.token, "/v1/payment-methods").await;
     assert!(methods.to_string().contains("\"4242\""), "the method is still there");
+    s.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_killed_before_the_answer_arrives_shows_the_payment_once_after_restart() {
+    let backend = Backend::start().await;
+    let proxy = FaultProxy::start(backend.server.as_ref().expect("server").addr, 6).await;
+    let s = signed_in_through(backend, AppHome::new(), &proxy.url()).await;
+    let bill = s.payable_bills().await.remove(0);
+    let id = bill["id"].as_str().expect("id").to_string();
+    let owed = s.payable(&id).await;
+    let earlier = s.payments_for(&id).await;
+    let before = s.payment_ids_for(&id).await;
+
+    s.pay_screen_with(&[&id]).await;
+    s.choose_saved("Visa •••• 4242").await;
+    s.app.click("Continue to review").await;
+    s.app.screen("Review your payment").await;
+    // From here on the server handles every request and the proxy keeps every answer.
+    proxy.hold_every_answer();
+    s.app.click(&format!("Pay {}", usd(owed))).await;
+    // (A keep-alive connection from before closes at its answer; the client re-sends on a new one.)
+    let (backend, proxy, id2) = (&s.backend, &proxy, id.clone());
+    s.app
+        .until("the server to take the payment and its answer to be held", || {
+            let id = id2.clone();
+            async move {
+                proxy.held() >= 1
+                    && backend
+                        .query_i64(format!(
+                            "SELECT COUNT(*) FROM payment_allocations WHERE bill_id = '{id}'"
+                        ))
+                        .await
+                        > earlier
+            }
+        })
+        .await;
+    assert!(
+        s.app.body_text().await.contains("Sending your payment"),
+        "the app is still waiting"
+    );
+
+    // The app dies with the answer still on the way; then it comes back with the network.
+    let Session { backend, home, app, .. } = s;
+    app.kill().await;
+    proxy.set_mode(carebill_faultproxy::Mode::Pass);
+    let s = signed_in_through(backend, home, &proxy.url()).await;
+    let app = &s.app;
+
+    // The engine re-sends the saved intent with its key: the server answers with the payment it has.
+    app.until("the intent to be confirmed", || async move {
+        app.invoke("unresolved", json!({})).await == json!([])
+    })
+    .await;
+    assert_eq!(s.payments_for(&id).await, earlier + 1, "charged once");
+    assert_eq!(s.payable(&id).await, 0);
+    let new: Vec<String> = s
+        .payment_ids_for(&id)
+        .await
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(new.len(), 1, "one new payment for the bill: {new:?}");
+    let number = s.backend.get(&s.token, &format!("/v1/payments/{}", new[0])).await["confirmation_number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+
+    app.click("Payment history").await;
+    app.screen("Payment history").await;
+    app.sees(&number).await;
+    assert_eq!(app.body_text().await.matches(&number).count(), 1, "listed once");
     s.done().await;
 }

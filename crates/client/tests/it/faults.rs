@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use crate::harness::*;
 use crate::payments::card;
-use crate::proxy::FaultProxy;
+use carebill_faultproxy::FaultProxy;
 
 const INTENTS: usize = 1_000;
 const CONCURRENCY: usize = 10;

@@ -4,7 +4,6 @@ mod faults;
 mod harness;
 mod offline;
 mod payments;
-mod proxy;
 mod security;
 mod sessions;
 mod sync;

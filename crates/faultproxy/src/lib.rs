@@ -1,6 +1,11 @@
-//! A TCP proxy that injects faults between the client and the server: it drops the connection
-//! after forwarding a request (the server commits, the client never hears), delays answers,
-//! resets connections, and cuts answers in the middle.
+//! A TCP proxy that injects faults between a client and the billing server: it drops the
+//! connection after forwarding a request (the server commits, the client never hears), delays
+//! answers, resets connections, cuts answers in the middle, or holds every answer back (so a test
+//! can kill the client while its request has been handled and the answer is still on the way).
+//!
+//! Used by the client engine's fault tests and by the app's end-to-end tests.
+
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,14 +20,31 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Counts {
     pub connections: AtomicU64,
     pub dropped_after_request: AtomicU64,
+    /// Answers the server gave that the proxy held back.
+    pub held: AtomicU64,
     pub delayed: AtomicU64,
     pub reset: AtomicU64,
     pub cut: AtomicU64,
 }
 
+/// What the proxy does to the connections it accepts from now on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Forwards everything.
+    Pass = 0,
+    /// Random faults: drops after the request, delays, resets, cuts.
+    Random = 1,
+    /// Every request reaches the server and every answer is lost.
+    DropAnswers = 2,
+    /// Every request reaches the server and its answer is held until the mode changes (then the
+    /// connection closes unanswered) or the client goes away.
+    HoldAnswers = 3,
+}
+
 pub struct FaultProxy {
     pub addr: SocketAddr,
-    /// 0: none; 1: random faults; 2: every answer is dropped after the request reached the server.
+    /// The current [`Mode`], as its number.
     pub faults: Arc<AtomicU8>,
     /// Bumped on every mode change: connections from before close at their next answer, so a
     /// pooled keep-alive connection cannot carry the old mode.
@@ -52,9 +74,10 @@ impl FaultProxy {
                     return;
                 };
                 c.connections.fetch_add(1, Ordering::Relaxed);
-                let roll: u32 = match f.load(Ordering::Relaxed) {
+                let roll: u32 = match f.load(Ordering::SeqCst) {
                     1 => rng.gen_range(0..100),
                     2 => 0,
+                    3 => HOLD,
                     _ => 100,
                 };
                 let delay = Duration::from_millis(rng.gen_range(50..400));
@@ -79,17 +102,34 @@ impl FaultProxy {
         format!("http://{}", self.addr)
     }
 
-    pub fn set_faults(&self, on: bool) {
-        self.faults.store(u8::from(on), Ordering::SeqCst);
+    pub fn set_mode(&self, mode: Mode) {
+        self.faults.store(mode as u8, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Random faults on, or everything forwarded.
+    pub fn set_faults(&self, on: bool) {
+        self.set_mode(if on { Mode::Random } else { Mode::Pass });
     }
 
     /// Every request reaches the server and every answer is lost.
     pub fn drop_every_answer(&self) {
-        self.faults.store(2, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.set_mode(Mode::DropAnswers);
+    }
+
+    /// Every request reaches the server and every answer waits (see [`Mode::HoldAnswers`]).
+    pub fn hold_every_answer(&self) {
+        self.set_mode(Mode::HoldAnswers);
+    }
+
+    /// How many answers have been held back so far.
+    pub fn held(&self) -> u64 {
+        self.counts.held.load(Ordering::SeqCst)
     }
 }
+
+/// The roll that means "hold the answer" (random rolls are 0..100).
+const HOLD: u32 = 1000;
 
 #[allow(clippy::too_many_arguments)]
 async fn handle(
@@ -135,6 +175,13 @@ async fn handle(
             if first {
                 first = false;
                 match roll {
+                    HOLD => {
+                        c.held.fetch_add(1, Ordering::SeqCst);
+                        while g.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                        return Err(std::io::Error::other("held answer released unanswered"));
+                    }
                     // The request reached the server; its answer never reaches the client.
                     0..=11 => {
                         c.dropped_after_request.fetch_add(1, Ordering::Relaxed);
