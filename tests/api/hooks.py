@@ -2,7 +2,9 @@
 
 The auth hook signs in as the second demo member (whose login never appears in the schema's
 examples, so fuzzed sign-ins cannot throttle it) and refreshes the token well before the
-15-minute access-token lifetime ends, or at once when an answer is 401.
+15-minute access-token lifetime ends, or at once when an answer is 401. Guest-pay calls also get
+the demo kiosk's device credential (their guest-token paths then answer 401 to the member token;
+guest tokens are covered by the server's integration tests).
 """
 
 import json
@@ -12,6 +14,8 @@ import urllib.request
 import schemathesis
 
 LOGIN = "taylor.nguyen@carebill.example"
+# The demo server's enrolled kiosk (guest endpoints need a device credential).
+DEMO_KIOSK_CREDENTIAL = "kdc_demo-front-desk"
 PASSWORD = "correct horse battery staple"
 
 
@@ -32,3 +36,5 @@ class CarebillSignIn:
     def set(self, case, data, context):
         case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {data}"
+        if case.path.startswith("/v1/guest/"):
+            case.headers["X-Carebill-Device"] = DEMO_KIOSK_CREDENTIAL

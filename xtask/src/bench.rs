@@ -219,18 +219,23 @@ pub fn payments() -> Result {
 }
 
 /// The release app, and a release demo server whose demo member has 1,000 more open bills.
-fn release_app_and_server(name: &str) -> Result<(PathBuf, DemoServer)> {
+/// With `--no-build`, the release binaries already in target/release are used as they are.
+fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoServer)> {
     crate::deps::system_packages()?;
-    crate::deps::build_ui()?;
-    step("Building the app and the server in release mode");
-    sh(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "carebill",
-        "--package",
-        "carebill-server",
-    ]))?;
+    if args.iter().any(|a| a == "--no-build") {
+        step("Using the release binaries in target/release as they are (--no-build)");
+    } else {
+        crate::deps::build_ui()?;
+        step("Building the app and the server in release mode");
+        sh(cargo().args([
+            "build",
+            "--release",
+            "--package",
+            "carebill",
+            "--package",
+            "carebill-server",
+        ]))?;
+    }
     let data = root().join("target/bench").join(name);
     let _ = std::fs::remove_dir_all(&data);
     let bin = root().join("target/release/carebill-server");
@@ -256,8 +261,8 @@ fn harness(test: &str, app: &Path, server: &DemoServer) -> Result {
 
 /// `cargo xtask bench startup`: the release app's cold start to the bills list from a cache of
 /// 1,000+ bills, its idle memory after 60 s, and its binary size.
-pub fn startup() -> Result {
-    let (app, server) = release_app_and_server("startup")?;
+pub fn startup(args: &[String]) -> Result {
+    let (app, server) = release_app_and_server("startup", args)?;
     let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
     step("Timing starts (tests/tests/startup.rs)");
     let outcome = harness("startup", &app, &server);
@@ -271,8 +276,8 @@ pub fn startup() -> Result {
 
 /// `cargo xtask bench ui`: click-to-painted times in the release app (switching screens, opening
 /// a bill, filtering, submitting a card payment), measured in the page.
-pub fn ui() -> Result {
-    let (app, server) = release_app_and_server("ui")?;
+pub fn ui(args: &[String]) -> Result {
+    let (app, server) = release_app_and_server("ui", args)?;
     step("Timing interactions (tests/tests/interaction.rs)");
     harness("interaction", &app, &server)
 }

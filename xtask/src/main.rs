@@ -41,15 +41,15 @@ fn main() -> ExitCode {
         "bench" => match args.get(1).map(String::as_str) {
             Some("api") => bench::api(),
             Some("payments") => bench::payments(),
-            Some("startup") => bench::startup(),
-            Some("ui") => bench::ui(),
+            Some("startup") => bench::startup(&args[2..]),
+            Some("ui") => bench::ui(&args[2..]),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
             _ => Err("usage: cargo xtask bench <api | payments | client | startup | ui>".into()),
         },
         _ => {
             eprintln!(
                 "usage: cargo xtask <run | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
-                 | bench <api | payments | client | startup | ui>>"
+                 | bench <api | payments | client | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }

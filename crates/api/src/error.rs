@@ -51,6 +51,7 @@ error_codes! {
     SessionExpired = "session_expired" => 401, "Your session has ended. Sign in again to continue.";
     InvalidCredentials = "invalid_credentials" => 401, "The email or member ID and password do not match our records.";
     DeviceUnauthenticated = "device_unauthenticated" => 401, "This kiosk is not enrolled or its credential was revoked.";
+    GuestSessionEnded = "guest_session_ended" => 401, "This bill lookup has ended: it lasts 10 minutes and stops after 3 declined payments. Look up the bill again.";
     // 402: the payment was declined; nothing was charged.
     CardDeclined = "card_declined" => 402, "Your card was declined. Nothing was charged. Try another card or contact your bank.";
     InsufficientFunds = "insufficient_funds" => 402, "Your card has insufficient funds. Nothing was charged. Try another card or a bank account.";

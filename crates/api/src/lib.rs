@@ -14,6 +14,8 @@ pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub const BUSINESS_DATE_HEADER: &str = "Business-Date";
 /// On payment requests: the client's idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// A clinic kiosk's device credential (from `carebill-server kiosk enroll`), on every guest call.
+pub const DEVICE_HEADER: &str = "X-Carebill-Device";
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest page of bills.

@@ -34,6 +34,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         create_payment, list_payments, get_payment, ach_authorization,
         get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
         create_token, lookup_bank,
+        guest_lookup, guest_bill, guest_payment, guest_receipt,
         healthz, dev_mailbox, dev_clock, dev_bills,
     ),
     components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter, Payment, PaymentMethod, Autopay)),
@@ -48,6 +49,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "payments", description = "Paying bills, exactly once per Idempotency-Key"),
         (name = "autopay", description = "Automatic payment of new bills"),
         (name = "processor", description = "The sandbox payment processor: tokenization. Card and bank numbers go here, never to the billing API."),
+        (name = "guest", description = "Guest pay at enrolled clinic kiosks: look up one bill by its statement, pay it, mail a receipt"),
         (name = "operations", description = "Health and demo-only endpoints"),
     ),
 )]
@@ -232,6 +234,49 @@ fn get_payment() {}
     responses((status = 200, description = "The text and its version", body = AchAuthorization)))]
 fn ach_authorization() {}
 
+#[utoipa::path(post, path = "/v1/guest/lookup", tag = "guest", operation_id = "guestLookup",
+    summary = "Find one bill by statement number, last name and date of birth; answers a 10-minute guest token for that bill",
+    security(("device" = [])), request_body = GuestLookupRequest,
+    responses(
+        (status = 201, description = "A guest token for the bill", body = GuestSession),
+        (status = 401, description = "`device_unauthenticated`: no, unknown or revoked kiosk credential", body = ErrorBody),
+        (status = 422, description = "`guest_lookup_failed`: one answer for any mismatch; or `validation_failed`", body = ErrorBody),
+    ))]
+fn guest_lookup() {}
+
+#[utoipa::path(get, path = "/v1/guest/bill", tag = "guest", operation_id = "guestBill",
+    summary = "The looked-up bill with its line items", security(("device" = [], "guest" = [])),
+    responses(
+        (status = 200, description = "The bill", body = BillDetail),
+        (status = 401, description = "`device_unauthenticated`, `unauthenticated` or `guest_session_ended`", body = ErrorBody),
+    ))]
+fn guest_bill() {}
+
+#[utoipa::path(post, path = "/v1/guest/payments", tag = "guest", operation_id = "guestPayment",
+    summary = "Pay the looked-up bill with a processor token (never saved). Replays of a key keep working after the guest token ends; 3 declines end it.",
+    security(("device" = [], "guest" = [])), request_body = GuestPaymentRequest,
+    params(("Idempotency-Key" = String, Header, pattern = "^[!-~]{1,255}$",
+        description = "1 to 255 visible ASCII characters, unique per payment intent; reuse it on every retry")),
+    responses(
+        (status = 201, description = "Paid (`succeeded`) or, for bank payments, `pending`", body = Payment,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
+        (status = 401, description = "`device_unauthenticated`, `unauthenticated` or `guest_session_ended`", body = ErrorBody),
+        (status = 402, description = "Declined (as for members); nothing was charged", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_use`", body = ErrorBody),
+        (status = 503, description = "`processor_unavailable`: retry with the same key", body = ErrorBody),
+    ))]
+fn guest_payment() {}
+
+#[utoipa::path(post, path = "/v1/guest/receipt", tag = "guest", operation_id = "guestReceipt",
+    summary = "Mail the receipt of a payment on the looked-up bill to an address the guest types (not kept)",
+    security(("device" = [], "guest" = [])), request_body = GuestReceiptRequest,
+    responses(
+        (status = 202, description = "Queued"),
+        (status = 401, description = "`device_unauthenticated`, `unauthenticated` or `guest_session_ended`", body = ErrorBody),
+        (status = 404, description = "`payment_not_found`", body = ErrorBody),
+    ))]
+fn guest_receipt() {}
+
 #[utoipa::path(get, path = "/v1/autopay", tag = "autopay", operation_id = "getAutopay",
     summary = "The member's autopay rule, upcoming charges and bills it does not cover", security(("bearer" = [])),
     responses(
@@ -313,7 +358,10 @@ pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
     doc["components"]["securitySchemes"] = json!({
-        "bearer": {"type": "http", "scheme": "bearer", "description": "An access token from POST /v1/sessions"}
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An access token from POST /v1/sessions"},
+        "device": {"type": "apiKey", "in": "header", "name": crate::DEVICE_HEADER,
+            "description": "A clinic kiosk's device credential, from `carebill-server kiosk enroll`"},
+        "guest": {"type": "http", "scheme": "bearer", "description": "A guest token from POST /v1/guest/lookup"}
     });
     doc["components"]["headers"] = json!({
         BUSINESS_DATE_HEADER: {
@@ -335,7 +383,8 @@ pub fn document() -> Value {
     shared.insert(
         "Unauthorized".into(),
         error_response(
-            "`unauthenticated`, `token_expired`, `session_revoked`, `session_expired` or `invalid_credentials`",
+            "`unauthenticated`, `token_expired`, `session_revoked`, `session_expired`, `invalid_credentials`, \
+             `device_unauthenticated` or `guest_session_ended`",
         ),
     );
     shared.insert(

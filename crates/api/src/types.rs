@@ -755,3 +755,56 @@ pub struct BankLookup {
     /// The bank's name, when known.
     pub bank_name: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guest pay (clinic kiosks). Every guest call carries the kiosk's device credential in
+// `X-Carebill-Device`; calls after the lookup also carry the guest token as a bearer token.
+
+/// Finds one bill by what is printed on the paper statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct GuestLookupRequest {
+    #[schema(example = "ST-100234")]
+    pub statement_number: String,
+    /// The patient's last name, as on the statement (case and spacing do not matter).
+    #[schema(example = "Rivera")]
+    pub last_name: String,
+    /// `YYYY-MM-DD`.
+    #[schema(example = "1985-04-12")]
+    pub date_of_birth: String,
+}
+
+/// A guest token: valid 10 minutes, for the one bill it was issued for, on the kiosk that asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct GuestSession {
+    pub guest_token: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A guest payment: one amount on the looked-up bill, paid with a processor token (never saved).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct GuestPaymentRequest {
+    #[schema(value_type = String, example = "25.00")]
+    pub amount: String,
+    /// A processor token from `POST /processor/v1/tokens`.
+    pub token: String,
+    /// Required for bank payments: acceptance of the current single-payment authorization text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ach_authorization: Option<AchAuthorizationAcceptance>,
+}
+
+/// Mails a guest payment's receipt to an address the guest types. The address is not kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct GuestReceiptRequest {
+    #[schema(example = "CB-7K2M-9XQ4")]
+    pub confirmation_number: String,
+    #[schema(example = "patient@example.com")]
+    pub email: String,
+}

@@ -17,6 +17,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod import;
+pub mod kiosk;
 pub mod mail;
 pub mod migrations;
 pub mod page_cache;

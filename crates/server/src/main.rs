@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use carebill_server::config::{FileConfig, ServerConfig};
-use carebill_server::{SystemClock, app, import, seed};
+use carebill_server::{SystemClock, app, import, kiosk, seed};
 use clap::{Args, Parser, Subcommand};
 use rand::SeedableRng;
 
@@ -63,6 +63,11 @@ enum Command {
         #[arg(long)]
         bills: Option<PathBuf>,
     },
+    /// Enroll, list or revoke clinic kiosks (guest pay).
+    Kiosk {
+        #[command(subcommand)]
+        action: KioskAction,
+    },
     /// Add N generated bills to one member (for benchmarks).
     Seed {
         #[arg(long)]
@@ -70,6 +75,20 @@ enum Command {
         #[arg(long, default_value = seed::DEMO_MEMBER_ID)]
         member: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KioskAction {
+    /// Enroll a kiosk and print its device credential (shown once; put it in the kiosk's config).
+    Enroll {
+        /// A name staff will recognize, like "Front desk A".
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a kiosk: its credential and guest tokens stop working at once.
+    Revoke { id: String },
+    /// List enrolled kiosks.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +138,34 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
+        Some(Command::Kiosk { action }) => {
+            let db = app::open_database(&config)?;
+            let now = chrono::Utc::now();
+            db.with_writer(|conn| -> Result<(), Box<dyn std::error::Error>> {
+                match action {
+                    KioskAction::Enroll { name } => {
+                        let k = kiosk::enroll(conn, &name, now).map_err(|e| e.describe())?;
+                        println!("Enrolled kiosk {} ({}).", k.id, k.name);
+                        println!("Device credential (shown once; put it in the kiosk's config.toml):");
+                        println!("{}", k.credential);
+                    }
+                    KioskAction::Revoke { id } => {
+                        if !kiosk::revoke(conn, &id, now).map_err(|e| e.describe())? {
+                            return Err(format!("no enrolled, unrevoked kiosk {id}").into());
+                        }
+                        println!("Revoked kiosk {id}.");
+                    }
+                    KioskAction::List => {
+                        for k in kiosk::list(conn).map_err(|e| e.describe())? {
+                            let since = chrono::DateTime::from_timestamp_millis(k.created_at).unwrap_or_default();
+                            let state = if k.revoked { "revoked" } else { "active" };
+                            println!("{}\t{}\t{state}\tenrolled {}", k.id, k.name, since.format("%Y-%m-%d"));
+                        }
+                    }
+                }
+                Ok(())
+            })
+        }
         Some(Command::Seed { bills, member }) => {
             let db = app::open_database(&config)?;
             let now = chrono::Utc::now();
@@ -149,6 +196,17 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     "  Register as:   member ID {}, Alex Rivera, born 1985-04-12",
                     seed::UNREGISTERED_MEMBER_ID
                 );
+                let statements = server
+                    .state
+                    .db
+                    .read(|conn| seed::guest_statements(conn))
+                    .await
+                    .unwrap_or_default();
+                println!(
+                    "  Guest pay:     statement {} (Alex Rivera, born 1985-04-12)",
+                    statements.join(" or ")
+                );
+                println!("  Kiosk device credential: {}", seed::DEMO_KIOSK_CREDENTIAL);
                 println!("  Mailbox:       {scheme}://{}/dev/mailbox", server.addr);
             }
             println!("Ready. Press Ctrl-C to stop.");

@@ -251,4 +251,27 @@ CREATE TABLE autopay_bills (
 ) WITHOUT ROWID;
 CREATE INDEX autopay_bills_member ON autopay_bills(member_id);
 "#,
+    // 3: clinic kiosks and guest pay.
+    r#"
+-- Enrolled kiosks; the credential is kept only as its hash.
+CREATE TABLE kiosk_devices (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    credential_hash BLOB NOT NULL UNIQUE,
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER
+) WITHOUT ROWID;
+
+-- Guest tokens (hashed): one bill, one kiosk, 10 minutes, dead after 3 declines.
+CREATE TABLE guest_tokens (
+    token_hash BLOB PRIMARY KEY,
+    device_id  TEXT NOT NULL REFERENCES kiosk_devices(id),
+    bill_id    TEXT NOT NULL REFERENCES bills(id),
+    member_id  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    declines   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX guest_tokens_expires ON guest_tokens(expires_at);
+"#,
 ];

@@ -144,6 +144,12 @@ fn key_row(conn: &Connection, member_id: &str, key: &str) -> ApiResult<Option<Ke
         .optional()?)
 }
 
+/// Whether a member's idempotency key was ever claimed (a later request with it is a replay or a
+/// recovery, never a new payment).
+pub fn key_known(conn: &Connection, member_id: &str, key: &str) -> ApiResult<bool> {
+    Ok(key_row(conn, member_id, key)?.is_some())
+}
+
 fn replay(row: &KeyRow) -> Answer {
     Answer {
         status: StatusCode::from_u16(row.response_status.unwrap_or(500) as u16)

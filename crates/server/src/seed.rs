@@ -24,6 +24,8 @@ pub const DEMO_MEMBER_ID: &str = "M200000001";
 /// On the roster, without an account: for trying registration.
 pub const UNREGISTERED_MEMBER_ID: &str = "M200000002";
 pub const SECOND_EMAIL: &str = "taylor.nguyen@carebill.example";
+/// The demo's enrolled kiosk credential (demo servers only; real kiosks get a random one).
+pub const DEMO_KIOSK_CREDENTIAL: &str = "kdc_demo-front-desk";
 
 struct Person {
     member_id: &'static str,
@@ -559,9 +561,21 @@ pub fn seed_demo_if_empty(
             let count = rng.gen_range(8..=20);
             add_bills(&tx, &mut rng, person.member_id, count, today, now)?;
         }
+        crate::kiosk::enroll_with(&tx, "Demo front desk", DEMO_KIOSK_CREDENTIAL, now)?;
         tx.commit()?;
         Ok::<_, ApiError>(())
     })
+}
+
+/// Two statements of the unregistered demo member with something to pay, for guest pay.
+pub fn guest_statements(conn: &Connection) -> ApiResult<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT statement_number FROM bills
+         WHERE member_id = ?1 AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents > 0
+         ORDER BY due_date, id LIMIT 2",
+    )?;
+    let rows = stmt.query_map([UNREGISTERED_MEMBER_ID], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod bills;
+pub mod guest;
 pub mod ops;
 pub mod payments;
 pub mod sessions;
@@ -58,6 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/autopay/skip", post(payments::autopay_skip))
         .route("/processor/v1/tokens", post(payments::create_token))
         .route("/processor/v1/banks/{routing_number}", get(payments::lookup_bank))
+        .route("/v1/guest/lookup", post(guest::lookup))
+        .route("/v1/guest/bill", get(guest::bill))
+        .route("/v1/guest/payments", post(guest::pay))
+        .route("/v1/guest/receipt", post(guest::receipt))
         .route("/healthz", get(ops::healthz))
         .route("/dev/mailbox", get(ops::dev_mailbox))
         .route("/dev/clock", post(ops::dev_clock))

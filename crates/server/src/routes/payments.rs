@@ -225,7 +225,7 @@ pub async fn ach_authorization(QueryParams(q): QueryParams) -> ApiResult<Json<Ac
 }
 
 /// The Idempotency-Key header: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())

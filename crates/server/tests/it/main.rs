@@ -3,6 +3,7 @@
 mod accounts;
 mod autopay;
 mod bills;
+mod guest;
 mod harness;
 mod input;
 mod operations;
