@@ -24,6 +24,8 @@ pub enum StartScreen {
     OfflineUnlock,
     /// The bills list (only for the startup harness: `CAREBILL_STARTUP_PROBE=bills`).
     Bills,
+    /// A clinic kiosk's welcome screen: pay as a guest, or sign in.
+    Welcome,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
@@ -37,6 +39,29 @@ pub struct Startup {
     pub version: String,
     pub api_url: String,
     pub idle_minutes: u32,
+    /// Kiosk mode: what the welcome screen shows.
+    pub kiosk: Option<KioskInfo>,
+}
+
+/// A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct KioskInfo {
+    pub clinic_name: Option<String>,
+    pub support_text: Option<String>,
+    pub printer: bool,
+    pub idle_seconds: u32,
+    /// Whether an admin passcode is set (otherwise the app cannot be left from the screen).
+    pub exit_configured: bool,
+}
+
+fn kiosk_info(state: &AppState) -> Option<KioskInfo> {
+    state.config.kiosk.as_ref().map(|k| KioskInfo {
+        clinic_name: k.clinic_name.clone(),
+        support_text: k.support_text.clone(),
+        printer: k.receipt_printer.is_some(),
+        idle_seconds: k.idle_secs(),
+        exit_configured: k.admin_passcode_hash.is_some(),
+    })
 }
 
 /// Opens a remembered session when there is one; otherwise says which screen to show.
@@ -56,7 +81,9 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
         .read_dir()
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
+    let kiosk = kiosk_info(&state);
     let screen = match (&session, online) {
+        _ if kiosk.is_some() => StartScreen::Welcome,
         (Some(_), _) if crate::startup_probe_screen().as_deref() == Some("bills") => StartScreen::Bills,
         (Some(_), _) => StartScreen::Dashboard,
         (None, false) if has_copy => StartScreen::OfflineUnlock,
@@ -74,6 +101,7 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
             .idle_minutes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
+        kiosk,
     })
 }
 
@@ -483,4 +511,156 @@ pub fn validate_account_number(account_number: String, confirmation: Option<Stri
         )),
         _ => Ok(()),
     }
+}
+
+// --- Kiosk and guest pay ------------------------------------------------------------------------
+
+fn not_a_kiosk() -> ClientError {
+    ClientError::new(
+        carebill_client::ErrorKind::Validation,
+        "not_a_kiosk",
+        "This works only on a clinic kiosk.",
+    )
+}
+
+/// The kiosk window as Tauri's window API reports it (for the kiosk's own checks and its tests).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct KioskStatus {
+    pub kiosk: bool,
+    pub fullscreen: bool,
+    pub decorated: bool,
+    pub resizable: bool,
+    pub closable: bool,
+    pub always_on_top: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn kiosk_status(state: State<'_, AppState>) -> Result<KioskStatus> {
+    let shell = state.shell.get().ok_or_else(|| ClientError::internal("the window is not open yet"))?;
+    (shell.window)().map_err(ClientError::internal)
+}
+
+/// Ends the patient's session (sign-out, a finished guest payment, "Start over"): every object
+/// of theirs is dropped, the web view's storage cleared, and the UI reloads to the welcome screen.
+#[tauri::command]
+#[specta::specta]
+pub async fn kiosk_end_session(state: State<'_, AppState>) -> Result<()> {
+    if state.config.kiosk.is_none() {
+        return Err(not_a_kiosk());
+    }
+    state.engine.end_kiosk_session().await;
+    Ok(())
+}
+
+/// Leaves kiosk mode (closes the app) with the admin passcode; attempts are throttled.
+#[tauri::command]
+#[specta::specta]
+pub async fn kiosk_exit(state: State<'_, AppState>, passcode: String) -> Result<()> {
+    let Some(k) = &state.config.kiosk else { return Err(not_a_kiosk()) };
+    let hash = k.admin_passcode_hash.clone();
+    let guard = &state.exit;
+    match guard.check(hash.as_deref(), &passcode) {
+        crate::kiosk::ExitCheck::Allowed => {
+            state.engine.end_kiosk_session().await;
+            state.exiting.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(shell) = state.shell.get() {
+                (shell.exit)();
+            }
+            Ok(())
+        }
+        crate::kiosk::ExitCheck::Wrong { wait_secs } | crate::kiosk::ExitCheck::Waiting { wait_secs } => {
+            let mut e = ClientError::new(
+                carebill_client::ErrorKind::Unauthenticated,
+                "wrong_passcode",
+                if wait_secs > 0 {
+                    format!("That passcode is not right. Try again in {wait_secs} seconds.")
+                } else {
+                    "That passcode is not right.".to_string()
+                },
+            )
+            .at("/passcode");
+            if wait_secs > 0 {
+                e.retry_after = Some(wait_secs as u32);
+            }
+            Err(e)
+        }
+        crate::kiosk::ExitCheck::NoPasscode => Err(ClientError::new(
+            carebill_client::ErrorKind::Validation,
+            "no_passcode",
+            "No admin passcode is set on this kiosk. Clinic IT sets one with `carebill kiosk set-passcode`.",
+        )),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_lookup(
+    state: State<'_, AppState>,
+    statement_number: String,
+    last_name: String,
+    date_of_birth: String,
+) -> Result<BillDetail> {
+    if state.config.kiosk.is_none() {
+        return Err(not_a_kiosk());
+    }
+    state
+        .engine
+        .guest_lookup(GuestLookupRequest {
+            statement_number,
+            last_name,
+            date_of_birth,
+        })
+        .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_bill(state: State<'_, AppState>) -> Result<BillDetail> {
+    state.engine.guest_bill().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_prepare(state: State<'_, AppState>, amount: String, token: ProcessorToken) -> Result<PaymentReview> {
+    state.engine.guest_prepare(&amount, token).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_submit(state: State<'_, AppState>, review_id: String, accept_ach: bool) -> Result<SubmitOutcome> {
+    state.engine.guest_submit(&review_id, accept_ach).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_mail_receipt(state: State<'_, AppState>, confirmation_number: String, email: String) -> Result<()> {
+    state.engine.guest_receipt(&confirmation_number, &email).await
+}
+
+/// The receipt as a QR code: confirmation number, amount and date, nothing about the care.
+#[tauri::command]
+#[specta::specta]
+pub fn guest_receipt_qr(state: State<'_, AppState>, payment: Payment) -> Result<crate::kiosk::QrCode> {
+    let clinic = state.config.kiosk.as_ref().and_then(|k| k.clinic_name.as_deref());
+    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, clinic)).map_err(ClientError::internal)
+}
+
+/// Prints the receipt on the kiosk's configured printer, without a dialog.
+#[tauri::command]
+#[specta::specta]
+pub async fn guest_print_receipt(state: State<'_, AppState>, payment: Payment) -> Result<()> {
+    let k = state.config.kiosk.as_ref().ok_or_else(not_a_kiosk)?;
+    let printer = k.receipt_printer.clone().ok_or_else(|| {
+        ClientError::new(
+            carebill_client::ErrorKind::Validation,
+            "no_printer",
+            "No receipt printer is set up on this kiosk.",
+        )
+    })?;
+    let text = crate::kiosk::receipt_text(&payment, k.clinic_name.as_deref());
+    tokio::task::spawn_blocking(move || crate::kiosk::print(&printer, &text))
+        .await
+        .map_err(ClientError::internal)?
+        .map_err(|m| ClientError::new(carebill_client::ErrorKind::Server, "print_failed", m))
 }

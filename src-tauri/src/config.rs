@@ -1,9 +1,12 @@
-//! The app's configuration: a TOML file in the OS config directory, and `CAREBILL_API_URL` for
-//! development.
+//! The app's configuration: a TOML file in the OS config directory, `CAREBILL_API_URL` for
+//! development, and, on clinic kiosks, the system-wide config clinic IT writes (which then
+//! decides the service, the device credential and the idle time-out; see [`crate::kiosk`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::kiosk::SystemConfig;
 
 /// `<config dir>/Carebill/config.toml` (every key optional).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -28,6 +31,8 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     pub config_file: Option<PathBuf>,
     pub keyring_service: String,
+    /// Kiosk mode, from the system-wide config.
+    pub kiosk: Option<SystemConfig>,
 }
 
 /// Where the demo server listens (`cargo xtask run`).
@@ -39,11 +44,36 @@ impl AppConfig {
         dirs::config_dir().map(|d| d.join("Carebill").join("config.toml"))
     }
 
-    /// Reads the config file (a broken file is reported and ignored) and the environment.
-    pub fn load() -> AppConfig {
+    /// Reads the config file (a broken file is reported and ignored), the environment, and the
+    /// system-wide kiosk config (a broken one stops the app: a clinic machine must not quietly
+    /// start as a member's app).
+    pub fn load() -> Result<AppConfig, String> {
+        let system = SystemConfig::read(&crate::kiosk::system_config_path())?;
         let path = Self::config_file();
         let file = path.as_deref().map(read).unwrap_or_default();
-        Self::resolve(file, path, |k| std::env::var(k).ok())
+        let mut config = Self::resolve(file, path, |k| std::env::var(k).ok());
+        if system.kiosk {
+            config.apply_kiosk(system, |k| std::env::var(k).ok());
+        }
+        Ok(config)
+    }
+
+    /// Kiosk mode: the system config decides the service and the extra CA; the user's file does
+    /// not count (and is never written). Debug builds keep the environment's URLs for tests.
+    pub fn apply_kiosk(&mut self, system: SystemConfig, env: impl Fn(&str) -> Option<String>) {
+        let env = |k: &str| if cfg!(debug_assertions) { env(k) } else { None };
+        let api_url = env("CAREBILL_API_URL")
+            .or_else(|| system.api_url.clone())
+            .unwrap_or_else(|| DEFAULT_API_URL.into())
+            .trim_end_matches('/')
+            .to_string();
+        self.processor_url = env("CAREBILL_PROCESSOR_URL")
+            .or_else(|| system.processor_url.clone())
+            .unwrap_or_else(|| format!("{api_url}/processor"));
+        self.api_url = api_url;
+        self.extra_ca_pem = system.extra_ca_pem.clone();
+        self.config_file = None;
+        self.kiosk = Some(system);
     }
 
     pub fn resolve(file: FileConfig, config_file: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> AppConfig {
@@ -65,6 +95,7 @@ impl AppConfig {
             data_dir: carebill_client::ClientConfig::default_data_dir().unwrap_or_else(|| PathBuf::from(".carebill")),
             config_file,
             keyring_service: env("CAREBILL_KEYRING_SERVICE").unwrap_or_else(|| "carebill".into()),
+            kiosk: None,
         }
     }
 
@@ -74,12 +105,19 @@ impl AppConfig {
         c.keyring_service = self.keyring_service.clone();
         c.extra_ca_pem = self.extra_ca_pem.clone();
         c.idle_lock_after = std::time::Duration::from_secs(u64::from(self.idle_minutes) * 60);
+        if let Some(k) = &self.kiosk {
+            c.persistence = carebill_client::Persistence::Memory;
+            c.device_credential = k.device_credential.clone();
+            c.idle_lock_after = std::time::Duration::from_secs(u64::from(k.idle_secs()));
+        }
         c
     }
 
-    /// Saves the idle minutes to the config file, keeping its other keys.
+    /// Saves the idle minutes to the config file, keeping its other keys (never on a kiosk).
     pub fn save_idle_minutes(&self, minutes: u32) -> std::io::Result<()> {
-        let Some(path) = &self.config_file else { return Ok(()) };
+        let Some(path) = self.config_file.as_ref().filter(|_| self.kiosk.is_none()) else {
+            return Ok(());
+        };
         let mut file = read(path);
         file.idle_minutes = Some(minutes);
         if let Some(dir) = path.parent() {
@@ -131,5 +169,27 @@ mod tests {
             AppConfig::resolve(silly, None, |_| None).idle_minutes,
             DEFAULT_IDLE_MINUTES
         );
+    }
+
+    #[test]
+    fn a_kiosk_keeps_nothing_and_uses_the_system_config() {
+        let mut c = AppConfig::resolve(FileConfig::default(), Some(PathBuf::from("/tmp/x.toml")), |_| None);
+        c.apply_kiosk(
+            SystemConfig {
+                kiosk: true,
+                api_url: Some("https://billing.plan.example/".into()),
+                device_credential: Some("kdc_x".into()),
+                idle_timeout_secs: Some(90),
+                ..Default::default()
+            },
+            |_| None,
+        );
+        assert_eq!(c.api_url, "https://billing.plan.example");
+        assert_eq!(c.processor_url, "https://billing.plan.example/processor");
+        assert!(c.config_file.is_none(), "a kiosk never writes the user's config file");
+        let client = c.client_config();
+        assert_eq!(client.persistence, carebill_client::Persistence::Memory);
+        assert_eq!(client.device_credential.as_deref(), Some("kdc_x"));
+        assert_eq!(client.idle_lock_after, std::time::Duration::from_secs(90));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod kiosk;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,6 +22,30 @@ pub struct AppState {
     pub engine: Engine,
     pub config: AppConfig,
     pub idle_minutes: Mutex<u32>,
+    /// Kiosk mode: the exit guard, and whether the admin passcode allowed leaving.
+    pub exit: kiosk::ExitGuard,
+    pub exiting: std::sync::atomic::AtomicBool,
+    /// What commands need of the running shell, without its runtime type.
+    pub shell: OnceLock<Shell>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, config: AppConfig) -> AppState {
+        AppState {
+            idle_minutes: Mutex::new(config.idle_minutes),
+            engine,
+            config,
+            exit: kiosk::ExitGuard::default(),
+            exiting: std::sync::atomic::AtomicBool::new(false),
+            shell: OnceLock::new(),
+        }
+    }
+}
+
+/// The window's facts and the app's exit, set up when the window opens.
+pub struct Shell {
+    pub window: Box<dyn Fn() -> tauri::Result<commands::KioskStatus> + Send + Sync>,
+    pub exit: Box<dyn Fn() + Send + Sync>,
 }
 
 /// Everything the engine tells the UI (sync status, session expired, idle warning, lock,
@@ -57,6 +82,16 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             status,
             record_activity,
             mark_ready,
+            kiosk_status,
+            kiosk_end_session,
+            kiosk_exit,
+            guest_lookup,
+            guest_bill,
+            guest_prepare,
+            guest_submit,
+            guest_mail_receipt,
+            guest_receipt_qr,
+            guest_print_receipt,
             sign_in,
             unlock_offline,
             sign_out,
@@ -122,9 +157,74 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
+            open_window(app.handle())?;
             forward_events(app.handle().clone());
             Ok(())
         })
+}
+
+/// Opens the main window from its config; on a kiosk: fullscreen, undecorated, not resizable or
+/// closable, always on top, no devtools, and an in-memory (incognito) web data store. Closing
+/// needs the admin passcode (`kiosk_exit`).
+fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
+        return Ok(());
+    };
+    let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
+    let kiosk = app.state::<AppState>().config.kiosk.is_some();
+    let (facts, exit) = (app.clone(), app.clone());
+    let _ = app.state::<AppState>().shell.set(Shell {
+        window: Box::new(move || {
+            let w = facts
+                .get_webview_window("main")
+                .ok_or(tauri::Error::WindowNotFound)?;
+            Ok(commands::KioskStatus {
+                kiosk,
+                fullscreen: w.is_fullscreen()?,
+                decorated: w.is_decorated()?,
+                resizable: w.is_resizable()?,
+                closable: w.is_closable()?,
+                always_on_top: w.is_always_on_top()?,
+            })
+        }),
+        exit: Box::new(move || exit.exit(0)),
+    });
+    if !kiosk {
+        builder.build()?;
+        return Ok(());
+    }
+    let window = builder
+        .fullscreen(true)
+        .decorations(false)
+        .resizable(false)
+        .closable(false)
+        .minimizable(false)
+        .maximizable(false)
+        .always_on_top(true)
+        .incognito(true)
+        .devtools(false)
+        .build()?;
+    let handle = app.clone();
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+            let state = handle.state::<AppState>();
+            if !state.exiting.load(std::sync::atomic::Ordering::SeqCst) {
+                api.prevent_close();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Kiosk: after a session ends, the web view's storage is cleared and the UI starts over from
+/// the welcome screen (every member and guest object was already dropped by the engine).
+fn reset_kiosk_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        if let Err(e) = window.clear_all_browsing_data() {
+            tracing::warn!(error = %e, "could not clear the kiosk's web data");
+        }
+        let _ = window.reload();
+    }
 }
 
 /// Forwards engine events to the UI and runs the idle check.
@@ -132,8 +232,13 @@ fn forward_events<R: Runtime>(app: tauri::AppHandle<R>) {
     let engine = app.state::<AppState>().engine.clone();
     let mut events = engine.events();
     let handle = app.clone();
+    let kiosk = app.state::<AppState>().config.kiosk.is_some();
     tauri::async_runtime::spawn(async move {
         while let Ok(event) = events.recv().await {
+            if kiosk && event == carebill_client::Event::SessionEnded {
+                reset_kiosk_window(&handle);
+                continue;
+            }
             let _ = EngineEvent(event).emit(&handle);
         }
     });
@@ -149,17 +254,58 @@ fn forward_events<R: Runtime>(app: tauri::AppHandle<R>) {
 pub fn make_state(config: AppConfig) -> Result<AppState, String> {
     let keyring: Arc<dyn SecretStore> = Arc::new(OsKeyring::open(&config.keyring_service));
     let engine = Engine::new(config.client_config(), keyring, Arc::new(SystemClock)).map_err(|e| e.message.clone())?;
-    Ok(AppState {
-        idle_minutes: Mutex::new(config.idle_minutes),
-        engine,
-        config,
-    })
+    Ok(AppState::new(engine, config))
+}
+
+/// `carebill kiosk set-passcode`: asks for the admin passcode twice on the terminal and writes its
+/// hash into the system-wide config (run it as an administrator).
+pub fn set_passcode_cli() -> i32 {
+    let path = kiosk::system_config_path();
+    let ask = |prompt: &str| -> String {
+        eprint!("{prompt}");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    let first = ask(&format!("New admin passcode for {} (at least 8 characters): ", path.display()));
+    if ask("Type it again: ") != first {
+        eprintln!("The two passcodes differ. Nothing was changed.");
+        return 1;
+    }
+    match kiosk::set_passcode(&path, &first) {
+        Ok(()) => {
+            eprintln!("Saved the admin passcode hash in {}.", path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("Nothing was changed: {e}");
+            1
+        }
+    }
 }
 
 /// The app.
 pub fn run() {
     mark_process_start();
-    let config = AppConfig::load();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("kiosk") {
+        let code = match args.get(1).map(String::as_str) {
+            Some("set-passcode") => set_passcode_cli(),
+            _ => {
+                eprintln!("usage: carebill kiosk set-passcode");
+                2
+            }
+        };
+        std::process::exit(code);
+    }
+    let config = match AppConfig::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Carebill cannot start: the kiosk config is not valid: {e}");
+            std::process::exit(1);
+        }
+    };
+    let kiosk_mode = config.kiosk.is_some();
     let state = match tauri::async_runtime::block_on(async { make_state(config) }) {
         Ok(s) => s,
         Err(e) => {
@@ -184,8 +330,13 @@ pub fn run() {
                 .max_file_size(2_000_000)
                 .level(log::LevelFilter::Info)
                 .build(),
-        )
-        .plugin(tauri_plugin_window_state::Builder::new().build());
+        );
+    // Kiosks always open fullscreen: no remembered window state.
+    let builder = if kiosk_mode {
+        builder
+    } else {
+        builder.plugin(tauri_plugin_window_state::Builder::new().build())
+    };
     if let Err(e) = app_builder(builder, state).run(tauri::generate_context!()) {
         eprintln!("Carebill stopped: {e}");
         std::process::exit(1);

@@ -37,20 +37,21 @@ fn state(data: &std::path::Path) -> AppState {
         Arc::new(SystemClock),
     )
     .unwrap();
-    AppState {
-        engine,
-        idle_minutes: std::sync::Mutex::new(config.idle_minutes),
-        config,
-    }
+    AppState::new(engine, config)
 }
 
 fn app(data: &std::path::Path) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
     let app = app_builder(mock_builder(), state(data))
         .build(tauri::generate_context!())
         .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    // The shell opens the main window from its config while it sets up (the mock runtime may not
+    // have run that yet).
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap(),
+    };
     (app, window)
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use carebill_api::types::*;
-use carebill_api::{BUSINESS_DATE_HEADER, IDEMPOTENCY_KEY_HEADER};
+use carebill_api::{BUSINESS_DATE_HEADER, DEVICE_HEADER, IDEMPOTENCY_KEY_HEADER};
 use chrono::NaiveDate;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
@@ -92,6 +92,7 @@ pub struct ApiClient {
     tokens: tokio::sync::Mutex<Option<Tokens>>,
     on_rotate: Mutex<Option<RotateHook>>,
     business_date: Mutex<Option<NaiveDate>>,
+    device_credential: Option<String>,
 }
 
 impl ApiClient {
@@ -131,6 +132,7 @@ impl ApiClient {
             tokens: tokio::sync::Mutex::new(None),
             on_rotate: Mutex::new(None),
             business_date: Mutex::new(None),
+            device_credential: config.device_credential.clone(),
         })
     }
 
@@ -544,6 +546,82 @@ impl ApiClient {
             Err(e) if e.kind == ErrorKind::Declined => Ok(PaymentAnswer::Declined(e)),
             Err(e) => Err(e),
         }
+    }
+
+    // --- Guest pay (kiosks) ----------------------------------------------------------------------
+
+    /// The kiosk's credential and, after the lookup, the guest token.
+    fn guest_headers(&self, guest: Option<&str>) -> ClientResult<Vec<(&'static str, String)>> {
+        let device = self.device_credential.clone().ok_or_else(|| {
+            ClientError::new(
+                ErrorKind::Validation,
+                "not_a_kiosk",
+                "Guest pay works only on an enrolled clinic kiosk.",
+            )
+        })?;
+        let mut headers = vec![(DEVICE_HEADER, device)];
+        if let Some(g) = guest {
+            headers.push(("Authorization", format!("Bearer {g}")));
+        }
+        Ok(headers)
+    }
+
+    /// Looks a bill up (each try counts against the kiosk's and the statement's limits: no retries).
+    pub async fn guest_lookup(&self, req: &GuestLookupRequest) -> ClientResult<GuestSession> {
+        let headers = self.guest_headers(None)?;
+        let answer = self
+            .call(
+                Method::POST,
+                self.url("/v1/guest/lookup"),
+                Some(serde_json::to_vec(req)?),
+                Auth::None,
+                Retry::Once,
+                &headers,
+            )
+            .await?;
+        Ok(serde_json::from_slice(&answer.body)?)
+    }
+
+    pub async fn guest_bill(&self, guest: &str) -> ClientResult<BillDetail> {
+        let headers = self.guest_headers(Some(guest))?;
+        let answer = self
+            .call(Method::GET, self.url("/v1/guest/bill"), None, Auth::None, Retry::Idempotent, &headers)
+            .await?;
+        Ok(serde_json::from_slice(&answer.body)?)
+    }
+
+    pub async fn guest_pay(&self, guest: &str, key: &str, req: &GuestPaymentRequest) -> ClientResult<PaymentAnswer> {
+        let mut headers = self.guest_headers(Some(guest))?;
+        headers.push((IDEMPOTENCY_KEY_HEADER, key.to_string()));
+        match self
+            .call(
+                Method::POST,
+                self.url("/v1/guest/payments"),
+                Some(serde_json::to_vec(req)?),
+                Auth::None,
+                Retry::Idempotent,
+                &headers,
+            )
+            .await
+        {
+            Ok(a) => Ok(PaymentAnswer::Paid(Box::new(serde_json::from_slice(&a.body)?))),
+            Err(e) if e.kind == ErrorKind::Declined => Ok(PaymentAnswer::Declined(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn guest_receipt(&self, guest: &str, req: &GuestReceiptRequest) -> ClientResult<()> {
+        let headers = self.guest_headers(Some(guest))?;
+        self.call(
+            Method::POST,
+            self.url("/v1/guest/receipt"),
+            Some(serde_json::to_vec(req)?),
+            Auth::None,
+            Retry::Once,
+            &headers,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn payment_methods(&self) -> ClientResult<PaymentMethodList> {

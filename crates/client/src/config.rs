@@ -40,6 +40,8 @@ pub struct ClientConfig {
     /// How long submitting a payment keeps trying before answering "pending confirmation".
     pub submit_patience: Duration,
     pub persistence: Persistence,
+    /// A clinic kiosk's device credential (guest pay), from the system-wide kiosk config.
+    pub device_credential: Option<String>,
 }
 
 impl ClientConfig {
@@ -59,6 +61,7 @@ impl ClientConfig {
             idle_lock_after: Duration::from_secs(15 * 60),
             submit_patience: Duration::from_secs(15),
             persistence: Persistence::Disk,
+            device_credential: None,
         }
     }
 

@@ -143,6 +143,19 @@ struct Inner {
     last_sync: Mutex<Option<SyncStatus>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     offline_failures: Mutex<u32>,
+    /// Payments being submitted: the idle timer waits for them.
+    busy: Arc<std::sync::atomic::AtomicUsize>,
+    /// Kiosk guest pay, in memory only.
+    guest: tokio::sync::Mutex<Option<crate::guest::GuestFlow>>,
+}
+
+/// Marks a payment submission in progress (the idle timer pauses) until dropped.
+pub(crate) struct Busy(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// The client engine. Cheap to clone.
@@ -181,7 +194,31 @@ impl Engine {
             last_sync: Mutex::default(),
             tasks: Mutex::default(),
             offline_failures: Mutex::new(0),
+            busy: Arc::default(),
+            guest: tokio::sync::Mutex::new(None),
         })))
+    }
+
+    pub(crate) fn api(&self) -> &ApiClient {
+        &self.0.api
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn guest_state(&self) -> &tokio::sync::Mutex<Option<crate::guest::GuestFlow>> {
+        &self.0.guest
+    }
+
+    /// Pauses the idle timer until the guard is dropped (then the idle time starts over).
+    pub(crate) fn busy(&self) -> Busy {
+        self.0.busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(Arc::clone(&self.0.busy))
+    }
+
+    fn is_kiosk(&self) -> bool {
+        self.0.config.persistence == Persistence::Memory
     }
 
     pub fn events(&self) -> broadcast::Receiver<Event> {
@@ -696,20 +733,26 @@ impl Engine {
 
     /// Locks now (also done by [`Engine::check_idle`] after the idle time).
     pub async fn lock(&self) {
+        if self.is_kiosk() {
+            self.end_kiosk_session().await;
+            return;
+        }
         let mut phase = self.0.phase.lock().await;
         if let Phase::Active(s) = std::mem::replace(&mut *phase, Phase::SignedOut) {
-            if self.0.config.persistence == Persistence::Memory {
-                // Kiosks end the session instead of locking it.
-                drop(phase);
-                let _ = self.end_session(true, true).await;
-                return;
-            }
             *phase = Phase::Locked(s);
             drop(phase);
             self.emit(Event::Locked);
         } else if let Phase::Locked(s) = std::mem::replace(&mut *phase, Phase::SignedOut) {
             *phase = Phase::Locked(s);
         }
+    }
+
+    /// Kiosk: ends whoever's session this is (member or guest), drops every object of theirs, and
+    /// tells the UI to start over.
+    pub async fn end_kiosk_session(&self) {
+        let _ = self.end_session(true, true).await;
+        self.end_guest().await;
+        self.emit(Event::SessionEnded);
     }
 
     /// Unlocks with the password (checked against the copy's key, so it works offline too).
@@ -739,7 +782,13 @@ impl Engine {
     /// Warns before, and locks after, `idle_lock_after` without activity. The shell calls this
     /// every few seconds.
     pub async fn check_idle(&self) {
-        if !matches!(&*self.0.phase.lock().await, Phase::Active(_)) {
+        let member = matches!(&*self.0.phase.lock().await, Phase::Active(_));
+        // On a kiosk a guest flow counts too; nobody's session times out mid-payment.
+        if !(member || (self.is_kiosk() && self.guest_active().await)) {
+            return;
+        }
+        if self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.record_activity();
             return;
         }
         let idle = (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default();
@@ -832,7 +881,9 @@ impl Engine {
 
     /// Tokenizes card or bank details at the processor. The details live only for this call.
     pub async fn tokenize(&self, details: TokenRequest) -> ClientResult<ProcessorToken> {
-        self.online_session().await?;
+        if !(self.is_kiosk() && self.guest_active().await) {
+            self.online_session().await?;
+        }
         self.0.api.tokenize(&details).await
     }
 
@@ -994,6 +1045,10 @@ impl Engine {
                 "/ach_authorization",
             ));
         }
+        if self.is_kiosk() && matches!(draft.method, DraftMethod::New { save: true, .. }) {
+            return Err(no_saving_on_kiosks());
+        }
+        let _busy = self.busy();
         let (payment_method_id, token) = match &draft.method {
             DraftMethod::Saved { payment_method_id } => (Some(payment_method_id.clone()), None),
             DraftMethod::New { token, save: true } => {
@@ -1227,6 +1282,9 @@ impl Engine {
     }
 
     pub async fn add_payment_method(&self, token: &str) -> ClientResult<PaymentMethod> {
+        if self.is_kiosk() {
+            return Err(no_saving_on_kiosks());
+        }
         let v = self.write(Request::AddMethod { token: token.into() }).await?;
         let method: PaymentMethod = serde_json::from_value(v)?;
         self.sync().await.ok();
@@ -1278,6 +1336,14 @@ fn summary_of_method(m: &PaymentMethod) -> PaymentMethodSummary {
 }
 
 /// The outcome an answered entry records, if it was answered.
+fn no_saving_on_kiosks() -> ClientError {
+    ClientError::validation(
+        "kiosk_no_saving",
+        "Payment methods are not saved on a clinic kiosk. Add them in Carebill on your own device.",
+        "/method/save",
+    )
+}
+
 fn outcome_of(entry: &outbox::Entry) -> ClientResult<Option<SubmitOutcome>> {
     match entry.state {
         OutboxState::Pending => Ok(None),

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod guest;
 pub mod keys;
 pub mod outbox;
 pub mod secrets;

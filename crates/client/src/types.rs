@@ -191,4 +191,6 @@ pub enum Event {
     PaymentResolved {
         intent_id: String,
     },
+    /// Kiosk: the session ended (idle time-out or its end); everything of it is gone.
+    SessionEnded,
 }

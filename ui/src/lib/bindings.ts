@@ -15,6 +15,23 @@ export const commands = {
 	recordActivity: () => __TAURI_INVOKE<void>("record_activity"),
 	/**  A screen finished its first paint (timed by the startup harness when asked to). */
 	markReady: (screen: string) => __TAURI_INVOKE<void>("mark_ready", { screen }),
+	kioskStatus: () => typedError<KioskStatus, ClientError_Serialize>(__TAURI_INVOKE("kiosk_status")),
+	/**
+	 *  Ends the patient's session (sign-out, a finished guest payment, "Start over"): every object
+	 *  of theirs is dropped, the web view's storage cleared, and the UI reloads to the welcome screen.
+	 */
+	kioskEndSession: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("kiosk_end_session")),
+	/**  Leaves kiosk mode (closes the app) with the admin passcode; attempts are throttled. */
+	kioskExit: (passcode: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("kiosk_exit", { passcode })),
+	guestLookup: (statementNumber: string, lastName: string, dateOfBirth: string) => typedError<BillDetail, ClientError_Serialize>(__TAURI_INVOKE("guest_lookup", { statementNumber, lastName, dateOfBirth })),
+	guestBill: () => typedError<BillDetail, ClientError_Serialize>(__TAURI_INVOKE("guest_bill")),
+	guestPrepare: (amount: string, token: ProcessorToken_Deserialize) => typedError<PaymentReview_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_prepare", { amount, token })),
+	guestSubmit: (reviewId: string, acceptAch: boolean) => typedError<SubmitOutcome_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_submit", { reviewId, acceptAch })),
+	guestMailReceipt: (confirmationNumber: string, email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_mail_receipt", { confirmationNumber, email })),
+	/**  The receipt as a QR code: confirmation number, amount and date, nothing about the care. */
+	guestReceiptQr: (payment: Payment_Deserialize) => typedError<QrCode, ClientError_Serialize>(__TAURI_INVOKE("guest_receipt_qr", { payment })),
+	/**  Prints the receipt on the kiosk's configured printer, without a dialog. */
+	guestPrintReceipt: (payment: Payment_Deserialize) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_print_receipt", { payment })),
 	signIn: (login: string, password: string, remember: boolean) => typedError<SessionInfo, ClientError_Serialize>(__TAURI_INVOKE("sign_in", { login, password, remember })),
 	unlockOffline: (login: string, password: string) => typedError<SessionInfo, ClientError_Serialize>(__TAURI_INVOKE("unlock_offline", { login, password })),
 	signOut: (force: boolean) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("sign_out", { force })),
@@ -491,14 +508,18 @@ export type Event_Deserialize = {
 	type: "sync",
 } & SyncStatus_Deserialize | ({ type: "session_expired" }) & { intent_id?: never; seconds_left?: never } | ({ type: "idle_warning"; seconds_left: number }) & { intent_id?: never } | ({ type: "locked" }) & { intent_id?: never; seconds_left?: never } | 
 /**  A payment that was being confirmed is now known. */
-({ type: "payment_resolved"; intent_id: string }) & { seconds_left?: never };
+({ type: "payment_resolved"; intent_id: string }) & { seconds_left?: never } | 
+/**  Kiosk: the session ended (idle time-out or its end); everything of it is gone. */
+({ type: "session_ended" }) & { intent_id?: never; seconds_left?: never };
 
 /**  Events for the UI. */
 export type Event_Serialize = {
 	type: "sync",
 } & SyncStatus_Serialize | ({ type: "session_expired" }) & { intent_id?: never; seconds_left?: never } | ({ type: "idle_warning"; seconds_left: number }) & { intent_id?: never } | ({ type: "locked" }) & { intent_id?: never; seconds_left?: never } | 
 /**  A payment that was being confirmed is now known. */
-({ type: "payment_resolved"; intent_id: string }) & { seconds_left?: never };
+({ type: "payment_resolved"; intent_id: string }) & { seconds_left?: never } | 
+/**  Kiosk: the session ended (idle time-out or its end); everything of it is gone. */
+({ type: "session_ended" }) & { intent_id?: never; seconds_left?: never };
 
 /**  How current the data is. */
 export type Freshness = Freshness_Serialize | Freshness_Deserialize;
@@ -532,6 +553,39 @@ export type KeyringStatus = { state: "available" } |
 { state: "unavailable"; reason: string } | 
 /**  Kiosk mode never writes to the keyring. */
 { state: "disabled" };
+
+/**  A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out. */
+export type KioskInfo = KioskInfo_Serialize | KioskInfo_Deserialize;
+
+/**  A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out. */
+export type KioskInfo_Deserialize = {
+	clinic_name?: string | null,
+	support_text?: string | null,
+	printer: boolean,
+	idle_seconds: number,
+	/**  Whether an admin passcode is set (otherwise the app cannot be left from the screen). */
+	exit_configured: boolean,
+};
+
+/**  A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out. */
+export type KioskInfo_Serialize = {
+	clinic_name: string | null,
+	support_text: string | null,
+	printer: boolean,
+	idle_seconds: number,
+	/**  Whether an admin passcode is set (otherwise the app cannot be left from the screen). */
+	exit_configured: boolean,
+};
+
+/**  The kiosk window as Tauri's window API reports it (for the kiosk's own checks and its tests). */
+export type KioskStatus = {
+	kiosk: boolean,
+	fullscreen: boolean,
+	decorated: boolean,
+	resizable: boolean,
+	closable: boolean,
+	always_on_top: boolean,
+};
 
 /**  One service on a bill. The columns of a bill's line items add up to its totals. */
 export type LineItem = {
@@ -759,6 +813,12 @@ export type ProcessorToken_Serialize = {
 	expires_at: string,
 };
 
+/**  A QR code as an SVG path (one unit square per dark module) and its size in modules. */
+export type QrCode = {
+	size: number,
+	path: string,
+};
+
 export type ReviewLine = {
 	bill_id: string,
 	provider: string,
@@ -779,7 +839,9 @@ export type StartScreen = "dashboard" | "sign_in" |
 /**  The service is unreachable and a copy of the member's data is on this device. */
 "offline_unlock" | 
 /**  The bills list (only for the startup harness: `CAREBILL_STARTUP_PROBE=bills`). */
-"bills";
+"bills" | 
+/**  A clinic kiosk's welcome screen: pay as a guest, or sign in. */
+"welcome";
 
 export type Startup = Startup_Serialize | Startup_Deserialize;
 
@@ -793,6 +855,8 @@ export type Startup_Deserialize = {
 	version: string,
 	api_url: string,
 	idle_minutes: number,
+	/**  Kiosk mode: what the welcome screen shows. */
+	kiosk?: KioskInfo_Deserialize | null,
 };
 
 export type Startup_Serialize = {
@@ -805,6 +869,8 @@ export type Startup_Serialize = {
 	version: string,
 	api_url: string,
 	idle_minutes: number,
+	/**  Kiosk mode: what the welcome screen shows. */
+	kiosk: KioskInfo_Serialize | null,
 };
 
 /**  How a submitted payment ended, as far as is known. */
