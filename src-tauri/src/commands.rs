@@ -537,7 +537,10 @@ pub struct KioskStatus {
 #[tauri::command]
 #[specta::specta]
 pub fn kiosk_status(state: State<'_, AppState>) -> Result<KioskStatus> {
-    let shell = state.shell.get().ok_or_else(|| ClientError::internal("the window is not open yet"))?;
+    let shell = state
+        .shell
+        .get()
+        .ok_or_else(|| ClientError::internal("the window is not open yet"))?;
     (shell.window)().map_err(ClientError::internal)
 }
 
@@ -557,7 +560,9 @@ pub async fn kiosk_end_session(state: State<'_, AppState>) -> Result<()> {
 #[tauri::command]
 #[specta::specta]
 pub async fn kiosk_exit(state: State<'_, AppState>, passcode: String) -> Result<()> {
-    let Some(k) = &state.config.kiosk else { return Err(not_a_kiosk()) };
+    let Some(k) = &state.config.kiosk else {
+        return Err(not_a_kiosk());
+    };
     let hash = k.admin_passcode_hash.clone();
     let guard = &state.exit;
     match guard.check(hash.as_deref(), &passcode) {

@@ -200,8 +200,13 @@ pub fn print(printer: &str, text: &str) -> Result<(), String> {
     use std::process::{Command, Stdio};
     let mut cmd = if cfg!(target_os = "windows") {
         let mut c = Command::new("powershell");
-        c.args(["-NoProfile", "-NonInteractive", "-Command", "$input | Out-Printer -Name $env:CAREBILL_PRINTER"])
-            .env("CAREBILL_PRINTER", printer);
+        c.args([
+            "-NoProfile",
+            "-NonInteractive",
+            "-Command",
+            "$input | Out-Printer -Name $env:CAREBILL_PRINTER",
+        ])
+        .env("CAREBILL_PRINTER", printer);
         c
     } else {
         let mut c = Command::new("lp");
@@ -242,7 +247,10 @@ mod tests {
         assert_eq!(guard.check(Some(&hash), "nope"), ExitCheck::Wrong { wait_secs: 0 });
         assert_eq!(guard.check(Some(&hash), "nope"), ExitCheck::Wrong { wait_secs: 30 });
         // Even the right passcode waits now.
-        assert!(matches!(guard.check(Some(&hash), "front-desk-42"), ExitCheck::Waiting { .. }));
+        assert!(matches!(
+            guard.check(Some(&hash), "front-desk-42"),
+            ExitCheck::Waiting { .. }
+        ));
         let fresh = ExitGuard::default();
         assert_eq!(fresh.check(Some(&hash), "front-desk-42"), ExitCheck::Allowed);
     }

@@ -175,9 +175,7 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
     let (facts, exit) = (app.clone(), app.clone());
     let _ = app.state::<AppState>().shell.set(Shell {
         window: Box::new(move || {
-            let w = facts
-                .get_webview_window("main")
-                .ok_or(tauri::Error::WindowNotFound)?;
+            let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
             Ok(commands::KioskStatus {
                 kiosk,
                 fullscreen: w.is_fullscreen()?,
@@ -193,6 +191,9 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
         builder.build()?;
         return Ok(());
     }
+    // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
+    // under WebDriver keep a normal one; storage is still cleared at every session end.
+    let driven = cfg!(debug_assertions) && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true");
     let window = builder
         .fullscreen(true)
         .decorations(false)
@@ -201,7 +202,7 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
         .minimizable(false)
         .maximizable(false)
         .always_on_top(true)
-        .incognito(true)
+        .incognito(!driven)
         .devtools(false)
         .build()?;
     let handle = app.clone();
@@ -267,7 +268,10 @@ pub fn set_passcode_cli() -> i32 {
         let _ = std::io::stdin().read_line(&mut line);
         line.trim_end_matches(['\r', '\n']).to_string()
     };
-    let first = ask(&format!("New admin passcode for {} (at least 8 characters): ", path.display()));
+    let first = ask(&format!(
+        "New admin passcode for {} (at least 8 characters): ",
+        path.display()
+    ));
     if ask("Type it again: ") != first {
         eprintln!("The two passcodes differ. Nothing was changed.");
         return 1;

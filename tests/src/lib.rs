@@ -71,7 +71,7 @@ fn stop_driver(driver: &mut Child) {
 }
 
 /// Process ids of running copies of the app binary (Linux: by /proc/PID/exe).
-fn app_processes() -> Vec<u32> {
+pub fn app_processes() -> Vec<u32> {
     let app = std::fs::canonicalize(app_binary()).unwrap_or_else(|_| app_binary());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();

@@ -31,6 +31,8 @@ const APT_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "dbus-x11",
     "imagemagick",
+    // The kiosk test asks the Secret Service directly that nothing was stored.
+    "libsecret-tools",
 ];
 
 /// Pinned Python tools.

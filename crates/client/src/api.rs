@@ -585,7 +585,14 @@ impl ApiClient {
     pub async fn guest_bill(&self, guest: &str) -> ClientResult<BillDetail> {
         let headers = self.guest_headers(Some(guest))?;
         let answer = self
-            .call(Method::GET, self.url("/v1/guest/bill"), None, Auth::None, Retry::Idempotent, &headers)
+            .call(
+                Method::GET,
+                self.url("/v1/guest/bill"),
+                None,
+                Auth::None,
+                Retry::Idempotent,
+                &headers,
+            )
             .await?;
         Ok(serde_json::from_slice(&answer.body)?)
     }

@@ -71,17 +71,23 @@ impl Engine {
         let mut flow = self.guest_state().lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
         let bill = f.bill.clone().ok_or_else(no_lookup)?;
-        let amount = Money::parse(amount.trim()).ok().filter(|m| m.is_positive()).ok_or_else(|| {
-            ClientError::validation(
-                "invalid_amount",
-                "Enter an amount greater than 0 with at most two decimal places.",
-                "/amount",
-            )
-        })?;
+        let amount = Money::parse(amount.trim())
+            .ok()
+            .filter(|m| m.is_positive())
+            .ok_or_else(|| {
+                ClientError::validation(
+                    "invalid_amount",
+                    "Enter an amount greater than 0 with at most two decimal places.",
+                    "/amount",
+                )
+            })?;
         if amount > bill.bill.payable {
             return Err(ClientError::validation(
                 "amount_exceeds_balance",
-                format!("The most you can pay on this bill now is {}.", bill.bill.payable.display_usd()),
+                format!(
+                    "The most you can pay on this bill now is {}.",
+                    bill.bill.payable.display_usd()
+                ),
                 "/amount",
             ));
         }

@@ -1,6 +1,7 @@
 //! The member's journeys through the real app window, against the real server on loopback.
 //! Every screen visited is checked with axe-core (WCAG 2.1 A and AA).
 
+mod kiosk;
 mod pay;
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};

@@ -6,9 +6,13 @@ import type { EngineEvent, SessionInfo, Startup, SyncStatus } from "./bindings";
 export type Screen =
   | "loading" | "sign_in" | "register" | "verify" | "forgot" | "reset" | "offline_unlock"
   | "dashboard" | "bills" | "bill" | "account" | "help"
-  | "pay" | "methods" | "autopay" | "history" | "receipt";
+  | "pay" | "methods" | "autopay" | "history" | "receipt"
+  | "welcome" | "guest_lookup" | "guest_pay";
 
-export const SIGNED_OUT_SCREENS: Screen[] = ["loading", "sign_in", "register", "verify", "forgot", "reset", "offline_unlock"];
+export const SIGNED_OUT_SCREENS: Screen[] = [
+  "loading", "sign_in", "register", "verify", "forgot", "reset", "offline_unlock",
+  "welcome", "guest_lookup", "guest_pay",
+];
 
 export const app = $state({
   screen: "loading" as Screen,
@@ -53,7 +57,21 @@ export function signedIn(session: SessionInfo) {
   go("dashboard");
 }
 
+/** Whether this is a clinic kiosk (the system config says so). */
+export function kiosk(): boolean {
+  return Boolean(app.startup?.kiosk);
+}
+
+/** Kiosk: ends the patient's session. The Rust side drops everything and reloads this page. */
+export async function endKioskSession() {
+  await commands.kioskEndSession();
+}
+
 export function signedOut(flash: typeof app.flash = null) {
+  if (kiosk()) {
+    endKioskSession();
+    return;
+  }
   app.session = null;
   app.locked = false;
   app.idleSecondsLeft = null;
@@ -117,7 +135,9 @@ export async function boot() {
   await events.engineEvent.listen((event) => onEngineEvent(event.payload));
   const startup = await call(commands.startup());
   app.startup = startup;
-  if (startup.session) {
+  if (startup.screen === "welcome") {
+    await go("welcome");
+  } else if (startup.session) {
     app.session = startup.session;
     await go(startup.screen === "bills" ? "bills" : "dashboard");
   } else {
