@@ -466,6 +466,47 @@ impl App {
     }
 }
 
+pub const KIOSK_PASSCODE: &str = "front-desk-42";
+pub const KIOSK_CLINIC: &str = "Northside Clinic";
+
+/// Writes a kiosk's system config (the demo kiosk credential, a 40 s idle time-out) in `home`,
+/// and sets its admin passcode with `carebill kiosk set-passcode`. Debug builds of the app accept
+/// the path in `CAREBILL_SYSTEM_CONFIG`.
+pub fn kiosk_config(home: &AppHome) -> PathBuf {
+    use std::io::Write;
+    let path = home.dir.path().join("system").join("config.toml");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("config dir");
+    std::fs::write(
+        &path,
+        format!(
+            "kiosk = true\ndevice_credential = \"{}\"\nidle_timeout_secs = 40\n\
+             clinic_name = \"{KIOSK_CLINIC}\"\nsupport_text = \"Questions? Ask at the front desk.\"\n",
+            carebill_server::seed::DEMO_KIOSK_CREDENTIAL
+        ),
+    )
+    .expect("config");
+    let mut cli = Command::new(app_binary())
+        .args(["kiosk", "set-passcode"])
+        .env("CAREBILL_SYSTEM_CONFIG", &path)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("carebill kiosk set-passcode");
+    cli.stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{KIOSK_PASSCODE}\n{KIOSK_PASSCODE}\n").as_bytes())
+        .expect("passcode");
+    let out = cli.wait_with_output().expect("set-passcode ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&path)
+            .expect("config")
+            .contains("admin_passcode_hash = \"$argon2id$")
+    );
+    path
+}
+
 /// The value at percentile `p` (0–100) of sorted samples (nearest rank).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;

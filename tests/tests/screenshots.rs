@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD};
+use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, KIOSK_CLINIC, kiosk_config};
 use thirtyfour::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,4 +49,56 @@ async fn take_the_readme_screenshots() {
     app.screen("Review your payment").await;
     app.screenshot(&out.join("review.png")).await;
     app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run with `cargo xtask screenshots`"]
+async fn take_the_kiosk_screenshots() {
+    let out = PathBuf::from(std::env::var_os("CAREBILL_SCREENSHOTS").expect("CAREBILL_SCREENSHOTS names the folder"));
+    std::fs::create_dir_all(&out).expect("screenshot folder");
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let config = kiosk_config(&home).to_string_lossy().to_string();
+    let app = App::launch_with(&backend.url, &home, &[("CAREBILL_SYSTEM_CONFIG", config.as_str())]).await;
+    app.screen(&format!("Welcome to {KIOSK_CLINIC}")).await;
+    app.sees("Ask at the front desk").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot(&out.join("kiosk-welcome.png")).await;
+
+    let statement = backend
+        .state()
+        .db
+        .read(|c| carebill_server::seed::guest_statements(c))
+        .await
+        .expect("statements")
+        .remove(0);
+    app.click("Pay a bill as a guest").await;
+    app.screen("Find your bill").await;
+    app.fill("statement-number", &statement).await;
+    app.fill("last-name", "Rivera").await;
+    app.fill("dob-day", "12").await;
+    app.fill("dob-month", "4").await;
+    app.fill("dob-year", "1985").await;
+    app.screenshot(&out.join("kiosk-lookup.png")).await;
+    app.click("Find my bill").await;
+    app.screen("Your bill").await;
+    app.screenshot(&out.join("kiosk-bill.png")).await;
+    app.fill("card-number", "4242424242424242").await;
+    app.fill("card-exp-month", "12").await;
+    app.fill("card-exp-year", "2031").await;
+    app.fill("card-cvc", "123").await;
+    app.fill("card-postal", "94110").await;
+    app.fill("card-name", "Alex Rivera").await;
+    app.click("Continue to review").await;
+    app.screen("Review your payment").await;
+    app.wd
+        .find(By::XPath("//button[starts-with(normalize-space(), 'Pay $')]"))
+        .await
+        .expect("pay")
+        .click()
+        .await
+        .expect("click");
+    app.screen("Payment received").await;
+    app.screenshot(&out.join("kiosk-receipt.png")).await;
+    app.kill().await;
 }

@@ -2,51 +2,16 @@
 //! debug builds), the locked-down window, guest pay by card, a signed-in patient wiped at the idle
 //! time-out, and leaving kiosk mode with the admin passcode. Every kiosk screen is checked with axe.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, app_binary, app_processes, cents, usd};
-use carebill_server::seed::{DEMO_KIOSK_CREDENTIAL, guest_statements};
+use carebill_e2e::{
+    App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, KIOSK_CLINIC as CLINIC, KIOSK_PASSCODE as PASSCODE,
+    app_processes, cents, kiosk_config, usd,
+};
+use carebill_server::seed::guest_statements;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
-
-const PASSCODE: &str = "front-desk-42";
-const CLINIC: &str = "Northside Clinic";
-
-/// Writes the kiosk's system config, and sets its admin passcode with `carebill kiosk set-passcode`.
-fn kiosk_config(home: &AppHome) -> PathBuf {
-    let path = home.dir.path().join("system").join("config.toml");
-    std::fs::create_dir_all(path.parent().expect("dir")).expect("config dir");
-    std::fs::write(
-        &path,
-        format!(
-            "kiosk = true\ndevice_credential = \"{DEMO_KIOSK_CREDENTIAL}\"\nidle_timeout_secs = 40\n\
-             clinic_name = \"{CLINIC}\"\nsupport_text = \"Questions? Ask at the front desk.\"\n"
-        ),
-    )
-    .expect("config");
-    let mut cli = Command::new(app_binary())
-        .args(["kiosk", "set-passcode"])
-        .env("CAREBILL_SYSTEM_CONFIG", &path)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("carebill kiosk set-passcode");
-    cli.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSCODE}\n{PASSCODE}\n").as_bytes())
-        .expect("passcode");
-    let out = cli.wait_with_output().expect("set-passcode ends");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        std::fs::read_to_string(&path)
-            .expect("config")
-            .contains("admin_passcode_hash = \"$argon2id$")
-    );
-    path
-}
 
 async fn launch_kiosk(backend: &Backend, home: &AppHome, config: &Path) -> App {
     let config = config.to_string_lossy().to_string();
