@@ -68,7 +68,7 @@ async fn take_the_kiosk_screenshots() {
     let statement = backend
         .state()
         .db
-        .read(|c| carebill_server::seed::guest_statements(c))
+        .read(carebill_server::seed::guest_statements)
         .await
         .expect("statements")
         .remove(0);

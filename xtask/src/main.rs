@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let task = args.first().map(String::as_str).unwrap_or("help");
     let result = match task {
-        "run" => run(),
+        "run" => run(args.iter().any(|a| a == "--kiosk")),
         "test" => test(),
         "conformance" => deps::python_tools().and_then(|_| conformance()),
         "openapi" => openapi(),
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <run | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
+                "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
                  | bench <api | payments | client | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -96,7 +96,37 @@ pub fn cargo() -> Command {
 
 /// The demo: a fresh seeded billing server on loopback, and the desktop app connected to it. The
 /// app keeps its data in the developer's normal app directories, under its own keyring service.
-fn run() -> Result {
+/// A kiosk config for the demo (debug builds read it from `CAREBILL_SYSTEM_CONFIG`), with the
+/// demo server's enrolled kiosk and the admin passcode `kiosk-demo-1234`.
+fn demo_kiosk_config(app: &std::path::Path) -> Result<std::path::PathBuf> {
+    use std::io::Write;
+    let dir = root().join("target/xtask/kiosk-demo");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        "kiosk = true\ndevice_credential = \"kdc_demo-front-desk\"\nclinic_name = \"Demo Clinic\"\n\
+         support_text = \"Demo kiosk: see the server's banner for guest-pay statements.\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut child = Command::new(app)
+        .args(["kiosk", "set-passcode"])
+        .env("CAREBILL_SYSTEM_CONFIG", &path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(b"kiosk-demo-1234\nkiosk-demo-1234\n")
+            .map_err(|e| e.to_string())?;
+    }
+    if !child.wait().map_err(|e| e.to_string())?.success() {
+        return Err("could not set the demo kiosk passcode".into());
+    }
+    Ok(path)
+}
+
+fn run(kiosk: bool) -> Result {
     deps::system_packages()?;
     deps::build_ui()?;
     step("Building the billing server and the desktop app");
@@ -106,11 +136,17 @@ fn run() -> Result {
     step("Starting the demo billing server");
     let server = server::DemoServer::start(&data, "127.0.0.1:8787", true)?;
     eprintln!("{}", server.banner);
-    step("Starting Carebill (close the window to stop both)");
-    let status = Command::new(root().join("target/debug/carebill"))
-        .env("CAREBILL_API_URL", &server.url)
-        .status()
-        .map_err(|e| format!("cannot start the app: {e}"))?;
+    let app = root().join("target/debug/carebill");
+    let mut cmd = Command::new(&app);
+    cmd.env("CAREBILL_API_URL", &server.url);
+    if kiosk {
+        let config = demo_kiosk_config(&app)?;
+        step("Starting Carebill as a clinic kiosk (leave it with the admin passcode kiosk-demo-1234)");
+        cmd.env("CAREBILL_SYSTEM_CONFIG", config);
+    } else {
+        step("Starting Carebill (close the window to stop both)");
+    }
+    let status = cmd.status().map_err(|e| format!("cannot start the app: {e}"))?;
     drop(server);
     if status.success() {
         Ok(())

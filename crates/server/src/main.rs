@@ -196,12 +196,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     "  Register as:   member ID {}, Alex Rivera, born 1985-04-12",
                     seed::UNREGISTERED_MEMBER_ID
                 );
-                let statements = server
-                    .state
-                    .db
-                    .read(|conn| seed::guest_statements(conn))
-                    .await
-                    .unwrap_or_default();
+                let statements = server.state.db.read(seed::guest_statements).await.unwrap_or_default();
                 println!(
                     "  Guest pay:     statement {} (Alex Rivera, born 1985-04-12)",
                     statements.join(" or ")

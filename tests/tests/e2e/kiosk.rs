@@ -30,13 +30,12 @@ fn files_containing(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                if needles
+            } else if std::fs::read(&p).is_ok_and(|bytes| {
+                needles
                     .iter()
                     .any(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
-                {
-                    found.push(p);
-                }
+            }) {
+                found.push(p);
             }
         }
     }
@@ -101,7 +100,7 @@ async fn a_locked_down_kiosk_takes_a_guest_payment_and_leaves_only_with_the_pass
     let statement = backend
         .state()
         .db
-        .read(|c| guest_statements(c))
+        .read(guest_statements)
         .await
         .expect("statements")
         .remove(0);

@@ -2,6 +2,7 @@
 
 mod faults;
 mod harness;
+mod kiosk;
 mod offline;
 mod payments;
 mod security;

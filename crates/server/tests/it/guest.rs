@@ -12,7 +12,7 @@ const DEVICE: &str = "X-Carebill-Device";
 
 impl TestServer {
     async fn statements(&self) -> Vec<String> {
-        self.server.state.db.read(|c| guest_statements(c)).await.unwrap()
+        self.server.state.db.read(guest_statements).await.unwrap()
     }
 
     fn guest(
