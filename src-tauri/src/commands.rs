@@ -647,8 +647,11 @@ pub async fn guest_mail_receipt(state: State<'_, AppState>, confirmation_number:
 #[tauri::command]
 #[specta::specta]
 pub fn guest_receipt_qr(state: State<'_, AppState>, payment: Payment) -> Result<crate::kiosk::QrCode> {
-    let clinic = state.config.kiosk.as_ref().and_then(|k| k.clinic_name.as_deref());
-    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, clinic)).map_err(ClientError::internal)
+    if state.config.kiosk.is_none() {
+        return Err(not_a_kiosk());
+    }
+    // Not even the clinic's name: the code may be photographed or scanned by anyone.
+    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, None)).map_err(ClientError::internal)
 }
 
 /// Prints the receipt on the kiosk's configured printer, without a dialog.

@@ -290,6 +290,35 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_says_number_amount_and_date_and_nothing_about_the_care() {
+        use carebill_api::types::*;
+        let payment = Payment {
+            id: "pay_1".into(),
+            status: PaymentStatus::Succeeded,
+            amount: carebill_billing::Money::from_cents(25102),
+            allocations: vec![Allocation {
+                bill_id: "bil_secret".into(),
+                amount: carebill_billing::Money::from_cents(25102),
+            }],
+            confirmation_number: "CB-TM7R-RTV8".into(),
+            payment_method: PaymentMethodSummary {
+                kind: PaymentMethodType::Card,
+                brand: "visa".into(),
+                last4: "4242".into(),
+            },
+            created_at: "2026-11-28T10:00:00Z".parse().unwrap(),
+            settled_at: None,
+            failure: None,
+            idempotency_key: Some("guest:kiosk_1:cb-1".into()),
+            source: PaymentSource::Guest,
+        };
+        let text = receipt_text(&payment, None);
+        assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("2026-11-28"));
+        assert!(!text.contains("bil_secret") && !text.contains("kiosk_1"));
+        assert!(receipt_text(&payment, Some("Northside Clinic")).starts_with("Northside Clinic\n"));
+    }
+
+    #[test]
     fn a_qr_code_is_square_and_not_empty() {
         let q = qr("Carebill payment receipt\nConfirmation: CB-7K2M-9XQ4\nAmount: $10.00\nDate: 2026-11-28\n").unwrap();
         assert!(q.size >= 21);
