@@ -392,6 +392,23 @@ impl App {
         input.send_keys(value).await.expect("type");
     }
 
+    /// Types a test card into the card form (expiry 12/2031, CVC 123, ZIP 94110), and the name
+    /// when the form does not already have one.
+    pub async fn fill_card(&self, number: &str, name: Option<&str>) {
+        for (id, value) in [
+            ("card-number", number),
+            ("card-exp-month", "12"),
+            ("card-exp-year", "2031"),
+            ("card-cvc", "123"),
+            ("card-postal", "94110"),
+        ] {
+            self.fill(id, value).await;
+        }
+        if let Some(name) = name {
+            self.fill("card-name", name).await;
+        }
+    }
+
     pub async fn check(&self, id: &str) {
         self.wd
             .find(By::Id(id))

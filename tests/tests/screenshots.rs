@@ -83,12 +83,7 @@ async fn take_the_kiosk_screenshots() {
     app.click("Find my bill").await;
     app.screen("Your bill").await;
     app.screenshot(&out.join("kiosk-bill.png")).await;
-    app.fill("card-number", "4242424242424242").await;
-    app.fill("card-exp-month", "12").await;
-    app.fill("card-exp-year", "2031").await;
-    app.fill("card-cvc", "123").await;
-    app.fill("card-postal", "94110").await;
-    app.fill("card-name", "Alex Rivera").await;
+    app.fill_card("4242424242424242", Some("Alex Rivera")).await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
     app.wd

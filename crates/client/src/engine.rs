@@ -1098,12 +1098,7 @@ impl Engine {
             s.cache.run(move |c| outbox::record_attempt(c, &id, now)).await?;
             match self.0.api.create_payment(&entry.key, req).await {
                 Ok(answer) => return self.settle_payment(s, &entry, answer).await,
-                Err(e)
-                    if matches!(
-                        e.kind,
-                        ErrorKind::Offline | ErrorKind::Server | ErrorKind::Conflict | ErrorKind::RateLimited
-                    ) =>
-                {
+                Err(e) if answer_may_follow(&e) => {
                     if tokio::time::Instant::now() >= deadline {
                         return Ok(SubmitOutcome::PendingConfirmation {
                             intent_id: entry.id.clone(),
@@ -1336,6 +1331,15 @@ fn summary_of_method(m: &PaymentMethod) -> PaymentMethodSummary {
 }
 
 /// The outcome an answered entry records, if it was answered.
+/// A payment send that failed this way may still have been (or be about to be) handled by the
+/// server: send it again with the same key rather than give up.
+pub(crate) fn answer_may_follow(e: &ClientError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Offline | ErrorKind::Server | ErrorKind::Conflict | ErrorKind::RateLimited
+    )
+}
+
 fn no_saving_on_kiosks() -> ClientError {
     ClientError::validation(
         "kiosk_no_saving",

@@ -15,7 +15,7 @@ use carebill_api::types::{
 use carebill_billing::Money;
 
 use crate::api::PaymentAnswer;
-use crate::engine::{Engine, PaymentReview, ReviewLine, SubmitOutcome};
+use crate::engine::{Engine, PaymentReview, ReviewLine, SubmitOutcome, answer_may_follow};
 use crate::error::{ClientError, ClientResult, ErrorKind};
 use crate::outbox;
 
@@ -164,12 +164,7 @@ impl Engine {
             match self.api().guest_pay(&token, &stored.key, &stored.request).await {
                 Ok(PaymentAnswer::Paid(payment)) => break SubmitOutcome::Paid { payment: *payment },
                 Ok(PaymentAnswer::Declined(error)) => break SubmitOutcome::Declined { error },
-                Err(e)
-                    if matches!(
-                        e.kind,
-                        ErrorKind::Offline | ErrorKind::Server | ErrorKind::Conflict | ErrorKind::RateLimited
-                    ) =>
-                {
+                Err(e) if answer_may_follow(&e) => {
                     if tokio::time::Instant::now() >= deadline {
                         // Not known yet: "try again" sends the same review with the same key.
                         return Ok(SubmitOutcome::PendingConfirmation {

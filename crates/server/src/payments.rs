@@ -829,6 +829,21 @@ pub fn brand_name(brand: &str) -> &str {
     }
 }
 
+/// A receipt's facts, one per line: confirmation number, amount, method, date and status.
+pub fn receipt_summary(p: &Payment) -> String {
+    let status = match p.status {
+        PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
+        _ => "Paid.",
+    };
+    format!(
+        "Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n",
+        p.confirmation_number,
+        p.amount.display_usd(),
+        method_label(&p.payment_method),
+        p.created_at.format("%b %-d, %Y"),
+    )
+}
+
 fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
     let Some((first_name, email)) = member_contact(tx, member_of(tx, &p.id)?.as_str())? else {
         return Ok(());
@@ -841,18 +856,10 @@ fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) ->
             a.amount.display_usd()
         ));
     }
-    let status = match p.status {
-        PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
-        _ => "Paid.",
-    };
     let body = format!(
-        "Hello {first_name},\n\nThank you. We received your payment.\n\n\
-         Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n\nBills paid:\n{lines}\n\
+        "Hello {first_name},\n\nThank you. We received your payment.\n\n{}\nBills paid:\n{lines}\n\
          Keep this email for your records. You can also see this payment in Carebill under Payment history.\n",
-        p.confirmation_number,
-        p.amount.display_usd(),
-        method_label(&p.payment_method),
-        p.created_at.format("%b %-d, %Y"),
+        receipt_summary(p)
     );
     mail::enqueue(
         tx,

@@ -127,12 +127,7 @@ async fn a_locked_down_kiosk_takes_a_guest_payment_and_leaves_only_with_the_pass
         app.wd.find(By::Id("save-method")).await.is_err(),
         "nothing is saved on a kiosk"
     );
-    app.fill("card-number", "4242424242424242").await;
-    app.fill("card-exp-month", "12").await;
-    app.fill("card-exp-year", "2031").await;
-    app.fill("card-cvc", "123").await;
-    app.fill("card-postal", "94110").await;
-    app.fill("card-name", "Alex Rivera").await;
+    app.fill_card("4242424242424242", Some("Alex Rivera")).await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
     app.axe("guest review").await;

@@ -119,11 +119,7 @@ impl Session {
 
     async fn new_card(&self, number: &str) {
         self.app.check("method-new-card").await;
-        self.app.fill("card-number", number).await;
-        self.app.fill("card-exp-month", "12").await;
-        self.app.fill("card-exp-year", "2031").await;
-        self.app.fill("card-cvc", "123").await;
-        self.app.fill("card-postal", "94110").await;
+        self.app.fill_card(number, None).await;
     }
 
     async fn review_and_pay(&self) {

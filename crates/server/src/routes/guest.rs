@@ -12,13 +12,12 @@ use chrono::{Duration, NaiveDate};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use crate::autopay::{self, SINGLE_AUTHORIZATION_VERSION};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
 use crate::kiosk;
 use crate::mail;
-use crate::payments::{self, AchAcceptance, Intent, MethodRef};
-use crate::routes::payments::{answer_response, idempotency_key};
+use crate::payments::{self, Intent, MethodRef};
+use crate::routes::payments::{answer_response, idempotency_key, single_ach_acceptance};
 use crate::state::AppState;
 use crate::store;
 
@@ -140,14 +139,7 @@ pub async fn pay(
     if token.is_empty() || token.len() > 200 {
         return Err(ApiError::new(ErrorCode::InvalidPaymentToken).at("/token"));
     }
-    let ach = match &req.ach_authorization {
-        Some(a) if a.text_version == SINGLE_AUTHORIZATION_VERSION => Some(AchAcceptance {
-            text: autopay::single_authorization_text(),
-            version: a.text_version.clone(),
-        }),
-        Some(_) => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
-        None => None,
-    };
+    let ach = single_ach_acceptance(req.ach_authorization.as_ref())?;
     // Keys are the kiosk's: one kiosk's key can never touch another's payment.
     let key = format!("guest:{}:{key}", device.id);
     if !grant.live(state.now()) {
@@ -231,19 +223,10 @@ pub async fn receipt(
             if p.status == PaymentStatus::Failed {
                 return Ok(false);
             }
-            let status = match p.status {
-                PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
-                _ => "Paid.",
-            };
             // Only what the guest saw on the confirmation screen: no names, no care details.
             let body = format!(
-                "Thank you. We received your payment.\n\n\
-                 Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n\n\
-                 Keep this email for your records.\n",
-                p.confirmation_number,
-                p.amount.display_usd(),
-                payments::method_label(&p.payment_method),
-                p.created_at.format("%b %-d, %Y"),
+                "Thank you. We received your payment.\n\n{}\nKeep this email for your records.\n",
+                payments::receipt_summary(&p)
             );
             mail::enqueue(
                 tx,

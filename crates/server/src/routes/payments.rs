@@ -260,6 +260,18 @@ pub fn check_allocations(allocations: &[AllocationRequest]) -> ApiResult<Vec<(St
     Ok(out)
 }
 
+/// The acceptance of the current single-payment ACH text, when one was sent (members and guests).
+pub fn single_ach_acceptance(a: Option<&AchAuthorizationAcceptance>) -> ApiResult<Option<AchAcceptance>> {
+    match a {
+        Some(a) if a.text_version == SINGLE_AUTHORIZATION_VERSION => Ok(Some(AchAcceptance {
+            text: autopay::single_authorization_text(),
+            version: a.text_version.clone(),
+        })),
+        Some(_) => Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
+        None => Ok(None),
+    }
+}
+
 pub fn answer_response(answer: payments::Answer) -> Response {
     let mut response = (answer.status, answer.body).into_response();
     response
@@ -292,14 +304,7 @@ pub async fn create_payment(
         }
     };
     let allocations = check_allocations(&req.allocations)?;
-    let ach = match &req.ach_authorization {
-        Some(a) if a.text_version == SINGLE_AUTHORIZATION_VERSION => Some(AchAcceptance {
-            text: autopay::single_authorization_text(),
-            version: a.text_version.clone(),
-        }),
-        Some(_) => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
-        None => None,
-    };
+    let ach = single_ach_acceptance(req.ach_authorization.as_ref())?;
     let normalized = json!({
         "payment_method_id": req.payment_method_id,
         "token": req.token,
