@@ -7,6 +7,7 @@
 
 use carebill_e2e::{App, AppHome, DEMO_EMAIL, DEMO_PASSWORD, percentile};
 use serde_json::json;
+use thirtyfour::prelude::*;
 
 /// Clicks the element `target` selects (a CSS selector, or `nav:Label` for a main menu item) and
 /// returns the milliseconds until `done` (a JS expression) is true and a frame has followed.
@@ -119,6 +120,11 @@ async fn clicks_to_painted_results() {
         app.screen("Hello, Jordan").await;
         app.click("Pay").await;
         app.screen("Pay bills").await;
+        let a = &app;
+        a.until("the payable bills to be listed", || async move {
+            a.wd.find(By::Css("input[type=checkbox][id^='bill-']")).await.is_ok()
+        })
+        .await;
         app.wd
             .execute(
                 "document.querySelector('input[type=checkbox][id^=\"bill-\"]').click()",
