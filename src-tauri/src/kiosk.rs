@@ -210,7 +210,8 @@ pub fn print(printer: &str, text: &str) -> Result<(), String> {
         c
     } else {
         let mut c = Command::new("lp");
-        c.args(["-d", printer, "-t", "Carebill receipt", "-"]);
+        // With no file named, lp prints its standard input.
+        c.args(["-d", printer, "-t", "Carebill receipt"]);
         c
     };
     let mut child = cmd
