@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "guest_mail_receipt",
     "guest_receipt_qr",
     "guest_print_receipt",
+    "update_check",
+    "update_install",
     "sign_in",
     "unlock_offline",
     "sign_out",

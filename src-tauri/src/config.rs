@@ -33,6 +33,32 @@ pub struct AppConfig {
     pub keyring_service: String,
     /// Kiosk mode, from the system-wide config.
     pub kiosk: Option<SystemConfig>,
+    /// Whether and where to look for signed updates.
+    pub updates: UpdateConfig,
+}
+
+/// The update policy: clinic IT decides it in the system-wide config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateConfig {
+    pub allowed: bool,
+    /// Overrides the endpoint built into the app (`plugins.updater.endpoints`).
+    pub endpoint: Option<String>,
+}
+
+impl UpdateConfig {
+    /// A kiosk updates only when `allow_updates = true`; a member's app unless it is `false`.
+    /// `CAREBILL_UPDATE_URL` counts only in debug builds (tests and development).
+    pub fn from_system(system: &SystemConfig, env: impl Fn(&str) -> Option<String>) -> UpdateConfig {
+        let env = |k: &str| if cfg!(debug_assertions) { env(k) } else { None };
+        UpdateConfig {
+            allowed: if system.kiosk {
+                system.allow_updates == Some(true)
+            } else {
+                system.allow_updates != Some(false)
+            },
+            endpoint: env("CAREBILL_UPDATE_URL").or_else(|| system.update_url.clone()),
+        }
+    }
 }
 
 /// Where the demo server listens (`cargo xtask run`).
@@ -52,6 +78,7 @@ impl AppConfig {
         let path = Self::config_file();
         let file = path.as_deref().map(read).unwrap_or_default();
         let mut config = Self::resolve(file, path, |k| std::env::var(k).ok());
+        config.updates = UpdateConfig::from_system(&system, |k| std::env::var(k).ok());
         if system.kiosk {
             config.apply_kiosk(system, |k| std::env::var(k).ok());
         }
@@ -73,6 +100,7 @@ impl AppConfig {
         self.api_url = api_url;
         self.extra_ca_pem = system.extra_ca_pem.clone();
         self.config_file = None;
+        self.updates = UpdateConfig::from_system(&system, env);
         self.kiosk = Some(system);
     }
 
@@ -96,6 +124,7 @@ impl AppConfig {
             config_file,
             keyring_service: env("CAREBILL_KEYRING_SERVICE").unwrap_or_else(|| "carebill".into()),
             kiosk: None,
+            updates: UpdateConfig::from_system(&SystemConfig::default(), env),
         }
     }
 
@@ -191,5 +220,27 @@ mod tests {
         assert_eq!(client.persistence, carebill_client::Persistence::Memory);
         assert_eq!(client.device_credential.as_deref(), Some("kdc_x"));
         assert_eq!(client.idle_lock_after, std::time::Duration::from_secs(90));
+        assert!(!c.updates.allowed, "a kiosk updates only when clinic IT says so");
+    }
+
+    #[test]
+    fn clinic_it_decides_the_update_policy() {
+        let policy = |kiosk: bool, allow: Option<bool>| {
+            let system = SystemConfig {
+                kiosk,
+                allow_updates: allow,
+                update_url: Some("https://mirror.clinic.example/carebill/{{target}}".into()),
+                ..Default::default()
+            };
+            UpdateConfig::from_system(&system, |_| None)
+        };
+        assert!(policy(false, None).allowed, "members' apps update by default");
+        assert!(!policy(false, Some(false)).allowed, "IT can turn them off");
+        assert!(!policy(true, None).allowed, "kiosks do not update by default");
+        assert!(policy(true, Some(true)).allowed, "unless IT allows it");
+        assert_eq!(
+            policy(true, Some(true)).endpoint.as_deref(),
+            Some("https://mirror.clinic.example/carebill/{{target}}")
+        );
     }
 }

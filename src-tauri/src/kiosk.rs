@@ -38,9 +38,11 @@ pub struct SystemConfig {
     pub admin_passcode_hash: Option<String>,
     /// An extra CA bundle (PEM) for networks with TLS inspection.
     pub extra_ca_pem: Option<PathBuf>,
-    /// Updates on kiosks happen only when clinic IT allows them here.
-    #[serde(default)]
-    pub allow_updates: bool,
+    /// Signed updates: on a kiosk only with `true` (and never during a patient's session); on a
+    /// member's computer on unless this says `false` (IT updates it another way).
+    pub allow_updates: Option<bool>,
+    /// Where to look for updates (an internal mirror), instead of the built-in endpoint.
+    pub update_url: Option<String>,
 }
 
 pub const DEFAULT_IDLE_SECS: u32 = 120;

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod config;
 pub mod kiosk;
+pub mod updates;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub exiting: std::sync::atomic::AtomicBool,
     /// What commands need of the running shell, without its runtime type.
     pub shell: OnceLock<Shell>,
+    /// The update found by the last check, until it is installed.
+    pub update: tokio::sync::Mutex<Option<tauri_plugin_updater::Update>>,
 }
 
 impl AppState {
@@ -38,14 +41,21 @@ impl AppState {
             exit: kiosk::ExitGuard::default(),
             exiting: std::sync::atomic::AtomicBool::new(false),
             shell: OnceLock::new(),
+            update: tokio::sync::Mutex::new(None),
         }
     }
 }
 
-/// The window's facts and the app's exit, set up when the window opens.
+type UpdateCheck =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<tauri_plugin_updater::Update>, updates::UpdateError>> + Send>>;
+
+/// The window's facts, the app's exit and restart, and the update check, set up when the window
+/// opens.
 pub struct Shell {
     pub window: Box<dyn Fn() -> tauri::Result<commands::KioskStatus> + Send + Sync>,
     pub exit: Box<dyn Fn() + Send + Sync>,
+    pub restart: Box<dyn Fn() + Send + Sync>,
+    pub check_update: Box<dyn Fn(updates::UpdateSource) -> UpdateCheck + Send + Sync>,
 }
 
 /// Everything the engine tells the UI (sync status, session expired, idle warning, lock,
@@ -92,6 +102,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             guest_mail_receipt,
             guest_receipt_qr,
             guest_print_receipt,
+            update_check,
+            update_install,
             sign_in,
             unlock_offline,
             sign_out,
@@ -153,12 +165,14 @@ pub fn typescript() -> specta_typescript::Typescript {
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
+        .plugin(updates::plugin())
         .manage(state)
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
             open_window(app.handle())?;
             forward_events(app.handle().clone());
+            start_kiosk_updates(app.handle());
             Ok(())
         })
 }
@@ -172,7 +186,7 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
     };
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
     let kiosk = app.state::<AppState>().config.kiosk.is_some();
-    let (facts, exit) = (app.clone(), app.clone());
+    let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
     let _ = app.state::<AppState>().shell.set(Shell {
         window: Box::new(move || {
             let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
@@ -186,6 +200,11 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
             })
         }),
         exit: Box::new(move || exit.exit(0)),
+        restart: Box::new(move || restart.restart()),
+        check_update: Box::new(move |source| {
+            let app = updater.clone();
+            Box::pin(async move { updates::check(&app, &source).await })
+        }),
     });
     if !kiosk {
         builder.build()?;
@@ -215,6 +234,19 @@ fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Kiosk: looks for updates in the background when clinic IT allows them.
+fn start_kiosk_updates<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let state = app.state::<AppState>();
+    if state.config.kiosk.is_none() {
+        return;
+    }
+    match updates::configured_source(&state.config.updates) {
+        Ok(Some(source)) => updates::spawn_kiosk_updates(app.clone(), source),
+        Ok(None) => {}
+        Err(e) => tracing::info!(code = e.code(), "kiosk updates: {e}"),
+    }
 }
 
 /// Kiosk: after a session ends, the web view's storage is cleared and the UI starts over from

@@ -1,11 +1,11 @@
 //! The shell without a display: bindings, argument shapes, error JSON, capabilities.
 
-use std::sync::Arc;
+mod support;
 
-use carebill_app::{AppConfig, AppState, BINDINGS, app_builder, specta_builder, typescript};
-use carebill_client::{Engine, MemoryStore, SystemClock};
+use carebill_app::{AppState, BINDINGS, specta_builder, typescript};
+use support::app;
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response};
 use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindowBuilder};
 
@@ -24,35 +24,6 @@ fn the_committed_typescript_bindings_match_the_commands() {
         committed == generated,
         "ui/src/lib/bindings.ts is out of date: run `cargo xtask bindings` and commit it"
     );
-}
-
-fn state(data: &std::path::Path) -> AppState {
-    let mut config = AppConfig::resolve(Default::default(), None, |k| {
-        (k == "CAREBILL_API_URL").then(|| "http://127.0.0.1:9".into())
-    });
-    config.data_dir = data.to_path_buf();
-    let engine = Engine::new(
-        config.client_config(),
-        Arc::new(MemoryStore::new()),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    AppState::new(engine, config)
-}
-
-fn app(data: &std::path::Path) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
-    let app = app_builder(mock_builder(), state(data))
-        .build(tauri::generate_context!())
-        .unwrap();
-    // The shell opens the main window from its config while it sets up (the mock runtime may not
-    // have run that yet).
-    let window = match app.get_webview_window("main") {
-        Some(w) => w,
-        None => WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap(),
-    };
-    (app, window)
 }
 
 fn request(cmd: &str, args: serde_json::Value) -> InvokeRequest {
@@ -199,6 +170,14 @@ fn commands_and_window_apis_outside_the_capability_are_refused() {
         ),
     );
     assert!(refused.is_err(), "no new (remote) webviews");
+    // Updates go through the app's own commands (signature checked in Rust, kiosk policy), never
+    // through the updater plugin's JavaScript API.
+    for cmd in ["plugin:updater|check", "plugin:updater|download_and_install"] {
+        assert!(
+            get_ipc_response(&window, request(cmd, serde_json::json!({}))).is_err(),
+            "{cmd} is not granted"
+        );
+    }
     // A window the capability does not name gets no app commands at all.
     let other = WebviewWindowBuilder::new(&app, "other", Default::default())
         .build()

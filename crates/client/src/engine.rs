@@ -282,6 +282,20 @@ impl Engine {
         *lock(&self.0.warned) = false;
     }
 
+    /// Whether someone may be using the app: a member's session (even locked), a guest flow, a
+    /// request under way, or any activity in the last `quiet`. Kiosk updates wait until this is
+    /// false.
+    pub async fn in_use(&self, quiet: Duration) -> bool {
+        if !matches!(&*self.0.phase.lock().await, Phase::SignedOut) || self.guest_active().await {
+            return true;
+        }
+        if self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return true;
+        }
+        let idle = (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default();
+        idle < quiet
+    }
+
     async fn session(&self) -> ClientResult<Session> {
         self.record_activity();
         match &*self.0.phase.lock().await {

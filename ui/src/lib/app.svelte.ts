@@ -1,7 +1,7 @@
 // App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
-import type { EngineEvent, SessionInfo, Startup, SyncStatus } from "./bindings";
+import type { EngineEvent, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 export type Screen =
   | "loading" | "sign_in" | "register" | "verify" | "forgot" | "reset" | "offline_unlock"
@@ -25,6 +25,8 @@ export const app = $state({
   flash: null as { kind: "success" | "info" | "warning"; text: string } | null,
   sessionExpired: false,
   resolved: 0,
+  /** A newer version on offer (members' apps only; a kiosk updates itself when IT allows). */
+  update: null as UpdateInfo | null,
 });
 
 /** Shows a screen and moves focus to its heading, so screen readers announce it. */
@@ -142,5 +144,18 @@ export async function boot() {
     await go(startup.screen === "bills" ? "bills" : "dashboard");
   } else {
     await go(startup.screen === "offline_unlock" ? "offline_unlock" : "sign_in");
+  }
+  if (!startup.kiosk) setTimeout(checkForUpdate, UPDATE_CHECK_DELAY_MS);
+}
+
+/** Looked for after the first screen, so it never slows start-up. */
+const UPDATE_CHECK_DELAY_MS = 5_000;
+
+/** Asks Rust whether a newer version is available; failures are quiet (it asks again next start). */
+export async function checkForUpdate() {
+  try {
+    app.update = await call(commands.updateCheck());
+  } catch {
+    app.update = null;
   }
 }

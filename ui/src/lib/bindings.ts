@@ -32,6 +32,16 @@ export const commands = {
 	guestReceiptQr: (payment: Payment_Deserialize) => typedError<QrCode, ClientError_Serialize>(__TAURI_INVOKE("guest_receipt_qr", { payment })),
 	/**  Prints the receipt on the kiosk's configured printer, without a dialog. */
 	guestPrintReceipt: (payment: Payment_Deserialize) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_print_receipt", { payment })),
+	/**
+	 *  Looks for a newer version (members' apps; a kiosk updates itself when clinic IT allows it).
+	 *  `None` when there is none, or when this build does not look for updates.
+	 */
+	updateCheck: () => typedError<UpdateInfo_Serialize | null, ClientError_Serialize>(__TAURI_INVOKE("update_check")),
+	/**
+	 *  Downloads, verifies and installs the update found by `update_check`, then restarts into it.
+	 *  A bundle whose signature does not match is refused and nothing changes.
+	 */
+	updateInstall: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("update_install")),
 	signIn: (login: string, password: string, remember: boolean) => typedError<SessionInfo, ClientError_Serialize>(__TAURI_INVOKE("sign_in", { login, password, remember })),
 	unlockOffline: (login: string, password: string) => typedError<SessionInfo, ClientError_Serialize>(__TAURI_INVOKE("unlock_offline", { login, password })),
 	signOut: (force: boolean) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("sign_out", { force })),
@@ -922,6 +932,23 @@ export type UpcomingCharge = {
 export type UpcomingStatus = "scheduled" | "skipped" | 
 /**  More than the maximum per charge: it will not be charged. */
 "over_limit";
+
+/**  An update on offer, for the UI. */
+export type UpdateInfo = UpdateInfo_Serialize | UpdateInfo_Deserialize;
+
+/**  An update on offer, for the UI. */
+export type UpdateInfo_Deserialize = {
+	version: string,
+	current_version: string,
+	notes?: string | null,
+};
+
+/**  An update on offer, for the UI. */
+export type UpdateInfo_Serialize = {
+	version: string,
+	current_version: string,
+	notes: string | null,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -91,11 +91,19 @@ async fn a_kiosk_session_ends_at_the_idle_time_out_and_drops_everything() {
     c.idle_lock_after = Duration::from_secs(1);
     let e = w.engine_with(c);
     let mut events = e.events();
+    let quiet = Duration::from_millis(500);
     lookup(&w, &e).await;
     assert!(e.guest_active().await);
+    assert!(
+        e.in_use(quiet).await,
+        "a guest flow means the kiosk is in use (no updates)"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     e.check_idle().await;
     assert!(!e.guest_active().await, "the guest flow is gone");
+    assert!(!e.in_use(quiet).await, "nobody there and quiet: an update may run");
+    e.record_activity();
+    assert!(e.in_use(quiet).await, "someone just touched the screen");
     let mut ended = false;
     while let Ok(ev) = events.try_recv() {
         ended |= ev == Event::SessionEnded;
@@ -106,6 +114,10 @@ async fn a_kiosk_session_ends_at_the_idle_time_out_and_drops_everything() {
     let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
     assert!(!info.remembered, "no keep-me-signed-in on a kiosk");
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        e.in_use(quiet).await,
+        "a member's session, even idle, means the kiosk is in use"
+    );
     e.check_idle().await;
     assert!(e.dashboard().await.is_err(), "signed out");
     assert!(

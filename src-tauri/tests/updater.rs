@@ -1,0 +1,310 @@
+//! Signed updates: a local server offers an update manifest and a bundle. A correctly signed
+//! bundle is accepted and installed; a tampered bundle or a signature from another key is
+//! refused with a clear error, and the installed app is left exactly as it was.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use carebill_app::config::UpdateConfig;
+use carebill_app::updates::{self, UpdateError, UpdateSource};
+use minisign::KeyPair;
+use tauri::Url;
+
+/// A tiny HTTP/1.1 file server on a loopback port, stopped when dropped.
+struct Files {
+    addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Files {
+    /// Serves the files `files` makes from the server's own base URL.
+    fn serve(files: impl FnOnce(&str) -> HashMap<&'static str, Vec<u8>>) -> Files {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let files = files(&format!("http://{addr}"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    answer(stream, &files);
+                }
+            }
+        });
+        Files {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(stream: TcpStream, files: &HashMap<&'static str, Vec<u8>>) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    // Skip the headers (requests here have no body).
+    let mut line = String::new();
+    while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+        line.clear();
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    let mut stream = reader.into_inner();
+    let _ = match files.get(path) {
+        Some(body) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body))
+        }
+        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    };
+    let _ = stream.flush();
+}
+
+/// A release key made the way `tauri signer generate` makes one, in the formats tauri.conf.json
+/// and the update manifest use (base64 of the minisign text files).
+struct Key(KeyPair);
+
+impl Key {
+    fn new() -> Key {
+        Key(KeyPair::generate_unencrypted_keypair().unwrap())
+    }
+
+    fn public(&self) -> String {
+        STANDARD.encode(self.0.pk.to_box().unwrap().into_string())
+    }
+
+    fn sign(&self, bytes: &[u8]) -> String {
+        let sig = minisign::sign(
+            Some(&self.0.pk),
+            &self.0.sk,
+            bytes,
+            Some("timestamp:1795850825\tfile:Carebill_9.9.9_amd64.AppImage"),
+            Some("signature from tauri secret key"),
+        )
+        .unwrap();
+        STANDARD.encode(sig.into_string())
+    }
+}
+
+/// The updater's name for this platform in a static manifest (`{os}-{arch}`).
+fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{os}-{}", std::env::consts::ARCH)
+}
+
+/// The new version's bundle: on Linux an AppImage is an ELF executable.
+fn bundle() -> Vec<u8> {
+    let mut bytes = b"\x7fELF".to_vec();
+    bytes.extend_from_slice(b" Carebill 9.9.9 (test bundle) ");
+    bytes.extend((0..4096u32).map(|i| (i % 251) as u8));
+    bytes
+}
+
+/// Serves a manifest announcing 9.9.9 whose `signature` is `signature`, and `served` as the bundle.
+fn offer(signature: &str, served: Vec<u8>) -> Files {
+    Files::serve(|base| {
+        let manifest = serde_json::json!({
+            "version": "9.9.9",
+            "notes": "Faster bills list.",
+            "pub_date": "2026-11-28T08:00:00Z",
+            "platforms": {
+                platform(): {
+                    "signature": signature,
+                    "url": format!("{base}/Carebill_9.9.9.AppImage"),
+                }
+            }
+        });
+        HashMap::from([
+            ("/latest.json", manifest.to_string().into_bytes()),
+            ("/Carebill_9.9.9.AppImage", served),
+        ])
+    })
+}
+
+/// The "installed app": a file standing for the running AppImage, which an install replaces.
+fn installed(dir: &std::path::Path) -> (PathBuf, Vec<u8>) {
+    let path = dir.join("Carebill.AppImage");
+    let old = b"\x7fELF Carebill 0.1.0 (installed)".to_vec();
+    std::fs::write(&path, &old).unwrap();
+    (path, old)
+}
+
+fn source(server: &Files, key: &Key, executable: PathBuf) -> UpdateSource {
+    UpdateSource {
+        endpoints: vec![Url::parse(&server.url("/latest.json")).unwrap()],
+        pubkey: Some(key.public()),
+        executable: Some(executable),
+    }
+}
+
+fn check_and_install(source: &UpdateSource) -> Result<String, UpdateError> {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _window) = support::app(dir.path());
+    let handle = app.handle().clone();
+    tauri::async_runtime::block_on(async move {
+        let update = updates::check(&handle, source)
+            .await?
+            .expect("9.9.9 is newer than this build");
+        assert_eq!(updates::info(&update).version, "9.9.9");
+        assert_eq!(updates::info(&update).notes.as_deref(), Some("Faster bills list."));
+        updates::download_and_install(&update).await?;
+        Ok(update.version)
+    })
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_correctly_signed_update_is_accepted_and_installed() {
+    let key = Key::new();
+    let new = bundle();
+    let server = offer(&key.sign(&new), new.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, _) = installed(dir.path());
+    let version = check_and_install(&source(&server, &key, app_path.clone())).expect("a signed update installs");
+    assert_eq!(version, "9.9.9");
+    assert_eq!(
+        std::fs::read(&app_path).unwrap(),
+        new,
+        "the app was replaced by the new version"
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        ["Carebill.AppImage"],
+        "no leftovers next to the app"
+    );
+}
+
+#[test]
+fn a_tampered_bundle_is_refused_and_nothing_changes() {
+    let key = Key::new();
+    let signed = bundle();
+    let mut tampered = signed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let server = offer(&key.sign(&signed), tampered);
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, old) = installed(dir.path());
+    let err = check_and_install(&source(&server, &key, app_path.clone())).unwrap_err();
+    assert_refused(&err);
+    assert_eq!(std::fs::read(&app_path).unwrap(), old, "the installed app is untouched");
+    assert_eq!(files_in(dir.path()), ["Carebill.AppImage"]);
+}
+
+#[test]
+fn a_signature_from_another_key_is_refused_and_nothing_changes() {
+    let (ours, theirs) = (Key::new(), Key::new());
+    let new = bundle();
+    let server = offer(&theirs.sign(&new), new);
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, old) = installed(dir.path());
+    let err = check_and_install(&source(&server, &ours, app_path.clone())).unwrap_err();
+    assert_refused(&err);
+    assert_eq!(std::fs::read(&app_path).unwrap(), old, "the installed app is untouched");
+
+    // Garbage where the signature should be: refused the same way.
+    let server = offer("bm90IGEgc2lnbmF0dXJl", bundle());
+    let err = check_and_install(&source(&server, &ours, app_path.clone())).unwrap_err();
+    assert_refused(&err);
+    assert_eq!(std::fs::read(&app_path).unwrap(), old);
+}
+
+fn assert_refused(err: &UpdateError) {
+    assert_eq!(err.code(), "update_signature_invalid", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("signature does not match") && message.contains("Nothing was installed or changed"),
+        "a clear message: {message}"
+    );
+    let ui = carebill_client::ClientError::from(UpdateError::BadSignature("x".into()));
+    assert_eq!(ui.code, "update_signature_invalid");
+}
+
+#[test]
+fn an_unreachable_or_empty_update_server_is_a_clear_error() {
+    let key = Key::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, old) = installed(dir.path());
+    let nothing = Files::serve(|_| HashMap::new());
+    let err = check_and_install(&source(&nothing, &key, app_path.clone())).unwrap_err();
+    assert_eq!(err.code(), "update_unavailable", "{err}");
+    assert!(err.to_string().contains("try again later"));
+    assert_eq!(std::fs::read(&app_path).unwrap(), old);
+}
+
+#[test]
+fn the_policy_decides_whether_to_look_at_all() {
+    let off = UpdateConfig {
+        allowed: false,
+        endpoint: Some("https://updates.clinic.example/latest.json".into()),
+    };
+    assert_eq!(updates::configured_source(&off).unwrap_err().code(), "updates_disabled");
+    let bad = UpdateConfig {
+        allowed: true,
+        endpoint: Some("not a url".into()),
+    };
+    assert_eq!(
+        updates::configured_source(&bad).unwrap_err().code(),
+        "update_endpoint_invalid"
+    );
+    let mirror = UpdateConfig {
+        allowed: true,
+        endpoint: Some("https://updates.clinic.example/{{target}}/latest.json".into()),
+    };
+    let source = updates::configured_source(&mirror)
+        .unwrap()
+        .expect("a configured endpoint is used");
+    assert_eq!(source.endpoints.len(), 1);
+    assert!(source.pubkey.is_none(), "the built-in release key is used");
+    // A development build without an endpoint does not look (it is not an installed package).
+    let dev = UpdateConfig {
+        allowed: true,
+        endpoint: None,
+    };
+    if cfg!(debug_assertions) {
+        assert!(updates::configured_source(&dev).unwrap().is_none());
+    }
+}
