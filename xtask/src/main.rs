@@ -3,16 +3,20 @@
 //! - `cargo xtask run`: install what is missing, build the UI and the app, start the demo billing
 //!   server and open the app connected to it.
 //! - `cargo xtask test`: install what is missing, then fmt check, clippy, the UI's type check and
-//!   unit tests, every Rust test, the API conformance run (schemathesis against the demo server)
-//!   and the end-to-end tests of the real app window.
+//!   unit tests, actionlint on the workflows, every Rust test (with the installer settings and
+//!   the signed-update tests), the API conformance run (schemathesis against the demo server) and
+//!   the end-to-end tests of the real app window.
 //!
 //! Other tasks: `e2e [filter]`, `conformance`, `openapi` (rewrite crates/api/openapi.json),
 //! `bindings` (rewrite ui/src/lib/bindings.ts), `ui` (build ui/dist), `screenshots`
-//! (docs/screenshots), `bench`. Release builds and benchmarks never run from `test`.
+//! (docs/screenshots), `bench`, `bundle [--smoke]` (release installers; the smoke test installs
+//! the .deb into a clean Debian root), `actionlint`. Release builds, installers and benchmarks
+//! never run from `test`.
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bundle;
 mod deps;
 mod e2e;
 mod server;
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
         "openapi" => openapi(),
         "bindings" => bindings(),
         "ui" => deps::build_ui(),
+        "bundle" => bundle::run(args.iter().any(|a| a == "--smoke")),
+        "actionlint" => deps::python_tools().and_then(|_| actionlint()),
         "e2e" => deps::system_packages()
             .and_then(|_| deps::build_ui())
             .and_then(|_| e2e::run(args.get(1).map(String::as_str))),
@@ -49,7 +55,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
-                 | bench <api | payments | client | startup | ui> [--no-build]>"
+                 | bundle [--smoke] | actionlint | bench <api | payments | client | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
@@ -164,6 +170,7 @@ fn test() -> Result {
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("Lints (cargo clippy -D warnings)");
     sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    actionlint()?;
     step("UI type check and unit tests (svelte-check, vitest)");
     let ui = root().join("ui");
     sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;
@@ -181,6 +188,12 @@ fn test() -> Result {
     e2e::run(None)?;
     eprintln!("\nAll checks passed.");
     Ok(())
+}
+
+/// actionlint over .github/workflows (CI and release).
+fn actionlint() -> Result {
+    step("GitHub workflows (actionlint)");
+    sh(Command::new(deps::venv_bin("actionlint")).arg("-color=false"))
 }
 
 /// Schemathesis against a fresh demo server, with the committed config and auth hook.

@@ -130,7 +130,7 @@ export function loadAndRefresh(load: () => unknown) {
 /** Tells the startup harness a screen has painted: after Svelte's DOM update and the next frame. */
 export async function painted(screen: string) {
   await tick();
-  requestAnimationFrame(() => setTimeout(() => commands.markReady(screen), 0));
+  requestAnimationFrame(() => setTimeout(() => commands.markReady(screen).catch(() => {}), 0));
 }
 
 export async function boot() {

@@ -1,0 +1,129 @@
+//! The installer settings in tauri.conf.json: what a release produces and declares. A mistake here
+//! shows only on a release machine (or a clinic's), so it is checked on every test run.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+fn conf() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tauri.conf.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_app_identity_matches_the_workspace() {
+    let c = conf();
+    assert_eq!(c["productName"], "Carebill");
+    assert_eq!(c["identifier"], "app.carebill.desktop");
+    assert_eq!(
+        c["version"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "the installers' version is the workspace version"
+    );
+}
+
+#[test]
+fn every_installer_of_the_three_systems_is_built() {
+    let c = conf();
+    let b = &c["bundle"];
+    assert_eq!(b["active"], true);
+    let mut targets = strings(&b["targets"]);
+    targets.sort_unstable();
+    assert_eq!(targets, ["app", "appimage", "deb", "dmg", "msi", "nsis", "rpm"]);
+    for key in [
+        "publisher",
+        "copyright",
+        "license",
+        "shortDescription",
+        "longDescription",
+        "category",
+    ] {
+        assert!(b[key].as_str().is_some_and(|s| !s.is_empty()), "bundle.{key} is set");
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    let icons = strings(&b["icon"]);
+    for ext in [".png", ".icns", ".ico"] {
+        assert!(icons.iter().any(|i| i.ends_with(ext)), "an {ext} icon for its system");
+    }
+    for icon in icons {
+        assert!(
+            std::fs::metadata(format!("{root}{icon}")).is_ok_and(|m| m.len() > 0),
+            "{icon} exists"
+        );
+    }
+}
+
+#[test]
+fn linux_packages_declare_what_the_app_needs_at_run_time() {
+    let c = conf();
+    let deb = strings(&c["bundle"]["linux"]["deb"]["depends"]);
+    // Tauri's bundler adds libwebkit2gtk-4.1-0 and libgtk-3-0 itself (`cargo xtask bundle` checks
+    // the built package's Depends); the app also links libcrypto (SQLCipher) and libdbus (the
+    // Secret Service keyring).
+    for dep in ["libssl3", "libdbus-1-3"] {
+        assert!(deb.contains(&dep), ".deb depends on {dep}");
+    }
+    let rpm = strings(&c["bundle"]["linux"]["rpm"]["depends"]);
+    for dep in ["webkit2gtk4.1", "gtk3", "openssl-libs", "dbus-libs"] {
+        assert!(rpm.contains(&dep), ".rpm depends on {dep}");
+    }
+}
+
+#[test]
+fn windows_installs_per_machine_and_brings_webview2_when_missing() {
+    let c = conf();
+    let w = &c["bundle"]["windows"];
+    assert_eq!(
+        w["webviewInstallMode"]["type"], "downloadBootstrapper",
+        "see docs/deploy.md: small installer; WebView2 is already on Windows 11"
+    );
+    assert_eq!(
+        w["webviewInstallMode"]["silent"], true,
+        "no WebView2 dialog in a silent install"
+    );
+    assert_eq!(
+        w["nsis"]["installMode"], "perMachine",
+        "clinics install once for every user"
+    );
+    assert_eq!(w["allowDowngrades"], false);
+    assert_eq!(
+        c["bundle"]["macOS"]["hardenedRuntime"], true,
+        "notarization needs the hardened runtime"
+    );
+}
+
+#[test]
+fn updates_are_signed_and_fetched_over_https() {
+    let c = conf();
+    assert_eq!(
+        c["bundle"]["createUpdaterArtifacts"], true,
+        "releases carry signed update bundles"
+    );
+    let u = &c["plugins"]["updater"];
+    let key = STANDARD
+        .decode(u["pubkey"].as_str().expect("a public key"))
+        .expect("base64, as `tauri signer generate` writes it");
+    let key = String::from_utf8(key).unwrap();
+    assert!(
+        key.starts_with("untrusted comment: minisign public key") && key.lines().count() == 2,
+        "a minisign public key: {key}"
+    );
+    let endpoints = strings(&u["endpoints"]);
+    assert!(!endpoints.is_empty());
+    assert!(endpoints.iter().all(|e| e.starts_with("https://")), "{endpoints:?}");
+    for risky in [
+        "dangerousInsecureTransportProtocol",
+        "dangerousAcceptInvalidCerts",
+        "dangerousAcceptInvalidHostnames",
+        "allowDowngrades",
+    ] {
+        assert!(u.get(risky).is_none_or(|v| v == false), "{risky} stays off");
+    }
+    assert_eq!(u["windows"]["installMode"], "passive");
+}
