@@ -69,6 +69,17 @@ fn linux_packages_declare_what_the_app_needs_at_run_time() {
     for dep in ["libssl3", "libdbus-1-3"] {
         assert!(deb.contains(&dep), ".deb depends on {dep}");
     }
+    // Purging the package removes every account's Carebill data (docs/deploy.md).
+    for format in ["deb", "rpm"] {
+        let script = c["bundle"]["linux"][format]["postRemoveScript"]
+            .as_str()
+            .expect("a removal script");
+        let text = std::fs::read_to_string(format!("{}/{script}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(
+            text.contains("purge | 0)") && text.contains(".local/share/Carebill"),
+            "{script}"
+        );
+    }
     let rpm = strings(&c["bundle"]["linux"]["rpm"]["depends"]);
     for dep in ["webkit2gtk4.1", "gtk3", "openssl-libs", "dbus-libs"] {
         assert!(rpm.contains(&dep), ".rpm depends on {dep}");

@@ -184,10 +184,12 @@ fn install_and_start(chroot: &Path, deb: &str, work: &Path) -> Result {
     let ms = ready?;
     eprintln!("the installed app painted its sign-in screen {ms} ms after it started");
 
-    step("apt purge carebill (nothing of the app is left in the system)");
+    step("apt purge carebill (the app and the account's Carebill data are gone)");
     sh(&mut in_root(
         chroot,
-        "apt-get purge -y -q carebill && ! test -e /usr/bin/carebill && ! dpkg -s carebill 2>/dev/null",
+        "test -d /root/.local/share/app.carebill.desktop && apt-get purge -y -q carebill \
+         && ! test -e /usr/bin/carebill && ! dpkg -s carebill 2>/dev/null \
+         && ! test -e /root/.local/share/app.carebill.desktop && ! test -e /root/.local/share/Carebill",
     ))
 }
 
