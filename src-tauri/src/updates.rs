@@ -42,20 +42,21 @@ pub struct UpdateInfo {
     pub notes: Option<String>,
 }
 
-/// Why an update did not happen; every case leaves the installed app as it was.
+/// Why an update did not happen; every case leaves the installed app as it was. The messages are
+/// for members; the updater's own words (the variants' field) go to the log.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
     #[error("Updates are turned off on this computer by its administrator.")]
     Disabled,
     #[error("The update server's address is not valid: {0}")]
     BadEndpoint(String),
-    #[error("The update server could not be reached or gave no usable answer ({0}). Carebill will try again later.")]
+    #[error("The update server could not be reached or gave no usable answer. Carebill will try again later.")]
     Unavailable(String),
     #[error(
-        "The update was refused because its signature does not match Carebill's signing key ({0}). Nothing was installed or changed."
+        "The update was refused because its signature does not match Carebill's signing key. Nothing was installed or changed."
     )]
     BadSignature(String),
-    #[error("The update could not be installed ({0}). The installed version was kept.")]
+    #[error("The update could not be installed. The installed version was kept.")]
     InstallFailed(String),
     #[error("There is no update to install. Check for updates first.")]
     NothingToInstall,
@@ -86,10 +87,10 @@ impl From<UpdateError> for ClientError {
     }
 }
 
-/// Sorts the plugin's errors into the cases above.
+/// Sorts the plugin's errors into the cases above, and logs the updater's own words.
 fn classify(e: tauri_plugin_updater::Error) -> UpdateError {
     use tauri_plugin_updater::Error as E;
-    match e {
+    let sorted = match e {
         E::Minisign(_)
         | E::Base64(_)
         | E::SignatureUtf8(_)
@@ -104,7 +105,15 @@ fn classify(e: tauri_plugin_updater::Error) -> UpdateError {
         | E::TargetsNotFound(_) => UpdateError::Unavailable(e.to_string()),
         E::EmptyEndpoints | E::UrlParse(_) | E::InsecureTransportProtocol => UpdateError::BadEndpoint(e.to_string()),
         other => UpdateError::InstallFailed(other.to_string()),
+    };
+    if let UpdateError::BadEndpoint(detail)
+    | UpdateError::Unavailable(detail)
+    | UpdateError::BadSignature(detail)
+    | UpdateError::InstallFailed(detail) = &sorted
+    {
+        tracing::warn!(code = sorted.code(), detail = %detail, "update not applied");
     }
+    sorted
 }
 
 /// The source this installation uses, or `None` when it does not look for updates: turned off

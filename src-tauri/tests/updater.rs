@@ -5,92 +5,15 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use carebill_app::config::UpdateConfig;
 use carebill_app::updates::{self, UpdateError, UpdateSource};
+use carebill_faultproxy::files::FileServer;
 use minisign::KeyPair;
 use tauri::Url;
-
-/// A tiny HTTP/1.1 file server on a loopback port, stopped when dropped.
-struct Files {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Files {
-    /// Serves the files `files` makes from the server's own base URL.
-    fn serve(files: impl FnOnce(&str) -> HashMap<&'static str, Vec<u8>>) -> Files {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let files = files(&format!("http://{addr}"));
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    answer(stream, &files);
-                }
-            }
-        });
-        Files {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn answer(stream: TcpStream, files: &HashMap<&'static str, Vec<u8>>) {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    // Skip the headers (requests here have no body).
-    let mut line = String::new();
-    while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-        line.clear();
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let path = path.split('?').next().unwrap_or(path);
-    let mut stream = reader.into_inner();
-    let _ = match files.get(path) {
-        Some(body) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body))
-        }
-        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-    };
-    let _ = stream.flush();
-}
 
 /// A release key made the way `tauri signer generate` makes one, in the formats tauri.conf.json
 /// and the update manifest use (base64 of the minisign text files).
@@ -136,8 +59,8 @@ fn bundle() -> Vec<u8> {
 }
 
 /// Serves a manifest announcing 9.9.9 whose `signature` is `signature`, and `served` as the bundle.
-fn offer(signature: &str, served: Vec<u8>) -> Files {
-    Files::serve(|base| {
+fn offer(signature: &str, served: Vec<u8>) -> FileServer {
+    FileServer::serve(|base| {
         let manifest = serde_json::json!({
             "version": "9.9.9",
             "notes": "Faster bills list.",
@@ -164,7 +87,7 @@ fn installed(dir: &std::path::Path) -> (PathBuf, Vec<u8>) {
     (path, old)
 }
 
-fn source(server: &Files, key: &Key, executable: PathBuf) -> UpdateSource {
+fn source(server: &FileServer, key: &Key, executable: PathBuf) -> UpdateSource {
     UpdateSource {
         endpoints: vec![Url::parse(&server.url("/latest.json")).unwrap()],
         pubkey: Some(key.public()),
@@ -230,6 +153,11 @@ fn a_tampered_bundle_is_refused_and_nothing_changes() {
     let (app_path, old) = installed(dir.path());
     let err = check_and_install(&source(&server, &key, app_path.clone())).unwrap_err();
     assert_refused(&err);
+    assert_eq!(
+        server.hits("/Carebill_9.9.9.AppImage"),
+        1,
+        "refused after the download, by its signature"
+    );
     assert_eq!(std::fs::read(&app_path).unwrap(), old, "the installed app is untouched");
     assert_eq!(files_in(dir.path()), ["Carebill.AppImage"]);
 }
@@ -268,7 +196,7 @@ fn an_unreachable_or_empty_update_server_is_a_clear_error() {
     let key = Key::new();
     let dir = tempfile::tempdir().unwrap();
     let (app_path, old) = installed(dir.path());
-    let nothing = Files::serve(|_| HashMap::new());
+    let nothing = FileServer::serve(|_| HashMap::new());
     let err = check_and_install(&source(&nothing, &key, app_path.clone())).unwrap_err();
     assert_eq!(err.code(), "update_unavailable", "{err}");
     assert!(err.to_string().contains("try again later"));

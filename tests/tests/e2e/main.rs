@@ -3,6 +3,7 @@
 
 mod kiosk;
 mod pay;
+mod update;
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
 use thirtyfour::prelude::*;
