@@ -78,9 +78,11 @@ impl AppConfig {
         let path = Self::config_file();
         let file = path.as_deref().map(read).unwrap_or_default();
         let mut config = Self::resolve(file, path, |k| std::env::var(k).ok());
-        config.updates = UpdateConfig::from_system(&system, |k| std::env::var(k).ok());
         if system.kiosk {
             config.apply_kiosk(system, |k| std::env::var(k).ok());
+        } else {
+            // A member's computer: clinic or plan IT may still set the update policy.
+            config.updates = UpdateConfig::from_system(&system, |k| std::env::var(k).ok());
         }
         Ok(config)
     }
