@@ -41,11 +41,12 @@ pub fn run(smoke: bool) -> Result {
         let bytes = std::fs::metadata(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .len();
-        let mb = bytes as f64 / 1_000_000.0;
+        // MiB, as docs/PERFORMANCE.md reports sizes.
+        let mb = bytes as f64 / 1_048_576.0;
         let verdict = target.map_or(String::new(), |t| {
             format!(" (target <= {t} MB: {})", if mb <= t { "met" } else { "missed" })
         });
-        eprintln!("{what:7} {mb:6.2} MB  {bytes:>10} bytes  {}{verdict}", path.display());
+        eprintln!("{what:7} {mb:6.2} MiB  {bytes:>10} bytes  {}{verdict}", path.display());
     }
     let depends = Command::new("dpkg-deb")
         .arg("--field")
