@@ -289,11 +289,17 @@ impl Engine {
         if !matches!(&*self.0.phase.lock().await, Phase::SignedOut) || self.guest_active().await {
             return true;
         }
-        if self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            return true;
-        }
-        let idle = (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default();
-        idle < quiet
+        self.requests_in_flight() || self.idle_for() < quiet
+    }
+
+    /// Time since the last activity.
+    fn idle_for(&self) -> Duration {
+        (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default()
+    }
+
+    /// Whether a request to the service is under way.
+    fn requests_in_flight(&self) -> bool {
+        self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     async fn session(&self) -> ClientResult<Session> {
@@ -801,11 +807,11 @@ impl Engine {
         if !(member || (self.is_kiosk() && self.guest_active().await)) {
             return;
         }
-        if self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if self.requests_in_flight() {
             self.record_activity();
             return;
         }
-        let idle = (self.now() - *lock(&self.0.activity)).to_std().unwrap_or_default();
+        let idle = self.idle_for();
         let limit = *lock(&self.0.idle_lock_after);
         if idle >= limit {
             self.lock().await;
