@@ -42,7 +42,7 @@ error_codes! {
     // 400: the request itself is malformed.
     InvalidJson = "invalid_json" => 400, "The request body is not valid JSON.";
     InvalidCursor = "invalid_cursor" => 400, "The cursor is not valid. Start again without a cursor.";
-    IdempotencyKeyMissing = "idempotency_key_missing" => 400, "Send an Idempotency-Key header of 1 to 255 characters.";
+    IdempotencyKeyMissing = "idempotency_key_missing" => 400, "Send an Idempotency-Key header of 1 to 255 letters, digits, '-', '_', '.' or '~'.";
     BadRequest = "bad_request" => 400, "The request could not be understood.";
     // 401: who is asking is unknown or no longer valid.
     Unauthenticated = "unauthenticated" => 401, "Sign in to continue.";
@@ -90,6 +90,7 @@ error_codes! {
     DuplicateBill = "duplicate_bill" => 422, "Each bill can appear only once in a payment.";
     AchAuthorizationRequired = "ach_authorization_required" => 422, "Accept the bank payment authorization to pay from a bank account.";
     IdempotencyKeyReused = "idempotency_key_reused" => 422, "This Idempotency-Key was already used for a different request.";
+    IdempotencyKeyExpired = "idempotency_key_expired" => 422, "This Idempotency-Key was used more than 48 hours ago and cannot be used again. Check your payment history before paying again.";
     InvalidCardNumber = "invalid_card_number" => 422, "Enter a valid card number, as it appears on your card.";
     InvalidExpiry = "invalid_expiry" => 422, "Enter an expiry date in the future, as it appears on your card.";
     InvalidCvc = "invalid_cvc" => 422, "Enter the security code from your card.";

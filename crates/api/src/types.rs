@@ -317,6 +317,13 @@ pub struct Health {
     pub version: String,
     /// True when the server runs with demo data and demo endpoints.
     pub demo: bool,
+    /// Payments held for the billing office because the processor's charge did not match them
+    /// (`carebill-server payments review` lists them). Anything above 0 needs a person.
+    #[serde(default)]
+    pub payments_needing_review: u64,
+    /// The payment processor: `sandbox` charges nothing real (demo and staging only).
+    #[serde(default)]
+    pub processor: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +543,9 @@ pub enum PaymentStatus {
     Failed,
     /// A bank payment that came back (see `failure.code`, e.g. `R01`).
     Returned,
+    /// The processor's answer did not match the payment: nothing was settled and the amount stays
+    /// set aside while the billing office checks it ("Being checked by the billing office").
+    NeedsReview,
 }
 
 impl PaymentStatus {
@@ -545,6 +555,7 @@ impl PaymentStatus {
             PaymentStatus::Pending => "pending",
             PaymentStatus::Failed => "failed",
             PaymentStatus::Returned => "returned",
+            PaymentStatus::NeedsReview => "needs_review",
         }
     }
 
@@ -554,6 +565,7 @@ impl PaymentStatus {
             "pending" => Some(PaymentStatus::Pending),
             "failed" => Some(PaymentStatus::Failed),
             "returned" => Some(PaymentStatus::Returned),
+            "needs_review" => Some(PaymentStatus::NeedsReview),
             _ => None,
         }
     }

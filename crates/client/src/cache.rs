@@ -614,5 +614,5 @@ pub fn payable(conn: &Connection, bill_id: &str) -> ClientResult<Option<Money>> 
 
 /// Statuses that count as paid or being paid, for tests and history filters.
 pub fn is_final(status: PaymentStatus) -> bool {
-    !matches!(status, PaymentStatus::Pending)
+    !matches!(status, PaymentStatus::Pending | PaymentStatus::NeedsReview)
 }

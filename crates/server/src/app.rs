@@ -13,7 +13,7 @@ use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::Secret;
 use crate::clock::{BusinessClock, Clock};
-use crate::config::ServerConfig;
+use crate::config::{ProcessorKind, ServerConfig};
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::processor::PaymentProcessor;
@@ -125,12 +125,20 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     processor: Option<Arc<dyn PaymentProcessor>>,
 ) -> Result<RunningServer, StartError> {
+    // Refuse before anything is opened or created.
+    config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
     let db = Arc::new(open_database(&config)?);
     let secret = load_secret(&db)?;
-    let processor: Arc<dyn PaymentProcessor> = match processor {
-        Some(p) => p,
-        None => Arc::new(SandboxProcessor::open(&config.data_dir, &config.database_key)?),
+    let kind = config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
+    let processor: Arc<dyn PaymentProcessor> = match (processor, kind) {
+        (Some(p), _) => p,
+        (None, ProcessorKind::Sandbox) => Arc::new(SandboxProcessor::open(&config.data_dir, &config.database_key)?),
     };
+    if kind == ProcessorKind::Sandbox && !config.demo {
+        tracing::warn!(
+            "SANDBOX PROCESSOR: this server charges nothing real. Test cards pay bills. Use it for staging only."
+        );
+    }
     if config.demo {
         let (cfg, db2, clk, proc2) = (
             config.clone(),

@@ -128,6 +128,40 @@ pub fn load_rule(conn: &Connection, member_id: &str) -> ApiResult<Option<StoredR
         .flatten())
 }
 
+/// Refuses an autopay charge planned earlier when the member's rule no longer allows it: turned
+/// off, turned on again later (a new rule covers only bills issued after it), another method,
+/// or a maximum below the amount.
+pub fn check_still_authorized(
+    tx: &Connection,
+    member_id: &str,
+    bill_id: &str,
+    method_id: Option<&str>,
+    amount: Money,
+) -> ApiResult<()> {
+    let refused = |why: &str| Err(ApiError::new(ErrorCode::AutopayNotFound).detail(why.to_string()));
+    let Some(stored) = load_rule(tx, member_id)? else {
+        return refused("autopay was turned off");
+    };
+    if method_id != Some(stored.payment_method_id.as_str()) {
+        return refused("autopay's payment method changed");
+    }
+    if amount > stored.rule.max_amount {
+        return refused("the amount is above autopay's maximum");
+    }
+    let issued_at: Option<i64> = tx
+        .query_row(
+            "SELECT issued_at FROM bills WHERE id = ?1 AND member_id = ?2",
+            params![bill_id, member_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    if issued_at.is_none_or(|at| at < stored.enabled_at) {
+        return refused("autopay does not cover this bill");
+    }
+    Ok(())
+}
+
 /// Saves a rule. A new rule covers bills issued from now on; an edit keeps the coverage.
 #[allow(clippy::too_many_arguments)]
 pub fn save_rule(
@@ -443,6 +477,8 @@ pub struct RunSummary {
     pub attempted: usize,
     pub charged: usize,
     pub declined: usize,
+    /// Charges that did not match their payment and wait for the billing office.
+    pub held: usize,
 }
 
 /// Sends due notices, records over-limit bills and charges due bills, in batches.
@@ -527,8 +563,12 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
             match answer {
                 Ok(a) if a.replayed => {}
                 Ok(a) if a.status.as_u16() == 201 => summary.charged += 1,
+                Ok(a) if a.status.as_u16() == 202 => summary.held += 1,
                 Ok(_) => summary.declined += 1,
                 Err(e) if e.code == ErrorCode::IdempotencyKeyInUse => {}
+                Err(e) if e.code == ErrorCode::AutopayNotFound => {
+                    tracing::info!(reason = %e, "autopay charge not made: the rule changed since the pass was planned")
+                }
                 Err(e) => tracing::warn!(error = %e, "autopay charge not made"),
             }
         }

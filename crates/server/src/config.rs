@@ -57,6 +57,45 @@ pub enum ConfigError {
     TimeZone(String),
     #[error("cannot create {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(
+        "no payment processor configured: outside --demo, add [processor] to the config file \
+         (kind = \"sandbox\" is the only kind in this release, for staging: it charges nothing real)"
+    )]
+    NoProcessor,
+    #[error("unknown payment processor kind {0:?}: this release has only \"sandbox\"")]
+    UnknownProcessor(String),
+}
+
+/// Which payment processor charges members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessorKind {
+    /// The built-in deterministic sandbox: test cards and accounts, nothing real is charged. Demo
+    /// mode uses it; a server without `--demo` only when `[processor] kind = "sandbox"` says so
+    /// (staging), with a banner in the log and in `/healthz`. Its tokenization endpoints
+    /// (`/processor/v1/*`) are mounted only for this kind.
+    Sandbox,
+}
+
+impl ServerConfig {
+    /// The processor to serve with, or why the server must not start.
+    pub fn processor(&self) -> Result<ProcessorKind, ConfigError> {
+        self.processor.ok_or(ConfigError::NoProcessor)
+    }
+}
+
+impl ProcessorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessorKind::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// `[processor]` in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorConfig {
+    pub kind: String,
 }
 
 /// Outgoing mail through an SMTP relay.
@@ -104,6 +143,12 @@ pub struct FileConfig {
     /// Sender of outgoing mail.
     pub mail_from: Option<String>,
     pub smtp: Option<SmtpConfig>,
+    /// The payment processor. Required outside demo mode.
+    pub processor: Option<ProcessorConfig>,
+    /// Addresses of reverse proxies (TLS terminators, load balancers) whose `X-Forwarded-For`
+    /// names the client. Empty: the header is ignored and the peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl FileConfig {
@@ -131,6 +176,10 @@ pub struct ServerConfig {
     pub address_limits: bool,
     pub mail_from: String,
     pub smtp: Option<SmtpConfig>,
+    /// The payment processor; `None` (no `[processor]` outside demo mode) refuses to serve.
+    pub processor: Option<ProcessorKind>,
+    /// See [`FileConfig::trusted_proxies`].
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
     /// How often the scheduler runs (settlement, autopay, recovery); `None` turns the background
@@ -151,6 +200,8 @@ impl ServerConfig {
             address_limits: true,
             mail_from: "Carebill <no-reply@carebill.example>".into(),
             smtp: None,
+            processor: Some(ProcessorKind::Sandbox),
+            trusted_proxies: Vec::new(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
         }
@@ -183,6 +234,14 @@ impl ServerConfig {
             (None, None) if demo => demo_key(&data_dir)?,
             (None, None) => return Err(ConfigError::NoKey),
         };
+        // Serving without a processor is refused at start (`ServerConfig::processor`); the other
+        // commands (import, kiosk, payments review) need none.
+        let processor = match (&file.processor, demo) {
+            (Some(p), _) if p.kind == "sandbox" => Some(ProcessorKind::Sandbox),
+            (Some(p), _) => return Err(ConfigError::UnknownProcessor(p.kind.clone())),
+            (None, true) => Some(ProcessorKind::Sandbox),
+            (None, false) => None,
+        };
         let calendar = match &file.plan_time_zone {
             Some(zone) => BusinessCalendar::for_zone(zone).ok_or_else(|| ConfigError::TimeZone(zone.clone()))?,
             None => BusinessCalendar::default(),
@@ -197,6 +256,8 @@ impl ServerConfig {
             config.mail_from = from;
         }
         config.smtp = file.smtp;
+        config.processor = processor;
+        config.trusted_proxies = file.trusted_proxies;
         if demo {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
         }

@@ -80,11 +80,36 @@ pub fn migrate_with(conn: &mut Connection, list: &[&str]) -> Result<(), DbError>
             known: list.len(),
         });
     }
+    if current == list.len() {
+        return Ok(());
+    }
+    // A migration may rebuild a table (SQLite cannot change a CHECK in place): foreign keys are
+    // off while it runs, so dropping the old table cascades nothing, and every reference is
+    // checked before the migration commits (SQLite's documented procedure for schema changes).
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let outcome = apply(conn, list, current);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    outcome
+}
+
+fn apply(conn: &mut Connection, list: &[&str], current: usize) -> Result<(), DbError> {
     for (i, sql) in list.iter().enumerate().skip(current) {
         let version = i + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)
             .map_err(|source| DbError::Migration { version, source })?;
+        let dangling: i64 = tx
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .map_err(|source| DbError::Migration { version, source })?;
+        if dangling > 0 {
+            return Err(DbError::Migration {
+                version,
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("{dangling} rows would lose their foreign key")),
+                ),
+            });
+        }
         tx.pragma_update(None, "user_version", version as i64)
             .map_err(|source| DbError::Migration { version, source })?;
         tx.commit()?;

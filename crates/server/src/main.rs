@@ -68,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         action: KioskAction,
     },
+    /// Payments that need the billing office.
+    Payments {
+        #[command(subcommand)]
+        action: PaymentsAction,
+    },
     /// Add N generated bills to one member (for benchmarks).
     Seed {
         #[arg(long)]
@@ -89,6 +94,13 @@ enum KioskAction {
     Revoke { id: String },
     /// List enrolled kiosks.
     List,
+}
+
+#[derive(Subcommand)]
+enum PaymentsAction {
+    /// List payments held for review: the processor's charge did not match the payment, so
+    /// nothing was settled and the amount stays set aside. Exits 0 with no output when none wait.
+    Review,
 }
 
 fn main() -> ExitCode {
@@ -165,6 +177,26 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Ok(())
             })
+        }
+        Some(Command::Payments {
+            action: PaymentsAction::Review,
+        }) => {
+            let db = app::open_database(&config)?;
+            let held =
+                db.with_writer(|conn| carebill_server::payments::held_for_review(conn).map_err(|e| e.describe()))?;
+            for p in held {
+                println!(
+                    "{}\t{}\tmember {}\t{}\tcharge {}\t{}\t{}",
+                    p.id,
+                    p.confirmation_number,
+                    p.member_id,
+                    p.amount.display_usd(),
+                    p.processor_charge_id.as_deref().unwrap_or("-"),
+                    p.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    p.reason,
+                );
+            }
+            Ok(())
         }
         Some(Command::Seed { bills, member }) => {
             let db = app::open_database(&config)?;

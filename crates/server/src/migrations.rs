@@ -274,4 +274,124 @@ CREATE TABLE guest_tokens (
 ) WITHOUT ROWID;
 CREATE INDEX guest_tokens_expires ON guest_tokens(expires_at);
 "#,
+    // 4: the security review. Payments that need the billing office's review, processor keys
+    // unique per payment record, and idempotency keys that are never forgotten (tombstones).
+    r#"
+CREATE TABLE payments_v4 (
+    id                  TEXT PRIMARY KEY,
+    member_id           TEXT NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('processing', 'succeeded', 'pending', 'failed', 'returned', 'needs_review')),
+    amount_cents        INTEGER NOT NULL CHECK (amount_cents > 0),
+    confirmation_number TEXT NOT NULL UNIQUE,
+    method_type         TEXT NOT NULL CHECK (method_type IN ('card', 'bank_account')),
+    method_brand        TEXT NOT NULL,
+    method_last4        TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    settled_at          INTEGER,
+    source              TEXT NOT NULL DEFAULT 'member',
+    payment_method_id   TEXT,
+    idempotency_key     TEXT,
+    processor_source    TEXT,
+    processor_charge_id TEXT,
+    failure_code        TEXT,
+    failure_message     TEXT,
+    settle_on           TEXT,
+    ach_text            TEXT,
+    ach_text_version    TEXT,
+    ach_accepted_at     INTEGER,
+    ach_client          TEXT,
+    -- The key the processor charges under: unique per payment record (member, key, payment).
+    processor_key       TEXT,
+    -- Why a payment waits for the billing office (the charge did not match the payment).
+    review_reason       TEXT
+);
+-- Payments made before this release were charged under "member:key"; recovery keeps using it.
+INSERT INTO payments_v4
+SELECT id, member_id, status, amount_cents, confirmation_number, method_type, method_brand, method_last4,
+       created_at, settled_at, source, payment_method_id, idempotency_key, processor_source, processor_charge_id,
+       failure_code, failure_message, settle_on, ach_text, ach_text_version, ach_accepted_at, ach_client,
+       member_id || ':' || idempotency_key, NULL
+FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v4 RENAME TO payments;
+CREATE INDEX payments_member_created ON payments(member_id, created_at DESC, id DESC);
+CREATE INDEX payments_open_states ON payments(status, settle_on) WHERE status IN ('processing', 'pending');
+CREATE INDEX payments_review ON payments(created_at) WHERE status = 'needs_review';
+
+-- 'expired': a finished key past its retention keeps its fingerprint (no answer), so it can never
+-- be used again for a new payment.
+CREATE TABLE idempotency_keys_v4 (
+    member_id        TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    fingerprint      BLOB NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('processing', 'complete', 'expired')),
+    lease_id         TEXT,
+    lease_expires_at INTEGER,
+    payment_id       TEXT,
+    response_status  INTEGER,
+    response_body    TEXT,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (member_id, key)
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys_v4 SELECT * FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_v4 RENAME TO idempotency_keys;
+CREATE INDEX idempotency_processing ON idempotency_keys(lease_expires_at) WHERE state = 'processing';
+CREATE INDEX idempotency_complete ON idempotency_keys(created_at) WHERE state = 'complete';
+"#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+    use crate::db::migrate_with;
+
+    /// A database written by the release before migration 4 (payments, their allocations and
+    /// keys) keeps every row: the rebuilt tables cascade nothing, and recovery of a payment made
+    /// then keeps the processor key it was charged under.
+    #[test]
+    fn migration_4_rebuilds_payments_and_keys_without_losing_a_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..3]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO roster VALUES ('M1', 'Jordan', 'Lee', '1980-01-02');
+             INSERT INTO bills (id, member_id, account_number, statement_number, kind, provider, facility,
+                 service_date_from, service_date_to, statement_date, due_date, total_charges_cents,
+                 insurance_paid_cents, adjustments_cents, settled_cents, pending_cents, created_at)
+             VALUES ('b1', 'M1', 'A1', 'S1', 'hospital', 'P', 'F', '2026-01-01', '2026-01-01', '2026-01-02',
+                 '2026-02-01', 10000, 0, 0, 100, 200, 0);
+             INSERT INTO payments (id, member_id, status, amount_cents, confirmation_number, method_type, method_brand,
+                 method_last4, created_at, idempotency_key, processor_source)
+             VALUES ('p1', 'M1', 'succeeded', 100, 'C1', 'card', 'visa', '4242', 1, 'k1', 'instrument:i1'),
+                    ('p2', 'M1', 'processing', 200, 'C2', 'card', 'visa', '4242', 2, 'k2', 'instrument:i1');
+             INSERT INTO payment_allocations VALUES ('p1', 'b1', 100), ('p2', 'b1', 200);
+             INSERT INTO idempotency_keys (member_id, key, fingerprint, state, payment_id, response_status, response_body, created_at)
+             VALUES ('M1', 'k1', x'01', 'complete', 'p1', 201, '{}', 1);
+             INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
+             VALUES ('M1', 'k2', x'02', 'processing', 'l', 5, 'p2', 2);",
+        )
+        .unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        migrate_with(&mut conn, MIGRATIONS).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM payments"), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM payment_allocations"), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM idempotency_keys"), 2);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM payments WHERE processor_key = 'M1:' || idempotency_key"),
+            2,
+            "payments made before keep the processor key they were charged under"
+        );
+        assert_eq!(count("PRAGMA foreign_keys"), 1, "foreign keys are back on");
+        conn.execute("UPDATE payments SET status = 'needs_review' WHERE id = 'p2'", [])
+            .unwrap();
+        conn.execute("UPDATE idempotency_keys SET state = 'expired' WHERE key = 'k1'", [])
+            .unwrap();
+        // Deleting a payment still cascades to its allocations (the reference was rebuilt).
+        conn.execute("DELETE FROM payments WHERE id = 'p1'", []).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM payment_allocations"), 1);
+    }
+}

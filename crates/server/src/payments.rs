@@ -6,15 +6,23 @@
 //!    amounts are *reserved* on the bills (`pending_cents`, guarded so payable never goes below
 //!    zero), and the payment row and the key's `processing` row with a 60 s lease are written.
 //!    Any failure rolls all of it back: nothing is stored and the key stays free.
-//! 2. **Charge**: the processor is called with the same key (scoped by member), so a repeat
-//!    returns the first charge. Recovery of an expired lease asks the processor for the charge by
-//!    key first and charges only if it never happened.
+//! 2. **Charge**: the processor is called with the payment record's own processor key
+//!    (`member:key:payment`, stored on the payment at the claim), so a repeat for the same record
+//!    returns the first charge and no other record can ever meet that charge. Recovery of an
+//!    expired lease asks the processor for the charge by that key first and charges only if it
+//!    never happened.
 //! 3. **Finalize** (one transaction, only by the lease holder): the payment becomes succeeded,
 //!    pending (bank) or failed; reservations move to settled or are released; the answer is
-//!    stored on the key for replays; the receipt mail is queued.
+//!    stored on the key for replays; the receipt mail is queued. A charge whose amount or source
+//!    differs from the payment never settles anything: the payment becomes `needs_review`, keeps
+//!    its reservation and waits for the billing office (`carebill-server payments review`).
 //!
 //! A crash between 1 and 3 leaves a `processing` key; a retry after the lease, or the scheduler's
 //! sweep, resumes it through step 2's recovery path.
+//!
+//! Keys are never forgotten: after [`KEY_RETENTION`] a finished key loses its stored answer but
+//! stays as a tombstone, so it can never start a new payment. Member and kiosk keys cannot hold a
+//! `:`; the server's own keys (`autopay:…`, `guest:…`) always do, so no one can take another's.
 
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
@@ -38,7 +46,8 @@ use crate::store::{date_str, from_ms, ms, touch};
 pub const LEASE: Duration = Duration::seconds(60);
 /// The scheduler's sweep leaves expired leases this much longer to their own retries.
 pub const SWEEP_GRACE: Duration = Duration::seconds(60);
-/// Idempotency keys are kept at least 24 hours; these are purged after 48.
+/// Idempotency keys replay their answer for at least 24 hours; after 48 the answer is dropped and
+/// the key stays as a tombstone.
 pub const KEY_RETENTION: Duration = Duration::hours(48);
 /// Bank debits settle this many business days after they are made.
 pub const ACH_SETTLEMENT_BUSINESS_DAYS: u32 = 2;
@@ -93,9 +102,10 @@ pub fn fingerprint(method: &str, path: &str, normalized: &serde_json::Value) -> 
     h.finalize().to_vec()
 }
 
-/// The processor's key for a member's idempotency key.
-fn processor_key(member_id: &str, key: &str) -> String {
-    format!("{member_id}:{key}")
+/// The processor's key for one payment record: unique per record, the same for every retry,
+/// take-over and sweep of that record (it is stored on the payment).
+fn processor_key(member_id: &str, key: &str, payment_id: &str) -> String {
+    format!("{member_id}:{key}:{payment_id}")
 }
 
 /// Work that holds a lease.
@@ -105,6 +115,7 @@ struct Work {
     key: String,
     lease_id: String,
     payment_id: String,
+    processor_key: String,
     source: Source,
     amount: Money,
     recovering: bool,
@@ -166,10 +177,10 @@ fn take_over(tx: &Connection, member_id: &str, key: &str, payment_id: &str, now:
         "UPDATE idempotency_keys SET lease_id = ?3, lease_expires_at = ?4 WHERE member_id = ?1 AND key = ?2",
         params![member_id, key, lease_id, ms(now + LEASE)],
     )?;
-    let (cents, source, kind): (i64, String, String) = tx.query_row(
-        "SELECT amount_cents, processor_source, source FROM payments WHERE id = ?1",
+    let (cents, source, kind, processor_key): (i64, String, String, String) = tx.query_row(
+        "SELECT amount_cents, processor_source, source, processor_key FROM payments WHERE id = ?1",
         [payment_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let autopay_bill = if kind == "autopay" {
         allocations(tx, payment_id)?.into_iter().next().map(|(b, _)| b)
@@ -181,6 +192,7 @@ fn take_over(tx: &Connection, member_id: &str, key: &str, payment_id: &str, now:
         key: key.to_string(),
         lease_id,
         payment_id: payment_id.to_string(),
+        processor_key,
         source: Source::decode(&source).ok_or_else(|| ApiError::internal("stored processor source"))?,
         amount: Money::from_cents(cents),
         recovering: true,
@@ -232,6 +244,9 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         if row.state == "complete" {
             return Ok(Claim::Replay(replay(&row)));
         }
+        if row.state == "expired" {
+            return Err(ApiError::new(ErrorCode::IdempotencyKeyExpired));
+        }
         if row.lease_expires_at.is_some_and(|t| t > ms(now)) {
             return Err(ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(1));
         }
@@ -247,6 +262,16 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         )?));
     }
 
+    if let Some(bill_id) = &intent.autopay_bill {
+        // The pass was planned earlier: the rule must still exist, cover this bill, pay with
+        // this method and allow this amount now, in the transaction that claims the charge.
+        let amount: Money = intent.allocations.iter().map(|(_, a)| *a).sum();
+        let saved = match &intent.method {
+            MethodRef::Saved(id) => Some(id.as_str()),
+            MethodRef::Token(_) => None,
+        };
+        crate::autopay::check_still_authorized(tx, &intent.member_id, bill_id, saved, amount)?;
+    }
     let method = match (&intent.method, token) {
         (MethodRef::Saved(id), _) => saved_method(tx, &intent.member_id, id)?
             .ok_or_else(|| ApiError::new(ErrorCode::PaymentMethodNotFound).at("/payment_method_id"))?,
@@ -300,10 +325,12 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
     let payment_id = random_id(&mut rng, "pay");
     let lease_id = random_id(&mut rng, "lease");
     let amount: Money = intent.allocations.iter().map(|(_, a)| *a).sum();
+    let processor_key = processor_key(&intent.member_id, &intent.key, &payment_id);
     tx.prepare_cached(
         "INSERT INTO payments (id, member_id, status, amount_cents, confirmation_number, method_type, method_brand, method_last4,
-            created_at, source, payment_method_id, idempotency_key, processor_source, ach_text, ach_text_version, ach_accepted_at, ach_client)
-         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            created_at, source, payment_method_id, idempotency_key, processor_source, ach_text, ach_text_version, ach_accepted_at, ach_client,
+            processor_key)
+         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         payment_id,
@@ -322,6 +349,7 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         intent.ach.as_ref().map(|a| a.version.clone()),
         intent.ach.as_ref().map(|_| ms(now)),
         intent.client,
+        processor_key,
     ])?;
     let mut alloc =
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;
@@ -338,6 +366,7 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         key: intent.key.clone(),
         lease_id,
         payment_id,
+        processor_key,
         source: method.source,
         amount,
         recovering: false,
@@ -524,14 +553,7 @@ async fn execute_many(state: &AppState, works: Vec<(usize, Work)>) -> Vec<(usize
     let now = state.now();
     let items: Vec<(String, Source, Money, bool)> = works
         .iter()
-        .map(|(_, w)| {
-            (
-                processor_key(&w.member_id, &w.key),
-                w.source.clone(),
-                w.amount,
-                w.recovering,
-            )
-        })
+        .map(|(_, w)| (w.processor_key.clone(), w.source.clone(), w.amount, w.recovering))
         .collect();
     let charged = tokio::task::spawn_blocking(move || -> Vec<Result<ChargeOutcome, ProcessorError>> {
         // Recovery asks by key first and charges only what was never charged.
@@ -708,6 +730,9 @@ fn finalize_one(
         };
     }
     let allocs = allocations(tx, &work.payment_id)?;
+    if let Some(reason) = mismatch(work, charge) {
+        return hold_for_review(tx, work, charge, &allocs, &reason, now);
+    }
     let (status, error) = match &charge.status {
         ChargeStatus::Succeeded => {
             tx.execute(
@@ -791,6 +816,114 @@ fn finalize_one(
         body,
         replayed: false,
     })
+}
+
+/// Why a charge cannot settle this payment, if it cannot: its amount or its source differs.
+fn mismatch(work: &Work, charge: &Charge) -> Option<String> {
+    if charge.amount != work.amount {
+        return Some(format!(
+            "the processor's charge {} is for {}, the payment for {}",
+            charge.id, charge.amount, work.amount
+        ));
+    }
+    if charge.source != work.source {
+        return Some(format!(
+            "the processor's charge {} was made from another card or account than the payment's",
+            charge.id
+        ));
+    }
+    None
+}
+
+/// A charge that does not match its payment: nothing is settled or released. The payment keeps
+/// its reservation as `needs_review` until the billing office has looked at it, and the member is
+/// told so ("Being checked by the billing office"), never that it was paid.
+fn hold_for_review(
+    tx: &Connection,
+    work: &Work,
+    charge: &Charge,
+    allocs: &[(String, i64)],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Answer> {
+    tracing::error!(payment = %work.payment_id, charge = %charge.id, %reason, "payment held for review: the charge does not match it");
+    tx.execute(
+        "UPDATE payments SET status = 'needs_review', processor_charge_id = ?2, review_reason = ?3 WHERE id = ?1",
+        params![work.payment_id, charge.id, reason],
+    )?;
+    touch(
+        tx,
+        &work.member_id,
+        SyncEntity::Payment,
+        &work.payment_id,
+        SyncOp::Upsert,
+        now,
+    )?;
+    for (bill, _) in allocs {
+        touch(tx, &work.member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
+    }
+    let payment =
+        load_payment(tx, &work.member_id, &work.payment_id)?.ok_or_else(|| ApiError::internal("payment vanished"))?;
+    let body = serde_json::to_string(&payment).map_err(|e| ApiError::internal(e.to_string()))?;
+    let status = StatusCode::ACCEPTED;
+    tx.execute(
+        "UPDATE idempotency_keys SET state = 'complete', lease_id = NULL, lease_expires_at = NULL, response_status = ?3, response_body = ?4
+         WHERE member_id = ?1 AND key = ?2",
+        params![work.member_id, work.key, status.as_u16(), body],
+    )?;
+    if let Some(bill) = &work.autopay_bill {
+        // The bill stays claimed by this autopay charge: it is never charged by autopay again.
+        tx.execute(
+            "UPDATE autopay_bills SET payment_id = ?2, updated_at = ?3 WHERE bill_id = ?1",
+            params![bill, work.payment_id, ms(now)],
+        )?;
+    }
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+    })
+}
+
+/// A payment held for the billing office's review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPayment {
+    pub id: String,
+    pub member_id: String,
+    pub confirmation_number: String,
+    pub amount: Money,
+    pub processor_charge_id: Option<String>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every payment waiting for review, oldest first.
+pub fn held_for_review(conn: &Connection) -> ApiResult<Vec<HeldPayment>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, member_id, confirmation_number, amount_cents, processor_charge_id, review_reason, created_at
+         FROM payments WHERE status = 'needs_review' ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(HeldPayment {
+            id: r.get(0)?,
+            member_id: r.get(1)?,
+            confirmation_number: r.get(2)?,
+            amount: Money::from_cents(r.get(3)?),
+            processor_charge_id: r.get(4)?,
+            reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            created_at: from_ms(r.get(6)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// How many payments wait for review (`/healthz`).
+pub fn count_held_for_review(conn: &Connection) -> ApiResult<u64> {
+    Ok(
+        conn.query_row("SELECT COUNT(*) FROM payments WHERE status = 'needs_review'", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
 }
 
 /// The member's name and address, when they have an account.
@@ -1129,10 +1262,12 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     Ok(resumed)
 }
 
-/// Forgets finished idempotency keys older than [`KEY_RETENTION`].
+/// Drops the stored answers of finished keys older than [`KEY_RETENTION`]. The keys stay as
+/// tombstones (`expired`): a later request with one is refused, never taken as a new payment.
 pub fn purge_keys(tx: &Connection, now: DateTime<Utc>) -> ApiResult<usize> {
     Ok(tx.execute(
-        "DELETE FROM idempotency_keys WHERE state = 'complete' AND created_at < ?1",
+        "UPDATE idempotency_keys SET state = 'expired', response_status = NULL, response_body = NULL
+         WHERE state = 'complete' AND created_at < ?1",
         [ms(now - KEY_RETENTION)],
     )?)
 }

@@ -740,7 +740,12 @@ export type PaymentStatus =
 /**  Declined; nothing was charged. */
 "failed" | 
 /**  A bank payment that came back (see `failure.code`, e.g. `R01`). */
-"returned";
+"returned" | 
+/**
+ *  The processor's answer did not match the payment: nothing was settled and the amount stays
+ *  set aside while the billing office checks it ("Being checked by the billing office").
+ */
+"needs_review";
 
 export type Payment_Deserialize = {
 	id: string,

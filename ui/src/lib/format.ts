@@ -46,7 +46,7 @@ export function ago(iso: string | null | undefined, now: Date = new Date()): str
 }
 
 export function statusLabel(status: string): string {
-  return ({ open: "Open", partially_paid: "Partly paid", paid: "Paid", succeeded: "Paid", pending: "Pending", failed: "Declined", returned: "Returned" } as Record<string, string>)[status] ?? status;
+  return ({ open: "Open", partially_paid: "Partly paid", paid: "Paid", succeeded: "Paid", pending: "Pending", failed: "Declined", returned: "Returned", needs_review: "Being checked by the billing office" } as Record<string, string>)[status] ?? status;
 }
 
 export function brandName(brand: string): string {

@@ -95,6 +95,8 @@ pub enum ChargeStatus {
 pub struct Charge {
     pub id: String,
     pub amount: Money,
+    /// What was charged: finalize compares it (and the amount) with the payment it settles.
+    pub source: Source,
     pub status: ChargeStatus,
 }
 
@@ -119,7 +121,8 @@ pub trait PaymentProcessor: Send + Sync + 'static {
     /// Turns a token into a reusable instrument. The same token attached again gives the same
     /// instrument.
     fn attach(&self, token: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError>;
-    /// Charges once per key: a repeated key returns the first charge.
+    /// Charges once per key: a repeated key returns the first charge (whatever amount and source
+    /// the repeat asks for; the billing side compares them). Keys are unique per payment record.
     fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError>;
     /// Charges several at once (one round trip where the processor allows it), in order.
     fn charge_many(

@@ -324,10 +324,10 @@ fn charge_in(
         ],
     )
     .map_err(unavailable)?;
-    Ok(charge_from_row(id, amount.cents(), status, failure))
+    Ok(charge_from_row(id, amount.cents(), &source.encode(), status, failure))
 }
 
-fn charge_from_row(id: String, cents: i64, status: &str, failure: Option<String>) -> Charge {
+fn charge_from_row(id: String, cents: i64, source: &str, status: &str, failure: Option<String>) -> Charge {
     let status = match status {
         "succeeded" => ChargeStatus::Succeeded,
         "pending" => ChargeStatus::Pending,
@@ -336,20 +336,22 @@ fn charge_from_row(id: String, cents: i64, status: &str, failure: Option<String>
     Charge {
         id,
         amount: Money::from_cents(cents),
+        source: Source::decode(source).unwrap_or_else(|| Source::Token(String::new())),
         status,
     }
 }
 
 fn find(tx: &Connection, key: &str) -> Result<Option<Charge>, ProcessorError> {
     tx.query_row(
-        "SELECT id, amount_cents, status, failure_code FROM charges WHERE key = ?1",
+        "SELECT id, amount_cents, source, status, failure_code FROM charges WHERE key = ?1",
         [key],
         |r| {
             Ok(charge_from_row(
                 r.get(0)?,
                 r.get(1)?,
                 &r.get::<_, String>(2)?,
-                r.get(3)?,
+                &r.get::<_, String>(3)?,
+                r.get(4)?,
             ))
         },
     )

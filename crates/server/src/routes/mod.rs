@@ -17,11 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use carebill_api::{BUSINESS_DATE_HEADER, ErrorCode};
 
+use crate::config::ProcessorKind;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/accounts", post(accounts::create_account))
         .route("/v1/accounts/verify", post(accounts::verify_email))
         .route("/v1/accounts/verify/resend", post(accounts::resend_verification))
@@ -57,8 +58,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/autopay/upcoming", get(payments::autopay_upcoming))
         .route("/v1/autopay/skip", post(payments::autopay_skip))
-        .route("/processor/v1/tokens", post(payments::create_token))
-        .route("/processor/v1/banks/{routing_number}", get(payments::lookup_bank))
         .route("/v1/guest/lookup", post(guest::lookup))
         .route("/v1/guest/bill", get(guest::bill))
         .route("/v1/guest/payments", post(guest::pay))
@@ -66,8 +65,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/dev/mailbox", get(ops::dev_mailbox))
         .route("/dev/clock", post(ops::dev_clock))
-        .route("/dev/bills", post(ops::dev_issue_bill))
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
+        .route("/dev/bills", post(ops::dev_issue_bill));
+    // The sandbox's own tokenization endpoints exist only when the sandbox is the processor.
+    let api = match state.config.processor {
+        None => api,
+        Some(ProcessorKind::Sandbox) => api
+            .route("/processor/v1/tokens", post(payments::create_token))
+            .route("/processor/v1/banks/{routing_number}", get(payments::lookup_bank)),
+    };
+    api.fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .with_state(state)
 }

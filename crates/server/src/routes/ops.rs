@@ -13,17 +13,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::store::{self, from_ms, ms, set_setting};
-use crate::{scheduler, seed};
+use crate::{payments, scheduler, seed};
 
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    state
-        .db
-        .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
+    let needs_review = state.db.read(payments::count_held_for_review).await?;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.config.demo,
+        payments_needing_review: needs_review,
+        processor: state.config.processor.map_or("none", |p| p.as_str()).into(),
     }))
 }
 

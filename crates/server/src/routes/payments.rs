@@ -224,14 +224,20 @@ pub async fn ach_authorization(QueryParams(q): QueryParams) -> ApiResult<Json<Ac
     }
 }
 
-/// The Idempotency-Key header: 1 to 255 visible ASCII characters.
+/// The Idempotency-Key header: 1 to 255 letters, digits, `-`, `_`, `.` or `~`. Never a `:`, which
+/// only the server's own keys (`autopay:…`, `guest:…`) contain: a member or kiosk cannot claim
+/// one of them.
 pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(is_key_byte))
         .map(str::to_string)
         .ok_or_else(|| ApiError::new(ErrorCode::IdempotencyKeyMissing))
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
 /// Shape checks of a payment request, shared by members and guests. Returns the allocations

@@ -398,3 +398,73 @@ async fn a_new_bill_sends_autopay_with_its_upcoming_charge_in_the_same_sync() {
         "the new bill's charge is listed: {autopay}"
     );
 }
+
+/// Review finding 13: autopay charges planned in a pass are claimed one by one; the claim checks
+/// the member's rule again, so turning autopay off (or changing it) after the pass was planned
+/// stops a charge that has not been claimed yet.
+#[tokio::test]
+async fn a_charge_planned_before_autopay_changed_is_not_made() {
+    use carebill_api::types::PaymentSource;
+    use carebill_billing::Money;
+    use carebill_server::payments::{self, Intent, MethodRef};
+
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let card = s.card_method(&token).await;
+    put_autopay(&s, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+        .await
+        .expect(200);
+    let bill = issue_bill(&s).await;
+    let bill_id = bill["id"].as_str().unwrap().to_string();
+    // What the scheduler's planning step produced for this bill.
+    let planned = |method: &str, amount: &str| Intent {
+        member_id: carebill_server::seed::DEMO_MEMBER_ID.into(),
+        key: format!("autopay:{bill_id}"),
+        fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": bill_id})),
+        source: PaymentSource::Autopay,
+        method: MethodRef::Saved(method.into()),
+        allocations: vec![(bill_id.clone(), Money::parse(amount).unwrap())],
+        ach: None,
+        client: Some("autopay".into()),
+        autopay_bill: Some(bill_id.clone()),
+    };
+    let charge = |intent: Intent| {
+        let state = s.server.state.clone();
+        async move { payments::submit_many(&state, vec![intent]).await.pop().unwrap() }
+    };
+    // Above the maximum the member set: refused.
+    let refused = charge(planned(&card, "5000.01")).await.unwrap_err();
+    assert_eq!(refused.code.as_str(), "autopay_not_found");
+    // Another method than autopay's: refused.
+    let bank = s.method_of(&token, "bank_account").await;
+    assert_eq!(
+        charge(planned(&bank, "1.00")).await.unwrap_err().code.as_str(),
+        "autopay_not_found"
+    );
+    // Turned off after planning: refused.
+    s.delete("/v1/autopay", &token).await.expect(204);
+    assert_eq!(
+        charge(planned(&card, "1.00")).await.unwrap_err().code.as_str(),
+        "autopay_not_found"
+    );
+    // Turned on again later: the new rule covers only bills issued from then on.
+    s.advance(chrono::Duration::minutes(1));
+    put_autopay(&s, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+        .await
+        .expect(200);
+    assert_eq!(
+        charge(planned(&card, "1.00")).await.unwrap_err().code.as_str(),
+        "autopay_not_found"
+    );
+    assert_eq!(autopay_payments(&s, &bill_id).await, 0, "nothing was charged");
+    // A bill the current rule covers is charged (the check lets the right charge through).
+    let covered = issue_bill(&s).await;
+    let covered_id = covered["id"].as_str().unwrap().to_string();
+    let mut ok = planned(&card, "1.00");
+    ok.key = format!("autopay:{covered_id}");
+    ok.allocations = vec![(covered_id.clone(), Money::parse("1.00").unwrap())];
+    ok.autopay_bill = Some(covered_id.clone());
+    assert_eq!(charge(ok).await.unwrap().status.as_u16(), 201);
+    assert_eq!(autopay_payments(&s, &covered_id).await, 1);
+    s.stop().await;
+}

@@ -178,3 +178,55 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
     assert!(import::import(&db, Some(&bad_roster), None, start_instant()).is_err());
     assert_eq!(count(&db), (2, 1));
 }
+
+/// Review finding 4: outside demo mode the server refuses to serve until a processor is chosen
+/// explicitly; the sandbox (staging) says so in its log and in /healthz.
+#[tokio::test]
+async fn production_refuses_to_start_without_an_explicit_processor() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolve = |file: FileConfig| {
+        ServerConfig::resolve(
+            "127.0.0.1:0".parse().unwrap(),
+            dir.path().to_path_buf(),
+            false,
+            None,
+            file,
+            Some("11".repeat(32)),
+        )
+    };
+    let unconfigured = resolve(FileConfig::default()).unwrap();
+    let refused = carebill_server::start(unconfigured, std::sync::Arc::new(carebill_server::SystemClock))
+        .await
+        .err()
+        .expect("no processor, no server");
+    assert!(
+        refused.to_string().contains("no payment processor configured"),
+        "{refused}"
+    );
+    assert!(
+        !dir.path().join(app::DATABASE_FILE).exists(),
+        "nothing is created before the refusal"
+    );
+    let unknown: FileConfig = toml::from_str("[processor]\nkind = \"acme\"").unwrap();
+    assert!(matches!(resolve(unknown), Err(ConfigError::UnknownProcessor(_))));
+
+    let staging: FileConfig = toml::from_str("[processor]\nkind = \"sandbox\"").unwrap();
+    let config = resolve(staging).unwrap();
+    let server = carebill_server::start(config, std::sync::Arc::new(carebill_server::SystemClock))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = http
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["processor"], "sandbox");
+    assert_eq!(health["demo"], false);
+    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    assert!(logs.contains("SANDBOX PROCESSOR"), "the staging banner is logged");
+    server.stop().await;
+}

@@ -984,3 +984,185 @@ async fn no_payment_endpoint_reaches_another_members_data() {
     assert_ne!(theirs.body["id"], mine.body["id"]);
     s.stop().await;
 }
+
+/// Review finding 1: a key whose answer was dropped after 48 hours must never let the processor's
+/// memory of an old charge settle a new payment.
+#[tokio::test]
+async fn a_key_past_its_retention_never_pays_again_and_never_meets_its_old_charge() {
+    let (s, processor) = start_with_dying(usize::MAX).await;
+    let token = s.demo_token().await;
+    let bill = s.payable_bills(&token).await[0].clone();
+    let id = bill["id"].as_str().unwrap().to_string();
+    let card_id = s.card_method(&token).await;
+    s.pay(
+        &token,
+        "k-old",
+        json!({"payment_method_id": card_id, "allocations": one_bill(&id, "0.01")}),
+    )
+    .await
+    .expect(201);
+    s.advance(Duration::hours(49));
+    let now = s.clock_now();
+    let purged = s
+        .server
+        .state
+        .db
+        .transaction(move |tx| carebill_server::payments::purge_keys(tx, now))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let token = s.demo_token().await;
+    let payable = money(&s.bill(&token, &id).await["payable"]);
+    // The full balance with the old key: refused, not settled by the old 0.01 charge.
+    s.pay(
+        &token,
+        "k-old",
+        json!({"payment_method_id": card_id, "allocations": one_bill(&id, &payable.to_string())}),
+    )
+    .await
+    .expect_error(422, "idempotency_key_reused");
+    // And the old 0.01 request itself: refused too (no replay, no new charge).
+    s.pay(
+        &token,
+        "k-old",
+        json!({"payment_method_id": card_id, "allocations": one_bill(&id, "0.01")}),
+    )
+    .await
+    .expect_error(422, "idempotency_key_expired");
+    assert_eq!(processor.inner.charge_count(), 1);
+    assert_eq!(money(&s.bill(&token, &id).await["payable"]), payable);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM payments WHERE idempotency_key = 'k-old'")
+            .await,
+        1
+    );
+    // Every payment record has its own processor key: member, key and the record's id.
+    let keys = s
+        .count("SELECT COUNT(*) FROM payments WHERE processor_key = member_id || ':' || idempotency_key || ':' || id")
+        .await;
+    assert_eq!(
+        keys,
+        s.count("SELECT COUNT(*) FROM payments WHERE idempotency_key IS NOT NULL")
+            .await
+    );
+    s.stop().await;
+}
+
+/// Review finding 1 (variant): the server's own keys (`autopay:…`, `guest:…`) contain a `:`;
+/// a member's key never can, so a member cannot pre-claim autopay's key for a bill.
+#[tokio::test]
+async fn members_cannot_use_the_servers_own_key_namespaces() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let id = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let card_id = s.card_method(&token).await;
+    for key in [
+        format!("autopay:{id}"),
+        "guest:kiosk:abc".to_string(),
+        "a b".into(),
+        "é".into(),
+    ] {
+        s.pay(
+            &token,
+            &key,
+            json!({"payment_method_id": card_id, "allocations": one_bill(&id, "0.01")}),
+        )
+        .await
+        .expect_error(400, "idempotency_key_missing");
+    }
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM payments WHERE source = 'member' AND idempotency_key LIKE '%:%'")
+            .await,
+        0
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM idempotency_keys WHERE key LIKE 'autopay:%'")
+            .await,
+        0
+    );
+    s.stop().await;
+}
+
+/// A processor that answers with a charge of another amount than asked (a processor's bug, or
+/// a key it remembers from elsewhere).
+pub struct ShortChangingProcessor {
+    pub inner: SandboxProcessor,
+}
+
+impl PaymentProcessor for ShortChangingProcessor {
+    fn tokenize(
+        &self,
+        r: &TokenRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<ProcessorToken, ProcessorError> {
+        self.inner.tokenize(r, today, now)
+    }
+    fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
+        self.inner.token_details(t, now)
+    }
+    fn attach(&self, t: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+        self.inner.attach(t, now)
+    }
+    fn charge(&self, key: &str, source: &Source, _amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
+        self.inner.charge(key, source, Money::from_cents(1), now)
+    }
+    fn find_charge(&self, key: &str) -> Result<Option<Charge>, ProcessorError> {
+        self.inner.find_charge(key)
+    }
+    fn ach_result(&self, id: &str) -> Result<AchResult, ProcessorError> {
+        self.inner.ach_result(id)
+    }
+}
+
+#[tokio::test]
+async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles_nothing() {
+    let s = TestServer::start_full(
+        |_| {},
+        |config| {
+            Some(Arc::new(ShortChangingProcessor {
+                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
+            }))
+        },
+        tempfile::tempdir().unwrap(),
+        ManualClock::new(start_instant()),
+    )
+    .await;
+    let token = s.demo_token().await;
+    let bill = s.payable_bills(&token).await[0].clone();
+    let id = bill["id"].as_str().unwrap().to_string();
+    let card_id = s.card_method(&token).await;
+    let body = json!({"payment_method_id": card_id, "allocations": one_bill(&id, "25.00")});
+    let r = s.pay(&token, "short", body.clone()).await;
+    r.expect(202);
+    assert_eq!(r.body["status"], "needs_review");
+    // A replay says the same; the bill's balance is untouched and the amount stays set aside.
+    let again = s.pay(&token, "short", body).await;
+    assert_eq!((again.status, &again.body), (202, &r.body));
+    let now = s.bill(&token, &id).await;
+    assert_eq!(money(&now["balance"]), money(&bill["balance"]));
+    assert_eq!(
+        money(&now["payable"]),
+        money(&bill["payable"]).checked_sub(Money::from_cents(2500)).unwrap()
+    );
+    let listed = s
+        .get(&format!("/v1/payments/{}", r.body["id"].as_str().unwrap()), &token)
+        .await;
+    assert_eq!(listed.body["status"], "needs_review");
+    // Counted in /healthz, listed for the billing office, logged at error level.
+    let health = s.send(s.http.get(format!("{}/healthz", s.base))).await;
+    assert_eq!(health.body["payments_needing_review"], 1);
+    let held = s
+        .server
+        .state
+        .db
+        .read(carebill_server::payments::held_for_review)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].amount, Money::from_cents(2500));
+    assert!(held[0].reason.contains("0.01"), "{}", held[0].reason);
+    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    assert!(logs.contains("ERROR") && logs.contains("payment held for review"));
+    s.stop().await;
+}
