@@ -1,6 +1,6 @@
 //! Request extractors that answer in the API's error envelope.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -10,6 +10,7 @@ use carebill_api::{ErrorCode, MAX_BODY_BYTES};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body: at most 64 KiB (413), `application/json` (415), well-formed (400 `invalid_json`),
 /// of the right shape (422 `validation_failed` with a JSON Pointer to the field).
@@ -92,27 +93,80 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The client's network address, for throttling and the audit log.
+/// The client's network address, for throttling and the audit log: the peer's address, or, when
+/// the peer is one of the configured `trusted_proxies`, the nearest address in `X-Forwarded-For`
+/// that is not itself a trusted proxy. `X-Forwarded-For` from anyone else is ignored.
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddr(addr))
+            .map(|ConnectInfo(a)| a.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(ClientAddr(
+            client_ip(peer, &forwarded, &state.config.trusted_proxies)
+                .map_or_else(|| "unknown".into(), |ip| ip.to_string()),
+        ))
     }
+}
+
+/// See [`ClientAddr`]. A malformed entry in a trusted chain stops the walk at the last trusted
+/// hop (the proxy's own view), never at something a client wrote.
+pub fn client_ip(peer: Option<IpAddr>, forwarded: &str, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let mut ip = peer?;
+    if !trusted.contains(&ip) {
+        return Some(ip);
+    }
+    for hop in forwarded.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
+        let Ok(hop) = hop.parse::<IpAddr>() else { break };
+        ip = hop;
+        if !trusted.contains(&ip) {
+            break;
+        }
+    }
+    Some(ip)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use carebill_api::types::CreateSessionRequest;
+
+    /// Review finding 12: `X-Forwarded-For` counts only from a trusted proxy.
+    #[test]
+    fn forwarded_addresses_are_read_only_from_trusted_proxies() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // Untrusted peer: its own address, whatever it claims.
+        assert_eq!(client_ip(ip("192.0.2.7"), "198.51.100.1", &[proxy]), ip("192.0.2.7"));
+        // No proxies configured: the peer.
+        assert_eq!(client_ip(ip("127.0.0.1"), "198.51.100.1", &[]), ip("127.0.0.1"));
+        // Trusted proxy: the right-most address it did not add itself.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), "203.0.113.9, 198.51.100.1", &[proxy]),
+            ip("198.51.100.1")
+        );
+        // A chain of trusted proxies is walked; a spoofed left part is never reached.
+        let inner: IpAddr = "192.0.2.254".parse().unwrap();
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), "6.6.6.6, 198.51.100.1, 192.0.2.254", &[proxy, inner]),
+            ip("198.51.100.1")
+        );
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(client_ip(ip("127.0.0.1"), "not-an-ip", &[proxy]), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), "", &[proxy]), ip("127.0.0.1"));
+    }
 
     #[test]
     fn shape_errors_point_at_the_field() {

@@ -1,12 +1,23 @@
 //! Sign-in throttling and per-address rate limits, in memory, on the security clock.
 //!
-//! Failures are counted per normalized login (whether or not an account has it, so answers
-//! reveal nothing) and per (login, client address). After [`FREE_FAILURES`] consecutive
-//! failures each further one imposes a growing delay, answered 429 `too_many_attempts`. The
-//! login-only delay is capped low ([`LOGIN_CAP`]) so a stranger can slow a member down but never
-//! lock them out; the (login, address) delay grows further. A success clears both.
+//! Failures are counted per account (its email and member ID are one key; a login no account
+//! has is its own key, so answers reveal nothing) and per (account, client address). An attempt
+//! is counted *before* its password is checked ([`Throttle::begin_sign_in`]), so concurrent
+//! guesses cannot all slip past the check; a success clears the count. After [`FREE_FAILURES`]
+//! consecutive failures each further one imposes a growing delay, answered 429
+//! `too_many_attempts`. The account-only delay is capped low ([`LOGIN_CAP`]) so a stranger can
+//! slow a member down but never lock them out; the (account, address) delay grows further.
+//!
+//! Addresses are bucketed ([`address_bucket`]): an IPv6 client is its /64, which one subscriber
+//! usually holds whole. The maps are bounded: when full, stale entries are swept and, if that is
+//! not enough, the least recently used quarter is evicted, at most once per [`MAX_ENTRIES`] / 4
+//! insertions, so a flood of fresh addresses costs amortized O(1) per call.
+//!
+//! All of it sits behind [`Throttle`]'s few methods so that its state can later move to a
+//! database shared by several server replicas.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,7 +29,52 @@ pub const LOGIN_CAP: Duration = Duration::seconds(60);
 pub const LOGIN_ADDRESS_CAP: Duration = Duration::minutes(15);
 /// Entries idle this long are forgotten.
 const IDLE: Duration = Duration::hours(24);
-const MAX_ENTRIES: usize = 200_000;
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// The part of a client address that limits count against: the address itself for IPv4 (and
+/// anything unparsable), the /64 network for IPv6.
+pub fn address_bucket(client: &str) -> String {
+    match client.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        _ => client.to_string(),
+    }
+}
+
+/// A bounded map: when it is full, entries older than `stale` go first, then the least recently
+/// used quarter. The sweep runs once per quarter of the capacity inserted, never per call.
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    capacity: usize,
+}
+
+impl<V: Copy> Bounded<V> {
+    fn new(capacity: usize) -> Bounded<V> {
+        Bounded {
+            map: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn make_room(&mut self, key: &str, last: impl Fn(&V) -> DateTime<Utc>, stale: impl Fn(&V) -> bool) {
+        if self.map.len() < self.capacity || self.map.contains_key(key) {
+            return;
+        }
+        self.map.retain(|_, v| !stale(v));
+        let keep = self.capacity - self.capacity / 4;
+        if self.map.len() > keep {
+            let mut ages: Vec<(DateTime<Utc>, String)> = self.map.iter().map(|(k, v)| (last(v), k.clone())).collect();
+            let cut = self.map.len() - keep;
+            ages.select_nth_unstable_by(cut - 1, |a, b| a.0.cmp(&b.0));
+            for (_, key) in &ages[..cut] {
+                self.map.remove(key);
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -35,8 +91,8 @@ struct Window {
 
 pub struct Throttle {
     clock: Arc<dyn Clock>,
-    failures: Mutex<HashMap<String, Failures>>,
-    windows: Mutex<HashMap<String, Window>>,
+    failures: Mutex<Bounded<Failures>>,
+    windows: Mutex<Bounded<Window>>,
 }
 
 /// How long to wait, in whole seconds (at least 1).
@@ -48,44 +104,57 @@ fn seconds(d: Duration) -> RetryAfter {
 
 impl Throttle {
     pub fn new(clock: Arc<dyn Clock>) -> Throttle {
+        Throttle::with_capacity(clock, MAX_ENTRIES)
+    }
+
+    fn with_capacity(clock: Arc<dyn Clock>, capacity: usize) -> Throttle {
         Throttle {
             clock,
-            failures: Mutex::new(HashMap::new()),
-            windows: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Bounded::new(capacity)),
+            windows: Mutex::new(Bounded::new(capacity)),
         }
     }
 
-    fn keys(login: &str, client: &str) -> [(String, Duration); 2] {
+    /// `who` is the account (`account:ID`) when the login names one, else the normalized login.
+    fn keys(who: &str, client: &str) -> [(String, Duration); 2] {
+        let bucket = address_bucket(client);
         [
-            (format!("l\u{0}{login}"), LOGIN_CAP),
-            (format!("la\u{0}{login}\u{0}{client}"), LOGIN_ADDRESS_CAP),
+            (format!("l\u{0}{who}"), LOGIN_CAP),
+            (format!("la\u{0}{who}\u{0}{bucket}"), LOGIN_ADDRESS_CAP),
         ]
     }
 
-    /// `Err(retry_after)` while a delay is in force for this login or this login and address.
-    pub fn check_sign_in(&self, login: &str, client: &str) -> Result<(), RetryAfter> {
+    /// Starts a sign-in attempt: `Err(retry_after)` while a delay is in force for this account
+    /// or this account and address; otherwise the attempt is counted as a failure *now*, under
+    /// the lock, before the password is checked ([`Throttle::record_success`] clears it).
+    pub fn begin_sign_in(&self, who: &str, client: &str) -> Result<(), RetryAfter> {
         let now = self.clock.now();
-        let map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let wait = Self::keys(login, client)
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let keys = Self::keys(who, client);
+        let wait = keys
             .iter()
-            .filter_map(|(k, _)| map.get(k))
+            .filter_map(|(k, _)| failures.map.get(k))
             .map(|f| f.blocked_until - now)
             .filter(|d| *d > Duration::zero())
             .max();
-        match wait {
-            Some(d) => Err(seconds(d)),
-            None => Ok(()),
+        if let Some(d) = wait {
+            return Err(seconds(d));
         }
+        Self::count_failure(&mut failures, keys, now);
+        Ok(())
     }
 
-    pub fn record_failure(&self, login: &str, client: &str) {
+    /// Counts a failure without an attempt (tests, and callers that check elsewhere).
+    pub fn record_failure(&self, who: &str, client: &str) {
         let now = self.clock.now();
-        let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, f| now - f.last < IDLE);
-        }
-        for (key, cap) in Self::keys(login, client) {
-            let entry = map.entry(key).or_insert(Failures {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::count_failure(&mut failures, Self::keys(who, client), now);
+    }
+
+    fn count_failure(failures: &mut Bounded<Failures>, keys: [(String, Duration); 2], now: DateTime<Utc>) {
+        for (key, cap) in keys {
+            failures.make_room(&key, |f| f.last, |f| now - f.last >= IDLE);
+            let entry = failures.map.entry(key).or_insert(Failures {
                 count: 0,
                 blocked_until: now,
                 last: now,
@@ -103,21 +172,22 @@ impl Throttle {
         }
     }
 
-    pub fn record_success(&self, login: &str, client: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        for (key, _) in Self::keys(login, client) {
-            map.remove(&key);
+    pub fn record_success(&self, who: &str, client: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        for (key, _) in Self::keys(who, client) {
+            failures.map.remove(&key);
         }
     }
 
     /// A fixed-window rate limit: at most `max` events per `window` for `key`.
     pub fn rate_limit(&self, key: &str, max: u32, window: Duration) -> Result<(), RetryAfter> {
         let now = self.clock.now();
-        let mut map = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, w| now - w.started < window);
-        }
-        let w = map.entry(key.to_string()).or_insert(Window { started: now, count: 0 });
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        windows.make_room(key, |w| w.started, |w| now - w.started >= window);
+        let w = windows
+            .map
+            .entry(key.to_string())
+            .or_insert(Window { started: now, count: 0 });
         if now - w.started >= window {
             *w = Window { started: now, count: 0 };
         }
@@ -143,18 +213,15 @@ mod tests {
     #[test]
     fn five_failures_are_free_then_delays_grow() {
         let (clock, t) = throttle();
-        for _ in 0..5 {
-            assert!(t.check_sign_in("a@x.com", "1.1.1.1").is_ok());
-            t.record_failure("a@x.com", "1.1.1.1");
+        for _ in 0..6 {
+            assert!(t.begin_sign_in("a@x.com", "1.1.1.1").is_ok());
         }
-        assert!(t.check_sign_in("a@x.com", "1.1.1.1").is_ok());
-        t.record_failure("a@x.com", "1.1.1.1");
-        assert_eq!(t.check_sign_in("a@x.com", "1.1.1.1"), Err(1));
+        assert_eq!(t.begin_sign_in("a@x.com", "1.1.1.1"), Err(1));
         clock.advance(Duration::seconds(1));
-        t.record_failure("a@x.com", "1.1.1.1");
-        assert_eq!(t.check_sign_in("a@x.com", "1.1.1.1"), Err(2));
+        assert!(t.begin_sign_in("a@x.com", "1.1.1.1").is_ok());
+        assert_eq!(t.begin_sign_in("a@x.com", "1.1.1.1"), Err(2));
         clock.advance(Duration::seconds(2));
-        assert!(t.check_sign_in("a@x.com", "1.1.1.1").is_ok());
+        assert!(t.begin_sign_in("a@x.com", "1.1.1.1").is_ok());
     }
 
     #[test]
@@ -164,13 +231,13 @@ mod tests {
             t.record_failure("victim@x.com", "6.6.6.6");
         }
         // The attacker's own address is held for the long cap...
-        assert_eq!(t.check_sign_in("victim@x.com", "6.6.6.6"), Err(15 * 60));
+        assert_eq!(t.begin_sign_in("victim@x.com", "6.6.6.6"), Err(15 * 60));
         // ...the member elsewhere waits at most the short cap, then gets in.
-        assert_eq!(t.check_sign_in("victim@x.com", "2.2.2.2"), Err(60));
+        assert_eq!(t.begin_sign_in("victim@x.com", "2.2.2.2"), Err(60));
         clock.advance(LOGIN_CAP);
-        assert!(t.check_sign_in("victim@x.com", "2.2.2.2").is_ok());
+        assert!(t.begin_sign_in("victim@x.com", "2.2.2.2").is_ok());
         t.record_success("victim@x.com", "2.2.2.2");
-        assert!(t.check_sign_in("victim@x.com", "2.2.2.2").is_ok());
+        assert!(t.begin_sign_in("victim@x.com", "2.2.2.2").is_ok());
     }
 
     #[test]
@@ -182,5 +249,57 @@ mod tests {
         assert_eq!(t.rate_limit("k", 3, Duration::minutes(1)), Err(60));
         clock.advance(Duration::minutes(1));
         assert!(t.rate_limit("k", 3, Duration::minutes(1)).is_ok());
+    }
+
+    /// Review finding 5: many guesses at once are counted as they start, not as they end.
+    #[test]
+    fn concurrent_attempts_are_counted_before_their_passwords_are_checked() {
+        let (_, t) = throttle();
+        let started = (0..40)
+            .filter(|_| t.begin_sign_in("account:7", "1.1.1.1").is_ok())
+            .count();
+        assert_eq!(started, 6, "five free attempts and the one that sets the first delay");
+    }
+
+    /// Review findings 5 and 12: an IPv6 client is its /64; IPv4-mapped addresses are IPv4.
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        assert_eq!(address_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_bucket("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_eq!(address_bucket("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(address_bucket("192.0.2.1"), "192.0.2.1");
+        let (_, t) = throttle();
+        for client in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+            assert!(t.rate_limit(&address_bucket(client), 2, Duration::minutes(1)).is_ok());
+        }
+        assert!(
+            t.rate_limit(&address_bucket("2001:db8:1:2:ffff::1"), 2, Duration::minutes(1))
+                .is_err()
+        );
+        assert!(
+            t.rate_limit(&address_bucket("2001:db8:1:3::1"), 2, Duration::minutes(1))
+                .is_ok()
+        );
+    }
+
+    /// Review finding 16: a flood of fresh keys keeps the maps bounded, sweeps rarely, and the
+    /// most recent keys survive the eviction.
+    #[test]
+    fn a_flood_of_fresh_keys_stays_bounded_and_evicts_the_oldest() {
+        let clock = ManualClock::new(Utc::now());
+        let t = Throttle::with_capacity(clock.clone(), 1_000);
+        for i in 0..10_000 {
+            clock.advance(Duration::milliseconds(1));
+            assert!(t.rate_limit(&format!("k{i}"), 1, Duration::hours(1)).is_ok());
+            let len = t.windows.lock().unwrap().map.len();
+            assert!(len <= 1_000, "{len}");
+        }
+        // The newest keys are still limited; the oldest were evicted.
+        assert!(t.rate_limit("k9999", 1, Duration::hours(1)).is_err());
+        assert!(t.rate_limit("k0", 1, Duration::hours(1)).is_ok());
+        for i in 0..5_000 {
+            t.record_failure(&format!("login{i}"), "1.1.1.1");
+        }
+        assert!(t.failures.lock().unwrap().map.len() <= 1_000);
     }
 }

@@ -10,6 +10,7 @@ use carebill_billing::validate;
 use chrono::{Duration, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::auth::throttle::address_bucket;
 use crate::auth::tokens::{self, format_reset_code, normalize_reset_code};
 use crate::auth::{self, Authed, load_member};
 use crate::error::{ApiError, ApiResult};
@@ -39,7 +40,7 @@ pub fn address_limit(state: &AppState, what: &str, client: &str, max: u32, windo
     if state.config.address_limits {
         state
             .throttle
-            .rate_limit(&format!("{what}\u{0}{client}"), max, window)
+            .rate_limit(&format!("{what}\u{0}{}", address_bucket(client)), max, window)
             .map_err(limited)?;
     }
     Ok(())
@@ -426,7 +427,8 @@ pub async fn change_password(
     who: Authed,
     JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    if let Err(wait) = state.throttle.check_sign_in(&who.email, &client) {
+    let throttle_key = format!("account:{}", who.account_id);
+    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, &client) {
         return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
     }
     let account_id = who.account_id;
@@ -441,9 +443,9 @@ pub async fn change_password(
         })
         .await?;
     if !state.hasher.verify(req.current_password, Some(hash)).await? {
-        state.throttle.record_failure(&who.email, &client);
         return Err(ApiError::new(ErrorCode::IncorrectPassword).at("/current_password"));
     }
+    state.throttle.record_success(&throttle_key, &client);
     password::check(
         &req.new_password,
         PasswordContext {

@@ -28,9 +28,6 @@ pub async fn create_session(
         return Err(ApiError::validation("/password", "Enter your password."));
     }
     address_limit(&state, "sign-in", &client, 60, Duration::minutes(1))?;
-    if let Err(wait) = state.throttle.check_sign_in(&login, &client) {
-        return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
-    }
     let by_member_id = validate::member_id(&login).ok();
     let key = by_member_id.clone().unwrap_or_else(|| login.clone());
     let account = state
@@ -48,16 +45,24 @@ pub async fn create_session(
                 .optional()?)
         })
         .await?;
+    // One throttle key per account, whether it is named by email or member ID; the attempt is
+    // counted before the password is checked, so concurrent guesses are counted too.
+    let throttle_key = match &account {
+        Some((id, ..)) => format!("account:{id}"),
+        None => format!("login:{login}"),
+    };
+    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, &client) {
+        return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
+    }
     let ok = state
         .hasher
         .verify(req.password, account.as_ref().map(|a| a.1.clone()))
         .await?;
     let Some((account_id, _, verified)) = account.filter(|_| ok) else {
-        state.throttle.record_failure(&login, &client);
         state.audit(None, "sign_in_failed", Some(&client), None);
         return Err(ApiError::new(ErrorCode::InvalidCredentials));
     };
-    state.throttle.record_success(&login, &client);
+    state.throttle.record_success(&throttle_key, &client);
     if !verified {
         return Err(ApiError::new(ErrorCode::EmailNotVerified));
     }

@@ -275,3 +275,71 @@ async fn reset_codes_expire_after_thirty_minutes() {
     s.sign_in(DEMO_EMAIL, DEMO_PASSWORD).await;
     s.stop().await;
 }
+
+/// Review finding 5: guesses sent all at once are counted as they start, and an account's email
+/// and member ID share one count.
+#[tokio::test]
+async fn concurrent_guesses_and_the_second_login_name_share_one_throttle() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let guesses = (0..40).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.post(
+                "/v1/sessions",
+                json!({"login": DEMO_EMAIL, "password": "wrong wrong wrong wrong"}),
+            )
+            .await
+            .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked <= 6, "{checked} passwords were checked");
+    assert_eq!(checked + statuses.iter().filter(|s| **s == 429).count(), 40);
+    // The member ID is the same account: it is held too.
+    s.post(
+        "/v1/sessions",
+        json!({"login": carebill_server::seed::DEMO_MEMBER_ID, "password": "wrong wrong wrong wrong"}),
+    )
+    .await
+    .expect_error(429, "too_many_attempts");
+    std::sync::Arc::try_unwrap(s).ok().unwrap().stop().await;
+}
+
+/// Review finding 12: behind a trusted TLS-terminating proxy every client is the proxy's
+/// address unless `X-Forwarded-For` is read; with `trusted_proxies` it is, so a stranger's bad
+/// guesses hold only the stranger for long, and the member waits at most the short cap.
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() {
+    let s = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let sign_in = |from: &'static str, password: &'static str| {
+        s.send(
+            s.http
+                .post(format!("{}/v1/sessions", s.base))
+                .header("X-Forwarded-For", from)
+                .json(&json!({"login": DEMO_EMAIL, "password": password})),
+        )
+    };
+    for _ in 0..40 {
+        let r = sign_in("203.0.113.66", "wrong wrong wrong wrong").await;
+        assert!(r.status == 401 || r.status == 429);
+        s.advance(Duration::seconds(30));
+    }
+    let member = sign_in("198.51.100.7", DEMO_PASSWORD).await;
+    if member.status == 429 {
+        let wait: i64 = member.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(wait <= 60, "the member waits at most the short cap, not {wait} s");
+        s.advance(Duration::seconds(wait));
+    }
+    sign_in("198.51.100.7", DEMO_PASSWORD).await.expect(201);
+    // The stranger's own address stays held for much longer.
+    s.advance(Duration::seconds(1));
+    let r = sign_in("203.0.113.66", "wrong wrong wrong wrong").await;
+    r.expect_error(429, "too_many_attempts");
+    let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait > 60, "{wait}");
+    s.stop().await;
+}
