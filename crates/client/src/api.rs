@@ -102,6 +102,9 @@ impl ApiClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("Carebill/", env!("CARGO_PKG_VERSION")))
+            // Never follow a redirect: a 307/308 would re-send a password, a card number or the
+            // device credential to wherever it points (another host, or plain HTTP).
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(false);
         if !config.keep_alive {
             builder = builder.pool_max_idle_per_host(0);

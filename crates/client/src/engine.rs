@@ -158,6 +158,10 @@ impl Drop for Busy {
     }
 }
 
+/// Wrong passwords on the idle lock before the member is signed out.
+pub const UNLOCK_ATTEMPTS: u32 = 10;
+const UNLOCK_FAILURES_KEY: &str = "unlock_failures";
+
 /// The client engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
@@ -276,7 +280,9 @@ impl Engine {
         self.0.api.health().await
     }
 
-    /// Anything the member does counts as activity for the idle lock.
+    /// Activity for the idle lock: input in the window (the shell's `record_activity` command)
+    /// and changes the person starts (paying, saving, changing). Reads, the background sync and
+    /// the screens' reload after a sync never count, or the lock would never fire.
     pub fn record_activity(&self) {
         *lock(&self.0.activity) = self.now();
         *lock(&self.0.warned) = false;
@@ -302,13 +308,20 @@ impl Engine {
         self.0.busy.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
+    /// The signed-in session, for reads and background work: not activity.
     async fn session(&self) -> ClientResult<Session> {
-        self.record_activity();
         match &*self.0.phase.lock().await {
             Phase::Active(s) => Ok(s.clone()),
             Phase::Locked(_) => Err(ClientError::locked()),
             Phase::SignedOut => Err(ClientError::not_signed_in()),
         }
+    }
+
+    /// The session for a change the person started: counts as activity.
+    async fn acting_session(&self) -> ClientResult<Session> {
+        let s = self.online_session().await?;
+        self.record_activity();
+        Ok(s)
     }
 
     async fn online_session(&self) -> ClientResult<Session> {
@@ -366,7 +379,7 @@ impl Engine {
     }
 
     pub async fn change_password(&self, current: &str, new: &str) -> ClientResult<()> {
-        let s = self.online_session().await?;
+        let s = self.acting_session().await?;
         self.0
             .api
             .change_password(&ChangePasswordRequest {
@@ -610,6 +623,11 @@ impl Engine {
             remembered: session.remembered,
         };
         let offline = session.offline;
+        // Signed in with the password (or a remembered session): the lock screen's count restarts.
+        session
+            .cache
+            .run(|c| cache::set_meta(c, UNLOCK_FAILURES_KEY, "0"))
+            .await?;
         *self.0.phase.lock().await = Phase::Active(session);
         self.record_activity();
         *lock(&self.0.offline_failures) = 0;
@@ -775,7 +793,9 @@ impl Engine {
         self.emit(Event::SessionEnded);
     }
 
-    /// Unlocks with the password (checked against the copy's key, so it works offline too).
+    /// Unlocks with the password (checked against the copy's key, so it works offline too). After
+    /// five wrong passwords each try waits longer; after [`UNLOCK_ATTEMPTS`] the member is signed
+    /// out.
     pub async fn unlock(&self, password: &str) -> ClientResult<()> {
         let session = match &*self.0.phase.lock().await {
             Phase::Locked(s) => s.clone(),
@@ -783,10 +803,36 @@ impl Engine {
             Phase::SignedOut => return Err(ClientError::not_signed_in()),
         };
         let dir = session.dir.clone().ok_or_else(ClientError::not_signed_in)?;
+        // Failures are kept in the encrypted copy, so restarting the app does not reset them.
+        let failures: u32 = session
+            .cache
+            .run(|c| cache::meta(c, UNLOCK_FAILURES_KEY))
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if failures >= 5 {
+            tokio::time::sleep(Duration::from_millis(250 * u64::from((failures - 4).min(20)))).await;
+        }
         let pw = password.to_string();
         let ok = tokio::task::spawn_blocking(move || keys::open_with_password(&dir, &pw).is_ok())
             .await
             .map_err(ClientError::internal)?;
+        let count = if ok { 0 } else { failures + 1 };
+        session
+            .cache
+            .run(move |c| cache::set_meta(c, UNLOCK_FAILURES_KEY, &count.to_string()))
+            .await?;
+        if !ok && count >= UNLOCK_ATTEMPTS {
+            // Too many wrong passwords on a locked screen: sign out (tokens dropped, the session
+            // revoked when reachable); the copy stays, for an offline unlock with the password.
+            let _ = self.end_session(true, false).await;
+            self.emit(Event::SessionEnded);
+            return Err(ClientError::new(
+                ErrorKind::SessionExpired,
+                "too_many_attempts",
+                "That password was wrong too many times, so Carebill signed you out. Sign in again.",
+            ));
+        }
         if !ok {
             return Err(ClientError::new(
                 ErrorKind::Unauthenticated,
@@ -902,7 +948,7 @@ impl Engine {
     /// Tokenizes card or bank details at the processor. The details live only for this call.
     pub async fn tokenize(&self, details: TokenRequest) -> ClientResult<ProcessorToken> {
         if !(self.is_kiosk() && self.guest_active().await) {
-            self.online_session().await?;
+            self.acting_session().await?;
         }
         self.0.api.tokenize(&details).await
     }
@@ -914,7 +960,7 @@ impl Engine {
 
     /// Checks a payment and returns what to review. Rules are the server's (same codes).
     pub async fn prepare_payment(&self, draft: PaymentDraft) -> ClientResult<PaymentReview> {
-        let s = self.online_session().await?;
+        let s = self.acting_session().await?;
         if draft.allocations.is_empty() {
             return Err(ClientError::validation(
                 "validation_failed",
@@ -1042,7 +1088,7 @@ impl Engine {
     /// Pays a reviewed payment, exactly once: submitting the same review again (a double click)
     /// answers with the first submission.
     pub async fn submit_payment(&self, review_id: &str, accept_ach: bool) -> ClientResult<SubmitOutcome> {
-        let s = self.online_session().await?;
+        let s = self.acting_session().await?;
         let id = review_id.to_string();
         if let Some(existing) = s.cache.run(move |c| outbox::get(c, &id)).await? {
             return self.drive_payment(&s, existing).await;
@@ -1238,7 +1284,7 @@ impl Engine {
     // --- Other writes (same discipline) ---------------------------------------------------------
 
     async fn write(&self, request: Request) -> ClientResult<serde_json::Value> {
-        let s = self.online_session().await?;
+        let s = self.acting_session().await?;
         let (id, now) = (outbox::new_key().replace("cb-", "wr-"), self.now());
         let entry = s
             .cache

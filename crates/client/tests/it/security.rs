@@ -72,3 +72,44 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Review finding 20: a redirect from the service is never followed, so a 307/308 cannot carry a
+/// password or a card number to another host or to plain HTTP.
+#[tokio::test]
+async fn redirects_are_never_followed_with_a_password_or_a_card_number() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let w = World::start().await;
+    // Where the redirect points: counts every connection it gets.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    let reached = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_conn, _)) = elsewhere.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    // A service that answers everything with 307 to that address.
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", redirecting.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = redirecting.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = conn.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_addr}/v1/sessions\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let mut config = w.config(&url);
+    config.processor_url = format!("{url}/processor");
+    let e = w.engine_with(config);
+    assert!(e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.is_err());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "the redirect was followed");
+}

@@ -186,3 +186,75 @@ async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
         }
     }
 }
+
+/// Review finding 2: the background sync and the screens' reads are not activity, so the idle
+/// lock fires while the app keeps syncing on its own.
+#[tokio::test]
+async fn background_sync_and_reads_never_hold_off_the_idle_lock() {
+    let w = World::start().await;
+    let clock = ManualClock::new(chrono::Utc::now());
+    let mut config: ClientConfig = w.config(&w.api_url);
+    config.idle_lock_after = Duration::from_secs(15 * 60);
+    config.sync_every = Duration::from_millis(100);
+    let e = Engine::new(config, w.secrets.clone(), clock.clone()).unwrap();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    clock.advance(chrono::Duration::minutes(16));
+    // The background task syncs several times meanwhile; the screens reload after each sync.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    e.sync().await.unwrap();
+    e.dashboard().await.unwrap();
+    e.payments(carebill_client::types::PaymentQuery {
+        year: None,
+        status: None,
+        offset: 0,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    e.check_idle().await;
+    assert!(
+        e.status().await.unwrap().locked,
+        "locked after 16 minutes without input"
+    );
+    // Input is activity.
+    e.unlock(DEMO_PASSWORD).await.unwrap();
+    clock.advance(chrono::Duration::minutes(10));
+    e.record_activity();
+    clock.advance(chrono::Duration::minutes(10));
+    e.check_idle().await;
+    assert!(!e.status().await.unwrap().locked);
+}
+
+/// Review finding 23: the idle lock's password has an attempt limit: after five wrong tries each
+/// waits longer, and the tenth signs the member out.
+#[tokio::test]
+async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.lock().await;
+    for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
+        assert_eq!(
+            e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
+            "invalid_credentials"
+        );
+    }
+    let last = e.unlock("wrong wrong wrong wrong").await.unwrap_err();
+    assert_eq!(last.code, "too_many_attempts");
+    assert_eq!(e.unlock(DEMO_PASSWORD).await.unwrap_err().code, "not_signed_in");
+    assert!(e.dashboard().await.is_err());
+    // A correct password before the limit resets the count.
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.lock().await;
+    for _ in 0..3 {
+        let _ = e.unlock("wrong wrong wrong wrong").await;
+    }
+    e.unlock(DEMO_PASSWORD).await.unwrap();
+    e.lock().await;
+    for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
+        assert_eq!(
+            e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
+            "invalid_credentials"
+        );
+    }
+}
