@@ -108,7 +108,24 @@ pub fn set_passcode(path: &Path, passcode: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(path, table.to_string()).map_err(|e| format!("{}: {e}", path.display()))
+    write_restricted(path, table.to_string().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes the system config without ever widening who can read it: a new file is created
+/// owner read-write, group read, nobody else (0640; clinic IT gives the kiosk account's group
+/// read access, docs/deploy.md), an existing file keeps its mode. The device credential is in it.
+fn write_restricted(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).truncate(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o640);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Exit attempts: three tries, then a wait that doubles with every further failure (30 s up to
@@ -256,6 +273,23 @@ mod tests {
         ));
         let fresh = ExitGuard::default();
         assert_eq!(fresh.check(Some(&hash), "front-desk-42"), ExitCheck::Allowed);
+    }
+
+    /// Review finding 22: a new system config is not readable by every local user.
+    #[cfg(unix)]
+    #[test]
+    fn set_passcode_creates_the_config_readable_by_owner_and_group_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("carebill").join("config.toml");
+        set_passcode(&path, "front-desk-42").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o007, 0, "others cannot read it: {mode:o}");
+        assert_eq!(mode & 0o022, 0, "only the owner writes it: {mode:o}");
+        // An existing file keeps its (stricter) mode.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        set_passcode(&path, "front-desk-43").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
