@@ -76,7 +76,7 @@ error_codes! {
     // 410
     CursorExpired = "cursor_expired" => 410, "This sync cursor is too old. Sync again from the start.";
     // 413, 415
-    PayloadTooLarge = "payload_too_large" => 413, "The request body is larger than 64 KiB.";
+    PayloadTooLarge = "payload_too_large" => 413, "The request body is larger than this server accepts (64 KiB unless the plan set another limit).";
     UnsupportedMediaType = "unsupported_media_type" => 415, "Send the request body as application/json.";
     // 422: understood, but not acceptable; nothing changed.
     ValidationFailed = "validation_failed" => 422, "Some of the information is not valid.";
@@ -105,6 +105,7 @@ error_codes! {
     RateLimited = "rate_limited" => 429, "Too many requests. Wait a moment, then try again.";
     // 5xx
     Internal = "internal" => 500, "Something went wrong on our side. Nothing was changed. Try again.";
+    RequestTimeout = "request_timeout" => 503, "The server took too long to answer. Try again: repeating the same request is safe, and a payment is never made twice.";
     ProcessorUnavailable = "processor_unavailable" => 503, "The payment processor is not reachable right now. Try again in a few minutes.";
 }
 

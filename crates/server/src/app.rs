@@ -184,7 +184,7 @@ pub async fn start_with(
         scheduler::spawn(state.clone(), every);
     }
 
-    let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = routes::router(state.clone());
     let listener = std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
@@ -197,42 +197,13 @@ pub async fn start_with(
         addr: config.listen,
         source,
     })?;
-    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-
-    let task = match &config.tls {
-        None => {
-            let listener =
-                tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
-            tokio::spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = shutdown_rx.await;
-                    })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "server stopped");
-                }
-            })
-        }
-        Some((cert, key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .map_err(|e| StartError::Tls(e.to_string()))?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                let _ = shutdown_rx.await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
-            tokio::spawn(async move {
-                if let Err(e) = server.serve(app).await {
-                    tracing::error!(error = %e, "server stopped");
-                }
-            })
-        }
+    let tls = match &config.tls {
+        None => None,
+        Some((cert, key)) => Some(crate::serve::tls_acceptor(cert, key).map_err(StartError::Tls)?),
     };
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(crate::serve::serve(listener, app, tls, config.limits, shutdown_rx));
     Ok(RunningServer {
         addr,
         state,

@@ -149,6 +149,19 @@ pub struct FileConfig {
     /// names the client. Empty: the header is ignored and the peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Open connections at most; more are closed at once. Default 2048.
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers (also the longest a kept-alive
+    /// connection waits for its next request). Default 10.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay silent (nothing read or written) before it is closed.
+    /// Default 120.
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds to read a request's body and answer it. Default 30. A payment is never cancelled
+    /// by it: it finishes, and a retry with the same key gets its answer.
+    pub request_timeout_secs: Option<u64>,
+    /// Largest request body in bytes, on every route. Default 65536.
+    pub max_body_bytes: Option<usize>,
 }
 
 impl FileConfig {
@@ -180,6 +193,10 @@ pub struct ServerConfig {
     pub processor: Option<ProcessorKind>,
     /// See [`FileConfig::trusted_proxies`].
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connection cap and time limits (see `serve`).
+    pub limits: crate::serve::Limits,
+    /// Largest request body in bytes, on every route.
+    pub max_body_bytes: usize,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
     /// How often the scheduler runs (settlement, autopay, recovery); `None` turns the background
@@ -202,6 +219,8 @@ impl ServerConfig {
             smtp: None,
             processor: Some(ProcessorKind::Sandbox),
             trusted_proxies: Vec::new(),
+            limits: crate::serve::Limits::default(),
+            max_body_bytes: carebill_api::MAX_BODY_BYTES,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
         }
@@ -258,6 +277,15 @@ impl ServerConfig {
         config.smtp = file.smtp;
         config.processor = processor;
         config.trusted_proxies = file.trusted_proxies;
+        let secs = |v: Option<u64>, default: std::time::Duration| v.map_or(default, std::time::Duration::from_secs);
+        let d = crate::serve::Limits::default();
+        config.limits = crate::serve::Limits {
+            max_connections: file.max_connections.unwrap_or(d.max_connections).max(1),
+            header_read_timeout: secs(file.header_read_timeout_secs, d.header_read_timeout),
+            idle_timeout: secs(file.idle_timeout_secs, d.idle_timeout),
+            request_timeout: secs(file.request_timeout_secs, d.request_timeout),
+        };
+        config.max_body_bytes = file.max_body_bytes.unwrap_or(carebill_api::MAX_BODY_BYTES);
         if demo {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
         }

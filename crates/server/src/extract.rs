@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use carebill_api::{ErrorCode, MAX_BODY_BYTES};
+use carebill_api::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -16,16 +16,17 @@ use crate::state::AppState;
 /// of the right shape (422 `validation_failed` with a JSON Pointer to the field).
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.max_body_bytes;
         let headers = req.headers();
         let too_large = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|n| n > MAX_BODY_BYTES);
+            .is_some_and(|n| n > limit);
         if too_large {
             return Err(ApiError::new(ErrorCode::PayloadTooLarge));
         }
@@ -40,7 +41,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !is_json {
             return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
         }
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        // The request time limit (routes::time_limit) bounds how long the body may take.
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
             .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
         parse_json(&bytes).map(JsonBody)

@@ -26,6 +26,7 @@ pub mod processor;
 pub mod routes;
 pub mod scheduler;
 pub mod seed;
+pub mod serve;
 pub mod state;
 pub mod store;
 

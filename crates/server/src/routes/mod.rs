@@ -88,7 +88,15 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
             .map_or("unmatched", |p| p.as_str());
         format!("{} {path}", request.method())
     });
-    let mut response = next.run(request).await;
+    // The request's time limit (body and answer). Dropping the handler cancels only waiting:
+    // database work runs to its end on the blocking pool, and payments run in the group
+    // committer's own task, so a payment whose request timed out still completes and its key
+    // replays the answer.
+    let limit = state.config.limits.request_timeout;
+    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(ErrorCode::RequestTimeout).retry_after(1).into_response(),
+    };
     if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
         let allow = response.headers().get(header::ALLOW).cloned();
         response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();

@@ -230,3 +230,103 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
     assert!(logs.contains("SANDBOX PROCESSOR"), "the staging banner is logged");
     server.stop().await;
 }
+
+/// Review finding 11: silent or dribbling clients (slowloris) hold a connection only until the
+/// header time limit, and connections beyond the cap are closed at once, so the server keeps
+/// answering.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_the_connection_cap_holds() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| {
+        c.limits.max_connections = 4;
+        c.limits.header_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let addr = s.server.addr;
+    // Four connections that start a request and never finish its headers, one byte at a time.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nX:").await.unwrap();
+        slow.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // At the cap: a fifth connection is closed without an answer.
+    let mut fifth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), fifth.read(&mut buf))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "no answer beyond the cap");
+    // Dribbling a byte every 100 ms does not keep a connection: the header limit is total.
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        for c in &mut slow {
+            let _ = c.write_all(b"x").await;
+        }
+    }
+    for c in &mut slow {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(2), c.read(&mut buf))
+            .await
+            .expect("the server closed the slow connection");
+        assert!(n.map_or(true, |n| n == 0 || buf.starts_with(b"HTTP/1.1 408")));
+    }
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The slots are free again.
+    let r = s.send(s.http.get(format!("{}/healthz", s.base))).await;
+    r.expect(200);
+    s.stop().await;
+}
+
+/// Review finding 11: a request that takes longer than the request time limit is answered 503
+/// `request_timeout`; a payment whose request timed out still completes, and the retry with the
+/// same key replays it, charged once.
+#[tokio::test]
+async fn a_payment_whose_request_timed_out_still_completes_and_replays() {
+    use std::sync::Arc;
+
+    use carebill_server::ManualClock;
+    use carebill_server::processor::sandbox::SandboxProcessor;
+
+    let s = TestServer::start_full(
+        |c| c.limits.request_timeout = std::time::Duration::from_millis(300),
+        |config| {
+            Some(Arc::new(crate::payments::SlowProcessor {
+                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
+                delay: std::time::Duration::from_millis(900),
+            }))
+        },
+        tempfile::tempdir().unwrap(),
+        ManualClock::new(start_instant()),
+    )
+    .await;
+    let token = s.demo_token().await;
+    let bill = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let card = s.card_method(&token).await;
+    let body = json!({"payment_method_id": card, "allocations": one_bill(&bill, "3.00")});
+    s.pay(&token, "slow-1", body.clone())
+        .await
+        .expect_error(503, "request_timeout");
+    // A client that gives up on its own: the payment goes on too.
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        s.pay(&token, "slow-2", body.clone()),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for key in ["slow-1", "slow-2"] {
+        let again = s.pay(&token, key, body.clone()).await;
+        again.expect(201);
+        assert_eq!(again.headers["idempotent-replayed"], "true", "{key}");
+    }
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM payments WHERE idempotency_key IN ('slow-1', 'slow-2') AND status = 'succeeded'")
+            .await,
+        2
+    );
+    s.stop().await;
+}

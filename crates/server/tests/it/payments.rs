@@ -1166,3 +1166,36 @@ async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles
     assert!(logs.contains("ERROR") && logs.contains("payment held for review"));
     s.stop().await;
 }
+
+/// A sandbox that takes `delay` to answer every charge (a slow processor).
+pub struct SlowProcessor {
+    pub inner: SandboxProcessor,
+    pub delay: std::time::Duration,
+}
+
+impl PaymentProcessor for SlowProcessor {
+    fn tokenize(
+        &self,
+        r: &TokenRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<ProcessorToken, ProcessorError> {
+        self.inner.tokenize(r, today, now)
+    }
+    fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
+        self.inner.token_details(t, now)
+    }
+    fn attach(&self, t: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+        self.inner.attach(t, now)
+    }
+    fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
+        std::thread::sleep(self.delay);
+        self.inner.charge(key, source, amount, now)
+    }
+    fn find_charge(&self, key: &str) -> Result<Option<Charge>, ProcessorError> {
+        self.inner.find_charge(key)
+    }
+    fn ach_result(&self, id: &str) -> Result<AchResult, ProcessorError> {
+        self.inner.ach_result(id)
+    }
+}
