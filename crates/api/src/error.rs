@@ -103,6 +103,8 @@ error_codes! {
     // 429
     TooManyAttempts = "too_many_attempts" => 429, "Too many attempts. Wait a moment, then try again.";
     RateLimited = "rate_limited" => 429, "Too many requests. Wait a moment, then try again.";
+    TooManyPayments = "too_many_payments" => 429, "You have made many payments in the last 24 hours. For your security, please wait, or contact the billing office if you need to pay now.";
+    TooManyDeclines = "too_many_declines" => 429, "Several payments were declined, so paying with this card or account is paused for 24 hours for your security. Nothing was charged. Contact the billing office if you need help.";
     // 5xx
     Internal = "internal" => 500, "Something went wrong on our side. Nothing was changed. Try again.";
     RequestTimeout = "request_timeout" => 503, "The server took too long to answer. Try again: repeating the same request is safe, and a payment is never made twice.";

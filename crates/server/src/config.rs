@@ -162,6 +162,39 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     /// Largest request body in bytes, on every route. Default 65536.
     pub max_body_bytes: Option<usize>,
+    /// Velocity limits on payments (card testing).
+    #[serde(default)]
+    pub payment_limits: PaymentLimits,
+}
+
+/// Velocity limits on payments, counted over the last 24 hours inside the claim transaction, so
+/// concurrent requests cannot race past them. "Attempts at risk" are payments declined or still
+/// being charged. Charges the scheduler makes on saved methods (autopay) are counted apart and
+/// never refused by these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentLimits {
+    /// Payments a member makes (any outcome). Answer: 429 `too_many_payments`.
+    pub member_payments_per_day: u32,
+    /// A member's attempts at risk. Answer: 429 `too_many_declines`.
+    pub member_declines_per_day: u32,
+    /// Attempts at risk with one card or bank account (its processor fingerprint), across
+    /// members and guests. Answer: 429 `too_many_declines`.
+    pub card_declines_per_day: u32,
+    /// Guest attempts at risk on one statement, across kiosks and lookups. Answer: 429
+    /// `too_many_declines`.
+    pub statement_declines_per_day: u32,
+}
+
+impl Default for PaymentLimits {
+    fn default() -> PaymentLimits {
+        PaymentLimits {
+            member_payments_per_day: 20,
+            member_declines_per_day: 5,
+            card_declines_per_day: 5,
+            statement_declines_per_day: 3,
+        }
+    }
 }
 
 impl FileConfig {
@@ -197,6 +230,7 @@ pub struct ServerConfig {
     pub limits: crate::serve::Limits,
     /// Largest request body in bytes, on every route.
     pub max_body_bytes: usize,
+    pub payment_limits: PaymentLimits,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
     /// How often the scheduler runs (settlement, autopay, recovery); `None` turns the background
@@ -221,6 +255,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             limits: crate::serve::Limits::default(),
             max_body_bytes: carebill_api::MAX_BODY_BYTES,
+            payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
         }
@@ -286,6 +321,7 @@ impl ServerConfig {
             request_timeout: secs(file.request_timeout_secs, d.request_timeout),
         };
         config.max_body_bytes = file.max_body_bytes.unwrap_or(carebill_api::MAX_BODY_BYTES);
+        config.payment_limits = file.payment_limits;
         if demo {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
         }

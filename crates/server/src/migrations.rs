@@ -303,20 +303,23 @@ CREATE TABLE payments_v4 (
     -- The key the processor charges under: unique per payment record (member, key, payment).
     processor_key       TEXT,
     -- Why a payment waits for the billing office (the charge did not match the payment).
-    review_reason       TEXT
+    review_reason       TEXT,
+    -- The processor's keyed fingerprint of the card or account (velocity limits per card).
+    card_fingerprint    TEXT
 );
 -- Payments made before this release were charged under "member:key"; recovery keeps using it.
 INSERT INTO payments_v4
 SELECT id, member_id, status, amount_cents, confirmation_number, method_type, method_brand, method_last4,
        created_at, settled_at, source, payment_method_id, idempotency_key, processor_source, processor_charge_id,
        failure_code, failure_message, settle_on, ach_text, ach_text_version, ach_accepted_at, ach_client,
-       member_id || ':' || idempotency_key, NULL
+       member_id || ':' || idempotency_key, NULL, NULL
 FROM payments;
 DROP TABLE payments;
 ALTER TABLE payments_v4 RENAME TO payments;
 CREATE INDEX payments_member_created ON payments(member_id, created_at DESC, id DESC);
 CREATE INDEX payments_open_states ON payments(status, settle_on) WHERE status IN ('processing', 'pending');
 CREATE INDEX payments_review ON payments(created_at) WHERE status = 'needs_review';
+CREATE INDEX payments_card ON payments(card_fingerprint, created_at) WHERE card_fingerprint IS NOT NULL;
 
 -- 'expired': a finished key past its retention keeps its fingerprint (no answer), so it can never
 -- be used again for a new payment.

@@ -35,6 +35,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use crate::config::PaymentLimits;
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
 use crate::processor::{AchResult, Charge, ChargeStatus, InstrumentDetails, ProcessorError, Source, ach_return_reason};
@@ -207,10 +208,67 @@ struct Method {
     details: InstrumentDetails,
 }
 
+/// Refuses a payment past a velocity limit (see [`PaymentLimits`]). Runs in the claim
+/// transaction, before the payment's own row is written: the counts include every claim
+/// committed before it, so concurrent requests cannot race past a limit.
+fn check_velocity(
+    tx: &Connection,
+    intent: &Intent,
+    card: &str,
+    limits: &PaymentLimits,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if intent.source == PaymentSource::Autopay {
+        return Ok(());
+    }
+    let day_ago = ms(now - Duration::hours(24));
+    let refuse = |code: ErrorCode| Err(ApiError::new(code).retry_after(3600));
+    if intent.source == PaymentSource::Member {
+        let (made, at_risk): (i64, i64) = tx
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(status IN ('failed', 'processing')), 0) FROM payments
+             WHERE member_id = ?1 AND source = 'member' AND created_at > ?2",
+            )?
+            .query_row(params![intent.member_id, day_ago], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if at_risk >= i64::from(limits.member_declines_per_day) {
+            return refuse(ErrorCode::TooManyDeclines);
+        }
+        if made >= i64::from(limits.member_payments_per_day) {
+            return refuse(ErrorCode::TooManyPayments);
+        }
+    }
+    if intent.source == PaymentSource::Guest {
+        for (bill_id, _) in &intent.allocations {
+            let at_risk: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(p.status IN ('failed', 'processing')), 0)
+                 FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
+                 WHERE a.bill_id = ?1 AND p.source = 'guest' AND p.created_at > ?2",
+                )?
+                .query_row(params![bill_id, day_ago], |r| r.get(0))?;
+            if at_risk >= i64::from(limits.statement_declines_per_day) {
+                return refuse(ErrorCode::TooManyDeclines);
+            }
+        }
+    }
+    if !card.is_empty() {
+        let at_risk: i64 = tx
+            .prepare_cached(
+                "SELECT COALESCE(SUM(status IN ('failed', 'processing')), 0) FROM payments
+             WHERE card_fingerprint = ?1 AND source != 'autopay' AND created_at > ?2",
+            )?
+            .query_row(params![card, day_ago], |r| r.get(0))?;
+        if at_risk >= i64::from(limits.card_declines_per_day) {
+            return refuse(ErrorCode::TooManyDeclines);
+        }
+    }
+    Ok(())
+}
+
 fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<Method>> {
     Ok(tx
         .prepare_cached(
-            "SELECT processor_ref, kind, brand, last4, bank_name, holder_name FROM payment_methods
+            "SELECT processor_ref, kind, brand, last4, bank_name, holder_name, fingerprint FROM payment_methods
              WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL",
         )?
         .query_row(params![id, member_id], |r| {
@@ -228,7 +286,7 @@ fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<
                     bank_name: r.get(4)?,
                     account_type: None,
                     holder_name: r.get(5)?,
-                    fingerprint: String::new(),
+                    fingerprint: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(6)?).into_owned(),
                 },
             })
         })
@@ -236,7 +294,13 @@ fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<
 }
 
 /// Step 1: claim the key, check the request and reserve the amounts; or replay, or refuse.
-fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now: DateTime<Utc>) -> ApiResult<Claim> {
+fn claim(
+    tx: &Connection,
+    intent: &Intent,
+    token: Option<InstrumentDetails>,
+    limits: &PaymentLimits,
+    now: DateTime<Utc>,
+) -> ApiResult<Claim> {
     if let Some(row) = key_row(tx, &intent.member_id, &intent.key)? {
         if row.fingerprint != intent.fingerprint {
             return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
@@ -282,6 +346,7 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         },
         (MethodRef::Token(_), None) => return Err(ApiError::new(ErrorCode::InvalidPaymentToken).at("/token")),
     };
+    check_velocity(tx, intent, &method.details.fingerprint, limits, now)?;
     let is_bank = method.details.kind == PaymentMethodType::BankAccount;
     if is_bank && intent.ach.is_none() {
         return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization"));
@@ -329,8 +394,8 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
     tx.prepare_cached(
         "INSERT INTO payments (id, member_id, status, amount_cents, confirmation_number, method_type, method_brand, method_last4,
             created_at, source, payment_method_id, idempotency_key, processor_source, ach_text, ach_text_version, ach_accepted_at, ach_client,
-            processor_key)
-         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            processor_key, card_fingerprint)
+         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         payment_id,
@@ -350,6 +415,7 @@ fn claim(tx: &Connection, intent: &Intent, token: Option<InstrumentDetails>, now
         intent.ach.as_ref().map(|_| ms(now)),
         intent.client,
         processor_key,
+        (!method.details.fingerprint.is_empty()).then_some(&method.details.fingerprint),
     ])?;
     let mut alloc =
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;
@@ -456,6 +522,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
         }
     }
     let now = state.now();
+    let limits = state.config.payment_limits;
     let pending: Vec<(usize, Intent, Option<InstrumentDetails>)> = intents
         .into_iter()
         .zip(tokens)
@@ -468,7 +535,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
         .transaction(move |tx| {
             let mut out = Vec::with_capacity(pending.len());
             for (i, intent, token) in &pending {
-                out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), now))?));
+                out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now))?));
             }
             Ok(out)
         })

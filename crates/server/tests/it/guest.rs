@@ -440,3 +440,42 @@ async fn bank_payments_need_the_authorization_and_receipts_go_to_the_typed_addre
         "no names in a guest receipt: {text}"
     );
 }
+
+/// Review finding 8: parallel declining guest payments on one token cannot race past the limit,
+/// and a fresh lookup does not reset it: the statement's attempts at risk are counted in the
+/// claim transaction, across tokens and kiosks, for 24 hours.
+#[tokio::test]
+async fn parallel_guest_declines_and_new_lookups_stop_at_the_statements_limit() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let statement = s.statements().await.remove(0);
+    let guest = s.lookup(&statement).await;
+    let mut cards = Vec::new();
+    for _ in 0..10 {
+        cards.push(s.card_token("4000000000000002").await);
+    }
+    let attempts = cards.into_iter().enumerate().map(|(i, card)| {
+        let (s, guest) = (s.clone(), guest.clone());
+        tokio::spawn(async move {
+            s.guest_pay(&guest, &format!("p-{i}"), json!({"amount": "1.00", "token": card}))
+                .await
+                .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses.push(a.await.unwrap());
+    }
+    let charged = statuses.iter().filter(|s| **s == 402).count();
+    assert!(charged <= 3, "{charged} declined charges: {statuses:?}");
+    // A new lookup for the same statement starts a new token, not a new allowance.
+    let fresh = s.lookup(&statement).await;
+    let card = s.card_token("4000000000000002").await;
+    s.guest_pay(&fresh, "after-lookup", json!({"amount": "1.00", "token": card}))
+        .await
+        .expect_error(429, "too_many_declines");
+    let processor_charges = s
+        .count("SELECT COUNT(*) FROM payments WHERE source = 'guest' AND status = 'failed'")
+        .await;
+    assert_eq!(processor_charges as usize, charged);
+    std::sync::Arc::try_unwrap(s).ok().unwrap().stop().await;
+}

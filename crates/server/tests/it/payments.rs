@@ -22,7 +22,8 @@ fn money(v: &Value) -> Money {
 
 #[tokio::test]
 async fn every_test_card_has_its_documented_outcome_and_declines_change_no_balance() {
-    let s = TestServer::start().await;
+    // Every declining test card in a row: more declines than the card-testing limit allows.
+    let s = TestServer::start_with(|c| c.payment_limits.member_declines_per_day = 100).await;
     let token = s.demo_token().await;
     let bill = s.payable_bills(&token).await.into_iter().next().unwrap();
     let id = bill["id"].as_str().unwrap().to_string();
@@ -1198,4 +1199,105 @@ impl PaymentProcessor for SlowProcessor {
     fn ach_result(&self, id: &str) -> Result<AchResult, ProcessorError> {
         self.inner.ach_result(id)
     }
+}
+
+/// Review finding 8: card testing. A member's declines (and attempts still being charged) are
+/// counted inside the claim transaction, so parallel attempts cannot race past the limit; a card
+/// is limited across members; autopay is never refused by a member's manual limits.
+#[tokio::test]
+async fn parallel_declined_attempts_stop_at_the_velocity_limits() {
+    let (s, processor) = start_with_dying(usize::MAX).await;
+    let s = Arc::new(s);
+    let token = s.demo_token().await;
+    let id = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        tokens.push(s.card_token("4000000000000002").await);
+    }
+    let attempts = tokens.into_iter().enumerate().map(|(i, card)| {
+        let (s, token, id) = (s.clone(), token.clone(), id.clone());
+        tokio::spawn(async move {
+            s.pay(
+                &token,
+                &format!("test-{i}"),
+                json!({"token": card, "allocations": one_bill(&id, "0.50")}),
+            )
+            .await
+        })
+    });
+    let mut codes = Vec::new();
+    for a in attempts {
+        let r = a.await.unwrap();
+        codes.push(r.code().to_string());
+    }
+    let declined = codes.iter().filter(|c| *c == "card_declined").count();
+    let limited = codes.iter().filter(|c| *c == "too_many_declines").count();
+    assert_eq!((declined, limited), (5, 5), "{codes:?}");
+    assert_eq!(
+        processor.inner.charge_count(),
+        5,
+        "the processor saw only the allowed attempts"
+    );
+    // Even a good card waits now; a day later the member can pay again.
+    let card_id = s.card_method(&token).await;
+    let body = json!({"payment_method_id": card_id, "allocations": one_bill(&id, "1.00")});
+    let r = s.pay(&token, "good-card", body.clone()).await;
+    r.expect_error(429, "too_many_declines");
+    assert!(r.headers.contains_key("retry-after"));
+    s.advance(Duration::hours(25));
+    let token = s.demo_token().await;
+    s.pay(&token, "good-card-later", body).await.expect(201);
+    Arc::try_unwrap(s).ok().unwrap().stop().await;
+}
+
+#[tokio::test]
+async fn one_card_is_limited_across_members_and_payments_per_day_are_capped() {
+    let s = TestServer::start_with(|c| {
+        c.payment_limits.card_declines_per_day = 2;
+        c.payment_limits.member_payments_per_day = 3;
+    })
+    .await;
+    // The same declining card, tokenized again and again: one fingerprint.
+    let demo = s.demo_token().await;
+    let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
+    for (who, n) in [(&demo, 0), (&other, 1)] {
+        let bill = s.payable_bills(who).await[0]["id"].as_str().unwrap().to_string();
+        let card = s.card_token("4000000000000002").await;
+        s.pay(
+            who,
+            &format!("fp-{n}"),
+            json!({"token": card, "allocations": one_bill(&bill, "0.50")}),
+        )
+        .await
+        .expect_error(402, "card_declined");
+    }
+    let bill = s.payable_bills(&other).await[0]["id"].as_str().unwrap().to_string();
+    let card = s.card_token("4000000000000002").await;
+    s.pay(
+        &other,
+        "fp-2",
+        json!({"token": card, "allocations": one_bill(&bill, "0.50")}),
+    )
+    .await
+    .expect_error(429, "too_many_declines");
+    // Payments per member per day (any outcome): the demo member has made one so far.
+    let bill = s.payable_bills(&demo).await[0]["id"].as_str().unwrap().to_string();
+    let card_id = s.card_method(&demo).await;
+    for n in 0..2 {
+        s.pay(
+            &demo,
+            &format!("many-{n}"),
+            json!({"payment_method_id": card_id, "allocations": one_bill(&bill, "0.10")}),
+        )
+        .await
+        .expect(201);
+    }
+    s.pay(
+        &demo,
+        "many-2",
+        json!({"payment_method_id": card_id, "allocations": one_bill(&bill, "0.10")}),
+    )
+    .await
+    .expect_error(429, "too_many_payments");
+    s.stop().await;
 }
