@@ -231,6 +231,7 @@ fn spawn_maintenance(state: AppState) {
                     tx.execute("DELETE FROM account_codes WHERE expires_at < ?1", params![day_ago])?;
                     crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
                     crate::payments::purge_keys(tx, now)?;
+                    crate::routes::accounts::purge_unverified(tx, now)?;
                     Ok(())
                 })
                 .await;

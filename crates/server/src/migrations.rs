@@ -341,6 +341,20 @@ DROP TABLE idempotency_keys;
 ALTER TABLE idempotency_keys_v4 RENAME TO idempotency_keys;
 CREATE INDEX idempotency_processing ON idempotency_keys(lease_expires_at) WHERE state = 'processing';
 CREATE INDEX idempotency_complete ON idempotency_keys(created_at) WHERE state = 'complete';
+
+-- A registration whose email code, once confirmed, replaces the member's never-verified account
+-- (someone else may have registered the member's ID first). Code stored as its HMAC.
+CREATE TABLE pending_registrations (
+    email         TEXT PRIMARY KEY,
+    member_id     TEXT NOT NULL REFERENCES roster(member_id),
+    password_hash TEXT NOT NULL,
+    code_hash     BLOB NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX pending_registrations_member ON pending_registrations(member_id);
+CREATE INDEX accounts_unverified ON accounts(created_at) WHERE verified_at IS NULL;
 "#,
 ];
 

@@ -102,7 +102,7 @@ pub async fn create_account(
     address_limit(&state, "register", &client, 20, Duration::minutes(10))?;
 
     let (id, e) = (member_id.clone(), email.clone());
-    let (roster, exists) = state
+    let (roster, member_account, email_owner) = state
         .db
         .read(move |conn| {
             let roster = conn
@@ -118,12 +118,24 @@ pub async fn create_account(
                     },
                 )
                 .optional()?;
-            let exists: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM accounts WHERE member_id = ?1 OR email = ?2)",
-                params![id, e],
-                |r| r.get(0),
-            )?;
-            Ok((roster, exists))
+            let member_account = conn
+                .query_row(
+                    "SELECT id, verified_at IS NOT NULL, created_at, email FROM accounts WHERE member_id = ?1",
+                    [&id],
+                    |r| {
+                        Ok(MemberAccount {
+                            id: r.get(0)?,
+                            verified: r.get(1)?,
+                            created_at: r.get(2)?,
+                            email: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let email_owner: Option<String> = conn
+                .query_row("SELECT member_id FROM accounts WHERE email = ?1", [&e], |r| r.get(0))
+                .optional()?;
+            Ok((roster, member_account, email_owner))
         })
         .await?;
     let matches = roster.as_ref().is_some_and(|r| {
@@ -135,18 +147,68 @@ pub async fn create_account(
         state.audit(None, "registration_identity_mismatch", Some(&client), None);
         return Err(ApiError::new(ErrorCode::IdentityNotVerified));
     }
-    if exists {
+    if member_account.as_ref().is_some_and(|a| a.verified) {
         return Err(ApiError::new(ErrorCode::AccountExists));
+    }
+    let created = Json(AccountCreated {
+        member_id: member_id.clone(),
+        email: email.clone(),
+        status: "pending_verification".into(),
+    });
+    let now = state.now();
+    let roster_first = roster.map(|r| r.first_name).unwrap_or(first_name);
+    // The email already belongs to another account: the answer is the same as for a new
+    // registration (nothing tells the caller whose address it is); its owner is told by mail.
+    if email_owner.as_deref().is_some_and(|owner| owner != member_id) {
+        let (st, e) = (state.clone(), email.clone());
+        state
+            .db
+            .transaction(move |tx| {
+                mail::enqueue(
+                    tx,
+                    st.config.demo,
+                    &e,
+                    "Someone tried to register with your email address",
+                    "Hello,\n\nSomeone tried to create a Carebill account with this email address, which already \
+                     has an account. If it was you, sign in, or use \"Forgot password\" on the sign-in screen.\n\n\
+                     If it was not you, you can ignore this message: nothing changed.\n",
+                    now,
+                )
+            })
+            .await?;
+        state.mail_queued();
+        state.audit(None, "registration_email_in_use", Some(&client), None);
+        return Ok((StatusCode::CREATED, created));
     }
     let hash = state.hasher.hash(req.password).await?;
     let code = tokens::six_digit_code();
-    let now = state.now();
     let st = state.clone();
     let (id, e) = (member_id.clone(), email.clone());
-    let roster_first = roster.map(|r| r.first_name).unwrap_or(first_name);
+    let stale = member_account
+        .as_ref()
+        .is_some_and(|a| from_ms(a.created_at) + UNVERIFIED_ACCOUNT_TTL <= now);
+    // A never-verified account of this member, younger than 72 hours, under another address:
+    // this registration waits for its own code and then replaces it (registration squatting).
+    let replacing = member_account.filter(|a| !stale && a.email != email);
     let account_id = state
         .db
         .transaction(move |tx| {
+            if let Some(old) = &replacing {
+                tx.execute(
+                    "INSERT OR REPLACE INTO pending_registrations (email, member_id, password_hash, code_hash, attempts, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+                    params![e, id, hash, st.secret.code_hash("verify", &code), ms(now), ms(now + VERIFY_CODE_TTL)],
+                )?;
+                let (subject, body) = verify_mail(&roster_first, &code);
+                mail::enqueue(tx, st.config.demo, &e, &subject, &body, now)?;
+                return Ok(old.id);
+            }
+            // Expired unverified accounts go (also done hourly); the member's own unverified
+            // account under the same address is registered again with the new password.
+            tx.execute(
+                "DELETE FROM accounts WHERE member_id = ?1 AND verified_at IS NULL AND (created_at <= ?2 OR email = ?3)",
+                params![id, ms(now - UNVERIFIED_ACCOUNT_TTL), e],
+            )?;
             let inserted = tx.execute(
                 "INSERT INTO accounts (member_id, email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![id, e, hash, ms(now)],
@@ -166,14 +228,28 @@ pub async fn create_account(
         .await?;
     state.mail_queued();
     state.audit(Some(account_id), "account_created", Some(&client), None);
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountCreated {
-            member_id,
-            email,
-            status: "pending_verification".into(),
-        }),
-    ))
+    Ok((StatusCode::CREATED, created))
+}
+
+/// A member's account as registration sees it.
+struct MemberAccount {
+    id: i64,
+    verified: bool,
+    created_at: i64,
+    email: String,
+}
+
+/// Accounts whose email was never confirmed are removed after this long.
+pub const UNVERIFIED_ACCOUNT_TTL: Duration = Duration::hours(72);
+
+/// Removes never-verified accounts older than [`UNVERIFIED_ACCOUNT_TTL`] and expired pending
+/// registrations (hourly maintenance).
+pub fn purge_unverified(tx: &Connection, now: chrono::DateTime<chrono::Utc>) -> ApiResult<usize> {
+    tx.execute("DELETE FROM pending_registrations WHERE expires_at < ?1", [ms(now)])?;
+    Ok(tx.execute(
+        "DELETE FROM accounts WHERE verified_at IS NULL AND created_at <= ?1",
+        [ms(now - UNVERIFIED_ACCOUNT_TTL)],
+    )?)
 }
 
 enum CodeCheck {
@@ -227,36 +303,104 @@ pub async fn verify_email(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::validation("/code", "Enter the 6-digit code from the email."));
     }
+    address_limit(&state, "verify", &client, 30, Duration::minutes(10))?;
     let st = state.clone();
+    let e = email.clone();
     let outcome = state
         .db
         .transaction(move |tx| {
-            let Some((account_id, verified, _)) = account_by_email(tx, &email)? else {
-                return Ok(Err(ApiError::new(ErrorCode::InvalidCode).at("/code")));
-            };
-            if verified {
-                return Ok(Ok(account_id));
+            if let Some((account_id, false, _)) = account_by_email(tx, &e)? {
+                return Ok(match check_code(tx, &st, account_id, "verify", &code)? {
+                    CodeCheck::Ok => {
+                        tx.execute(
+                            "UPDATE accounts SET verified_at = ?2 WHERE id = ?1",
+                            params![account_id, ms(st.now())],
+                        )?;
+                        tx.execute(
+                            "DELETE FROM account_codes WHERE account_id = ?1 AND purpose = 'verify'",
+                            [account_id],
+                        )?;
+                        tx.execute("DELETE FROM pending_registrations WHERE member_id = (SELECT member_id FROM accounts WHERE id = ?1)", [account_id])?;
+                        Some(Ok(account_id))
+                    }
+                    CodeCheck::Wrong => Some(Err(ApiError::new(ErrorCode::InvalidCode).at("/code"))),
+                    CodeCheck::Expired => Some(Err(ApiError::new(ErrorCode::CodeExpired).at("/code"))),
+                });
             }
-            Ok(match check_code(tx, &st, account_id, "verify", &code)? {
-                CodeCheck::Ok => {
-                    tx.execute(
-                        "UPDATE accounts SET verified_at = ?2 WHERE id = ?1",
-                        params![account_id, ms(st.now())],
-                    )?;
-                    tx.execute(
-                        "DELETE FROM account_codes WHERE account_id = ?1 AND purpose = 'verify'",
-                        [account_id],
-                    )?;
-                    Ok(account_id)
-                }
-                CodeCheck::Wrong => Err(ApiError::new(ErrorCode::InvalidCode).at("/code")),
-                CodeCheck::Expired => Err(ApiError::new(ErrorCode::CodeExpired).at("/code")),
-            })
+            confirm_pending(tx, &st, &e, &code)
         })
         .await?;
-    let account_id = outcome?;
+    let account_id = match outcome {
+        Some(result) => result?,
+        // No account waits for this address (none, or one already confirmed): the same answers
+        // as for a wrong code, and after as many tries, the same "expired" (no enumeration).
+        None => {
+            let tries = state.throttle.rate_limit(
+                &format!("verify-email\u{0}{email}"),
+                CODE_ATTEMPTS as u32,
+                VERIFY_CODE_TTL,
+            );
+            return Err(match tries {
+                Ok(()) => ApiError::new(ErrorCode::InvalidCode).at("/code"),
+                Err(_) => ApiError::new(ErrorCode::CodeExpired).at("/code"),
+            });
+        }
+    };
     state.audit(Some(account_id), "email_verified", Some(&client), None);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A pending registration confirmed by its code replaces the member's never-verified account.
+/// `None` when no registration waits for this address.
+fn confirm_pending(tx: &Connection, state: &AppState, email: &str, code: &str) -> ApiResult<Option<ApiResult<i64>>> {
+    let row = tx
+        .query_row(
+            "SELECT member_id, password_hash, code_hash, attempts, expires_at FROM pending_registrations WHERE email = ?1",
+            [email],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((member_id, hash, code_hash, attempts, expires_at)) = row else {
+        return Ok(None);
+    };
+    let now = state.now();
+    if from_ms(expires_at) <= now || attempts >= CODE_ATTEMPTS {
+        return Ok(Some(Err(ApiError::new(ErrorCode::CodeExpired).at("/code"))));
+    }
+    if code_hash != state.secret.code_hash("verify", code) {
+        tx.execute(
+            "UPDATE pending_registrations SET attempts = attempts + 1 WHERE email = ?1",
+            [email],
+        )?;
+        return Ok(Some(Err(ApiError::new(ErrorCode::InvalidCode).at("/code"))));
+    }
+    // Only a never-verified account is replaced; one confirmed meanwhile stays.
+    let verified: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE member_id = ?1 AND verified_at IS NOT NULL)",
+        [&member_id],
+        |r| r.get(0),
+    )?;
+    tx.execute("DELETE FROM pending_registrations WHERE member_id = ?1", [&member_id])?;
+    if verified {
+        return Ok(Some(Err(ApiError::new(ErrorCode::AccountExists))));
+    }
+    tx.execute(
+        "DELETE FROM accounts WHERE member_id = ?1 AND verified_at IS NULL",
+        [&member_id],
+    )?;
+    tx.execute(
+        "INSERT INTO accounts (member_id, email, password_hash, created_at, password_changed_at, verified_at) VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+        params![member_id, email, hash, ms(now)],
+    )?;
+    Ok(Some(Ok(tx.last_insert_rowid())))
 }
 
 /// Sends a new code of `purpose` when the account exists and none was sent in the last minute.
@@ -267,11 +411,17 @@ async fn send_code(state: &AppState, email: String, purpose: &'static str) -> Ap
     let sent = state
         .db
         .transaction(move |tx| {
+            // Every outcome commits a write (and its fsync), so the time taken does not tell
+            // whether the address has an account.
+            let nothing_sent = || -> ApiResult<Option<i64>> {
+                tx.execute("UPDATE settings SET value = value WHERE key = 'server_secret'", [])?;
+                Ok(None)
+            };
             let Some((account_id, verified, first_name)) = account_by_email(tx, &email)? else {
-                return Ok(None);
+                return nothing_sent();
             };
             if purpose == "verify" && verified {
-                return Ok(None);
+                return nothing_sent();
             }
             let ttl = if purpose == "verify" {
                 VERIFY_CODE_TTL
@@ -286,7 +436,7 @@ async fn send_code(state: &AppState, email: String, purpose: &'static str) -> Ap
                 )
                 .optional()?;
             if last_sent.is_some_and(|exp| from_ms(exp) - ttl + CODE_MAIL_INTERVAL > now) {
-                return Ok(None);
+                return nothing_sent();
             }
             let (code, subject, body) = if purpose == "verify" {
                 let code = tokens::six_digit_code();

@@ -69,23 +69,120 @@ async fn every_identity_mismatch_gets_the_same_answer() {
 async fn a_member_or_email_with_an_account_cannot_register_again() {
     let s = TestServer::start().await;
     s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
-    s.post("/v1/accounts", alex(GOOD_PASSWORD))
-        .await
-        .expect_error(409, "account_exists");
+    // The same member and address again, never confirmed: registered again with a new code.
+    s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000002'")
+            .await,
+        1
+    );
     let demo = json!({
         "member_id": "M200000001", "first_name": "Jordan", "last_name": "Lee",
         "date_of_birth": "1979-09-23", "email": "someone.else@example.com", "password": GOOD_PASSWORD,
     });
     s.post("/v1/accounts", demo).await.expect_error(409, "account_exists");
+    // Another member's address: answered like any registration (no enumeration); nothing is
+    // created and the address's owner is told.
     let mut same_email = json!({
         "member_id": "M200000004", "first_name": "Samuel", "last_name": "Okafor",
         "date_of_birth": "1968-07-08", "email": "DEMO@carebill.example", "password": GOOD_PASSWORD,
     });
-    s.post("/v1/accounts", same_email.clone())
-        .await
-        .expect_error(409, "account_exists");
+    let r = s.post("/v1/accounts", same_email.clone()).await;
+    r.expect(201);
+    assert_eq!(r.body["status"], "pending_verification");
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000004'")
+            .await,
+        0
+    );
+    let notice = s.last_mail_to(DEMO_EMAIL).await.unwrap();
+    assert!(notice["subject"].as_str().unwrap().contains("tried to register"));
     same_email["email"] = json!("samuel@example.com");
     s.post("/v1/accounts", same_email).await.expect(201);
+    s.stop().await;
+}
+
+/// Review finding 10: whoever registers a member's ID first (and never confirms the address)
+/// does not keep it: a registration with the member's own, confirmed address replaces the
+/// never-verified account, and unconfirmed accounts expire after 72 hours.
+#[tokio::test]
+async fn a_never_verified_registration_is_replaced_by_the_member_and_expires() {
+    let s = TestServer::start().await;
+    let mut squatter = alex(GOOD_PASSWORD);
+    squatter["email"] = json!("x@evil.test");
+    s.post("/v1/accounts", squatter.clone()).await.expect(201);
+    // The real member registers with their own address and confirms it.
+    s.post("/v1/accounts", alex(DEMO_PASSWORD)).await.expect(201);
+    let code = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
+    s.post(
+        "/v1/accounts/verify",
+        json!({"email": "alex.rivera@example.com", "code": code}),
+    )
+    .await
+    .expect(204);
+    s.sign_in("alex.rivera@example.com", DEMO_PASSWORD).await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000002'")
+            .await,
+        1
+    );
+    // The squatter's code is worth nothing now.
+    let theirs = six_digit_code(&s.last_mail_to("x@evil.test").await.unwrap());
+    s.post("/v1/accounts/verify", json!({"email": "x@evil.test", "code": theirs}))
+        .await
+        .expect_error(422, "invalid_code");
+    // A verified account is never replaced.
+    s.post("/v1/accounts", squatter)
+        .await
+        .expect_error(409, "account_exists");
+
+    // Expiry: an account nobody confirms is removed after 72 hours.
+    let mut samuel = json!({
+        "member_id": "M200000004", "first_name": "Samuel", "last_name": "Okafor",
+        "date_of_birth": "1968-07-08", "email": "x2@evil.test", "password": GOOD_PASSWORD,
+    });
+    s.post("/v1/accounts", samuel.clone()).await.expect(201);
+    s.advance(chrono::Duration::hours(73));
+    let now = s.clock_now();
+    let purged = s
+        .server
+        .state
+        .db
+        .transaction(move |tx| carebill_server::routes::accounts::purge_unverified(tx, now))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    samuel["email"] = json!("samuel@example.com");
+    s.post("/v1/accounts", samuel).await.expect(201);
+    let code = six_digit_code(&s.last_mail_to("samuel@example.com").await.unwrap());
+    s.post(
+        "/v1/accounts/verify",
+        json!({"email": "samuel@example.com", "code": code}),
+    )
+    .await
+    .expect(204);
+    s.stop().await;
+}
+
+/// Review finding 6: the confirmation endpoint answers the same for a confirmed account, an
+/// unconfirmed one and an unknown address: a wrong code, then "expired" after five tries.
+#[tokio::test]
+async fn confirming_an_address_reveals_nothing_about_accounts() {
+    let s = TestServer::start().await;
+    s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
+    for email in [DEMO_EMAIL, "alex.rivera@example.com", "nobody@example.com"] {
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            let r = s
+                .post("/v1/accounts/verify", json!({"email": email, "code": "000000"}))
+                .await;
+            answers.push((r.status, r.code().to_string()));
+        }
+        let expected: Vec<(u16, String)> = std::iter::repeat_n((422, "invalid_code".to_string()), 5)
+            .chain([(422, "code_expired".to_string())])
+            .collect();
+        assert_eq!(answers, expected, "{email}");
+    }
     s.stop().await;
 }
 
@@ -192,5 +289,25 @@ async fn resending_reveals_nothing_about_accounts() {
         before,
         "no mail for unknown or verified addresses"
     );
+    s.stop().await;
+}
+
+/// Review finding 6: a reset request for an address without an account does the same work (a
+/// committed write) as one with an account, so its timing reveals nothing. The write is seen
+/// through SQLite's count of committed changes on the writer.
+#[tokio::test]
+async fn reset_requests_write_the_same_for_any_address() {
+    let s = TestServer::start().await;
+    let changes = || {
+        s.server
+            .state
+            .db
+            .write(|c| Ok(c.query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))?))
+    };
+    for email in ["nobody@example.com", DEMO_EMAIL] {
+        let before = changes().await.unwrap();
+        s.post("/v1/password-resets", json!({"email": email})).await.expect(202);
+        assert!(changes().await.unwrap() > before, "{email}: nothing was written");
+    }
     s.stop().await;
 }
