@@ -113,6 +113,8 @@ impl Backend {
         let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().to_path_buf());
         config.demo = true;
         config.scheduler_every = None;
+        // As a demo server: the journeys and the interaction benchmark pay many times a day.
+        config.payment_limits = carebill_server::config::PaymentLimits::generous();
         let server = carebill_server::start(config, Arc::new(SystemClock))
             .await
             .expect("server starts");

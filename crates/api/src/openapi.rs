@@ -216,8 +216,13 @@ fn create_payment() {}
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("idempotency_key" = Option<String>, Query, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+            description = "Only the payment made with this key: a page of one, or an empty page when the server never received it"),
     ),
-    responses((status = 200, description = "A page of payments", body = PaymentPage)))]
+    responses(
+        (status = 200, description = "A page of payments", body = PaymentPage),
+        (status = 409, description = "`idempotency_key_in_use`: the payment with this key is still being charged; ask again later", body = ErrorBody),
+    ))]
 fn list_payments() {}
 
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", operation_id = "getPayment",

@@ -38,6 +38,7 @@ fn setup() -> Setup {
     let server_dir = tempfile::tempdir().unwrap();
     let server = rt.block_on(async {
         let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), server_dir.path().to_path_buf());
+        config.payment_limits = carebill_server::config::PaymentLimits::generous();
         config.demo = true;
         config.scheduler_every = None;
         let server = carebill_server::start(config, Arc::new(carebill_server::SystemClock))

@@ -680,6 +680,16 @@ impl ApiClient {
             .await
     }
 
+    /// The member's payment made with `key`, as the server has it: `None` when the server never
+    /// received it. A payment still being charged is an error (`idempotency_key_in_use`).
+    pub async fn payment_by_key(&self, key: &str) -> ClientResult<Option<Payment>> {
+        let path = format!("/v1/payments?idempotency_key={}", form_urlencoded_key(key));
+        let page: PaymentPage = self
+            .json(Method::GET, &path, None::<&()>, Auth::Bearer, Retry::Idempotent)
+            .await?;
+        Ok(page.data.into_iter().next())
+    }
+
     // --- Autopay --------------------------------------------------------------------------------
 
     pub async fn put_autopay(&self, req: &AutopayRequest) -> ClientResult<Autopay> {
@@ -715,3 +725,16 @@ impl ApiClient {
 
 /// For tests and tools that need the shared client.
 pub type SharedApi = Arc<ApiClient>;
+
+/// Keys are letters, digits, `-`, `_`, `.` and `~` (nothing to escape); anything else is escaped.
+fn form_urlencoded_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1243,25 +1243,14 @@ impl Engine {
         let s = self.online_session().await?;
         let entries = s.cache.run(|c| outbox::unresolved(c)).await?;
         let mut resolved = 0;
+        // Reconciling old payments needs a sync that succeeded in this pass, so the copy is not
+        // out of date; it is done once, and only when an old payment waits.
+        let mut synced: Option<bool> = None;
         for entry in entries {
             let age = self.now() - entry.created_at;
             if let Request::Payment(_) = &entry.request {
                 if age > outbox::RESEND_WINDOW {
-                    let (key, id, now) = (entry.key.clone(), entry.id.clone(), self.now());
-                    let found = s
-                        .cache
-                        .run(move |c| {
-                            let p = cache::payment_by_key(c, &key)?;
-                            let state = if p.is_some() {
-                                OutboxState::Done
-                            } else {
-                                OutboxState::Unknown
-                            };
-                            let value = p.map(serde_json::to_value).transpose()?;
-                            outbox::resolve(c, &id, state, value.as_ref(), None, now)
-                        })
-                        .await?;
-                    if found {
+                    if *synced.get_or_insert(self.sync().await.is_ok()) && self.reconcile(&s, &entry).await? {
                         resolved += 1;
                         self.emit(Event::PaymentResolved {
                             intent_id: entry.id.clone(),
@@ -1274,11 +1263,75 @@ impl Engine {
                 {
                     resolved += 1;
                 }
-            } else if self.drive_write(&s, entry).await.is_ok() {
+            } else if age > outbox::WRITE_RESEND_WINDOW {
+                // A change whose answer never came, from long ago: never re-sent (the member may
+                // have changed their mind elsewhere since); the sync shows what the server has.
+                let (id, now) = (entry.id.clone(), self.now());
+                if s.cache
+                    .run(move |c| outbox::resolve(c, &id, OutboxState::Unknown, None, None, now))
+                    .await?
+                {
+                    resolved += 1;
+                }
+            } else if self.drive_write(&s, entry, false).await.is_ok() {
                 resolved += 1;
             }
         }
+        resolved += self.recheck_unknown(&s).await?;
         Ok(resolved)
+    }
+
+    /// Settles a payment too old to re-send: from the synced history when it is there, else from
+    /// the server by its key. `Unknown` ("it never reached the server") only on the server's word;
+    /// while the server may still be charging it, or cannot be asked, it stays pending.
+    async fn reconcile(&self, s: &Session, entry: &outbox::Entry) -> ClientResult<bool> {
+        let key = entry.key.clone();
+        let mut payment = s.cache.run(move |c| cache::payment_by_key(c, &key)).await?;
+        if payment.is_none() {
+            match self.0.api.payment_by_key(&entry.key).await {
+                Ok(Some(p)) => {
+                    let stored = p.clone();
+                    s.cache.run(move |c| cache::upsert_payment(c, &stored)).await?;
+                    payment = Some(p);
+                }
+                Ok(None) => {}
+                Err(_) => return Ok(false),
+            }
+        }
+        let state = if payment.is_some() {
+            OutboxState::Done
+        } else {
+            OutboxState::Unknown
+        };
+        let value = payment.map(serde_json::to_value).transpose()?;
+        let (id, now) = (entry.id.clone(), self.now());
+        s.cache
+            .run(move |c| outbox::resolve(c, &id, state, value.as_ref(), None, now))
+            .await
+    }
+
+    /// Payments once concluded `Unknown` that the synced history now shows: settled after all.
+    async fn recheck_unknown(&self, s: &Session) -> ClientResult<u32> {
+        let now = self.now();
+        let settled = s
+            .cache
+            .run(move |c| {
+                let mut settled = Vec::new();
+                for entry in outbox::unknown(c)? {
+                    if let Some(p) = cache::payment_by_key(c, &entry.key)? {
+                        let value = serde_json::to_value(p)?;
+                        if outbox::settle_unknown(c, &entry.id, &value, now)? {
+                            settled.push(entry.id);
+                        }
+                    }
+                }
+                Ok(settled)
+            })
+            .await?;
+        for id in &settled {
+            self.emit(Event::PaymentResolved { intent_id: id.clone() });
+        }
+        Ok(settled.len() as u32)
     }
 
     // --- Other writes (same discipline) ---------------------------------------------------------
@@ -1290,10 +1343,14 @@ impl Engine {
             .cache
             .run(move |c| cache::durable(c, |c| outbox::insert(c, &id, &request, &[], now)))
             .await?;
-        self.drive_write(&s, entry).await
+        self.drive_write(&s, entry, true).await
     }
 
-    async fn drive_write(&self, s: &Session, entry: outbox::Entry) -> ClientResult<serde_json::Value> {
+    /// Sends a change. `told`: the member sees this call's outcome (the screen's own request), so
+    /// any failure is final for this entry and it is never re-sent behind their back; the
+    /// background re-sends only entries whose sender never heard back (a crash or a restart),
+    /// within [`outbox::WRITE_RESEND_WINDOW`].
+    async fn drive_write(&self, s: &Session, entry: outbox::Entry, told: bool) -> ClientResult<serde_json::Value> {
         let api = &self.0.api;
         let result: ClientResult<serde_json::Value> = match &entry.request {
             Request::AddMethod { token } => api
@@ -1331,7 +1388,7 @@ impl Engine {
                 self.request_sync();
                 Ok(value)
             }
-            Err(e) if matches!(e.kind, ErrorKind::Offline | ErrorKind::Server) => Err(e),
+            Err(e) if !told && matches!(e.kind, ErrorKind::Offline | ErrorKind::Server) => Err(e),
             Err(e) => {
                 let err = e.clone();
                 s.cache

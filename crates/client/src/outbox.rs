@@ -2,8 +2,10 @@
 //!
 //! A payment (or a change to payment methods or autopay) is written here with a fresh
 //! idempotency key *before* it is sent, holding only a token or a method id, never card data.
-//! It is sent with that key, and re-sent with the same key after timeouts, dropped connections and
-//! app restarts, until its answer is known. A payment older than the server's key retention
+//! A payment is sent with that key, and re-sent with the same key after timeouts, dropped
+//! connections and app restarts, until its answer is known. Other changes are re-sent only when
+//! their sender never heard back, for [`WRITE_RESEND_WINDOW`]; a failure the member was shown
+//! ends them. A payment older than the server's key retention
 //! (24 hours) is never re-sent: it is reconciled against the synced payment history by its key.
 
 use carebill_api::types::{AutopayRequest, CreatePaymentRequest};
@@ -16,6 +18,10 @@ use crate::error::{ClientError, ClientResult};
 
 /// After this long a pending payment is reconciled, not re-sent.
 pub const RESEND_WINDOW: Duration = Duration::hours(24);
+/// A change other than a payment (methods, autopay, skips) whose sender never heard back (the
+/// app stopped mid-request) is re-sent only this soon after it was made; a change whose failure
+/// the member was shown is never re-sent.
+pub const WRITE_RESEND_WINDOW: Duration = Duration::minutes(10);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -176,6 +182,29 @@ pub fn unresolved(conn: &Connection) -> ClientResult<Vec<Entry>> {
     ))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(decode).collect()
+}
+
+/// Payments concluded `Unknown` (kept re-checkable: a later sync may show them after all).
+pub fn unknown(conn: &Connection) -> ClientResult<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'unknown' AND kind = 'payment' ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+/// An `Unknown` payment found after all: `Done` with its payment.
+pub fn settle_unknown(
+    conn: &Connection,
+    id: &str,
+    payment: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> ClientResult<bool> {
+    let changed = conn.execute(
+        "UPDATE outbox SET state = 'done', result = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'unknown'",
+        params![id, serde_json::to_string(payment)?, now.timestamp_millis()],
+    )?;
+    Ok(changed == 1)
 }
 
 pub fn count_unresolved(conn: &Connection) -> ClientResult<u32> {

@@ -162,9 +162,9 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     /// Largest request body in bytes, on every route. Default 65536.
     pub max_body_bytes: Option<usize>,
-    /// Velocity limits on payments (card testing).
-    #[serde(default)]
-    pub payment_limits: PaymentLimits,
+    /// Velocity limits on payments (card testing). Demo mode, without this section, allows
+    /// practically unlimited test payments.
+    pub payment_limits: Option<PaymentLimits>,
 }
 
 /// Velocity limits on payments, counted over the last 24 hours inside the claim transaction, so
@@ -184,6 +184,18 @@ pub struct PaymentLimits {
     /// Guest attempts at risk on one statement, across kiosks and lookups. Answer: 429
     /// `too_many_declines`.
     pub statement_declines_per_day: u32,
+}
+
+impl PaymentLimits {
+    /// For demos, benchmarks and tests about something else: no practical limit.
+    pub fn generous() -> PaymentLimits {
+        PaymentLimits {
+            member_payments_per_day: 1_000_000,
+            member_declines_per_day: 1_000_000,
+            card_declines_per_day: 1_000_000,
+            statement_declines_per_day: 1_000_000,
+        }
+    }
 }
 
 impl Default for PaymentLimits {
@@ -321,7 +333,11 @@ impl ServerConfig {
             request_timeout: secs(file.request_timeout_secs, d.request_timeout),
         };
         config.max_body_bytes = file.max_body_bytes.unwrap_or(carebill_api::MAX_BODY_BYTES);
-        config.payment_limits = file.payment_limits;
+        config.payment_limits = file.payment_limits.unwrap_or(if demo {
+            PaymentLimits::generous()
+        } else {
+            PaymentLimits::default()
+        });
         if demo {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
         }

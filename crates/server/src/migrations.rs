@@ -320,6 +320,7 @@ CREATE INDEX payments_member_created ON payments(member_id, created_at DESC, id 
 CREATE INDEX payments_open_states ON payments(status, settle_on) WHERE status IN ('processing', 'pending');
 CREATE INDEX payments_review ON payments(created_at) WHERE status = 'needs_review';
 CREATE INDEX payments_card ON payments(card_fingerprint, created_at) WHERE card_fingerprint IS NOT NULL;
+CREATE INDEX payments_member_key ON payments(member_id, idempotency_key);
 
 -- 'expired': a finished key past its retention keeps its fingerprint (no answer), so it can never
 -- be used again for a new payment.

@@ -1115,6 +1115,25 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
     })
 }
 
+/// The member's payment made with `key` (not while it is being processed).
+pub fn payment_by_key(conn: &Connection, member_id: &str, key: &str) -> ApiResult<Option<Payment>> {
+    let id: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM payments WHERE member_id = ?1 AND idempotency_key = ?2 AND status != 'processing'",
+        )?
+        .query_row(params![member_id, key], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => load_payment(conn, member_id, &id),
+        None => Ok(None),
+    }
+}
+
+/// Whether a payment with this member key is being charged right now (or waits for recovery).
+pub fn key_in_flight(conn: &Connection, member_id: &str, key: &str) -> ApiResult<bool> {
+    Ok(key_row(conn, member_id, key)?.is_some_and(|r| r.state == "processing"))
+}
+
 /// One of the member's payments (not while it is being processed).
 pub fn load_payment(conn: &Connection, member_id: &str, payment_id: &str) -> ApiResult<Option<Payment>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -20,7 +20,8 @@ const RESTART_EVERY: usize = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_payments_through_random_faults_and_restarts_happen_exactly_once() {
     let started = Instant::now();
-    let w = World::start().await;
+    // A thousand payments by one member in a day: far past the card-testing limits.
+    let w = World::start_with(|c| c.payment_limits = carebill_server::config::PaymentLimits::generous()).await;
     let (now, today) = (chrono::Utc::now(), w.server().state.business.today());
     let bills: Vec<String> = w
         .server()
@@ -162,4 +163,62 @@ async fn a_thousand_payments_through_random_faults_and_restarts_happen_exactly_o
         started.elapsed() < Duration::from_secs(180),
         "stays under three minutes"
     );
+}
+
+/// Review finding 9: a change the member was told had failed is never re-sent later: a stale
+/// "set up autopay" cannot turn autopay back on after the member turned it off elsewhere.
+#[tokio::test]
+async fn a_change_shown_as_failed_is_never_replayed_later() {
+    use carebill_api::types::{AutopayAmount, AutopayRequest, AutopayTiming};
+
+    let w = World::start().await;
+    let proxy = FaultProxy::start(w.server().addr, 7).await;
+    let mut config = w.config(&proxy.url());
+    config.retries = 0;
+    config.request_timeout = Duration::from_millis(700);
+    let e = w.engine_with(config);
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let method = card(&e).await;
+    // The request reaches the server, which turns autopay on; the answer is lost.
+    proxy.drop_every_answer();
+    let failed = e
+        .set_autopay(AutopayRequest {
+            payment_method_id: method,
+            amount: AutopayAmount::StatementBalance,
+            max_amount: carebill_billing::Money::parse("500.00").unwrap(),
+            timing: AutopayTiming::DueDate,
+            ach_authorization: None,
+        })
+        .await;
+    assert!(failed.is_err(), "the member was told it failed");
+    // Elsewhere (the member's other device), autopay is turned off.
+    let http = reqwest::Client::new();
+    let tokens: serde_json::Value = http
+        .post(format!("{}/v1/sessions", w.api_url))
+        .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let off = http
+        .delete(format!("{}/v1/autopay", w.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 204);
+    // The network is back; the engine's background pass runs.
+    proxy.set_faults(false);
+    e.resolve_unresolved().await.unwrap();
+    let now = http
+        .get(format!("{}/v1/autopay", w.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(now.status(), 404, "autopay stays off");
 }

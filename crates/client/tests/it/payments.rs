@@ -223,3 +223,38 @@ async fn a_lost_answer_becomes_pending_confirmation_blocks_a_second_payment_and_
         "the payment {intent_id} is in the history"
     );
 }
+
+/// Review finding 14: a payment too old to re-send is concluded "never reached the server" only
+/// on the server's word, never from a copy that a failed sync left out of date.
+#[tokio::test]
+async fn an_old_unconfirmed_payment_is_not_given_up_while_the_server_cannot_be_asked() {
+    let w = World::start().await;
+    let proxy = FaultProxy::start(w.server().addr, 12).await;
+    let mut config = w.config(&proxy.url());
+    config.retries = 0;
+    config.keep_alive = false;
+    config.request_timeout = std::time::Duration::from_millis(800);
+    config.submit_patience = std::time::Duration::from_millis(10);
+    let clock = carebill_client::ManualClock::new(chrono::Utc::now());
+    let e = Engine::new(config, w.secrets.clone(), clock.clone()).unwrap();
+    signed_in(&e).await;
+    let bill = payable_bill(&e).await;
+    let review = e.prepare_payment(draft(&bill, "2.00", &card(&e).await)).await.unwrap();
+    proxy.drop_every_answer();
+    let outcome = e.submit_payment(&review.review_id, false).await.unwrap();
+    assert!(
+        matches!(outcome, SubmitOutcome::PendingConfirmation { .. }),
+        "{outcome:?}"
+    );
+    // A day later, the service still cannot be reached: the payment stays unconfirmed.
+    clock.advance(chrono::Duration::hours(25));
+    e.resolve_unresolved().await.unwrap();
+    assert_eq!(e.unresolved().await.unwrap().len(), 1, "not given up on a failed sync");
+    // Reachable again: confirmed from the server (never re-sent: one payment).
+    proxy.set_faults(false);
+    e.resolve_unresolved().await.unwrap();
+    assert!(e.unresolved().await.unwrap().is_empty());
+    let history = e.payments(Default::default()).await.unwrap().payments;
+    assert!(history.iter().any(|p| p.amount.cents() == 200));
+    assert_eq!(w.server_count(format!("SELECT COUNT(*) FROM payments p JOIN payment_allocations a ON a.payment_id = p.id WHERE a.bill_id = '{bill}' AND p.amount_cents = 200")).await, 1);
+}

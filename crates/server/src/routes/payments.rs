@@ -345,6 +345,9 @@ pub async fn list_payments(
     who: Authed,
     params: QueryParams,
 ) -> ApiResult<Json<PaymentPage>> {
+    if let Some(key) = params.0.get("idempotency_key") {
+        return by_key(&state, &who.member_id, key).await.map(Json);
+    }
     let limit = params.page_limit()?;
     let context = format!("payments:{}", who.member_id);
     let before = match params.pair_cursor(&state, &context)? {
@@ -372,6 +375,37 @@ pub async fn list_payments(
         next_cursor,
         has_more,
     }))
+}
+
+/// `GET /v1/payments?idempotency_key=K`: the member's payment made with key `K` (a page of at
+/// most one), so a client can tell "the server never got it" (an empty page) from "it is there"
+/// before it tells the member anything. A key whose payment is still being charged answers 409
+/// `idempotency_key_in_use`: ask again later.
+async fn by_key(state: &AppState, member_id: &str, key: &str) -> ApiResult<PaymentPage> {
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(is_key_byte) {
+        return Err(ApiError::validation(
+            "/idempotency_key",
+            "idempotency_key is 1 to 255 letters, digits, '-', '_', '.' or '~'.",
+        ));
+    }
+    let (member, key) = (member_id.to_string(), key.to_string());
+    let (payment, in_flight) = state
+        .db
+        .read(move |conn| {
+            Ok((
+                payments::payment_by_key(conn, &member, &key)?,
+                payments::key_in_flight(conn, &member, &key)?,
+            ))
+        })
+        .await?;
+    if payment.is_none() && in_flight {
+        return Err(ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(60));
+    }
+    Ok(PaymentPage {
+        data: payment.into_iter().collect(),
+        next_cursor: None,
+        has_more: false,
+    })
 }
 
 pub async fn get_payment(

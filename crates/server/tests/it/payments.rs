@@ -1301,3 +1301,42 @@ async fn one_card_is_limited_across_members_and_payments_per_day_are_capped() {
     .expect_error(429, "too_many_payments");
     s.stop().await;
 }
+
+/// Review finding 14 (server side): a client can ask for its payment by key: a page of one when
+/// the server has it, an empty page when it never received it, 409 while it is being charged.
+#[tokio::test]
+async fn a_payment_can_be_looked_up_by_its_key() {
+    let (s, processor) = start_with_dying(1).await;
+    let token = s.demo_token().await;
+    let id = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let card_id = s.card_method(&token).await;
+    let body = json!({"payment_method_id": card_id, "allocations": one_bill(&id, "4.00")});
+    let by_key = |key: &'static str| {
+        let token = token.clone();
+        let s = &s;
+        async move { s.get(&format!("/v1/payments?idempotency_key={key}"), &token).await }
+    };
+    let none = by_key("never-sent").await;
+    none.expect(200);
+    assert_eq!(none.body["data"], json!([]));
+    // Charged, but the process died before recording it: in flight.
+    s.pay(&token, "in-flight", body.clone())
+        .await
+        .expect_error(503, "processor_unavailable");
+    by_key("in-flight").await.expect_error(409, "idempotency_key_in_use");
+    processor.revive();
+    s.advance(Duration::seconds(61));
+    let token2 = s.demo_token().await;
+    s.pay(&token2, "in-flight", body).await.expect(201);
+    let found = s.get("/v1/payments?idempotency_key=in-flight", &token2).await;
+    found.expect(200);
+    assert_eq!(found.body["data"][0]["idempotency_key"], "in-flight");
+    // Another member's key is not theirs to see.
+    let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
+    let theirs = s.get("/v1/payments?idempotency_key=in-flight", &other).await;
+    assert_eq!(theirs.body["data"], json!([]));
+    s.get("/v1/payments?idempotency_key=a:b", &token2)
+        .await
+        .expect_error(422, "validation_failed");
+    s.stop().await;
+}
