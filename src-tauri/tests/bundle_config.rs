@@ -138,3 +138,57 @@ fn updates_are_signed_and_fetched_over_https() {
     }
     assert_eq!(u["windows"]["installMode"], "passive");
 }
+
+/// Review finding 24: the removal script runs as root in users' homes; a user who makes
+/// `~/.local` or `~/.config` a symbolic link cannot point the removal at another directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn purging_removes_each_accounts_data_and_never_follows_a_link() {
+    let root = tempfile::tempdir().unwrap();
+    let honest = root.path().join("honest");
+    let sly = root.path().join("sly");
+    let elsewhere = root.path().join("elsewhere");
+    for dir in [
+        honest.join(".local/share/Carebill"),
+        honest.join(".config/Carebill"),
+        sly.join(".config"),
+        elsewhere.join("share/Carebill"),
+        elsewhere.join("Carebill"),
+    ] {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keep-or-not"), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(&elsewhere, sly.join(".local")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sly.join(".config/Carebill")).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/linux/postrm.sh");
+    let status = std::process::Command::new("sh")
+        .arg(script)
+        .arg("purge")
+        .env(
+            "CAREBILL_POSTRM_HOMES",
+            format!("{} {}", honest.display(), sly.display()),
+        )
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!honest.join(".local/share/Carebill").exists());
+    assert!(!honest.join(".config/Carebill").exists());
+    assert!(
+        elsewhere.join("share/Carebill/keep-or-not").exists(),
+        "followed ~/.local"
+    );
+    assert!(
+        elsewhere.join("Carebill/keep-or-not").exists(),
+        "followed ~/.config/Carebill"
+    );
+    // `apt remove` (not purge) removes nothing.
+    std::fs::create_dir_all(honest.join(".config/Carebill")).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg(script)
+        .arg("remove")
+        .env("CAREBILL_POSTRM_HOMES", honest.display().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(honest.join(".config/Carebill").exists());
+}

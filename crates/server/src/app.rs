@@ -212,7 +212,8 @@ pub async fn start_with(
     })
 }
 
-/// Hourly: forget expired tokens and old outbox rows.
+/// Hourly: forget expired tokens, sessions, codes, old changes and unverified accounts; drop
+/// old idempotency answers (keys stay); erase old mail bodies.
 fn spawn_maintenance(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -232,6 +233,7 @@ fn spawn_maintenance(state: AppState) {
                     crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
                     crate::payments::purge_keys(tx, now)?;
                     crate::routes::accounts::purge_unverified(tx, now)?;
+                    crate::mail::erase_old_bodies(tx, now)?;
                     Ok(())
                 })
                 .await;

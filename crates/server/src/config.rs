@@ -64,6 +64,12 @@ pub enum ConfigError {
     NoProcessor,
     #[error("unknown payment processor kind {0:?}: this release has only \"sandbox\"")]
     UnknownProcessor(String),
+    #[error(
+        "smtp.security = \"none\" sends mail (reset codes) unencrypted: it is allowed only for a relay on loopback, not {0:?}"
+    )]
+    PlainSmtpOffLoopback(String),
+    #[error("smtp.security must be \"starttls\", \"tls\" or \"none\", not {0:?}")]
+    SmtpSecurity(String),
 }
 
 /// Which payment processor charges members.
@@ -321,6 +327,14 @@ impl ServerConfig {
         if let Some(from) = file.mail_from {
             config.mail_from = from;
         }
+        if let Some(smtp) = &file.smtp {
+            match smtp.security.as_str() {
+                "starttls" | "tls" => {}
+                "none" if is_loopback_host(&smtp.host) => {}
+                "none" => return Err(ConfigError::PlainSmtpOffLoopback(smtp.host.clone())),
+                other => return Err(ConfigError::SmtpSecurity(other.to_string())),
+            }
+        }
         config.smtp = file.smtp;
         config.processor = processor;
         config.trusted_proxies = file.trusted_proxies;
@@ -343,6 +357,16 @@ impl ServerConfig {
         }
         Ok(config)
     }
+}
+
+/// `localhost` or a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Demo mode keeps its own key next to its data, readable by the owner only.

@@ -27,6 +27,18 @@ pub fn enqueue(tx: &Connection, demo: bool, to: &str, subject: &str, body: &str,
     Ok(())
 }
 
+/// How long a mail's body is kept when it was not delivered (failed ten times, or no relay), and
+/// in demo mode: reset and confirmation codes and bill details do not linger.
+pub const UNDELIVERED_BODY_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+/// Erases the bodies of mail older than [`UNDELIVERED_BODY_RETENTION`] (hourly maintenance).
+pub fn erase_old_bodies(tx: &Connection, now: DateTime<Utc>) -> ApiResult<usize> {
+    Ok(tx.execute(
+        "UPDATE outbox SET body = '' WHERE body != '' AND created_at < ?1",
+        [ms(now - UNDELIVERED_BODY_RETENTION)],
+    )?)
+}
+
 fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let builder = match smtp.security.as_str() {
         "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,

@@ -421,6 +421,8 @@ fn claim(
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;
     for (bill_id, a) in &intent.allocations {
         alloc.execute(params![payment_id, bill_id, a.cents()])?;
+        // The reservation changes what can be paid now: lists and the sync feed show it at once.
+        touch(tx, &intent.member_id, SyncEntity::Bill, bill_id, SyncOp::Upsert, now)?;
     }
     tx.prepare_cached(
         "INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
@@ -1098,7 +1100,7 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
         payment_method: PaymentMethodSummary {
             kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
             brand: r.get(5)?,
-            last4: r.get(6)?,
+            last4: if source == "guest" { String::new() } else { r.get(6)? },
         },
         created_at: from_ms(r.get(7)?),
         settled_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
@@ -1106,7 +1108,8 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
             code,
             message: failure_message.unwrap_or_default(),
         }),
-        idempotency_key: r.get(11)?,
+        // A guest's key (it names the kiosk) and card digits are the guest's, not the member's.
+        idempotency_key: if source == "guest" { None } else { r.get(11)? },
         source: match source.as_str() {
             "autopay" => PaymentSource::Autopay,
             "guest" => PaymentSource::Guest,

@@ -521,7 +521,7 @@ fn save_demo_methods(
             .tokenize(request, today, now)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let instrument = processor
-            .attach(&token.token, now)
+            .attach(&token.token, member_id, now)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         crate::routes::payments::save_method(tx, member_id, &instrument, now)?;
     }

@@ -118,9 +118,10 @@ pub trait PaymentProcessor: Send + Sync + 'static {
     ) -> Result<ProcessorToken, ProcessorError>;
     /// What a still-usable token stands for.
     fn token_details(&self, token: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError>;
-    /// Turns a token into a reusable instrument. The same token attached again gives the same
-    /// instrument.
-    fn attach(&self, token: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError>;
+    /// Turns a token into a reusable instrument for `owner` (a member). The same token attached
+    /// again by the same owner, while the token is still within its lifetime, gives the same
+    /// instrument (a retried request); anyone else, or later, gets `InvalidToken`.
+    fn attach(&self, token: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError>;
     /// Charges once per key: a repeated key returns the first charge (whatever amount and source
     /// the repeat asks for; the billing side compares them). Keys are unique per payment record.
     fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError>;

@@ -26,7 +26,8 @@ pub const TOKEN_TTL: Duration = Duration::minutes(15);
 pub const TEST_ROUTING_NUMBER: &str = "110000000";
 pub const TEST_BANK_NAME: &str = "Carebill Test Bank";
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tokens (
     token_hash    BLOB PRIMARY KEY,
     details       TEXT NOT NULL,
@@ -51,7 +52,12 @@ CREATE TABLE charges (
     outcome      TEXT NOT NULL,
     created_at   INTEGER NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    // 2: a token attached as an instrument is bound to the member who attached it.
+    r#"
+ALTER TABLE tokens ADD COLUMN attached_by TEXT;
+"#,
+];
 
 /// What a test number decides.
 fn card_outcome(number: &str) -> &'static str {
@@ -399,7 +405,7 @@ impl PaymentProcessor for SandboxProcessor {
         }
     }
 
-    fn attach(&self, token: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+    fn attach(&self, token: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
         self.with_tx(|tx| {
             let Some(TokenRow {
                 details,
@@ -411,10 +417,24 @@ impl PaymentProcessor for SandboxProcessor {
             else {
                 return Err(ProcessorError::InvalidToken);
             };
-            if let Some(id) = instrument_id {
-                return Ok(Instrument { id, details });
+            if expires_at <= ms(now) {
+                return Err(ProcessorError::InvalidToken);
             }
-            if used_at.is_some() || expires_at <= ms(now) {
+            if let Some(id) = instrument_id {
+                // A retry of the same attach: the same owner, within the token's lifetime.
+                let attached_by: Option<String> = tx
+                    .query_row(
+                        "SELECT attached_by FROM tokens WHERE token_hash = ?1",
+                        [hash_token(token)],
+                        |r| r.get(0),
+                    )
+                    .map_err(unavailable)?;
+                return match attached_by {
+                    Some(by) if by == owner => Ok(Instrument { id, details }),
+                    _ => Err(ProcessorError::InvalidToken),
+                };
+            }
+            if used_at.is_some() {
                 return Err(ProcessorError::InvalidToken);
             }
             let id = random_id("ins");
@@ -425,8 +445,8 @@ impl PaymentProcessor for SandboxProcessor {
             )
             .map_err(unavailable)?;
             tx.execute(
-                "UPDATE tokens SET used_at = ?2, instrument_id = ?3 WHERE token_hash = ?1",
-                params![hash_token(token), ms(now), id],
+                "UPDATE tokens SET used_at = ?2, instrument_id = ?3, attached_by = ?4 WHERE token_hash = ?1",
+                params![hash_token(token), ms(now), id, owner],
             )
             .map_err(unavailable)?;
             Ok(Instrument { id, details })

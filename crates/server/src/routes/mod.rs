@@ -63,9 +63,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/guest/payments", post(guest::pay))
         .route("/v1/guest/receipt", post(guest::receipt))
         .route("/healthz", get(ops::healthz))
-        .route("/dev/mailbox", get(ops::dev_mailbox))
-        .route("/dev/clock", post(ops::dev_clock))
-        .route("/dev/bills", post(ops::dev_issue_bill));
+        .merge(
+            Router::new()
+                .route("/dev/mailbox", get(ops::dev_mailbox))
+                .route("/dev/clock", post(ops::dev_clock))
+                .route("/dev/bills", post(ops::dev_issue_bill))
+                .route_layer(middleware::from_fn(loopback_host_only)),
+        );
     // The sandbox's own tokenization endpoints exist only when the sandbox is the processor.
     let api = match state.config.processor {
         None => api,
@@ -76,6 +80,28 @@ pub fn router(state: AppState) -> Router {
     api.fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .with_state(state)
+}
+
+/// Demo endpoints answer only requests addressed to a loopback name (`Host: 127.0.0.1:…`,
+/// `localhost:…`, `[::1]:…`): a web page that rebinds its own host name to 127.0.0.1 cannot read
+/// the demo mailbox.
+async fn loopback_host_only(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return ApiError::new(ErrorCode::NotFound).into_response();
+    }
+    next.run(request).await
 }
 
 /// Every response: the business date header; 405s in the error envelope; a log line.

@@ -152,8 +152,8 @@ pub async fn create_payment_method(
         return Err(ApiError::new(ErrorCode::InvalidPaymentToken).at("/token"));
     }
     let (processor, now) = (state.processor.clone(), state.now());
-    let token = req.token.clone();
-    let instrument = blocking(move || processor.attach(&token, now))
+    let (token, owner) = (req.token.clone(), who.member_id.clone());
+    let instrument = blocking(move || processor.attach(&token, &owner, now))
         .await?
         .map_err(|e| processor_error(e, "/token"))?;
     let member_id = who.member_id.clone();

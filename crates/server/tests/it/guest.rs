@@ -479,3 +479,37 @@ async fn parallel_guest_declines_and_new_lookups_stop_at_the_statements_limit() 
     assert_eq!(processor_charges as usize, charged);
     std::sync::Arc::try_unwrap(s).ok().unwrap().stop().await;
 }
+
+/// Review finding 24: the member whose bill a guest paid sees the payment, but not the kiosk's
+/// key (it names the kiosk) nor the guest's card digits.
+#[tokio::test]
+async fn a_members_history_shows_guest_payments_without_the_guests_key_or_card() {
+    let s = TestServer::start().await;
+    s.post("/v1/accounts", alex(GOOD_PASSWORD)).await.expect(201);
+    let code = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
+    s.post(
+        "/v1/accounts/verify",
+        json!({"email": "alex.rivera@example.com", "code": code}),
+    )
+    .await
+    .expect(204);
+    let statement = s.statements().await.remove(0);
+    let guest = s.lookup(&statement).await;
+    let card = s.card_token("4242424242424242").await;
+    s.guest_pay(&guest, "kiosk-key-1", json!({"amount": "2.00", "token": card}))
+        .await
+        .expect(201);
+    let token = s.token("alex.rivera@example.com", GOOD_PASSWORD).await;
+    let history = s.get("/v1/payments", &token).await;
+    let paid = history.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["source"] == "guest")
+        .expect("the guest payment is in the member's history")
+        .clone();
+    assert_eq!(paid["idempotency_key"], Value::Null);
+    assert_eq!(paid["payment_method"]["last4"], "");
+    assert!(!history.body.to_string().contains("kiosk-key-1"));
+    s.stop().await;
+}

@@ -4,6 +4,7 @@ mod accounts;
 mod autopay;
 mod bills;
 mod guest;
+mod hardening;
 mod harness;
 mod input;
 mod operations;

@@ -742,8 +742,8 @@ impl PaymentProcessor for DyingProcessor {
         self.check()?;
         self.inner.token_details(t, now)
     }
-    fn attach(&self, t: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
-        self.inner.attach(t, now)
+    fn attach(&self, t: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+        self.inner.attach(t, owner, now)
     }
     fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
         self.check()?;
@@ -1102,8 +1102,8 @@ impl PaymentProcessor for ShortChangingProcessor {
     fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
         self.inner.token_details(t, now)
     }
-    fn attach(&self, t: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
-        self.inner.attach(t, now)
+    fn attach(&self, t: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+        self.inner.attach(t, owner, now)
     }
     fn charge(&self, key: &str, source: &Source, _amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
         self.inner.charge(key, source, Money::from_cents(1), now)
@@ -1186,8 +1186,8 @@ impl PaymentProcessor for SlowProcessor {
     fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
         self.inner.token_details(t, now)
     }
-    fn attach(&self, t: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
-        self.inner.attach(t, now)
+    fn attach(&self, t: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
+        self.inner.attach(t, owner, now)
     }
     fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
         std::thread::sleep(self.delay);
