@@ -221,6 +221,14 @@ pub async fn change_password(state: State<'_, AppState>, current_password: Strin
 #[tauri::command]
 #[specta::specta]
 pub fn set_idle_minutes(state: State<'_, AppState>, minutes: u32) -> Result<u32> {
+    // A kiosk's time-out is clinic IT's (system config), never the screen's.
+    if state.config.kiosk.is_some() {
+        return Err(ClientError::new(
+            carebill_client::ErrorKind::Validation,
+            "kiosk_setting",
+            "On a clinic kiosk the idle time-out is set by the clinic's IT staff.",
+        ));
+    }
     if !(1..=120).contains(&minutes) {
         return Err(ClientError::validation(
             "validation_failed",
@@ -647,10 +655,12 @@ pub async fn guest_mail_receipt(state: State<'_, AppState>, confirmation_number:
 /// The receipt as a QR code: confirmation number, amount and date, nothing about the care.
 #[tauri::command]
 #[specta::specta]
-pub fn guest_receipt_qr(state: State<'_, AppState>, payment: Payment) -> Result<crate::kiosk::QrCode> {
+pub async fn guest_receipt_qr(state: State<'_, AppState>, confirmation_number: String) -> Result<crate::kiosk::QrCode> {
     if state.config.kiosk.is_none() {
         return Err(not_a_kiosk());
     }
+    // Built from the payment the engine recorded for this guest, never from the screen's copy.
+    let payment = state.engine.guest_paid(&confirmation_number).await?;
     // Not even the clinic's name: the code may be photographed or scanned by anyone.
     crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, None)).map_err(ClientError::internal)
 }
@@ -658,8 +668,9 @@ pub fn guest_receipt_qr(state: State<'_, AppState>, payment: Payment) -> Result<
 /// Prints the receipt on the kiosk's configured printer, without a dialog.
 #[tauri::command]
 #[specta::specta]
-pub async fn guest_print_receipt(state: State<'_, AppState>, payment: Payment) -> Result<()> {
+pub async fn guest_print_receipt(state: State<'_, AppState>, confirmation_number: String) -> Result<()> {
     let k = state.config.kiosk.as_ref().ok_or_else(not_a_kiosk)?;
+    let payment = state.engine.guest_paid(&confirmation_number).await?;
     let printer = k.receipt_printer.clone().ok_or_else(|| {
         ClientError::new(
             carebill_client::ErrorKind::Validation,

@@ -198,3 +198,39 @@ fn commands_and_window_apis_outside_the_capability_are_refused() {
     );
     let _ = app.state::<AppState>();
 }
+
+/// Review finding 21: on a kiosk, Rust refuses what the screen hides (changing the idle
+/// time-out), and receipts are built from the payment the engine recorded for this guest, so a
+/// screen cannot print or encode a receipt for a payment that was never made.
+#[test]
+fn a_kiosk_refuses_setting_changes_and_receipts_for_payments_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = support::app_with(support::kiosk_state(dir.path()));
+    let err = get_ipc_response(
+        &window,
+        request("set_idle_minutes", serde_json::json!({"minutes": 120})),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"].as_str(), Some("kiosk_setting"));
+    let forged = get_ipc_response(
+        &window,
+        request(
+            "guest_receipt_qr",
+            serde_json::json!({"confirmationNumber": "CB-FAKE-0001"}),
+        ),
+    )
+    .unwrap_err();
+    assert_ne!(forged["code"].as_str(), None);
+    assert!(
+        matches!(
+            forged["code"].as_str(),
+            Some("guest_session_ended" | "payment_not_found")
+        ),
+        "{forged}"
+    );
+    // On a member's computer the setting is theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = support::app(dir.path());
+    let ok = get_ipc_response(&window, request("set_idle_minutes", serde_json::json!({"minutes": 30}))).unwrap();
+    assert_eq!(ok.deserialize::<u32>().unwrap(), 30);
+}

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use carebill_api::types::{
-    AchAuthorizationAcceptance, BillDetail, GuestLookupRequest, GuestPaymentRequest, GuestReceiptRequest,
+    AchAuthorizationAcceptance, BillDetail, GuestLookupRequest, GuestPaymentRequest, GuestReceiptRequest, Payment,
     PaymentMethodSummary, PaymentMethodType, ProcessorToken,
 };
 use carebill_billing::Money;
@@ -197,6 +197,28 @@ impl Engine {
             email: email.trim().to_string(),
         };
         self.api().guest_receipt(&f.token, &req).await
+    }
+
+    /// A payment this guest made, by its confirmation number, as the engine recorded it: receipts
+    /// (QR code, print) are built from this, never from what the screen sends.
+    pub async fn guest_paid(&self, confirmation_number: &str) -> ClientResult<Payment> {
+        let flow = self.guest_state().lock().await;
+        let f = flow.as_ref().ok_or_else(no_lookup)?;
+        f.reviews
+            .values()
+            .find_map(|r| match &r.outcome {
+                Some(SubmitOutcome::Paid { payment }) if payment.confirmation_number == confirmation_number => {
+                    Some(payment.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| {
+                ClientError::new(
+                    ErrorKind::NotFound,
+                    "payment_not_found",
+                    "There is no payment with that confirmation number in this session.",
+                )
+            })
     }
 
     /// Whether a guest flow is under way.

@@ -24,8 +24,35 @@ pub fn state(data: &std::path::Path) -> AppState {
     AppState::new(engine, config)
 }
 
+/// The same state as a clinic kiosk (system config with `kiosk = true`).
+pub fn kiosk_state(data: &std::path::Path) -> AppState {
+    let mut config = AppConfig::resolve(Default::default(), None, |k| {
+        (k == "CAREBILL_API_URL").then(|| "http://127.0.0.1:9".into())
+    });
+    config.data_dir = data.to_path_buf();
+    config.apply_kiosk(
+        carebill_app::kiosk::SystemConfig {
+            kiosk: true,
+            api_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        },
+        |_| None,
+    );
+    let engine = Engine::new(
+        config.client_config(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    AppState::new(engine, config)
+}
+
 pub fn app(data: &std::path::Path) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
-    let app = app_builder(mock_builder(), state(data))
+    app_with(state(data))
+}
+
+pub fn app_with(state: AppState) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
+    let app = app_builder(mock_builder(), state)
         .build(tauri::generate_context!())
         .unwrap();
     // The shell opens the main window from its config while it sets up (the mock runtime may not

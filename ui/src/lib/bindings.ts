@@ -29,9 +29,9 @@ export const commands = {
 	guestSubmit: (reviewId: string, acceptAch: boolean) => typedError<SubmitOutcome_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_submit", { reviewId, acceptAch })),
 	guestMailReceipt: (confirmationNumber: string, email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_mail_receipt", { confirmationNumber, email })),
 	/**  The receipt as a QR code: confirmation number, amount and date, nothing about the care. */
-	guestReceiptQr: (payment: Payment_Deserialize) => typedError<QrCode, ClientError_Serialize>(__TAURI_INVOKE("guest_receipt_qr", { payment })),
+	guestReceiptQr: (confirmationNumber: string) => typedError<QrCode, ClientError_Serialize>(__TAURI_INVOKE("guest_receipt_qr", { confirmationNumber })),
 	/**  Prints the receipt on the kiosk's configured printer, without a dialog. */
-	guestPrintReceipt: (payment: Payment_Deserialize) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_print_receipt", { payment })),
+	guestPrintReceipt: (confirmationNumber: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_print_receipt", { confirmationNumber })),
 	/**
 	 *  Looks for a newer version (members' apps; a kiosk updates itself when clinic IT allows it).
 	 *  `None` when there is none, or when this build does not look for updates.
