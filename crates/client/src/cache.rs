@@ -97,8 +97,19 @@ fn migrate(conn: &mut Connection) -> ClientResult<()> {
 impl Cache {
     /// Opens (creating) the encrypted cache in a member directory.
     pub fn open(dir: &Path, key: &DataKey) -> ClientResult<Cache> {
-        std::fs::create_dir_all(dir).map_err(ClientError::internal)?;
+        // Only this OS user may read the copy, its directory and the directories above it (the
+        // directory names and file sizes say something too). SQLite gives its WAL and shared
+        // memory files the database file's mode, so the file is made 0600 before it opens.
+        crate::keys::private_dir(dir).map_err(ClientError::internal)?;
+        for parent in dir.ancestors().skip(1).take(2) {
+            let _ = crate::keys::restrict(parent, 0o700);
+        }
         let path = dir.join(CACHE_FILE);
+        if path.exists() {
+            crate::keys::restrict(&path, 0o600).map_err(ClientError::internal)?;
+        } else {
+            crate::keys::private_file(&path, b"").map_err(ClientError::internal)?;
+        }
         let conn = Connection::open(&path)?;
         conn.execute_batch(&key.sqlcipher_pragma())?;
         Self::finish_open(conn, Some(path))

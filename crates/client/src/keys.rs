@@ -151,11 +151,55 @@ fn read(dir: &Path) -> Result<KeyFile, KeyError> {
 }
 
 fn write(dir: &Path, file: &KeyFile) -> Result<(), KeyError> {
-    std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(e.to_string()))?;
+    private_dir(dir).map_err(|e| KeyError::Io(e.to_string()))?;
     let tmp = dir.join(format!("{KEY_FILE}.tmp"));
     let text = serde_json::to_string_pretty(file).map_err(|e| KeyError::Io(e.to_string()))?;
-    std::fs::write(&tmp, text).map_err(|e| KeyError::Io(e.to_string()))?;
+    private_file(&tmp, text.as_bytes()).map_err(|e| KeyError::Io(e.to_string()))?;
     std::fs::rename(&tmp, dir.join(KEY_FILE)).map_err(|e| KeyError::Io(e.to_string()))
+}
+
+/// Creates `dir` (and missing parents) readable by this OS user only (0700 on Unix; on Windows
+/// and macOS the profile's ACLs already keep other users out).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    restrict(dir, 0o700)
+}
+
+/// Writes a file readable by this OS user only (0600 on Unix).
+pub fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    restrict(path, 0o600)
+}
+
+/// Narrows an existing file or directory to this OS user (copies made before this release).
+pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
 }
 
 const AAD_PASSWORD: &str = "carebill cache key v1 password";
@@ -217,8 +261,9 @@ pub fn open_with_keyring(dir: &Path, store: &dyn SecretStore) -> Result<DataKey,
     unwrap(&kek, &wrapped, AAD_KEYRING).ok_or(KeyError::NoKeyringCopy)
 }
 
-/// Re-wraps the data key with a (new) password, keeping the keyring copy; adds the keyring copy
-/// when a keyring is usable and there was none.
+/// Re-wraps the data key with a (new) password, keeping a keyring copy that still opens; makes a
+/// fresh keyring copy when a keyring is usable and there is none that opens (sign-out deletes the
+/// keyring's key, so the old copy can never be opened again).
 pub fn rewrap(
     dir: &Path,
     key: &DataKey,
@@ -230,11 +275,13 @@ pub fn rewrap(
     let salt: [u8; 16] = rand::random();
     file.salt = B64.encode(salt);
     file.by_password = wrap(&password_kek(password, &salt)?, key, AAD_PASSWORD);
-    if let (None, Some(store)) = (&file.by_keyring, keyring) {
+    let keyring_opens = keyring.is_some_and(|store| open_with_keyring(dir, store).is_ok());
+    if let (false, Some(store)) = (keyring_opens, keyring) {
         let kek: [u8; 32] = rand::random();
-        if store.set(&keyring_entry(dir), &hex(&kek)).is_ok() {
-            file.by_keyring = Some(wrap(&kek, key, AAD_KEYRING));
-        }
+        file.by_keyring = store
+            .set(&keyring_entry(dir), &hex(&kek))
+            .is_ok()
+            .then(|| wrap(&kek, key, AAD_KEYRING));
     }
     for l in logins {
         let h = login_hash(l);

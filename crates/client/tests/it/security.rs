@@ -113,3 +113,31 @@ async fn redirects_are_never_followed_with_a_password_or_a_card_number() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(reached.load(Ordering::SeqCst), 0, "the redirect was followed");
 }
+
+/// Review finding 18: the member's copy, its key file and their directories are readable by
+/// this OS user only, also when an earlier release left them readable by others.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_copy_and_its_key_file_are_private_to_this_os_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    let dir = keys::member_dir(w.data.path(), "M200000001");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path) & 0o077, 0, "{} is {:o}", path.display(), mode(&path));
+    }
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(dir.parent().unwrap()), 0o700);
+    // A copy from before: widened, then narrowed again at the next sign-in.
+    e.sign_out(true).await.unwrap();
+    std::fs::set_permissions(dir.join("cache.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    assert_eq!(mode(&dir.join("cache.db")), 0o600);
+    assert_eq!(mode(&dir), 0o700);
+}

@@ -258,3 +258,21 @@ async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
         );
     }
 }
+
+/// Review finding 17: after a sign-out, "keep me signed in" works again at the next sign-in
+/// (sign-out deleted the keyring's key, so the copy gets a fresh one).
+#[tokio::test]
+async fn keep_me_signed_in_works_again_after_a_sign_out() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    e.sign_out(false).await.unwrap();
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    drop(e);
+    let restarted = w.engine();
+    let resumed = restarted.resume().await.unwrap();
+    assert!(resumed.is_some(), "the remembered session resumes");
+    restarted.dashboard().await.unwrap();
+}
