@@ -400,6 +400,20 @@ impl ApiClient {
         r
     }
 
+    /// Forgets the tokens now and returns the revocation, to run on its own with a short time
+    /// limit: a kiosk's screen never waits for the network to start over. The revocation carries
+    /// the old token, so it cannot touch a session signed in after it.
+    pub async fn detach_sign_out(
+        &self,
+        within: Duration,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let tokens = self.tokens.lock().await.take()?;
+        let (http, url) = (self.http.clone(), self.url("/v1/sessions/current"));
+        Some(async move {
+            let _ = http.delete(url).bearer_auth(tokens.access).timeout(within).send().await;
+        })
+    }
+
     pub async fn sign_out_everywhere(&self) -> ClientResult<()> {
         let r = self
             .no_content(

@@ -158,6 +158,10 @@ impl Drop for Busy {
     }
 }
 
+/// How long a kiosk's detached sign-out may take before it is given up (the token then simply
+/// expires on the server).
+const KIOSK_REVOKE_WITHIN: Duration = Duration::from_secs(5);
+
 /// Wrong passwords on the idle lock before the member is signed out.
 pub const UNLOCK_ATTEMPTS: u32 = 10;
 const UNLOCK_FAILURES_KEY: &str = "unlock_failures";
@@ -786,11 +790,16 @@ impl Engine {
     }
 
     /// Kiosk: ends whoever's session this is (member or guest), drops every object of theirs, and
-    /// tells the UI to start over.
+    /// tells the UI to start over at once; the session's revocation runs on its own afterwards (a
+    /// slow or absent network never keeps the previous patient on screen).
     pub async fn end_kiosk_session(&self) {
+        let revoke = self.0.api.detach_sign_out(KIOSK_REVOKE_WITHIN).await;
         let _ = self.end_session(true, true).await;
         self.end_guest().await;
         self.emit(Event::SessionEnded);
+        if let Some(revoke) = revoke {
+            tokio::spawn(revoke);
+        }
     }
 
     /// Unlocks with the password (checked against the copy's key, so it works offline too). After

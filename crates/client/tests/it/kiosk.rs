@@ -147,3 +147,30 @@ async fn guest_pay_needs_a_kiosk_and_nothing_is_saved_on_one() {
     let err = e.add_payment_method(&token.token).await.unwrap_err();
     assert_eq!(err.code, "kiosk_no_saving");
 }
+
+/// Review finding 7: ending a kiosk session never waits on the network: the previous patient's
+/// session is gone and the screen starts over at once, while the revocation runs on its own.
+#[tokio::test]
+async fn a_kiosk_session_ends_at_once_when_the_network_holds_the_sign_out() {
+    let w = World::start().await;
+    let proxy = carebill_faultproxy::FaultProxy::start(w.server().addr, 3).await;
+    let mut c = w.config(&proxy.url());
+    c.persistence = Persistence::Memory;
+    c.device_credential = Some(DEMO_KIOSK_CREDENTIAL.into());
+    c.request_timeout = Duration::from_secs(20);
+    let e = w.engine_with(c);
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let mut events = e.events();
+    proxy.hold_every_answer();
+    tokio::time::timeout(Duration::from_secs(3), e.end_kiosk_session())
+        .await
+        .expect("the session ends without waiting for the network");
+    let mut ended = false;
+    while let Ok(ev) = events.try_recv() {
+        ended |= matches!(ev, Event::SessionEnded);
+    }
+    assert!(ended, "the screen is told to start over");
+    assert!(e.dashboard().await.is_err(), "nothing of the patient is left");
+    proxy.set_faults(false);
+}
