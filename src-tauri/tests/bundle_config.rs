@@ -125,6 +125,10 @@ fn updates_are_signed_and_fetched_over_https() {
         key.starts_with("untrusted comment: minisign public key") && key.lines().count() == 2,
         "a minisign public key: {key}"
     );
+    assert_eq!(
+        u["requireSignedVersion"], true,
+        "a signature must name the version it was made for (no downgrade by a forged manifest)"
+    );
     let endpoints = strings(&u["endpoints"]);
     assert!(!endpoints.is_empty());
     assert!(endpoints.iter().all(|e| e.starts_with("https://")), "{endpoints:?}");

@@ -28,12 +28,20 @@ impl Key {
         STANDARD.encode(self.0.pk.to_box().unwrap().into_string())
     }
 
+    /// Signed as `tauri build` signs: the trusted comment records the version.
     fn sign(&self, bytes: &[u8]) -> String {
+        self.sign_with(
+            bytes,
+            "timestamp:1795850825\tfile:Carebill_9.9.9_amd64.AppImage\tversion:9.9.9",
+        )
+    }
+
+    fn sign_with(&self, bytes: &[u8], trusted_comment: &str) -> String {
         let sig = minisign::sign(
             Some(&self.0.pk),
             &self.0.sk,
             bytes,
-            Some("timestamp:1795850825\tfile:Carebill_9.9.9_amd64.AppImage"),
+            Some(trusted_comment),
             Some("signature from tauri secret key"),
         )
         .unwrap();
@@ -178,6 +186,26 @@ fn a_signature_from_another_key_is_refused_and_nothing_changes() {
     let err = check_and_install(&source(&server, &ours, app_path.clone())).unwrap_err();
     assert_refused(&err);
     assert_eq!(std::fs::read(&app_path).unwrap(), old);
+}
+
+/// Review finding 19: a manifest cannot pair a newer version number with an older release's
+/// validly signed bundle: the signature must record the version it was made for, and it must be
+/// the announced one (`requireSignedVersion`).
+#[test]
+fn a_signature_for_another_version_or_none_is_refused_and_nothing_changes() {
+    let key = Key::new();
+    let new = bundle();
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, old) = installed(dir.path());
+    for comment in [
+        "timestamp:1795850825\tfile:Carebill_0.0.9_amd64.AppImage\tversion:0.0.9",
+        "timestamp:1795850825\tfile:Carebill_0.0.9_amd64.AppImage",
+    ] {
+        let server = offer(&key.sign_with(&new, comment), new.clone());
+        let err = check_and_install(&source(&server, &key, app_path.clone())).unwrap_err();
+        assert_refused(&err);
+        assert_eq!(std::fs::read(&app_path).unwrap(), old, "the installed app is untouched");
+    }
 }
 
 fn assert_refused(err: &UpdateError) {
