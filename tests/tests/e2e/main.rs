@@ -335,3 +335,30 @@ async fn with_the_server_gone_saved_bills_open_with_the_password_only() {
     app.sees("Offline:").await;
     app.quit().await;
 }
+
+/// Review finding 15: the lock screen hides everything of the member: it is opaque, and the
+/// screens behind it are not in the page or the accessibility tree until the password is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_screen_leaves_nothing_of_the_member_in_the_page() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    app.invoke("lock", serde_json::json!({})).await;
+    app.sees("Carebill is locked").await;
+    let text = app.body_text().await;
+    assert!(!text.contains("Jordan") && !text.contains("M200000001"), "{text}");
+    let page = app
+        .wd
+        .execute("return document.body.innerHTML;", Vec::new())
+        .await
+        .expect("page");
+    let html = page.json().as_str().unwrap_or_default().to_string();
+    assert!(!html.contains("Jordan") && !html.contains("<main"), "the screens are gone from the page");
+    app.axe("lock screen").await;
+    app.fill("unlock-password", DEMO_PASSWORD).await;
+    app.click("Unlock").await;
+    app.screen("Hello, Jordan").await;
+    app.quit().await;
+}
