@@ -196,3 +196,22 @@ fn purging_removes_each_accounts_data_and_never_follows_a_link() {
     assert!(status.success());
     assert!(honest.join(".config/Carebill").exists());
 }
+
+/// Installers carry the third-party license notices (the app shows the same file in Help).
+#[test]
+fn installers_carry_the_third_party_notices() {
+    let c = conf();
+    let resources = &c["bundle"]["resources"];
+    assert_eq!(
+        resources["../ui/public/third-party-notices.txt"], "third-party-notices.txt",
+        "{resources}"
+    );
+    let notices = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ui/public/third-party-notices.txt"
+    ))
+    .unwrap();
+    for shipped in ["tauri ", "rusqlite ", "@tauri-apps/api ", "svelte "] {
+        assert!(notices.contains(shipped), "{shipped} is in the notices");
+    }
+}

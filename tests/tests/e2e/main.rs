@@ -355,7 +355,10 @@ async fn the_lock_screen_leaves_nothing_of_the_member_in_the_page() {
         .await
         .expect("page");
     let html = page.json().as_str().unwrap_or_default().to_string();
-    assert!(!html.contains("Jordan") && !html.contains("<main"), "the screens are gone from the page");
+    assert!(
+        !html.contains("Jordan") && !html.contains("<main"),
+        "the screens are gone from the page"
+    );
     app.axe("lock screen").await;
     app.fill("unlock-password", DEMO_PASSWORD).await;
     app.click("Unlock").await;

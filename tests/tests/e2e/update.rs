@@ -16,7 +16,14 @@ const BUNDLE: &str = "/Carebill_9.9.9_amd64.AppImage";
 /// A well-formed minisign signature of `bytes`, from a freshly made key that is not Carebill's.
 fn signed_by_another_key(bytes: &[u8]) -> String {
     let key = minisign::KeyPair::generate_unencrypted_keypair().expect("a key");
-    let sig = minisign::sign(Some(&key.pk), &key.sk, bytes, Some("timestamp:1795850825\tversion:9.9.9"), None).expect("a signature");
+    let sig = minisign::sign(
+        Some(&key.pk),
+        &key.sk,
+        bytes,
+        Some("timestamp:1795850825\tversion:9.9.9"),
+        None,
+    )
+    .expect("a signature");
     STANDARD.encode(sig.into_string())
 }
 
