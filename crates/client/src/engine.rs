@@ -162,6 +162,10 @@ impl Drop for Busy {
 /// expires on the server).
 const KIOSK_REVOKE_WITHIN: Duration = Duration::from_secs(5);
 
+/// Wrong passwords at the offline unlock, counted across restarts (each try after five waits
+/// longer).
+const OFFLINE_FAILURES_FILE: &str = "offline-unlock-failures";
+
 /// Wrong passwords on the idle lock before the member is signed out.
 pub const UNLOCK_ATTEMPTS: u32 = 10;
 const UNLOCK_FAILURES_KEY: &str = "unlock_failures";
@@ -478,12 +482,18 @@ impl Engine {
                 "The email or member ID and password do not open a copy saved on this device.",
             )
         };
-        let failures = *lock(&self.0.offline_failures);
-        if failures >= 5 {
-            tokio::time::sleep(Duration::from_millis(250 * u64::from((failures - 4).min(20)))).await;
-        }
         if self.0.config.persistence == Persistence::Memory {
             return Err(wrong());
+        }
+        // The count survives a restart: it is kept in a small file of its own (no secret in it).
+        let counter = self.0.config.data_dir.join(OFFLINE_FAILURES_FILE);
+        let failures = std::fs::read_to_string(&counter)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+            .max(*lock(&self.0.offline_failures));
+        if failures >= 5 {
+            tokio::time::sleep(Duration::from_millis(250 * u64::from((failures - 4).min(20)))).await;
         }
         let dirs = keys::dirs_for_login(&self.0.config.data_dir, login);
         let password = password.to_string();
@@ -498,10 +508,13 @@ impl Engine {
         .await
         .map_err(ClientError::internal)?;
         let Some((dir, key)) = opened else {
-            *lock(&self.0.offline_failures) += 1;
+            *lock(&self.0.offline_failures) = failures + 1;
+            let _ = keys::private_dir(&self.0.config.data_dir)
+                .and_then(|_| keys::private_file(&counter, (failures + 1).to_string().as_bytes()));
             return Err(wrong());
         };
         *lock(&self.0.offline_failures) = 0;
+        let _ = std::fs::remove_file(&counter);
         let cache = Cache::open(&dir, &key)?;
         let member: Member = cache
             .run(|c| cache::meta(c, "member"))

@@ -87,3 +87,25 @@ async fn with_the_server_stopped_cached_bills_open_with_the_password_read_only()
     assert_eq!(e.unresolved().await.unwrap().len(), 0);
     assert_eq!(e.payment_methods().await.unwrap().len(), 2);
 }
+
+/// Review finding 23: the offline unlock's count of wrong passwords survives a restart of the app.
+#[tokio::test]
+async fn wrong_offline_passwords_are_counted_across_restarts() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    e.sign_out(true).await.unwrap();
+    for _ in 0..3 {
+        let e = w.engine();
+        assert!(e.unlock_offline(DEMO_EMAIL, "wrong wrong wrong wrong").await.is_err());
+    }
+    let counted = std::fs::read_to_string(w.data.path().join("offline-unlock-failures")).unwrap();
+    assert_eq!(counted.trim(), "3", "three engines (app starts), one count");
+    let e = w.engine();
+    e.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    assert!(
+        !w.data.path().join("offline-unlock-failures").exists(),
+        "a success clears it"
+    );
+}
