@@ -840,17 +840,7 @@ fn finalize_one(
             (StatusCode::PAYMENT_REQUIRED, Some(code))
         }
     };
-    touch(
-        tx,
-        &work.member_id,
-        SyncEntity::Payment,
-        &work.payment_id,
-        SyncOp::Upsert,
-        now,
-    )?;
-    for (bill, _) in &allocs {
-        touch(tx, &work.member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
-    }
+    touch_payment(tx, work, &allocs, now)?;
     let payment =
         load_payment(tx, &work.member_id, &work.payment_id)?.ok_or_else(|| ApiError::internal("payment vanished"))?;
     let body = match error {
@@ -862,11 +852,7 @@ fn finalize_one(
         }
     }
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    tx.execute(
-        "UPDATE idempotency_keys SET state = 'complete', lease_id = NULL, lease_expires_at = NULL, response_status = ?3, response_body = ?4
-         WHERE member_id = ?1 AND key = ?2",
-        params![work.member_id, work.key, status.as_u16(), body],
-    )?;
+    complete_key(tx, work, status, &body)?;
     if let Some(bill) = &work.autopay_bill {
         tx.execute(
             "UPDATE autopay_bills SET outcome = ?2, payment_id = ?3, updated_at = ?4 WHERE bill_id = ?1",
@@ -885,6 +871,32 @@ fn finalize_one(
         body,
         replayed: false,
     })
+}
+
+/// The key's work is done: its answer is stored for replays and its lease ends.
+fn complete_key(tx: &Connection, work: &Work, status: StatusCode, body: &str) -> ApiResult<()> {
+    tx.execute(
+        "UPDATE idempotency_keys SET state = 'complete', lease_id = NULL, lease_expires_at = NULL, response_status = ?3, response_body = ?4
+         WHERE member_id = ?1 AND key = ?2",
+        params![work.member_id, work.key, status.as_u16(), body],
+    )?;
+    Ok(())
+}
+
+/// The payment and the bills it pays changed: the sync feed carries them.
+fn touch_payment(tx: &Connection, work: &Work, allocs: &[(String, i64)], now: DateTime<Utc>) -> ApiResult<()> {
+    touch(
+        tx,
+        &work.member_id,
+        SyncEntity::Payment,
+        &work.payment_id,
+        SyncOp::Upsert,
+        now,
+    )?;
+    for (bill, _) in allocs {
+        touch(tx, &work.member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
+    }
+    Ok(())
 }
 
 /// Why a charge cannot settle this payment, if it cannot: its amount or its source differs.
@@ -920,26 +932,12 @@ fn hold_for_review(
         "UPDATE payments SET status = 'needs_review', processor_charge_id = ?2, review_reason = ?3 WHERE id = ?1",
         params![work.payment_id, charge.id, reason],
     )?;
-    touch(
-        tx,
-        &work.member_id,
-        SyncEntity::Payment,
-        &work.payment_id,
-        SyncOp::Upsert,
-        now,
-    )?;
-    for (bill, _) in allocs {
-        touch(tx, &work.member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
-    }
+    touch_payment(tx, work, allocs, now)?;
     let payment =
         load_payment(tx, &work.member_id, &work.payment_id)?.ok_or_else(|| ApiError::internal("payment vanished"))?;
     let body = serde_json::to_string(&payment).map_err(|e| ApiError::internal(e.to_string()))?;
     let status = StatusCode::ACCEPTED;
-    tx.execute(
-        "UPDATE idempotency_keys SET state = 'complete', lease_id = NULL, lease_expires_at = NULL, response_status = ?3, response_body = ?4
-         WHERE member_id = ?1 AND key = ?2",
-        params![work.member_id, work.key, status.as_u16(), body],
-    )?;
+    complete_key(tx, work, status, &body)?;
     if let Some(bill) = &work.autopay_bill {
         // The bill stays claimed by this autopay charge: it is never charged by autopay again.
         tx.execute(

@@ -11,33 +11,29 @@ use tauri::{Manager, WebviewWindowBuilder};
 
 /// The app's state against a service nobody listens on (port 9), data in `data`.
 pub fn state(data: &std::path::Path) -> AppState {
-    let mut config = AppConfig::resolve(Default::default(), None, |k| {
-        (k == "CAREBILL_API_URL").then(|| "http://127.0.0.1:9".into())
-    });
-    config.data_dir = data.to_path_buf();
-    let engine = Engine::new(
-        config.client_config(),
-        Arc::new(MemoryStore::new()),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    AppState::new(engine, config)
+    state_as(data, false)
 }
 
 /// The same state as a clinic kiosk (system config with `kiosk = true`).
 pub fn kiosk_state(data: &std::path::Path) -> AppState {
+    state_as(data, true)
+}
+
+fn state_as(data: &std::path::Path, kiosk: bool) -> AppState {
     let mut config = AppConfig::resolve(Default::default(), None, |k| {
         (k == "CAREBILL_API_URL").then(|| "http://127.0.0.1:9".into())
     });
     config.data_dir = data.to_path_buf();
-    config.apply_kiosk(
-        carebill_app::kiosk::SystemConfig {
-            kiosk: true,
-            api_url: Some("http://127.0.0.1:9".into()),
-            ..Default::default()
-        },
-        |_| None,
-    );
+    if kiosk {
+        config.apply_kiosk(
+            carebill_app::kiosk::SystemConfig {
+                kiosk: true,
+                api_url: Some("http://127.0.0.1:9".into()),
+                ..Default::default()
+            },
+            |_| None,
+        );
+    }
     let engine = Engine::new(
         config.client_config(),
         Arc::new(MemoryStore::new()),

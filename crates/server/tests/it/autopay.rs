@@ -2,7 +2,7 @@
 //! two schedulers on one database with one killed mid-charge.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use carebill_server::ManualClock;
 use carebill_server::processor::sandbox::SandboxProcessor;
@@ -289,11 +289,7 @@ async fn two_schedulers_on_one_database_charge_each_bill_once_even_when_one_is_k
     let a = TestServer::start_full(
         |_| {},
         move |config| {
-            let p = Arc::new(DyingProcessor {
-                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
-                die_after: AtomicUsize::new(usize::MAX),
-                dead: AtomicBool::new(false),
-            });
+            let p = Arc::new(DyingProcessor::new(config));
             *d.lock().unwrap() = Some(p.clone());
             Some(p)
         },

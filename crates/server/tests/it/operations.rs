@@ -286,23 +286,12 @@ async fn slow_clients_are_cut_off_and_the_connection_cap_holds() {
 /// same key replays it, charged once.
 #[tokio::test]
 async fn a_payment_whose_request_timed_out_still_completes_and_replays() {
-    use std::sync::Arc;
-
-    use carebill_server::ManualClock;
-    use carebill_server::processor::sandbox::SandboxProcessor;
-
-    let s = TestServer::start_full(
+    let (s, processor) = crate::payments::start_with_faults(
         |c| c.limits.request_timeout = std::time::Duration::from_millis(300),
-        |config| {
-            Some(Arc::new(crate::payments::SlowProcessor {
-                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
-                delay: std::time::Duration::from_millis(900),
-            }))
-        },
-        tempfile::tempdir().unwrap(),
-        ManualClock::new(start_instant()),
+        usize::MAX,
     )
     .await;
+    processor.delay_ms.store(900, std::sync::atomic::Ordering::SeqCst);
     let token = s.demo_token().await;
     let bill = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
     let card = s.card_method(&token).await;

@@ -2,7 +2,7 @@
 //! history, receipts, and that card numbers are never kept.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use carebill_api::types::{ProcessorToken, TokenRequest};
 use carebill_billing::Money;
@@ -706,15 +706,31 @@ async fn the_change_feed_carries_payments_methods_and_autopay() {
     s.stop().await;
 }
 
-/// A sandbox that "dies" right after making a charge: the charge is recorded at the processor,
-/// but nothing after it reaches the billing side, as when the server process is killed.
+/// The sandbox with faults switched on by tests: it can "die" right after making a charge (the
+/// charge is recorded at the processor, but nothing after it reaches the billing side, as when the
+/// server process is killed), answer slowly, or answer with a charge of another amount than asked
+/// (a processor's bug, or a key it remembers from elsewhere).
 pub struct DyingProcessor {
     pub inner: SandboxProcessor,
     pub die_after: AtomicUsize,
     pub dead: AtomicBool,
+    /// Every charge is made for 0.01 whatever was asked.
+    pub short_change: AtomicBool,
+    /// Milliseconds each charge takes.
+    pub delay_ms: AtomicU64,
 }
 
 impl DyingProcessor {
+    pub fn new(config: &carebill_server::ServerConfig) -> DyingProcessor {
+        DyingProcessor {
+            inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
+            die_after: AtomicUsize::new(usize::MAX),
+            dead: AtomicBool::new(false),
+            short_change: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+        }
+    }
+
     fn check(&self) -> Result<(), ProcessorError> {
         if self.dead.load(Ordering::SeqCst) {
             Err(ProcessorError::Unavailable("process killed".into()))
@@ -747,6 +763,12 @@ impl PaymentProcessor for DyingProcessor {
     }
     fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
         self.check()?;
+        std::thread::sleep(std::time::Duration::from_millis(self.delay_ms.load(Ordering::SeqCst)));
+        let amount = if self.short_change.load(Ordering::SeqCst) {
+            Money::from_cents(1)
+        } else {
+            amount
+        };
         let charge = self.inner.charge(key, source, amount, now)?;
         if self.die_after.fetch_sub(1, Ordering::SeqCst) <= 1 {
             self.dead.store(true, Ordering::SeqCst);
@@ -765,16 +787,20 @@ impl PaymentProcessor for DyingProcessor {
 }
 
 pub async fn start_with_dying(die_after: usize) -> (TestServer, Arc<DyingProcessor>) {
+    start_with_faults(|_| {}, die_after).await
+}
+
+/// A server (adjusted by `adjust`) on a [`DyingProcessor`] that dies after `die_after` charges.
+pub async fn start_with_faults(
+    adjust: impl FnOnce(&mut carebill_server::ServerConfig),
+    die_after: usize,
+) -> (TestServer, Arc<DyingProcessor>) {
     let holder: Arc<std::sync::Mutex<Option<Arc<DyingProcessor>>>> = Default::default();
     let h = holder.clone();
     let s = TestServer::start_full(
-        |_| {},
+        adjust,
         move |config| {
-            let p = Arc::new(DyingProcessor {
-                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
-                die_after: AtomicUsize::new(usize::MAX),
-                dead: AtomicBool::new(false),
-            });
+            let p = Arc::new(DyingProcessor::new(config));
             *h.lock().unwrap() = Some(p.clone());
             Some(p)
         },
@@ -1084,51 +1110,10 @@ async fn members_cannot_use_the_servers_own_key_namespaces() {
     s.stop().await;
 }
 
-/// A processor that answers with a charge of another amount than asked (a processor's bug, or
-/// a key it remembers from elsewhere).
-pub struct ShortChangingProcessor {
-    pub inner: SandboxProcessor,
-}
-
-impl PaymentProcessor for ShortChangingProcessor {
-    fn tokenize(
-        &self,
-        r: &TokenRequest,
-        today: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<ProcessorToken, ProcessorError> {
-        self.inner.tokenize(r, today, now)
-    }
-    fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
-        self.inner.token_details(t, now)
-    }
-    fn attach(&self, t: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
-        self.inner.attach(t, owner, now)
-    }
-    fn charge(&self, key: &str, source: &Source, _amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
-        self.inner.charge(key, source, Money::from_cents(1), now)
-    }
-    fn find_charge(&self, key: &str) -> Result<Option<Charge>, ProcessorError> {
-        self.inner.find_charge(key)
-    }
-    fn ach_result(&self, id: &str) -> Result<AchResult, ProcessorError> {
-        self.inner.ach_result(id)
-    }
-}
-
 #[tokio::test]
 async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles_nothing() {
-    let s = TestServer::start_full(
-        |_| {},
-        |config| {
-            Some(Arc::new(ShortChangingProcessor {
-                inner: SandboxProcessor::open(&config.data_dir, &config.database_key).unwrap(),
-            }))
-        },
-        tempfile::tempdir().unwrap(),
-        ManualClock::new(start_instant()),
-    )
-    .await;
+    let (s, processor) = start_with_dying(usize::MAX).await;
+    processor.short_change.store(true, Ordering::SeqCst);
     let token = s.demo_token().await;
     let bill = s.payable_bills(&token).await[0].clone();
     let id = bill["id"].as_str().unwrap().to_string();
@@ -1165,178 +1150,5 @@ async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles
     assert!(held[0].reason.contains("0.01"), "{}", held[0].reason);
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
     assert!(logs.contains("ERROR") && logs.contains("payment held for review"));
-    s.stop().await;
-}
-
-/// A sandbox that takes `delay` to answer every charge (a slow processor).
-pub struct SlowProcessor {
-    pub inner: SandboxProcessor,
-    pub delay: std::time::Duration,
-}
-
-impl PaymentProcessor for SlowProcessor {
-    fn tokenize(
-        &self,
-        r: &TokenRequest,
-        today: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<ProcessorToken, ProcessorError> {
-        self.inner.tokenize(r, today, now)
-    }
-    fn token_details(&self, t: &str, now: DateTime<Utc>) -> Result<InstrumentDetails, ProcessorError> {
-        self.inner.token_details(t, now)
-    }
-    fn attach(&self, t: &str, owner: &str, now: DateTime<Utc>) -> Result<Instrument, ProcessorError> {
-        self.inner.attach(t, owner, now)
-    }
-    fn charge(&self, key: &str, source: &Source, amount: Money, now: DateTime<Utc>) -> Result<Charge, ProcessorError> {
-        std::thread::sleep(self.delay);
-        self.inner.charge(key, source, amount, now)
-    }
-    fn find_charge(&self, key: &str) -> Result<Option<Charge>, ProcessorError> {
-        self.inner.find_charge(key)
-    }
-    fn ach_result(&self, id: &str) -> Result<AchResult, ProcessorError> {
-        self.inner.ach_result(id)
-    }
-}
-
-/// Review finding 8: card testing. A member's declines (and attempts still being charged) are
-/// counted inside the claim transaction, so parallel attempts cannot race past the limit; a card
-/// is limited across members; autopay is never refused by a member's manual limits.
-#[tokio::test]
-async fn parallel_declined_attempts_stop_at_the_velocity_limits() {
-    let (s, processor) = start_with_dying(usize::MAX).await;
-    let s = Arc::new(s);
-    let token = s.demo_token().await;
-    let id = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
-    let mut tokens = Vec::new();
-    for _ in 0..10 {
-        tokens.push(s.card_token("4000000000000002").await);
-    }
-    let attempts = tokens.into_iter().enumerate().map(|(i, card)| {
-        let (s, token, id) = (s.clone(), token.clone(), id.clone());
-        tokio::spawn(async move {
-            s.pay(
-                &token,
-                &format!("test-{i}"),
-                json!({"token": card, "allocations": one_bill(&id, "0.50")}),
-            )
-            .await
-        })
-    });
-    let mut codes = Vec::new();
-    for a in attempts {
-        let r = a.await.unwrap();
-        codes.push(r.code().to_string());
-    }
-    let declined = codes.iter().filter(|c| *c == "card_declined").count();
-    let limited = codes.iter().filter(|c| *c == "too_many_declines").count();
-    assert_eq!((declined, limited), (5, 5), "{codes:?}");
-    assert_eq!(
-        processor.inner.charge_count(),
-        5,
-        "the processor saw only the allowed attempts"
-    );
-    // Even a good card waits now; a day later the member can pay again.
-    let card_id = s.card_method(&token).await;
-    let body = json!({"payment_method_id": card_id, "allocations": one_bill(&id, "1.00")});
-    let r = s.pay(&token, "good-card", body.clone()).await;
-    r.expect_error(429, "too_many_declines");
-    assert!(r.headers.contains_key("retry-after"));
-    s.advance(Duration::hours(25));
-    let token = s.demo_token().await;
-    s.pay(&token, "good-card-later", body).await.expect(201);
-    Arc::try_unwrap(s).ok().unwrap().stop().await;
-}
-
-#[tokio::test]
-async fn one_card_is_limited_across_members_and_payments_per_day_are_capped() {
-    let s = TestServer::start_with(|c| {
-        c.payment_limits.card_declines_per_day = 2;
-        c.payment_limits.member_payments_per_day = 3;
-    })
-    .await;
-    // The same declining card, tokenized again and again: one fingerprint.
-    let demo = s.demo_token().await;
-    let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
-    for (who, n) in [(&demo, 0), (&other, 1)] {
-        let bill = s.payable_bills(who).await[0]["id"].as_str().unwrap().to_string();
-        let card = s.card_token("4000000000000002").await;
-        s.pay(
-            who,
-            &format!("fp-{n}"),
-            json!({"token": card, "allocations": one_bill(&bill, "0.50")}),
-        )
-        .await
-        .expect_error(402, "card_declined");
-    }
-    let bill = s.payable_bills(&other).await[0]["id"].as_str().unwrap().to_string();
-    let card = s.card_token("4000000000000002").await;
-    s.pay(
-        &other,
-        "fp-2",
-        json!({"token": card, "allocations": one_bill(&bill, "0.50")}),
-    )
-    .await
-    .expect_error(429, "too_many_declines");
-    // Payments per member per day (any outcome): the demo member has made one so far.
-    let bill = s.payable_bills(&demo).await[0]["id"].as_str().unwrap().to_string();
-    let card_id = s.card_method(&demo).await;
-    for n in 0..2 {
-        s.pay(
-            &demo,
-            &format!("many-{n}"),
-            json!({"payment_method_id": card_id, "allocations": one_bill(&bill, "0.10")}),
-        )
-        .await
-        .expect(201);
-    }
-    s.pay(
-        &demo,
-        "many-2",
-        json!({"payment_method_id": card_id, "allocations": one_bill(&bill, "0.10")}),
-    )
-    .await
-    .expect_error(429, "too_many_payments");
-    s.stop().await;
-}
-
-/// Review finding 14 (server side): a client can ask for its payment by key: a page of one when
-/// the server has it, an empty page when it never received it, 409 while it is being charged.
-#[tokio::test]
-async fn a_payment_can_be_looked_up_by_its_key() {
-    let (s, processor) = start_with_dying(1).await;
-    let token = s.demo_token().await;
-    let id = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
-    let card_id = s.card_method(&token).await;
-    let body = json!({"payment_method_id": card_id, "allocations": one_bill(&id, "4.00")});
-    let by_key = |key: &'static str| {
-        let token = token.clone();
-        let s = &s;
-        async move { s.get(&format!("/v1/payments?idempotency_key={key}"), &token).await }
-    };
-    let none = by_key("never-sent").await;
-    none.expect(200);
-    assert_eq!(none.body["data"], json!([]));
-    // Charged, but the process died before recording it: in flight.
-    s.pay(&token, "in-flight", body.clone())
-        .await
-        .expect_error(503, "processor_unavailable");
-    by_key("in-flight").await.expect_error(409, "idempotency_key_in_use");
-    processor.revive();
-    s.advance(Duration::seconds(61));
-    let token2 = s.demo_token().await;
-    s.pay(&token2, "in-flight", body).await.expect(201);
-    let found = s.get("/v1/payments?idempotency_key=in-flight", &token2).await;
-    found.expect(200);
-    assert_eq!(found.body["data"][0]["idempotency_key"], "in-flight");
-    // Another member's key is not theirs to see.
-    let other = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
-    let theirs = s.get("/v1/payments?idempotency_key=in-flight", &other).await;
-    assert_eq!(theirs.body["data"], json!([]));
-    s.get("/v1/payments?idempotency_key=a:b", &token2)
-        .await
-        .expect_error(422, "validation_failed");
     s.stop().await;
 }
