@@ -146,7 +146,27 @@ pub async fn check<R: Runtime>(app: &AppHandle<R>, source: &UpdateSource) -> Res
     if let Some(exe) = &source.executable {
         builder = builder.executable_path(exe);
     }
+    builder = builder.configure_client(|client| client.redirect(redirect_policy()));
     builder.build().map_err(classify)?.check().await.map_err(classify)
+}
+
+/// Release hosting redirects downloads, so the update client follows redirects, but only to HTTPS
+/// (or, for a plain-HTTP test or mirror endpoint, to the same host), and at most five. Bundles
+/// are signature-checked whatever the route; this keeps manifests off plain HTTP elsewhere.
+fn redirect_policy() -> reqwest_updater::redirect::Policy {
+    reqwest_updater::redirect::Policy::custom(|attempt| {
+        let same_host = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.host_str() == attempt.url().host_str());
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if attempt.url().scheme() == "https" || same_host {
+            attempt.follow()
+        } else {
+            attempt.error("a redirect away from HTTPS is not followed")
+        }
+    })
 }
 
 /// Downloads the update (verified against its signature in memory), then installs it (verified

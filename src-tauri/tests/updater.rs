@@ -264,3 +264,33 @@ fn the_policy_decides_whether_to_look_at_all() {
         assert!(updates::configured_source(&dev).unwrap().is_none());
     }
 }
+
+/// Review finding 20: the update client follows redirects only to HTTPS (or within the same
+/// host of a plain-HTTP test endpoint), never to plain HTTP elsewhere.
+#[test]
+fn update_redirects_to_plain_http_elsewhere_are_not_followed() {
+    let key = Key::new();
+    let new = bundle();
+    let elsewhere = offer(&key.sign(&new), new.clone());
+    // "localhost" is another host name than the first server's "127.0.0.1", over plain HTTP.
+    let target = elsewhere.url("/latest.json").replace("127.0.0.1", "localhost");
+    let redirecting = FileServer::serve(|_| {
+        let mut to = carebill_faultproxy::files::REDIRECT.to_vec();
+        to.extend_from_slice(target.as_bytes());
+        HashMap::from([("/latest.json", to)])
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (app_path, old) = installed(dir.path());
+    let err = check_and_install(&source(&redirecting, &key, app_path.clone())).unwrap_err();
+    assert_eq!(err.code(), "update_unavailable", "{err}");
+    assert_eq!(elsewhere.hits("/latest.json"), 0, "the redirect was not followed");
+    assert_eq!(std::fs::read(&app_path).unwrap(), old);
+    // Within the same host the redirect is followed (a mirror's own layout).
+    let same_host = FileServer::serve(|base| {
+        let mut to = carebill_faultproxy::files::REDIRECT.to_vec();
+        to.extend_from_slice(format!("{base}/real.json").as_bytes());
+        HashMap::from([("/latest.json", to)])
+    });
+    let _ = check_and_install(&source(&same_host, &key, app_path.clone()));
+    assert_eq!(same_host.hits("/real.json"), 1, "followed within the host");
+}

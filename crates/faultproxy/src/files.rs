@@ -7,6 +7,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The content of a served "file" that redirects: `redirect:` followed by the target URL.
+pub const REDIRECT: &[u8] = b"redirect:";
+
 pub struct FileServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -80,6 +83,13 @@ fn answer(stream: TcpStream, files: &HashMap<&'static str, Vec<u8>>, hits: &Mute
     }
     let mut stream = reader.into_inner();
     let _ = match files.get(path) {
+        // A file whose content is `redirect:URL` answers 302 to that URL.
+        Some(body) if body.starts_with(REDIRECT) => {
+            let location = String::from_utf8_lossy(&body[REDIRECT.len()..]).into_owned();
+            let head =
+                format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes())
+        }
         Some(body) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
