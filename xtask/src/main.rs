@@ -208,6 +208,14 @@ fn conformance() -> Result {
     let data = root().join(format!("target/xtask/conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let server = server::DemoServer::start(&data, "127.0.0.1:0", false)?;
+    // The demo's first guest-pay statement (its banner prints them), for the guest operations.
+    let statement = server
+        .banner
+        .lines()
+        .find_map(|l| l.split("Guest pay:").nth(1))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_string();
     let api = root().join("tests/api");
     let outcome = sh(Command::new(deps::venv_bin("schemathesis"))
         .arg("--config-file")
@@ -217,6 +225,7 @@ fn conformance() -> Result {
         .arg("--url")
         .arg(&server.url)
         .env("CAREBILL_API_URL", &server.url)
+        .env("CAREBILL_GUEST_STATEMENT", &statement)
         .env("SCHEMATHESIS_HOOKS", "hooks")
         .env("PYTHONPATH", &api)
         .env("NO_COLOR", "1"));
