@@ -570,7 +570,7 @@ impl Engine {
             cache.run(move |c| cache::set_meta(c, "member", &m)).await?;
             return Ok((cache, None));
         }
-        let dir = keys::member_dir(&self.0.config.data_dir, &member.member_id);
+        let dir = keys::locate(&self.0.config.data_dir, &member.member_id, self.keyring());
         let password = password.map(str::to_string);
         let secrets = Arc::clone(&self.0.secrets);
         let keyring_ok = self.keyring().is_some();

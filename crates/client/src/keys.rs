@@ -71,13 +71,90 @@ struct KeyFile {
     by_password: String,
     /// The data key wrapped by the keyring's key, when a keyring was usable.
     by_keyring: Option<String>,
-    /// Hashes of the logins (email, member ID) that lead to this cache, for offline unlock.
+    /// Unsalted hashes of logins, as releases before 0.2 wrote them; moved to `salted_logins` at
+    /// the next sign-in.
+    #[serde(default)]
     logins: Vec<String>,
+    /// Random salt of this file's login hashes (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login_salt: Option<String>,
+    /// Salted hashes of the logins (email, member ID) that lead to this copy, for finding it and
+    /// for offline unlock: not comparable across installations, not precomputable.
+    #[serde(default)]
+    salted_logins: Vec<String>,
 }
 
-/// The directory of a member's cache, named by a hash of the member ID.
-pub fn member_dir(data_dir: &Path, member_id: &str) -> PathBuf {
+/// Where releases before 0.2 kept a member's copy: named by an unsalted hash of the member ID,
+/// which anyone can invert (there are only so many member IDs). Copies are now in randomly named
+/// directories (see [`locate`]); an old one is renamed at the member's next sign-in.
+pub fn legacy_member_dir(data_dir: &Path, member_id: &str) -> PathBuf {
     data_dir.join("members").join(member_hash(member_id))
+}
+
+/// The directory of a member's copy: the existing one that their member ID leads to (moved out
+/// of a pre-0.2 name, with its keyring copy), or a new, randomly named one. The name says
+/// nothing about whose copy it is; the salted login hashes in its key file find it.
+pub fn locate(data_dir: &Path, member_id: &str, keyring: Option<&dyn SecretStore>) -> PathBuf {
+    let legacy = legacy_member_dir(data_dir, member_id);
+    let found = dirs_for_login(data_dir, member_id)
+        .into_iter()
+        .next()
+        .or_else(|| exists(&legacy).then(|| legacy.clone()));
+    match found {
+        Some(dir) if dir == legacy => {
+            let renamed = data_dir.join("members").join(random_name());
+            if std::fs::rename(&dir, &renamed).is_err() {
+                return dir;
+            }
+            if let Some(store) = keyring
+                && let Ok(Some(kek)) = store.get(&keyring_entry(&dir))
+                && store.set(&keyring_entry(&renamed), &kek).is_ok()
+            {
+                let _ = store.delete(&keyring_entry(&dir));
+            }
+            renamed
+        }
+        Some(dir) => dir,
+        None => data_dir.join("members").join(random_name()),
+    }
+}
+
+fn random_name() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex(&bytes)
+}
+
+fn salted_login_hash(login: &str, salt: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"carebill login v2\0");
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(login.trim().to_lowercase().as_bytes());
+    hex(&h.finalize()[..16])
+}
+
+impl KeyFile {
+    /// Whether `login` leads to this copy (salted hashes, or a pre-0.2 unsalted one).
+    fn has_login(&self, login: &str) -> bool {
+        self.login_salt
+            .as_deref()
+            .is_some_and(|salt| self.salted_logins.contains(&salted_login_hash(login, salt)))
+            || self.logins.contains(&login_hash(login))
+    }
+
+    /// Records `logins` with this file's salt (making one when there is none) and drops the
+    /// unsalted hashes they replace.
+    fn add_logins(&mut self, logins: &[&str]) {
+        let salt = self.login_salt.get_or_insert_with(random_name).clone();
+        for l in logins {
+            let h = salted_login_hash(l, &salt);
+            if !self.salted_logins.contains(&h) {
+                self.salted_logins.push(h);
+            }
+            let legacy = login_hash(l);
+            self.logins.retain(|x| x != &legacy);
+        }
+    }
 }
 
 pub fn member_hash(member_id: &str) -> String {
@@ -227,13 +304,16 @@ pub fn create(
             .ok()
             .map(|_| wrap(&kek, &key, AAD_KEYRING))
     });
-    let file = KeyFile {
+    let mut file = KeyFile {
         version: 1,
         salt: B64.encode(salt),
         by_password,
         by_keyring,
-        logins: logins.iter().map(|l| login_hash(l)).collect(),
+        logins: Vec::new(),
+        login_salt: None,
+        salted_logins: Vec::new(),
     };
+    file.add_logins(logins);
     write(dir, &file)?;
     Ok(key)
 }
@@ -283,26 +363,22 @@ pub fn rewrap(
             .is_ok()
             .then(|| wrap(&kek, key, AAD_KEYRING));
     }
-    for l in logins {
-        let h = login_hash(l);
-        if !file.logins.contains(&h) {
-            file.logins.push(h);
-        }
-    }
+    file.add_logins(logins);
     write(dir, &file)
 }
 
 /// The member directories that a typed login leads to (offline unlock).
 pub fn dirs_for_login(data_dir: &Path, login: &str) -> Vec<PathBuf> {
-    let wanted = login_hash(login);
     let Ok(entries) = std::fs::read_dir(data_dir.join("members")) else {
         return Vec::new();
     };
-    entries
+    let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|dir| read(dir).is_ok_and(|f| f.logins.contains(&wanted)))
-        .collect()
+        .filter(|dir| read(dir).is_ok_and(|f| f.has_login(login)))
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// Deletes the key file and the keyring copy: the cache can no longer be opened.
@@ -354,7 +430,7 @@ mod tests {
     #[test]
     fn a_new_password_rewraps_and_logins_find_the_directory() {
         let data = tempfile::tempdir().unwrap();
-        let dir = member_dir(data.path(), "M200000001");
+        let dir = legacy_member_dir(data.path(), "M200000001");
         let key = create(&dir, "first password that is long", None, &["Demo@Carebill.example"]).unwrap();
         rewrap(&dir, &key, "second password that is long", None, &["M200000001"]).unwrap();
         assert_eq!(

@@ -70,6 +70,14 @@ impl World {
         }
     }
 
+    /// The demo member's copy on this device, found by its member ID as the engine finds it.
+    pub fn member_dir(&self) -> std::path::PathBuf {
+        carebill_client::keys::dirs_for_login(self.data.path(), "M200000001")
+            .into_iter()
+            .next()
+            .expect("the demo member's copy")
+    }
+
     pub fn server(&self) -> &RunningServer {
         self.server.as_ref().expect("server running")
     }

@@ -35,7 +35,7 @@ async fn the_copy_on_disk_is_encrypted_and_holds_no_secret() {
         .unwrap()
         .unwrap();
 
-    let dir = keys::member_dir(w.data.path(), "M200000001");
+    let dir = w.member_dir();
     let cache = std::fs::read(dir.join("cache.db")).unwrap();
     assert!(!cache.starts_with(b"SQLite format 3"), "no SQLite header");
     let mut canaries = vec![
@@ -124,7 +124,7 @@ async fn the_copy_and_its_key_file_are_private_to_this_os_user() {
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
     e.sync().await.unwrap();
-    let dir = keys::member_dir(w.data.path(), "M200000001");
+    let dir = w.member_dir();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -140,4 +140,47 @@ async fn the_copy_and_its_key_file_are_private_to_this_os_user() {
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
     assert_eq!(mode(&dir.join("cache.db")), 0o600);
     assert_eq!(mode(&dir), 0o700);
+}
+
+/// Review finding 18: the copy's directory name says nothing about whose it is, the login hashes
+/// in its key file are salted per file, and a copy from an earlier release (named by the member
+/// ID's hash, unsalted logins) is found, renamed and still opens.
+#[tokio::test]
+async fn the_copy_is_named_and_found_without_revealing_the_member() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    let dir = w.member_dir();
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    assert_ne!(name, keys::member_hash("M200000001"));
+    let text = std::fs::read_to_string(dir.join("keys.json")).unwrap();
+    assert!(!text.contains(&keys::login_hash(DEMO_EMAIL)), "no unsalted login hash");
+    assert!(!text.contains(&keys::login_hash("M200000001")));
+    e.sign_out(true).await.unwrap();
+
+    // A copy left by an earlier release: the old name and unsalted hashes.
+    let legacy = keys::legacy_member_dir(w.data.path(), "M200000001");
+    std::fs::rename(&dir, &legacy).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    file["logins"] = serde_json::json!([keys::login_hash(DEMO_EMAIL), keys::login_hash("M200000001")]);
+    file.as_object_mut().unwrap().remove("salted_logins");
+    file.as_object_mut().unwrap().remove("login_salt");
+    std::fs::write(legacy.join("keys.json"), file.to_string()).unwrap();
+    assert_eq!(keys::dirs_for_login(w.data.path(), DEMO_EMAIL), vec![legacy.clone()]);
+    // Offline, it opens by the old hashes; online, the sign-in moves it and salts the hashes.
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    assert!(!legacy.exists(), "renamed at sign-in");
+    let moved = w.member_dir();
+    assert!(moved.join("cache.db").exists(), "the same copy, moved");
+    let text = std::fs::read_to_string(moved.join("keys.json")).unwrap();
+    assert!(
+        !text.contains(&keys::login_hash(DEMO_EMAIL)),
+        "hashes salted at sign-in"
+    );
+    assert!(
+        !e.bills(Default::default()).await.unwrap().bills.is_empty(),
+        "what was synced is there"
+    );
 }

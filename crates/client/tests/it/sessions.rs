@@ -18,7 +18,7 @@ async fn signing_in_opens_an_encrypted_copy_and_syncs_it() {
     e.sync().await.unwrap();
     let dash = e.dashboard().await.unwrap();
     assert!(dash.open_count > 0);
-    let dir = keys::member_dir(w.data.path(), "M200000001");
+    let dir = w.member_dir();
     assert!(dir.join("cache.db").exists() && dir.join("keys.json").exists());
     // Not remembered: nothing but the cache key wrap in the keyring.
     assert!(w.secrets.get("last-member").unwrap().is_none());
@@ -50,11 +50,11 @@ async fn keep_me_signed_in_survives_a_restart_and_sign_out_forgets_it() {
     assert_eq!(w.secrets.len(), 0, "sign-out deletes every keyring entry of the member");
     assert!(w.engine().resume().await.unwrap().is_none());
     // The copy stays for offline review; forgetting the device deletes it.
-    assert!(keys::member_dir(w.data.path(), "M200000001").join("cache.db").exists());
+    assert!(w.member_dir().join("cache.db").exists());
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
     e.forget_device(false).await.unwrap();
-    assert!(!keys::member_dir(w.data.path(), "M200000001").exists());
+    assert!(keys::dirs_for_login(w.data.path(), "M200000001").is_empty());
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn without_a_keyring_the_engine_says_so_and_keeps_secrets_in_memory() {
     let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
     assert!(!info.remembered, "keep me signed in needs a keyring");
     e.sync().await.unwrap();
-    let text = std::fs::read_to_string(keys::member_dir(w.data.path(), "M200000001").join("keys.json")).unwrap();
+    let text = std::fs::read_to_string(w.member_dir().join("keys.json")).unwrap();
     assert!(text.contains("\"by_keyring\": null"), "only the password-wrapped copy");
     // Offline unlock still works with the password.
     let other = Engine::new(
@@ -122,7 +122,7 @@ async fn a_password_change_rewraps_the_copy_and_a_reset_elsewhere_rebuilds_it() 
     let new_password = "a different long passphrase";
     e.change_password(DEMO_PASSWORD, new_password).await.unwrap();
     e.sign_out(false).await.unwrap();
-    let dir = keys::member_dir(w.data.path(), "M200000001");
+    let dir = w.member_dir();
     assert!(keys::open_with_password(&dir, new_password).is_ok());
     assert!(keys::open_with_password(&dir, DEMO_PASSWORD).is_err());
     // The password changes on another device (the keyring copy is gone after sign-out): the next
