@@ -193,13 +193,13 @@ pub struct PaymentLimits {
 }
 
 impl PaymentLimits {
-    /// For demos, benchmarks and tests about something else: no practical limit.
+    /// For demos, benchmarks and tests about something else: no limit (`u32::MAX` is "none").
     pub fn generous() -> PaymentLimits {
         PaymentLimits {
-            member_payments_per_day: 1_000_000,
-            member_declines_per_day: 1_000_000,
-            card_declines_per_day: 1_000_000,
-            statement_declines_per_day: 1_000_000,
+            member_payments_per_day: u32::MAX,
+            member_declines_per_day: u32::MAX,
+            card_declines_per_day: u32::MAX,
+            statement_declines_per_day: u32::MAX,
         }
     }
 }

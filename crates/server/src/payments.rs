@@ -223,44 +223,59 @@ fn check_velocity(
     }
     let day_ago = ms(now - Duration::hours(24));
     let refuse = |code: ErrorCode| Err(ApiError::new(code).retry_after(3600));
+    // Each count stops at its limit (`LIMIT`), so a claim reads at most that many rows however
+    // many payments there were; a limit of `u32::MAX` is no limit, and no query.
+    let reached = |sql: &str, args: &[&dyn rusqlite::ToSql], limit: u32| -> ApiResult<bool> {
+        if limit == u32::MAX {
+            return Ok(false);
+        }
+        let mut all: Vec<&dyn rusqlite::ToSql> = args.to_vec();
+        all.push(&limit);
+        let n: i64 = tx
+            .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql} LIMIT ?{})", all.len()))?
+            .query_row(all.as_slice(), |r| r.get(0))?;
+        Ok(n >= i64::from(limit))
+    };
     if intent.source == PaymentSource::Member {
-        let (made, at_risk): (i64, i64) = tx
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(status IN ('failed', 'processing')), 0) FROM payments
-             WHERE member_id = ?1 AND source = 'member' AND created_at > ?2",
-            )?
-            .query_row(params![intent.member_id, day_ago], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if at_risk >= i64::from(limits.member_declines_per_day) {
+        let member: &dyn rusqlite::ToSql = &intent.member_id;
+        if reached(
+            "SELECT 1 FROM payments WHERE member_id = ?1 AND source = 'member' AND created_at > ?2
+             AND status IN ('failed', 'processing')",
+            &[member, &day_ago],
+            limits.member_declines_per_day,
+        )? {
             return refuse(ErrorCode::TooManyDeclines);
         }
-        if made >= i64::from(limits.member_payments_per_day) {
+        if reached(
+            "SELECT 1 FROM payments WHERE member_id = ?1 AND source = 'member' AND created_at > ?2",
+            &[member, &day_ago],
+            limits.member_payments_per_day,
+        )? {
             return refuse(ErrorCode::TooManyPayments);
         }
     }
     if intent.source == PaymentSource::Guest {
         for (bill_id, _) in &intent.allocations {
-            let at_risk: i64 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(SUM(p.status IN ('failed', 'processing')), 0)
-                 FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
-                 WHERE a.bill_id = ?1 AND p.source = 'guest' AND p.created_at > ?2",
-                )?
-                .query_row(params![bill_id, day_ago], |r| r.get(0))?;
-            if at_risk >= i64::from(limits.statement_declines_per_day) {
+            if reached(
+                "SELECT 1 FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
+                 WHERE a.bill_id = ?1 AND p.source = 'guest' AND p.created_at > ?2
+                 AND p.status IN ('failed', 'processing')",
+                &[bill_id, &day_ago],
+                limits.statement_declines_per_day,
+            )? {
                 return refuse(ErrorCode::TooManyDeclines);
             }
         }
     }
-    if !card.is_empty() {
-        let at_risk: i64 = tx
-            .prepare_cached(
-                "SELECT COALESCE(SUM(status IN ('failed', 'processing')), 0) FROM payments
-             WHERE card_fingerprint = ?1 AND source != 'autopay' AND created_at > ?2",
-            )?
-            .query_row(params![card, day_ago], |r| r.get(0))?;
-        if at_risk >= i64::from(limits.card_declines_per_day) {
-            return refuse(ErrorCode::TooManyDeclines);
-        }
+    if !card.is_empty()
+        && reached(
+            "SELECT 1 FROM payments WHERE card_fingerprint = ?1 AND source != 'autopay' AND created_at > ?2
+             AND status IN ('failed', 'processing')",
+            &[&card, &day_ago],
+            limits.card_declines_per_day,
+        )?
+    {
+        return refuse(ErrorCode::TooManyDeclines);
     }
     Ok(())
 }
