@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     let result = match task {
         "run" => run(args.iter().any(|a| a == "--kiosk")),
         "test" => test(),
-        "conformance" => deps::python_tools().and_then(|_| conformance()),
+        "conformance" => deps::python_tools().and_then(|_| conformance(&args[1..])),
         "openapi" => openapi(),
         "bindings" => bindings(),
         "ui" => deps::build_ui(),
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance | openapi | bindings | ui | screenshots \
+                "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance [schemathesis options] | openapi | bindings | ui | screenshots \
                  | bundle [--smoke] | actionlint | notices [--check] | bench <api | payments | client | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -189,7 +189,7 @@ fn test() -> Result {
         "carebill-e2e",
     ])?)?;
     sh(cargo().args(["test", "--workspace", "--doc", "--exclude", "carebill-e2e"]))?;
-    conformance()?;
+    conformance(&[])?;
     e2e::run(None)?;
     eprintln!("\nAll checks passed.");
     Ok(())
@@ -202,19 +202,45 @@ fn actionlint() -> Result {
 }
 
 /// Schemathesis against a fresh demo server, with the committed config and auth hook.
-fn conformance() -> Result {
+/// `extra`: more schemathesis options, like `--include-operation-id createPayment`.
+fn conformance(extra: &[String]) -> Result {
     step("API conformance (schemathesis against the demo server)");
     sh(cargo().args(["build", "--package", "carebill-server"]))?;
     let data = root().join(format!("target/xtask/conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let server = server::DemoServer::start(&data, "127.0.0.1:0", false)?;
-    // The demo's first guest-pay statement (its banner prints them), for the guest operations.
-    let statement = server
-        .banner
+    // Members of its own for the run (registration, email confirmation and password resets use
+    // each member up), and a kiosk of its own (guest lookups are limited per kiosk, and the
+    // fuzzed lookups spend the demo kiosk's allowance).
+    let roster = data.join("conformance-roster.csv");
+    let mut csv = String::from("member_id,first_name,last_name,date_of_birth\n");
+    for n in 1..=CONFORMANCE_MEMBERS {
+        csv.push_str(&format!("M3{n:08},Casey,Conformance,1990-06-15\n"));
+    }
+    std::fs::write(&roster, csv).map_err(|e| e.to_string())?;
+    let admin = |args: &[&str]| -> Result<String> {
+        let out = Command::new(root().join("target/debug/carebill-server"))
+            .args(["--demo", "--data-dir"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "carebill-server {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    admin(&["import", "--roster", &roster.to_string_lossy()])?;
+    let enrolled = admin(&["kiosk", "enroll", "--name", "Conformance run"])?;
+    let kiosk = enrolled
         .lines()
-        .find_map(|l| l.split("Guest pay:").nth(1))
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .unwrap_or_default()
+        .map(str::trim)
+        .find(|l| l.starts_with("kdc_"))
+        .ok_or("kiosk enroll printed no credential")?
         .to_string();
     let api = root().join("tests/api");
     let outcome = sh(Command::new(deps::venv_bin("schemathesis"))
@@ -224,8 +250,10 @@ fn conformance() -> Result {
         .arg(root().join("crates/api/openapi.json"))
         .arg("--url")
         .arg(&server.url)
+        .args(extra)
         .env("CAREBILL_API_URL", &server.url)
-        .env("CAREBILL_GUEST_STATEMENT", &statement)
+        .env("CAREBILL_CONFORMANCE_KIOSK", &kiosk)
+        .env("CAREBILL_CONFORMANCE_MEMBERS", CONFORMANCE_MEMBERS.to_string())
         .env("SCHEMATHESIS_HOOKS", "hooks")
         .env("PYTHONPATH", &api)
         .env("NO_COLOR", "1"));
@@ -233,6 +261,9 @@ fn conformance() -> Result {
     let _ = std::fs::remove_dir_all(&data);
     outcome
 }
+
+/// Roster members `M300000001`... the conformance hooks register, confirm and reset.
+const CONFORMANCE_MEMBERS: u32 = 300;
 
 /// `cargo ARGS` inside `dbus-run-session` with gnome-keyring unlocked, so the OS keyring backend is
 /// really exercised (its keyrings live under target/, never in the developer's home). Where that

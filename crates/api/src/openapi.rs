@@ -37,7 +37,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         guest_lookup, guest_bill, guest_payment, guest_receipt,
         healthz, dev_mailbox, dev_clock, dev_bills,
     ),
-    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter, Payment, PaymentMethod, Autopay)),
+    components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter, AchAuthorizationKind, Payment, PaymentMethod, Autopay)),
     tags(
         (name = "accounts", description = "Registration and email confirmation"),
         (name = "sessions", description = "Signing in and out, tokens"),
@@ -236,7 +236,7 @@ fn get_payment() {}
 
 #[utoipa::path(get, path = "/v1/ach-authorization", tag = "payments", operation_id = "achAuthorization",
     summary = "The NACHA authorization text a member accepts for bank payments (public: guests need it too)",
-    params(("kind" = Option<String>, Query, description = "`single` (default) for one payment, `recurring` for autopay")),
+    params(("kind" = Option<AchAuthorizationKind>, Query, description = "`single` (default) for one payment, `recurring` for autopay")),
     responses((status = 200, description = "The text and its version", body = AchAuthorization)))]
 fn ach_authorization() {}
 
@@ -333,7 +333,7 @@ fn create_token() {}
 
 #[utoipa::path(get, path = "/processor/v1/banks/{routing_number}", tag = "processor", operation_id = "lookupBank",
     summary = "The bank behind a routing number, when known",
-    params(("routing_number" = String, Path, description = "9 digits")),
+    params(("routing_number" = String, Path, pattern = "^[0-9]{9}$", description = "9 digits passing the ABA checksum")),
     responses((status = 200, description = "The bank", body = BankLookup)))]
 fn lookup_bank() {}
 
@@ -449,6 +449,7 @@ pub fn document() -> Value {
             }
         }
     }
+    add_links(&mut doc);
     // Shared responses carry the header too.
     if let Some(shared) = doc["components"]["responses"].as_object_mut() {
         for response in shared.values_mut() {
@@ -461,6 +462,169 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// How one answer feeds the next call (OpenAPI links): what a client, or a stateful test, can do
+/// with an id it was just given.
+const LINKS: &[(&str, &str, &str, &str, &str)] = &[
+    // (path, method, status, link name, link object as JSON)
+    (
+        "/v1/accounts",
+        "post",
+        "201",
+        "VerifyEmail",
+        r#"{"operationId": "verifyEmail", "requestBody": {"email": "$response.body#/email"}}"#,
+    ),
+    (
+        "/v1/accounts",
+        "post",
+        "201",
+        "ResendVerification",
+        r#"{"operationId": "resendVerification", "requestBody": {"email": "$response.body#/email"}}"#,
+    ),
+    (
+        "/v1/password-resets",
+        "post",
+        "202",
+        "ConfirmPasswordReset",
+        r#"{"operationId": "confirmPasswordReset", "requestBody": {"email": "$request.body#/email"}}"#,
+    ),
+    (
+        "/v1/sessions",
+        "post",
+        "201",
+        "RefreshSession",
+        r#"{"operationId": "refreshSession", "requestBody": {"refresh_token": "$response.body#/refresh_token"}}"#,
+    ),
+    (
+        "/v1/bills",
+        "get",
+        "200",
+        "GetBill",
+        r#"{"operationId": "getBill", "parameters": {"path.id": "$response.body#/data/0/id"}}"#,
+    ),
+    (
+        "/processor/v1/tokens",
+        "post",
+        "201",
+        "SavePaymentMethod",
+        r#"{"operationId": "createPaymentMethod", "requestBody": {"token": "$response.body#/token"}}"#,
+    ),
+    (
+        "/processor/v1/tokens",
+        "post",
+        "201",
+        "PayAsGuest",
+        r#"{"operationId": "guestPayment", "requestBody": {"token": "$response.body#/token"}}"#,
+    ),
+    (
+        "/v1/payment-methods",
+        "post",
+        "201",
+        "PayWithMethod",
+        r#"{"operationId": "createPayment", "requestBody": {"payment_method_id": "$response.body#/id"}}"#,
+    ),
+    (
+        "/v1/payment-methods",
+        "post",
+        "201",
+        "UseForAutopay",
+        r#"{"operationId": "putAutopay", "requestBody": {"payment_method_id": "$response.body#/id"}}"#,
+    ),
+    (
+        "/v1/payment-methods",
+        "post",
+        "201",
+        "DeletePaymentMethod",
+        r#"{"operationId": "deletePaymentMethod", "parameters": {"path.id": "$response.body#/id"}}"#,
+    ),
+    (
+        "/v1/payments",
+        "post",
+        "201",
+        "GetPayment",
+        r#"{"operationId": "getPayment", "parameters": {"path.id": "$response.body#/id"}}"#,
+    ),
+    (
+        "/v1/payments",
+        "post",
+        "201",
+        "FindPaymentByKey",
+        r#"{"operationId": "listPayments", "parameters": {"query.idempotency_key": "$request.header.Idempotency-Key"}}"#,
+    ),
+    (
+        "/v1/payments",
+        "post",
+        "201",
+        "GetPaidBill",
+        r#"{"operationId": "getBill", "parameters": {"path.id": "$response.body#/allocations/0/bill_id"}}"#,
+    ),
+    (
+        "/v1/autopay",
+        "put",
+        "200",
+        "GetAutopay",
+        r#"{"operationId": "getAutopay"}"#,
+    ),
+    (
+        "/v1/autopay",
+        "put",
+        "200",
+        "UpcomingCharges",
+        r#"{"operationId": "autopayUpcoming"}"#,
+    ),
+    (
+        "/v1/autopay",
+        "put",
+        "200",
+        "SkipCharge",
+        r#"{"operationId": "autopaySkip", "requestBody": {"bill_id": "$response.body#/upcoming/0/bill_id"}}"#,
+    ),
+    (
+        "/v1/autopay",
+        "put",
+        "200",
+        "TurnOff",
+        r#"{"operationId": "deleteAutopay"}"#,
+    ),
+    (
+        "/v1/autopay/upcoming",
+        "get",
+        "200",
+        "SkipCharge",
+        r#"{"operationId": "autopaySkip", "requestBody": {"bill_id": "$response.body#/0/bill_id"}}"#,
+    ),
+    (
+        "/v1/guest/lookup",
+        "post",
+        "201",
+        "GuestBill",
+        r#"{"operationId": "guestBill"}"#,
+    ),
+    (
+        "/v1/guest/payments",
+        "post",
+        "201",
+        "MailReceipt",
+        r#"{"operationId": "guestReceipt", "requestBody": {"confirmation_number": "$response.body#/confirmation_number"}}"#,
+    ),
+    (
+        "/dev/bills",
+        "post",
+        "201",
+        "LookUpAsGuest",
+        r#"{"operationId": "guestLookup", "requestBody": {"statement_number": "$response.body#/statement_number"}}"#,
+    ),
+];
+
+fn add_links(doc: &mut Value) {
+    for (path, method, status, name, link) in LINKS {
+        let link: Value = serde_json::from_str(link).unwrap_or(Value::Null);
+        if let Some(response) = doc["paths"][path][method]["responses"][status].as_object_mut() {
+            let links = response.entry("links").or_insert_with(|| json!({}));
+            links[name] = link;
+        }
+    }
 }
 
 /// The document as committed: pretty JSON with a trailing newline.
@@ -507,6 +671,26 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_link_starts_from_a_documented_answer_and_names_an_operation() {
+        let doc = document();
+        let ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        for (path, method, status, name, _) in LINKS {
+            let link = &doc["paths"][path][method]["responses"][status]["links"][name];
+            let target = link["operationId"].as_str();
+            assert!(
+                target.is_some_and(|t| ids.contains(&t)),
+                "{method} {path} {status} {name}"
+            );
         }
     }
 

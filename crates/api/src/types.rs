@@ -18,19 +18,20 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
     /// As printed on the member card, like `M200000002`.
-    #[schema(example = "M200000002")]
+    #[schema(example = "M200000002", pattern = "^[Mm][0-9]{9}$")]
     pub member_id: String,
-    #[schema(example = "Alex")]
+    #[schema(example = "Alex", min_length = 1, max_length = 100)]
     pub first_name: String,
-    #[schema(example = "Rivera")]
+    #[schema(example = "Rivera", min_length = 1, max_length = 100)]
     pub last_name: String,
-    /// `YYYY-MM-DD`.
-    #[schema(example = "1985-04-12")]
+    /// `YYYY-MM-DD`, in the past.
+    #[schema(example = "1985-04-12", format = Date)]
     pub date_of_birth: String,
-    #[schema(example = "alex.rivera@example.com")]
+    #[schema(example = "alex.rivera@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// At least 15 characters. No composition rules; common, repetitive or sequential passwords
     /// and ones containing the email or member ID are refused (`weak_password`, with `reason`).
+    #[schema(min_length = 15, max_length = 256)]
     pub password: String,
 }
 
@@ -49,9 +50,10 @@ pub struct AccountCreated {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// The 6-digit code from the email.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -59,6 +61,7 @@ pub struct VerifyEmailRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ResendVerificationRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -83,8 +86,9 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// Email address or member ID.
-    #[schema(example = "demo@carebill.example")]
+    #[schema(example = "demo@carebill.example", min_length = 1, max_length = 254)]
     pub login: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// Keep the session for 30 days instead of 12 hours.
     #[serde(default)]
@@ -95,6 +99,7 @@ pub struct CreateSessionRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshSessionRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: String,
 }
 
@@ -116,7 +121,10 @@ pub struct SessionTokens {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub current_password: String,
+    /// At least 15 characters (as for registration).
+    #[schema(min_length = 15, max_length = 256)]
     pub new_password: String,
 }
 
@@ -124,6 +132,7 @@ pub struct ChangePasswordRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -131,10 +140,13 @@ pub struct PasswordResetRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirmRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// The 8-character code from the email (case and spaces ignored).
-    #[schema(example = "K7RM-2XQP")]
+    /// The 8-character code from the email (case, spaces and dashes ignored).
+    #[schema(example = "K7RM-2XQP", pattern = "^[ -]*([2-9A-HJKMNP-Za-hjkmnp-z][ -]*){8}$")]
     pub code: String,
+    /// At least 15 characters (as for registration).
+    #[schema(min_length = 15, max_length = 256)]
     pub new_password: String,
 }
 
@@ -342,17 +354,21 @@ pub enum TokenRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CardDetails {
-    /// 13 to 19 digits; spaces and dashes are ignored.
-    #[schema(example = "4242 4242 4242 4242")]
+    /// 13 to 19 digits passing the Luhn check, optionally grouped by single spaces or dashes.
+    #[schema(example = "4242 4242 4242 4242", pattern = "^[0-9]([ -]?[0-9]){12,18}$")]
     pub number: String,
     #[schema(minimum = 1, maximum = 12)]
     pub exp_month: u32,
-    #[schema(example = 2030)]
+    /// Not in the past, at most 20 years ahead.
+    #[schema(example = 2030, minimum = 2000, maximum = 2099)]
     pub exp_year: i32,
-    #[schema(example = "123")]
+    /// 4 digits for American Express, 3 for other brands.
+    #[schema(example = "123", pattern = "^[0-9]{3,4}$")]
     pub cvc: String,
-    #[schema(example = "94110")]
+    /// A US ZIP code: 5 digits or ZIP+4.
+    #[schema(example = "94110", pattern = "^[0-9]{5}(-[0-9]{4})?$")]
     pub postal_code: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub holder_name: String,
 }
 
@@ -378,11 +394,13 @@ pub enum AccountType {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct BankAccountDetails {
-    #[schema(example = "110000000")]
+    /// 9 digits passing the ABA checksum.
+    #[schema(example = "110000000", pattern = "^[0-9]{9}$")]
     pub routing_number: String,
-    #[schema(example = "000123456789")]
+    #[schema(example = "000123456789", pattern = "^[0-9]{4,17}$")]
     pub account_number: String,
     pub account_type: AccountType,
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub holder_name: String,
 }
 
@@ -456,6 +474,7 @@ pub struct ProcessorToken {
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentMethodRequest {
     /// A token from the processor's token endpoint.
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
 }
 
@@ -498,6 +517,27 @@ pub struct AchAuthorization {
     pub text_version: String,
 }
 
+/// Which authorization text: one payment, or recurring debits (autopay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum AchAuthorizationKind {
+    #[default]
+    Single,
+    Recurring,
+}
+
+impl AchAuthorizationKind {
+    /// The wire name (`single`, `recurring`); `None` for anything else.
+    pub fn parse(s: &str) -> Option<AchAuthorizationKind> {
+        match s {
+            "single" => Some(AchAuthorizationKind::Single),
+            "recurring" => Some(AchAuthorizationKind::Recurring),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
@@ -509,6 +549,7 @@ pub struct AchAuthorizationAcceptance {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct AllocationRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub bill_id: String,
     /// More than 0, at most two decimals, at most the bill's `payable`.
     #[schema(value_type = Money)]
@@ -525,6 +566,7 @@ pub struct CreatePaymentRequest {
     /// A processor token, used once and not saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[schema(min_items = 1, max_items = 50)]
     pub allocations: Vec<AllocationRequest>,
     /// Required for bank payments: acceptance of the current authorization text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -647,13 +689,20 @@ pub enum AutopayAmount {
     Fixed { value: Money },
 }
 
+/// When each bill is charged. `day_of_month` past the end of a short month is its last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AutopayTiming {
     DueDate,
-    DaysBeforeDue { days: u32 },
-    DayOfMonth { day: u32 },
+    DaysBeforeDue {
+        #[schema(minimum = 1, maximum = 28)]
+        days: u32,
+    },
+    DayOfMonth {
+        #[schema(minimum = 1, maximum = 31)]
+        day: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -726,6 +775,7 @@ pub struct UpcomingCharge {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct SkipRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub bill_id: String,
 }
 
@@ -737,7 +787,10 @@ pub struct SkipRequest {
 #[serde(deny_unknown_fields)]
 pub struct DevClockRequest {
     /// An ISO 8601 duration to move the business clock forward: `P3D`, `PT12H`, `P1DT6H`.
-    #[schema(example = "P3D")]
+    #[schema(
+        example = "P3D",
+        pattern = "^P([0-9]{1,6}W)?([0-9]{1,6}D)?(T([0-9]{1,6}H)?([0-9]{1,6}M)?([0-9]{1,6}S)?)?$"
+    )]
     pub advance: String,
 }
 
@@ -756,6 +809,7 @@ pub struct DevClock {
 pub struct DevBillRequest {
     /// Whose bill; the demo member when absent.
     #[serde(default)]
+    #[schema(pattern = "^M[0-9]{9}$")]
     pub member_id: Option<String>,
 }
 
@@ -777,13 +831,14 @@ pub struct BankLookup {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct GuestLookupRequest {
-    #[schema(example = "ST-100234")]
+    /// Letters, digits and dashes, as printed (case does not matter).
+    #[schema(example = "ST-100234", pattern = "^[A-Za-z0-9-]{1,40}$")]
     pub statement_number: String,
     /// The patient's last name, as on the statement (case and spacing do not matter).
-    #[schema(example = "Rivera")]
+    #[schema(example = "Rivera", min_length = 1, max_length = 100)]
     pub last_name: String,
-    /// `YYYY-MM-DD`.
-    #[schema(example = "1985-04-12")]
+    /// `YYYY-MM-DD`, in the past.
+    #[schema(example = "1985-04-12", format = Date)]
     pub date_of_birth: String,
 }
 
@@ -801,9 +856,11 @@ pub struct GuestSession {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct GuestPaymentRequest {
-    #[schema(value_type = String, example = "25.00")]
+    /// More than 0, at most two decimals, at most the bill's `payable`.
+    #[schema(value_type = Money, example = "25.00")]
     pub amount: String,
     /// A processor token from `POST /processor/v1/tokens`.
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// Required for bank payments: acceptance of the current single-payment authorization text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -815,8 +872,8 @@ pub struct GuestPaymentRequest {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct GuestReceiptRequest {
-    #[schema(example = "CB-7K2M-9XQ4")]
+    #[schema(example = "CB-7K2M-9XQ4", min_length = 1, max_length = 40)]
     pub confirmation_number: String,
-    #[schema(example = "patient@example.com")]
+    #[schema(example = "patient@example.com", format = Email, max_length = 254)]
     pub email: String,
 }

@@ -116,9 +116,15 @@ pub fn normalize_card_number(input: &str) -> String {
 }
 
 /// A card number: 13 to 19 digits passing Luhn. Returns the digits.
+/// 13 to 19 digits passing the Luhn check, optionally grouped by single spaces or dashes
+/// (`4242 4242 4242 4242`, `4242-4242-4242-4242`), as the API's schema says.
 pub fn card_number(input: &str) -> Rule<String> {
     let digits = normalize_card_number(input);
-    if digits.len() < 13 || digits.len() > 19 || !luhn_valid(&digits) {
+    let b = input.as_bytes();
+    let grouped = b.first().is_some_and(u8::is_ascii_digit)
+        && b.last().is_some_and(u8::is_ascii_digit)
+        && b.windows(2).all(|w| w[0].is_ascii_digit() || w[1].is_ascii_digit());
+    if !grouped || digits.len() < 13 || digits.len() > 19 || !luhn_valid(&digits) {
         return Err(Invalid::new(
             "invalid_card_number",
             "Enter a valid card number, as it appears on your card.",
@@ -332,6 +338,15 @@ mod tests {
             "invalid_card_number"
         );
         assert_eq!(card_number("42").unwrap_err().code, "invalid_card_number");
+        assert_eq!(card_number("4242-4242-4242-4242").unwrap(), "4242424242424242");
+        for odd in [
+            "4242  4242 4242 4242",
+            " 4242424242424242",
+            "4242424242424242-",
+            "4242 -4242424242424",
+        ] {
+            assert_eq!(card_number(odd).unwrap_err().code, "invalid_card_number", "{odd}");
+        }
     }
 
     #[test]

@@ -968,9 +968,13 @@ impl Engine {
     // --- Paying ---------------------------------------------------------------------------------
 
     /// Tokenizes card or bank details at the processor. The details live only for this call.
-    pub async fn tokenize(&self, details: TokenRequest) -> ClientResult<ProcessorToken> {
+    pub async fn tokenize(&self, mut details: TokenRequest) -> ClientResult<ProcessorToken> {
         if !(self.is_kiosk() && self.guest_active().await) {
             self.acting_session().await?;
+        }
+        // The number as typed may be grouped any way; the processor gets its digits.
+        if let TokenRequest::Card(card) = &mut details {
+            card.number = validate::normalize_card_number(&card.number);
         }
         self.0.api.tokenize(&details).await
     }

@@ -182,9 +182,11 @@ export type AutopaySummary_Serialize = {
 	next_charge: UpcomingCharge | null,
 };
 
+/**  When each bill is charged. `day_of_month` past the end of a short month is its last day. */
 export type AutopayTiming = { type: "due_date" } | { type: "days_before_due"; days: number } | { type: "day_of_month"; day: number };
 
 export type BankAccountDetails = {
+	/**  9 digits passing the ABA checksum. */
 	routing_number: string,
 	account_number: string,
 	account_type: AccountType,
@@ -335,11 +337,14 @@ export type CardCheck = {
 };
 
 export type CardDetails = {
-	/**  13 to 19 digits; spaces and dashes are ignored. */
+	/**  13 to 19 digits passing the Luhn check, optionally grouped by single spaces or dashes. */
 	number: string,
 	exp_month: number,
+	/**  Not in the past, at most 20 years ahead. */
 	exp_year: number,
+	/**  4 digits for American Express, 3 for other brands. */
 	cvc: string,
+	/**  A US ZIP code: 5 digits or ZIP+4. */
 	postal_code: string,
 	holder_name: string,
 };
@@ -368,7 +373,7 @@ export type CreateAccountRequest = {
 	member_id: string,
 	first_name: string,
 	last_name: string,
-	/**  `YYYY-MM-DD`. */
+	/**  `YYYY-MM-DD`, in the past. */
 	date_of_birth: string,
 	email: string,
 	/**

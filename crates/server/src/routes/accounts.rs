@@ -577,6 +577,13 @@ pub async fn change_password(
     who: Authed,
     JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
+    let chars = req.current_password.chars().count();
+    if chars == 0 || chars > carebill_billing::password::MAX_CHARS {
+        return Err(ApiError::validation(
+            "/current_password",
+            "Enter your current password.",
+        ));
+    }
     let throttle_key = format!("account:{}", who.account_id);
     if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, &client) {
         return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));

@@ -138,7 +138,8 @@ pub async fn dev_issue_bill(
                 return Err(ApiError::validation("/member_id", "No such member on the roster."));
             }
             let seq = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64 + 1;
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seq ^ issued_at as u64);
+            // Fresh randomness: ids drawn from a seed made of the time and a count could repeat.
+            let mut rng = rand::rngs::StdRng::from_entropy();
             let bill = seed::make_bill(&mut rng, &member_id, seq, today, 0);
             seed::insert_bill(tx, &bill, issued_at, now)?;
             store::bill_detail(tx, &member_id, &bill.id)?.ok_or_else(|| ApiError::internal("bill vanished"))

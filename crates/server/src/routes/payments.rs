@@ -211,17 +211,21 @@ pub async fn delete_payment_method(
 // --- Payments -----------------------------------------------------------------------------------
 
 pub async fn ach_authorization(QueryParams(q): QueryParams) -> ApiResult<Json<AchAuthorization>> {
-    match q.get("kind").map(String::as_str) {
-        None | Some("single") => Ok(Json(AchAuthorization {
+    let kind = match q.get("kind") {
+        None => AchAuthorizationKind::default(),
+        Some(k) => AchAuthorizationKind::parse(k)
+            .ok_or_else(|| ApiError::validation("/kind", "kind must be single or recurring."))?,
+    };
+    Ok(Json(match kind {
+        AchAuthorizationKind::Single => AchAuthorization {
             text: autopay::single_authorization_text(),
             text_version: SINGLE_AUTHORIZATION_VERSION.into(),
-        })),
-        Some("recurring") => Ok(Json(AchAuthorization {
+        },
+        AchAuthorizationKind::Recurring => AchAuthorization {
             text: autopay::recurring_authorization_text(),
             text_version: RECURRING_AUTHORIZATION_VERSION.into(),
-        })),
-        Some(_) => Err(ApiError::validation("/kind", "kind must be single or recurring.")),
-    }
+        },
+    }))
 }
 
 /// The Idempotency-Key header: 1 to 255 letters, digits, `-`, `_`, `.` or `~`. Never a `:`, which

@@ -196,6 +196,16 @@ async fn changing_the_password_checks_the_current_one_and_signs_out_other_device
     )
     .await
     .expect_error(422, "incorrect_password");
+    // An empty or over-long current password is a malformed request, not a guess: it is
+    // refused before the attempt is counted (the sign-in throttle allows only a few).
+    for _ in 0..20 {
+        let r = s.post_auth("/v1/me/password", &here, change("", GOOD_PASSWORD)).await;
+        r.expect_error(422, "validation_failed");
+        assert_eq!(r.field(), "/current_password");
+    }
+    s.post_auth("/v1/me/password", &here, change(&"x".repeat(257), GOOD_PASSWORD))
+        .await
+        .expect_error(422, "validation_failed");
     let weak = s
         .post_auth("/v1/me/password", &here, change(DEMO_PASSWORD, "too short"))
         .await;
