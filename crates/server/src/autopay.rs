@@ -482,6 +482,28 @@ pub struct RunSummary {
 }
 
 /// Sends due notices, records over-limit bills and charges due bills, in batches.
+/// The one autopay charge of a bill: its key (`autopay:<bill>`, which no member key can be) and
+/// fingerprint depend on the bill alone, so every pass, replica and retry plans the same payment.
+pub fn charge_intent(
+    member_id: &str,
+    bill_id: &str,
+    method_id: &str,
+    amount: Money,
+    ach: Option<AchAcceptance>,
+) -> Intent {
+    Intent {
+        member_id: member_id.to_string(),
+        key: format!("autopay:{bill_id}"),
+        fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": bill_id})),
+        source: PaymentSource::Autopay,
+        method: MethodRef::Saved(method_id.to_string()),
+        allocations: vec![(bill_id.to_string(), amount)],
+        ach,
+        client: Some("autopay".into()),
+        autopay_bill: Some(bill_id.to_string()),
+    }
+}
+
 pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
     let today = state.business.today();
     let cal = *state.business.calendar();
@@ -535,17 +557,13 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
                             summary.over_limit += 1;
                             touched = true;
                         }
-                        Some(amount) => charges.push(Intent {
-                            member_id: member_id.clone(),
-                            key: format!("autopay:{}", c.bill_id),
-                            fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": c.bill_id})),
-                            source: PaymentSource::Autopay,
-                            method: MethodRef::Saved(stored.payment_method_id.clone()),
-                            allocations: vec![(c.bill_id.clone(), amount)],
-                            ach: ach.clone(),
-                            client: Some("autopay".into()),
-                            autopay_bill: Some(c.bill_id.clone()),
-                        }),
+                        Some(amount) => charges.push(charge_intent(
+                            &member_id,
+                            &c.bill_id,
+                            &stored.payment_method_id,
+                            amount,
+                            ach.clone(),
+                        )),
                     }
                 }
                 if touched {

@@ -109,16 +109,21 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(a)| a.ip());
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
+        let trusted = &state.config.trusted_proxies;
+        // The headers are read only when a trusted proxy sent them.
+        let forwarded = if peer.is_some_and(|p| trusted.contains(&p)) {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            String::new()
+        };
         Ok(ClientAddr(
-            client_ip(peer, &forwarded, &state.config.trusted_proxies)
-                .map_or_else(|| "unknown".into(), |ip| ip.to_string()),
+            client_ip(peer, &forwarded, trusted).map_or_else(|| "unknown".into(), |ip| ip.to_string()),
         ))
     }
 }

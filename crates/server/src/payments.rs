@@ -516,11 +516,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
     for (i, intent) in intents.iter().enumerate() {
         let MethodRef::Token(t) = &intent.method else { continue };
         let (member, key) = (intent.member_id.clone(), intent.key.clone());
-        match state
-            .db
-            .read(move |conn| Ok(key_row(conn, &member, &key)?.is_some()))
-            .await
-        {
+        match state.db.read(move |conn| key_known(conn, &member, &key)).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => {

@@ -144,8 +144,9 @@ impl Throttle {
         Ok(())
     }
 
-    /// Counts a failure without an attempt (tests, and callers that check elsewhere).
-    pub fn record_failure(&self, who: &str, client: &str) {
+    /// Counts a failure without an attempt (tests that set up a blocked login).
+    #[cfg(test)]
+    fn record_failure(&self, who: &str, client: &str) {
         let now = self.clock.now();
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         Self::count_failure(&mut failures, Self::keys(who, client), now);

@@ -400,9 +400,9 @@ async fn a_new_bill_sends_autopay_with_its_upcoming_charge_in_the_same_sync() {
 /// stops a charge that has not been claimed yet.
 #[tokio::test]
 async fn a_charge_planned_before_autopay_changed_is_not_made() {
-    use carebill_api::types::PaymentSource;
     use carebill_billing::Money;
-    use carebill_server::payments::{self, Intent, MethodRef};
+    use carebill_server::autopay::charge_intent;
+    use carebill_server::payments::{self, Intent};
 
     let s = TestServer::start().await;
     let token = s.demo_token().await;
@@ -412,18 +412,17 @@ async fn a_charge_planned_before_autopay_changed_is_not_made() {
         .expect(200);
     let bill = issue_bill(&s).await;
     let bill_id = bill["id"].as_str().unwrap().to_string();
-    // What the scheduler's planning step produced for this bill.
-    let planned = |method: &str, amount: &str| Intent {
-        member_id: carebill_server::seed::DEMO_MEMBER_ID.into(),
-        key: format!("autopay:{bill_id}"),
-        fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": bill_id})),
-        source: PaymentSource::Autopay,
-        method: MethodRef::Saved(method.into()),
-        allocations: vec![(bill_id.clone(), Money::parse(amount).unwrap())],
-        ach: None,
-        client: Some("autopay".into()),
-        autopay_bill: Some(bill_id.clone()),
+    // What the scheduler's planning step produces for a bill.
+    let planned_for = |bill: &str, method: &str, amount: &str| {
+        charge_intent(
+            carebill_server::seed::DEMO_MEMBER_ID,
+            bill,
+            method,
+            Money::parse(amount).unwrap(),
+            None,
+        )
     };
+    let planned = |method: &str, amount: &str| planned_for(&bill_id, method, amount);
     let charge = |intent: Intent| {
         let state = s.server.state.clone();
         async move { payments::submit_many(&state, vec![intent]).await.pop().unwrap() }
@@ -456,10 +455,7 @@ async fn a_charge_planned_before_autopay_changed_is_not_made() {
     // A bill the current rule covers is charged (the check lets the right charge through).
     let covered = issue_bill(&s).await;
     let covered_id = covered["id"].as_str().unwrap().to_string();
-    let mut ok = planned(&card, "1.00");
-    ok.key = format!("autopay:{covered_id}");
-    ok.allocations = vec![(covered_id.clone(), Money::parse("1.00").unwrap())];
-    ok.autopay_bill = Some(covered_id.clone());
+    let ok = planned_for(&covered_id, &card, "1.00");
     assert_eq!(charge(ok).await.unwrap().status.as_u16(), 201);
     assert_eq!(autopay_payments(&s, &covered_id).await, 1);
     s.stop().await;
