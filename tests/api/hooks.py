@@ -45,7 +45,7 @@ STATE = {
     "password": PASSWORDS[0],
     "business_date": None,
     "next_member": 0,
-    "guest": None,  # {"token", "bill_id", "at"}
+    "guest": None,  # {"token", "at"}
     "guest_stale": False,
     "guest_tried": 0.0,
     "receipt_guest": None,  # a guest session only the given receipt cases use
@@ -239,16 +239,25 @@ def skippable_charge():
 
 
 def guest_statement():
-    """A new statement of a conformance member, for guest lookups: (statement, bill id)."""
+    """A new statement of a conformance member, for guest lookups."""
     member = fresh_member()
     if not member:
         return None
     status, bill = call("POST", "/dev/bills", {"member_id": member[0]})
-    return (bill["statement_number"], bill["id"]) if status == 201 else None
+    return bill["statement_number"] if status == 201 else None
 
 
 def guest_lookup_body(statement):
     return {"statement_number": statement, "last_name": LAST, "date_of_birth": BIRTH}
+
+
+def new_guest_session():
+    """A guest token for a statement issued for the purpose, from the conformance kiosk."""
+    statement = guest_statement()
+    if not statement:
+        return None
+    status, session = call("POST", "/v1/guest/lookup", guest_lookup_body(statement), device=True)
+    return session["guest_token"] if status == 201 else None
 
 
 def guest_session():
@@ -260,13 +269,10 @@ def guest_session():
     if time.monotonic() - STATE["guest_tried"] < 5:
         return guest
     STATE["guest_tried"] = time.monotonic()
-    found = guest_statement()
-    if not found:
+    token = new_guest_session()
+    if not token:
         return None
-    status, session = call("POST", "/v1/guest/lookup", guest_lookup_body(found[0]), device=True)
-    if status != 201:
-        return None
-    STATE["guest"] = {"token": session["guest_token"], "bill_id": found[1], "at": time.monotonic()}
+    STATE["guest"] = {"token": token, "at": time.monotonic()}
     STATE["guest_stale"] = False
     return STATE["guest"]
 
@@ -277,18 +283,13 @@ def receipt_session():
     current = STATE["receipt_guest"]
     if current and STATE["receipts"] < 3 and time.monotonic() - current["at"] < 480:
         return current["token"], current["paid"]
-    found = guest_statement()
-    if not found:
-        return None
-    status, session = call("POST", "/v1/guest/lookup", guest_lookup_body(found[0]), device=True)
-    if status != 201:
-        return None
-    paid = guest_paid(session["guest_token"])
+    token = new_guest_session()
+    paid = guest_paid(token) if token else None
     if not paid:
         return None
-    STATE["receipt_guest"] = {"token": session["guest_token"], "paid": paid, "at": time.monotonic()}
+    STATE["receipt_guest"] = {"token": token, "paid": paid, "at": time.monotonic()}
     STATE["receipts"] = 0
-    return session["guest_token"], paid
+    return token, paid
 
 
 def guest_paid(guest_token):
@@ -461,10 +462,10 @@ def give_skip(case):
 
 
 def give_guest_lookup(case):
-    found = guest_statement()
-    if found:
+    statement = guest_statement()
+    if statement:
         case.headers["X-Carebill-Device"] = os.environ["CAREBILL_CONFORMANCE_KIOSK"]
-        case.body.update(guest_lookup_body(found[0]))
+        case.body.update(guest_lookup_body(statement))
 
 
 def give_guest_payment(case):

@@ -465,164 +465,19 @@ pub fn document() -> Value {
 }
 
 /// How one answer feeds the next call (OpenAPI links): what a client, or a stateful test, can do
-/// with an id it was just given.
-const LINKS: &[(&str, &str, &str, &str, &str)] = &[
-    // (path, method, status, link name, link object as JSON)
-    (
-        "/v1/accounts",
-        "post",
-        "201",
-        "VerifyEmail",
-        r#"{"operationId": "verifyEmail", "requestBody": {"email": "$response.body#/email"}}"#,
-    ),
-    (
-        "/v1/accounts",
-        "post",
-        "201",
-        "ResendVerification",
-        r#"{"operationId": "resendVerification", "requestBody": {"email": "$response.body#/email"}}"#,
-    ),
-    (
-        "/v1/password-resets",
-        "post",
-        "202",
-        "ConfirmPasswordReset",
-        r#"{"operationId": "confirmPasswordReset", "requestBody": {"email": "$request.body#/email"}}"#,
-    ),
-    (
-        "/v1/sessions",
-        "post",
-        "201",
-        "RefreshSession",
-        r#"{"operationId": "refreshSession", "requestBody": {"refresh_token": "$response.body#/refresh_token"}}"#,
-    ),
-    (
-        "/v1/bills",
-        "get",
-        "200",
-        "GetBill",
-        r#"{"operationId": "getBill", "parameters": {"path.id": "$response.body#/data/0/id"}}"#,
-    ),
-    (
-        "/processor/v1/tokens",
-        "post",
-        "201",
-        "SavePaymentMethod",
-        r#"{"operationId": "createPaymentMethod", "requestBody": {"token": "$response.body#/token"}}"#,
-    ),
-    (
-        "/processor/v1/tokens",
-        "post",
-        "201",
-        "PayAsGuest",
-        r#"{"operationId": "guestPayment", "requestBody": {"token": "$response.body#/token"}}"#,
-    ),
-    (
-        "/v1/payment-methods",
-        "post",
-        "201",
-        "PayWithMethod",
-        r#"{"operationId": "createPayment", "requestBody": {"payment_method_id": "$response.body#/id"}}"#,
-    ),
-    (
-        "/v1/payment-methods",
-        "post",
-        "201",
-        "UseForAutopay",
-        r#"{"operationId": "putAutopay", "requestBody": {"payment_method_id": "$response.body#/id"}}"#,
-    ),
-    (
-        "/v1/payment-methods",
-        "post",
-        "201",
-        "DeletePaymentMethod",
-        r#"{"operationId": "deletePaymentMethod", "parameters": {"path.id": "$response.body#/id"}}"#,
-    ),
-    (
-        "/v1/payments",
-        "post",
-        "201",
-        "GetPayment",
-        r#"{"operationId": "getPayment", "parameters": {"path.id": "$response.body#/id"}}"#,
-    ),
-    (
-        "/v1/payments",
-        "post",
-        "201",
-        "FindPaymentByKey",
-        r#"{"operationId": "listPayments", "parameters": {"query.idempotency_key": "$request.header.Idempotency-Key"}}"#,
-    ),
-    (
-        "/v1/payments",
-        "post",
-        "201",
-        "GetPaidBill",
-        r#"{"operationId": "getBill", "parameters": {"path.id": "$response.body#/allocations/0/bill_id"}}"#,
-    ),
-    (
-        "/v1/autopay",
-        "put",
-        "200",
-        "GetAutopay",
-        r#"{"operationId": "getAutopay"}"#,
-    ),
-    (
-        "/v1/autopay",
-        "put",
-        "200",
-        "UpcomingCharges",
-        r#"{"operationId": "autopayUpcoming"}"#,
-    ),
-    (
-        "/v1/autopay",
-        "put",
-        "200",
-        "SkipCharge",
-        r#"{"operationId": "autopaySkip", "requestBody": {"bill_id": "$response.body#/upcoming/0/bill_id"}}"#,
-    ),
-    (
-        "/v1/autopay",
-        "put",
-        "200",
-        "TurnOff",
-        r#"{"operationId": "deleteAutopay"}"#,
-    ),
-    (
-        "/v1/autopay/upcoming",
-        "get",
-        "200",
-        "SkipCharge",
-        r#"{"operationId": "autopaySkip", "requestBody": {"bill_id": "$response.body#/0/bill_id"}}"#,
-    ),
-    (
-        "/v1/guest/lookup",
-        "post",
-        "201",
-        "GuestBill",
-        r#"{"operationId": "guestBill"}"#,
-    ),
-    (
-        "/v1/guest/payments",
-        "post",
-        "201",
-        "MailReceipt",
-        r#"{"operationId": "guestReceipt", "requestBody": {"confirmation_number": "$response.body#/confirmation_number"}}"#,
-    ),
-    (
-        "/dev/bills",
-        "post",
-        "201",
-        "LookUpAsGuest",
-        r#"{"operationId": "guestLookup", "requestBody": {"statement_number": "$response.body#/statement_number"}}"#,
-    ),
-];
+/// with an id it was just given. Keys are `METHOD path status`.
+const LINKS: &str = include_str!("links.json");
 
 fn add_links(doc: &mut Value) {
-    for (path, method, status, name, link) in LINKS {
-        let link: Value = serde_json::from_str(link).unwrap_or(Value::Null);
-        if let Some(response) = doc["paths"][path][method]["responses"][status].as_object_mut() {
-            let links = response.entry("links").or_insert_with(|| json!({}));
-            links[name] = link;
+    let links: Map<String, Value> = serde_json::from_str(LINKS).unwrap_or_default();
+    for (answer, named) in links {
+        let mut parts = answer.split(' ');
+        let (Some(method), Some(path), Some(status)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let response = &mut doc["paths"][path][method.to_lowercase()]["responses"][status];
+        if let Some(response) = response.as_object_mut() {
+            response.insert("links".into(), named);
         }
     }
 }
@@ -684,13 +539,17 @@ mod tests {
             .flat_map(|item| item.as_object().unwrap().values())
             .filter_map(|op| op["operationId"].as_str())
             .collect();
-        for (path, method, status, name, _) in LINKS {
-            let link = &doc["paths"][path][method]["responses"][status]["links"][name];
-            let target = link["operationId"].as_str();
-            assert!(
-                target.is_some_and(|t| ids.contains(&t)),
-                "{method} {path} {status} {name}"
-            );
+        let links: Map<String, Value> = serde_json::from_str(LINKS).expect("links.json is JSON");
+        for (answer, named) in &links {
+            let [method, path, status] = answer.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("{answer}: not METHOD path status")
+            };
+            let response = &doc["paths"][path][method.to_lowercase()]["responses"][status];
+            for (name, link) in named.as_object().unwrap() {
+                assert_eq!(&response["links"][name], link, "{answer} {name} is not in the document");
+                let target = link["operationId"].as_str();
+                assert!(target.is_some_and(|t| ids.contains(&t)), "{answer} {name}");
+            }
         }
     }
 
