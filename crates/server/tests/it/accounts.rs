@@ -113,13 +113,7 @@ async fn a_never_verified_registration_is_replaced_by_the_member_and_expires() {
     s.post("/v1/accounts", squatter.clone()).await.expect(201);
     // The real member registers with their own address and confirms it.
     s.post("/v1/accounts", alex(DEMO_PASSWORD)).await.expect(201);
-    let code = six_digit_code(&s.last_mail_to("alex.rivera@example.com").await.unwrap());
-    s.post(
-        "/v1/accounts/verify",
-        json!({"email": "alex.rivera@example.com", "code": code}),
-    )
-    .await
-    .expect(204);
+    s.confirm_email("alex.rivera@example.com").await;
     s.sign_in("alex.rivera@example.com", DEMO_PASSWORD).await;
     assert_eq!(
         s.count("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000002'")
@@ -154,13 +148,7 @@ async fn a_never_verified_registration_is_replaced_by_the_member_and_expires() {
     assert_eq!(purged, 1);
     samuel["email"] = json!("samuel@example.com");
     s.post("/v1/accounts", samuel).await.expect(201);
-    let code = six_digit_code(&s.last_mail_to("samuel@example.com").await.unwrap());
-    s.post(
-        "/v1/accounts/verify",
-        json!({"email": "samuel@example.com", "code": code}),
-    )
-    .await
-    .expect(204);
+    s.confirm_email("samuel@example.com").await;
     s.stop().await;
 }
 

@@ -186,6 +186,14 @@ impl TestServer {
         self.mailbox().await.into_iter().rev().find(|m| m["to"] == to)
     }
 
+    /// Confirms `email` with the code last mailed to it.
+    pub async fn confirm_email(&self, email: &str) {
+        let code = six_digit_code(&self.last_mail_to(email).await.unwrap());
+        self.post("/v1/accounts/verify", json!({"email": email, "code": code}))
+            .await
+            .expect(204);
+    }
+
     /// Every bill of the member behind `token`, following cursors.
     pub async fn all_bills(&self, token: &str, status: &str) -> Vec<Value> {
         let mut out = Vec::new();
