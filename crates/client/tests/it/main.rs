@@ -8,3 +8,4 @@ mod payments;
 mod security;
 mod sessions;
 mod sync;
+mod upgrade;
