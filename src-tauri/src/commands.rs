@@ -431,23 +431,9 @@ pub fn validate_date_of_birth(day: String, month: String, year: String) -> Resul
 #[tauri::command]
 #[specta::specta]
 pub fn validate_amount(amount: String, payable: Money) -> Result<Money> {
-    let m = Money::parse(amount.trim())
-        .ok()
-        .filter(|m| m.is_positive())
-        .ok_or_else(|| {
-            ClientError::validation(
-                "invalid_amount",
-                "Enter an amount greater than 0 with at most two decimal places, like 125.50.",
-                "/amount",
-            )
-        })?;
-    if m > payable {
-        return Err(ClientError::validation(
-            "amount_exceeds_balance",
-            format!("The most you can pay on this bill now is {}.", payable.display_usd()),
-            "/amount",
-        ));
-    }
+    let invalid = |e: validate::Invalid| ClientError::validation(e.code, e.message, "/amount");
+    let m = validate::payment_amount(&amount).map_err(invalid)?;
+    validate::within_payable(m, payable).map_err(invalid)?;
     Ok(m)
 }
 

@@ -323,6 +323,9 @@ pub fn set_passcode_cli() -> i32 {
 /// The app.
 pub fn run() {
     mark_process_start();
+    // One TLS provider for every HTTP client in the process (API, processor, updater), whatever
+    // features other crates of a build turn on.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("kiosk") {
         let code = match args.get(1).map(String::as_str) {

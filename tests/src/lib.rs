@@ -288,6 +288,9 @@ impl App {
             wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10)),
             "tauri-driver and WebKitWebDriver listen"
         );
+        // thirtyfour's HTTP client takes rustls's process-wide provider; a workspace build can
+        // turn on reqwest's `rustls-no-provider`, so name the one this workspace uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), json!({"application": app_binary()}));
         let wd = WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)

@@ -98,8 +98,24 @@ pub fn system_packages() -> Result {
     sh(&mut install)
 }
 
+/// Where tools installed for the tasks live: once per machine (per user), so a fresh clone finds
+/// them. `CAREBILL_TOOLS_HOME`, else `$XDG_CACHE_HOME/carebill-xtask`, else
+/// `~/.cache/carebill-xtask`, else `target/xtask` of this clone.
+pub fn tools_home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CAREBILL_TOOLS_HOME") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match cache {
+        Some(cache) => cache.join("carebill-xtask"),
+        None => root().join("target/xtask"),
+    }
+}
+
 pub fn venv_dir() -> PathBuf {
-    root().join("target/xtask/venv")
+    tools_home().join("venv")
 }
 
 pub fn venv_bin(tool: &str) -> PathBuf {
@@ -184,7 +200,7 @@ pub fn tauri_driver() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("TAURI_DRIVER") {
         return Ok(PathBuf::from(path));
     }
-    let tools = root().join("target/xtask/tools");
+    let tools = tools_home().join("tools");
     let local = tools.join("bin/tauri-driver");
     if local.exists() {
         return Ok(local);
@@ -192,7 +208,7 @@ pub fn tauri_driver() -> Result<PathBuf> {
     if have("tauri-driver") {
         return Ok(PathBuf::from("tauri-driver"));
     }
-    step("Installing tauri-driver 2.1.0 into target/xtask/tools");
+    step(&format!("Installing tauri-driver 2.1.0 into {}", tools.display()));
     sh(crate::cargo()
         .args(["install", "tauri-driver", "--version", "2.1.0", "--locked", "--root"])
         .arg(&tools))?;

@@ -50,11 +50,15 @@ impl Drop for VirtualDisplay {
 /// `cargo test ARGS` for the carebill-e2e crate, one test at a time, with a private virtual display,
 /// tauri-driver and an unlocked test keyring, plus `env`.
 pub fn app_tests(args: &[&str], env: &[(&str, &OsStr)]) -> Result {
-    let driver = deps::tauri_driver()?;
-    let display = VirtualDisplay::start()?;
     let mut all = vec!["test", "--package", "carebill-e2e"];
     all.extend_from_slice(args);
-    let mut cmd = crate::with_test_keyring(&all)?;
+    in_app_session(crate::with_test_keyring(&all)?, env)
+}
+
+/// `cmd` with a private virtual display, tauri-driver and `env`.
+fn in_app_session(mut cmd: Command, env: &[(&str, &OsStr)]) -> Result {
+    let driver = deps::tauri_driver()?;
+    let display = VirtualDisplay::start()?;
     cmd.env("DISPLAY", &display.display)
         .env("NO_AT_BRIDGE", "1")
         .env("TAURI_DRIVER", &driver)
@@ -69,9 +73,22 @@ pub fn run(filter: Option<&str>) -> Result {
     step("Building the desktop app (debug) for the end-to-end tests");
     sh(cargo().args(["build", "--package", "carebill"]))?;
     step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
-    let mut args = vec!["--", "--test-threads=1"];
+    let mut args = vec!["--test", "e2e", "--", "--test-threads=1"];
     args.extend(filter);
     app_tests(&args, &[])
+}
+
+/// The end-to-end tests from `cargo xtask test`'s one build: its e2e executable and its app.
+pub fn run_built(built: &[crate::testbins::TestBinary]) -> Result {
+    step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
+    let app = crate::testbins::built_binary("carebill")?;
+    let e2e = built
+        .iter()
+        .find(|b| b.package == "carebill-e2e" && b.name == "e2e")
+        .ok_or("the build made no e2e test executable")?;
+    let mut cmd = crate::in_test_keyring(e2e.exe.as_os_str(), &["--test-threads=1"])?;
+    cmd.current_dir(&e2e.package_dir);
+    in_app_session(cmd, &[("CAREBILL_APP", app.as_os_str())])
 }
 
 /// The README's screenshots, taken from the real app by the e2e harness's `screenshots` test.

@@ -21,6 +21,7 @@ mod deps;
 mod e2e;
 mod notices;
 mod server;
+mod testbins;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -180,17 +181,23 @@ fn test() -> Result {
     let ui = root().join("ui");
     sh(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&ui))?;
     sh(Command::new("npm").args(["run", "--silent", "test"]).current_dir(&ui))?;
-    step("Tests (cargo test --workspace, inside a D-Bus session with an unlocked test keyring)");
-    sh(&mut with_test_keyring(&[
-        "test",
-        "--workspace",
-        "--all-targets",
-        "--exclude",
-        "carebill-e2e",
-    ])?)?;
-    sh(cargo().args(["test", "--workspace", "--doc", "--exclude", "carebill-e2e"]))?;
-    conformance(&[])?;
-    e2e::run(None)?;
+    step("Building every test, the server and the app, once (cargo test --workspace --no-run)");
+    let built = testbins::build()?;
+    step("Tests (each test binary of the build, inside a D-Bus session with an unlocked test keyring)");
+    let unit_and_integration: Vec<&testbins::TestBinary> = built
+        .iter()
+        .filter(|b| !testbins::BY_NAME.contains(&b.name.as_str()))
+        .collect();
+    testbins::run_all(&unit_and_integration, &[], |exe, args| {
+        in_test_keyring(exe.as_os_str(), args).unwrap_or_else(|_| {
+            let mut cmd = Command::new(exe);
+            cmd.args(args);
+            cmd
+        })
+    })?;
+    sh(cargo().args(["test", "--workspace", "--doc"]))?;
+    conformance_with(&testbins::built_binary("carebill-server")?, &[])?;
+    e2e::run_built(&built)?;
     eprintln!("\nAll checks passed.");
     Ok(())
 }
@@ -204,11 +211,16 @@ fn actionlint() -> Result {
 /// Schemathesis against a fresh demo server, with the committed config and auth hook.
 /// `extra`: more schemathesis options, like `--include-operation-id createPayment`.
 fn conformance(extra: &[String]) -> Result {
-    step("API conformance (schemathesis against the demo server)");
     sh(cargo().args(["build", "--package", "carebill-server"]))?;
+    conformance_with(&root().join("target/debug/carebill-server"), extra)
+}
+
+/// The conformance run against `server` (a debug build of carebill-server).
+fn conformance_with(server_bin: &Path, extra: &[String]) -> Result {
+    step("API conformance (schemathesis against the demo server)");
     let data = root().join(format!("target/xtask/conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let server = server::DemoServer::start(&data, "127.0.0.1:0", false)?;
+    let server = server::DemoServer::start_binary(server_bin, &data, "127.0.0.1:0", false)?;
     // Members of its own for the run (registration, email confirmation and password resets use
     // each member up), and a kiosk of its own (guest lookups are limited per kiosk, and the
     // fuzzed lookups spend the demo kiosk's allowance).
@@ -219,7 +231,7 @@ fn conformance(extra: &[String]) -> Result {
     }
     std::fs::write(&roster, csv).map_err(|e| e.to_string())?;
     let admin = |args: &[&str]| -> Result<String> {
-        let out = Command::new(root().join("target/debug/carebill-server"))
+        let out = Command::new(server_bin)
             .args(["--demo", "--data-dir"])
             .arg(&data)
             .args(args)
@@ -269,16 +281,21 @@ const CONFORMANCE_MEMBERS: u32 = 300;
 /// really exercised (its keyrings live under target/, never in the developer's home). Where that
 /// is not available, plain `cargo ARGS` (the keyring tests then check the "unavailable" path).
 pub fn with_test_keyring(args: &[&str]) -> Result<Command> {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    in_test_keyring(std::ffi::OsStr::new(&cargo_bin), args)
+}
+
+/// `PROGRAM ARGS` inside `dbus-run-session` with gnome-keyring unlocked (see [`with_test_keyring`]).
+pub fn in_test_keyring(program: &std::ffi::OsStr, args: &[&str]) -> Result<Command> {
     let have = deps::have;
     if !(cfg!(target_os = "linux") && have("dbus-run-session") && have("gnome-keyring-daemon")) {
-        let mut cmd = cargo();
+        let mut cmd = Command::new(program);
         cmd.args(args);
         return Ok(cmd);
     }
     let home = root().join("target/xtask/keyring-home");
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
-    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new("dbus-run-session");
     cmd.args([
         "--",
@@ -286,8 +303,8 @@ pub fn with_test_keyring(args: &[&str]) -> Result<Command> {
         "-c",
         "printf carebill-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
         "sh",
-        &cargo_bin,
     ])
+    .arg(program)
     .args(args)
     .env("XDG_DATA_HOME", &home);
     Ok(cmd)

@@ -482,9 +482,23 @@ fn add_links(doc: &mut Value) {
     }
 }
 
-/// The document as committed: pretty JSON with a trailing newline.
+/// `value` with every object's keys in sorted order, whether or not serde_json keeps insertion
+/// order (its `preserve_order` feature, which another crate of a build may turn on).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The document as committed: pretty JSON with sorted keys and a trailing newline.
 pub fn document_json() -> String {
-    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&sorted(document())).unwrap_or_default();
     s.push('\n');
     s
 }

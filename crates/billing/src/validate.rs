@@ -5,6 +5,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::Money;
+
 /// A broken rule: a stable `code` and a `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -299,6 +301,31 @@ pub fn date_of_birth(input: &str, today: NaiveDate) -> Rule<NaiveDate> {
 }
 
 /// Last four digits, for display.
+/// An amount to pay as typed: more than 0, at most two decimals (never rounded), surrounding
+/// spaces ignored. The one rule for the server, the engine, guest pay and the UI's checks.
+pub fn payment_amount(input: &str) -> Rule<Money> {
+    Money::parse(input.trim())
+        .ok()
+        .filter(|m| m.is_positive())
+        .ok_or_else(|| {
+            Invalid::new(
+                "invalid_amount",
+                "Enter an amount greater than 0 with at most two decimal places, like 125.50.",
+            )
+        })
+}
+
+/// An amount may not be more than what can be paid on the bill now (`payable`).
+pub fn within_payable(amount: Money, payable: Money) -> Rule<()> {
+    if amount > payable {
+        return Err(Invalid::new(
+            "amount_exceeds_balance",
+            format!("The most you can pay on this bill now is {}.", payable.display_usd()),
+        ));
+    }
+    Ok(())
+}
+
 pub fn last4(digits: &str) -> String {
     let n = digits.len();
     digits[n.saturating_sub(4)..].to_string()
@@ -328,6 +355,20 @@ mod tests {
         assert!(!luhn_valid("4242424242424241"));
         assert!(!luhn_valid(""));
         assert!(!luhn_valid("42424242a4242424"));
+    }
+
+    #[test]
+    fn payment_amounts_are_positive_with_two_decimals_and_at_most_payable() {
+        assert_eq!(payment_amount(" 125.50 ").unwrap(), Money::from_cents(12_550));
+        assert_eq!(payment_amount("7").unwrap(), Money::from_cents(700));
+        for bad in ["", "0", "0.00", "-1", "1.005", "abc", "1e3", "1,000"] {
+            assert_eq!(payment_amount(bad).unwrap_err().code, "invalid_amount", "{bad}");
+        }
+        let payable = Money::from_cents(10_000);
+        assert!(within_payable(Money::from_cents(10_000), payable).is_ok());
+        let over = within_payable(Money::from_cents(10_001), payable).unwrap_err();
+        assert_eq!(over.code, "amount_exceeds_balance");
+        assert_eq!(over.message, "The most you can pay on this bill now is $100.00.");
     }
 
     #[test]

@@ -1003,16 +1003,8 @@ impl Engine {
                 let mut allocations: Vec<(String, Money)> = Vec::new();
                 for (i, a) in d.allocations.iter().enumerate() {
                     let field = format!("/allocations/{i}/amount");
-                    let amount = Money::parse(a.amount.trim())
-                        .ok()
-                        .filter(|m| m.is_positive())
-                        .ok_or_else(|| {
-                            ClientError::validation(
-                                "invalid_amount",
-                                "Enter an amount greater than 0 with at most two decimal places.",
-                                &field,
-                            )
-                        })?;
+                    let amount = validate::payment_amount(&a.amount)
+                        .map_err(|e| ClientError::validation(e.code, e.message, &field))?;
                     if allocations.iter().any(|(b, _)| b == &a.bill_id) {
                         return Err(ClientError::validation(
                             "duplicate_bill",
@@ -1042,16 +1034,8 @@ impl Engine {
                         ClientError::new(ErrorKind::NotFound, "bill_not_found", "We could not find that bill.")
                             .at(&format!("/allocations/{i}/bill_id"))
                     })?;
-                    if amount > view.bill.bill.payable {
-                        return Err(ClientError::validation(
-                            "amount_exceeds_balance",
-                            format!(
-                                "The most you can pay on this bill now is {}.",
-                                view.bill.bill.payable.display_usd()
-                            ),
-                            &field,
-                        ));
-                    }
+                    validate::within_payable(amount, view.bill.bill.payable)
+                        .map_err(|e| ClientError::validation(e.code, e.message, &field))?;
                     lines.push(ReviewLine {
                         bill_id: a.bill_id.clone(),
                         provider: view.bill.bill.provider.clone(),

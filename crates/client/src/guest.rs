@@ -12,7 +12,6 @@ use carebill_api::types::{
     AchAuthorizationAcceptance, BillDetail, GuestLookupRequest, GuestPaymentRequest, GuestReceiptRequest, Payment,
     PaymentMethodSummary, PaymentMethodType, ProcessorToken,
 };
-use carebill_billing::Money;
 
 use crate::api::PaymentAnswer;
 use crate::engine::{Engine, PaymentReview, ReviewLine, SubmitOutcome, answer_may_follow};
@@ -71,26 +70,9 @@ impl Engine {
         let mut flow = self.guest_state().lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
         let bill = f.bill.clone().ok_or_else(no_lookup)?;
-        let amount = Money::parse(amount.trim())
-            .ok()
-            .filter(|m| m.is_positive())
-            .ok_or_else(|| {
-                ClientError::validation(
-                    "invalid_amount",
-                    "Enter an amount greater than 0 with at most two decimal places.",
-                    "/amount",
-                )
-            })?;
-        if amount > bill.bill.payable {
-            return Err(ClientError::validation(
-                "amount_exceeds_balance",
-                format!(
-                    "The most you can pay on this bill now is {}.",
-                    bill.bill.payable.display_usd()
-                ),
-                "/amount",
-            ));
-        }
+        let invalid = |e: carebill_billing::validate::Invalid| ClientError::validation(e.code, e.message, "/amount");
+        let amount = carebill_billing::validate::payment_amount(amount).map_err(invalid)?;
+        carebill_billing::validate::within_payable(amount, bill.bill.payable).map_err(invalid)?;
         let method = PaymentMethodSummary {
             kind: token.kind,
             brand: match token.kind {

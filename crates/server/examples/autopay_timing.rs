@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut rng = rand::rngs::StdRng::seed_from_u64(7);
             for i in 0..bills {
                 let bill = seed::make_bill(&mut rng, seed::DEMO_MEMBER_ID, 900_000 + i as u64, today, 0);
-                seed::insert_bill(tx, &bill, store::ms(business_now) + 1, now)?;
+                store::bills::insert_bill(tx, &bill, store::ms(business_now) + 1, now)?;
             }
             Ok(())
         })

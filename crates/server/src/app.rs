@@ -11,20 +11,19 @@ use tokio::task::JoinHandle;
 use crate::audit::AuditSink;
 use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
-use crate::auth::tokens::Secret;
 use crate::clock::{BusinessClock, Clock};
 use crate::config::{ProcessorKind, ServerConfig};
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::processor::PaymentProcessor;
 use crate::processor::sandbox::SandboxProcessor;
+use crate::secret::Secret;
 use crate::state::{AppState, Inner};
-use crate::store::{ms, set_setting, setting};
+use crate::store::{BUSINESS_OFFSET_KEY, ms, set_setting, setting};
 use crate::{mail, routes, scheduler, seed};
 
 pub const DATABASE_FILE: &str = "carebill.db";
 const READERS: usize = 4;
-pub const BUSINESS_OFFSET_KEY: &str = "business_clock_offset_ms";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::auth::tokens::Secret;
+use crate::secret::Secret;
 
 pub fn encode(secret: &Secret, context: &str, payload: &[u8]) -> String {
     let mut bytes = payload.to_vec();

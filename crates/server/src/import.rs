@@ -19,7 +19,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
 
 use crate::db::Db;
-use crate::seed::{SeedBill, SeedLine, insert_bill, random_id};
+use crate::ids::random_id;
+use crate::store::bills::{NewBill, NewLine, insert_bill};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -188,7 +189,7 @@ pub fn import(
             };
             charges.amount_due().map_err(|e| bad(e.to_string()))?;
             check_line_items(&charges, from, to, &items).map_err(|e| bad(e.to_string()))?;
-            new_bills.push(SeedBill {
+            new_bills.push(NewBill {
                 id: random_id(&mut rng, "bil"),
                 member_id,
                 account_number: b.account_number,
@@ -202,7 +203,7 @@ pub fn import(
                 due_date: due,
                 lines: items
                     .into_iter()
-                    .map(|l| SeedLine {
+                    .map(|l| NewLine {
                         service_date: l.service_date,
                         code: l.code,
                         description: l.description,

@@ -12,9 +12,8 @@ use carebill_api::{DEVICE_HEADER, ErrorCode};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::auth::tokens::{hash_token, random_token};
 use crate::error::{ApiError, ApiResult};
-use crate::seed::random_id;
+use crate::ids::{hash_token, random_id, random_token};
 use crate::state::AppState;
 use crate::store::ms;
 

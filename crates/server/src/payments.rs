@@ -37,9 +37,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::PaymentLimits;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{confirmation_number, random_id};
 use crate::mail;
 use crate::processor::{AchResult, Charge, ChargeStatus, InstrumentDetails, ProcessorError, Source, ach_return_reason};
-use crate::seed::{confirmation_number, random_id};
 use crate::state::AppState;
 use crate::store::{date_str, from_ms, ms, touch};
 

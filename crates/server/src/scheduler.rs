@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use crate::app::BUSINESS_OFFSET_KEY;
 use crate::autopay;
 use crate::error::ApiResult;
 use crate::payments;
 use crate::state::AppState;
-use crate::store::setting;
+use crate::store::{BUSINESS_OFFSET_KEY, setting};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {

@@ -15,8 +15,10 @@ use crate::auth::password::hash_blocking;
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{confirmation_number, random_id};
 use crate::processor::PaymentProcessor;
-use crate::store::{date_str, ms, touch};
+use crate::store::bills::{NewBill, NewLine};
+use crate::store::{ms, touch};
 
 pub const DEMO_EMAIL: &str = "demo@carebill.example";
 pub const DEMO_PASSWORD: &str = "correct horse battery staple";
@@ -195,60 +197,12 @@ const PRACTICES: &[Provider] = &[
     },
 ];
 
-const ID_ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// A random identifier with a type prefix, like `bil_8m2k4x9q7w3v`.
-pub fn random_id(rng: &mut impl Rng, prefix: &str) -> String {
-    let body: String = (0..12)
-        .map(|_| ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())] as char)
-        .collect();
-    format!("{prefix}_{body}")
-}
-
-/// A confirmation number people can read out on the phone: `CB-` and 8 characters.
-pub fn confirmation_number(rng: &mut impl Rng) -> String {
-    const A: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let body: String = (0..8).map(|_| A[rng.gen_range(0..A.len())] as char).collect();
-    format!("CB-{}-{}", &body[..4], &body[4..])
-}
-
 /// What the seed decides for one bill's payments.
 #[derive(Clone, Copy)]
 enum Plan {
     Open,
     Partial,
     Paid,
-}
-
-pub struct SeedLine {
-    pub service_date: NaiveDate,
-    pub code: String,
-    pub description: String,
-    pub quantity: u32,
-    pub charge: i64,
-    pub insurance: i64,
-    pub adjustment: i64,
-}
-
-pub struct SeedBill {
-    pub id: String,
-    pub member_id: String,
-    pub account_number: String,
-    pub statement_number: String,
-    pub kind: BillKind,
-    pub provider: String,
-    pub facility: String,
-    pub service_from: NaiveDate,
-    pub service_to: NaiveDate,
-    pub statement_date: NaiveDate,
-    pub due_date: NaiveDate,
-    pub lines: Vec<SeedLine>,
-}
-
-impl SeedBill {
-    pub fn amount_due_cents(&self) -> i64 {
-        self.lines.iter().map(|l| l.charge - l.insurance - l.adjustment).sum()
-    }
 }
 
 fn pct(cents: i64, percent: i64) -> i64 {
@@ -264,7 +218,7 @@ fn days_after(d: NaiveDate, n: u64) -> NaiveDate {
 }
 
 /// One realistic bill whose statement is `age_days` before `today`.
-pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: NaiveDate, age_days: u64) -> SeedBill {
+pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: NaiveDate, age_days: u64) -> NewBill {
     let kind = if rng.gen_bool(0.45) {
         BillKind::Hospital
     } else {
@@ -301,7 +255,7 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
             } else {
                 days_after(service_from, rng.gen_range(0..=stay))
             };
-            lines.push(SeedLine {
+            lines.push(NewLine {
                 service_date,
                 code: proc.code.to_string(),
                 description: proc.description.to_string(),
@@ -311,7 +265,7 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
                 adjustment,
             });
         }
-        let bill = SeedBill {
+        let bill = NewBill {
             id: random_id(rng, "bil"),
             member_id: member_id.to_string(),
             account_number: format!("{}-{:07}", provider.prefix, rng.gen_range(1_000_000..9_999_999)),
@@ -331,60 +285,11 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
     }
 }
 
-/// Inserts a bill, its line items and its change-feed entry.
-pub fn insert_bill(tx: &Connection, bill: &SeedBill, issued_at: i64, now: DateTime<Utc>) -> ApiResult<()> {
-    let total: i64 = bill.lines.iter().map(|l| l.charge).sum();
-    let insurance: i64 = bill.lines.iter().map(|l| l.insurance).sum();
-    let adjustments: i64 = bill.lines.iter().map(|l| l.adjustment).sum();
-    tx.prepare_cached(
-        "INSERT INTO bills (id, member_id, account_number, statement_number, kind, provider, facility,
-            service_date_from, service_date_to, statement_date, due_date,
-            total_charges_cents, insurance_paid_cents, adjustments_cents, created_at, issued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![
-        bill.id,
-        bill.member_id,
-        bill.account_number,
-        bill.statement_number,
-        bill.kind.as_str(),
-        bill.provider,
-        bill.facility,
-        date_str(bill.service_from),
-        date_str(bill.service_to),
-        date_str(bill.statement_date),
-        date_str(bill.due_date),
-        total,
-        insurance,
-        adjustments,
-        ms(now),
-        issued_at,
-    ])?;
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO line_items (bill_id, position, service_date, description, code, quantity, charge_cents, insurance_paid_cents, adjustment_cents)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for (i, l) in bill.lines.iter().enumerate() {
-        stmt.execute(params![
-            bill.id,
-            i as i64,
-            date_str(l.service_date),
-            l.description,
-            l.code,
-            l.quantity,
-            l.charge,
-            l.insurance,
-            l.adjustment
-        ])?;
-    }
-    touch(tx, &bill.member_id, SyncEntity::Bill, &bill.id, SyncOp::Upsert, now)
-}
-
 /// Records a settled historical payment against one bill.
 fn insert_settled_payment(
     tx: &Connection,
     rng: &mut StdRng,
-    bill: &SeedBill,
+    bill: &NewBill,
     cents: i64,
     today: NaiveDate,
     now: DateTime<Utc>,
@@ -473,7 +378,7 @@ pub fn add_bills(
             .unwrap_or_default()
             .and_utc()
             .timestamp_millis();
-        insert_bill(tx, &bill, issued_at, now)?;
+        crate::store::bills::insert_bill(tx, &bill, issued_at, now)?;
         let due = bill.amount_due_cents();
         match plan {
             Plan::Open => {}
@@ -523,7 +428,7 @@ fn save_demo_methods(
         let instrument = processor
             .attach(&token.token, member_id, now)
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        crate::routes::payments::save_method(tx, member_id, &instrument, now)?;
+        crate::store::methods::save_method(tx, member_id, &instrument, now)?;
     }
     Ok(())
 }

@@ -10,11 +10,11 @@ use crate::audit::{AuditEvent, AuditSink};
 use crate::auth::cache::SessionCache;
 use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
-use crate::auth::tokens::Secret;
 use crate::clock::{BusinessClock, Clock};
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::processor::PaymentProcessor;
+use crate::secret::Secret;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);

@@ -13,9 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{hash_token, random_token};
+use crate::secret::Secret;
 use crate::state::AppState;
 use crate::store::{from_ms, ms, parse_date};
-use tokens::{ACCESS_PREFIX, REFRESH_PREFIX, Secret, hash_token, random_token};
+use tokens::{ACCESS_PREFIX, REFRESH_PREFIX};
 
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
 pub const SESSION_TTL: Duration = Duration::hours(12);

@@ -5,11 +5,7 @@
 //! returns the very same pair without the server ever storing a token in the clear, and without
 //! the secret nobody can compute a successor.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 pub const ACCESS_PREFIX: &str = "cba_";
 pub const REFRESH_PREFIX: &str = "cbr_";
@@ -17,57 +13,6 @@ pub const REFRESH_PREFIX: &str = "cbr_";
 /// Characters of reset codes: no 0/O, 1/I/L, to be read off an email and typed.
 const RESET_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const RESET_CODE_LEN: usize = 8;
-
-/// The server's secret for token derivation, cursor tags and code hashes (stored in the
-/// encrypted database).
-#[derive(Clone)]
-pub struct Secret(pub [u8; 32]);
-
-impl Secret {
-    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_key());
-        for p in parts {
-            mac.update(&(p.len() as u32).to_be_bytes());
-            mac.update(p);
-        }
-        mac.finalize().into_bytes().into()
-    }
-
-    /// The access or refresh token that succeeds refresh token `from`.
-    pub fn successor(&self, prefix: &str, from: &str) -> String {
-        format!(
-            "{prefix}{}",
-            URL_SAFE_NO_PAD.encode(self.mac(&[prefix.as_bytes(), from.as_bytes()]))
-        )
-    }
-
-    /// Keyed hash of a short code, so a database dump does not reveal codes by brute force.
-    pub fn code_hash(&self, purpose: &str, code: &str) -> Vec<u8> {
-        self.mac(&[b"code", purpose.as_bytes(), code.as_bytes()]).to_vec()
-    }
-
-    /// A short tag authenticating an opaque value (cursors).
-    pub fn tag(&self, context: &str, value: &[u8]) -> [u8; 12] {
-        let full = self.mac(&[b"tag", context.as_bytes(), value]);
-        let mut out = [0u8; 12];
-        out.copy_from_slice(&full[..12]);
-        out
-    }
-}
-
-fn unreachable_key() -> Hmac<Sha256> {
-    // HMAC accepts keys of any length; this cannot happen.
-    <Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]).expect("hmac key")
-}
-
-pub fn random_token(prefix: &str) -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-pub fn hash_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
 
 pub fn six_digit_code() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32))
@@ -98,6 +43,8 @@ pub fn format_reset_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::random_token;
+    use crate::secret::Secret;
 
     #[test]
     fn successors_are_deterministic_and_keyed() {

@@ -17,9 +17,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::Sha256;
 
 use super::{AchResult, Charge, ChargeStatus, Instrument, InstrumentDetails, PaymentProcessor, ProcessorError, Source};
-use crate::auth::tokens::hash_token;
 use crate::config::DatabaseKey;
 use crate::db::{self, DbError};
+use crate::ids::hash_token;
 use crate::store::ms;
 
 pub const TOKEN_TTL: Duration = Duration::minutes(15);

@@ -198,7 +198,7 @@ pub async fn sync(
                         Some(p) => Some(to_value(serde_json::to_value(p))?),
                         None => continue,
                     },
-                    (SyncEntity::PaymentMethod, SyncOp::Upsert) => match crate::routes::payments::load_method(&tx, &member_id, id)? {
+                    (SyncEntity::PaymentMethod, SyncOp::Upsert) => match crate::store::methods::load_method(&tx, &member_id, id)? {
                         Some(m) => Some(to_value(serde_json::to_value(m))?),
                         None => continue,
                     },

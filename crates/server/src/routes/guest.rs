@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use carebill_api::ErrorCode;
 use carebill_api::types::*;
-use carebill_billing::{Money, validate};
+use carebill_billing::validate;
 use chrono::{Duration, NaiveDate};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
@@ -131,10 +131,7 @@ pub async fn pay(
     let device = kiosk::device(&state, &headers).await?;
     let key = idempotency_key(&headers)?;
     let grant = kiosk::grant(&state, &headers, &device).await?;
-    let amount = Money::parse(req.amount.trim())
-        .ok()
-        .filter(|m| m.is_positive())
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidAmount).at("/amount"))?;
+    let amount = validate::payment_amount(&req.amount).map_err(|e| ApiError::invalid("/amount", e))?;
     let token = req.token.trim().to_string();
     if token.is_empty() || token.len() > 200 {
         return Err(ApiError::new(ErrorCode::InvalidPaymentToken).at("/token"));

@@ -8,11 +8,10 @@ use carebill_api::types::{BillDetail, DevBillRequest, DevClock, DevClockRequest,
 use chrono::Duration;
 use rand::SeedableRng;
 
-use crate::app::BUSINESS_OFFSET_KEY;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::store::{self, from_ms, ms, set_setting};
+use crate::store::{self, BUSINESS_OFFSET_KEY, from_ms, ms, set_setting};
 use crate::{payments, scheduler, seed};
 
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
@@ -141,7 +140,7 @@ pub async fn dev_issue_bill(
             // Fresh randomness: ids drawn from a seed made of the time and a count could repeat.
             let mut rng = rand::rngs::StdRng::from_entropy();
             let bill = seed::make_bill(&mut rng, &member_id, seq, today, 0);
-            seed::insert_bill(tx, &bill, issued_at, now)?;
+            store::bills::insert_bill(tx, &bill, issued_at, now)?;
             store::bill_detail(tx, &member_id, &bill.id)?.ok_or_else(|| ApiError::internal("bill vanished"))
         })
         .await?;

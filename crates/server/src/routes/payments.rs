@@ -9,7 +9,7 @@ use carebill_api::types::*;
 use carebill_api::{ErrorCode, IDEMPOTENCY_KEY_HEADER};
 use carebill_billing::Money;
 use chrono::Duration;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde_json::json;
 
 use crate::auth::Authed;
@@ -18,12 +18,12 @@ use crate::cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
 use crate::payments::{self, AchAcceptance, Intent, MAX_ALLOCATIONS, MethodRef};
-use crate::processor::{Instrument, ProcessorError};
+use crate::processor::ProcessorError;
 use crate::routes::accounts::address_limit;
 use crate::routes::bills::QueryParams;
-use crate::seed::random_id;
 use crate::state::AppState;
-use crate::store::{from_ms, ms, touch};
+use crate::store::methods::{list_methods, load_method, save_method};
+use crate::store::{ms, touch};
 
 fn processor_error(e: ProcessorError, token_field: &str) -> ApiError {
     match e {
@@ -65,84 +65,6 @@ pub async fn lookup_bank(Path(routing): Path<String>) -> ApiResult<Json<BankLook
 
 // --- Payment methods ----------------------------------------------------------------------------
 
-const METHOD_COLUMNS: &str =
-    "id, kind, brand, funding, last4, exp_month, exp_year, bank_name, account_type, holder_name, created_at";
-
-fn method_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentMethod> {
-    let kind: String = r.get(1)?;
-    let funding: Option<String> = r.get(3)?;
-    let account_type: Option<String> = r.get(8)?;
-    Ok(PaymentMethod {
-        id: r.get(0)?,
-        kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
-        brand: r.get(2)?,
-        funding: funding.and_then(|f| serde_json::from_value(json!(f)).ok()),
-        last4: r.get(4)?,
-        exp_month: r.get(5)?,
-        exp_year: r.get(6)?,
-        bank_name: r.get(7)?,
-        account_type: account_type.and_then(|a| serde_json::from_value(json!(a)).ok()),
-        holder_name: r.get(9)?,
-        created_at: from_ms(r.get(10)?),
-    })
-}
-
-pub fn load_method(conn: &rusqlite::Connection, member_id: &str, id: &str) -> ApiResult<Option<PaymentMethod>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL"
-        ))?
-        .query_row(params![id, member_id], method_from_row)
-        .optional()?)
-}
-
-/// Saves a method from an attached instrument; the same card or account twice is one method.
-pub fn save_method(
-    tx: &rusqlite::Connection,
-    member_id: &str,
-    instrument: &Instrument,
-    now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<(bool, PaymentMethod)> {
-    let d = &instrument.details;
-    let existing: Option<String> = tx
-        .query_row(
-            "SELECT id FROM payment_methods WHERE member_id = ?1 AND fingerprint = ?2 AND deleted_at IS NULL",
-            params![member_id, d.fingerprint.as_bytes()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = existing {
-        let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
-        return Ok((false, method));
-    }
-    let id = random_id(&mut rand::thread_rng(), "pm");
-    let json_str = |v: serde_json::Value| v.as_str().map(str::to_string);
-    tx.execute(
-        "INSERT INTO payment_methods (id, member_id, processor_ref, fingerprint, kind, brand, funding, last4, exp_month, exp_year,
-            bank_name, account_type, holder_name, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            id,
-            member_id,
-            instrument.id,
-            d.fingerprint.as_bytes(),
-            d.kind.as_str(),
-            d.brand,
-            d.funding.and_then(|f| json_str(json!(f))),
-            d.last4,
-            d.exp_month,
-            d.exp_year,
-            d.bank_name,
-            d.account_type.and_then(|a| json_str(json!(a))),
-            d.holder_name,
-            ms(now),
-        ],
-    )?;
-    touch(tx, member_id, SyncEntity::PaymentMethod, &id, SyncOp::Upsert, now)?;
-    let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
-    Ok((true, method))
-}
-
 pub async fn create_payment_method(
     State(state): State<AppState>,
     who: Authed,
@@ -165,16 +87,7 @@ pub async fn create_payment_method(
 }
 
 pub async fn list_payment_methods(State(state): State<AppState>, who: Authed) -> ApiResult<Json<PaymentMethodList>> {
-    let data = state
-        .db
-        .read(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE member_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map([&who.member_id], method_from_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let data = state.db.read(move |conn| list_methods(conn, &who.member_id)).await?;
     Ok(Json(PaymentMethodList { data }))
 }
 
@@ -255,10 +168,8 @@ pub fn check_allocations(allocations: &[AllocationRequest]) -> ApiResult<Vec<(St
     }
     let mut out: Vec<(String, Money)> = Vec::with_capacity(allocations.len());
     for (i, a) in allocations.iter().enumerate() {
-        let amount = Money::parse(&a.amount)
-            .ok()
-            .filter(|m| m.is_positive())
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidAmount).at(&format!("/allocations/{i}/amount")))?;
+        let amount = carebill_billing::validate::payment_amount(&a.amount)
+            .map_err(|e| ApiError::invalid(&format!("/allocations/{i}/amount"), e))?;
         if a.bill_id.is_empty() || a.bill_id.len() > 64 {
             return Err(ApiError::new(ErrorCode::BillNotFound).at(&format!("/allocations/{i}/bill_id")));
         }

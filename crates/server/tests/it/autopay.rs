@@ -326,7 +326,7 @@ async fn two_schedulers_on_one_database_charge_each_bill_once_even_when_one_is_k
         .transaction(|tx| {
             carebill_server::store::set_setting(
                 tx,
-                carebill_server::app::BUSINESS_OFFSET_KEY,
+                carebill_server::store::BUSINESS_OFFSET_KEY,
                 &(31i64 * 86_400_000).to_string(),
             )
         })

@@ -7,6 +7,7 @@ mod guest;
 mod hardening;
 mod harness;
 mod input;
+mod layers;
 mod operations;
 mod payments;
 mod sessions;

@@ -9,6 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{ApiError, ApiResult};
 
+pub mod bills;
+pub mod methods;
+
 pub fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -247,6 +250,10 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> ApiResult<()> {
     )?;
     Ok(())
 }
+
+/// Settings key: how far the business clock is ahead of real time, in milliseconds (the demo
+/// clock moves it).
+pub const BUSINESS_OFFSET_KEY: &str = "business_clock_offset_ms";
 
 /// Sequence numbers below this were pruned (old deletions): cursors from before it get 410.
 pub const PRUNED_THROUGH_KEY: &str = "changes_pruned_through";

@@ -1,0 +1,97 @@
+//! Saved payment methods: display fields only (the processor holds the instrument).
+
+use carebill_api::types::{PaymentMethod, PaymentMethodType, SyncEntity, SyncOp};
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids::random_id;
+use crate::processor::Instrument;
+use crate::store::{from_ms, ms, touch};
+
+const METHOD_COLUMNS: &str =
+    "id, kind, brand, funding, last4, exp_month, exp_year, bank_name, account_type, holder_name, created_at";
+
+fn method_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentMethod> {
+    let kind: String = r.get(1)?;
+    let funding: Option<String> = r.get(3)?;
+    let account_type: Option<String> = r.get(8)?;
+    Ok(PaymentMethod {
+        id: r.get(0)?,
+        kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
+        brand: r.get(2)?,
+        funding: funding.and_then(|f| serde_json::from_value(json!(f)).ok()),
+        last4: r.get(4)?,
+        exp_month: r.get(5)?,
+        exp_year: r.get(6)?,
+        bank_name: r.get(7)?,
+        account_type: account_type.and_then(|a| serde_json::from_value(json!(a)).ok()),
+        holder_name: r.get(9)?,
+        created_at: from_ms(r.get(10)?),
+    })
+}
+
+pub fn load_method(conn: &rusqlite::Connection, member_id: &str, id: &str) -> ApiResult<Option<PaymentMethod>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL"
+        ))?
+        .query_row(params![id, member_id], method_from_row)
+        .optional()?)
+}
+
+/// The member's saved methods, oldest first.
+pub fn list_methods(conn: &rusqlite::Connection, member_id: &str) -> ApiResult<Vec<PaymentMethod>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE member_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([member_id], method_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Saves a method from an attached instrument; the same card or account twice is one method.
+pub fn save_method(
+    tx: &rusqlite::Connection,
+    member_id: &str,
+    instrument: &Instrument,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<(bool, PaymentMethod)> {
+    let d = &instrument.details;
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT id FROM payment_methods WHERE member_id = ?1 AND fingerprint = ?2 AND deleted_at IS NULL",
+            params![member_id, d.fingerprint.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
+        return Ok((false, method));
+    }
+    let id = random_id(&mut rand::thread_rng(), "pm");
+    let json_str = |v: serde_json::Value| v.as_str().map(str::to_string);
+    tx.execute(
+        "INSERT INTO payment_methods (id, member_id, processor_ref, fingerprint, kind, brand, funding, last4, exp_month, exp_year,
+            bank_name, account_type, holder_name, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            id,
+            member_id,
+            instrument.id,
+            d.fingerprint.as_bytes(),
+            d.kind.as_str(),
+            d.brand,
+            d.funding.and_then(|f| json_str(json!(f))),
+            d.last4,
+            d.exp_month,
+            d.exp_year,
+            d.bank_name,
+            d.account_type.and_then(|a| json_str(json!(a))),
+            d.holder_name,
+            ms(now),
+        ],
+    )?;
+    touch(tx, member_id, SyncEntity::PaymentMethod, &id, SyncOp::Upsert, now)?;
+    let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
+    Ok((true, method))
+}
