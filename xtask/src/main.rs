@@ -80,8 +80,27 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Steps so far and when each began, for the summary `cargo xtask test` prints.
+static STEPS: std::sync::Mutex<Vec<(String, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+
 pub fn step(title: &str) {
     eprintln!("\n==> {title}");
+    STEPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((title.to_string(), std::time::Instant::now()));
+}
+
+/// How long each step took (until the next began, the last until now).
+fn step_times() -> String {
+    let steps = STEPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = String::new();
+    for (i, (title, began)) in steps.iter().enumerate() {
+        let ended = steps.get(i + 1).map_or_else(std::time::Instant::now, |(_, t)| *t);
+        let secs = ended.duration_since(*began).as_secs();
+        out.push_str(&format!("{:>4}:{:02}  {title}\n", secs / 60, secs % 60));
+    }
+    out
 }
 
 /// Runs a command (in the workspace root unless it names a directory), failing with its name when
@@ -198,7 +217,8 @@ fn test() -> Result {
     sh(cargo().args(["test", "--workspace", "--doc"]))?;
     conformance_with(&testbins::built_binary("carebill-server")?, &[])?;
     e2e::run_built(&built)?;
-    eprintln!("\nAll checks passed.");
+    eprintln!("\nTime per step (min:s):\n{}", step_times());
+    eprintln!("All checks passed.");
     Ok(())
 }
 
