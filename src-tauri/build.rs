@@ -1,73 +1,18 @@
-//! Declares every app command, so each needs an explicit permission (`allow-<command>`) in a
-//! capability before any window may call it.
-
-const COMMANDS: &[&str] = &[
-    "startup",
-    "status",
-    "record_activity",
-    "mark_ready",
-    "kiosk_status",
-    "kiosk_end_session",
-    "kiosk_exit",
-    "guest_lookup",
-    "guest_bill",
-    "guest_prepare",
-    "guest_submit",
-    "guest_mail_receipt",
-    "guest_receipt_qr",
-    "guest_print_receipt",
-    "update_check",
-    "update_install",
-    "sign_in",
-    "unlock_offline",
-    "sign_out",
-    "sign_out_everywhere",
-    "forget_device",
-    "lock",
-    "unlock",
-    "register",
-    "verify_email",
-    "resend_verification",
-    "request_password_reset",
-    "confirm_password_reset",
-    "change_password",
-    "set_idle_minutes",
-    "dashboard",
-    "bills",
-    "bill",
-    "payments",
-    "payment_methods",
-    "autopay",
-    "sync_now",
-    "tokenize_card",
-    "tokenize_bank_account",
-    "bank_name",
-    "prepare_payment",
-    "submit_payment",
-    "unresolved",
-    "add_payment_method",
-    "remove_payment_method",
-    "ach_authorization",
-    "set_autopay",
-    "turn_off_autopay",
-    "skip_autopay",
-    "validate_password",
-    "validate_email",
-    "validate_member_id",
-    "validate_name",
-    "validate_date_of_birth",
-    "validate_amount",
-    "validate_card_number",
-    "validate_card_expiry",
-    "validate_card_cvc",
-    "validate_postal_code",
-    "validate_routing_number",
-    "validate_account_number",
-];
+//! Declares every app command (from `commands.list`, the one list of them), so each needs an
+//! explicit permission (`allow-<command>`) in a capability before any window may call it.
 
 fn main() {
+    println!("cargo:rerun-if-changed=commands.list");
+    let list = std::fs::read_to_string("commands.list").expect("src-tauri/commands.list");
+    let commands: Vec<&'static str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| &*Box::leak(l.to_string().into_boxed_str()))
+        .collect();
+    let commands: &'static [&'static str] = Box::leak(commands.into_boxed_slice());
     tauri_build::try_build(
-        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )
     .expect("tauri build script");
 }

@@ -26,6 +26,66 @@ fn the_committed_typescript_bindings_match_the_commands() {
     );
 }
 
+/// `commands.list` is the one list of commands: the capability permits exactly these,
+/// `collect_commands!` registers exactly these, and the bindings offer exactly these.
+#[test]
+fn the_command_list_the_capability_the_registration_and_the_bindings_agree() {
+    use std::collections::BTreeSet;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+    let list: Vec<String> = read("commands.list")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let listed: BTreeSet<String> = list.iter().cloned().collect();
+    assert_eq!(listed.len(), list.len(), "a command is listed twice");
+
+    let capability: serde_json::Value = serde_json::from_str(&read("capabilities/main.json")).unwrap();
+    let permitted: BTreeSet<String> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .map(|p| p.replace('-', "_"))
+        .collect();
+    assert_eq!(
+        permitted, listed,
+        "capabilities/main.json permits other commands than commands.list"
+    );
+
+    let lib = read("src/lib.rs");
+    let start = lib.find("collect_commands![").expect("collect_commands! in src/lib.rs");
+    let registered: BTreeSet<String> = lib[start + "collect_commands![".len()..]
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|c| c.trim().rsplit("::").next().unwrap_or_default().trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        registered, listed,
+        "collect_commands! registers other commands than commands.list"
+    );
+
+    let bindings = std::fs::read_to_string(BINDINGS).unwrap();
+    // `__TAURI_INVOKE("name"` or, for commands without a result, `__TAURI_INVOKE<void>("name"`.
+    let bound: BTreeSet<String> = bindings
+        .split("__TAURI_INVOKE")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.strip_prefix("<void>").unwrap_or(rest);
+            Some(rest.strip_prefix("(\"")?.split('"').next()?.to_string())
+        })
+        .collect();
+    assert_eq!(
+        bound, listed,
+        "ui/src/lib/bindings.ts offers other commands than commands.list"
+    );
+}
+
 fn request(cmd: &str, args: serde_json::Value) -> InvokeRequest {
     InvokeRequest {
         cmd: cmd.into(),
