@@ -1,11 +1,11 @@
 //! Commands: one call into the engine each, errors as the engine's `ClientError`.
 
 use carebill_api::types::*;
+use carebill_billing::Money;
 use carebill_billing::validate::{self, CardBrand};
-use carebill_billing::{Money, password};
 use carebill_client::{
-    BillQuery, BillView, BillsPage, ClientError, Dashboard, EngineStatus, KeyringStatus, PaymentDraft, PaymentQuery,
-    PaymentReview, PaymentsPage, SessionInfo, SubmitOutcome, UnresolvedIntent,
+    BillQuery, BillView, BillsPage, ClientError, Dashboard, Engine, EngineStatus, KeyringStatus, PaymentDraft,
+    PaymentQuery, PaymentReview, PaymentsPage, SessionInfo, SubmitOutcome, UnresolvedIntent,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -387,14 +387,7 @@ fn invalid(field: &str, e: carebill_billing::Invalid) -> ClientError {
 #[tauri::command]
 #[specta::specta]
 pub fn validate_password(password: String, email: Option<String>, member_id: Option<String>) -> Result<()> {
-    password::check(
-        &password,
-        password::PasswordContext {
-            email: email.as_deref(),
-            member_id: member_id.as_deref(),
-        },
-    )
-    .map_err(|r| ClientError::validation("weak_password", r.message(), "/password").with_reason(r.as_str()))
+    Engine::check_password(&password, email.as_deref(), member_id.as_deref())
 }
 
 #[tauri::command]

@@ -6,7 +6,7 @@
 //! refreshed once, with one refresh in flight at a time, and the request retried. Card and bank
 //! details go to the processor's token endpoint and nowhere else.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use carebill_api::types::*;
@@ -428,11 +428,6 @@ impl ApiClient {
         r
     }
 
-    pub async fn me(&self) -> ClientResult<Member> {
-        self.json(Method::GET, "/v1/me", None::<&()>, Auth::Bearer, Retry::Idempotent)
-            .await
-    }
-
     pub async fn change_password(&self, req: &ChangePasswordRequest) -> ClientResult<()> {
         self.no_content(Method::POST, "/v1/me/password", Some(req), Auth::Bearer, Retry::Once)
             .await
@@ -648,17 +643,6 @@ impl ApiClient {
         .map(|_| ())
     }
 
-    pub async fn payment_methods(&self) -> ClientResult<PaymentMethodList> {
-        self.json(
-            Method::GET,
-            "/v1/payment-methods",
-            None::<&()>,
-            Auth::Bearer,
-            Retry::Idempotent,
-        )
-        .await
-    }
-
     /// Saves a tokenized method (safe to repeat: the same token or card gives the same method).
     pub async fn add_payment_method(&self, token: &str) -> ClientResult<PaymentMethod> {
         let req = CreatePaymentMethodRequest {
@@ -683,15 +667,6 @@ impl ApiClient {
             Retry::Idempotent,
         )
         .await
-    }
-
-    pub async fn payments(&self, cursor: Option<&str>) -> ClientResult<PaymentPage> {
-        let path = match cursor {
-            Some(c) => format!("/v1/payments?limit=100&cursor={c}"),
-            None => "/v1/payments?limit=100".into(),
-        };
-        self.json(Method::GET, &path, None::<&()>, Auth::Bearer, Retry::Idempotent)
-            .await
     }
 
     /// The member's payment made with `key`, as the server has it: `None` when the server never
@@ -736,9 +711,6 @@ impl ApiClient {
         .await
     }
 }
-
-/// For tests and tools that need the shared client.
-pub type SharedApi = Arc<ApiClient>;
 
 /// Keys are letters, digits, `-`, `_`, `.` and `~` (nothing to escape); anything else is escaped.
 fn form_urlencoded_key(key: &str) -> String {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, PaymentStatus, SyncEntity, SyncOp};
+use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, SyncEntity, SyncOp};
 
 use crate::api::RawChange;
 use carebill_billing::Money;
@@ -611,19 +611,4 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
         recent_payments: recent,
         freshness,
     })
-}
-
-/// A bill's payable amount, as last synced.
-pub fn payable(conn: &Connection, bill_id: &str) -> ClientResult<Option<Money>> {
-    Ok(conn
-        .query_row("SELECT payable_cents FROM bills WHERE id = ?1", [bill_id], |r| {
-            r.get::<_, i64>(0)
-        })
-        .optional()?
-        .map(Money::from_cents))
-}
-
-/// Statuses that count as paid or being paid, for tests and history filters.
-pub fn is_final(status: PaymentStatus) -> bool {
-    !matches!(status, PaymentStatus::Pending | PaymentStatus::NeedsReview)
 }

@@ -11,13 +11,13 @@
 
 pub mod api;
 pub mod cache;
-pub mod config;
+pub(crate) mod config;
 pub mod engine;
-pub mod error;
-pub mod guest;
+pub(crate) mod error;
+pub(crate) mod guest;
 pub mod keys;
-pub mod outbox;
-pub mod secrets;
+pub(crate) mod outbox;
+pub(crate) mod secrets;
 pub mod sync;
 pub mod types;
 

@@ -7,28 +7,28 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod audit;
+pub(crate) mod audit;
 pub mod auth;
 pub mod autopay;
 pub mod clock;
 pub mod config;
-pub mod cursor;
+pub(crate) mod cursor;
 pub mod db;
 pub mod error;
-pub mod extract;
-pub mod ids;
+pub(crate) mod extract;
+pub(crate) mod ids;
 pub mod import;
 pub mod kiosk;
 pub mod mail;
-pub mod migrations;
-pub mod page_cache;
+pub(crate) mod migrations;
+pub(crate) mod page_cache;
 pub mod payments;
 pub mod processor;
 pub mod routes;
 pub mod scheduler;
-pub mod secret;
+pub(crate) mod secret;
 pub mod seed;
-pub mod serve;
+pub(crate) mod serve;
 pub mod state;
 pub mod store;
 
