@@ -8,8 +8,8 @@
 
 use carebill_api::ErrorCode;
 use carebill_api::types::{
-    Autopay, AutopayAmount, AutopayTiming, NotCoveredBill, Payment, PaymentMethodSummary, PaymentMethodType,
-    PaymentSource, SyncEntity, SyncOp, UpcomingCharge, UpcomingStatus,
+    Autopay, AutopayAmount, AutopayTiming, NotCoveredBill, PaymentMethodSummary, PaymentMethodType, PaymentSource,
+    SyncEntity, SyncOp, UpcomingCharge, UpcomingStatus,
 };
 use carebill_billing::autopay::{self as rules, Amount, Rule, Timing};
 use carebill_billing::{BusinessCalendar, Money};
@@ -19,7 +19,8 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
-use crate::payments::{self, AchAcceptance, Intent, MethodRef, member_contact, method_label};
+use crate::mail::templates;
+use crate::payments::{self, AchAcceptance, Intent, MethodRef, member_contact};
 use crate::state::AppState;
 use crate::store::{date_str, from_ms, ms, parse_date, touch};
 
@@ -411,16 +412,8 @@ fn notice_mail(
     let Some((first, email)) = member_contact(tx, member_id)? else {
         return Ok(());
     };
-    let body = format!(
-        "Hello {first},\n\nAutopay will charge {} to {} on {} for your bill from {}.\n\n\
-         To skip this charge, open Carebill, go to Autopay and choose Skip before the end of {}.\n",
-        u.amount.display_usd(),
-        method_label(method),
-        u.charge_date.format("%A, %b %-d, %Y"),
-        c.provider,
-        u.skip_deadline.format("%A, %b %-d, %Y"),
-    );
-    mail::enqueue(tx, demo, &email, "Carebill autopay: an upcoming charge", &body, now)
+    let mail = templates::autopay_notice(&first, u.amount, method, u.charge_date, &c.provider, u.skip_deadline);
+    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
 }
 
 fn over_limit_mail(
@@ -434,39 +427,8 @@ fn over_limit_mail(
     let Some((first, email)) = member_contact(tx, member_id)? else {
         return Ok(());
     };
-    let body = format!(
-        "Hello {first},\n\nAutopay did not charge your bill from {} because {} is more than your maximum of {} per charge.\n\n\
-         Nothing was charged. Please pay this bill yourself in Carebill, or raise your autopay maximum.\n",
-        c.provider,
-        c.payable.display_usd(),
-        max.display_usd(),
-    );
-    mail::enqueue(tx, demo, &email, "Carebill autopay did not charge a bill", &body, now)
-}
-
-/// Tells the member an autopay charge was declined (called from the payment engine).
-pub fn declined_mail(
-    tx: &Connection,
-    demo: bool,
-    member_id: &str,
-    bill_id: &str,
-    p: &Payment,
-    code: ErrorCode,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    let Some((first, email)) = member_contact(tx, member_id)? else {
-        return Ok(());
-    };
-    let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
-    let body = format!(
-        "Hello {first},\n\nAutopay tried to charge {} to {} for your bill from {}, and it was declined: {}\n\n\
-         The bill is still open and autopay will not try again. Please pay it in Carebill, and consider updating your autopay payment method.\n",
-        p.amount.display_usd(),
-        method_label(&p.payment_method),
-        provider,
-        code.default_message(),
-    );
-    mail::enqueue(tx, demo, &email, "Carebill autopay: a charge was declined", &body, now)
+    let mail = templates::autopay_over_limit(&first, &c.provider, c.payable, max);
+    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
 }
 
 /// What one scheduler pass did.

@@ -39,6 +39,7 @@ use crate::config::PaymentLimits;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{confirmation_number, random_id};
 use crate::mail;
+use crate::mail::templates;
 use crate::processor::{AchResult, Charge, ChargeStatus, InstrumentDetails, ProcessorError, Source, ach_return_reason};
 use crate::state::AppState;
 use crate::store::{date_str, from_ms, ms, touch};
@@ -871,7 +872,7 @@ fn finalize_one(
         )?;
         touch(tx, &work.member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
         if let Some(code) = error {
-            crate::autopay::declined_mail(tx, demo, &work.member_id, bill, &payment, code, now)?;
+            autopay_declined_mail(tx, demo, &work.member_id, bill, &payment, code, now)?;
         }
     }
     if error.is_none() {
@@ -1023,63 +1024,34 @@ fn bill_label(conn: &Connection, bill_id: &str) -> ApiResult<String> {
     )?)
 }
 
-pub fn method_label(m: &PaymentMethodSummary) -> String {
-    match m.kind {
-        PaymentMethodType::Card => format!("{} ending {}", brand_name(&m.brand), m.last4),
-        PaymentMethodType::BankAccount => format!("{} account ending {}", m.brand, m.last4),
-    }
-}
-
-pub fn brand_name(brand: &str) -> &str {
-    match brand {
-        "visa" => "Visa",
-        "mastercard" => "Mastercard",
-        "amex" => "American Express",
-        "discover" => "Discover",
-        other => other,
-    }
-}
-
-/// A receipt's facts, one per line: confirmation number, amount, method, date and status.
-pub fn receipt_summary(p: &Payment) -> String {
-    let status = match p.status {
-        PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
-        _ => "Paid.",
-    };
-    format!(
-        "Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n",
-        p.confirmation_number,
-        p.amount.display_usd(),
-        method_label(&p.payment_method),
-        p.created_at.format("%b %-d, %Y"),
-    )
-}
-
 fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
     let Some((first_name, email)) = member_contact(tx, member_of(tx, &p.id)?.as_str())? else {
         return Ok(());
     };
-    let mut lines = String::new();
+    let mut bills = Vec::with_capacity(p.allocations.len());
     for a in &p.allocations {
-        lines.push_str(&format!(
-            "  {}: {}\n",
-            bill_label(tx, &a.bill_id)?,
-            a.amount.display_usd()
-        ));
+        bills.push((bill_label(tx, &a.bill_id)?, a.amount));
     }
-    let body = format!(
-        "Hello {first_name},\n\nThank you. We received your payment.\n\n{}\nBills paid:\n{lines}\n\
-         Keep this email for your records. You can also see this payment in Carebill under Payment history.\n",
-        receipt_summary(p)
-    );
-    mail::enqueue(
-        tx,
-        demo,
-        &email,
-        &format!("Carebill receipt {}", p.confirmation_number),
-        &body,
-        now,
-    )
+    let mail = templates::receipt(&first_name, p, &bills);
+    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+}
+
+/// Tells the member an autopay charge was declined.
+fn autopay_declined_mail(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    bill_id: &str,
+    p: &Payment,
+    code: ErrorCode,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Some((first, email)) = member_contact(tx, member_id)? else {
+        return Ok(());
+    };
+    let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
+    let mail = templates::autopay_declined(&first, p, &provider, code.default_message());
+    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
 }
 
 fn member_of(conn: &Connection, payment_id: &str) -> ApiResult<String> {

@@ -221,18 +221,8 @@ pub async fn receipt(
                 return Ok(false);
             }
             // Only what the guest saw on the confirmation screen: no names, no care details.
-            let body = format!(
-                "Thank you. We received your payment.\n\n{}\nKeep this email for your records.\n",
-                payments::receipt_summary(&p)
-            );
-            mail::enqueue(
-                tx,
-                demo,
-                &email,
-                &format!("Carebill receipt {}", p.confirmation_number),
-                &body,
-                now,
-            )?;
+            let receipt = mail::templates::guest_receipt(&p);
+            mail::enqueue(tx, demo, &email, &receipt.subject, &receipt.body, now)?;
             Ok(true)
         })
         .await?;

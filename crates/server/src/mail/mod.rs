@@ -5,6 +5,8 @@
 //! delivers it over SMTP when configured; after delivery the body is erased (codes and bill
 //! details do not linger). In demo mode nothing is sent: `GET /dev/mailbox` shows the outbox.
 
+pub mod templates;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,0 +1,143 @@
+//! Every mail's words: subject and body from plain values, no database and no sending (the
+//! callers look up the member and enqueue). A leaf: it imports nothing of the crate.
+
+use carebill_api::types::{Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus};
+use carebill_billing::Money;
+use carebill_billing::validate::CardBrand;
+use chrono::NaiveDate;
+
+/// A mail: subject and body.
+pub struct Mail {
+    pub subject: String,
+    pub body: String,
+}
+
+/// "Visa ending 4242", "Chase Bank account ending 6789".
+pub fn method_label(m: &PaymentMethodSummary) -> String {
+    match m.kind {
+        PaymentMethodType::Card => format!("{} ending {}", brand_name(&m.brand), m.last4),
+        PaymentMethodType::BankAccount => format!("{} account ending {}", m.brand, m.last4),
+    }
+}
+
+/// The display name of a card brand as stored (`visa` -> `Visa`); anything else as it is.
+fn brand_name(brand: &str) -> &str {
+    for known in [
+        CardBrand::Visa,
+        CardBrand::Mastercard,
+        CardBrand::Amex,
+        CardBrand::Discover,
+    ] {
+        if known.as_str() == brand {
+            return known.display_name();
+        }
+    }
+    brand
+}
+
+/// A receipt's facts, one per line: confirmation number, amount, method, date and status.
+pub fn receipt_summary(p: &Payment) -> String {
+    let status = match p.status {
+        PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
+        _ => "Paid.",
+    };
+    format!(
+        "Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n",
+        p.confirmation_number,
+        p.amount.display_usd(),
+        method_label(&p.payment_method),
+        p.created_at.format("%b %-d, %Y"),
+    )
+}
+
+/// The member's receipt; `bills` are each bill's label and the amount paid on it.
+pub fn receipt(first_name: &str, p: &Payment, bills: &[(String, Money)]) -> Mail {
+    let lines: String = bills
+        .iter()
+        .map(|(label, amount)| format!("  {label}: {}\n", amount.display_usd()))
+        .collect();
+    Mail {
+        subject: format!("Carebill receipt {}", p.confirmation_number),
+        body: format!(
+            "Hello {first_name},\n\nThank you. We received your payment.\n\n{}\nBills paid:\n{lines}\n\
+             Keep this email for your records. You can also see this payment in Carebill under Payment history.\n",
+            receipt_summary(p)
+        ),
+    }
+}
+
+/// The receipt a guest asks for at a kiosk: only what the confirmation screen showed.
+pub fn guest_receipt(p: &Payment) -> Mail {
+    Mail {
+        subject: format!("Carebill receipt {}", p.confirmation_number),
+        body: format!(
+            "Thank you. We received your payment.\n\n{}\nKeep this email for your records.\n",
+            receipt_summary(p)
+        ),
+    }
+}
+
+/// Autopay's notice before a charge.
+pub fn autopay_notice(
+    first: &str,
+    amount: Money,
+    method: &PaymentMethodSummary,
+    charge_date: NaiveDate,
+    provider: &str,
+    skip_deadline: NaiveDate,
+) -> Mail {
+    Mail {
+        subject: "Carebill autopay: an upcoming charge".into(),
+        body: format!(
+            "Hello {first},\n\nAutopay will charge {} to {} on {} for your bill from {provider}.\n\n\
+             To skip this charge, open Carebill, go to Autopay and choose Skip before the end of {}.\n",
+            amount.display_usd(),
+            method_label(method),
+            charge_date.format("%A, %b %-d, %Y"),
+            skip_deadline.format("%A, %b %-d, %Y"),
+        ),
+    }
+}
+
+/// A bill autopay did not charge because it is over the member's maximum.
+pub fn autopay_over_limit(first: &str, provider: &str, payable: Money, max: Money) -> Mail {
+    Mail {
+        subject: "Carebill autopay did not charge a bill".into(),
+        body: format!(
+            "Hello {first},\n\nAutopay did not charge your bill from {provider} because {} is more than your maximum of {} per charge.\n\n\
+             Nothing was charged. Please pay this bill yourself in Carebill, or raise your autopay maximum.\n",
+            payable.display_usd(),
+            max.display_usd(),
+        ),
+    }
+}
+
+/// An autopay charge the card or bank declined (`reason`: the decline's message).
+pub fn autopay_declined(first: &str, p: &Payment, provider: &str, reason: &str) -> Mail {
+    Mail {
+        subject: "Carebill autopay: a charge was declined".into(),
+        body: format!(
+            "Hello {first},\n\nAutopay tried to charge {} to {} for your bill from {provider}, and it was declined: {reason}\n\n\
+             The bill is still open and autopay will not try again. Please pay it in Carebill, and consider updating your autopay payment method.\n",
+            p.amount.display_usd(),
+            method_label(&p.payment_method),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_brands_read_as_people_know_them() {
+        let card = |brand: &str| PaymentMethodSummary {
+            kind: PaymentMethodType::Card,
+            brand: brand.into(),
+            last4: "4242".into(),
+        };
+        assert_eq!(method_label(&card("visa")), "Visa ending 4242");
+        assert_eq!(method_label(&card("amex")), "American Express ending 4242");
+        assert_eq!(method_label(&card("Card")), "Card ending 4242");
+    }
+}
