@@ -1288,16 +1288,8 @@ fn settle_one(
             if let (Some((first_name, email)), Some(p)) =
                 (member_contact(tx, member_id)?, load_payment(tx, member_id, payment_id)?)
             {
-                let body = format!(
-                    "Hello {first_name},\n\nYour bank returned the payment {} of {} ({}: {}).\n\n\
-                     The bills it was paying are open again. Please pay them in Carebill with another payment method, \
-                     or check with your bank first.\n",
-                    p.confirmation_number,
-                    p.amount.display_usd(),
-                    code,
-                    ach_return_reason(code),
-                );
-                mail::enqueue(tx, demo, &email, "Your Carebill bank payment was returned", &body, now)?;
+                let returned = templates::payment_returned(&first_name, &p, code, ach_return_reason(code));
+                mail::enqueue(tx, demo, &email, &returned.subject, &returned.body, now)?;
             }
         }
     }

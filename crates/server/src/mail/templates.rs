@@ -125,6 +125,65 @@ pub fn autopay_declined(first: &str, p: &Payment, provider: &str, reason: &str) 
     }
 }
 
+/// The 6-digit code that confirms a registration's address.
+pub fn confirmation_code(first_name: &str, code: &str) -> Mail {
+    Mail {
+        subject: "Your Carebill confirmation code".into(),
+        body: format!(
+            "Hello {first_name},\n\nYour Carebill confirmation code is {code}.\nIt expires in 15 minutes.\n\n\
+             If you did not create a Carebill account, you can ignore this message.\n"
+        ),
+    }
+}
+
+/// To the owner of an address someone else tried to register with.
+pub fn address_in_use() -> Mail {
+    Mail {
+        subject: "Someone tried to register with your email address".into(),
+        body: "Hello,\n\nSomeone tried to create a Carebill account with this email address, which already \
+               has an account. If it was you, sign in, or use \"Forgot password\" on the sign-in screen.\n\n\
+               If it was not you, you can ignore this message: nothing changed.\n"
+            .into(),
+    }
+}
+
+/// A password reset code (`code` as shown: `ABCD-EFGH`).
+pub fn reset_code(first_name: &str, code: &str) -> Mail {
+    Mail {
+        subject: "Your Carebill password reset code".into(),
+        body: format!(
+            "Hello {first_name},\n\nSomeone asked to reset the password of your Carebill account.\n\n\
+             Your reset code is {code}. It works once and expires in 30 minutes.\n\n\
+             If this was not you, ignore this message: your password has not changed.\n"
+        ),
+    }
+}
+
+/// After a password change or reset.
+pub fn password_changed(first_name: &str) -> Mail {
+    Mail {
+        subject: "Your Carebill password was changed".into(),
+        body: format!(
+            "Hello {first_name},\n\nThe password of your Carebill account was just changed, and other devices were signed out.\n\n\
+             If this was not you, reset your password now from the sign-in screen (\"Forgot password\") and contact member services.\n"
+        ),
+    }
+}
+
+/// A bank payment the bank returned (`code`: the ACH return code, `reason` its meaning).
+pub fn payment_returned(first_name: &str, p: &Payment, code: &str, reason: &str) -> Mail {
+    Mail {
+        subject: "Your Carebill bank payment was returned".into(),
+        body: format!(
+            "Hello {first_name},\n\nYour bank returned the payment {} of {} ({code}: {reason}).\n\n\
+             The bills it was paying are open again. Please pay them in Carebill with another payment method, \
+             or check with your bank first.\n",
+            p.confirmation_number,
+            p.amount.display_usd(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

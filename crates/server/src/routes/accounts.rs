@@ -15,7 +15,7 @@ use crate::auth::tokens::{self, format_reset_code, normalize_reset_code};
 use crate::auth::{self, Authed, load_member};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
-use crate::mail;
+use crate::mail::{self, templates, templates::Mail};
 use crate::state::AppState;
 use crate::store::{from_ms, ms};
 
@@ -50,16 +50,6 @@ struct RosterEntry {
     first_name: String,
     last_name: String,
     date_of_birth: String,
-}
-
-fn verify_mail(first_name: &str, code: &str) -> (String, String) {
-    (
-        "Your Carebill confirmation code".into(),
-        format!(
-            "Hello {first_name},\n\nYour Carebill confirmation code is {code}.\nIt expires in 15 minutes.\n\n\
-             If you did not create a Carebill account, you can ignore this message.\n"
-        ),
-    )
 }
 
 /// Replaces the account's code for `purpose`, stored hashed.
@@ -164,16 +154,8 @@ pub async fn create_account(
         state
             .db
             .transaction(move |tx| {
-                mail::enqueue(
-                    tx,
-                    st.config.demo,
-                    &e,
-                    "Someone tried to register with your email address",
-                    "Hello,\n\nSomeone tried to create a Carebill account with this email address, which already \
-                     has an account. If it was you, sign in, or use \"Forgot password\" on the sign-in screen.\n\n\
-                     If it was not you, you can ignore this message: nothing changed.\n",
-                    now,
-                )
+                let notice = templates::address_in_use();
+                mail::enqueue(tx, st.config.demo, &e, &notice.subject, &notice.body, now)
             })
             .await?;
         state.mail_queued();
@@ -199,7 +181,7 @@ pub async fn create_account(
                      VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
                     params![e, id, hash, st.secret.code_hash("verify", &code), ms(now), ms(now + VERIFY_CODE_TTL)],
                 )?;
-                let (subject, body) = verify_mail(&roster_first, &code);
+                let Mail { subject, body } = templates::confirmation_code(&roster_first, &code);
                 mail::enqueue(tx, st.config.demo, &e, &subject, &body, now)?;
                 return Ok(old.id);
             }
@@ -221,7 +203,7 @@ pub async fn create_account(
             };
             let account_id = tx.last_insert_rowid();
             store_code(tx, &st, account_id, "verify", &code, VERIFY_CODE_TTL)?;
-            let (subject, body) = verify_mail(&roster_first, &code);
+            let Mail { subject, body } = templates::confirmation_code(&roster_first, &code);
             mail::enqueue(tx, st.config.demo, &e, &subject, &body, now)?;
             Ok(account_id)
         })
@@ -440,17 +422,12 @@ async fn send_code(state: &AppState, email: String, purpose: &'static str) -> Ap
             }
             let (code, subject, body) = if purpose == "verify" {
                 let code = tokens::six_digit_code();
-                let (subject, body) = verify_mail(&first_name, &code);
+                let Mail { subject, body } = templates::confirmation_code(&first_name, &code);
                 (code, subject, body)
             } else {
                 let code = tokens::reset_code();
-                let body = format!(
-                    "Hello {first_name},\n\nSomeone asked to reset the password of your Carebill account.\n\n\
-                     Your reset code is {}. It works once and expires in 30 minutes.\n\n\
-                     If this was not you, ignore this message: your password has not changed.\n",
-                    format_reset_code(&code)
-                );
-                (code, "Your Carebill password reset code".to_string(), body)
+                let Mail { subject, body } = templates::reset_code(&first_name, &format_reset_code(&code));
+                (code, subject, body)
             };
             store_code(tx, &st, account_id, purpose, &code, ttl)?;
             mail::enqueue(tx, st.config.demo, &email, &subject, &body, now)?;
@@ -485,16 +462,6 @@ pub async fn request_password_reset(
         state.audit(Some(account_id), "password_reset_requested", Some(&client), None);
     }
     Ok(StatusCode::ACCEPTED)
-}
-
-fn password_changed_mail(first_name: &str) -> (String, String) {
-    (
-        "Your Carebill password was changed".into(),
-        format!(
-            "Hello {first_name},\n\nThe password of your Carebill account was just changed, and other devices were signed out.\n\n\
-             If this was not you, reset your password now from the sign-in screen (\"Forgot password\") and contact member services.\n"
-        ),
-    )
 }
 
 pub async fn confirm_password_reset(
@@ -555,7 +522,7 @@ pub async fn confirm_password_reset(
             )?;
             auth::revoke_all(tx, account_id, None, "password_reset", now)?;
             let member = load_member(tx, account_id)?;
-            let (subject, body) = password_changed_mail(&member.first_name);
+            let Mail { subject, body } = templates::password_changed(&member.first_name);
             mail::enqueue(tx, st.config.demo, &member.email, &subject, &body, now)?;
             Ok(())
         })
@@ -624,7 +591,7 @@ pub async fn change_password(
             )?;
             auth::revoke_all(tx, account_id, Some(session_id), "password_changed", now)?;
             let member = load_member(tx, account_id)?;
-            let (subject, body) = password_changed_mail(&member.first_name);
+            let Mail { subject, body } = templates::password_changed(&member.first_name);
             mail::enqueue(tx, st.config.demo, &member.email, &subject, &body, now)?;
             Ok(())
         })
