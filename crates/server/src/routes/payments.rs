@@ -260,10 +260,11 @@ pub async fn list_payments(
     who: Authed,
     params: QueryParams,
 ) -> ApiResult<Json<PaymentPage>> {
+    // Every parameter is checked, also when the key alone decides the answer.
+    let limit = params.page_limit()?;
     if let Some(key) = params.0.get("idempotency_key") {
         return by_key(&state, &who.member_id, key).await.map(Json);
     }
-    let limit = params.page_limit()?;
     let context = format!("payments:{}", who.member_id);
     let before = match params.pair_cursor(&state, &context)? {
         None => None,

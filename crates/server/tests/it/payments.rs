@@ -645,6 +645,15 @@ async fn history_is_newest_first_paged_and_private() {
     s.get("/v1/payments?cursor=bogus", &token)
         .await
         .expect_error(400, "invalid_cursor");
+    // Found by the conformance run's stateful phase: with a key, a bad `limit` was ignored.
+    let by_key = s.get("/v1/payments?idempotency_key=h2&limit=1", &token).await;
+    by_key.expect(200);
+    assert_eq!(by_key.body["data"][0]["idempotency_key"], "h2");
+    for bad in ["-2.00001", "0", "101", "x"] {
+        s.get(&format!("/v1/payments?idempotency_key=h2&limit={bad}"), &token)
+            .await
+            .expect_error(422, "validation_failed");
+    }
     s.stop().await;
 }
 
