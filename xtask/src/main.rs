@@ -208,11 +208,7 @@ fn test() -> Result {
         .filter(|b| !testbins::BY_NAME.contains(&b.name.as_str()))
         .collect();
     testbins::run_all(&unit_and_integration, &[], |exe, args| {
-        in_test_keyring(exe.as_os_str(), args).unwrap_or_else(|_| {
-            let mut cmd = Command::new(exe);
-            cmd.args(args);
-            cmd
-        })
+        in_test_keyring(exe.as_os_str(), args)
     })?;
     sh(cargo().args(["test", "--workspace", "--doc"]))?;
     conformance_with(&testbins::built_binary("carebill-server")?, &[])?;

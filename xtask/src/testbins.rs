@@ -96,11 +96,11 @@ fn package_name(id: &str, manifest: &str) -> String {
 /// Runs each binary (as `cargo test` would: in its package's directory) through `wrap`, which
 /// may put it in a D-Bus session; every binary runs even after a failure, and all failures are
 /// reported together.
-pub fn run_all(binaries: &[&TestBinary], args: &[&str], wrap: impl Fn(&Path, &[&str]) -> Command) -> Result {
+pub fn run_all(binaries: &[&TestBinary], args: &[&str], wrap: impl Fn(&Path, &[&str]) -> Result<Command>) -> Result {
     let mut failed = Vec::new();
     for binary in binaries {
         eprintln!("     Running {}", binary.label());
-        let mut cmd = wrap(&binary.exe, args);
+        let mut cmd = wrap(&binary.exe, args)?;
         cmd.current_dir(&binary.package_dir);
         if sh(&mut cmd).is_err() {
             failed.push(binary.label());

@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
 use crate::mail::templates;
-use crate::payments::{self, AchAcceptance, Intent, MethodRef, member_contact};
+use crate::payments::{self, AchAcceptance, Intent, MethodRef};
 use crate::state::AppState;
 use crate::store::{date_str, from_ms, ms, parse_date, touch};
 
@@ -409,11 +409,16 @@ fn notice_mail(
     method: &PaymentMethodSummary,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let Some((first, email)) = member_contact(tx, member_id)? else {
-        return Ok(());
-    };
-    let mail = templates::autopay_notice(&first, u.amount, method, u.charge_date, &c.provider, u.skip_deadline);
-    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+        Ok(templates::autopay_notice(
+            first,
+            u.amount,
+            method,
+            u.charge_date,
+            &c.provider,
+            u.skip_deadline,
+        ))
+    })
 }
 
 fn over_limit_mail(
@@ -424,11 +429,9 @@ fn over_limit_mail(
     max: Money,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let Some((first, email)) = member_contact(tx, member_id)? else {
-        return Ok(());
-    };
-    let mail = templates::autopay_over_limit(&first, &c.provider, c.payable, max);
-    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+        Ok(templates::autopay_over_limit(first, &c.provider, c.payable, max))
+    })
 }
 
 /// What one scheduler pass did.

@@ -1005,17 +1005,6 @@ pub fn count_held_for_review(conn: &Connection) -> ApiResult<u64> {
     )
 }
 
-/// The member's name and address, when they have an account.
-pub fn member_contact(conn: &Connection, member_id: &str) -> ApiResult<Option<(String, String)>> {
-    Ok(conn
-        .query_row(
-            "SELECT r.first_name, a.email FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.member_id = ?1",
-            [member_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
 fn bill_label(conn: &Connection, bill_id: &str) -> ApiResult<String> {
     Ok(conn.query_row(
         "SELECT provider || ', statement ' || statement_number FROM bills WHERE id = ?1",
@@ -1025,15 +1014,14 @@ fn bill_label(conn: &Connection, bill_id: &str) -> ApiResult<String> {
 }
 
 fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
-    let Some((first_name, email)) = member_contact(tx, member_of(tx, &p.id)?.as_str())? else {
-        return Ok(());
-    };
-    let mut bills = Vec::with_capacity(p.allocations.len());
-    for a in &p.allocations {
-        bills.push((bill_label(tx, &a.bill_id)?, a.amount));
-    }
-    let mail = templates::receipt(&first_name, p, &bills);
-    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+    let member_id = member_of(tx, &p.id)?;
+    mail::enqueue_for_member(tx, demo, &member_id, now, |first_name| {
+        let mut bills = Vec::with_capacity(p.allocations.len());
+        for a in &p.allocations {
+            bills.push((bill_label(tx, &a.bill_id)?, a.amount));
+        }
+        Ok(templates::receipt(first_name, p, &bills))
+    })
 }
 
 /// Tells the member an autopay charge was declined.
@@ -1046,12 +1034,10 @@ fn autopay_declined_mail(
     code: ErrorCode,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let Some((first, email)) = member_contact(tx, member_id)? else {
-        return Ok(());
-    };
-    let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
-    let mail = templates::autopay_declined(&first, p, &provider, code.default_message());
-    mail::enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+        let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
+        Ok(templates::autopay_declined(first, p, &provider, code.default_message()))
+    })
 }
 
 fn member_of(conn: &Connection, payment_id: &str) -> ApiResult<String> {
@@ -1285,11 +1271,15 @@ fn settle_one(
                     params![bill, cents],
                 )?;
             }
-            if let (Some((first_name, email)), Some(p)) =
-                (member_contact(tx, member_id)?, load_payment(tx, member_id, payment_id)?)
-            {
-                let returned = templates::payment_returned(&first_name, &p, code, ach_return_reason(code));
-                mail::enqueue(tx, demo, &email, &returned.subject, &returned.body, now)?;
+            if let Some(p) = load_payment(tx, member_id, payment_id)? {
+                mail::enqueue_for_member(tx, demo, member_id, now, |first_name| {
+                    Ok(templates::payment_returned(
+                        first_name,
+                        &p,
+                        code,
+                        ach_return_reason(code),
+                    ))
+                })?;
             }
         }
     }

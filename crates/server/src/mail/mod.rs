@@ -20,7 +20,23 @@ use tokio::sync::Notify;
 use crate::config::SmtpConfig;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::ms;
+use crate::store::{member_contact, ms};
+
+/// Queues a mail to a member's account address, worded by `write` from their first name; nothing
+/// when the member has no account.
+pub fn enqueue_for_member(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    now: DateTime<Utc>,
+    write: impl FnOnce(&str) -> ApiResult<templates::Mail>,
+) -> ApiResult<()> {
+    let Some((first_name, email)) = member_contact(tx, member_id)? else {
+        return Ok(());
+    };
+    let mail = write(&first_name)?;
+    enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+}
 
 /// Queues a mail inside the caller's transaction. In demo mode it counts as sent at once.
 pub fn enqueue(tx: &Connection, demo: bool, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> ApiResult<()> {

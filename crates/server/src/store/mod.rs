@@ -275,3 +275,14 @@ pub fn prune_changes(tx: &Connection, before: DateTime<Utc>) -> ApiResult<usize>
     set_setting(tx, PRUNED_THROUGH_KEY, &newest.max(current).to_string())?;
     Ok(removed)
 }
+
+/// The member's name and address, when they have an account.
+pub fn member_contact(conn: &Connection, member_id: &str) -> ApiResult<Option<(String, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT r.first_name, a.email FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.member_id = ?1",
+            [member_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
