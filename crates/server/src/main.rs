@@ -182,8 +182,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             action: PaymentsAction::Review,
         }) => {
             let db = app::open_database(&config)?;
-            let held =
-                db.with_writer(|conn| carebill_server::payments::held_for_review(conn).map_err(|e| e.describe()))?;
+            let held = db.with_writer(|conn| {
+                carebill_server::store::payments::held_for_review(conn).map_err(|e| e.describe())
+            })?;
             for p in held {
                 println!(
                     "{}\t{}\tmember {}\t{}\tcharge {}\t{}\t{}",

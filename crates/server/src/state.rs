@@ -30,7 +30,7 @@ pub struct Inner {
     pub hasher: Hasher,
     pub processor: Arc<dyn PaymentProcessor>,
     /// The group-commit queue of payment requests (started on first use).
-    pub payment_queue: std::sync::OnceLock<crate::payments::PaymentQueue>,
+    pub payment_queue: std::sync::OnceLock<crate::payments::intent::PaymentQueue>,
     pub sessions: SessionCache,
     pub bill_pages: crate::page_cache::PageCache,
     pub throttle: Throttle,

@@ -182,7 +182,7 @@ pub async fn sync(
             let rows = &rows[..rows.len().min(MAX_SYNC_PAGE)];
             let through = rows.last().map_or(after, |r| r.0);
             let mut bills = store::bill_details_in_changes(&tx, &member_id, after, through)?;
-            let mut payments = crate::payments::payments_in_changes(&tx, &member_id, after, through)?;
+            let mut payments = crate::store::payments::payments_in_changes(&tx, &member_id, after, through)?;
             let to_value = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ApiError::internal(e.to_string()));
             let mut changes = Vec::with_capacity(rows.len());
             for (_, entity, id, op) in rows {

@@ -213,7 +213,9 @@ pub async fn receipt(
                     |r| r.get(0),
                 )
                 .optional()?;
-            let Some(payment) = id.and_then(|id| payments::load_payment(tx, &grant.member_id, &id).transpose()) else {
+            let Some(payment) =
+                id.and_then(|id| crate::store::payments::load_payment(tx, &grant.member_id, &id).transpose())
+            else {
                 return Ok(false);
             };
             let p = payment?;

@@ -12,10 +12,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::store::{self, BUSINESS_OFFSET_KEY, from_ms, ms, set_setting};
-use crate::{payments, scheduler, seed};
+use crate::{scheduler, seed};
 
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    let needs_review = state.db.read(payments::count_held_for_review).await?;
+    let needs_review = state.db.read(crate::store::payments::count_held_for_review).await?;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),

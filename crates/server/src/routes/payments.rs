@@ -276,7 +276,7 @@ pub async fn list_payments(
     let member_id = who.member_id.clone();
     let (data, has_more) = state
         .db
-        .read(move |conn| payments::list_payments(conn, &member_id, before, limit))
+        .read(move |conn| crate::store::payments::list_payments(conn, &member_id, before, limit))
         .await?;
     let next_cursor = match data.last() {
         Some(last) if has_more => Some(cursor::encode(
@@ -309,7 +309,7 @@ async fn by_key(state: &AppState, member_id: &str, key: &str) -> ApiResult<Payme
         .db
         .read(move |conn| {
             Ok((
-                payments::payment_by_key(conn, &member, &key)?,
+                crate::store::payments::payment_by_key(conn, &member, &key)?,
                 payments::key_in_flight(conn, &member, &key)?,
             ))
         })
@@ -331,7 +331,7 @@ pub async fn get_payment(
 ) -> ApiResult<Json<Payment>> {
     state
         .db
-        .read(move |conn| payments::load_payment(conn, &who.member_id, &id))
+        .read(move |conn| crate::store::payments::load_payment(conn, &who.member_id, &id))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::new(ErrorCode::PaymentNotFound))

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub mod bills;
 pub mod methods;
+pub mod payments;
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

@@ -1151,7 +1151,7 @@ async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles
         .server
         .state
         .db
-        .read(carebill_server::payments::held_for_review)
+        .read(carebill_server::store::payments::held_for_review)
         .await
         .unwrap();
     assert_eq!(held.len(), 1);

@@ -1,0 +1,50 @@
+//! What a request to pay is and what it is answered: plain types, so `state` can hold the
+//! payment queue without depending on the payment engine.
+
+use axum::http::StatusCode;
+use carebill_api::types::PaymentSource;
+use carebill_billing::Money;
+
+use crate::error::ApiResult;
+
+/// How the payment is paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodRef {
+    Saved(String),
+    Token(String),
+}
+
+/// The member's acceptance of an ACH authorization text.
+#[derive(Debug, Clone)]
+pub struct AchAcceptance {
+    pub text: String,
+    pub version: String,
+}
+
+/// One request to pay, already checked for shape.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub member_id: String,
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+    pub source: PaymentSource,
+    pub method: MethodRef,
+    /// Bill ids (raw, as sent) and amounts (> 0, two decimals).
+    pub allocations: Vec<(String, Money)>,
+    pub ach: Option<AchAcceptance>,
+    pub client: Option<String>,
+    /// For autopay: the bill whose single autopay charge this is.
+    pub autopay_bill: Option<String>,
+}
+
+/// The answer to a payment request: what to send, and whether it was a replay.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+    pub replayed: bool,
+}
+
+pub(super) type Reply = tokio::sync::oneshot::Sender<ApiResult<Answer>>;
+
+pub type PaymentQueue = tokio::sync::mpsc::UnboundedSender<(Intent, Reply)>;

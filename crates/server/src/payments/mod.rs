@@ -1,0 +1,143 @@
+//! Payments that happen exactly once.
+//!
+//! 1. **Claim** (one `BEGIN IMMEDIATE` transaction): the idempotency key is looked up. A finished
+//!    key replays its stored answer (or is refused as reused for another request); a key in
+//!    flight is refused with 409 while its lease lasts. A new key: the request is checked, the
+//!    amounts are *reserved* on the bills (`pending_cents`, guarded so payable never goes below
+//!    zero), and the payment row and the key's `processing` row with a 60 s lease are written.
+//!    Any failure rolls all of it back: nothing is stored and the key stays free.
+//! 2. **Charge**: the processor is called with the payment record's own processor key
+//!    (`member:key:payment`, stored on the payment at the claim), so a repeat for the same record
+//!    returns the first charge and no other record can ever meet that charge. Recovery of an
+//!    expired lease asks the processor for the charge by that key first and charges only if it
+//!    never happened.
+//! 3. **Finalize** (one transaction, only by the lease holder): the payment becomes succeeded,
+//!    pending (bank) or failed; reservations move to settled or are released; the answer is
+//!    stored on the key for replays; the receipt mail is queued. A charge whose amount or source
+//!    differs from the payment never settles anything: the payment becomes `needs_review`, keeps
+//!    its reservation and waits for the billing office (`carebill-server payments review`).
+//!
+//! A crash between 1 and 3 leaves a `processing` key; a retry after the lease, or the scheduler's
+//! sweep, resumes it through step 2's recovery path.
+//!
+//! Keys are never forgotten: after [`KEY_RETENTION`] a finished key loses its stored answer but
+//! stays as a tombstone, so it can never start a new payment. Member and kiosk keys cannot hold a
+//! `:`; the server's own keys (`autopay:…`, `guest:…`) always do, so no one can take another's.
+//!
+//! Where each step lives: `claim` (1), `execute` (2 and 3, and releasing a claim that can never be
+//! paid), `settle` (afterwards: bank payments settling or returning, the sweep, key retention).
+//! `reservations` holds the only writes of a bill's reserved amount; `intent` the plain request
+//! and answer types. This module is the group committer that feeds them.
+
+use carebill_api::types::PaymentSource;
+use carebill_billing::Money;
+use chrono::Duration;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::processor::Source;
+use crate::state::AppState;
+
+mod claim;
+mod execute;
+pub mod intent;
+mod reservations;
+mod settle;
+
+pub use claim::{key_in_flight, key_known};
+pub use execute::{resume, submit_many};
+use intent::Reply;
+pub use intent::{AchAcceptance, Answer, Intent, MethodRef, PaymentQueue};
+pub use settle::{purge_keys, settle_due, sweep};
+
+/// How long a claim holds its key before someone else may recover it.
+pub const LEASE: Duration = Duration::seconds(60);
+
+/// The scheduler's sweep leaves expired leases this much longer to their own retries.
+pub const SWEEP_GRACE: Duration = Duration::seconds(60);
+
+/// Idempotency keys replay their answer for at least 24 hours; after 48 the answer is dropped and
+/// the key stays as a tombstone.
+pub const KEY_RETENTION: Duration = Duration::hours(48);
+
+/// Bank debits settle this many business days after they are made.
+pub const ACH_SETTLEMENT_BUSINESS_DAYS: u32 = 2;
+
+pub const MAX_ALLOCATIONS: usize = 50;
+
+/// A fingerprint of a request: method, path and the normalized body.
+pub fn fingerprint(method: &str, path: &str, normalized: &serde_json::Value) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(normalized.to_string().as_bytes());
+    h.finalize().to_vec()
+}
+
+/// The processor's key for one payment record: unique per record, the same for every retry,
+/// take-over and sweep of that record (it is stored on the payment).
+pub(super) fn processor_key(member_id: &str, key: &str, payment_id: &str) -> String {
+    format!("{member_id}:{key}:{payment_id}")
+}
+
+/// Work that holds a lease.
+#[derive(Debug, Clone)]
+pub(super) struct Work {
+    member_id: String,
+    key: String,
+    lease_id: String,
+    payment_id: String,
+    processor_key: String,
+    source: Source,
+    amount: Money,
+    recovering: bool,
+    autopay_bill: Option<String>,
+}
+
+pub fn source_str(source: PaymentSource) -> &'static str {
+    match source {
+        PaymentSource::Member => "member",
+        PaymentSource::Autopay => "autopay",
+        PaymentSource::Guest => "guest",
+    }
+}
+
+/// Pays, exactly once per key. See the module documentation for the steps.
+///
+/// Requests arriving together are committed together (group commit): they queue to one worker
+/// that takes everything waiting, up to [`GROUP_MAX`], and runs it as one batch. Nothing waits
+/// for company: a lone request is a batch of one.
+pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let queue = state.payment_queue.get_or_init(|| spawn_group_committer(state.clone()));
+    queue
+        .send((intent, reply))
+        .map_err(|_| ApiError::internal("payment queue closed"))?;
+    answer.await.map_err(|_| ApiError::internal("payment worker stopped"))?
+}
+
+/// Most intents committed together.
+pub const GROUP_MAX: usize = 64;
+
+fn spawn_group_committer(state: AppState) -> PaymentQueue {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Intent, Reply)>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let (intents, replies): (Vec<Intent>, Vec<Reply>) = batch.into_iter().unzip();
+            let answers = submit_many(&state, intents).await;
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+    });
+    tx
+}

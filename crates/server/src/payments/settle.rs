@@ -1,0 +1,139 @@
+//! After the fact: bank payments settle or come back, expired leases are resumed, and old keys
+//! lose their stored answers.
+
+use carebill_api::types::{SyncEntity, SyncOp};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{KEY_RETENTION, SWEEP_GRACE, reservations, resume};
+use crate::error::{ApiError, ApiResult};
+use crate::mail;
+use crate::mail::templates;
+use crate::processor::{AchResult, ach_return_reason};
+use crate::state::AppState;
+use crate::store::payments::{allocations, load_payment};
+use crate::store::{date_str, ms, touch};
+
+/// Settles or returns bank payments whose settlement date has come.
+pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
+    let today = date_str(state.business.today());
+    let due: Vec<(String, String, String)> = state
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, member_id, processor_charge_id FROM payments
+                 WHERE status = 'pending' AND settle_on IS NOT NULL AND settle_on <= ?1 AND processor_charge_id IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([today], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    let mut done = 0;
+    for (payment_id, member_id, charge_id) in due {
+        let processor = state.processor.clone();
+        let result = tokio::task::spawn_blocking(move || processor.ach_result(&charge_id))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let Ok(result) = result else { continue };
+        let now = state.now();
+        let demo = state.config.demo;
+        let changed = state
+            .db
+            .transaction(move |tx| settle_one(tx, demo, &member_id, &payment_id, &result, now))
+            .await?;
+        if changed {
+            done += 1;
+        }
+    }
+    if done > 0 {
+        state.mail_queued();
+    }
+    Ok(done)
+}
+
+fn settle_one(
+    tx: &Connection,
+    demo: bool,
+    member_id: &str,
+    payment_id: &str,
+    result: &AchResult,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
+    let still_pending = tx
+        .query_row(
+            "SELECT 1 FROM payments WHERE id = ?1 AND status = 'pending'",
+            [payment_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !still_pending {
+        return Ok(false);
+    }
+    let allocs = allocations(tx, payment_id)?;
+    match result {
+        AchResult::Settled => {
+            tx.execute(
+                "UPDATE payments SET status = 'succeeded', settled_at = ?2 WHERE id = ?1",
+                params![payment_id, ms(now)],
+            )?;
+            reservations::settle(tx, &allocs)?;
+        }
+        AchResult::Returned(code) => {
+            tx.execute(
+                "UPDATE payments SET status = 'returned', failure_code = ?2, failure_message = ?3 WHERE id = ?1",
+                params![payment_id, code, ach_return_reason(code)],
+            )?;
+            reservations::release(tx, &allocs)?;
+            if let Some(p) = load_payment(tx, member_id, payment_id)? {
+                mail::enqueue_for_member(tx, demo, member_id, now, |first_name| {
+                    Ok(templates::payment_returned(
+                        first_name,
+                        &p,
+                        code,
+                        ach_return_reason(code),
+                    ))
+                })?;
+            }
+        }
+    }
+    touch(tx, member_id, SyncEntity::Payment, payment_id, SyncOp::Upsert, now)?;
+    for (bill, _) in &allocs {
+        touch(tx, member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
+    }
+    Ok(true)
+}
+
+/// Resumes every payment whose lease expired more than [`SWEEP_GRACE`] ago.
+pub async fn sweep(state: &AppState) -> ApiResult<usize> {
+    let cutoff = ms(state.now() - SWEEP_GRACE);
+    let stuck: Vec<(String, String)> = state
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT member_id, key FROM idempotency_keys WHERE state = 'processing' AND lease_expires_at < ?1",
+            )?;
+            let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    let mut resumed = 0;
+    for (member_id, key) in stuck {
+        match resume(state, member_id, key).await {
+            Ok(Some(_)) => resumed += 1,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not resume a payment"),
+        }
+    }
+    Ok(resumed)
+}
+
+/// Drops the stored answers of finished keys older than [`KEY_RETENTION`]. The keys stay as
+/// tombstones (`expired`): a later request with one is refused, never taken as a new payment.
+pub fn purge_keys(tx: &Connection, now: DateTime<Utc>) -> ApiResult<usize> {
+    Ok(tx.execute(
+        "UPDATE idempotency_keys SET state = 'expired', response_status = NULL, response_body = NULL
+         WHERE state = 'complete' AND created_at < ?1",
+        [ms(now - KEY_RETENTION)],
+    )?)
+}
