@@ -102,7 +102,7 @@ fn load_secret(db: &Db) -> Result<Secret, StartError> {
             Some(h) => h,
             None => {
                 let bytes: [u8; 32] = rand::random();
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = crate::ids::hex(&bytes);
                 set_setting(conn, "server_secret", &hex)?;
                 hex
             }
@@ -231,7 +231,7 @@ fn spawn_maintenance(state: AppState) {
                     tx.execute("DELETE FROM account_codes WHERE expires_at < ?1", params![day_ago])?;
                     crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
                     crate::payments::purge_keys(tx, now)?;
-                    crate::routes::accounts::purge_unverified(tx, now)?;
+                    crate::accounts::purge_unverified(tx, now)?;
                     crate::mail::erase_old_bodies(tx, now)?;
                     Ok(())
                 })

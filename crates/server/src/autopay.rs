@@ -132,6 +132,14 @@ pub fn load_rule(conn: &Connection, member_id: &str) -> ApiResult<Option<StoredR
 /// Refuses an autopay charge planned earlier when the member's rule no longer allows it: turned
 /// off, turned on again later (a new rule covers only bills issued after it), another method,
 /// or a maximum below the amount.
+/// Turns autopay off: the rule goes, and the app hears of it through the change feed.
+pub fn delete_rule(tx: &Connection, member_id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    if tx.execute("DELETE FROM autopay_rules WHERE member_id = ?1", [member_id])? == 0 {
+        return Err(ApiError::new(ErrorCode::AutopayNotFound));
+    }
+    touch(tx, member_id, SyncEntity::Autopay, "autopay", SyncOp::Delete, now)
+}
+
 pub fn check_still_authorized(
     tx: &Connection,
     member_id: &str,

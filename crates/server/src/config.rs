@@ -31,7 +31,7 @@ impl DatabaseKey {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::ids::hex(&self.0)
     }
 
     pub fn random() -> DatabaseKey {

@@ -1,15 +1,17 @@
 //! Request extractors that answer in the API's error envelope.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use carebill_api::ErrorCode;
+use carebill_api::{DEFAULT_BILLS_PAGE, ErrorCode, MAX_BILLS_PAGE};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::cursor;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// A JSON body: at most 64 KiB (413), `application/json` (415), well-formed (400 `invalid_json`),
@@ -143,6 +145,50 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded: &str, trusted: &[IpAddr]) -> O
         }
     }
     Some(ip)
+}
+
+/// Query-string parameters, decoded; a repeated name keeps the last value.
+pub struct QueryParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        Ok(QueryParams(
+            form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
+        ))
+    }
+}
+
+impl QueryParams {
+    /// The `limit` of a list request: 1 to `MAX_BILLS_PAGE`, `DEFAULT_BILLS_PAGE` when absent.
+    pub fn page_limit(&self) -> ApiResult<u32> {
+        match self.0.get("limit") {
+            None => Ok(DEFAULT_BILLS_PAGE),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "/limit",
+                        format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
+                    )
+                }),
+        }
+    }
+
+    /// A list's `cursor` (made for `context`) carrying a sort key and an id, `None` when absent.
+    pub fn pair_cursor(&self, state: &AppState, context: &str) -> ApiResult<Option<(String, String)>> {
+        let Some(c) = self.0.get("cursor").filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let invalid = || ApiError::new(ErrorCode::InvalidCursor);
+        let bytes = cursor::decode(&state.secret, context, c).ok_or_else(invalid)?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (key, id) = text.split_once('|').ok_or_else(invalid)?;
+        Ok(Some((key.to_string(), id.to_string())))
+    }
 }
 
 #[cfg(test)]

@@ -8,14 +8,16 @@
 //! against card testing). Member endpoints never accept it: it is not an access token.
 
 use axum::http::HeaderMap;
+use carebill_api::types::PaymentStatus;
 use carebill_api::{DEVICE_HEADER, ErrorCode};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{hash_token, random_id, random_token};
+use crate::mail;
 use crate::state::AppState;
-use crate::store::ms;
+use crate::store::{self, ms};
 
 pub const GUEST_TOKEN_TTL: Duration = Duration::minutes(10);
 pub const MAX_DECLINES: i64 = 3;
@@ -137,6 +139,26 @@ impl Grant {
     pub fn live(&self, now: DateTime<Utc>) -> bool {
         self.expires_at > ms(now) && self.declines < MAX_DECLINES
     }
+}
+
+/// Mails the receipt of a guest payment on the grant's bill, found by its confirmation number,
+/// to the address the guest typed: `false` (nothing sent) when there is no such payment or it
+/// failed. Only what the guest saw on the confirmation screen: no names, no care details.
+pub fn send_guest_receipt(
+    tx: &Connection,
+    demo: bool,
+    grant: &Grant,
+    confirmation_number: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
+    let payment = store::payments::guest_payment(tx, &grant.member_id, &grant.bill_id, confirmation_number)?;
+    let Some(p) = payment.filter(|p| p.status != PaymentStatus::Failed) else {
+        return Ok(false);
+    };
+    let receipt = mail::templates::guest_receipt(&p);
+    mail::enqueue(tx, demo, email, &receipt.subject, &receipt.body, now)?;
+    Ok(true)
 }
 
 /// Issues a guest token for a bill.

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod app;
 pub(crate) mod audit;
 pub mod auth;
@@ -16,6 +17,7 @@ pub(crate) mod cursor;
 pub mod db;
 pub mod error;
 pub(crate) mod extract;
+pub(crate) mod feed;
 pub(crate) mod ids;
 pub mod import;
 pub mod kiosk;

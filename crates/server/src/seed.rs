@@ -326,6 +326,25 @@ fn insert_settled_payment(
 
 /// Adds bills to a member with a realistic spread of ages and payment states. The first four
 /// are always: overdue and unpaid, due soon and partly paid, paid, and newly issued.
+/// Demo: issues a new bill (statement today) to a roster member and returns it as the app sees it.
+pub fn issue_bill(
+    tx: &Connection,
+    member_id: &str,
+    today: NaiveDate,
+    issued_at: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<carebill_api::types::BillDetail> {
+    if crate::store::accounts::roster_entry(tx, member_id)?.is_none() {
+        return Err(ApiError::validation("/member_id", "No such member on the roster."));
+    }
+    let seq = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64 + 1;
+    // Fresh randomness: ids drawn from a seed made of the time and a count could repeat.
+    let mut rng = StdRng::from_entropy();
+    let bill = make_bill(&mut rng, member_id, seq, today, 0);
+    crate::store::bills::insert_bill(tx, &bill, issued_at, now)?;
+    crate::store::bill_detail(tx, member_id, &bill.id)?.ok_or_else(|| ApiError::internal("bill vanished"))
+}
+
 pub fn add_bills(
     tx: &Connection,
     rng: &mut StdRng,

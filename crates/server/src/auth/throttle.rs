@@ -22,7 +22,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
+use carebill_api::ErrorCode;
+
 use crate::clock::Clock;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 pub const FREE_FAILURES: u32 = 5;
 pub const LOGIN_CAP: Duration = Duration::seconds(60);
@@ -198,6 +202,17 @@ impl Throttle {
         w.count += 1;
         Ok(())
     }
+}
+
+/// Per-address limits (registration, reset requests, sign-in), unless turned off for load tests.
+pub fn address_limit(state: &AppState, what: &str, client: &str, max: u32, window: Duration) -> ApiResult<()> {
+    if state.config.address_limits {
+        state
+            .throttle
+            .rate_limit(&format!("{what}\u{0}{}", address_bucket(client)), max, window)
+            .map_err(|retry_after| ApiError::new(ErrorCode::RateLimited).retry_after(retry_after))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,20 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::{member_contact, ms};
 
+/// Every queued or sent mail, oldest first (the demo mailbox).
+pub fn mailbox(conn: &Connection) -> ApiResult<Vec<carebill_api::types::Mail>> {
+    let mut stmt = conn.prepare("SELECT to_addr, subject, body, created_at FROM outbox ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(carebill_api::types::Mail {
+            to: r.get(0)?,
+            subject: r.get(1)?,
+            body: r.get(2)?,
+            sent_at: crate::store::from_ms(r.get(3)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Queues a mail to a member's account address, worded by `write` from their first name; nothing
 /// when the member has no account.
 pub fn enqueue_for_member(

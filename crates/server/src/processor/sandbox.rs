@@ -151,10 +151,7 @@ impl SandboxProcessor {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key).expect("hmac accepts any key length");
         mac.update(what.as_bytes());
-        mac.finalize().into_bytes()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::ids::hex(&mac.finalize().into_bytes()[..16])
     }
 
     fn with_tx<R>(

@@ -1,66 +1,21 @@
 //! Bills and the change feed.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use carebill_api::types::{BillDetail, BillFilter, BillPage, Change, SyncEntity, SyncOp, SyncPage};
-use carebill_api::{DEFAULT_BILLS_PAGE, ErrorCode, MAX_BILLS_PAGE, MAX_SYNC_PAGE};
+use carebill_api::ErrorCode;
+use carebill_api::types::{BillDetail, BillFilter, BillPage, SyncPage};
 
 use crate::auth::Authed;
 use crate::cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ClientAddr;
+use crate::extract::QueryParams;
+use crate::feed;
 use crate::state::AppState;
-use crate::store::{self, PRUNED_THROUGH_KEY, setting};
-
-/// Query-string parameters, decoded; a repeated name keeps the last value.
-pub struct QueryParams(pub HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(
-            form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
-        ))
-    }
-}
-
-impl QueryParams {
-    /// The `limit` of a list request: 1 to `MAX_BILLS_PAGE`, `DEFAULT_BILLS_PAGE` when absent.
-    pub fn page_limit(&self) -> ApiResult<u32> {
-        match self.0.get("limit") {
-            None => Ok(DEFAULT_BILLS_PAGE),
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_BILLS_PAGE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "/limit",
-                        format!("limit must be a whole number from 1 to {MAX_BILLS_PAGE}."),
-                    )
-                }),
-        }
-    }
-
-    /// A list's `cursor` (made for `context`) carrying a sort key and an id, `None` when absent.
-    pub fn pair_cursor(&self, state: &AppState, context: &str) -> ApiResult<Option<(String, String)>> {
-        let Some(c) = self.0.get("cursor").filter(|c| !c.is_empty()) else {
-            return Ok(None);
-        };
-        let invalid = || ApiError::new(ErrorCode::InvalidCursor);
-        let bytes = cursor::decode(&state.secret, context, c).ok_or_else(invalid)?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (key, id) = text.split_once('|').ok_or_else(invalid)?;
-        Ok(Some((key.to_string(), id.to_string())))
-    }
-}
+use crate::store::{self};
 
 pub async fn list_bills(State(state): State<AppState>, who: Authed, params: QueryParams) -> ApiResult<Response> {
     let filter = match params.0.get("status").map(String::as_str) {
@@ -156,65 +111,16 @@ pub async fn sync(
     let (today, cal) = (state.business.today(), *state.business.calendar());
     let page = state
         .db
-        .read(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let latest: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE member_id = ?1",
-                [&member_id],
-                |r| r.get(0),
-            )?;
-            let pruned: i64 = setting(&tx, PRUNED_THROUGH_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-            if after > 0 && after < pruned {
-                return Err(ApiError::new(ErrorCode::CursorExpired));
-            }
-            if if_none_match.as_deref() == Some(&format!("\"{latest}\"")) {
-                return Ok((latest, None));
-            }
-            let mut stmt = tx.prepare_cached(
-                "SELECT seq, entity, entity_id, op FROM changes WHERE member_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = stmt
-                .query_map(rusqlite::params![member_id, after, MAX_SYNC_PAGE as i64 + 1], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let has_more = rows.len() > MAX_SYNC_PAGE;
-            let rows = &rows[..rows.len().min(MAX_SYNC_PAGE)];
-            let through = rows.last().map_or(after, |r| r.0);
-            let mut bills = store::bill_details_in_changes(&tx, &member_id, after, through)?;
-            let mut payments = crate::store::payments::payments_in_changes(&tx, &member_id, after, through)?;
-            let to_value = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ApiError::internal(e.to_string()));
-            let mut changes = Vec::with_capacity(rows.len());
-            for (_, entity, id, op) in rows {
-                let entity = SyncEntity::parse(entity).ok_or_else(|| ApiError::internal(format!("change entity {entity}")))?;
-                let op = if op == "delete" { SyncOp::Delete } else { SyncOp::Upsert };
-                let data = match (entity, op) {
-                    (_, SyncOp::Delete) => None,
-                    (SyncEntity::Bill, SyncOp::Upsert) => match bills.remove(id) {
-                        Some(detail) => Some(to_value(serde_json::to_value(detail))?),
-                        None => continue,
-                    },
-                    (SyncEntity::Payment, SyncOp::Upsert) => match payments.remove(id) {
-                        Some(p) => Some(to_value(serde_json::to_value(p))?),
-                        None => continue,
-                    },
-                    (SyncEntity::PaymentMethod, SyncOp::Upsert) => match crate::store::methods::load_method(&tx, &member_id, id)? {
-                        Some(m) => Some(to_value(serde_json::to_value(m))?),
-                        None => continue,
-                    },
-                    (SyncEntity::Autopay, SyncOp::Upsert) => match crate::autopay::view(&tx, &member_id, today, &cal)? {
-                        Some(a) => Some(to_value(serde_json::to_value(a))?),
-                        None => continue,
-                    },
-                };
-                changes.push(Change { entity, op, id: id.clone(), data });
-            }
-            Ok((latest, Some((changes, through, has_more))))
-        })
+        .read(move |conn| feed::page(conn, &member_id, after, if_none_match.as_deref(), today, &cal))
         .await?;
     let (latest, page) = page;
     let etag = HeaderValue::from_str(&format!("\"{latest}\"")).map_err(|e| ApiError::internal(e.to_string()))?;
-    let Some((changes, through, has_more)) = page else {
+    let Some(feed::FeedPage {
+        changes,
+        through,
+        has_more,
+    }) = page
+    else {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::ETAG, etag);
         return Ok(response);

@@ -9,15 +9,14 @@ use carebill_api::ErrorCode;
 use carebill_api::types::*;
 use carebill_billing::validate;
 use chrono::{Duration, NaiveDate};
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
+use crate::ids::hex;
 use crate::kiosk;
-use crate::mail;
 use crate::payments::{self, Intent, MethodRef};
-use crate::routes::payments::{answer_response, idempotency_key, single_ach_acceptance};
+use crate::routes::intake::{answer_response, idempotency_key, single_ach_acceptance};
 use crate::state::AppState;
 use crate::store;
 
@@ -72,13 +71,7 @@ pub async fn lookup(
     let issued = state
         .db
         .transaction(move |tx| {
-            let found: Option<(String, String, String, String)> = tx
-                .prepare_cached(
-                    "SELECT b.id, b.member_id, r.last_name, r.date_of_birth FROM bills b
-                     JOIN roster r ON r.member_id = b.member_id WHERE b.statement_number = ?1",
-                )?
-                .query_row([&statement], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .optional()?;
+            let found = store::bills::statement_owner(tx, &statement)?;
             let Some((bill_id, member_id, _, _)) = found.filter(|(_, _, roster_last, roster_dob)| {
                 validate::names_match(roster_last, &last_name)
                     && NaiveDate::parse_from_str(roster_dob, "%Y-%m-%d").ok() == Some(dob)
@@ -204,37 +197,11 @@ pub async fn receipt(
     let (demo, now) = (state.config.demo, state.now());
     let sent = state
         .db
-        .transaction(move |tx| {
-            let id: Option<String> = tx
-                .query_row(
-                    "SELECT p.id FROM payments p JOIN payment_allocations a ON a.payment_id = p.id
-                     WHERE p.confirmation_number = ?1 AND p.member_id = ?2 AND a.bill_id = ?3 AND p.source = 'guest'",
-                    params![number, grant.member_id, grant.bill_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(payment) =
-                id.and_then(|id| crate::store::payments::load_payment(tx, &grant.member_id, &id).transpose())
-            else {
-                return Ok(false);
-            };
-            let p = payment?;
-            if p.status == PaymentStatus::Failed {
-                return Ok(false);
-            }
-            // Only what the guest saw on the confirmation screen: no names, no care details.
-            let receipt = mail::templates::guest_receipt(&p);
-            mail::enqueue(tx, demo, &email, &receipt.subject, &receipt.body, now)?;
-            Ok(true)
-        })
+        .transaction(move |tx| kiosk::send_guest_receipt(tx, demo, &grant, &number, &email, now))
         .await?;
     if !sent {
         return Err(ApiError::new(ErrorCode::PaymentNotFound).at("/confirmation_number"));
     }
     state.mail_queued();
     Ok(StatusCode::ACCEPTED)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

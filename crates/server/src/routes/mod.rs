@@ -1,11 +1,15 @@
 //! The HTTP surface: routes, and what every response gets.
 
-pub mod accounts;
-pub mod bills;
-pub mod guest;
-pub mod ops;
-pub mod payments;
-pub mod sessions;
+mod accounts;
+mod autopay;
+mod bills;
+mod guest;
+mod intake;
+mod methods;
+mod ops;
+mod payments;
+mod processor;
+mod sessions;
 
 use std::time::Instant;
 
@@ -41,23 +45,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", get(bills::sync))
         .route(
             "/v1/payment-methods",
-            post(payments::create_payment_method).get(payments::list_payment_methods),
+            post(methods::create_payment_method).get(methods::list_payment_methods),
         )
-        .route("/v1/payment-methods/{id}", delete(payments::delete_payment_method))
+        .route("/v1/payment-methods/{id}", delete(methods::delete_payment_method))
         .route(
             "/v1/payments",
             post(payments::create_payment).get(payments::list_payments),
         )
         .route("/v1/payments/{id}", get(payments::get_payment))
-        .route("/v1/ach-authorization", get(payments::ach_authorization))
+        .route("/v1/ach-authorization", get(methods::ach_authorization))
         .route(
             "/v1/autopay",
-            get(payments::get_autopay)
-                .put(payments::put_autopay)
-                .delete(payments::delete_autopay),
+            get(autopay::get_autopay)
+                .put(autopay::put_autopay)
+                .delete(autopay::delete_autopay),
         )
-        .route("/v1/autopay/upcoming", get(payments::autopay_upcoming))
-        .route("/v1/autopay/skip", post(payments::autopay_skip))
+        .route("/v1/autopay/upcoming", get(autopay::autopay_upcoming))
+        .route("/v1/autopay/skip", post(autopay::autopay_skip))
         .route("/v1/guest/lookup", post(guest::lookup))
         .route("/v1/guest/bill", get(guest::bill))
         .route("/v1/guest/payments", post(guest::pay))
@@ -74,8 +78,8 @@ pub fn router(state: AppState) -> Router {
     let api = match state.config.processor {
         None => api,
         Some(ProcessorKind::Sandbox) => api
-            .route("/processor/v1/tokens", post(payments::create_token))
-            .route("/processor/v1/banks/{routing_number}", get(payments::lookup_bank)),
+            .route("/processor/v1/tokens", post(processor::create_token))
+            .route("/processor/v1/banks/{routing_number}", get(processor::lookup_bank)),
     };
     api.fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .layer(middleware::from_fn_with_state(state.clone(), finish))

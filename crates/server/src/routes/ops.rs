@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{BillDetail, DevBillRequest, DevClock, DevClockRequest, Health, Mail};
 use chrono::Duration;
-use rand::SeedableRng;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::mail;
 use crate::state::AppState;
-use crate::store::{self, BUSINESS_OFFSET_KEY, from_ms, ms, set_setting};
+use crate::store::{BUSINESS_OFFSET_KEY, ms, set_setting};
 use crate::{scheduler, seed};
 
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
@@ -30,21 +30,7 @@ pub async fn dev_mailbox(State(state): State<AppState>) -> ApiResult<Json<Vec<Ma
     if !state.config.demo {
         return Err(ApiError::new(ErrorCode::NotFound));
     }
-    let mails = state
-        .db
-        .read(|conn| {
-            let mut stmt = conn.prepare("SELECT to_addr, subject, body, created_at FROM outbox ORDER BY id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(Mail {
-                    to: r.get(0)?,
-                    subject: r.get(1)?,
-                    body: r.get(2)?,
-                    sent_at: from_ms(r.get(3)?),
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let mails = state.db.read(mail::mailbox).await?;
     Ok(Json(mails))
 }
 
@@ -129,20 +115,7 @@ pub async fn dev_issue_bill(
     let (today, issued_at, now) = (state.business.today(), ms(state.business.now()), state.now());
     let detail = state
         .db
-        .transaction(move |tx| {
-            let on_roster = tx.query_row("SELECT COUNT(*) FROM roster WHERE member_id = ?1", [&member_id], |r| {
-                r.get::<_, i64>(0)
-            })? > 0;
-            if !on_roster {
-                return Err(ApiError::validation("/member_id", "No such member on the roster."));
-            }
-            let seq = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64 + 1;
-            // Fresh randomness: ids drawn from a seed made of the time and a count could repeat.
-            let mut rng = rand::rngs::StdRng::from_entropy();
-            let bill = seed::make_bill(&mut rng, &member_id, seq, today, 0);
-            store::bills::insert_bill(tx, &bill, issued_at, now)?;
-            store::bill_detail(tx, &member_id, &bill.id)?.ok_or_else(|| ApiError::internal("bill vanished"))
-        })
+        .transaction(move |tx| seed::issue_bill(tx, &member_id, today, issued_at, now))
         .await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }

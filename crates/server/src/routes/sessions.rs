@@ -7,13 +7,13 @@ use carebill_api::ErrorCode;
 use carebill_api::types::{CreateSessionRequest, RefreshSessionRequest, SessionTokens};
 use carebill_billing::validate;
 use chrono::Duration;
-use rusqlite::OptionalExtension;
 
+use crate::auth::throttle::address_limit;
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
-use crate::routes::accounts::address_limit;
 use crate::state::AppState;
+use crate::store;
 
 pub async fn create_session(
     State(state): State<AppState>,
@@ -32,18 +32,7 @@ pub async fn create_session(
     let key = by_member_id.clone().unwrap_or_else(|| login.clone());
     let account = state
         .db
-        .read(move |conn| {
-            let sql = if by_member_id.is_some() {
-                "SELECT id, password_hash, verified_at IS NOT NULL FROM accounts WHERE member_id = ?1"
-            } else {
-                "SELECT id, password_hash, verified_at IS NOT NULL FROM accounts WHERE email = ?1"
-            };
-            Ok(conn
-                .query_row(sql, [&key], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
-                })
-                .optional()?)
-        })
+        .read(move |conn| store::accounts::credentials(conn, &key, by_member_id.is_some()))
         .await?;
     // One throttle key per account, whether it is named by email or member ID; the attempt is
     // counted before the password is checked, so concurrent guesses are counted too.

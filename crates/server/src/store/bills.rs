@@ -3,7 +3,7 @@
 use carebill_api::types::{SyncEntity, SyncOp};
 use carebill_billing::BillKind;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::ApiResult;
 use crate::store::{date_str, ms, touch};
@@ -88,4 +88,16 @@ pub fn insert_bill(tx: &Connection, bill: &NewBill, issued_at: i64, now: DateTim
         ])?;
     }
     touch(tx, &bill.member_id, SyncEntity::Bill, &bill.id, SyncOp::Upsert, now)
+}
+
+/// The bill with this statement number and its member's last name and date of birth on the
+/// roster: (bill id, member id, last name, date of birth).
+pub fn statement_owner(conn: &Connection, statement: &str) -> ApiResult<Option<(String, String, String, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT b.id, b.member_id, r.last_name, r.date_of_birth FROM bills b
+             JOIN roster r ON r.member_id = b.member_id WHERE b.statement_number = ?1",
+        )?
+        .query_row([statement], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?)
 }

@@ -1,6 +1,8 @@
 //! Saved payment methods: display fields only (the processor holds the instrument).
 
+use carebill_api::ErrorCode;
 use carebill_api::types::{PaymentMethod, PaymentMethodType, SyncEntity, SyncOp};
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
@@ -94,4 +96,24 @@ pub fn save_method(
     touch(tx, member_id, SyncEntity::PaymentMethod, &id, SyncOp::Upsert, now)?;
     let method = load_method(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("method vanished"))?;
     Ok((true, method))
+}
+
+/// Removes a saved method (it stays on the payments made with it). Refused while autopay uses it.
+pub fn delete_method(tx: &rusqlite::Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    if load_method(tx, member_id, id)?.is_none() {
+        return Err(ApiError::new(ErrorCode::PaymentMethodNotFound));
+    }
+    let used: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1 AND payment_method_id = ?2)",
+        params![member_id, id],
+        |r| r.get(0),
+    )?;
+    if used {
+        return Err(ApiError::new(ErrorCode::InUseByAutopay));
+    }
+    tx.execute(
+        "UPDATE payment_methods SET deleted_at = ?2 WHERE id = ?1",
+        params![id, super::ms(now)],
+    )?;
+    super::touch(tx, member_id, SyncEntity::PaymentMethod, id, SyncOp::Delete, now)
 }

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{ApiError, ApiResult};
 
+pub mod accounts;
 pub mod bills;
 pub mod methods;
 pub mod payments;

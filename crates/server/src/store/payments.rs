@@ -126,6 +126,27 @@ pub fn payment_by_key(conn: &Connection, member_id: &str, key: &str) -> ApiResul
     }
 }
 
+/// The guest payment with this confirmation number on the member's bill.
+pub fn guest_payment(
+    conn: &Connection,
+    member_id: &str,
+    bill_id: &str,
+    confirmation_number: &str,
+) -> ApiResult<Option<Payment>> {
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT p.id FROM payments p JOIN payment_allocations a ON a.payment_id = p.id
+             WHERE p.confirmation_number = ?1 AND p.member_id = ?2 AND a.bill_id = ?3 AND p.source = 'guest'",
+            params![confirmation_number, member_id, bill_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        Some(id) => load_payment(conn, member_id, &id),
+        None => Ok(None),
+    }
+}
+
 /// One of the member's payments (not while it is being processed).
 pub fn load_payment(conn: &Connection, member_id: &str, payment_id: &str) -> ApiResult<Option<Payment>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -142,7 +142,7 @@ async fn a_never_verified_registration_is_replaced_by_the_member_and_expires() {
         .server
         .state
         .db
-        .transaction(move |tx| carebill_server::routes::accounts::purge_unverified(tx, now))
+        .transaction(move |tx| carebill_server::accounts::purge_unverified(tx, now))
         .await
         .unwrap();
     assert_eq!(purged, 1);

@@ -117,3 +117,26 @@ fn the_import_scanner_sees_single_paths_and_groups() {
     let text = "use crate::store::{ms, touch};\nuse crate::{mail, routes::payments, seed};\n// crate::app\nlet x = crate::ids::random_id(r, \"p\");";
     assert_eq!(imports(text), ["store", "mail", "routes", "seed", "ids"]);
 }
+
+/// Route handlers extract, validate, call and respond: every SQL statement lives below them
+/// (`store/`, or the service that owns the rule).
+#[test]
+fn route_handlers_hold_no_sql() {
+    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut files = Vec::new();
+    sources(&routes, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if ["\"SELECT ", "\"INSERT ", "\"UPDATE ", "\"DELETE ", ".execute(", ".query_row("]
+                .iter()
+                .any(|sql| line.contains(sql))
+            {
+                wrong.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files.len() >= 10, "the route modules are found");
+    assert!(wrong.is_empty(), "SQL in route handlers:\n{}", wrong.join("\n"));
+}
