@@ -487,18 +487,24 @@ fn row(bill: Bill, business_date: NaiveDate, in_flight: &std::collections::HashS
     }
 }
 
+/// A bill as last synced.
+pub fn bill_detail(conn: &Connection, id: &str) -> ClientResult<Option<BillDetail>> {
+    let detail: Option<String> = conn
+        .prepare_cached("SELECT detail FROM bill_docs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(detail.map(|d| serde_json::from_str(&d)).transpose()?)
+}
+
 pub fn bill(
     conn: &Connection,
     id: &str,
     business_date: NaiveDate,
     freshness: Freshness,
 ) -> ClientResult<Option<BillView>> {
-    let detail: Option<String> = conn
-        .prepare_cached("SELECT detail FROM bill_docs WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
-    let Some(detail) = detail else { return Ok(None) };
-    let d: BillDetail = serde_json::from_str(&detail)?;
+    let Some(d) = bill_detail(conn, id)? else {
+        return Ok(None);
+    };
     let in_flight = bill_ids_in_flight(conn)?;
     Ok(Some(BillView {
         overdue: carebill_billing::bill::is_overdue(d.bill.due_date, d.bill.payable, business_date),

@@ -1,5 +1,10 @@
 //! The one error the engine's callers see: a small `kind` to branch on, the server's `code`
 //! passed through (or the engine's own), a sentence for people, and details.
+//!
+//! The codes the engine and the shell make themselves are one table, [`ClientCode`] (as the
+//! server's are `carebill_api::ErrorCode`): each code's kind and sentence are decided there and
+//! nowhere else. The UI gets both tables as TypeScript unions (`ClientCode`, `ServerCode` in
+//! `bindings.ts`) so a code it compares with is checked when the UI is built.
 
 use carebill_api::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -26,6 +31,77 @@ pub enum ErrorKind {
     NotFound,
     /// Something failed on the server or in the engine.
     Server,
+}
+
+macro_rules! client_codes {
+    ($($variant:ident = $code:literal => $kind:ident, $message:literal;)*) => {
+        /// Every error code the engine or the shell makes itself. A code that is also the
+        /// server's has the same kind (a test checks it), so the UI branches on it the same way.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ClientCode { $($variant),* }
+
+        impl ClientCode {
+            pub const ALL: &'static [ClientCode] = &[$(ClientCode::$variant),*];
+
+            /// The code as the UI sees it.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ClientCode::$variant => $code),* }
+            }
+
+            /// What kind of failure it is.
+            pub fn kind(self) -> ErrorKind {
+                match self { $(ClientCode::$variant => ErrorKind::$kind),* }
+            }
+
+            /// The sentence for people, unless the error says something more specific.
+            pub fn default_message(self) -> &'static str {
+                match self { $(ClientCode::$variant => $message),* }
+            }
+        }
+    };
+}
+
+client_codes! {
+    // Reaching the service.
+    Offline = "offline" => Offline, "Carebill cannot reach the billing service. Check your connection; what you saw before is still here.";
+    ReadOnlyOffline = "read_only_offline" => Offline, "You are looking at the copy saved on this device. Connect to the internet and sign in to make payments or changes.";
+    Internal = "internal" => Server, "Something went wrong in Carebill. Nothing was changed. Try again.";
+    InsecureUrl = "insecure_url" => Validation, "The billing service's address must use https (http only for this computer itself).";
+    CaBundleUnreadable = "ca_bundle_unreadable" => Validation, "The extra certificate authority file cannot be read.";
+    CaBundleInvalid = "ca_bundle_invalid" => Validation, "The extra certificate authority file is not valid PEM.";
+    // Sessions, the idle lock and the copy on this device.
+    NotSignedIn = "not_signed_in" => Unauthenticated, "Sign in to continue.";
+    Locked = "locked" => Unauthenticated, "Carebill locked itself after a while without use. Enter your password to continue.";
+    PasswordRequired = "password_required" => Unauthenticated, "Enter your password to open Carebill on this device.";
+    NoCopyForLogin = "invalid_credentials" => Unauthenticated, "The email or member ID and password do not open a copy saved on this device.";
+    WrongUnlockPassword = "wrong_password" => Unauthenticated, "That password is not right.";
+    UnlockAttemptsExceeded = "unlock_attempts_exceeded" => SessionExpired, "That password was wrong too many times, so Carebill signed you out. Sign in again.";
+    UnresolvedPayments = "unresolved_payments" => Conflict, "A payment is still being confirmed. If you sign out now, Carebill will finish confirming it the next time you sign in on this device.";
+    // Paying.
+    ReviewExpired = "review_expired" => NotFound, "This payment review is no longer available. Start the payment again.";
+    NothingToPay = "nothing_to_pay" => Validation, "Choose at least one bill to pay.";
+    PaymentInFlight = "payment_in_flight" => Conflict, "A payment for this bill is still being confirmed. Wait for it before paying again.";
+    PaymentNotReceived = "payment_not_received" => Server, "This payment never reached the billing service, so nothing was charged. You can pay these bills again.";
+    NoGuestLookup = "guest_session_ended" => Unauthenticated, "Look up the bill again to continue.";
+    NotInThisSession = "payment_not_found" => NotFound, "There is no payment with that confirmation number in this session.";
+    AccountNumbersDiffer = "account_numbers_differ" => Validation, "The account numbers do not match. Type it again.";
+    CardDigitsOnly = "invalid_card_number" => Validation, "Card numbers have only digits.";
+    // Kiosks.
+    KioskNoSaving = "kiosk_no_saving" => Validation, "Payment methods are not saved on a clinic kiosk. Add them in Carebill on your own device.";
+    NotAKiosk = "not_a_kiosk" => Validation, "This works only on an enrolled clinic kiosk.";
+    KioskSetting = "kiosk_setting" => Validation, "On a clinic kiosk the idle time-out is set by the clinic's IT staff.";
+    IdleMinutes = "idle_minutes_out_of_range" => Validation, "Choose between 1 and 120 minutes.";
+    WrongPasscode = "wrong_passcode" => Unauthenticated, "That passcode is not right.";
+    NoPasscode = "no_passcode" => Validation, "No admin passcode is set on this kiosk. Clinic IT sets one with `carebill kiosk set-passcode`.";
+    NoPrinter = "no_printer" => Validation, "No receipt printer is set up on this kiosk.";
+    PrintFailed = "print_failed" => Server, "The receipt could not be printed.";
+    // Updates.
+    UpdatesDisabled = "updates_disabled" => Conflict, "Updates are turned off on this computer by its administrator.";
+    UpdateEndpointInvalid = "update_endpoint_invalid" => Validation, "The update server's address is not valid.";
+    UpdateUnavailable = "update_unavailable" => Offline, "The update server could not be reached or gave no usable answer. Carebill will try again later.";
+    UpdateSignatureInvalid = "update_signature_invalid" => Server, "The update was refused because its signature does not match Carebill's signing key. Nothing was installed or changed.";
+    UpdateInstallFailed = "update_install_failed" => Server, "The update could not be installed. The installed version was kept.";
+    NoUpdate = "no_update" => Conflict, "There is no update to install. Check for updates first.";
 }
 
 /// An error for the UI: serialized flat (`{kind, code, message, ...}`), boxed in Rust because it
@@ -83,6 +159,27 @@ impl ClientError {
         }))
     }
 
+    /// One of the engine's or the shell's own errors, with its table sentence.
+    pub fn of(code: ClientCode) -> ClientError {
+        ClientError::new(code.kind(), code.as_str(), code.default_message())
+    }
+
+    /// A server error made on this side (the same check, refused before sending), with the
+    /// server's sentence.
+    pub fn server(code: ErrorCode) -> ClientError {
+        ClientError::new(
+            ClientError::kind_for(code.status(), code.as_str()),
+            code.as_str(),
+            code.default_message(),
+        )
+    }
+
+    /// Says something more specific than the code's table sentence.
+    pub fn with_message(mut self, message: impl Into<String>) -> ClientError {
+        self.message = message.into();
+        self
+    }
+
     pub fn with_kind(mut self, kind: ErrorKind) -> ClientError {
         self.kind = kind;
         self
@@ -99,32 +196,21 @@ impl ClientError {
     }
 
     pub fn offline() -> ClientError {
-        ClientError::new(
-            ErrorKind::Offline,
-            "offline",
-            "Carebill cannot reach the billing service. Check your connection; what you saw before is still here.",
-        )
+        ClientError::of(ClientCode::Offline)
     }
 
+    /// A failure inside Carebill: the detail goes to the log, never to the screen.
     pub fn internal(detail: impl std::fmt::Display) -> ClientError {
         tracing::error!(%detail, "engine error");
-        ClientError::new(
-            ErrorKind::Server,
-            "internal",
-            "Something went wrong in Carebill. Nothing was changed. Try again.",
-        )
+        ClientError::of(ClientCode::Internal)
     }
 
     pub fn not_signed_in() -> ClientError {
-        ClientError::new(ErrorKind::Unauthenticated, "not_signed_in", "Sign in to continue.")
+        ClientError::of(ClientCode::NotSignedIn)
     }
 
     pub fn locked() -> ClientError {
-        ClientError::new(
-            ErrorKind::Unauthenticated,
-            "locked",
-            "Carebill locked itself after a while without use. Enter your password to continue.",
-        )
+        ClientError::of(ClientCode::Locked)
     }
 
     pub fn validation(code: &str, message: impl Into<String>, field: &str) -> ClientError {
@@ -193,6 +279,37 @@ impl From<serde_json::Error> for ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_codes_are_unique_and_agree_with_the_server_where_they_share_a_code() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ClientCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} is in the table twice");
+            assert!(
+                !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s} is snake_case"
+            );
+            assert!(
+                code.default_message().ends_with('.'),
+                "{s}'s sentence ends with a full stop"
+            );
+            if let Some(server) = ErrorCode::parse(s) {
+                assert_eq!(
+                    ClientError::kind_for(server.status(), s),
+                    code.kind(),
+                    "{s} has the server's kind"
+                );
+            }
+        }
+        let e = ClientError::of(ClientCode::ReviewExpired).at("/review_id");
+        assert_eq!(
+            (e.kind, e.code.as_str(), e.field.as_deref()),
+            (ErrorKind::NotFound, "review_expired", Some("/review_id"))
+        );
+        let e = ClientError::server(ErrorCode::DuplicateBill);
+        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Validation, "duplicate_bill"));
+    }
 
     #[test]
     fn server_codes_map_to_kinds() {

@@ -43,8 +43,7 @@ impl DataKey {
 
     /// SQLCipher's raw-key form.
     pub fn sqlcipher_pragma(&self) -> String {
-        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        format!("PRAGMA key = \"x'{hex}'\";")
+        format!("PRAGMA key = \"x'{}'\";", hex(&self.0))
     }
 }
 
@@ -389,6 +388,52 @@ pub fn destroy(dir: &Path, keyring: Option<&dyn SecretStore>) {
     let _ = std::fs::remove_file(dir.join(KEY_FILE));
 }
 
+/// The data key after an online sign-in (`password` is `None` when a remembered session resumes),
+/// creating, re-wrapping or replacing the key file as needed:
+///
+/// - no key file yet: a new key, wrapped by the password (and the keyring when there is one);
+/// - the keyring copy opens it: that key; with a password the file is re-wrapped if the password
+///   no longer opens it (changed on another device);
+/// - no keyring copy, the password opens it: that key, re-wrapped (so the keyring gets a copy);
+/// - neither opens it (the password changed elsewhere, no keyring copy): the old copy is
+///   unreadable, so it is destroyed and a fresh one made, to be filled again from the service;
+/// - no password and no keyring copy: [`KeyError::NoKeyringCopy`] (the member must type it).
+///
+/// Blocking (Argon2id): call it off the async runtime.
+pub fn open_for_sign_in(
+    dir: &Path,
+    password: Option<&str>,
+    ring: Option<&dyn SecretStore>,
+    logins: &[&str],
+) -> Result<DataKey, KeyError> {
+    if !exists(dir) {
+        let pw = password.ok_or(KeyError::Missing)?;
+        return create(dir, pw, ring, logins);
+    }
+    let by_ring = ring.map(|r| open_with_keyring(dir, r));
+    match (by_ring, password) {
+        (Some(Ok(key)), Some(pw)) => {
+            if open_with_password(dir, pw).is_err() {
+                rewrap(dir, &key, pw, ring, logins)?;
+            }
+            Ok(key)
+        }
+        (Some(Ok(key)), None) => Ok(key),
+        (_, Some(pw)) => match open_with_password(dir, pw) {
+            Ok(key) => {
+                rewrap(dir, &key, pw, ring, logins)?;
+                Ok(key)
+            }
+            Err(_) => {
+                destroy(dir, ring);
+                let _ = std::fs::remove_dir_all(dir);
+                create(dir, pw, ring, logins)
+            }
+        },
+        (_, None) => Err(KeyError::NoKeyringCopy),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,5 +491,40 @@ mod tests {
             open_with_password(&dir, "second password that is long"),
             Err(KeyError::Missing)
         );
+    }
+
+    #[test]
+    fn signing_in_chooses_the_key_the_way_the_policy_says() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("m");
+        let ring = MemoryStore::new();
+        let logins = ["pat@example.com", "M100200300"];
+        // A resume with nothing on this device: the member must type the password.
+        assert!(matches!(
+            open_for_sign_in(&dir, None, Some(&ring), &logins),
+            Err(KeyError::Missing)
+        ));
+        // First sign-in: a new key, with a keyring copy.
+        let first = open_for_sign_in(&dir, Some("first password"), Some(&ring), &logins).unwrap();
+        assert_eq!(open_with_keyring(&dir, &ring).unwrap(), first);
+        // A resume opens it from the keyring alone.
+        assert_eq!(open_for_sign_in(&dir, None, Some(&ring), &logins).unwrap(), first);
+        // The password changed on another device: the keyring copy still opens it, and the file
+        // is re-wrapped so the new password opens it too (offline as well).
+        let again = open_for_sign_in(&dir, Some("second password"), Some(&ring), &logins).unwrap();
+        assert_eq!(again, first);
+        assert_eq!(open_with_password(&dir, "second password").unwrap(), first);
+        // No keyring: the password that opens it keeps the same key.
+        let same = open_for_sign_in(&dir, Some("second password"), None, &logins).unwrap();
+        assert_eq!(same, first);
+        // No keyring and a resume: the member must type the password.
+        assert!(matches!(
+            open_for_sign_in(&dir, None, None, &logins),
+            Err(KeyError::NoKeyringCopy)
+        ));
+        // Changed elsewhere again, and no keyring copy to open the old file: a fresh copy.
+        let fresh = open_for_sign_in(&dir, Some("third password"), None, &logins).unwrap();
+        assert_ne!(fresh, first);
+        assert_eq!(open_with_password(&dir, "third password").unwrap(), fresh);
     }
 }

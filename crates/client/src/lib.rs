@@ -4,7 +4,7 @@
 //! - [`api`]: the billing API client (retries, refresh, error kinds).
 //! - [`cache`]: the member's encrypted copy on this device; [`keys`]: how its key is kept.
 //! - [`sync`]: the change feed into the cache.
-//! - [`outbox`]: writes in flight, exactly once.
+//! - [`outbox`]: writes in flight, exactly once; [`review`]: what is checked before paying.
 //! - [`secrets`]: the OS keyring, or memory.
 
 #![forbid(unsafe_code)]
@@ -14,15 +14,16 @@ pub mod cache;
 pub(crate) mod config;
 pub mod engine;
 pub(crate) mod error;
-pub(crate) mod guest;
 pub mod keys;
 pub(crate) mod outbox;
+pub mod review;
 pub(crate) mod secrets;
 pub mod sync;
 pub mod types;
 
 pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
-pub use engine::{DraftAllocation, DraftMethod, Engine, PaymentDraft, PaymentReview, SubmitOutcome, UnresolvedIntent};
-pub use error::{ClientError, ClientResult, ErrorKind};
+pub use engine::{Engine, UnresolvedIntent};
+pub use error::{ClientCode, ClientError, ClientResult, ErrorKind};
+pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, SubmitOutcome};
 pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};
 pub use types::*;

@@ -107,7 +107,7 @@ async fn idle_locks_after_the_configured_time_with_a_warning_first() {
     assert_eq!(e.dashboard().await.unwrap_err().code, "locked");
     assert_eq!(
         e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-        "invalid_credentials"
+        "wrong_password"
     );
     e.unlock(DEMO_PASSWORD).await.unwrap();
     e.dashboard().await.unwrap();
@@ -236,11 +236,11 @@ async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
     for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
         assert_eq!(
             e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-            "invalid_credentials"
+            "wrong_password"
         );
     }
     let last = e.unlock("wrong wrong wrong wrong").await.unwrap_err();
-    assert_eq!(last.code, "too_many_attempts");
+    assert_eq!(last.code, "unlock_attempts_exceeded");
     assert_eq!(e.unlock(DEMO_PASSWORD).await.unwrap_err().code, "not_signed_in");
     assert!(e.dashboard().await.is_err());
     // A correct password before the limit resets the count.
@@ -254,7 +254,7 @@ async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
     for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
         assert_eq!(
             e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-            "invalid_credentials"
+            "wrong_password"
         );
     }
 }

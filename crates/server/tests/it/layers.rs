@@ -129,9 +129,16 @@ fn route_handlers_hold_no_sql() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in text.lines().enumerate() {
-            if ["\"SELECT ", "\"INSERT ", "\"UPDATE ", "\"DELETE ", ".execute(", ".query_row("]
-                .iter()
-                .any(|sql| line.contains(sql))
+            if [
+                "\"SELECT ",
+                "\"INSERT ",
+                "\"UPDATE ",
+                "\"DELETE ",
+                ".execute(",
+                ".query_row(",
+            ]
+            .iter()
+            .any(|sql| line.contains(sql))
             {
                 wrong.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
             }

@@ -6,21 +6,21 @@
 //! serialized so the second answers with the first one's outcome.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use carebill_api::types::{
     AchAuthorizationAcceptance, BillDetail, GuestLookupRequest, GuestPaymentRequest, GuestReceiptRequest, Payment,
-    PaymentMethodSummary, PaymentMethodType, ProcessorToken,
+    PaymentMethodType, ProcessorToken,
 };
 
+use super::Engine;
 use crate::api::PaymentAnswer;
-use crate::engine::{Engine, PaymentReview, ReviewLine, SubmitOutcome, answer_may_follow};
-use crate::error::{ClientError, ClientResult, ErrorKind};
+use crate::error::{ClientCode, ClientError, ClientResult};
 use crate::outbox;
+use crate::review::{self, PaymentReview, SubmitOutcome};
 
 /// A guest's lookup and what they reviewed (in memory only).
 #[derive(Debug, Default)]
-pub(crate) struct GuestFlow {
+pub(super) struct GuestFlow {
     token: String,
     bill: Option<BillDetail>,
     reviews: HashMap<String, GuestReview>,
@@ -35,19 +35,15 @@ struct GuestReview {
 }
 
 fn no_lookup() -> ClientError {
-    ClientError::new(
-        ErrorKind::Unauthenticated,
-        "guest_session_ended",
-        "Look up the bill again to continue.",
-    )
+    ClientError::of(ClientCode::NoGuestLookup)
 }
 
 impl Engine {
     /// Finds a bill by what is printed on the statement and starts a guest flow for it.
     pub async fn guest_lookup(&self, req: GuestLookupRequest) -> ClientResult<BillDetail> {
-        let session = self.api().guest_lookup(&req).await?;
-        let bill = self.api().guest_bill(&session.guest_token).await?;
-        *self.guest_state().lock().await = Some(GuestFlow {
+        let session = self.0.api.guest_lookup(&req).await?;
+        let bill = self.0.api.guest_bill(&session.guest_token).await?;
+        *self.0.guest.lock().await = Some(GuestFlow {
             token: session.guest_token,
             bill: Some(bill.clone()),
             reviews: HashMap::new(),
@@ -58,46 +54,26 @@ impl Engine {
 
     /// The looked-up bill, fresh from the server.
     pub async fn guest_bill(&self) -> ClientResult<BillDetail> {
-        let mut flow = self.guest_state().lock().await;
+        let mut flow = self.0.guest.lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
-        let bill = self.api().guest_bill(&f.token).await?;
+        let bill = self.0.api.guest_bill(&f.token).await?;
         f.bill = Some(bill.clone());
         Ok(bill)
     }
 
     /// Checks an amount and a tokenized method, and returns what to review (with a new key).
     pub async fn guest_prepare(&self, amount: &str, token: ProcessorToken) -> ClientResult<PaymentReview> {
-        let mut flow = self.guest_state().lock().await;
+        let mut flow = self.0.guest.lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
         let bill = f.bill.clone().ok_or_else(no_lookup)?;
-        let invalid = |e: carebill_billing::validate::Invalid| ClientError::validation(e.code, e.message, "/amount");
-        let amount = carebill_billing::validate::payment_amount(amount).map_err(invalid)?;
-        carebill_billing::validate::within_payable(amount, bill.bill.payable).map_err(invalid)?;
-        let method = PaymentMethodSummary {
-            kind: token.kind,
-            brand: match token.kind {
-                PaymentMethodType::Card => token.brand.clone().unwrap_or_else(|| "Card".into()),
-                PaymentMethodType::BankAccount => token.bank_name.clone().unwrap_or_else(|| "Bank account".into()),
-            },
-            last4: token.last4.clone(),
-        };
+        let line = review::review_line(&bill, amount, "/amount")?;
+        let amount = line.amount;
         let ach_authorization = if token.kind == PaymentMethodType::BankAccount {
-            Some(self.api().ach_authorization(false).await?)
+            Some(self.0.api.ach_authorization(false).await?)
         } else {
             None
         };
-        let review = PaymentReview {
-            review_id: outbox::new_key().replace("cb-", "rv-"),
-            lines: vec![ReviewLine {
-                bill_id: bill.bill.id.clone(),
-                provider: bill.bill.provider.clone(),
-                statement_number: bill.bill.statement_number.clone(),
-                amount,
-            }],
-            total: amount,
-            method,
-            ach_authorization: ach_authorization.clone(),
-        };
+        let review = review::new_review(vec![line], review::token_summary(&token), ach_authorization.clone());
         let request = GuestPaymentRequest {
             amount: amount.to_string(),
             token: token.token,
@@ -120,47 +96,36 @@ impl Engine {
     /// Pays a reviewed guest payment, exactly once per review (see the module documentation).
     pub async fn guest_submit(&self, review_id: &str, accept_ach: bool) -> ClientResult<SubmitOutcome> {
         // Held for the whole submission: a second click waits, then answers with the outcome.
-        let mut flow = self.guest_state().lock().await;
+        let mut flow = self.0.guest.lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
         let token = f.token.clone();
-        let stored = f.reviews.get(review_id).cloned().ok_or_else(|| {
-            ClientError::new(
-                ErrorKind::NotFound,
-                "review_expired",
-                "This payment review is no longer available. Start the payment again.",
-            )
-        })?;
+        let stored = f.reviews.get(review_id).cloned().ok_or_else(review::review_expired)?;
         if let Some(outcome) = stored.outcome {
             return Ok(outcome);
         }
-        if stored.review.ach_authorization.is_some() && !accept_ach {
-            return Err(ClientError::validation(
-                "ach_authorization_required",
-                "Accept the bank payment authorization to pay from a bank account.",
-                "/ach_authorization",
-            ));
-        }
+        review::check_ach_accepted(&stored.review, accept_ach)?;
         let _busy = self.busy();
-        let deadline = tokio::time::Instant::now() + self.config().submit_patience;
-        let outcome = loop {
-            match self.api().guest_pay(&token, &stored.key, &stored.request).await {
-                Ok(PaymentAnswer::Paid(payment)) => break SubmitOutcome::Paid { payment: *payment },
-                Ok(PaymentAnswer::Declined(error)) => break SubmitOutcome::Declined { error },
-                Err(e) if answer_may_follow(&e) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        // Not known yet: "try again" sends the same review with the same key.
-                        return Ok(SubmitOutcome::PendingConfirmation {
-                            intent_id: review_id.to_string(),
-                            bill_ids: stored.review.lines.iter().map(|l| l.bill_id.clone()).collect(),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                Err(e) => {
-                    // Refused before anything happened: this review cannot be sent again.
-                    f.reviews.remove(review_id);
-                    return Err(e);
-                }
+        let api = &self.0.api;
+        let stored_ref = &stored;
+        let token_ref = &token;
+        let sent = review::send_until_known(self.0.config.submit_patience, move || {
+            api.guest_pay(token_ref, &stored_ref.key, &stored_ref.request)
+        })
+        .await;
+        let outcome = match sent {
+            Ok(Some(PaymentAnswer::Paid(payment))) => SubmitOutcome::Paid { payment: *payment },
+            Ok(Some(PaymentAnswer::Declined(error))) => SubmitOutcome::Declined { error },
+            // Not known yet: "try again" sends the same review with the same key.
+            Ok(None) => {
+                return Ok(SubmitOutcome::PendingConfirmation {
+                    intent_id: review_id.to_string(),
+                    bill_ids: stored.review.lines.iter().map(|l| l.bill_id.clone()).collect(),
+                });
+            }
+            Err(e) => {
+                // Refused before anything happened: this review cannot be sent again.
+                f.reviews.remove(review_id);
+                return Err(e);
             }
         };
         if let Some(r) = f.reviews.get_mut(review_id) {
@@ -171,20 +136,20 @@ impl Engine {
 
     /// Mails the receipt of this guest's payment to an address they type (kept nowhere).
     pub async fn guest_receipt(&self, confirmation_number: &str, email: &str) -> ClientResult<()> {
-        let flow = self.guest_state().lock().await;
+        let flow = self.0.guest.lock().await;
         let f = flow.as_ref().ok_or_else(no_lookup)?;
         carebill_billing::validate::email(email).map_err(|e| ClientError::validation(e.code, e.message, "/email"))?;
         let req = GuestReceiptRequest {
             confirmation_number: confirmation_number.to_string(),
             email: email.trim().to_string(),
         };
-        self.api().guest_receipt(&f.token, &req).await
+        self.0.api.guest_receipt(&f.token, &req).await
     }
 
     /// A payment this guest made, by its confirmation number, as the engine recorded it: receipts
     /// (QR code, print) are built from this, never from what the screen sends.
     pub async fn guest_paid(&self, confirmation_number: &str) -> ClientResult<Payment> {
-        let flow = self.guest_state().lock().await;
+        let flow = self.0.guest.lock().await;
         let f = flow.as_ref().ok_or_else(no_lookup)?;
         f.reviews
             .values()
@@ -194,22 +159,16 @@ impl Engine {
                 }
                 _ => None,
             })
-            .ok_or_else(|| {
-                ClientError::new(
-                    ErrorKind::NotFound,
-                    "payment_not_found",
-                    "There is no payment with that confirmation number in this session.",
-                )
-            })
+            .ok_or_else(|| ClientError::of(ClientCode::NotInThisSession))
     }
 
     /// Whether a guest flow is under way.
     pub async fn guest_active(&self) -> bool {
-        self.guest_state().lock().await.is_some()
+        self.0.guest.lock().await.is_some()
     }
 
     /// Drops everything of the guest.
     pub async fn end_guest(&self) {
-        *self.guest_state().lock().await = None;
+        *self.0.guest.lock().await = None;
     }
 }

@@ -1,0 +1,297 @@
+//! What a member or a guest checks before paying, and how a payment is sent until its answer is
+//! known. Shared by member pay (`engine/pay.rs`) and kiosk guest pay (`engine/guest.rs`); nothing
+//! here holds an `Engine`.
+//!
+//! The amount rule is the billing crate's (`validate::payment_amount`, `within_payable`), so the
+//! app refuses exactly what the server would, with the same codes and sentences.
+
+use std::future::Future;
+use std::time::Duration;
+
+use carebill_api::ErrorCode;
+use carebill_api::types::{
+    AchAuthorization, BillDetail, Payment, PaymentMethod, PaymentMethodSummary, PaymentMethodType, ProcessorToken,
+};
+use carebill_billing::{Money, validate};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::cache;
+use crate::error::{ClientCode, ClientError, ClientResult, ErrorKind};
+use crate::outbox;
+
+/// What is being paid with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DraftMethod {
+    Saved {
+        payment_method_id: String,
+    },
+    /// A token from [`crate::Engine::tokenize`]; saved as a payment method first when `save` is set.
+    New {
+        token: ProcessorToken,
+        save: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DraftAllocation {
+    pub bill_id: String,
+    /// As typed: "125.50".
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PaymentDraft {
+    pub allocations: Vec<DraftAllocation>,
+    pub method: DraftMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ReviewLine {
+    pub bill_id: String,
+    pub provider: String,
+    pub statement_number: String,
+    pub amount: Money,
+}
+
+/// What the member checks before paying.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PaymentReview {
+    pub review_id: String,
+    pub lines: Vec<ReviewLine>,
+    pub total: Money,
+    pub method: PaymentMethodSummary,
+    /// For bank payments: the authorization to accept.
+    pub ach_authorization: Option<AchAuthorization>,
+}
+
+/// How a submitted payment ended, as far as is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    Paid {
+        payment: Payment,
+    },
+    Declined {
+        error: ClientError,
+    },
+    /// Sent, and the answer is not known yet: do not pay these bills again; the engine keeps
+    /// confirming and publishes `payment_resolved`.
+    PendingConfirmation {
+        intent_id: String,
+        bill_ids: Vec<String>,
+    },
+}
+
+/// A member's draft checked against the copy on this device.
+pub(crate) struct Checked {
+    pub lines: Vec<ReviewLine>,
+    /// Bill ids and amounts, in the draft's order.
+    pub allocations: Vec<(String, Money)>,
+    pub method: PaymentMethodSummary,
+}
+
+/// Checks a member's draft: at least one bill, each once, none with a payment still being
+/// confirmed, amounts by the shared rule and within what each bill can take, a method the member
+/// has. Errors point at the field (`/allocations/0/amount`).
+pub(crate) fn check_draft(conn: &Connection, draft: &PaymentDraft) -> ClientResult<Checked> {
+    if draft.allocations.is_empty() {
+        return Err(ClientError::of(ClientCode::NothingToPay).at("/allocations"));
+    }
+    let in_flight: Vec<String> = outbox::unresolved(conn)?.into_iter().flat_map(|e| e.bill_ids).collect();
+    let mut lines = Vec::with_capacity(draft.allocations.len());
+    let mut allocations: Vec<(String, Money)> = Vec::with_capacity(draft.allocations.len());
+    for (i, a) in draft.allocations.iter().enumerate() {
+        let bill_field = format!("/allocations/{i}/bill_id");
+        if allocations.iter().any(|(b, _)| b == &a.bill_id) {
+            return Err(ClientError::server(ErrorCode::DuplicateBill).at(&bill_field));
+        }
+        if in_flight.contains(&a.bill_id) {
+            return Err(ClientError::of(ClientCode::PaymentInFlight).at(&bill_field));
+        }
+        let bill = cache::bill_detail(conn, &a.bill_id)?
+            .ok_or_else(|| ClientError::server(ErrorCode::BillNotFound).at(&bill_field))?;
+        let line = review_line(&bill, &a.amount, &format!("/allocations/{i}/amount"))?;
+        allocations.push((a.bill_id.clone(), line.amount));
+        lines.push(line);
+    }
+    let method = match &draft.method {
+        DraftMethod::Saved { payment_method_id } => cache::payment_methods(conn)?
+            .iter()
+            .find(|m| &m.id == payment_method_id)
+            .map(method_summary)
+            .ok_or_else(|| ClientError::server(ErrorCode::PaymentMethodNotFound).at("/payment_method_id"))?,
+        DraftMethod::New { token, .. } => token_summary(token),
+    };
+    Ok(Checked {
+        lines,
+        allocations,
+        method,
+    })
+}
+
+/// One bill's line: the amount as typed, checked by the shared rule and against what the bill
+/// can take now. Errors point at `field`.
+pub(crate) fn review_line(bill: &BillDetail, amount: &str, field: &str) -> ClientResult<ReviewLine> {
+    let invalid = |e: validate::Invalid| ClientError::validation(e.code, e.message, field);
+    let amount = validate::payment_amount(amount).map_err(invalid)?;
+    validate::within_payable(amount, bill.bill.payable).map_err(invalid)?;
+    Ok(ReviewLine {
+        bill_id: bill.bill.id.clone(),
+        provider: bill.bill.provider.clone(),
+        statement_number: bill.bill.statement_number.clone(),
+        amount,
+    })
+}
+
+/// A review with a new id; the total is the lines' sum.
+pub(crate) fn new_review(
+    lines: Vec<ReviewLine>,
+    method: PaymentMethodSummary,
+    ach_authorization: Option<AchAuthorization>,
+) -> PaymentReview {
+    PaymentReview {
+        review_id: outbox::new_key().replace("cb-", "rv-"),
+        total: lines.iter().map(|l| l.amount).sum(),
+        lines,
+        method,
+        ach_authorization,
+    }
+}
+
+/// How a saved method is shown on a review and a receipt.
+pub(crate) fn method_summary(m: &PaymentMethod) -> PaymentMethodSummary {
+    summary(m.kind, m.brand.as_deref(), m.bank_name.as_deref(), &m.last4)
+}
+
+/// How a new (tokenized) card or bank account is shown on a review.
+pub(crate) fn token_summary(t: &ProcessorToken) -> PaymentMethodSummary {
+    summary(t.kind, t.brand.as_deref(), t.bank_name.as_deref(), &t.last4)
+}
+
+fn summary(kind: PaymentMethodType, brand: Option<&str>, bank_name: Option<&str>, last4: &str) -> PaymentMethodSummary {
+    let name = match kind {
+        PaymentMethodType::Card => brand.unwrap_or("Card"),
+        PaymentMethodType::BankAccount => bank_name.unwrap_or("Bank account"),
+    };
+    PaymentMethodSummary {
+        kind,
+        brand: name.to_string(),
+        last4: last4.to_string(),
+    }
+}
+
+pub(crate) fn review_expired() -> ClientError {
+    ClientError::of(ClientCode::ReviewExpired)
+}
+
+/// A bank payment needs its authorization accepted before it is sent.
+pub(crate) fn check_ach_accepted(review: &PaymentReview, accepted: bool) -> ClientResult<()> {
+    if review.ach_authorization.is_some() && !accepted {
+        return Err(ClientError::server(ErrorCode::AchAuthorizationRequired).at("/ach_authorization"));
+    }
+    Ok(())
+}
+
+/// A payment send that failed this way may still have been (or be about to be) handled by the
+/// server: send it again with the same key rather than give up.
+pub(crate) fn answer_may_follow(e: &ClientError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Offline | ErrorKind::Server | ErrorKind::Conflict | ErrorKind::RateLimited
+    )
+}
+
+/// How long to wait between sends of one payment.
+const RESEND_EVERY: Duration = Duration::from_millis(300);
+
+/// Sends (with the same key each time, which `send` must ensure) until the server answers or
+/// refuses, or `patience` runs out: `Ok(Some(answer))`, `Err(refusal)` (nothing happened), or
+/// `Ok(None)` (not known yet: the caller reports the payment as being confirmed).
+pub(crate) async fn send_until_known<T, F, Fut>(patience: Duration, send: F) -> ClientResult<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
+    send_every(patience, RESEND_EVERY, send).await
+}
+
+async fn send_every<T, F, Fut>(patience: Duration, every: Duration, mut send: F) -> ClientResult<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match send().await {
+            Ok(answer) => return Ok(Some(answer)),
+            Err(e) if answer_may_follow(&e) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(every).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_and_bank_accounts_are_named_the_same_way_wherever_they_come_from() {
+        let card = summary(PaymentMethodType::Card, None, None, "4242");
+        assert_eq!(card.brand, "Card");
+        let visa = summary(PaymentMethodType::Card, Some("Visa"), Some("ignored"), "4242");
+        assert_eq!(visa.brand, "Visa");
+        let bank = summary(PaymentMethodType::BankAccount, Some("ignored"), None, "6789");
+        assert_eq!(bank.brand, "Bank account");
+        let named = summary(PaymentMethodType::BankAccount, None, Some("First Sample Bank"), "6789");
+        assert_eq!(named.brand, "First Sample Bank");
+    }
+
+    #[tokio::test]
+    async fn a_send_is_repeated_while_the_answer_may_still_come_and_no_longer() {
+        let mut tries = 0;
+        let answer = send_every(Duration::from_secs(60), Duration::ZERO, || {
+            tries += 1;
+            let attempt = tries;
+            async move {
+                if attempt < 3 {
+                    Err(ClientError::offline())
+                } else {
+                    Ok(attempt)
+                }
+            }
+        })
+        .await;
+        assert_eq!(answer.unwrap(), Some(3));
+
+        let mut sent = 0;
+        let pending = send_every(Duration::from_millis(20), Duration::from_millis(5), || {
+            sent += 1;
+            async { Err::<(), _>(ClientError::offline()) }
+        })
+        .await;
+        assert_eq!(pending.unwrap(), None, "patience ran out: not known yet");
+        assert!(sent > 1, "it was sent again before giving up");
+
+        let mut refused = 0;
+        let refusal = send_until_known(Duration::from_secs(60), || {
+            refused += 1;
+            async { Err::<(), _>(ClientError::server(ErrorCode::BillNotFound)) }
+        })
+        .await;
+        assert_eq!(refusal.unwrap_err().code, "bill_not_found");
+        assert_eq!(refused, 1, "a refusal is final");
+    }
+}
