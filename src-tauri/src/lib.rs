@@ -3,12 +3,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod kiosk;
+pub mod state;
 pub mod updates;
+mod window;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use carebill_client::{Engine, OsKeyring, SecretStore, SystemClock};
@@ -17,46 +20,8 @@ use tauri::{Manager, Runtime};
 use tauri_specta::Event as _;
 
 pub use config::AppConfig;
-
-/// What every command shares.
-pub struct AppState {
-    pub engine: Engine,
-    pub config: AppConfig,
-    pub idle_minutes: Mutex<u32>,
-    /// Kiosk mode: the exit guard, and whether the admin passcode allowed leaving.
-    pub exit: kiosk::ExitGuard,
-    pub exiting: std::sync::atomic::AtomicBool,
-    /// What commands need of the running shell, without its runtime type.
-    pub shell: OnceLock<Shell>,
-    /// The update found by the last check, until it is installed.
-    pub update: tokio::sync::Mutex<Option<tauri_plugin_updater::Update>>,
-}
-
-impl AppState {
-    pub fn new(engine: Engine, config: AppConfig) -> AppState {
-        AppState {
-            idle_minutes: Mutex::new(config.idle_minutes),
-            engine,
-            config,
-            exit: kiosk::ExitGuard::default(),
-            exiting: std::sync::atomic::AtomicBool::new(false),
-            shell: OnceLock::new(),
-            update: tokio::sync::Mutex::new(None),
-        }
-    }
-}
-
-type UpdateCheck =
-    std::pin::Pin<Box<dyn Future<Output = Result<Option<tauri_plugin_updater::Update>, updates::UpdateError>> + Send>>;
-
-/// The window's facts, the app's exit and restart, and the update check, set up when the window
-/// opens.
-pub struct Shell {
-    pub window: Box<dyn Fn() -> tauri::Result<commands::KioskStatus> + Send + Sync>,
-    pub exit: Box<dyn Fn() + Send + Sync>,
-    pub restart: Box<dyn Fn() + Send + Sync>,
-    pub check_update: Box<dyn Fn(updates::UpdateSource) -> UpdateCheck + Send + Sync>,
-}
+pub use state::{AppState, Shell};
+use window::{open_window, reset_kiosk_window};
 
 /// Everything the engine tells the UI (sync status, session expired, idle warning, lock,
 /// resolved payments), on one event.
@@ -85,70 +50,69 @@ pub fn startup_probe(screen: &str) {
 
 /// The commands and events, for the invoke handler and the TypeScript bindings.
 pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
-    use commands::*;
     tauri_specta::Builder::<R>::new()
         .commands(tauri_specta::collect_commands![
-            startup,
-            status,
-            record_activity,
-            mark_ready,
-            kiosk_status,
-            kiosk_end_session,
-            kiosk_exit,
-            guest_lookup,
-            guest_bill,
-            guest_prepare,
-            guest_submit,
-            guest_mail_receipt,
-            guest_receipt_qr,
-            guest_print_receipt,
-            update_check,
-            update_install,
-            sign_in,
-            unlock_offline,
-            sign_out,
-            sign_out_everywhere,
-            forget_device,
-            lock,
-            unlock,
-            register,
-            verify_email,
-            resend_verification,
-            request_password_reset,
-            confirm_password_reset,
-            change_password,
-            set_idle_minutes,
-            dashboard,
-            bills,
-            bill,
-            payments,
-            payment_methods,
-            autopay,
-            sync_now,
-            tokenize_card,
-            tokenize_bank_account,
-            bank_name,
-            prepare_payment,
-            submit_payment,
-            unresolved,
-            add_payment_method,
-            remove_payment_method,
-            ach_authorization,
-            set_autopay,
-            turn_off_autopay,
-            skip_autopay,
-            validate_password,
-            validate_email,
-            validate_member_id,
-            validate_name,
-            validate_date_of_birth,
-            validate_amount,
-            validate_card_number,
-            validate_card_expiry,
-            validate_card_cvc,
-            validate_postal_code,
-            validate_routing_number,
-            validate_account_number,
+            commands::startup::startup,
+            commands::startup::status,
+            commands::startup::record_activity,
+            commands::startup::mark_ready,
+            commands::kiosk::kiosk_status,
+            commands::kiosk::kiosk_end_session,
+            commands::kiosk::kiosk_exit,
+            commands::kiosk::guest_lookup,
+            commands::kiosk::guest_bill,
+            commands::kiosk::guest_prepare,
+            commands::kiosk::guest_submit,
+            commands::kiosk::guest_mail_receipt,
+            commands::kiosk::guest_receipt_qr,
+            commands::kiosk::guest_print_receipt,
+            commands::updates::update_check,
+            commands::updates::update_install,
+            commands::session::sign_in,
+            commands::session::unlock_offline,
+            commands::session::sign_out,
+            commands::session::sign_out_everywhere,
+            commands::session::forget_device,
+            commands::session::lock,
+            commands::session::unlock,
+            commands::session::register,
+            commands::session::verify_email,
+            commands::session::resend_verification,
+            commands::session::request_password_reset,
+            commands::session::confirm_password_reset,
+            commands::session::change_password,
+            commands::session::set_idle_minutes,
+            commands::read::dashboard,
+            commands::read::bills,
+            commands::read::bill,
+            commands::read::payments,
+            commands::read::payment_methods,
+            commands::read::autopay,
+            commands::read::sync_now,
+            commands::pay::tokenize_card,
+            commands::pay::tokenize_bank_account,
+            commands::pay::bank_name,
+            commands::pay::prepare_payment,
+            commands::pay::submit_payment,
+            commands::pay::unresolved,
+            commands::pay::add_payment_method,
+            commands::pay::remove_payment_method,
+            commands::pay::ach_authorization,
+            commands::pay::set_autopay,
+            commands::pay::turn_off_autopay,
+            commands::pay::skip_autopay,
+            commands::validate::validate_password,
+            commands::validate::validate_email,
+            commands::validate::validate_member_id,
+            commands::validate::validate_name,
+            commands::validate::validate_date_of_birth,
+            commands::validate::validate_amount,
+            commands::validate::validate_card_number,
+            commands::validate::validate_card_expiry,
+            commands::validate::validate_card_cvc,
+            commands::validate::validate_postal_code,
+            commands::validate::validate_routing_number,
+            commands::validate::validate_account_number,
         ])
         .events(tauri_specta::collect_events![EngineEvent])
 }
@@ -156,9 +120,22 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
 /// Where the committed bindings live.
 pub const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/bindings.ts");
 
-/// The TypeScript the app's bindings should contain.
+/// The TypeScript the app's bindings should contain: the commands and types, and the two error
+/// code tables as unions (`ServerCode` from `carebill_api::ErrorCode`, `ClientCode` from
+/// `carebill_client::ClientCode`), so the UI's comparisons with codes are type-checked.
 pub fn typescript() -> specta_typescript::Typescript {
-    specta_typescript::Typescript::default().header("// Generated from the Rust commands and types by tauri-specta. Do not edit: `cargo xtask bindings`.\n// @ts-nocheck\n")
+    let union = |codes: Vec<&str>| {
+        codes
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let server = union(carebill_api::ErrorCode::ALL.iter().map(|c| c.as_str()).collect());
+    let client = union(carebill_client::ClientCode::ALL.iter().map(|c| c.as_str()).collect());
+    specta_typescript::Typescript::default().header(format!(
+        "// Generated from the Rust commands and types by tauri-specta. Do not edit: `cargo xtask bindings`.\n// @ts-nocheck\n\n/** Every error code the billing API answers with (carebill_api::ErrorCode). */\nexport type ServerCode = {server};\n\n/** Every error code the app makes itself (carebill_client::ClientCode). */\nexport type ClientCode = {client};\n"
+    ))
 }
 
 /// The shell, shared by the app and the command tests.
@@ -177,65 +154,6 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         })
 }
 
-/// Opens the main window from its config; on a kiosk: fullscreen, undecorated, not resizable or
-/// closable, always on top, no devtools, and an in-memory (incognito) web data store. Closing
-/// needs the admin passcode (`kiosk_exit`).
-fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
-    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
-        return Ok(());
-    };
-    let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
-    let kiosk = app.state::<AppState>().config.kiosk.is_some();
-    let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
-    let _ = app.state::<AppState>().shell.set(Shell {
-        window: Box::new(move || {
-            let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
-            Ok(commands::KioskStatus {
-                kiosk,
-                fullscreen: w.is_fullscreen()?,
-                decorated: w.is_decorated()?,
-                resizable: w.is_resizable()?,
-                closable: w.is_closable()?,
-                always_on_top: w.is_always_on_top()?,
-            })
-        }),
-        exit: Box::new(move || exit.exit(0)),
-        restart: Box::new(move || restart.restart()),
-        check_update: Box::new(move |source| {
-            let app = updater.clone();
-            Box::pin(async move { updates::check(&app, &source).await })
-        }),
-    });
-    if !kiosk {
-        builder.build()?;
-        return Ok(());
-    }
-    // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
-    // under WebDriver keep a normal one; storage is still cleared at every session end.
-    let driven = cfg!(debug_assertions) && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true");
-    let window = builder
-        .fullscreen(true)
-        .decorations(false)
-        .resizable(false)
-        .closable(false)
-        .minimizable(false)
-        .maximizable(false)
-        .always_on_top(true)
-        .incognito(!driven)
-        .devtools(false)
-        .build()?;
-    let handle = app.clone();
-    window.on_window_event(move |event| {
-        if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-            let state = handle.state::<AppState>();
-            if !state.exiting.load(std::sync::atomic::Ordering::SeqCst) {
-                api.prevent_close();
-            }
-        }
-    });
-    Ok(())
-}
-
 /// Kiosk: looks for updates in the background when clinic IT allows them.
 fn start_kiosk_updates<R: Runtime>(app: &tauri::AppHandle<R>) {
     let state = app.state::<AppState>();
@@ -245,18 +163,7 @@ fn start_kiosk_updates<R: Runtime>(app: &tauri::AppHandle<R>) {
     match updates::configured_source(&state.config.updates) {
         Ok(Some(source)) => updates::spawn_kiosk_updates(app.clone(), source),
         Ok(None) => {}
-        Err(e) => tracing::info!(code = e.code(), "kiosk updates: {e}"),
-    }
-}
-
-/// Kiosk: after a session ends, the web view's storage is cleared and the UI starts over from
-/// the welcome screen (every member and guest object was already dropped by the engine).
-fn reset_kiosk_window<R: Runtime>(app: &tauri::AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        if let Err(e) = window.clear_all_browsing_data() {
-            tracing::warn!(error = %e, "could not clear the kiosk's web data");
-        }
-        let _ = window.reload();
+        Err(e) => tracing::info!(code = e.code().as_str(), "kiosk updates: {e}"),
     }
 }
 
@@ -290,36 +197,6 @@ pub fn make_state(config: AppConfig) -> Result<AppState, String> {
     Ok(AppState::new(engine, config))
 }
 
-/// `carebill kiosk set-passcode`: asks for the admin passcode twice on the terminal and writes its
-/// hash into the system-wide config (run it as an administrator).
-pub fn set_passcode_cli() -> i32 {
-    let path = kiosk::system_config_path();
-    let ask = |prompt: &str| -> String {
-        eprint!("{prompt}");
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        line.trim_end_matches(['\r', '\n']).to_string()
-    };
-    let first = ask(&format!(
-        "New admin passcode for {} (at least 8 characters): ",
-        path.display()
-    ));
-    if ask("Type it again: ") != first {
-        eprintln!("The two passcodes differ. Nothing was changed.");
-        return 1;
-    }
-    match kiosk::set_passcode(&path, &first) {
-        Ok(()) => {
-            eprintln!("Saved the admin passcode hash in {}.", path.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("Nothing was changed: {e}");
-            1
-        }
-    }
-}
-
 /// The app.
 pub fn run() {
     mark_process_start();
@@ -329,7 +206,7 @@ pub fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("kiosk") {
         let code = match args.get(1).map(String::as_str) {
-            Some("set-passcode") => set_passcode_cli(),
+            Some("set-passcode") => cli::set_passcode_cli(),
             _ => {
                 eprintln!("usage: carebill kiosk set-passcode");
                 2

@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use carebill_client::{ClientError, ErrorKind};
+use carebill_client::{ClientCode, ClientError};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, Runtime, Url};
 use tauri_plugin_updater::{Update, UpdaterExt};
@@ -63,27 +63,22 @@ pub enum UpdateError {
 }
 
 impl UpdateError {
-    pub fn code(&self) -> &'static str {
+    /// The code the UI sees (its kind and sentence are in the client's code table).
+    pub fn code(&self) -> ClientCode {
         match self {
-            UpdateError::Disabled => "updates_disabled",
-            UpdateError::BadEndpoint(_) => "update_endpoint_invalid",
-            UpdateError::Unavailable(_) => "update_unavailable",
-            UpdateError::BadSignature(_) => "update_signature_invalid",
-            UpdateError::InstallFailed(_) => "update_install_failed",
-            UpdateError::NothingToInstall => "no_update",
+            UpdateError::Disabled => ClientCode::UpdatesDisabled,
+            UpdateError::BadEndpoint(_) => ClientCode::UpdateEndpointInvalid,
+            UpdateError::Unavailable(_) => ClientCode::UpdateUnavailable,
+            UpdateError::BadSignature(_) => ClientCode::UpdateSignatureInvalid,
+            UpdateError::InstallFailed(_) => ClientCode::UpdateInstallFailed,
+            UpdateError::NothingToInstall => ClientCode::NoUpdate,
         }
     }
 }
 
 impl From<UpdateError> for ClientError {
     fn from(e: UpdateError) -> ClientError {
-        let kind = match e {
-            UpdateError::Unavailable(_) => ErrorKind::Offline,
-            UpdateError::Disabled | UpdateError::NothingToInstall => ErrorKind::Conflict,
-            UpdateError::BadEndpoint(_) => ErrorKind::Validation,
-            UpdateError::BadSignature(_) | UpdateError::InstallFailed(_) => ErrorKind::Server,
-        };
-        ClientError::new(kind, e.code(), e.to_string())
+        ClientError::of(e.code())
     }
 }
 
@@ -111,7 +106,7 @@ fn classify(e: tauri_plugin_updater::Error) -> UpdateError {
     | UpdateError::BadSignature(detail)
     | UpdateError::InstallFailed(detail) = &sorted
     {
-        tracing::warn!(code = sorted.code(), detail = %detail, "update not applied");
+        tracing::warn!(code = sorted.code().as_str(), detail = %detail, "update not applied");
     }
     sorted
 }
@@ -207,7 +202,7 @@ pub fn spawn_kiosk_updates<R: Runtime>(app: AppHandle<R>, source: UpdateSource) 
                 Ok(false) => KIOSK_CHECK_EVERY,
                 Err(KioskWait::InUse) => KIOSK_RETRY,
                 Err(KioskWait::Failed(e)) => {
-                    tracing::warn!(code = e.code(), error = %e, "kiosk update check failed");
+                    tracing::warn!(code = e.code().as_str(), error = %e, "kiosk update check failed");
                     KIOSK_CHECK_EVERY
                 }
             };

@@ -294,3 +294,40 @@ fn a_kiosk_refuses_setting_changes_and_receipts_for_payments_it_did_not_make() {
     let ok = get_ipc_response(&window, request("set_idle_minutes", serde_json::json!({"minutes": 30}))).unwrap();
     assert_eq!(ok.deserialize::<u32>().unwrap(), 30);
 }
+
+/// The UI compares error codes only through `hasCode` (lib/api.ts), whose argument is typed as
+/// one of the two code tables, so a misspelt or retired code fails the UI's type check.
+#[test]
+fn the_ui_compares_error_codes_only_through_the_typed_tables() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "svelte" || e == "ts") {
+                out.push(path);
+            }
+        }
+    }
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src");
+    let mut files = Vec::new();
+    walk(&ui, &mut files);
+    assert!(files.len() > 10, "the UI's sources are found");
+    let mut raw = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        if name == "api.ts" || name == "bindings.ts" || name.ends_with(".test.ts") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if ["err.code ===", "err.code !==", "error.code ===", "error.code !=="]
+                .iter()
+                .any(|p| line.contains(p))
+            {
+                raw.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(raw.is_empty(), "compare codes with hasCode():\n{}", raw.join("\n"));
+}

@@ -209,7 +209,7 @@ fn a_signature_for_another_version_or_none_is_refused_and_nothing_changes() {
 }
 
 fn assert_refused(err: &UpdateError) {
-    assert_eq!(err.code(), "update_signature_invalid", "{err}");
+    assert_eq!(err.code().as_str(), "update_signature_invalid", "{err}");
     let message = err.to_string();
     assert!(
         message.contains("signature does not match") && message.contains("Nothing was installed or changed"),
@@ -226,7 +226,7 @@ fn an_unreachable_or_empty_update_server_is_a_clear_error() {
     let (app_path, old) = installed(dir.path());
     let nothing = FileServer::serve(|_| HashMap::new());
     let err = check_and_install(&source(&nothing, &key, app_path.clone())).unwrap_err();
-    assert_eq!(err.code(), "update_unavailable", "{err}");
+    assert_eq!(err.code().as_str(), "update_unavailable", "{err}");
     assert!(err.to_string().contains("try again later"));
     assert_eq!(std::fs::read(&app_path).unwrap(), old);
 }
@@ -237,13 +237,13 @@ fn the_policy_decides_whether_to_look_at_all() {
         allowed: false,
         endpoint: Some("https://updates.clinic.example/latest.json".into()),
     };
-    assert_eq!(updates::configured_source(&off).unwrap_err().code(), "updates_disabled");
+    assert_eq!(updates::configured_source(&off).unwrap_err().code().as_str(), "updates_disabled");
     let bad = UpdateConfig {
         allowed: true,
         endpoint: Some("not a url".into()),
     };
     assert_eq!(
-        updates::configured_source(&bad).unwrap_err().code(),
+        updates::configured_source(&bad).unwrap_err().code().as_str(),
         "update_endpoint_invalid"
     );
     let mirror = UpdateConfig {
@@ -282,7 +282,7 @@ fn update_redirects_to_plain_http_elsewhere_are_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let (app_path, old) = installed(dir.path());
     let err = check_and_install(&source(&redirecting, &key, app_path.clone())).unwrap_err();
-    assert_eq!(err.code(), "update_unavailable", "{err}");
+    assert_eq!(err.code().as_str(), "update_unavailable", "{err}");
     assert_eq!(elsewhere.hits("/latest.json"), 0, "the redirect was not followed");
     assert_eq!(std::fs::read(&app_path).unwrap(), old);
     // Within the same host the redirect is followed (a mirror's own layout).

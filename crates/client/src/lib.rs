@@ -20,6 +20,7 @@ pub mod review;
 pub(crate) mod secrets;
 pub mod sync;
 pub mod types;
+pub mod validate;
 
 pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
 pub use engine::{Engine, UnresolvedIntent};

@@ -1,10 +1,16 @@
 // Calls into Rust. Every command answers a Result; failures carry the engine's ClientError
-// ({kind, code, message, field?, ...}). Screens branch on `kind` and `code` only.
+// ({kind, code, message, field?, ...}). Screens branch on `kind` and `code` only, and compare a
+// code only through `hasCode`, whose second argument must be one of the two code tables.
 import { commands, events } from "./bindings";
-import type { ClientError } from "./bindings";
+import type { ClientCode, ClientError, ServerCode } from "./bindings";
 
 export { commands, events };
-export type { ClientError };
+export type { ClientCode, ClientError, ServerCode };
+
+/** Whether an error has this code: the server's (`ServerCode`) or the app's own (`ClientCode`). */
+export function hasCode(err: ClientError, code: ServerCode | ClientCode): boolean {
+  return err.code === code;
+}
 
 export class CommandError extends Error {
   readonly error: ClientError;

@@ -39,15 +39,6 @@ impl Engine {
         self.0.api.confirm_password_reset(&req).await
     }
 
-    /// Password rules as the server applies them, for feedback while typing.
-    pub fn check_password(password: &str, email: Option<&str>, member_id: Option<&str>) -> Result<(), ClientError> {
-        carebill_billing::password::check(
-            password,
-            carebill_billing::password::PasswordContext { email, member_id },
-        )
-        .map_err(|r| ClientError::validation("weak_password", r.message(), "/password").with_reason(r.as_str()))
-    }
-
     pub async fn change_password(&self, current: &str, new: &str) -> ClientResult<()> {
         let s = self.acting_session().await?;
         self.0

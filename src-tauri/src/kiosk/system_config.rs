@@ -1,19 +1,11 @@
-//! Kiosk mode for clinics: the system-wide config clinic IT writes, the admin passcode that exits
-//! the app, and the guest receipt (QR code, printing).
-//!
-//! The config lives where only administrators can write it (`/etc/carebill/config.toml`,
-//! `%ProgramData%\Carebill\config.toml`, `/Library/Application Support/Carebill/config.toml`).
-//! Debug builds (tests) also accept `CAREBILL_SYSTEM_CONFIG`; release builds never do, so a
-//! patient cannot point the app elsewhere.
+//! The system-wide config clinic IT writes (kiosk mode, clinic name, printer, idle time-out, the
+//! admin passcode's hash), where only administrators can write it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
+use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use carebill_api::types::Payment;
+use argon2::{Argon2, PasswordHasher};
 use serde::{Deserialize, Serialize};
 
 /// The system-wide config file (every key optional; `kiosk = true` turns kiosk mode on).
@@ -46,6 +38,7 @@ pub struct SystemConfig {
 }
 
 pub const DEFAULT_IDLE_SECS: u32 = 120;
+
 pub const MIN_PASSCODE_CHARS: usize = 8;
 
 /// Where the system-wide config lives on this OS.
@@ -128,152 +121,9 @@ fn write_restricted(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Exit attempts: three tries, then a wait that doubles with every further failure (30 s up to
-/// 15 minutes). Success resets it.
-#[derive(Debug, Default)]
-pub struct ExitGuard {
-    state: Mutex<(u32, Option<Instant>)>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum ExitCheck {
-    Allowed,
-    Wrong { wait_secs: u64 },
-    Waiting { wait_secs: u64 },
-    NoPasscode,
-}
-
-impl ExitGuard {
-    pub fn check(&self, hash: Option<&str>, passcode: &str) -> ExitCheck {
-        let Some(hash) = hash else { return ExitCheck::NoPasscode };
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(until) = state.1 {
-            let now = Instant::now();
-            if until > now {
-                return ExitCheck::Waiting {
-                    wait_secs: (until - now).as_secs() + 1,
-                };
-            }
-        }
-        let ok = PasswordHash::new(hash)
-            .map(|parsed| Argon2::default().verify_password(passcode.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
-        if ok {
-            *state = (0, None);
-            return ExitCheck::Allowed;
-        }
-        state.0 += 1;
-        let wait_secs = if state.0 >= 3 {
-            (30u64 << (state.0 - 3).min(5)).min(900)
-        } else {
-            0
-        };
-        state.1 = (wait_secs > 0).then(|| Instant::now() + Duration::from_secs(wait_secs));
-        ExitCheck::Wrong { wait_secs }
-    }
-}
-
-/// What a guest receipt says: confirmation number, amount and date; no name, no care details.
-pub fn receipt_text(payment: &Payment, clinic: Option<&str>) -> String {
-    let mut text = String::new();
-    if let Some(c) = clinic {
-        text.push_str(c);
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "Carebill payment receipt\nConfirmation: {}\nAmount: {}\nDate: {}\n",
-        payment.confirmation_number,
-        payment.amount.display_usd(),
-        payment.created_at.format("%Y-%m-%d"),
-    ));
-    text
-}
-
-/// A QR code as an SVG path (one unit square per dark module) and its size in modules.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
-pub struct QrCode {
-    pub size: u32,
-    pub path: String,
-}
-
-pub fn qr(text: &str) -> Result<QrCode, String> {
-    let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).map_err(|e| format!("{e:?}"))?;
-    let size = code.size();
-    let mut path = String::new();
-    for y in 0..size {
-        for x in 0..size {
-            if code.get_module(x, y) {
-                path.push_str(&format!("M{x} {y}h1v1h-1z"));
-            }
-        }
-    }
-    Ok(QrCode {
-        size: size as u32,
-        path,
-    })
-}
-
-/// Sends a text receipt to the configured printer, with no dialog.
-pub fn print(printer: &str, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut cmd = if cfg!(target_os = "windows") {
-        let mut c = Command::new("powershell");
-        c.args([
-            "-NoProfile",
-            "-NonInteractive",
-            "-Command",
-            "$input | Out-Printer -Name $env:CAREBILL_PRINTER",
-        ])
-        .env("CAREBILL_PRINTER", printer);
-        c
-    } else {
-        let mut c = Command::new("lp");
-        // With no file named, lp prints its standard input.
-        c.args(["-d", printer, "-t", "Carebill receipt"]);
-        c
-    };
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("The printer could not be reached: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "The printer refused the receipt: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_passcode_needs_eight_characters_and_wrong_ones_wait_longer() {
-        assert!(hash_passcode("1234567").is_err());
-        let hash = hash_passcode("front-desk-42").unwrap();
-        let guard = ExitGuard::default();
-        assert_eq!(guard.check(None, "anything"), ExitCheck::NoPasscode);
-        assert_eq!(guard.check(Some(&hash), "nope"), ExitCheck::Wrong { wait_secs: 0 });
-        assert_eq!(guard.check(Some(&hash), "nope"), ExitCheck::Wrong { wait_secs: 0 });
-        assert_eq!(guard.check(Some(&hash), "nope"), ExitCheck::Wrong { wait_secs: 30 });
-        // Even the right passcode waits now.
-        assert!(matches!(
-            guard.check(Some(&hash), "front-desk-42"),
-            ExitCheck::Waiting { .. }
-        ));
-        let fresh = ExitGuard::default();
-        assert_eq!(fresh.check(Some(&hash), "front-desk-42"), ExitCheck::Allowed);
-    }
 
     /// Review finding 22: a new system config is not readable by every local user.
     #[cfg(unix)]
@@ -324,41 +174,5 @@ mod tests {
         assert_eq!(c.idle_secs(), 120);
         c.idle_timeout_secs = Some(45);
         assert_eq!(c.idle_secs(), 45);
-    }
-
-    #[test]
-    fn a_receipt_says_number_amount_and_date_and_nothing_about_the_care() {
-        use carebill_api::types::*;
-        let payment = Payment {
-            id: "pay_1".into(),
-            status: PaymentStatus::Succeeded,
-            amount: carebill_billing::Money::from_cents(25102),
-            allocations: vec![Allocation {
-                bill_id: "bil_secret".into(),
-                amount: carebill_billing::Money::from_cents(25102),
-            }],
-            confirmation_number: "CB-TM7R-RTV8".into(),
-            payment_method: PaymentMethodSummary {
-                kind: PaymentMethodType::Card,
-                brand: "visa".into(),
-                last4: "4242".into(),
-            },
-            created_at: "2026-11-28T10:00:00Z".parse().unwrap(),
-            settled_at: None,
-            failure: None,
-            idempotency_key: Some("guest:kiosk_1:cb-1".into()),
-            source: PaymentSource::Guest,
-        };
-        let text = receipt_text(&payment, None);
-        assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("2026-11-28"));
-        assert!(!text.contains("bil_secret") && !text.contains("kiosk_1"));
-        assert!(receipt_text(&payment, Some("Northside Clinic")).starts_with("Northside Clinic\n"));
-    }
-
-    #[test]
-    fn a_qr_code_is_square_and_not_empty() {
-        let q = qr("Carebill payment receipt\nConfirmation: CB-7K2M-9XQ4\nAmount: $10.00\nDate: 2026-11-28\n").unwrap();
-        assert!(q.size >= 21);
-        assert!(q.path.starts_with('M'));
     }
 }

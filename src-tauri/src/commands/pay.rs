@@ -1,0 +1,82 @@
+//! Paying, saved methods and autopay. Card and bank details live only for the tokenizing call.
+
+use carebill_api::types::*;
+use carebill_client::{PaymentDraft, PaymentReview, SubmitOutcome, UnresolvedIntent};
+use tauri::State;
+
+use crate::AppState;
+
+use super::Result;
+
+/// Tokenizes a card at the processor. The number and security code live only for this call.
+#[tauri::command]
+#[specta::specta]
+pub async fn tokenize_card(state: State<'_, AppState>, card: CardDetails) -> Result<ProcessorToken> {
+    state.engine.tokenize(TokenRequest::Card(card)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn tokenize_bank_account(state: State<'_, AppState>, account: BankAccountDetails) -> Result<ProcessorToken> {
+    state.engine.tokenize(TokenRequest::BankAccount(account)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn bank_name(state: State<'_, AppState>, routing_number: String) -> Result<Option<String>> {
+    state.engine.bank_name(&routing_number).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn prepare_payment(state: State<'_, AppState>, draft: PaymentDraft) -> Result<PaymentReview> {
+    state.engine.prepare_payment(draft).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn submit_payment(state: State<'_, AppState>, review_id: String, accept_ach: bool) -> Result<SubmitOutcome> {
+    state.engine.submit_payment(&review_id, accept_ach).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unresolved(state: State<'_, AppState>) -> Result<Vec<UnresolvedIntent>> {
+    state.engine.unresolved().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_payment_method(state: State<'_, AppState>, token: String) -> Result<PaymentMethod> {
+    state.engine.add_payment_method(&token).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_payment_method(state: State<'_, AppState>, id: String) -> Result<()> {
+    state.engine.remove_payment_method(&id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ach_authorization(state: State<'_, AppState>, recurring: bool) -> Result<AchAuthorization> {
+    state.engine.ach_authorization(recurring).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_autopay(state: State<'_, AppState>, request: AutopayRequest) -> Result<Autopay> {
+    state.engine.set_autopay(request).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn turn_off_autopay(state: State<'_, AppState>) -> Result<()> {
+    state.engine.turn_off_autopay().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn skip_autopay(state: State<'_, AppState>, bill_id: String) -> Result<UpcomingCharge> {
+    state.engine.skip_autopay(&bill_id).await
+}

@@ -1,0 +1,121 @@
+//! Starting up: which screen opens, the engine's status, activity for the idle lock, and the
+//! startup harness's paint marks.
+
+use carebill_client::{EngineStatus, KeyringStatus, SessionInfo};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::AppState;
+
+use super::Result;
+
+/// Where the app opens.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum StartScreen {
+    Dashboard,
+    SignIn,
+    /// The service is unreachable and a copy of the member's data is on this device.
+    OfflineUnlock,
+    /// The bills list (only for the startup harness: `CAREBILL_STARTUP_PROBE=bills`).
+    Bills,
+    /// A clinic kiosk's welcome screen: pay as a guest, or sign in.
+    Welcome,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct Startup {
+    pub screen: StartScreen,
+    pub session: Option<SessionInfo>,
+    /// The service is a demo server (its demo sign-in is shown).
+    pub demo: bool,
+    pub online: bool,
+    pub keyring: KeyringStatus,
+    pub version: String,
+    pub api_url: String,
+    pub idle_minutes: u32,
+    /// Kiosk mode: what the welcome screen shows.
+    pub kiosk: Option<KioskInfo>,
+}
+
+/// A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct KioskInfo {
+    pub clinic_name: Option<String>,
+    pub support_text: Option<String>,
+    pub printer: bool,
+    pub idle_seconds: u32,
+    /// Whether an admin passcode is set (otherwise the app cannot be left from the screen).
+    pub exit_configured: bool,
+}
+
+fn kiosk_info(state: &AppState) -> Option<KioskInfo> {
+    state.config.kiosk.as_ref().map(|k| KioskInfo {
+        clinic_name: k.clinic_name.clone(),
+        support_text: k.support_text.clone(),
+        printer: k.receipt_printer.is_some(),
+        idle_seconds: k.idle_secs(),
+        exit_configured: k.admin_passcode_hash.is_some(),
+    })
+}
+
+/// Opens a remembered session when there is one; otherwise says which screen to show.
+#[tauri::command]
+#[specta::specta]
+pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
+    // The health probe and the remembered session's refresh are independent round trips: both at
+    // once. (Offline, the refresh fails without forgetting anything.)
+    let (health, resumed) = tokio::join!(state.engine.service_health(), state.engine.resume());
+    let session = resumed.ok().flatten();
+    let online = health.is_ok() || session.is_some();
+    let demo = health.map(|h| h.demo).unwrap_or(false);
+    let has_copy = state
+        .config
+        .data_dir
+        .join("members")
+        .read_dir()
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    let kiosk = kiosk_info(&state);
+    let screen = match (&session, online) {
+        _ if kiosk.is_some() => StartScreen::Welcome,
+        (Some(_), _) if crate::startup_probe_screen().as_deref() == Some("bills") => StartScreen::Bills,
+        (Some(_), _) => StartScreen::Dashboard,
+        (None, false) if has_copy => StartScreen::OfflineUnlock,
+        _ => StartScreen::SignIn,
+    };
+    Ok(Startup {
+        screen,
+        session,
+        demo,
+        online,
+        keyring: state.engine.keyring_status(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_url: state.config.api_url.clone(),
+        idle_minutes: *state
+            .idle_minutes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        kiosk,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn status(state: State<'_, AppState>) -> Result<EngineStatus> {
+    state.engine.status().await
+}
+
+/// The UI saw the member do something (typing, clicking): the idle timer starts over.
+#[tauri::command]
+#[specta::specta]
+pub fn record_activity(state: State<'_, AppState>) {
+    state.engine.record_activity();
+}
+
+/// A screen finished its first paint (timed by the startup harness when asked to).
+#[tauri::command]
+#[specta::specta]
+pub fn mark_ready(screen: String) {
+    crate::startup_probe(&screen);
+}

@@ -1,0 +1,126 @@
+//! The guest receipt: its text (confirmation number, amount, date; nothing about the care), as a
+//! QR code, and printed without a dialog.
+
+use carebill_api::types::Payment;
+use serde::{Deserialize, Serialize};
+
+/// What a guest receipt says: confirmation number, amount and date; no name, no care details.
+pub fn receipt_text(payment: &Payment, clinic: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(c) = clinic {
+        text.push_str(c);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "Carebill payment receipt\nConfirmation: {}\nAmount: {}\nDate: {}\n",
+        payment.confirmation_number,
+        payment.amount.display_usd(),
+        payment.created_at.format("%Y-%m-%d"),
+    ));
+    text
+}
+
+/// A QR code as an SVG path (one unit square per dark module) and its size in modules.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct QrCode {
+    pub size: u32,
+    pub path: String,
+}
+
+pub fn qr(text: &str) -> Result<QrCode, String> {
+    let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).map_err(|e| format!("{e:?}"))?;
+    let size = code.size();
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if code.get_module(x, y) {
+                path.push_str(&format!("M{x} {y}h1v1h-1z"));
+            }
+        }
+    }
+    Ok(QrCode {
+        size: size as u32,
+        path,
+    })
+}
+
+/// Sends a text receipt to the configured printer, with no dialog.
+pub fn print(printer: &str, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = if cfg!(target_os = "windows") {
+        let mut c = Command::new("powershell");
+        c.args([
+            "-NoProfile",
+            "-NonInteractive",
+            "-Command",
+            "$input | Out-Printer -Name $env:CAREBILL_PRINTER",
+        ])
+        .env("CAREBILL_PRINTER", printer);
+        c
+    } else {
+        let mut c = Command::new("lp");
+        // With no file named, lp prints its standard input.
+        c.args(["-d", printer, "-t", "Carebill receipt"]);
+        c
+    };
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("The printer could not be reached: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "The printer refused the receipt: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_says_number_amount_and_date_and_nothing_about_the_care() {
+        use carebill_api::types::*;
+        let payment = Payment {
+            id: "pay_1".into(),
+            status: PaymentStatus::Succeeded,
+            amount: carebill_billing::Money::from_cents(25102),
+            allocations: vec![Allocation {
+                bill_id: "bil_secret".into(),
+                amount: carebill_billing::Money::from_cents(25102),
+            }],
+            confirmation_number: "CB-TM7R-RTV8".into(),
+            payment_method: PaymentMethodSummary {
+                kind: PaymentMethodType::Card,
+                brand: "visa".into(),
+                last4: "4242".into(),
+            },
+            created_at: "2026-11-28T10:00:00Z".parse().unwrap(),
+            settled_at: None,
+            failure: None,
+            idempotency_key: Some("guest:kiosk_1:cb-1".into()),
+            source: PaymentSource::Guest,
+        };
+        let text = receipt_text(&payment, None);
+        assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("2026-11-28"));
+        assert!(!text.contains("bil_secret") && !text.contains("kiosk_1"));
+        assert!(receipt_text(&payment, Some("Northside Clinic")).starts_with("Northside Clinic\n"));
+    }
+
+    #[test]
+    fn a_qr_code_is_square_and_not_empty() {
+        let q = qr("Carebill payment receipt\nConfirmation: CB-7K2M-9XQ4\nAmount: $10.00\nDate: 2026-11-28\n").unwrap();
+        assert!(q.size >= 21);
+        assert!(q.path.starts_with('M'));
+    }
+}

@@ -1,0 +1,77 @@
+//! The main window: opened from its config (locked down on a kiosk), and reset after a kiosk
+//! session ends.
+
+use tauri::{Manager, Runtime};
+
+use crate::state::{AppState, Shell};
+use crate::{commands, updates};
+
+/// Opens the main window from its config; on a kiosk: fullscreen, undecorated, not resizable or
+/// closable, always on top, no devtools, and an in-memory (incognito) web data store. Closing
+/// needs the admin passcode (`kiosk_exit`).
+pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
+        return Ok(());
+    };
+    let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
+    let kiosk = app.state::<AppState>().config.kiosk.is_some();
+    let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let _ = app.state::<AppState>().shell.set(Shell {
+        window: Box::new(move || {
+            let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
+            Ok(commands::kiosk::KioskStatus {
+                kiosk,
+                fullscreen: w.is_fullscreen()?,
+                decorated: w.is_decorated()?,
+                resizable: w.is_resizable()?,
+                closable: w.is_closable()?,
+                always_on_top: w.is_always_on_top()?,
+            })
+        }),
+        exit: Box::new(move || exit.exit(0)),
+        restart: Box::new(move || restart.restart()),
+        check_update: Box::new(move |source| {
+            let app = updater.clone();
+            Box::pin(async move { updates::check(&app, &source).await })
+        }),
+    });
+    if !kiosk {
+        builder.build()?;
+        return Ok(());
+    }
+    // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
+    // under WebDriver keep a normal one; storage is still cleared at every session end.
+    let driven = cfg!(debug_assertions) && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true");
+    let window = builder
+        .fullscreen(true)
+        .decorations(false)
+        .resizable(false)
+        .closable(false)
+        .minimizable(false)
+        .maximizable(false)
+        .always_on_top(true)
+        .incognito(!driven)
+        .devtools(false)
+        .build()?;
+    let handle = app.clone();
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+            let state = handle.state::<AppState>();
+            if !state.exiting.load(std::sync::atomic::Ordering::SeqCst) {
+                api.prevent_close();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Kiosk: after a session ends, the web view's storage is cleared and the UI starts over from
+/// the welcome screen (every member and guest object was already dropped by the engine).
+pub(crate) fn reset_kiosk_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        if let Err(e) = window.clear_all_browsing_data() {
+            tracing::warn!(error = %e, "could not clear the kiosk's web data");
+        }
+        let _ = window.reload();
+    }
+}
