@@ -5,6 +5,7 @@ import GuestPay from "../src/screens/GuestPay.svelte";
 import GuestLookup from "../src/screens/GuestLookup.svelte";
 import Welcome from "../src/screens/Welcome.svelte";
 import { app } from "../src/lib/app.svelte";
+import type { BillDetail } from "../src/lib/bindings";
 import { callsTo, respond } from "./tauri";
 
 const BILL = {
@@ -59,7 +60,7 @@ describe("Kiosk", () => {
 
   it("pays the guest's bill once however often Pay is pressed, and offers no way to save the card", async () => {
     kiosk();
-    app.params = { bill: BILL };
+    app.route = { screen: "guest_pay", bill: BILL as unknown as BillDetail };
     respond("guest_bill", () => BILL);
     respond("validate_card_number", () => ({ brand: "visa", brand_name: "Visa", cvc_length: 3 }));
     respond("validate_card_expiry", () => null);

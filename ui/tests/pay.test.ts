@@ -109,7 +109,7 @@ describe("Card and bank inputs", () => {
 describe("Pay", () => {
   it("checks a partial amount with the Rust rule as it is typed and totals exactly", async () => {
     signedIn();
-    app.params = { billIds: ["b1", "b2"] };
+    app.route = { screen: "pay", billIds: ["b1", "b2"] };
     bills([BILL, BILL2]);
     respond("payment_methods", () => [VISA]);
     respond("validate_amount", (a) => {
@@ -131,7 +131,7 @@ describe("Pay", () => {
 
   it("reviews every allocation and the method, and a double click submits once", async () => {
     signedIn();
-    app.params = { billIds: ["b1", "b2"] };
+    app.route = { screen: "pay", billIds: ["b1", "b2"] };
     bills([BILL, BILL2]);
     respond("payment_methods", () => [VISA]);
     respond("prepare_payment", (a) => {
@@ -164,7 +164,7 @@ describe("Pay", () => {
 
   it("explains a decline in plain words and keeps the member on the form", async () => {
     signedIn();
-    app.params = { billIds: ["b1"] };
+    app.route = { screen: "pay", billIds: ["b1"] };
     bills([BILL]);
     respond("payment_methods", () => [VISA]);
     respond("prepare_payment", () => ({ review_id: "r1", total: "150.00", method: { type: "card", brand: "visa", last4: "4242" }, ach_authorization: null, lines: [{ bill_id: "b1", provider: "Riverside Clinic", statement_number: "S-100", amount: "150.00" }] }));
@@ -179,7 +179,7 @@ describe("Pay", () => {
 
   it("requires the bank authorization before a bank payment is sent", async () => {
     signedIn();
-    app.params = { billIds: ["b1"] };
+    app.route = { screen: "pay", billIds: ["b1"] };
     bills([BILL]);
     respond("payment_methods", () => [{ ...VISA, id: "pm2", type: "bank_account", brand: null, funding: null, last4: "6789", exp_month: null, exp_year: null, bank_name: "Carebill Test Bank", account_type: "checking" }]);
     respond("prepare_payment", () => ({ review_id: "r2", total: "150.00", method: { type: "bank_account", brand: "Carebill Test Bank", last4: "6789" }, ach_authorization: { text: "I authorize Carebill to debit my account once.", text_version: "ach-v1" }, lines: [{ bill_id: "b1", provider: "Riverside Clinic", statement_number: "S-100", amount: "150.00" }] }));

@@ -20,7 +20,7 @@ export class CommandError extends Error {
   }
 }
 
-type Answer<T> = { status: "ok"; data: T } | { status: "error"; error: ClientError };
+export type Answer<T> = { status: "ok"; data: T } | { status: "error"; error: ClientError };
 
 /** The data of an answer, or a thrown CommandError. */
 export async function call<T>(answer: Promise<Answer<T>>): Promise<T> {

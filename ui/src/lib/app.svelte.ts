@@ -1,13 +1,39 @@
 // App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
-import type { EngineEvent, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
+import type { BillDetail, BillStatusFilter, EngineEvent, Payment, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
-export type Screen =
-  | "loading" | "sign_in" | "register" | "verify" | "forgot" | "reset" | "offline_unlock"
-  | "dashboard" | "bills" | "bill" | "account" | "help"
-  | "pay" | "methods" | "autopay" | "history" | "receipt"
-  | "welcome" | "guest_lookup" | "guest_pay";
+/** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
+ * parameters are checked where it is opened and where it reads them). */
+export type Route =
+  | { screen: "loading" }
+  | { screen: "sign_in" }
+  | { screen: "register" }
+  | { screen: "verify"; email?: string }
+  | { screen: "forgot" }
+  | { screen: "reset"; email?: string }
+  | { screen: "offline_unlock" }
+  | { screen: "dashboard" }
+  | { screen: "bills"; status?: BillStatusFilter }
+  | { screen: "bill"; id: string }
+  | { screen: "account" }
+  | { screen: "help" }
+  | { screen: "pay"; billIds?: string[]; all?: boolean }
+  | { screen: "methods" }
+  | { screen: "autopay" }
+  | { screen: "history" }
+  | { screen: "receipt"; payment: Payment }
+  | { screen: "welcome" }
+  | { screen: "guest_lookup" }
+  | { screen: "guest_pay"; bill: BillDetail };
+
+export type Screen = Route["screen"];
+
+/** The route of one screen. */
+export type RouteOf<S extends Screen> = Extract<Route, { screen: S }>;
+
+/** Screens that open with nothing more than their name. */
+export type PlainScreen = { [S in Screen]: {} extends Omit<RouteOf<S>, "screen"> ? S : never }[Screen];
 
 export const SIGNED_OUT_SCREENS: Screen[] = [
   "loading", "sign_in", "register", "verify", "forgot", "reset", "offline_unlock",
@@ -15,8 +41,7 @@ export const SIGNED_OUT_SCREENS: Screen[] = [
 ];
 
 export const app = $state({
-  screen: "loading" as Screen,
-  params: {} as Record<string, unknown>,
+  route: { screen: "loading" } as Route,
   startup: null as Startup | null,
   session: null as SessionInfo | null,
   sync: null as SyncStatus | null,
@@ -30,11 +55,17 @@ export const app = $state({
 });
 
 /** Shows a screen and moves focus to its heading, so screen readers announce it. */
-export async function go(screen: Screen, params: Record<string, unknown> = {}, flash: typeof app.flash = null) {
-  app.screen = screen;
-  app.params = params;
+export async function go(to: Route | PlainScreen, flash: typeof app.flash = null) {
+  app.route = typeof to === "string" ? ({ screen: to } as Route) : to;
   app.flash = flash;
   await focusHeading();
+}
+
+/** The current route, as the screen `screen` (which is showing) reads it. */
+export function routeAt<S extends Screen>(screen: S): RouteOf<S> {
+  const route = app.route;
+  if (route.screen !== screen) throw new Error(`${screen} is not the screen shown (${route.screen})`);
+  return route as RouteOf<S>;
 }
 
 /** After the DOM update: focus the screen's h1 (so screen readers announce it) and scroll to the top. */
@@ -78,7 +109,7 @@ export function signedOut(flash: typeof app.flash = null) {
   app.locked = false;
   app.idleSecondsLeft = null;
   app.sync = null;
-  go("sign_in", {}, flash);
+  go("sign_in", flash);
 }
 
 function onEngineEvent(e: EngineEvent) {
