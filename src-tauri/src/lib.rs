@@ -124,13 +124,7 @@ pub const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/b
 /// code tables as unions (`ServerCode` from `carebill_api::ErrorCode`, `ClientCode` from
 /// `carebill_client::ClientCode`), so the UI's comparisons with codes are type-checked.
 pub fn typescript() -> specta_typescript::Typescript {
-    let union = |codes: Vec<&str>| {
-        codes
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
+    let union = |codes: Vec<&str>| codes.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(" | ");
     let server = union(carebill_api::ErrorCode::ALL.iter().map(|c| c.as_str()).collect());
     let client = union(carebill_client::ClientCode::ALL.iter().map(|c| c.as_str()).collect());
     specta_typescript::Typescript::default().header(format!(

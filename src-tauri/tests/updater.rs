@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use carebill_app::config::UpdateConfig;
 use carebill_app::updates::{self, UpdateError, UpdateSource};
-use carebill_faultproxy::files::FileServer;
+use carebill_testkit::files::FileServer;
 use minisign::KeyPair;
 use tauri::Url;
 
@@ -237,7 +237,10 @@ fn the_policy_decides_whether_to_look_at_all() {
         allowed: false,
         endpoint: Some("https://updates.clinic.example/latest.json".into()),
     };
-    assert_eq!(updates::configured_source(&off).unwrap_err().code().as_str(), "updates_disabled");
+    assert_eq!(
+        updates::configured_source(&off).unwrap_err().code().as_str(),
+        "updates_disabled"
+    );
     let bad = UpdateConfig {
         allowed: true,
         endpoint: Some("not a url".into()),
@@ -275,7 +278,7 @@ fn update_redirects_to_plain_http_elsewhere_are_not_followed() {
     // "localhost" is another host name than the first server's "127.0.0.1", over plain HTTP.
     let target = elsewhere.url("/latest.json").replace("127.0.0.1", "localhost");
     let redirecting = FileServer::serve(|_| {
-        let mut to = carebill_faultproxy::files::REDIRECT.to_vec();
+        let mut to = carebill_testkit::files::REDIRECT.to_vec();
         to.extend_from_slice(target.as_bytes());
         HashMap::from([("/latest.json", to)])
     });
@@ -287,7 +290,7 @@ fn update_redirects_to_plain_http_elsewhere_are_not_followed() {
     assert_eq!(std::fs::read(&app_path).unwrap(), old);
     // Within the same host the redirect is followed (a mirror's own layout).
     let same_host = FileServer::serve(|base| {
-        let mut to = carebill_faultproxy::files::REDIRECT.to_vec();
+        let mut to = carebill_testkit::files::REDIRECT.to_vec();
         to.extend_from_slice(format!("{base}/real.json").as_bytes());
         HashMap::from([("/latest.json", to)])
     });

@@ -11,16 +11,14 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use carebill_server::config::ServerConfig;
-use carebill_server::{RunningServer, SystemClock};
+use carebill_server::RunningServer;
+use carebill_testkit::server::TestServer;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
-pub const DEMO_EMAIL: &str = "demo@carebill.example";
-pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+pub use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD};
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn root() -> PathBuf {
@@ -109,20 +107,16 @@ pub struct Backend {
 
 impl Backend {
     pub async fn start() -> Backend {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().to_path_buf());
-        config.demo = true;
-        config.scheduler_every = None;
-        // As a demo server: the journeys and the interaction benchmark pay many times a day.
-        config.payment_limits = carebill_server::config::PaymentLimits::generous();
-        let server = carebill_server::start(config, Arc::new(SystemClock))
-            .await
-            .expect("server starts");
-        let url = format!("http://{}", server.addr);
+        let started = TestServer::builder()
+            // As a demo server: the journeys and the interaction benchmark pay many times a day.
+            .configure(|config| config.payment_limits = carebill_server::config::PaymentLimits::generous())
+            .without_log_capture()
+            .start()
+            .await;
         Backend {
-            server: Some(server),
-            url,
-            _dir: dir,
+            server: Some(started.server),
+            url: started.url,
+            _dir: started.dir,
         }
     }
 

@@ -10,6 +10,7 @@ use carebill_e2e::{
     app_processes, cents, kiosk_config, usd,
 };
 use carebill_server::seed::guest_statements;
+use carebill_testkit::canary;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -22,24 +23,10 @@ async fn launch_kiosk(backend: &Backend, home: &AppHome, config: &Path) -> App {
 
 /// Every file under `dir` whose bytes contain any of `needles`.
 fn files_containing(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p).is_ok_and(|bytes| {
-                needles
-                    .iter()
-                    .any(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()))
-            }) {
-                found.push(p);
-            }
-        }
-    }
-    found
+    canary::files_under(dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|bytes| needles.iter().any(|n| canary::contains(&bytes, n))))
+        .collect()
 }
 
 /// What the page holds, markup included.

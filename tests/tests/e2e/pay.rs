@@ -2,7 +2,7 @@
 //! settlement or return, one payment per double click, autopay. Every screen is checked with axe.
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
-use carebill_faultproxy::FaultProxy;
+use carebill_testkit::proxy::FaultProxy;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -494,7 +494,7 @@ async fn an_app_killed_before_the_answer_arrives_shows_the_payment_once_after_re
     // The app dies with the answer still on the way; then it comes back with the network.
     let Session { backend, home, app, .. } = s;
     app.kill().await;
-    proxy.set_mode(carebill_faultproxy::Mode::Pass);
+    proxy.set_mode(carebill_testkit::proxy::Mode::Pass);
     let s = signed_in_through(backend, home, &proxy.url()).await;
     let app = &s.app;
 

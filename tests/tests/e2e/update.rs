@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, app_binary};
-use carebill_faultproxy::files::FileServer;
+use carebill_testkit::files::FileServer;
 
 use crate::sign_in;
 

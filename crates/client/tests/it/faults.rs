@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use crate::harness::*;
 use crate::payments::card;
-use carebill_faultproxy::FaultProxy;
+use carebill_testkit::proxy::FaultProxy;
 
 const INTENTS: usize = 1_000;
 const CONCURRENCY: usize = 10;

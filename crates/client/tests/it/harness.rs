@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carebill_client::{ClientConfig, Engine, MemoryStore, SecretStore, SystemClock};
+use carebill_server::RunningServer;
 use carebill_server::config::ServerConfig;
-use carebill_server::{RunningServer, SystemClock as ServerClock};
+use carebill_testkit::server::TestServer;
 
-pub const DEMO_EMAIL: &str = "demo@carebill.example";
-pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+pub use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD};
 
 pub struct World {
     pub server: Option<RunningServer>,
@@ -19,54 +19,19 @@ pub struct World {
     pub api_url: String,
 }
 
-/// Every log line of this test binary, for the secrets canary.
-pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
-
-struct LogWriter;
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-pub fn capture_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(|| LogWriter)
-            .try_init();
-    });
-}
-
 impl World {
     pub async fn start() -> World {
         World::start_with(|_| {}).await
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
-        capture_logs();
-        let server_dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), server_dir.path().to_path_buf());
-        config.demo = true;
-        config.hash_concurrency = 2;
-        config.scheduler_every = None;
-        adjust(&mut config);
-        let server = carebill_server::start(config, Arc::new(ServerClock)).await.unwrap();
-        let api_url = format!("http://{}", server.addr);
+        let TestServer { server, url, dir } = TestServer::builder().configure(adjust).start().await;
         World {
             server: Some(server),
-            _server_dir: server_dir,
+            _server_dir: dir,
             data: tempfile::tempdir().unwrap(),
             secrets: Arc::new(MemoryStore::new()),
-            api_url,
+            api_url: url,
         }
     }
 

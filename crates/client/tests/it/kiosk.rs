@@ -153,7 +153,7 @@ async fn guest_pay_needs_a_kiosk_and_nothing_is_saved_on_one() {
 #[tokio::test]
 async fn a_kiosk_session_ends_at_once_when_the_network_holds_the_sign_out() {
     let w = World::start().await;
-    let proxy = carebill_faultproxy::FaultProxy::start(w.server().addr, 3).await;
+    let proxy = carebill_testkit::proxy::FaultProxy::start(w.server().addr, 3).await;
     let mut c = w.config(&proxy.url());
     c.persistence = Persistence::Memory;
     c.device_credential = Some(DEMO_KIOSK_CREDENTIAL.into());

@@ -4,7 +4,7 @@ use carebill_api::types::{CardDetails, TokenRequest};
 use carebill_client::{DraftAllocation, DraftMethod, Engine, ErrorKind, PaymentDraft, SubmitOutcome};
 
 use crate::harness::*;
-use carebill_faultproxy::FaultProxy;
+use carebill_testkit::proxy::FaultProxy;
 
 pub async fn signed_in(e: &Engine) {
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();

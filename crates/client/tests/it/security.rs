@@ -3,11 +3,9 @@
 use carebill_api::types::{CardDetails, TokenRequest};
 use carebill_client::{SecretStore, keys};
 
-use crate::harness::*;
+use carebill_testkit::canary::{self, contains};
 
-fn contains(bytes: &[u8], needle: &str) -> bool {
-    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
+use crate::harness::*;
 
 #[tokio::test]
 async fn the_copy_on_disk_is_encrypted_and_holds_no_secret() {
@@ -48,29 +46,12 @@ async fn the_copy_on_disk_is_encrypted_and_holds_no_secret() {
         refresh.as_str(),
     ];
     canaries.retain(|c| c.len() >= 4);
-    for entry in walk(w.data.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        for c in &canaries {
-            assert!(!contains(&bytes, c), "{c:?} in {}", entry.display());
-        }
-    }
-    let logs = LOGS.lock().unwrap().clone();
+    let found = canary::found_in_files(w.data.path(), &canaries);
+    assert!(found.is_empty(), "secrets or health data on disk: {found:?}");
+    let logs = carebill_testkit::logs::captured();
     for c in [DEMO_PASSWORD, "5555555555554444", refresh.as_str()] {
         assert!(!contains(&logs, c), "{c:?} in the logs");
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path))
-        } else {
-            out.push(path)
-        }
-    }
-    out
 }
 
 /// Review finding 20: a redirect from the service is never followed, so a 307/308 cannot carry a

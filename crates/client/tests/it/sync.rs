@@ -6,7 +6,7 @@ use carebill_server::{seed, store};
 use rand::SeedableRng;
 
 use crate::harness::*;
-use carebill_faultproxy::FaultProxy;
+use carebill_testkit::proxy::FaultProxy;
 
 #[tokio::test]
 async fn first_sync_pulls_everything_then_deltas_and_304() {

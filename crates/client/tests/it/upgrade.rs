@@ -32,8 +32,9 @@ async fn data_written_by_bc362b3_opens_with_nothing_lost_and_the_lost_payment_re
     let server_dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture.join("server"), server_dir.path());
     let key = std::fs::read_to_string(fixture.join("server/fixture-database-key.hex")).unwrap();
-    let w = World::start_with(|c| {
-        c.data_dir = server_dir.path().to_path_buf();
+    let server_path = server_dir.path().to_path_buf();
+    let w = World::start_with(move |c| {
+        c.data_dir = server_path;
         c.database_key = carebill_server::config::DatabaseKey::from_hex(&key).unwrap();
     })
     .await;

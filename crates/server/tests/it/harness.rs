@@ -9,8 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-pub const DEMO_EMAIL: &str = "demo@carebill.example";
-pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+pub use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD};
 pub const SECOND_EMAIL: &str = "taylor.nguyen@carebill.example";
 pub const GOOD_PASSWORD: &str = "violet kettle marching upstream";
 
@@ -86,27 +85,23 @@ impl TestServer {
         dir: tempfile::TempDir,
         clock: Arc<ManualClock>,
     ) -> TestServer {
-        capture_logs();
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
-        config.demo = true;
-        config.hash_concurrency = 2;
-        config.scheduler_every = None;
-        adjust(&mut config);
-        let processor = processor(&config);
-        let server = carebill_server::start_with(config, clock.clone(), processor)
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.addr);
+        let started = carebill_testkit::server::TestServer::builder()
+            .configure(adjust)
+            .processor(processor)
+            .clock(clock.clone())
+            .dir(dir)
+            .start()
+            .await;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .unwrap();
         TestServer {
-            server,
+            server: started.server,
             clock,
             http,
-            base,
-            _dir: dir,
+            base: started.url,
+            _dir: started.dir,
         }
     }
 
@@ -247,33 +242,6 @@ impl TestServer {
         use carebill_server::Clock;
         self.clock.now()
     }
-}
-
-/// Everything the servers of this test binary log, at every level (for the secrets canary).
-pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
-
-struct LogWriter;
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(|| LogWriter)
-            .try_init();
-    });
 }
 
 impl TestServer {

@@ -226,7 +226,7 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
         .unwrap();
     assert_eq!(health["processor"], "sandbox");
     assert_eq!(health["demo"], false);
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    let logs = carebill_testkit::logs::captured_text();
     assert!(logs.contains("SANDBOX PROCESSOR"), "the staging banner is logged");
     server.stop().await;
 }

@@ -926,14 +926,14 @@ async fn card_and_account_numbers_never_reach_the_data_dir_or_the_logs() {
         let Ok(bytes) = std::fs::read(&path) else { continue };
         for c in canaries.iter().chain(["4242424242424241"].iter()) {
             assert!(
-                !bytes.windows(c.len()).any(|w| w == c.as_bytes()),
+                !carebill_testkit::canary::contains(&bytes, c),
                 "{c} found in {}",
                 path.display()
             );
         }
     }
     s.stop().await;
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    let logs = carebill_testkit::logs::captured_text();
     for c in canaries {
         assert!(!logs.contains(c), "{c} in the logs");
     }
@@ -1157,7 +1157,7 @@ async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].amount, Money::from_cents(2500));
     assert!(held[0].reason.contains("0.01"), "{}", held[0].reason);
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    let logs = carebill_testkit::logs::captured_text();
     assert!(logs.contains("ERROR") && logs.contains("payment held for review"));
     s.stop().await;
 }

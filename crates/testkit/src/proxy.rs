@@ -3,12 +3,7 @@
 //! answers, resets connections, cuts answers in the middle, or holds every answer back (so a test
 //! can kill the client while its request has been handled and the answer is still on the way).
 //!
-//! Used by the client engine's fault tests and by the app's end-to-end tests. [`files`] is a
-//! tiny file server for the update tests.
-
-#![forbid(unsafe_code)]
-
-pub mod files;
+//! Used by the client engine's fault tests and by the app's end-to-end tests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

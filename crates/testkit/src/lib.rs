@@ -1,0 +1,16 @@
+//! Test support shared by every test crate (server, client, shell, end to end):
+//!
+//! - [`server`]: a real billing server in process on a loopback port, in a temp dir, in demo mode
+//!   (`TestServer::builder()`), and the demo member's credentials;
+//! - [`proxy`]: a TCP proxy that injects faults between a client and the server;
+//! - [`logs`]: every log line of the test binary, for the secrets canaries;
+//! - [`canary`]: looking for secrets and health data in files and logs;
+//! - [`files`]: a tiny file server (a stand-in for an update server).
+
+#![forbid(unsafe_code)]
+
+pub mod canary;
+pub mod files;
+pub mod logs;
+pub mod proxy;
+pub mod server;
