@@ -236,55 +236,61 @@ fn conformance_with(server_bin: &Path, extra: &[String]) -> Result {
     step("API conformance (schemathesis against the demo server)");
     let data = root().join(format!("target/xtask/conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let server = server::DemoServer::start_binary(server_bin, &data, "127.0.0.1:0", false)?;
-    // Members of its own for the run (registration, email confirmation and password resets use
-    // each member up), and a kiosk of its own (guest lookups are limited per kiosk, and the
-    // fuzzed lookups spend the demo kiosk's allowance).
-    let roster = data.join("conformance-roster.csv");
-    let mut csv = String::from("member_id,first_name,last_name,date_of_birth\n");
-    for n in 1..=CONFORMANCE_MEMBERS {
-        csv.push_str(&format!("M3{n:08},Casey,Conformance,1990-06-15\n"));
-    }
-    std::fs::write(&roster, csv).map_err(|e| e.to_string())?;
-    let admin = |args: &[&str]| -> Result<String> {
-        let out = Command::new(server_bin)
-            .args(["--demo", "--data-dir"])
-            .arg(&data)
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!(
-                "carebill-server {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            ));
+    let server = server::DemoServer::start_binary(server_bin, &data, "127.0.0.1:0", false).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&data);
+    })?;
+    // Whatever happens (an admin command failing included), the server stops and its data goes.
+    let run = || -> Result {
+        // Members of its own for the run (registration, email confirmation and password resets use
+        // each member up), and a kiosk of its own (guest lookups are limited per kiosk, and the
+        // fuzzed lookups spend the demo kiosk's allowance).
+        let roster = data.join("conformance-roster.csv");
+        let mut csv = String::from("member_id,first_name,last_name,date_of_birth\n");
+        for n in 1..=CONFORMANCE_MEMBERS {
+            csv.push_str(&format!("M3{n:08},Casey,Conformance,1990-06-15\n"));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        std::fs::write(&roster, csv).map_err(|e| e.to_string())?;
+        let admin = |args: &[&str]| -> Result<String> {
+            let out = Command::new(server_bin)
+                .args(["--demo", "--data-dir"])
+                .arg(&data)
+                .args(args)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "carebill-server {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        admin(&["import", "--roster", &roster.to_string_lossy()])?;
+        let enrolled = admin(&["kiosk", "enroll", "--name", "Conformance run"])?;
+        let kiosk = enrolled
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("kdc_"))
+            .ok_or("kiosk enroll printed no credential")?
+            .to_string();
+        let api = root().join("tests/api");
+        sh(Command::new(deps::venv_bin("schemathesis"))
+            .arg("--config-file")
+            .arg(api.join("schemathesis.toml"))
+            .arg("run")
+            .arg(root().join("crates/api/openapi.json"))
+            .arg("--url")
+            .arg(&server.url)
+            .args(extra)
+            .env("CAREBILL_API_URL", &server.url)
+            .env("CAREBILL_CONFORMANCE_KIOSK", &kiosk)
+            .env("CAREBILL_CONFORMANCE_MEMBERS", CONFORMANCE_MEMBERS.to_string())
+            .env("SCHEMATHESIS_HOOKS", "hooks")
+            .env("PYTHONPATH", &api)
+            .env("NO_COLOR", "1"))
     };
-    admin(&["import", "--roster", &roster.to_string_lossy()])?;
-    let enrolled = admin(&["kiosk", "enroll", "--name", "Conformance run"])?;
-    let kiosk = enrolled
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("kdc_"))
-        .ok_or("kiosk enroll printed no credential")?
-        .to_string();
-    let api = root().join("tests/api");
-    let outcome = sh(Command::new(deps::venv_bin("schemathesis"))
-        .arg("--config-file")
-        .arg(api.join("schemathesis.toml"))
-        .arg("run")
-        .arg(root().join("crates/api/openapi.json"))
-        .arg("--url")
-        .arg(&server.url)
-        .args(extra)
-        .env("CAREBILL_API_URL", &server.url)
-        .env("CAREBILL_CONFORMANCE_KIOSK", &kiosk)
-        .env("CAREBILL_CONFORMANCE_MEMBERS", CONFORMANCE_MEMBERS.to_string())
-        .env("SCHEMATHESIS_HOOKS", "hooks")
-        .env("PYTHONPATH", &api)
-        .env("NO_COLOR", "1"));
+    let outcome = run();
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
     outcome

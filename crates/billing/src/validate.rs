@@ -72,6 +72,19 @@ pub enum CardBrand {
 }
 
 impl CardBrand {
+    /// The networks with a name (not `Unknown`).
+    pub const KNOWN: [CardBrand; 4] = [
+        CardBrand::Visa,
+        CardBrand::Mastercard,
+        CardBrand::Amex,
+        CardBrand::Discover,
+    ];
+
+    /// The brand a stored or wire code names (`visa`), if it names one.
+    pub fn from_wire(code: &str) -> Option<CardBrand> {
+        CardBrand::KNOWN.into_iter().find(|b| b.as_str() == code)
+    }
+
     pub fn from_number(digits: &str) -> CardBrand {
         let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
         if digits.starts_with('4') {
@@ -333,6 +346,16 @@ pub fn last4(digits: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn stored_brand_codes_name_their_brand() {
+        for brand in CardBrand::KNOWN {
+            assert_eq!(CardBrand::from_wire(brand.as_str()), Some(brand));
+        }
+        assert_eq!(CardBrand::from_wire("unknown"), None);
+        assert_eq!(CardBrand::from_wire("Visa"), None, "codes are lower case");
+    }
+
     use super::*;
 
     fn day(s: &str) -> NaiveDate {

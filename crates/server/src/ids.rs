@@ -11,7 +11,13 @@ const ID_ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// A random identifier with a type prefix, like `bil_8m2k4x9q7w3v`.
 pub fn random_id(rng: &mut impl Rng, prefix: &str) -> String {
-    let body: String = (0..12)
+    random_id_of(rng, prefix, 12)
+}
+
+/// A random identifier with `chars` characters after the prefix (5 bits each): 24 for what must
+/// also be unguessable, like the sandbox processor's tokens.
+pub fn random_id_of(rng: &mut impl Rng, prefix: &str, chars: usize) -> String {
+    let body: String = (0..chars)
         .map(|_| ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())] as char)
         .collect();
     format!("{prefix}_{body}")

@@ -22,17 +22,10 @@ pub fn method_label(m: &PaymentMethodSummary) -> String {
 
 /// The display name of a card brand as stored (`visa` -> `Visa`); anything else as it is.
 fn brand_name(brand: &str) -> &str {
-    for known in [
-        CardBrand::Visa,
-        CardBrand::Mastercard,
-        CardBrand::Amex,
-        CardBrand::Discover,
-    ] {
-        if known.as_str() == brand {
-            return known.display_name();
-        }
+    match CardBrand::from_wire(brand) {
+        Some(known) => known.display_name(),
+        None => brand,
     }
-    brand
 }
 
 /// A receipt's facts, one per line: confirmation number, amount, method, date and status.

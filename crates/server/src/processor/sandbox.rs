@@ -12,7 +12,6 @@ use carebill_billing::Money;
 use carebill_billing::validate::{self, CardBrand, Invalid};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
-use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::Sha256;
 
@@ -110,11 +109,9 @@ fn invalid(field: &'static str, invalid: Invalid) -> ProcessorError {
     ProcessorError::Invalid { field, invalid }
 }
 
+/// A processor id (tokens too): 120 random bits, so a token cannot be guessed.
 fn random_id(prefix: &str) -> String {
-    const A: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut rng = rand::thread_rng();
-    let body: String = (0..24).map(|_| A[rng.gen_range(0..A.len())] as char).collect();
-    format!("{prefix}_{body}")
+    crate::ids::random_id_of(&mut rand::thread_rng(), prefix, 24)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ProcessorError {
