@@ -26,7 +26,7 @@ use window::{open_window, reset_kiosk_window};
 /// Everything the engine tells the UI (sync status, session expired, idle warning, lock,
 /// resolved payments), on one event.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
-pub struct EngineEvent(pub carebill_client::Event);
+pub struct EngineEvent(pub carebill_client::types::Event);
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -169,7 +169,7 @@ fn forward_events<R: Runtime>(app: tauri::AppHandle<R>) {
     let kiosk = app.state::<AppState>().config.kiosk.is_some();
     tauri::async_runtime::spawn(async move {
         while let Ok(event) = events.recv().await {
-            if kiosk && event == carebill_client::Event::SessionEnded {
+            if kiosk && event == carebill_client::types::Event::SessionEnded {
                 reset_kiosk_window(&handle);
                 continue;
             }

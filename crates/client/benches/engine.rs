@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use carebill_api::types::CreateSessionRequest;
 use carebill_billing::BillKind;
+use carebill_client::ClientConfig;
 use carebill_client::api::ApiClient;
 use carebill_client::cache::{self, Cache};
 use carebill_client::keys::DataKey;
 use carebill_client::sync::sync_once;
-use carebill_client::{BillQuery, BillSort, BillStatusFilter, ClientConfig, Freshness};
+use carebill_client::types::{BillQuery, BillSort, BillStatusFilter, Freshness};
 use carebill_server::config::ServerConfig;
 use criterion::{BatchSize, Criterion};
 use rand::SeedableRng;

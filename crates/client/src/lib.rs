@@ -27,4 +27,3 @@ pub use engine::{Engine, UnresolvedIntent};
 pub use error::{ClientCode, ClientError, ClientResult, ErrorKind};
 pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, SubmitOutcome};
 pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};
-pub use types::*;

@@ -1,7 +1,7 @@
 //! Reading the member's copy, and syncing it now.
 
 use carebill_api::types::*;
-use carebill_client::{BillQuery, BillView, BillsPage, Dashboard, PaymentQuery, PaymentsPage};
+use carebill_client::types::{BillQuery, BillView, BillsPage, Dashboard, PaymentQuery, PaymentsPage};
 use tauri::State;
 
 use crate::AppState;

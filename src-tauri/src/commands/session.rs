@@ -2,7 +2,8 @@
 //! setting.
 
 use carebill_api::types::*;
-use carebill_client::{ClientCode, ClientError, SessionInfo};
+use carebill_client::types::SessionInfo;
+use carebill_client::{ClientCode, ClientError};
 use tauri::State;
 
 use crate::AppState;

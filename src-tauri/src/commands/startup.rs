@@ -1,7 +1,8 @@
 //! Starting up: which screen opens, the engine's status, activity for the idle lock, and the
 //! startup harness's paint marks.
 
-use carebill_client::{EngineStatus, KeyringStatus, SessionInfo};
+use carebill_client::KeyringStatus;
+use carebill_client::types::{EngineStatus, SessionInfo};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use carebill_api::types::{CardDetails, GuestLookupRequest, TokenRequest};
-use carebill_client::{Event, Persistence, SubmitOutcome};
+use carebill_client::types::Event;
+use carebill_client::{Persistence, SubmitOutcome};
 use carebill_server::seed::{DEMO_KIOSK_CREDENTIAL, guest_statements};
 
 use crate::harness::*;

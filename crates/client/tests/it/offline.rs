@@ -1,6 +1,7 @@
 //! Offline review: the service is down; the copy opens with the password, read-only.
 
-use carebill_client::{BillQuery, BillStatusFilter, DraftAllocation, DraftMethod, ErrorKind, PaymentDraft};
+use carebill_client::types::{BillQuery, BillStatusFilter};
+use carebill_client::{DraftAllocation, DraftMethod, ErrorKind, PaymentDraft};
 
 use crate::harness::*;
 

@@ -13,7 +13,7 @@ pub async fn signed_in(e: &Engine) {
 
 pub async fn payable_bill(e: &Engine) -> String {
     let page = e
-        .bills(carebill_client::BillQuery {
+        .bills(carebill_client::types::BillQuery {
             limit: 200,
             ..Default::default()
         })

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carebill_client::keys;
-use carebill_client::{ClientConfig, Engine, ErrorKind, Event, KeyringStatus, ManualClock, MemoryStore, SecretStore};
+use carebill_client::types::Event;
+use carebill_client::{ClientConfig, Engine, ErrorKind, KeyringStatus, ManualClock, MemoryStore, SecretStore};
 
 use crate::harness::*;
 

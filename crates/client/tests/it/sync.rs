@@ -1,7 +1,7 @@
 //! Sync: full, delta, 304, 410, a crash mid-page, deletions, business-date changes.
 
 use carebill_api::types::{SyncEntity, SyncOp};
-use carebill_client::{BillQuery, BillStatusFilter};
+use carebill_client::types::{BillQuery, BillStatusFilter};
 use carebill_server::{seed, store};
 use rand::SeedableRng;
 
@@ -193,7 +193,7 @@ async fn the_business_date_follows_the_server() {
 #[tokio::test]
 async fn bills_filter_by_status_kind_provider_dates_and_words_and_sort_both_ways() {
     use carebill_billing::BillKind;
-    use carebill_client::BillSort;
+    use carebill_client::types::BillSort;
     let w = World::start().await;
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();

@@ -71,7 +71,7 @@ async fn data_written_by_bc362b3_opens_with_nothing_lost_and_the_lost_payment_re
     engine.sync().await.unwrap();
     let lost_bill = manifest["unresolved_bill"].as_str().unwrap();
     let history = engine
-        .payments(carebill_client::PaymentQuery {
+        .payments(carebill_client::types::PaymentQuery {
             limit: 100,
             ..Default::default()
         })
