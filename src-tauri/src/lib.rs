@@ -126,7 +126,10 @@ pub const BINDINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/b
 pub fn typescript() -> specta_typescript::Typescript {
     let union = |codes: Vec<&str>| codes.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(" | ");
     let server = union(carebill_api::ErrorCode::ALL.iter().map(|c| c.as_str()).collect());
-    let client = union(carebill_client::ClientCode::ALL.iter().map(|c| c.as_str()).collect());
+    let mut client: Vec<&str> = carebill_client::ClientCode::ALL.iter().map(|c| c.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    client.retain(|c| seen.insert(*c));
+    let client = union(client);
     specta_typescript::Typescript::default().header(format!(
         "// Generated from the Rust commands and types by tauri-specta. Do not edit: `cargo xtask bindings`.\n// @ts-nocheck\n\n/** Every error code the billing API answers with (carebill_api::ErrorCode). */\nexport type ServerCode = {server};\n\n/** Every error code the app makes itself (carebill_client::ClientCode). */\nexport type ClientCode = {client};\n"
     ))

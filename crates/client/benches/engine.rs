@@ -15,9 +15,8 @@ use carebill_client::cache::{self, Cache};
 use carebill_client::keys::DataKey;
 use carebill_client::sync::sync_once;
 use carebill_client::types::{BillQuery, BillSort, BillStatusFilter, Freshness};
-use carebill_server::config::ServerConfig;
+use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD, TestServer};
 use criterion::{BatchSize, Criterion};
-use rand::SeedableRng;
 
 const BILLS: usize = 10_000;
 
@@ -28,7 +27,7 @@ struct Setup {
     plain: Cache,
     sample_bill: String,
     _dirs: Vec<tempfile::TempDir>,
-    _server: carebill_server::RunningServer,
+    _server: TestServer,
 }
 
 fn setup() -> Setup {
@@ -36,41 +35,21 @@ fn setup() -> Setup {
         .enable_all()
         .build()
         .unwrap();
-    let server_dir = tempfile::tempdir().unwrap();
     let server = rt.block_on(async {
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), server_dir.path().to_path_buf());
-        config.payment_limits = carebill_server::config::PaymentLimits::generous();
-        config.demo = true;
-        config.scheduler_every = None;
-        let server = carebill_server::start(config, Arc::new(carebill_server::SystemClock))
-            .await
-            .unwrap();
-        let (now, today) = (chrono::Utc::now(), server.state.business.today());
-        server
-            .state
-            .db
-            .transaction(move |tx| {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(10_000);
-                carebill_server::seed::add_bills(
-                    tx,
-                    &mut rng,
-                    carebill_server::seed::DEMO_MEMBER_ID,
-                    BILLS,
-                    today,
-                    now,
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        let server = TestServer::builder()
+            .generous_payment_limits()
+            .without_log_capture()
+            .start()
+            .await;
+        server.add_demo_bills(BILLS, 10_000).await;
         server
     });
     let client_dir = tempfile::tempdir().unwrap();
-    let config = ClientConfig::new(&format!("http://{}", server.addr), client_dir.path().to_path_buf());
+    let config = ClientConfig::new(&server.url, client_dir.path().to_path_buf());
     let api = Arc::new(ApiClient::new(&config).unwrap());
     rt.block_on(api.sign_in(&CreateSessionRequest {
-        login: "demo@carebill.example".into(),
-        password: "correct horse battery staple".into(),
+        login: DEMO_EMAIL.into(),
+        password: DEMO_PASSWORD.into(),
         remember_device: false,
     }))
     .unwrap();
@@ -105,7 +84,7 @@ fn setup() -> Setup {
         encrypted,
         plain,
         sample_bill,
-        _dirs: vec![server_dir, client_dir],
+        _dirs: vec![client_dir],
         _server: server,
     }
 }

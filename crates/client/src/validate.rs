@@ -56,8 +56,10 @@ pub fn date_of_birth(day: &str, month: &str, year: &str, today: NaiveDate) -> Cl
         .map_err(|e| invalid("/date_of_birth", e))
 }
 
-/// An amount for one bill: more than 0, at most two decimals, at most what can be paid.
-pub fn amount(amount: &str, payable: Money) -> ClientResult<Money> {
+/// An amount for one bill: more than 0, at most two decimals, at most what can be paid
+/// (`payable`, as the bill shows it: "125.50").
+pub fn amount(amount: &str, payable: &str) -> ClientResult<Money> {
+    let payable = Money::parse(payable).map_err(ClientError::internal)?;
     let invalid = |e: Invalid| ClientError::validation(e.code, e.message, "/amount");
     let m = validate::payment_amount(amount).map_err(invalid)?;
     validate::within_payable(m, payable).map_err(invalid)?;
@@ -154,14 +156,8 @@ mod tests {
     fn good_input_is_answered_normalized() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         assert_eq!(date_of_birth("5", "4", "1985", today).unwrap(), "1985-04-05");
-        assert_eq!(
-            amount("125.5", Money::from_cents(20_000)).unwrap(),
-            Money::from_cents(12_550)
-        );
-        assert!(
-            amount("250.00", Money::from_cents(20_000)).is_err(),
-            "more than can be paid"
-        );
+        assert_eq!(amount("125.5", "200.00").unwrap(), Money::from_cents(12_550));
+        assert!(amount("250.00", "200.00").is_err(), "more than can be paid");
         let check = card_number("4242 4242 4242 4242", true).unwrap();
         assert_eq!((check.brand.as_str(), check.cvc_length), ("visa", 3));
         account_number("000123456789", Some(" 000123456789 ")).unwrap();

@@ -34,6 +34,30 @@ impl TestServer {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+
+    /// Gives the demo member `count` more open bills, drawn from `seed` (the same bills for the
+    /// same seed), dated on the server's business day.
+    pub async fn add_demo_bills(&self, count: usize, seed: u64) {
+        use rand::SeedableRng;
+        let state = &self.server.state;
+        let (now, today) = (state.now(), state.business.today());
+        state
+            .db
+            .transaction(move |tx| {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                carebill_server::seed::add_bills(
+                    tx,
+                    &mut rng,
+                    carebill_server::seed::DEMO_MEMBER_ID,
+                    count,
+                    today,
+                    now,
+                )?;
+                Ok(())
+            })
+            .await
+            .expect("the demo bills are added");
+    }
 }
 
 pub struct TestServerBuilder<'a> {
@@ -67,6 +91,11 @@ impl<'a> TestServerBuilder<'a> {
     pub fn dir(mut self, dir: tempfile::TempDir) -> Self {
         self.dir = Some(dir);
         self
+    }
+
+    /// Limits as a demo server has them: many payments a day (journeys and benchmarks).
+    pub fn generous_payment_limits(self) -> Self {
+        self.configure(|c| c.payment_limits = carebill_server::config::PaymentLimits::generous())
     }
 
     /// Leaves logging alone (the test sets up its own).

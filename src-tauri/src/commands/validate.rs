@@ -1,6 +1,5 @@
 //! Checks while typing: the rules live in Rust only (`carebill_client::validate`), one line each.
 
-use carebill_billing::Money;
 use carebill_client::validate::{self, CardCheck};
 
 use super::Result;
@@ -37,11 +36,12 @@ pub fn validate_date_of_birth(day: String, month: String, year: String) -> Resul
     validate::date_of_birth(&day, &month, &year, chrono::Local::now().date_naive())
 }
 
-/// An amount for one bill: more than 0, at most two decimals, at most what can be paid.
+/// An amount for one bill: more than 0, at most two decimals, at most what can be paid; answers
+/// it with two decimals ("125.50").
 #[tauri::command]
 #[specta::specta]
-pub fn validate_amount(amount: String, payable: Money) -> Result<Money> {
-    validate::amount(&amount, payable)
+pub fn validate_amount(amount: String, payable: String) -> Result<String> {
+    validate::amount(&amount, &payable).map(|m| m.to_string())
 }
 
 /// Recognises the brand as the number is typed; with `complete`, checks the whole number.

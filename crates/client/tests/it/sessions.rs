@@ -108,7 +108,7 @@ async fn idle_locks_after_the_configured_time_with_a_warning_first() {
     assert_eq!(e.dashboard().await.unwrap_err().code, "locked");
     assert_eq!(
         e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-        "wrong_password"
+        "invalid_credentials"
     );
     e.unlock(DEMO_PASSWORD).await.unwrap();
     e.dashboard().await.unwrap();
@@ -237,7 +237,7 @@ async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
     for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
         assert_eq!(
             e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-            "wrong_password"
+            "invalid_credentials"
         );
     }
     let last = e.unlock("wrong wrong wrong wrong").await.unwrap_err();
@@ -255,7 +255,7 @@ async fn too_many_wrong_passwords_on_the_lock_screen_sign_the_member_out() {
     for _ in 0..(carebill_client::engine::UNLOCK_ATTEMPTS - 1) {
         assert_eq!(
             e.unlock("wrong wrong wrong wrong").await.unwrap_err().code,
-            "wrong_password"
+            "invalid_credentials"
         );
     }
 }
