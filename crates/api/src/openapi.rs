@@ -468,6 +468,10 @@ pub fn document() -> Value {
 /// with an id it was just given. Keys are `METHOD path status`.
 const LINKS: &str = include_str!("links.json");
 
+/// The committed document, byte for byte (`crates/api/openapi.json`; a test keeps it equal to
+/// what the code generates). The server serves it at `/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
 fn add_links(doc: &mut Value) {
     let links: Map<String, Value> = serde_json::from_str(LINKS).unwrap_or_default();
     for (answer, named) in links {

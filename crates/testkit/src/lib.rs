@@ -5,12 +5,14 @@
 //! - [`proxy`]: a TCP proxy that injects faults between a client and the server;
 //! - [`logs`]: every log line of the test binary, for the secrets canaries;
 //! - [`canary`]: looking for secrets and health data in files and logs;
-//! - [`files`]: a tiny file server (a stand-in for an update server).
+//! - [`files`]: a tiny file server (a stand-in for an update server);
+//! - [`postgres`]: a throwaway PostgreSQL 15 cluster on a Unix socket in a temp dir.
 
 #![forbid(unsafe_code)]
 
 pub mod canary;
 pub mod files;
 pub mod logs;
+pub mod postgres;
 pub mod proxy;
 pub mod server;

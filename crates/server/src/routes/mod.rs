@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/guest/payments", post(guest::pay))
         .route("/v1/guest/receipt", post(guest::receipt))
         .route("/healthz", get(ops::healthz))
+        .route("/openapi.json", get(ops::openapi))
         .merge(
             Router::new()
                 .route("/dev/mailbox", get(ops::dev_mailbox))

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use carebill_api::ErrorCode;
 use carebill_api::types::{BillDetail, DevBillRequest, DevClock, DevClockRequest, Health, Mail};
 use chrono::Duration;
@@ -23,6 +24,15 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
         payments_needing_review: needs_review,
         processor: state.config.processor.map_or("none", |p| p.as_str()).into(),
     }))
+}
+
+/// The API's contract: the committed OpenAPI document, byte for byte.
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        carebill_api::openapi::OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 /// Demo only: the outbox as a mailbox.

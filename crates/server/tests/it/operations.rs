@@ -334,3 +334,21 @@ async fn demo_bills_issued_a_millisecond_apart_each_get_their_own_id() {
         s.clock.advance(chrono::Duration::milliseconds(1));
     }
 }
+
+/// A plan's integrators read the contract from the server itself: the committed document.
+#[tokio::test]
+async fn the_server_serves_its_own_contract_byte_for_byte() {
+    let s = TestServer::start().await;
+    let res = s.http.get(format!("{}/openapi.json", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let served = res.bytes().await.unwrap();
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.json")).unwrap();
+    assert!(
+        served == committed,
+        "/openapi.json is the committed crates/api/openapi.json"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&served).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    s.stop().await;
+}
