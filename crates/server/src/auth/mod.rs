@@ -72,11 +72,11 @@ pub fn create_session(
     now: DateTime<Utc>,
 ) -> ApiResult<SessionTokens> {
     let life = if remember { REMEMBERED_SESSION_TTL } else { SESSION_TTL };
-    tx.execute(
-        "INSERT INTO sessions (account_id, remember, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    let session_id: i64 = tx.query_row(
+        "INSERT INTO sessions (account_id, remember, created_at, expires_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
         params![account_id, remember, ms(now), ms(now + life)],
+        |r| r.get(0),
     )?;
-    let session_id = tx.last_insert_rowid();
     let access = random_token(ACCESS_PREFIX);
     let refresh = random_token(REFRESH_PREFIX);
     store_pair(tx, session_id, &access, &refresh, now)?;
@@ -91,11 +91,11 @@ pub fn create_session(
 
 fn store_pair(tx: &Connection, session_id: i64, access: &str, refresh: &str, now: DateTime<Utc>) -> ApiResult<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO access_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO access_tokens (token_hash, session_id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![hash_token(access), session_id, ms(now + ACCESS_TTL)],
     )?;
     tx.execute(
-        "INSERT OR IGNORE INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![hash_token(refresh), session_id, ms(now)],
     )?;
     Ok(())
@@ -120,7 +120,7 @@ pub fn revoke_all(
 ) -> ApiResult<()> {
     tx.execute(
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3
-         WHERE account_id = ?1 AND revoked_at IS NULL AND id IS NOT ?4",
+         WHERE account_id = ?1 AND revoked_at IS NULL AND id IS DISTINCT FROM ?4",
         params![account_id, ms(now), reason, keep],
     )?;
     Ok(())

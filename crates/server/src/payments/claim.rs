@@ -361,8 +361,8 @@ pub(super) fn savepoint<R>(tx: &Connection, f: impl FnOnce(&Connection) -> ApiRe
     tx.execute_batch("SAVEPOINT item")?;
     let out = f(tx);
     if out.is_err() {
-        tx.execute_batch("ROLLBACK TO item")?;
+        tx.execute_batch("ROLLBACK TO SAVEPOINT item")?;
     }
-    tx.execute_batch("RELEASE item")?;
+    tx.execute_batch("RELEASE SAVEPOINT item")?;
     Ok(out)
 }

@@ -119,15 +119,16 @@ pub fn insert_account(
     now: DateTime<Utc>,
     verified: bool,
 ) -> ApiResult<Option<i64>> {
-    let inserted = tx.execute(
+    let inserted = tx.query_row(
         "INSERT INTO accounts (member_id, email, password_hash, created_at, password_changed_at, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING id",
         params![member_id, email, password_hash, ms(now), verified.then(|| ms(now))],
+        |r| r.get(0),
     );
     match inserted {
         Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => Ok(None),
         Err(e) => Err(e.into()),
-        Ok(_) => Ok(Some(tx.last_insert_rowid())),
+        Ok(id) => Ok(Some(id)),
     }
 }
 
@@ -213,7 +214,9 @@ pub fn save_code(
     expires_at: DateTime<Utc>,
 ) -> ApiResult<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO account_codes (account_id, purpose, code_hash, expires_at, attempts) VALUES (?1, ?2, ?3, ?4, 0)",
+        "INSERT INTO account_codes (account_id, purpose, code_hash, expires_at, attempts) VALUES (?1, ?2, ?3, ?4, 0)
+         ON CONFLICT (account_id, purpose) DO UPDATE
+         SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
         params![account_id, purpose, hash, ms(expires_at)],
     )?;
     Ok(())
@@ -279,8 +282,11 @@ pub fn save_pending_registration(
     expires_at: DateTime<Utc>,
 ) -> ApiResult<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO pending_registrations (email, member_id, password_hash, code_hash, attempts, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+        "INSERT INTO pending_registrations (email, member_id, password_hash, code_hash, attempts, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+         ON CONFLICT (email) DO UPDATE
+         SET member_id = excluded.member_id, password_hash = excluded.password_hash, code_hash = excluded.code_hash,
+             attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at",
         params![email, member_id, password_hash, code_hash, ms(now), ms(expires_at)],
     )?;
     Ok(())

@@ -219,10 +219,7 @@ pub fn touch(
         SyncOp::Upsert => "upsert",
         SyncOp::Delete => "delete",
     };
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![member_id, entity.as_str(), entity_id, op, ms(now)])?;
+    record_change(tx, member_id, entity.as_str(), entity_id, op, now)?;
     // Autopay's upcoming charges are derived from the member's bills: a bill that changes changes
     // them, so the autopay entity goes out in the same sync.
     if matches!(entity, SyncEntity::Bill) {
@@ -230,12 +227,28 @@ pub fn touch(
             .prepare_cached("SELECT 1 FROM autopay_rules WHERE member_id = ?1")?
             .exists([member_id])?;
         if has_autopay {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, 'autopay', 'upsert', ?3)",
-            )?
-            .execute(params![member_id, SyncEntity::Autopay.as_str(), ms(now)])?;
+            record_change(tx, member_id, SyncEntity::Autopay.as_str(), "autopay", "upsert", now)?;
         }
     }
+    Ok(())
+}
+
+/// An entity's change moves to the end of the member's feed: its old entry goes and a new one
+/// (a new, higher `seq`) is written, so the feed holds each entity once, at its latest change.
+fn record_change(
+    tx: &Connection,
+    member_id: &str,
+    entity: &str,
+    entity_id: &str,
+    op: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    tx.prepare_cached("DELETE FROM changes WHERE member_id = ?1 AND entity = ?2 AND entity_id = ?3")?
+        .execute(params![member_id, entity, entity_id])?;
+    tx.prepare_cached(
+        "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![member_id, entity, entity_id, op, ms(now)])?;
     Ok(())
 }
 

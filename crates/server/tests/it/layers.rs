@@ -147,3 +147,38 @@ fn route_handlers_hold_no_sql() {
     assert!(files.len() >= 10, "the route modules are found");
     assert!(wrong.is_empty(), "SQL in route handlers:\n{}", wrong.join("\n"));
 }
+
+/// The business SQL is written once for SQLite and PostgreSQL (the migrations are each engine's
+/// own): none of SQLite's own forms that PostgreSQL lacks.
+#[test]
+fn business_sql_stays_in_the_common_dialect() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let sqlite_only = [
+        "INSERT OR ",
+        "REPLACE INTO",
+        "last_insert_rowid",
+        "IS NOT ?",
+        "ROLLBACK TO item",
+        "RELEASE item",
+        "julianday(",
+        "strftime(",
+        "datetime(",
+        "randomblob(",
+    ];
+    let mut wrong = Vec::new();
+    for file in &files {
+        let (_, rel) = module_of(&src, file);
+        if rel == "migrations.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(form) = sqlite_only.iter().find(|f| line.contains(*f)) {
+                wrong.push(format!("{rel}:{}: {form}", n + 1));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "SQLite-only SQL:\n{}", wrong.join("\n"));
+}
