@@ -95,23 +95,56 @@ pub fn open_database(config: &ServerConfig) -> Result<Db, StartError> {
     )?)
 }
 
-/// The server's secret, created on first start and kept in the encrypted database.
-fn load_secret(db: &Db) -> Result<Secret, StartError> {
-    db.with_writer(|conn| -> Result<Secret, ApiError> {
-        let hex = match setting(conn, "server_secret")? {
-            Some(h) => h,
-            None => {
-                let bytes: [u8; 32] = rand::random();
-                let hex = crate::ids::hex(&bytes);
-                set_setting(conn, "server_secret", &hex)?;
-                hex
+/// The server's secret: from `server_secret_file` when configured, otherwise created on first
+/// start and kept in the (encrypted) database. Codes, cursors and session checks made with one
+/// secret fail with another, so a database never silently changes secret: a configured secret
+/// must be the one the database was made with (its stored copy, or the SHA-256 fingerprint
+/// recorded the first time a file's secret was used), or the server refuses to start.
+fn load_secret(db: &Db, configured: Option<&crate::config::DatabaseKey>) -> Result<Secret, StartError> {
+    use sha2::{Digest, Sha256};
+    let mismatch = || {
+        StartError::Setup(
+            "the server secret is not the one this database was made with (server_secret_file \
+             missing or different): codes, cursors and sessions would stop working."
+                .into(),
+        )
+    };
+    let outcome = db.with_writer(|conn| -> Result<Result<Secret, ()>, ApiError> {
+        let stored = setting(conn, SERVER_SECRET_KEY)?;
+        let Some(key) = configured else {
+            if stored.is_none() && setting(conn, SERVER_SECRET_FINGERPRINT_KEY)?.is_some() {
+                // Made with a secret file: a new secret here would break everything made before.
+                return Ok(Err(()));
             }
+            let hex = match stored {
+                Some(h) => h,
+                None => {
+                    let bytes: [u8; 32] = rand::random();
+                    let hex = crate::ids::hex(&bytes);
+                    set_setting(conn, SERVER_SECRET_KEY, &hex)?;
+                    hex
+                }
+            };
+            let key = crate::config::DatabaseKey::from_hex(&hex).map_err(|e| ApiError::internal(e.to_string()))?;
+            return Ok(Ok(Secret(key.0)));
         };
-        let key = crate::config::DatabaseKey::from_hex(&hex).map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(Secret(key.0))
-    })
-    .map_err(Into::into)
+        let fingerprint = crate::ids::hex(&Sha256::digest(key.0));
+        if stored.is_some_and(|hex| hex.trim() != key.to_hex()) {
+            return Ok(Err(()));
+        }
+        match setting(conn, SERVER_SECRET_FINGERPRINT_KEY)? {
+            Some(known) if known != fingerprint => return Ok(Err(())),
+            Some(_) => {}
+            None => set_setting(conn, SERVER_SECRET_FINGERPRINT_KEY, &fingerprint)?,
+        }
+        Ok(Ok(Secret(key.0)))
+    })?;
+    outcome.map_err(|()| mismatch())
 }
+
+/// Settings: the server secret kept in the database, and the fingerprint of one read from a file.
+const SERVER_SECRET_KEY: &str = "server_secret";
+const SERVER_SECRET_FINGERPRINT_KEY: &str = "server_secret_fingerprint";
 
 /// Opens everything and starts listening, with the sandbox processor.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, StartError> {
@@ -127,7 +160,7 @@ pub async fn start_with(
     // Refuse before anything is opened or created.
     config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
     let db = Arc::new(open_database(&config)?);
-    let secret = load_secret(&db)?;
+    let secret = load_secret(&db, config.server_secret.as_ref())?;
     let kind = config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
     let processor: Arc<dyn PaymentProcessor> = match (processor, kind) {
         (Some(p), _) => p,

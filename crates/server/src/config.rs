@@ -142,6 +142,10 @@ fn default_smtp_security() -> String {
 pub struct FileConfig {
     /// A file holding the 64-hex-character database key.
     pub database_key_file: Option<PathBuf>,
+    /// A file holding the server secret (64 hex characters: the key of codes' and cursors'
+    /// HMACs). Without it the secret is made once and kept in the database. Several servers on
+    /// one database must share it.
+    pub server_secret_file: Option<PathBuf>,
     /// IANA zone of the plan's business day. Default America/Los_Angeles.
     pub plan_time_zone: Option<String>,
     /// Per-address limits on sign-in and registration. Turn off for load tests only.
@@ -236,6 +240,8 @@ pub struct ServerConfig {
     pub demo: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub database_key: DatabaseKey,
+    /// The server secret from `server_secret_file`; `None`: the one kept in the database.
+    pub server_secret: Option<DatabaseKey>,
     pub calendar: BusinessCalendar,
     pub address_limits: bool,
     pub mail_from: String,
@@ -265,6 +271,7 @@ impl ServerConfig {
             demo: false,
             tls: None,
             database_key: DatabaseKey::random(),
+            server_secret: None,
             calendar: BusinessCalendar::default(),
             address_limits: true,
             mail_from: "Carebill <no-reply@carebill.example>".into(),
@@ -296,13 +303,7 @@ impl ServerConfig {
         }
         let database_key = match (env_key, &file.database_key_file) {
             (Some(hex), _) => DatabaseKey::from_hex(&hex)?,
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                DatabaseKey::from_hex(&text)?
-            }
+            (None, Some(path)) => key_file(path)?,
             (None, None) if demo => demo_key(&data_dir)?,
             (None, None) => return Err(ConfigError::NoKey),
         };
@@ -322,6 +323,7 @@ impl ServerConfig {
         config.demo = demo;
         config.tls = tls;
         config.database_key = database_key;
+        config.server_secret = file.server_secret_file.as_deref().map(key_file).transpose()?;
         config.calendar = calendar;
         config.address_limits = file.address_limits.unwrap_or(true);
         if let Some(from) = file.mail_from {
@@ -367,6 +369,15 @@ fn is_loopback_host(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A 32-byte key from a file of 64 hexadecimal characters (surrounding whitespace ignored).
+fn key_file(path: &Path) -> Result<DatabaseKey, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    DatabaseKey::from_hex(&text)
 }
 
 /// Demo mode keeps its own key next to its data, readable by the owner only.

@@ -51,6 +51,28 @@ fn plain_http_and_demo_mode_stay_on_loopback() {
         Some("abc".into()),
     );
     assert!(matches!(bad_key, Err(ConfigError::BadKey)));
+    // The server secret from a file: 64 hex characters, or the start is refused.
+    let secret_file = dir.path().join("server.secret");
+    let with_secret = |text: &str| {
+        std::fs::write(&secret_file, text).unwrap();
+        let file: FileConfig =
+            toml::from_str(&format!("server_secret_file = {:?}", secret_file.display().to_string())).unwrap();
+        ServerConfig::resolve(
+            "127.0.0.1:1".parse().unwrap(),
+            dir.path().to_path_buf(),
+            false,
+            None,
+            file,
+            Some("11".repeat(32)),
+        )
+    };
+    let good = with_secret(&format!("{}\n", "ab".repeat(32))).unwrap();
+    assert_eq!(good.server_secret.as_ref().unwrap().to_hex(), "ab".repeat(32));
+    assert!(matches!(with_secret("not hex"), Err(ConfigError::BadKey)));
+    assert!(
+        format!("{good:?}").contains("server_secret: Some(DatabaseKey(..))"),
+        "never printed"
+    );
 }
 
 #[tokio::test]
@@ -351,4 +373,110 @@ async fn the_server_serves_its_own_contract_byte_for_byte() {
     let doc: serde_json::Value = serde_json::from_slice(&served).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     s.stop().await;
+}
+
+/// The server secret can come from `server_secret_file` (several servers on one database share
+/// it), and a database never changes secret silently: what was signed before keeps working, and
+/// a start with another secret, or none after a file's, is refused.
+#[tokio::test]
+async fn a_server_secret_from_a_file_keeps_working_and_another_one_is_refused() {
+    use carebill_server::config::DatabaseKey;
+    let dir = tempfile::tempdir().unwrap();
+    let key = DatabaseKey::random();
+    let config = |secret: Option<DatabaseKey>| {
+        let mut c = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        c.demo = true;
+        c.scheduler_every = None;
+        c.hash_concurrency = 2;
+        c.database_key = key.clone();
+        c.server_secret = secret;
+        c
+    };
+    let clock = || std::sync::Arc::new(carebill_server::SystemClock);
+    let secret = DatabaseKey::random();
+    let http = reqwest::Client::new();
+    let server = carebill_server::start(config(Some(secret.clone())), clock())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let signed_in: serde_json::Value = http
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["access_token"].as_str().unwrap().to_string();
+    let page: serde_json::Value = http
+        .get(format!("{base}/v1/bills?limit=1&status=all"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = page["next_cursor"].as_str().expect("a second page").to_string();
+    server.stop().await;
+
+    // The same secret again: the cursor signed before the restart still reads the next page.
+    let server = carebill_server::start(config(Some(secret.clone())), clock())
+        .await
+        .unwrap();
+    let next = http
+        .get(format!(
+            "http://{}/v1/bills?limit=1&status=all&cursor={cursor}",
+            server.addr
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200);
+    server.stop().await;
+
+    // Another secret, or none (a new one would be made): refused, nothing started.
+    for other in [Some(DatabaseKey::random()), None] {
+        let err = carebill_server::start(config(other), clock())
+            .await
+            .err()
+            .expect("another secret is refused");
+        assert!(err.to_string().contains("server secret"), "{err}");
+    }
+
+    // A database that keeps its own secret accepts a file holding that very secret, no other.
+    let own = tempfile::tempdir().unwrap();
+    let own_config = |secret: Option<DatabaseKey>| {
+        let mut c = ServerConfig::new("127.0.0.1:0".parse().unwrap(), own.path().to_path_buf());
+        c.database_key = key.clone();
+        c.server_secret = secret;
+        c
+    };
+    carebill_server::start(own_config(None), clock())
+        .await
+        .unwrap()
+        .stop()
+        .await;
+    let db = app::open_database(&own_config(None)).unwrap();
+    let stored = db
+        .with_writer(|c| {
+            c.query_row("SELECT value FROM settings WHERE key = 'server_secret'", [], |r| {
+                r.get::<_, String>(0)
+            })
+        })
+        .unwrap();
+    drop(db);
+    let same = DatabaseKey::from_hex(&stored).unwrap();
+    carebill_server::start(own_config(Some(same)), clock())
+        .await
+        .unwrap()
+        .stop()
+        .await;
+    assert!(
+        carebill_server::start(own_config(Some(DatabaseKey::random())), clock())
+            .await
+            .is_err()
+    );
 }
