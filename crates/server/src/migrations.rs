@@ -361,10 +361,124 @@ CREATE INDEX accounts_unverified ON accounts(created_at) WHERE verified_at IS NU
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use rusqlite::Connection;
 
     use super::MIGRATIONS;
     use crate::db::migrate_with;
+
+    /// PostgreSQL's migrations (`crates/server/migrations/postgres/`): the first is the schema
+    /// SQLite reaches after its four, the sandbox processor's tables included; later ones follow
+    /// SQLite's changes. The server does not run on PostgreSQL yet (issue 15 in progress), so
+    /// only this test reads them; the backend's migration runner will take this list over.
+    const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+
+    /// Table -> [(column, type)].
+    type Tables = BTreeMap<String, Vec<(String, String)>>;
+
+    /// The tables (with their columns and declared types) and the named indexes of a SQLite
+    /// database.
+    fn sqlite_schema(conn: &Connection) -> (Tables, Vec<String>) {
+        let mut tables = BTreeMap::new();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for name in names {
+            let columns: Vec<(String, String)> = conn
+                .prepare(&format!(
+                    "SELECT name, type FROM pragma_table_info('{name}') ORDER BY cid"
+                ))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?.to_lowercase())))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            tables.insert(name, columns);
+        }
+        let mut indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        indexes.sort();
+        (tables, indexes)
+    }
+
+    /// The PostgreSQL schema and SQLite's (the server's database and the sandbox processor's)
+    /// have the same tables, the same columns in the same order with types that hold the same
+    /// values (INTEGER: bigint, or boolean for a flag; TEXT: text; BLOB: bytea), and the same
+    /// named indexes.
+    #[test]
+    fn postgres_has_the_schema_sqlite_reaches() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, MIGRATIONS).unwrap();
+        let (mut tables, mut indexes) = sqlite_schema(&conn);
+        let mut sandbox = Connection::open_in_memory().unwrap();
+        migrate_with(&mut sandbox, crate::processor::sandbox::MIGRATIONS).unwrap();
+        let (sandbox_tables, sandbox_indexes) = sqlite_schema(&sandbox);
+        tables.extend(sandbox_tables);
+        indexes.extend(sandbox_indexes);
+        indexes.sort();
+
+        let cluster = carebill_testkit::postgres::PgCluster::start().unwrap();
+        cluster.create_database("schema").unwrap();
+        for migration in PG_MIGRATIONS {
+            cluster.psql("schema", migration).unwrap();
+        }
+        let rows = cluster
+            .psql(
+                "schema",
+                "SELECT table_name || '|' || column_name || '|' || data_type FROM information_schema.columns
+                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+            )
+            .unwrap();
+        let mut pg = Tables::new();
+        for line in rows.lines() {
+            let parts: Vec<&str> = line.split('|').collect();
+            pg.entry(parts[0].to_string())
+                .or_default()
+                .push((parts[1].to_string(), parts[2].to_string()));
+        }
+        assert_eq!(
+            pg.keys().collect::<Vec<_>>(),
+            tables.keys().collect::<Vec<_>>(),
+            "the same tables"
+        );
+        for (table, columns) in &tables {
+            let theirs = &pg[table];
+            let names = |c: &[(String, String)]| c.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            assert_eq!(names(theirs), names(columns), "the columns of {table}, in order");
+            for ((name, sqlite), (_, postgres)) in columns.iter().zip(theirs) {
+                let fits = match sqlite.as_str() {
+                    "integer" => postgres == "bigint" || postgres == "boolean",
+                    "text" => postgres == "text",
+                    "blob" => postgres == "bytea",
+                    other => panic!("{table}.{name}: SQLite type {other} has no PostgreSQL rule"),
+                };
+                assert!(fits, "{table}.{name}: SQLite {sqlite}, PostgreSQL {postgres}");
+            }
+        }
+        let pg_indexes = cluster
+            .psql(
+                "schema",
+                // Named indexes: not those behind a PRIMARY KEY or UNIQUE constraint.
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                 JOIN pg_namespace n ON n.oid = i.relnamespace
+                 WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+                 ORDER BY i.relname",
+            )
+            .unwrap();
+        let mut pg_indexes: Vec<String> = pg_indexes.lines().map(str::to_string).collect();
+        pg_indexes.sort();
+        assert_eq!(pg_indexes, indexes, "the same named indexes");
+    }
 
     /// A database written by the release before migration 4 (payments, their allocations and
     /// keys) keeps every row: the rebuilt tables cascade nothing, and recovery of a payment made

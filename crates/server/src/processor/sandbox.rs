@@ -25,7 +25,7 @@ pub const TOKEN_TTL: Duration = Duration::minutes(15);
 pub const TEST_ROUTING_NUMBER: &str = "110000000";
 pub const TEST_BANK_NAME: &str = "Carebill Test Bank";
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE tokens (
     token_hash    BLOB PRIMARY KEY,
