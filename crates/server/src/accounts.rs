@@ -6,11 +6,11 @@
 //! is answered like a new registration (its owner is told by mail), a code request does the same
 //! work whatever the address, and codes for unknown addresses fail like wrong codes.
 
+use crate::sql::Connection;
 use carebill_api::ErrorCode;
 use carebill_billing::password::{self, PasswordContext, WeakReason};
 use carebill_billing::validate;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rusqlite::Connection;
 
 use crate::auth::tokens::{self, format_reset_code};
 use crate::auth::{self, Authed, load_member};

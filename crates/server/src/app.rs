@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::sql::params;
 use chrono::Duration;
-use rusqlite::params;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;

@@ -6,6 +6,7 @@
 //! (`autopay_bills`, claimed in the payment's own claim transaction, key `autopay:{bill_id}`).
 //! Charges run on the business clock in batches, through the same exactly-once payment engine.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::ErrorCode;
 use carebill_api::types::{
     Autopay, AutopayAmount, AutopayTiming, NotCoveredBill, PaymentMethodSummary, PaymentMethodType, PaymentSource,
@@ -14,7 +15,6 @@ use carebill_api::types::{
 use carebill_billing::autopay::{self as rules, Amount, Rule, Timing};
 use carebill_billing::{BusinessCalendar, Money};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
@@ -90,7 +90,7 @@ fn wire_timing(rule: &Rule) -> AutopayTiming {
 const RULE_COLUMNS: &str = "member_id, payment_method_id, amount_type, fixed_cents, max_cents, timing_type, timing_value, \
     enabled_at, covers_from, updated_at, ach_text_version";
 
-fn rule_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredRule>> {
+fn rule_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<Option<StoredRule>> {
     let amount_type: String = r.get(2)?;
     let fixed: Option<i64> = r.get(3)?;
     let timing_type: String = r.get(5)?;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::sql;
 use tokio::sync::Semaphore;
 
 use crate::config::DatabaseKey;
@@ -30,8 +32,8 @@ pub enum DbError {
 
 pub struct Db {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<sql::Connection>,
+    readers: Mutex<Vec<sql::Connection>>,
     read_permits: Semaphore,
 }
 
@@ -121,8 +123,9 @@ impl Db {
     pub fn open(path: &Path, key: &DatabaseKey, readers: usize) -> Result<Db, DbError> {
         let mut writer = connect(path, key, false)?;
         migrate(&mut writer)?;
+        let writer = sql::Connection::sqlite(writer);
         let readers = (0..readers.max(1))
-            .map(|_| connect(path, key, true))
+            .map(|_| connect(path, key, true).map(sql::Connection::sqlite))
             .collect::<Result<Vec<_>, _>>()?;
         let n = readers.len();
         Ok(Db {
@@ -141,7 +144,7 @@ impl Db {
     pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, ApiError> + Send + 'static,
+        F: FnOnce(&sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
         let _permit = self
             .read_permits
@@ -168,7 +171,7 @@ impl Db {
     pub async fn write<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, ApiError> + Send + 'static,
+        F: FnOnce(&mut sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
@@ -183,19 +186,13 @@ impl Db {
     pub async fn transaction<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
+        F: FnOnce(&sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.write(move |conn| conn.transaction(f)).await
     }
 
     /// Blocking access to the writer for command-line tools (import, seed).
-    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut sql::Connection) -> R) -> R {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut conn)
     }

@@ -120,6 +120,12 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl From<crate::sql::Error> for ApiError {
+    fn from(e: crate::sql::Error) -> ApiError {
+        ApiError::internal(format!("database: {e}"))
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> ApiError {
         ApiError::internal(format!("database: {e}"))

@@ -2,11 +2,11 @@
 //! of every entity that changed, read in one snapshot (one read transaction) so a page never
 //! mixes two moments.
 
+use crate::sql::Connection;
 use carebill_api::types::{Change, SyncEntity, SyncOp};
 use carebill_api::{ErrorCode, MAX_SYNC_PAGE};
 use carebill_billing::BusinessCalendar;
 use chrono::NaiveDate;
-use rusqlite::Connection;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, PRUNED_THROUGH_KEY, setting};
@@ -29,8 +29,17 @@ pub fn page(
     today: NaiveDate,
     cal: &BusinessCalendar,
 ) -> ApiResult<(i64, Option<FeedPage>)> {
-    let tx = conn.unchecked_transaction()?;
-    let conn = &*tx;
+    conn.snapshot(|conn| page_in(conn, member_id, after, if_none_match, today, cal))?
+}
+
+fn page_in(
+    conn: &Connection,
+    member_id: &str,
+    after: i64,
+    if_none_match: Option<&str>,
+    today: NaiveDate,
+    cal: &BusinessCalendar,
+) -> ApiResult<(i64, Option<FeedPage>)> {
     let member_id = member_id.to_string();
     let latest: i64 = conn.query_row(
         "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE member_id = ?1",
@@ -50,7 +59,7 @@ pub fn page(
         "SELECT seq, entity, entity_id, op FROM changes WHERE member_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
     let rows = stmt
-        .query_map(rusqlite::params![member_id, after, MAX_SYNC_PAGE as i64 + 1], |r| {
+        .query_map(crate::sql::params![member_id, after, MAX_SYNC_PAGE as i64 + 1], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,

@@ -10,12 +10,12 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use crate::sql::{OptionalExtension, params};
 use carebill_billing::bill::check_line_items;
 use carebill_billing::{BillKind, Charges, LineItem, Money, validate};
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
 
 use crate::db::Db;
@@ -34,6 +34,12 @@ pub enum ImportError {
     },
     #[error("database: {0}")]
     Db(String),
+}
+
+impl From<crate::sql::Error> for ImportError {
+    fn from(e: crate::sql::Error) -> ImportError {
+        ImportError::Db(e.to_string())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,37 +225,37 @@ pub fn import(
 
     let bills_path = bills.unwrap_or(Path::new("bills"));
     db.with_writer(|conn| {
-        let db_err = |e: rusqlite::Error| ImportError::Db(e.to_string());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        for (id, first, last, dob) in &members {
-            tx.execute(
-                "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(member_id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, date_of_birth = excluded.date_of_birth",
-                params![id, first, last, dob.format("%Y-%m-%d").to_string()],
-            )
-            .map_err(db_err)?;
-        }
-        for bill in &new_bills {
-            let on_roster = roster_ids.contains(&bill.member_id)
-                || tx
-                    .query_row("SELECT 1 FROM roster WHERE member_id = ?1", [&bill.member_id], |_| Ok(()))
+        let db_err = |e: crate::sql::Error| ImportError::Db(e.to_string());
+        conn.transaction(|tx| {
+            for (id, first, last, dob) in &members {
+                tx.execute(
+                    "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(member_id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name, date_of_birth = excluded.date_of_birth",
+                    params![id, first, last, dob.format("%Y-%m-%d").to_string()],
+                )
+                .map_err(db_err)?;
+            }
+            for bill in &new_bills {
+                let on_roster = roster_ids.contains(&bill.member_id)
+                    || tx
+                        .query_row("SELECT 1 FROM roster WHERE member_id = ?1", [&bill.member_id], |_| Ok(()))
+                        .optional()
+                        .map_err(db_err)?
+                        .is_some();
+                if !on_roster {
+                    return Err(invalid(bills_path, &bill.statement_number, format!("member {} is not on the roster", bill.member_id)));
+                }
+                let exists = tx
+                    .query_row("SELECT 1 FROM bills WHERE statement_number = ?1", [&bill.statement_number], |_| Ok(()))
                     .optional()
                     .map_err(db_err)?
                     .is_some();
-            if !on_roster {
-                return Err(invalid(bills_path, &bill.statement_number, format!("member {} is not on the roster", bill.member_id)));
+                if exists {
+                    return Err(invalid(bills_path, &bill.statement_number, "a bill with this statement number already exists"));
+                }
+                insert_bill(tx, bill, now.timestamp_millis(), now).map_err(|e| ImportError::Db(e.describe()))?;
             }
-            let exists = tx
-                .query_row("SELECT 1 FROM bills WHERE statement_number = ?1", [&bill.statement_number], |_| Ok(()))
-                .optional()
-                .map_err(db_err)?
-                .is_some();
-            if exists {
-                return Err(invalid(bills_path, &bill.statement_number, "a bill with this statement number already exists"));
-            }
-            insert_bill(&tx, bill, now.timestamp_millis(), now).map_err(|e| ImportError::Db(e.describe()))?;
-        }
-        tx.commit().map_err(db_err)?;
-        Ok(ImportSummary { members: members.len(), bills: new_bills.len() })
+            Ok(ImportSummary { members: members.len(), bills: new_bills.len() })
+        })
     })
 }

@@ -7,11 +7,11 @@
 //! bill only, on that kiosk only, and dead after [`MAX_DECLINES`] declined payments (a defence
 //! against card testing). Member endpoints never accept it: it is not an access token.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use axum::http::HeaderMap;
 use carebill_api::types::PaymentStatus;
 use carebill_api::{DEVICE_HEADER, ErrorCode};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{hash_token, random_id, random_token};

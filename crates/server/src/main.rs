@@ -207,12 +207,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             seed::seed_demo_if_empty(&db, &config, now, &processor).map_err(|e| e.describe())?;
             let today = config.calendar.date_at(now);
             let mut rng = rand::rngs::StdRng::seed_from_u64(bills as u64);
-            db.with_writer(|conn| -> Result<(), Box<dyn std::error::Error>> {
-                let tx = conn.transaction()?;
-                seed::add_bills(&tx, &mut rng, &member, bills, today, now).map_err(|e| e.describe())?;
-                tx.commit()?;
-                Ok(())
-            })?;
+            db.with_writer(|conn| {
+                conn.transaction(|tx| seed::add_bills(tx, &mut rng, &member, bills, today, now).map(|_| ()))
+            })
+            .map_err(|e| e.describe())?;
             println!("Added {bills} bills to {member}.");
             Ok(())
         }

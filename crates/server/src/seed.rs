@@ -4,12 +4,12 @@
 //! bills that are overdue, due soon, partially paid and paid. Everything else (names, amounts,
 //! codes, ids) comes from a fixed seed and is the same on every machine.
 
+use crate::sql::{Connection, params};
 use carebill_api::types::{AccountType, BankAccountDetails, CardDetails, SyncEntity, SyncOp, TokenRequest};
 use carebill_billing::{BillKind, Money};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rusqlite::{Connection, params};
 
 use crate::auth::password::hash_blocking;
 use crate::config::ServerConfig;
@@ -467,27 +467,27 @@ pub fn seed_demo_if_empty(
             return Ok(());
         }
         let password_hash = hash_blocking(DEMO_PASSWORD)?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut rng = StdRng::seed_from_u64(0xCA4E_B111);
-        for person in PEOPLE {
-            tx.execute(
-                "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, ?2, ?3, ?4)",
-                params![person.member_id, person.first, person.last, person.dob],
-            )?;
-            if let Some(email) = person.email {
+        conn.transaction(|tx| {
+            let mut rng = StdRng::seed_from_u64(0xCA4E_B111);
+            for person in PEOPLE {
                 tx.execute(
-                    "INSERT INTO accounts (member_id, email, password_hash, verified_at, created_at, password_changed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
-                    params![person.member_id, email, password_hash, ms(now)],
+                    "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, ?2, ?3, ?4)",
+                    params![person.member_id, person.first, person.last, person.dob],
                 )?;
-                save_demo_methods(&tx, processor, person.member_id, &format!("{} {}", person.first, person.last), today, now)?;
+                if let Some(email) = person.email {
+                    tx.execute(
+                        "INSERT INTO accounts (member_id, email, password_hash, verified_at, created_at, password_changed_at)
+                         VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+                        params![person.member_id, email, password_hash, ms(now)],
+                    )?;
+                    save_demo_methods(tx, processor, person.member_id, &format!("{} {}", person.first, person.last), today, now)?;
+                }
+                let count = rng.gen_range(8..=20);
+                add_bills(tx, &mut rng, person.member_id, count, today, now)?;
             }
-            let count = rng.gen_range(8..=20);
-            add_bills(&tx, &mut rng, person.member_id, count, today, now)?;
-        }
-        crate::kiosk::enroll_with(&tx, "Demo front desk", DEMO_KIOSK_CREDENTIAL, now)?;
-        tx.commit()?;
-        Ok::<_, ApiError>(())
+            crate::kiosk::enroll_with(tx, "Demo front desk", DEMO_KIOSK_CREDENTIAL, now)?;
+            Ok::<_, ApiError>(())
+        })
     })
 }
 

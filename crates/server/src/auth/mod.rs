@@ -5,12 +5,12 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
+use crate::sql::{Connection, OptionalExtension, params};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use carebill_api::ErrorCode;
 use carebill_api::types::{Member, SessionTokens};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{hash_token, random_token};

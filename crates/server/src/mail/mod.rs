@@ -10,11 +10,11 @@ pub mod templates;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sql::{Connection, params};
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rusqlite::{Connection, params};
 use tokio::sync::Notify;
 
 use crate::config::SmtpConfig;

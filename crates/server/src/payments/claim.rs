@@ -1,12 +1,12 @@
 //! Step 1, the claim: the idempotency key is looked up (replay, refuse or take over) and a new
 //! request is checked, its amounts reserved and its payment written, in one transaction.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{PaymentMethodType, PaymentSource, SyncEntity, SyncOp};
 use carebill_billing::Money;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Answer, Intent, LEASE, MethodRef, Work, processor_key, reservations, source_str};
 use crate::config::PaymentLimits;
@@ -129,11 +129,11 @@ fn check_velocity(
     let refuse = |code: ErrorCode| Err(ApiError::new(code).retry_after(3600));
     // Each count stops at its limit (`LIMIT`), so a claim reads at most that many rows however
     // many payments there were; a limit of `u32::MAX` is no limit, and no query.
-    let reached = |sql: &str, args: &[&dyn rusqlite::ToSql], limit: u32| -> ApiResult<bool> {
+    let reached = |sql: &str, args: &[&dyn crate::sql::ToSql], limit: u32| -> ApiResult<bool> {
         if limit == u32::MAX {
             return Ok(false);
         }
-        let mut all: Vec<&dyn rusqlite::ToSql> = args.to_vec();
+        let mut all: Vec<&dyn crate::sql::ToSql> = args.to_vec();
         all.push(&limit);
         let n: i64 = tx
             .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql} LIMIT ?{})", all.len()))?
@@ -141,7 +141,7 @@ fn check_velocity(
         Ok(n >= i64::from(limit))
     };
     if intent.source == PaymentSource::Member {
-        let member: &dyn rusqlite::ToSql = &intent.member_id;
+        let member: &dyn crate::sql::ToSql = &intent.member_id;
         if reached(
             "SELECT 1 FROM payments WHERE member_id = ?1 AND source = 'member' AND created_at > ?2
              AND status IN ('failed', 'processing')",

@@ -1,12 +1,12 @@
 //! Steps 2 and 3: charge claimed work at the processor (recovery asks by key first), then
 //! finalize it in one transaction by the lease holder; or release a claim that can never be paid.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{Payment, SyncEntity, SyncOp};
 use carebill_billing::Money;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::claim::{Claim, claim, key_known, key_row, replay, savepoint, take_over};
 use super::{ACH_SETTLEMENT_BUSINESS_DAYS, Answer, Intent, LEASE, MethodRef, Work, reservations};

@@ -5,7 +5,7 @@
 //! (moved to `settled_cents`: the bill is paid by that much) or *released* (the bill owes it
 //! again). Those are the only three ways `pending_cents` changes.
 
-use rusqlite::{Connection, params};
+use crate::sql::{Connection, params};
 
 use crate::error::ApiResult;
 

@@ -1,9 +1,9 @@
 //! After the fact: bank payments settle or come back, expired leases are resumed, and old keys
 //! lose their stored answers.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::types::{SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{KEY_RETENTION, SWEEP_GRACE, reservations, resume};
 use crate::error::{ApiError, ApiResult};

@@ -38,29 +38,30 @@ pub async fn list_bills(State(state): State<AppState>, who: Authed, params: Quer
     let body = state
         .db
         .read(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let version = store::member_version(&tx, &member_id)?;
-            if let Some(body) = st.bill_pages.get(&cache_key, version) {
-                return Ok(body);
-            }
-            let (data, has_more) = store::list_bills(&tx, &member_id, filter, after, limit)?;
-            let next_cursor = match data.last() {
-                Some(last) if has_more => {
-                    let payload = format!("{}|{}", last.due_date.format("%Y-%m-%d"), last.id);
-                    Some(cursor::encode(&st.secret, &context, payload.as_bytes()))
+            conn.snapshot(|tx| {
+                let version = store::member_version(tx, &member_id)?;
+                if let Some(body) = st.bill_pages.get(&cache_key, version) {
+                    return Ok(body);
                 }
-                _ => None,
-            };
-            let body = Bytes::from(
-                serde_json::to_vec(&BillPage {
-                    data,
-                    next_cursor,
-                    has_more,
-                })
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            );
-            st.bill_pages.put(cache_key, version, body.clone());
-            Ok(body)
+                let (data, has_more) = store::list_bills(tx, &member_id, filter, after, limit)?;
+                let next_cursor = match data.last() {
+                    Some(last) if has_more => {
+                        let payload = format!("{}|{}", last.due_date.format("%Y-%m-%d"), last.id);
+                        Some(cursor::encode(&st.secret, &context, payload.as_bytes()))
+                    }
+                    _ => None,
+                };
+                let body = Bytes::from(
+                    serde_json::to_vec(&BillPage {
+                        data,
+                        next_cursor,
+                        has_more,
+                    })
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+                );
+                st.bill_pages.put(cache_key, version, body.clone());
+                Ok(body)
+            })?
         })
         .await?;
     Ok((

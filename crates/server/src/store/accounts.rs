@@ -1,8 +1,8 @@
 //! Accounts, their one-time codes and pending registrations: every SQL statement about them.
 //! What the rules are (who may register, when a code counts) is the accounts service's job.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ms;
 use crate::error::ApiResult;
@@ -126,7 +126,7 @@ pub fn insert_account(
         |r| r.get(0),
     );
     match inserted {
-        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => Ok(None),
+        Err(e) if e.is_constraint_violation() => Ok(None),
         Err(e) => Err(e.into()),
         Ok(id) => Ok(Some(id)),
     }

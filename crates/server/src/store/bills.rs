@@ -1,9 +1,9 @@
 //! Writing bills: a new bill with its line items (the plan's import, and the demo's seeding).
 
+use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::types::{SyncEntity, SyncOp};
 use carebill_billing::BillKind;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::ApiResult;
 use crate::store::{date_str, ms, touch};

@@ -1,9 +1,9 @@
 //! Saved payment methods: display fields only (the processor holds the instrument).
 
+use crate::sql::{OptionalExtension, params};
 use carebill_api::ErrorCode;
 use carebill_api::types::{PaymentMethod, PaymentMethodType, SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
@@ -14,7 +14,7 @@ use crate::store::{from_ms, ms, touch};
 const METHOD_COLUMNS: &str =
     "id, kind, brand, funding, last4, exp_month, exp_year, bank_name, account_type, holder_name, created_at";
 
-fn method_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentMethod> {
+fn method_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<PaymentMethod> {
     let kind: String = r.get(1)?;
     let funding: Option<String> = r.get(3)?;
     let account_type: Option<String> = r.get(8)?;
@@ -33,7 +33,7 @@ fn method_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentMethod> {
     })
 }
 
-pub fn load_method(conn: &rusqlite::Connection, member_id: &str, id: &str) -> ApiResult<Option<PaymentMethod>> {
+pub fn load_method(conn: &crate::sql::Connection, member_id: &str, id: &str) -> ApiResult<Option<PaymentMethod>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL"
@@ -43,7 +43,7 @@ pub fn load_method(conn: &rusqlite::Connection, member_id: &str, id: &str) -> Ap
 }
 
 /// The member's saved methods, oldest first.
-pub fn list_methods(conn: &rusqlite::Connection, member_id: &str) -> ApiResult<Vec<PaymentMethod>> {
+pub fn list_methods(conn: &crate::sql::Connection, member_id: &str) -> ApiResult<Vec<PaymentMethod>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE member_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id"
     ))?;
@@ -53,7 +53,7 @@ pub fn list_methods(conn: &rusqlite::Connection, member_id: &str) -> ApiResult<V
 
 /// Saves a method from an attached instrument; the same card or account twice is one method.
 pub fn save_method(
-    tx: &rusqlite::Connection,
+    tx: &crate::sql::Connection,
     member_id: &str,
     instrument: &Instrument,
     now: chrono::DateTime<chrono::Utc>,
@@ -99,7 +99,7 @@ pub fn save_method(
 }
 
 /// Removes a saved method (it stays on the payments made with it). Refused while autopay uses it.
-pub fn delete_method(tx: &rusqlite::Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+pub fn delete_method(tx: &crate::sql::Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
     if load_method(tx, member_id, id)?.is_none() {
         return Err(ApiError::new(ErrorCode::PaymentMethodNotFound));
     }

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::sql::{Connection, OptionalExtension, Row, params};
 use carebill_api::types::{Bill, BillDetail, BillFilter, LineItem, SyncEntity, SyncOp};
 use carebill_billing::{BillKind, Charges, Money};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -42,7 +42,7 @@ pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.ki
 /// Balance in SQL, for filters: amount due less settled payments.
 pub const BALANCE_SQL: &str = "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents)";
 
-pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
+pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     let text = |i: usize| r.get::<_, String>(i);
     let id = text(0)?;
     let kind = text(3)?;
@@ -81,7 +81,7 @@ pub fn bill_from_row(r: &Row<'_>) -> rusqlite::Result<ApiResult<Bill>> {
     })())
 }
 
-fn line_item_from_row(r: &Row<'_>, offset: usize) -> rusqlite::Result<ApiResult<LineItem>> {
+fn line_item_from_row(r: &Row<'_>, offset: usize) -> crate::sql::Result<ApiResult<LineItem>> {
     let date: String = r.get(offset)?;
     let description: String = r.get(offset + 1)?;
     let code: String = r.get(offset + 2)?;

@@ -1,11 +1,11 @@
 //! The payment read model: payments as members see them, and the ones held for review.
 
+use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::types::{
     Allocation, Payment, PaymentFailure, PaymentMethodSummary, PaymentMethodType, PaymentSource, PaymentStatus,
 };
 use carebill_billing::Money;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::from_ms;
 use crate::error::ApiResult;
@@ -79,7 +79,7 @@ pub fn member_of(conn: &Connection, payment_id: &str) -> ApiResult<String> {
 const PAYMENT_COLUMNS: &str = "p.id, p.status, p.amount_cents, p.confirmation_number, p.method_type, p.method_brand, p.method_last4, \
     p.created_at, p.settled_at, p.failure_code, p.failure_message, p.idempotency_key, p.source";
 
-fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
+fn payment_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<Payment> {
     let status: String = r.get(1)?;
     let kind: String = r.get(4)?;
     let source: String = r.get(12)?;

@@ -1,0 +1,376 @@
+//! One SQL, two engines: the connection every store and service function takes.
+//!
+//! The server's SQL is written once, in the dialect SQLite and PostgreSQL share (a test keeps
+//! SQLite-only forms out: `layers.rs`). This module is the one place that knows which engine runs
+//! it. Its surface is the small part of rusqlite's that the server uses (`execute`, `query_row`,
+//! `prepare_cached` with `query_map` and `exists`, `Row::get`, `optional()`, `params!`), so the
+//! call sites read as before; the engine behind a [`Connection`] is an enum, and PostgreSQL is its
+//! second arm (issue 15).
+//!
+//! Placeholders are SQLite's `?N`; values are [`ToSql`] and read back as [`FromSql`]: `i64`,
+//! `bool`, `String`, `Vec<u8>`, their `Option`s, and references to them.
+
+use std::fmt;
+
+/// A database error: the engine's, or a row with no value where one was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A query that must return a row returned none.
+    #[error("the query returned no row")]
+    NoRows,
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::NoRows,
+            other => Error::Sqlite(other),
+        }
+    }
+}
+
+impl Error {
+    /// A unique or primary-key constraint refused the write (the row already exists).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation
+                && matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
+    }
+
+    /// Any constraint refused the write.
+    pub fn is_constraint_violation(&self) -> bool {
+        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `.optional()` on a single-row query: no row is `None`, not an error.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A value the server binds to a placeholder.
+pub trait ToSql: rusqlite::ToSql {}
+
+impl<T: rusqlite::ToSql + ?Sized> ToSql for T {}
+
+/// A value the server reads from a column.
+pub trait FromSql: rusqlite::types::FromSql {}
+
+impl<T: rusqlite::types::FromSql> FromSql for T {}
+
+/// The values of a statement's placeholders, in order.
+pub trait Params {
+    fn values(&self) -> Vec<&dyn ToSql>;
+}
+
+impl Params for &[&dyn ToSql] {
+    fn values(&self) -> Vec<&dyn ToSql> {
+        self.to_vec()
+    }
+}
+
+impl Params for Vec<&dyn ToSql> {
+    fn values(&self) -> Vec<&dyn ToSql> {
+        self.clone()
+    }
+}
+
+impl Params for [&dyn ToSql; 0] {
+    fn values(&self) -> Vec<&dyn ToSql> {
+        Vec::new()
+    }
+}
+
+macro_rules! array_params {
+    ($($n:literal),*) => {$(
+        impl<T: ToSql> Params for [T; $n] {
+            fn values(&self) -> Vec<&dyn ToSql> {
+                self.iter().map(|v| v as &dyn ToSql).collect()
+            }
+        }
+        impl<T: ToSql> Params for &[T; $n] {
+            fn values(&self) -> Vec<&dyn ToSql> {
+                self.iter().map(|v| v as &dyn ToSql).collect()
+            }
+        }
+    )*};
+}
+array_params!(1, 2, 3, 4, 5, 6, 7, 8);
+
+/// Placeholder values of mixed types: `params![member_id, cents, now]`.
+#[macro_export]
+macro_rules! sql_params {
+    () => { &[] as &[&dyn $crate::sql::ToSql] };
+    ($($v:expr),+ $(,)?) => { &[$(&$v as &dyn $crate::sql::ToSql),+] as &[&dyn $crate::sql::ToSql] };
+}
+pub use sql_params as params;
+
+fn bind<'a>(values: &[&'a dyn ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
+    values.iter().map(|v| *v as &dyn rusqlite::ToSql).collect()
+}
+
+/// A column index.
+pub trait RowIndex: rusqlite::RowIndex {}
+
+impl RowIndex for usize {}
+
+/// One row of a result.
+pub struct Row<'s> {
+    sqlite: &'s rusqlite::Row<'s>,
+}
+
+impl Row<'_> {
+    /// The value of column `idx`.
+    pub fn get<I: RowIndex, T: FromSql>(&self, idx: I) -> Result<T> {
+        Ok(self.sqlite.get(idx)?)
+    }
+}
+
+/// A connection to the server's database: one of SQLite's connections today.
+pub struct Connection {
+    sqlite: rusqlite::Connection,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Connection(sqlite)")
+    }
+}
+
+impl Connection {
+    pub fn sqlite(conn: rusqlite::Connection) -> Connection {
+        Connection { sqlite: conn }
+    }
+
+    /// The SQLite connection underneath (opening, keys, pragmas and migrations only).
+    pub fn as_sqlite(&self) -> &rusqlite::Connection {
+        &self.sqlite
+    }
+
+    pub fn as_sqlite_mut(&mut self) -> &mut rusqlite::Connection {
+        &mut self.sqlite
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Runs statements with no placeholders, one after the other.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        Ok(self.sqlite.execute_batch(sql)?)
+    }
+
+    /// The first row's answer; [`Error::NoRows`] when there is none (see `optional`).
+    pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(&self, sql: &str, params: P, f: F) -> Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// A statement, prepared once per connection and kept.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        Ok(Statement {
+            sqlite: self.sqlite.prepare_cached(sql)?,
+        })
+    }
+
+    /// A statement (kept like `prepare_cached`).
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        self.prepare_cached(sql)
+    }
+
+    /// Runs `f` in one read transaction: every query of it sees the same moment.
+    pub fn snapshot<R>(&self, f: impl FnOnce(&Connection) -> R) -> Result<R> {
+        let open = Open::begin(&self.sqlite, "BEGIN DEFERRED")?;
+        let out = f(self);
+        open.end("COMMIT")?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE` on SQLite: the write lock is taken
+    /// first), committed when `f` succeeds and rolled back otherwise, a panic included.
+    pub fn transaction<R, E: From<Error>>(&self, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E> {
+        let open = Open::begin(&self.sqlite, "BEGIN IMMEDIATE")?;
+        let out = f(self)?;
+        open.end("COMMIT")?;
+        Ok(out)
+    }
+}
+
+/// A transaction in progress: rolled back when dropped before it ends (an error or a panic in
+/// the caller's work), so the connection never stays inside a transaction.
+struct Open<'c> {
+    sqlite: &'c rusqlite::Connection,
+    ended: bool,
+}
+
+impl<'c> Open<'c> {
+    fn begin(sqlite: &'c rusqlite::Connection, begin: &str) -> Result<Open<'c>> {
+        if !sqlite.is_autocommit() {
+            // Left open by work that never ended it: it must not swallow this one.
+            sqlite.execute_batch("ROLLBACK")?;
+        }
+        sqlite.execute_batch(begin)?;
+        Ok(Open { sqlite, ended: false })
+    }
+
+    /// Commits (or otherwise ends) it; when that fails, dropping `self` rolls it back.
+    fn end(mut self, how: &str) -> Result<()> {
+        self.sqlite.execute_batch(how)?;
+        self.ended = true;
+        Ok(())
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let _ = self.sqlite.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A prepared statement.
+pub struct Statement<'c> {
+    sqlite: rusqlite::CachedStatement<'c>,
+}
+
+impl Statement<'_> {
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
+        Ok(self.sqlite.execute(bind(&params.values()).as_slice())?)
+    }
+
+    pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(&mut self, params: P, f: F) -> Result<T> {
+        let mut rows = self.sqlite.query(bind(&params.values()).as_slice())?;
+        match rows.next()? {
+            Some(row) => f(&Row { sqlite: row }),
+            None => Err(Error::NoRows),
+        }
+    }
+
+    /// Every row's answer, in order (read in full before it is returned).
+    pub fn query_map<T, P: Params, F: FnMut(&Row<'_>) -> Result<T>>(
+        &mut self,
+        params: P,
+        mut f: F,
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        let mut rows = self.sqlite.query(bind(&params.values()).as_slice())?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(&Row { sqlite: row }));
+        }
+        Ok(out.into_iter())
+    }
+
+    /// Whether the query returns a row.
+    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
+        Ok(self.sqlite.exists(bind(&params.values()).as_slice())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::sqlite(rusqlite::Connection::open_in_memory().unwrap());
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag INTEGER, data BLOB)")
+            .unwrap();
+        c
+    }
+
+    #[test]
+    fn values_go_in_and_come_back_as_they_were() {
+        let c = db();
+        let name = String::from("a");
+        c.execute(
+            "INSERT INTO t (id, name, flag, data) VALUES (?1, ?2, ?3, ?4)",
+            params![7_i64, name, true, vec![1u8, 2]],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO t (id, name, flag) VALUES (?1, ?2, ?3)",
+            params![8_i64, "b", None::<bool>],
+        )
+        .unwrap();
+        let (id, flag, data): (i64, bool, Vec<u8>) = c
+            .query_row("SELECT id, flag, data FROM t WHERE name = ?1", ["a"], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((id, flag, data), (7, true, vec![1, 2]));
+        let flag: Option<bool> = c
+            .query_row("SELECT flag FROM t WHERE id = ?1", [8], |r| r.get(0))
+            .unwrap();
+        assert_eq!(flag, None);
+        let names: Vec<String> = c
+            .prepare_cached("SELECT name FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(names, ["a", "b"]);
+        assert!(
+            c.prepare_cached("SELECT 1 FROM t WHERE id = ?1")
+                .unwrap()
+                .exists([7])
+                .unwrap()
+        );
+        let none = c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0));
+        assert!(matches!(none, Err(Error::NoRows)));
+        assert_eq!(
+            c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0))
+                .optional()
+                .unwrap(),
+            None
+        );
+        let twice = c
+            .execute("INSERT INTO t (id, name) VALUES (?1, ?2)", params![9_i64, "a"])
+            .unwrap_err();
+        assert!(twice.is_unique_violation() && twice.is_constraint_violation());
+    }
+
+    #[test]
+    fn a_transaction_keeps_all_or_nothing_even_when_its_work_panics() {
+        let c = db();
+        let failed: Result<(), Error> = c.transaction(|tx| {
+            tx.execute("INSERT INTO t (id, name) VALUES (1, 'kept?')", [])?;
+            Err(Error::NoRows)
+        });
+        assert!(failed.is_err());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _: Result<(), Error> = c.transaction(|tx| {
+                tx.execute("INSERT INTO t (id, name) VALUES (2, 'kept?')", []).unwrap();
+                panic!("the work failed");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert!(c.as_sqlite().is_autocommit(), "no transaction left open");
+        c.transaction(|tx| {
+            tx.execute("INSERT INTO t (id, name) VALUES (3, 'kept')", [])
+                .map(|_| ())
+        })
+        .unwrap();
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "only the committed row");
+        let seen = c
+            .snapshot(|s| s.query_row("SELECT name FROM t", [], |r| r.get::<_, String>(0)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, "kept");
+    }
+}
