@@ -62,10 +62,92 @@ impl<T> OptionalExtension<T> for Result<T> {
     }
 }
 
-/// A value the server binds to a placeholder.
-pub trait ToSql: rusqlite::ToSql {}
+/// A value as both engines store it: the server's columns hold only these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+}
 
-impl<T: rusqlite::ToSql + ?Sized> ToSql for T {}
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Bool(b) => ValueRef::Integer(i64::from(*b)),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// A value the server binds to a placeholder.
+pub trait ToSql {
+    fn to_value(&self) -> Value;
+}
+
+macro_rules! integer_to_sql {
+    ($($t:ty),*) => {$(
+        impl ToSql for $t {
+            fn to_value(&self) -> Value {
+                Value::Integer(i64::try_from(*self).unwrap_or(i64::MAX))
+            }
+        }
+    )*};
+}
+integer_to_sql!(i64, i32, u32, u16, u8, usize, u64);
+
+impl ToSql for bool {
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl ToSql for str {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+
+impl ToSql for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl ToSql for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+impl ToSql for Vec<u8> {
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.clone())
+    }
+}
+
+impl<const N: usize> ToSql for [u8; N] {
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+impl<T: ToSql> ToSql for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, ToSql::to_value)
+    }
+}
+
+impl<T: ToSql + ?Sized> ToSql for &T {
+    fn to_value(&self) -> Value {
+        (**self).to_value()
+    }
+}
 
 /// A value the server reads from a column.
 pub trait FromSql: rusqlite::types::FromSql {}
@@ -119,8 +201,8 @@ macro_rules! sql_params {
 }
 pub use sql_params as params;
 
-fn bind<'a>(values: &[&'a dyn ToSql]) -> Vec<&'a dyn rusqlite::ToSql> {
-    values.iter().map(|v| *v as &dyn rusqlite::ToSql).collect()
+fn bind(values: &[&dyn ToSql]) -> Vec<Value> {
+    values.iter().map(|v| v.to_value()).collect()
 }
 
 /// A column index.
@@ -250,11 +332,11 @@ pub struct Statement<'c> {
 
 impl Statement<'_> {
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
-        Ok(self.sqlite.execute(bind(&params.values()).as_slice())?)
+        Ok(self.sqlite.execute(rusqlite::params_from_iter(bind(&params.values())))?)
     }
 
     pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(&mut self, params: P, f: F) -> Result<T> {
-        let mut rows = self.sqlite.query(bind(&params.values()).as_slice())?;
+        let mut rows = self.sqlite.query(rusqlite::params_from_iter(bind(&params.values())))?;
         match rows.next()? {
             Some(row) => f(&Row { sqlite: row }),
             None => Err(Error::NoRows),
@@ -267,7 +349,7 @@ impl Statement<'_> {
         params: P,
         mut f: F,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        let mut rows = self.sqlite.query(bind(&params.values()).as_slice())?;
+        let mut rows = self.sqlite.query(rusqlite::params_from_iter(bind(&params.values())))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(f(&Row { sqlite: row }));
@@ -277,7 +359,7 @@ impl Statement<'_> {
 
     /// Whether the query returns a row.
     pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
-        Ok(self.sqlite.exists(bind(&params.values()).as_slice())?)
+        Ok(self.sqlite.exists(rusqlite::params_from_iter(bind(&params.values())))?)
     }
 }
 
