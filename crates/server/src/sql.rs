@@ -18,6 +18,9 @@ pub enum Error {
     /// A query that must return a row returned none.
     #[error("the query returned no row")]
     NoRows,
+    /// A column's value is not of the type asked for.
+    #[error("a column's value: {0}")]
+    Decode(String),
     #[error(transparent)]
     Sqlite(rusqlite::Error),
 }
@@ -150,9 +153,86 @@ impl<T: ToSql + ?Sized> ToSql for &T {
 }
 
 /// A value the server reads from a column.
-pub trait FromSql: rusqlite::types::FromSql {}
+pub trait FromSql: Sized {
+    fn from_value(value: Value) -> Result<Self>;
+}
 
-impl<T: rusqlite::types::FromSql> FromSql for T {}
+fn wrong_type(wanted: &str, got: &Value) -> Error {
+    Error::Decode(format!("expected {wanted}, found {got:?}"))
+}
+
+impl FromSql for i64 {
+    fn from_value(value: Value) -> Result<i64> {
+        match value {
+            Value::Integer(i) => Ok(i),
+            Value::Bool(b) => Ok(i64::from(b)),
+            other => Err(wrong_type("an integer", &other)),
+        }
+    }
+}
+
+macro_rules! integer_from_sql {
+    ($($t:ty),*) => {$(
+        impl FromSql for $t {
+            fn from_value(value: Value) -> Result<$t> {
+                let i = i64::from_value(value)?;
+                <$t>::try_from(i).map_err(|_| Error::Decode(format!("{i} does not fit {}", stringify!($t))))
+            }
+        }
+    )*};
+}
+integer_from_sql!(i32, u32, u16, u8, usize, u64);
+
+impl FromSql for bool {
+    fn from_value(value: Value) -> Result<bool> {
+        match value {
+            Value::Bool(b) => Ok(b),
+            Value::Integer(i) => Ok(i != 0),
+            other => Err(wrong_type("a boolean", &other)),
+        }
+    }
+}
+
+impl FromSql for String {
+    fn from_value(value: Value) -> Result<String> {
+        match value {
+            Value::Text(t) => Ok(t),
+            other => Err(wrong_type("text", &other)),
+        }
+    }
+}
+
+impl FromSql for Vec<u8> {
+    fn from_value(value: Value) -> Result<Vec<u8>> {
+        match value {
+            Value::Bytes(b) => Ok(b),
+            other => Err(wrong_type("bytes", &other)),
+        }
+    }
+}
+
+impl<T: FromSql> FromSql for Option<T> {
+    fn from_value(value: Value) -> Result<Option<T>> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// A SQLite column's value.
+fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Result<Value> {
+    use rusqlite::types::ValueRef;
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => return Err(Error::Decode(format!("a real number ({r}) where none is stored"))),
+        ValueRef::Text(t) => Value::Text(
+            String::from_utf8(t.to_vec()).map_err(|e| Error::Decode(format!("text that is not UTF-8: {e}")))?,
+        ),
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    })
+}
 
 /// The values of a statement's placeholders, in order.
 pub trait Params {
@@ -206,9 +286,15 @@ fn bind(values: &[&dyn ToSql]) -> Vec<Value> {
 }
 
 /// A column index.
-pub trait RowIndex: rusqlite::RowIndex {}
+pub trait RowIndex {
+    fn index(self) -> usize;
+}
 
-impl RowIndex for usize {}
+impl RowIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
 
 /// One row of a result.
 pub struct Row<'s> {
@@ -218,7 +304,7 @@ pub struct Row<'s> {
 impl Row<'_> {
     /// The value of column `idx`.
     pub fn get<I: RowIndex, T: FromSql>(&self, idx: I) -> Result<T> {
-        Ok(self.sqlite.get(idx)?)
+        T::from_value(sqlite_value(self.sqlite.get_ref(idx.index())?)?)
     }
 }
 
