@@ -23,6 +23,8 @@ pub enum Error {
     Decode(String),
     #[error(transparent)]
     Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Pg(#[from] postgres::Error),
 }
 
 impl From<rusqlite::Error> for Error {
@@ -37,14 +39,26 @@ impl From<rusqlite::Error> for Error {
 impl Error {
     /// A unique or primary-key constraint refused the write (the row already exists).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-            if f.code == rusqlite::ErrorCode::ConstraintViolation
-                && matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::ConstraintViolation
+                    && matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    )
+            }
+            Error::Pg(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
     }
 
-    /// Any constraint refused the write.
+    /// Any constraint refused the write (SQLSTATE class 23 on PostgreSQL).
     pub fn is_constraint_violation(&self) -> bool {
-        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.code == rusqlite::ErrorCode::ConstraintViolation,
+            Error::Pg(e) => e.code().is_some_and(|c| c.code().starts_with("23")),
+            _ => false,
+        }
     }
 }
 
@@ -297,40 +311,192 @@ impl RowIndex for usize {
 }
 
 /// One row of a result.
-pub struct Row<'s> {
-    sqlite: &'s rusqlite::Row<'s>,
+pub enum Row<'s> {
+    Sqlite(&'s rusqlite::Row<'s>),
+    Pg(&'s postgres::Row),
 }
 
 impl Row<'_> {
     /// The value of column `idx`.
     pub fn get<I: RowIndex, T: FromSql>(&self, idx: I) -> Result<T> {
-        T::from_value(sqlite_value(self.sqlite.get_ref(idx.index())?)?)
+        let idx = idx.index();
+        let value = match self {
+            Row::Sqlite(row) => sqlite_value(row.get_ref(idx)?)?,
+            Row::Pg(row) => pg_value(row, idx)?,
+        };
+        T::from_value(value)
     }
 }
 
-/// A connection to the server's database: one of SQLite's connections today.
-pub struct Connection {
-    sqlite: rusqlite::Connection,
+/// A PostgreSQL column's value: integers of every width, booleans, text and bytes.
+fn pg_value(row: &postgres::Row, idx: usize) -> Result<Value> {
+    use postgres::types::Type;
+    let column = row
+        .columns()
+        .get(idx)
+        .ok_or_else(|| Error::Decode(format!("no column {idx}")))?;
+    let ty = column.type_().clone();
+    let value = if ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(idx)?.map(Value::Integer)
+    } else if ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(idx)?.map(|i| Value::Integer(i.into()))
+    } else if ty == Type::INT2 {
+        row.try_get::<_, Option<i16>>(idx)?.map(|i| Value::Integer(i.into()))
+    } else if ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(idx)?.map(Value::Bool)
+    } else if ty == Type::TEXT || ty == Type::VARCHAR || ty == Type::BPCHAR || ty == Type::NAME {
+        row.try_get::<_, Option<String>>(idx)?.map(Value::Text)
+    } else if ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(idx)?.map(Value::Bytes)
+    } else {
+        return Err(Error::Decode(format!(
+            "column {} has type {ty}, which the server does not read",
+            column.name()
+        )));
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Value::Integer(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Integer(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Integer(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Bool(b) if *ty == Type::BOOL => b.to_sql(ty, out),
+            Value::Bool(b) if *ty == Type::INT8 => i64::from(*b).to_sql(ty, out),
+            Value::Text(t) => t.to_sql(ty, out),
+            Value::Bytes(b) => b.to_sql(ty, out),
+            other => Err(format!("cannot send {other:?} as {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// SQLite's `?N` placeholders as PostgreSQL's `$N` (a bare `?` is the next number), outside quoted
+/// text.
+pub fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let (mut quoted, mut next) = (false, 1);
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                if digits.is_empty() {
+                    digits = next.to_string();
+                }
+                next = digits.parse::<usize>().unwrap_or(next) + 1;
+                out.push('$');
+                out.push_str(&digits);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A PostgreSQL connection: the client, its prepared statements, and whether a transaction is open.
+pub struct PgConn {
+    client: std::cell::RefCell<postgres::Client>,
+    prepared: std::cell::RefCell<std::collections::HashMap<String, postgres::Statement>>,
+    in_transaction: std::cell::Cell<bool>,
+}
+
+impl PgConn {
+    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.prepared.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.borrow_mut().prepare(&pg_placeholders(sql))?;
+        self.prepared.borrow_mut().insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&self, sql: &str, values: &[Value]) -> Result<Vec<postgres::Row>> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        Ok(self.client.borrow_mut().query(&statement, &params)?)
+    }
+
+    fn execute(&self, sql: &str, values: &[Value]) -> Result<usize> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        Ok(self.client.borrow_mut().execute(&statement, &params)? as usize)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        Ok(self.client.borrow_mut().batch_execute(sql)?)
+    }
+}
+
+/// A connection to the server's database, on either engine.
+pub enum Connection {
+    Sqlite(rusqlite::Connection),
+    Pg(Box<PgConn>),
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Connection(sqlite)")
+        f.write_str(match self {
+            Connection::Sqlite(_) => "Connection(sqlite)",
+            Connection::Pg(_) => "Connection(postgres)",
+        })
     }
+}
+
+/// Which engine a connection talks to, for the few statements that differ (named in `store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
 }
 
 impl Connection {
     pub fn sqlite(conn: rusqlite::Connection) -> Connection {
-        Connection { sqlite: conn }
+        Connection::Sqlite(conn)
     }
 
-    /// The SQLite connection underneath (opening, keys, pragmas and migrations only).
-    pub fn as_sqlite(&self) -> &rusqlite::Connection {
-        &self.sqlite
+    /// A PostgreSQL connection from a client.
+    pub fn postgres(client: postgres::Client) -> Connection {
+        Connection::Pg(Box::new(PgConn {
+            client: std::cell::RefCell::new(client),
+            prepared: std::cell::RefCell::default(),
+            in_transaction: std::cell::Cell::new(false),
+        }))
     }
 
-    pub fn as_sqlite_mut(&mut self) -> &mut rusqlite::Connection {
-        &mut self.sqlite
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Connection::Sqlite(_) => Dialect::Sqlite,
+            Connection::Pg(_) => Dialect::Postgres,
+        }
     }
 
     /// Runs one statement; the number of rows it changed.
@@ -340,7 +506,10 @@ impl Connection {
 
     /// Runs statements with no placeholders, one after the other.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(self.sqlite.execute_batch(sql)?)
+        match self {
+            Connection::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Connection::Pg(c) => c.batch(sql),
+        }
     }
 
     /// The first row's answer; [`Error::NoRows`] when there is none (see `optional`).
@@ -350,8 +519,9 @@ impl Connection {
 
     /// A statement, prepared once per connection and kept.
     pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
-        Ok(Statement {
-            sqlite: self.sqlite.prepare_cached(sql)?,
+        Ok(match self {
+            Connection::Sqlite(c) => Statement::Sqlite(c.prepare_cached(sql)?),
+            Connection::Pg(c) => Statement::Pg(c, sql.to_string()),
         })
     }
 
@@ -362,7 +532,11 @@ impl Connection {
 
     /// Runs `f` in one read transaction: every query of it sees the same moment.
     pub fn snapshot<R>(&self, f: impl FnOnce(&Connection) -> R) -> Result<R> {
-        let open = Open::begin(&self.sqlite, "BEGIN DEFERRED")?;
+        let begin = match self {
+            Connection::Sqlite(_) => "BEGIN DEFERRED",
+            Connection::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let open = Open::begin(self, begin)?;
         let out = f(self);
         open.end("COMMIT")?;
         Ok(out)
@@ -371,33 +545,53 @@ impl Connection {
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE` on SQLite: the write lock is taken
     /// first), committed when `f` succeeds and rolled back otherwise, a panic included.
     pub fn transaction<R, E: From<Error>>(&self, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E> {
-        let open = Open::begin(&self.sqlite, "BEGIN IMMEDIATE")?;
+        let begin = match self {
+            Connection::Sqlite(_) => "BEGIN IMMEDIATE",
+            Connection::Pg(_) => "BEGIN",
+        };
+        let open = Open::begin(self, begin)?;
         let out = f(self)?;
         open.end("COMMIT")?;
         Ok(out)
+    }
+
+    fn in_transaction(&self) -> bool {
+        match self {
+            Connection::Sqlite(c) => !c.is_autocommit(),
+            Connection::Pg(c) => c.in_transaction.get(),
+        }
+    }
+
+    fn mark_transaction(&self, open: bool) {
+        if let Connection::Pg(c) = self {
+            c.in_transaction.set(open);
+        }
     }
 }
 
 /// A transaction in progress: rolled back when dropped before it ends (an error or a panic in
 /// the caller's work), so the connection never stays inside a transaction.
 struct Open<'c> {
-    sqlite: &'c rusqlite::Connection,
+    conn: &'c Connection,
     ended: bool,
 }
 
 impl<'c> Open<'c> {
-    fn begin(sqlite: &'c rusqlite::Connection, begin: &str) -> Result<Open<'c>> {
-        if !sqlite.is_autocommit() {
+    fn begin(conn: &'c Connection, begin: &str) -> Result<Open<'c>> {
+        if conn.in_transaction() {
             // Left open by work that never ended it: it must not swallow this one.
-            sqlite.execute_batch("ROLLBACK")?;
+            conn.execute_batch("ROLLBACK")?;
+            conn.mark_transaction(false);
         }
-        sqlite.execute_batch(begin)?;
-        Ok(Open { sqlite, ended: false })
+        conn.execute_batch(begin)?;
+        conn.mark_transaction(true);
+        Ok(Open { conn, ended: false })
     }
 
     /// Commits (or otherwise ends) it; when that fails, dropping `self` rolls it back.
     fn end(mut self, how: &str) -> Result<()> {
-        self.sqlite.execute_batch(how)?;
+        self.conn.execute_batch(how)?;
+        self.conn.mark_transaction(false);
         self.ended = true;
         Ok(())
     }
@@ -406,26 +600,41 @@ impl<'c> Open<'c> {
 impl Drop for Open<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            let _ = self.sqlite.execute_batch("ROLLBACK");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.conn.mark_transaction(false);
         }
     }
 }
 
 /// A prepared statement.
-pub struct Statement<'c> {
-    sqlite: rusqlite::CachedStatement<'c>,
+pub enum Statement<'c> {
+    Sqlite(rusqlite::CachedStatement<'c>),
+    Pg(&'c PgConn, String),
 }
 
 impl Statement<'_> {
     pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
-        Ok(self.sqlite.execute(rusqlite::params_from_iter(bind(&params.values())))?)
+        let values = bind(&params.values());
+        match self {
+            Statement::Sqlite(s) => Ok(s.execute(rusqlite::params_from_iter(values))?),
+            Statement::Pg(c, sql) => c.execute(sql, &values),
+        }
     }
 
     pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(&mut self, params: P, f: F) -> Result<T> {
-        let mut rows = self.sqlite.query(rusqlite::params_from_iter(bind(&params.values())))?;
-        match rows.next()? {
-            Some(row) => f(&Row { sqlite: row }),
-            None => Err(Error::NoRows),
+        let values = bind(&params.values());
+        match self {
+            Statement::Sqlite(s) => {
+                let mut rows = s.query(rusqlite::params_from_iter(values))?;
+                match rows.next()? {
+                    Some(row) => f(&Row::Sqlite(row)),
+                    None => Err(Error::NoRows),
+                }
+            }
+            Statement::Pg(c, sql) => match c.query(sql, &values)?.first() {
+                Some(row) => f(&Row::Pg(row)),
+                None => Err(Error::NoRows),
+            },
         }
     }
 
@@ -435,17 +644,31 @@ impl Statement<'_> {
         params: P,
         mut f: F,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
-        let mut rows = self.sqlite.query(rusqlite::params_from_iter(bind(&params.values())))?;
+        let values = bind(&params.values());
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(f(&Row { sqlite: row }));
+        match self {
+            Statement::Sqlite(s) => {
+                let mut rows = s.query(rusqlite::params_from_iter(values))?;
+                while let Some(row) = rows.next()? {
+                    out.push(f(&Row::Sqlite(row)));
+                }
+            }
+            Statement::Pg(c, sql) => {
+                for row in &c.query(sql, &values)? {
+                    out.push(f(&Row::Pg(row)));
+                }
+            }
         }
         Ok(out.into_iter())
     }
 
     /// Whether the query returns a row.
     pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
-        Ok(self.sqlite.exists(rusqlite::params_from_iter(bind(&params.values())))?)
+        let values = bind(&params.values());
+        match self {
+            Statement::Sqlite(s) => Ok(s.exists(rusqlite::params_from_iter(values))?),
+            Statement::Pg(c, sql) => Ok(!c.query(sql, &values)?.is_empty()),
+        }
     }
 }
 
@@ -453,92 +676,117 @@ impl Statement<'_> {
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let c = Connection::sqlite(rusqlite::Connection::open_in_memory().unwrap());
-        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag INTEGER, data BLOB)")
+    /// The same table on each engine, and the cluster that must outlive a PostgreSQL connection.
+    fn engines() -> Vec<(Connection, Option<carebill_testkit::postgres::PgCluster>)> {
+        let sqlite = Connection::sqlite(rusqlite::Connection::open_in_memory().unwrap());
+        sqlite
+            .execute_batch(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag INTEGER, data BLOB)",
+            )
             .unwrap();
-        c
+        let cluster = carebill_testkit::postgres::PgCluster::start().unwrap();
+        cluster.create_database("sqltest").unwrap();
+        let client = postgres::Client::connect(&cluster.url("sqltest"), postgres::NoTls).unwrap();
+        let pg = Connection::postgres(client);
+        pg.execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag BOOLEAN, data BYTEA)")
+            .unwrap();
+        vec![(sqlite, None), (pg, Some(cluster))]
     }
 
     #[test]
-    fn values_go_in_and_come_back_as_they_were() {
-        let c = db();
-        let name = String::from("a");
-        c.execute(
-            "INSERT INTO t (id, name, flag, data) VALUES (?1, ?2, ?3, ?4)",
-            params![7_i64, name, true, vec![1u8, 2]],
-        )
-        .unwrap();
-        c.execute(
-            "INSERT INTO t (id, name, flag) VALUES (?1, ?2, ?3)",
-            params![8_i64, "b", None::<bool>],
-        )
-        .unwrap();
-        let (id, flag, data): (i64, bool, Vec<u8>) = c
-            .query_row("SELECT id, flag, data FROM t WHERE name = ?1", ["a"], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    fn placeholders_become_postgres_numbers_outside_quoted_text() {
+        assert_eq!(
+            pg_placeholders("SELECT ?1, '?2 stays', ?, ?10 WHERE x = '' AND y = ?"),
+            "SELECT $1, '?2 stays', $2, $10 WHERE x = '' AND y = $11"
+        );
+    }
+
+    #[test]
+    fn values_go_in_and_come_back_as_they_were_on_both_engines() {
+        for (c, _cluster) in engines() {
+            let name = String::from("a");
+            c.execute(
+                "INSERT INTO t (id, name, flag, data) VALUES (?1, ?2, ?3, ?4)",
+                params![7_i64, name, true, vec![1u8, 2]],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO t (id, name, flag) VALUES (?1, ?2, ?3)",
+                params![8_i64, "b", None::<bool>],
+            )
+            .unwrap();
+            let (id, flag, data): (i64, bool, Vec<u8>) = c
+                .query_row("SELECT id, flag, data FROM t WHERE name = ?1", ["a"], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .unwrap();
+            assert_eq!((id, flag, data), (7, true, vec![1, 2]), "{c:?}");
+            let flag: Option<bool> = c
+                .query_row("SELECT flag FROM t WHERE id = ?1", [8], |r| r.get(0))
+                .unwrap();
+            assert_eq!(flag, None);
+            let names: Vec<String> = c
+                .prepare_cached("SELECT name FROM t ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_>>()
+                .unwrap();
+            assert_eq!(names, ["a", "b"]);
+            assert!(
+                c.prepare_cached("SELECT 1 FROM t WHERE id = ?1")
+                    .unwrap()
+                    .exists([7])
+                    .unwrap()
+            );
+            let count: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+            assert_eq!(count, 2);
+            let none = c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0));
+            assert!(matches!(none, Err(Error::NoRows)));
+            assert_eq!(
+                c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .unwrap(),
+                None
+            );
+            let twice = c
+                .execute("INSERT INTO t (id, name) VALUES (?1, ?2)", params![9_i64, "a"])
+                .unwrap_err();
+            assert!(
+                twice.is_unique_violation() && twice.is_constraint_violation(),
+                "{c:?}: {twice}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transaction_keeps_all_or_nothing_even_when_its_work_panics_on_both_engines() {
+        for (c, _cluster) in engines() {
+            let failed: Result<(), Error> = c.transaction(|tx| {
+                tx.execute("INSERT INTO t (id, name) VALUES (1, 'kept?')", [])?;
+                Err(Error::NoRows)
+            });
+            assert!(failed.is_err());
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _: Result<(), Error> = c.transaction(|tx| {
+                    tx.execute("INSERT INTO t (id, name) VALUES (2, 'kept?')", []).unwrap();
+                    panic!("the work failed");
+                });
+            }));
+            assert!(panicked.is_err());
+            assert!(!c.in_transaction(), "no transaction left open");
+            c.transaction(|tx| {
+                tx.execute("INSERT INTO t (id, name) VALUES (3, 'kept')", [])
+                    .map(|_| ())
             })
             .unwrap();
-        assert_eq!((id, flag, data), (7, true, vec![1, 2]));
-        let flag: Option<bool> = c
-            .query_row("SELECT flag FROM t WHERE id = ?1", [8], |r| r.get(0))
-            .unwrap();
-        assert_eq!(flag, None);
-        let names: Vec<String> = c
-            .prepare_cached("SELECT name FROM t ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_>>()
-            .unwrap();
-        assert_eq!(names, ["a", "b"]);
-        assert!(
-            c.prepare_cached("SELECT 1 FROM t WHERE id = ?1")
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 1, "{c:?}: only the committed row");
+            let seen = c
+                .snapshot(|s| s.query_row("SELECT name FROM t", [], |r| r.get::<_, String>(0)))
                 .unwrap()
-                .exists([7])
-                .unwrap()
-        );
-        let none = c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0));
-        assert!(matches!(none, Err(Error::NoRows)));
-        assert_eq!(
-            c.query_row("SELECT id FROM t WHERE id = ?1", [9], |r| r.get::<_, i64>(0))
-                .optional()
-                .unwrap(),
-            None
-        );
-        let twice = c
-            .execute("INSERT INTO t (id, name) VALUES (?1, ?2)", params![9_i64, "a"])
-            .unwrap_err();
-        assert!(twice.is_unique_violation() && twice.is_constraint_violation());
-    }
-
-    #[test]
-    fn a_transaction_keeps_all_or_nothing_even_when_its_work_panics() {
-        let c = db();
-        let failed: Result<(), Error> = c.transaction(|tx| {
-            tx.execute("INSERT INTO t (id, name) VALUES (1, 'kept?')", [])?;
-            Err(Error::NoRows)
-        });
-        assert!(failed.is_err());
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _: Result<(), Error> = c.transaction(|tx| {
-                tx.execute("INSERT INTO t (id, name) VALUES (2, 'kept?')", []).unwrap();
-                panic!("the work failed");
-            });
-        }));
-        assert!(panicked.is_err());
-        assert!(c.as_sqlite().is_autocommit(), "no transaction left open");
-        c.transaction(|tx| {
-            tx.execute("INSERT INTO t (id, name) VALUES (3, 'kept')", [])
-                .map(|_| ())
-        })
-        .unwrap();
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 1, "only the committed row");
-        let seen = c
-            .snapshot(|s| s.query_row("SELECT name FROM t", [], |r| r.get::<_, String>(0)))
-            .unwrap()
-            .unwrap();
-        assert_eq!(seen, "kept");
+                .unwrap();
+            assert_eq!(seen, "kept");
+        }
     }
 }
