@@ -24,6 +24,12 @@ pub enum ProcessorError {
     Unavailable(String),
 }
 
+impl From<crate::sql::Error> for ProcessorError {
+    fn from(e: crate::sql::Error) -> ProcessorError {
+        ProcessorError::Unavailable(e.to_string())
+    }
+}
+
 /// What may be known and shown about a card or bank account.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstrumentDetails {

@@ -12,7 +12,7 @@ use carebill_billing::Money;
 use carebill_billing::validate::{self, CardBrand, Invalid};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use crate::sql::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
 use super::{AchResult, Charge, ChargeStatus, Instrument, InstrumentDetails, PaymentProcessor, ProcessorError, Source};
@@ -118,6 +118,13 @@ fn unavailable(e: impl std::fmt::Display) -> ProcessorError {
     ProcessorError::Unavailable(e.to_string())
 }
 
+/// A key for one purpose, derived from `key`.
+fn derive(key: &DatabaseKey, label: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("hmac accepts any key length");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
 pub struct SandboxProcessor {
     conn: Mutex<Connection>,
     fingerprint_key: [u8; 32],
@@ -127,21 +134,22 @@ impl SandboxProcessor {
     /// Opens (creating) the sandbox's database in `data_dir`, encrypted with a key derived from
     /// the server's database key.
     pub fn open(data_dir: &Path, key: &DatabaseKey) -> Result<SandboxProcessor, DbError> {
-        let derive = |label: &[u8]| -> [u8; 32] {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("hmac accepts any key length");
-            mac.update(label);
-            mac.finalize().into_bytes().into()
-        };
         let mut conn = db::connect(
             &data_dir.join("processor.db"),
-            &DatabaseKey(derive(b"carebill sandbox processor db")),
+            &DatabaseKey(derive(key, b"carebill sandbox processor db")),
             false,
         )?;
         db::migrate_with(&mut conn, MIGRATIONS)?;
-        Ok(SandboxProcessor {
+        Ok(SandboxProcessor::on(Connection::sqlite(conn), key))
+    }
+
+    /// The sandbox on a connection whose database already has its tables (on PostgreSQL, the
+    /// server's own database: its schema includes them). `key` keys the card fingerprints.
+    pub fn on(conn: Connection, key: &DatabaseKey) -> SandboxProcessor {
+        SandboxProcessor {
             conn: Mutex::new(conn),
-            fingerprint_key: derive(b"carebill sandbox fingerprints"),
-        })
+            fingerprint_key: derive(key, b"carebill sandbox fingerprints"),
+        }
     }
 
     fn fingerprint(&self, what: &str) -> String {
@@ -151,17 +159,9 @@ impl SandboxProcessor {
         crate::ids::hex(&mac.finalize().into_bytes()[..16])
     }
 
-    fn with_tx<R>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, ProcessorError>,
-    ) -> Result<R, ProcessorError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(unavailable)?;
-        Ok(out)
+    fn with_tx<R>(&self, f: impl FnOnce(&Connection) -> Result<R, ProcessorError>) -> Result<R, ProcessorError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.transaction(f)
     }
 
     /// Validates details and decides their sandbox outcome. The numbers go no further.
