@@ -84,8 +84,12 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Opens (creating and migrating) the database in the data directory.
+/// Opens (creating and migrating) the database: PostgreSQL at `database_url`, otherwise SQLite
+/// in the data directory.
 pub fn open_database(config: &ServerConfig) -> Result<Db, StartError> {
+    if let Some(url) = &config.database_url {
+        return Ok(Db::open_postgres(&url.0, READERS)?);
+    }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Setup(format!("cannot create {}: {e}", config.data_dir.display())))?;
     Ok(Db::open(
@@ -159,33 +163,35 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     // Refuse before anything is opened or created.
     config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
-    let db = Arc::new(open_database(&config)?);
-    let secret = load_secret(&db, config.server_secret.as_ref())?;
+    // Opening, migrating, the secret, the sandbox and the demo seed are blocking database work
+    // (PostgreSQL's client is synchronous): on the blocking pool, never on an async worker.
     let kind = config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
-    let processor: Arc<dyn PaymentProcessor> = match (processor, kind) {
-        (Some(p), _) => p,
-        (None, ProcessorKind::Sandbox) => Arc::new(SandboxProcessor::open(&config.data_dir, &config.database_key)?),
+    let (db, secret, processor, offset_ms) = {
+        let (config, clock) = (config.clone(), Arc::clone(&clock));
+        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let db = Arc::new(open_database(&config)?);
+            let secret = load_secret(&db, config.server_secret.as_ref())?;
+            let processor: Arc<dyn PaymentProcessor> = match (processor, kind) {
+                (Some(p), _) => p,
+                (None, ProcessorKind::Sandbox) => Arc::new(SandboxProcessor::for_config(&config)?),
+            };
+            if config.demo {
+                seed::seed_demo_if_empty(&db, &config, clock.now(), processor.as_ref())?;
+            }
+            let offset_ms: i64 = db
+                .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            Ok((db, secret, processor, offset_ms))
+        })
+        .await
+        .map_err(|e| StartError::Setup(e.to_string()))??
     };
     if kind == ProcessorKind::Sandbox && !config.demo {
         tracing::warn!(
             "SANDBOX PROCESSOR: this server charges nothing real. Test cards pay bills. Use it for staging only."
         );
     }
-    if config.demo {
-        let (cfg, db2, clk, proc2) = (
-            config.clone(),
-            Arc::clone(&db),
-            Arc::clone(&clock),
-            Arc::clone(&processor),
-        );
-        tokio::task::spawn_blocking(move || seed::seed_demo_if_empty(&db2, &cfg, clk.now(), proc2.as_ref()))
-            .await
-            .map_err(|e| StartError::Setup(e.to_string()))??;
-    }
-    let offset_ms: i64 = db
-        .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
     let business = BusinessClock::new(Arc::clone(&clock), Duration::milliseconds(offset_ms), config.calendar);
     let hasher = tokio::task::spawn_blocking({
         let n = config.hash_concurrency;

@@ -39,6 +39,17 @@ impl DatabaseKey {
     }
 }
 
+/// A PostgreSQL connection URL (`postgresql://user:password@host/db?...`). Never printed: its
+/// `Debug` shows only that there is one, since it may carry a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("the database key must be 64 hexadecimal characters (32 bytes)")]
@@ -242,6 +253,8 @@ pub struct ServerConfig {
     pub database_key: DatabaseKey,
     /// The server secret from `server_secret_file`; `None`: the one kept in the database.
     pub server_secret: Option<DatabaseKey>,
+    /// PostgreSQL instead of SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
     pub calendar: BusinessCalendar,
     pub address_limits: bool,
     pub mail_from: String,
@@ -272,6 +285,7 @@ impl ServerConfig {
             tls: None,
             database_key: DatabaseKey::random(),
             server_secret: None,
+            database_url: None,
             calendar: BusinessCalendar::default(),
             address_limits: true,
             mail_from: "Carebill <no-reply@carebill.example>".into(),

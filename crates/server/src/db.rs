@@ -1,8 +1,11 @@
-//! The server's database: SQLCipher-encrypted SQLite in WAL mode.
+//! The server's database: SQLCipher-encrypted SQLite in WAL mode, or PostgreSQL.
 //!
-//! One writer connection (SQLite has one writer anyway) and a small pool of read-only readers.
-//! All database work runs on the blocking pool, never on the async workers. Writes that move
-//! money use `BEGIN IMMEDIATE` and the writer runs with `synchronous=FULL`.
+//! One writer connection (SQLite has one writer anyway; on PostgreSQL one process's writes are
+//! serialized the same way, so both engines behave alike) and a small pool of readers. All
+//! database work runs on the blocking pool, never on the async workers (the PostgreSQL client is
+//! synchronous too). Writes that move money use `BEGIN IMMEDIATE` on SQLite and the writer runs
+//! with `synchronous=FULL`; PostgreSQL runs with its durable defaults (`fsync`,
+//! `synchronous_commit`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::DatabaseKey;
 use crate::error::ApiError;
-use crate::migrations::MIGRATIONS;
+use crate::migrations::{MIGRATIONS, PG_MIGRATIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -28,10 +31,22 @@ pub enum DbError {
     TooNew { found: usize, known: usize },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+}
+
+impl From<sql::Error> for DbError {
+    fn from(e: sql::Error) -> DbError {
+        match e {
+            sql::Error::Sqlite(e) => DbError::Sqlite(e),
+            other => DbError::Postgres(other.to_string()),
+        }
+    }
 }
 
 pub struct Db {
-    path: PathBuf,
+    /// The SQLite file; `None` on PostgreSQL.
+    path: Option<PathBuf>,
     writer: Mutex<sql::Connection>,
     readers: Mutex<Vec<sql::Connection>>,
     read_permits: Semaphore,
@@ -66,6 +81,52 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
     }
     Ok(conn)
+}
+
+/// A connection to PostgreSQL (without TLS: a Unix socket or loopback; TLS is configured in
+/// `pg_tls`).
+pub(crate) fn pg_connect(url: &str) -> Result<sql::Connection, DbError> {
+    let client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Postgres(e.to_string()))?;
+    Ok(sql::Connection::postgres(client))
+}
+
+/// Takes the server's migration lock on PostgreSQL (a session advisory lock: held until released
+/// or the connection ends), so servers starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x4341_5245_4249_4c4c; // "CAREBILL"
+
+/// Brings a PostgreSQL schema up to date, under the migration lock. Applied migrations are
+/// recorded in `schema_migrations`; each runs in its own transaction with its record.
+pub fn migrate_postgres(conn: &sql::Connection) -> Result<(), DbError> {
+    conn.query_row("SELECT pg_advisory_lock(?1)", [MIGRATION_LOCK], |_| Ok(()))?;
+    let outcome = (|| -> Result<(), DbError> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )?;
+        let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
+        let known = PG_MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(DbError::TooNew {
+                found: current as usize,
+                known: known as usize,
+            });
+        }
+        for (i, migration) in PG_MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i as i64 + 1;
+            conn.transaction(|tx| -> Result<(), DbError> {
+                tx.execute_batch(migration)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    sql::params![version, chrono::Utc::now().timestamp_millis()],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })();
+    let _ = conn.query_row("SELECT pg_advisory_unlock(?1)", [MIGRATION_LOCK], |_| Ok(()));
+    outcome
 }
 
 /// Brings the schema up to date. Migrations only move forward.
@@ -129,15 +190,33 @@ impl Db {
             .collect::<Result<Vec<_>, _>>()?;
         let n = readers.len();
         Ok(Db {
-            path: path.to_owned(),
+            path: Some(path.to_owned()),
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(n),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens a PostgreSQL database: migrations run first (under an advisory lock, so servers
+    /// starting together migrate once), then the writer and `readers` readers connect.
+    pub fn open_postgres(url: &str, readers: usize) -> Result<Db, DbError> {
+        let writer = pg_connect(url)?;
+        migrate_postgres(&writer)?;
+        let readers = (0..readers.max(1))
+            .map(|_| pg_connect(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = readers.len();
+        Ok(Db {
+            path: None,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+            read_permits: Semaphore::new(n),
+        })
+    }
+
+    /// The SQLite file; `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// Runs `f` on a reader, off the async workers.

@@ -202,8 +202,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(Command::Seed { bills, member }) => {
             let db = app::open_database(&config)?;
             let now = chrono::Utc::now();
-            let processor =
-                carebill_server::processor::sandbox::SandboxProcessor::open(&config.data_dir, &config.database_key)?;
+            let processor = carebill_server::processor::sandbox::SandboxProcessor::for_config(&config)?;
             seed::seed_demo_if_empty(&db, &config, now, &processor).map_err(|e| e.describe())?;
             let today = config.calendar.date_at(now);
             let mut rng = rand::rngs::StdRng::seed_from_u64(bills as u64);

@@ -5,6 +5,11 @@
 //! TEXT `YYYY-MM-DD`; money is INTEGER cents (exact; converted to `Money` at the edge); secrets
 //! (tokens, codes) are stored only as hashes.
 
+/// PostgreSQL's migrations (`crates/server/migrations/postgres/`), recorded in
+/// `schema_migrations`: the first is the schema SQLite reaches after its four, the sandbox
+/// processor's tables included; every later change to the schema is a migration in both lists.
+pub const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: members, sessions, bills, the change feed, mail and audit.
     r#"
@@ -365,14 +370,8 @@ mod tests {
 
     use rusqlite::Connection;
 
-    use super::MIGRATIONS;
+    use super::{MIGRATIONS, PG_MIGRATIONS};
     use crate::db::migrate_with;
-
-    /// PostgreSQL's migrations (`crates/server/migrations/postgres/`): the first is the schema
-    /// SQLite reaches after its four, the sandbox processor's tables included; later ones follow
-    /// SQLite's changes. The server does not run on PostgreSQL yet (issue 15 in progress), so
-    /// only this test reads them; the backend's migration runner will take this list over.
-    const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
 
     /// Table -> [(column, type)].
     type Tables = BTreeMap<String, Vec<(String, String)>>;

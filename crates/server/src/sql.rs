@@ -417,10 +417,40 @@ pub fn pg_placeholders(sql: &str) -> String {
 }
 
 /// A PostgreSQL connection: the client, its prepared statements, and whether a transaction is open.
+///
+/// The client is synchronous (it runs a small runtime of its own), so it must never be used or
+/// dropped on an async worker: the server uses it only on the blocking pool, and dropping it
+/// closes it on a thread of its own.
 pub struct PgConn {
-    client: std::cell::RefCell<postgres::Client>,
+    client: std::cell::RefCell<PgClient>,
     prepared: std::cell::RefCell<std::collections::HashMap<String, postgres::Statement>>,
     in_transaction: std::cell::Cell<bool>,
+}
+
+/// The client, closed on a thread of its own when dropped (wherever the last owner drops it).
+struct PgClient(Option<postgres::Client>);
+
+impl std::ops::Deref for PgClient {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        self.0.as_ref().expect("the client is there until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PgClient {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        self.0.as_mut().expect("the client is there until dropped")
+    }
+}
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            let _ = std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(client));
+        }
+    }
 }
 
 impl PgConn {
@@ -486,7 +516,7 @@ impl Connection {
     /// A PostgreSQL connection from a client.
     pub fn postgres(client: postgres::Client) -> Connection {
         Connection::Pg(Box::new(PgConn {
-            client: std::cell::RefCell::new(client),
+            client: std::cell::RefCell::new(PgClient(Some(client))),
             prepared: std::cell::RefCell::default(),
             in_transaction: std::cell::Cell::new(false),
         }))

@@ -1,5 +1,9 @@
 //! A real billing server in process: loopback port 0, a temp data dir, demo mode (seeded data,
 //! the demo mailbox), no background scheduler (tests run it when they want), two password hashers.
+//!
+//! The database is SQLite in the temp dir, or, when `CAREBILL_TEST_POSTGRES` names a URL template
+//! with `{db}` for the database name (`cargo xtask test` sets it for its PostgreSQL run), a fresh
+//! database of its own in that cluster.
 
 use std::sync::Arc;
 
@@ -10,7 +14,7 @@ use carebill_server::{Clock, RunningServer, SystemClock};
 pub use carebill_server::seed::{DEMO_EMAIL, DEMO_PASSWORD};
 
 type Adjust<'a> = Box<dyn FnOnce(&mut ServerConfig) + 'a>;
-type MakeProcessor<'a> = Box<dyn FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + 'a>;
+type MakeProcessor<'a> = Box<dyn FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + Send + 'a>;
 
 /// A running test server and the temp dir it keeps its data in (removed when dropped).
 pub struct TestServer {
@@ -82,7 +86,10 @@ impl<'a> TestServerBuilder<'a> {
     }
 
     /// A processor built from the config (e.g. a faulty wrapper around the sandbox).
-    pub fn processor(mut self, make: impl FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + 'a) -> Self {
+    pub fn processor(
+        mut self,
+        make: impl FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + Send + 'a,
+    ) -> Self {
         self.processor = Some(Box::new(make));
         self
     }
@@ -113,17 +120,40 @@ impl<'a> TestServerBuilder<'a> {
             None => tempfile::tempdir().expect("a temp dir for the server"),
         };
         let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("loopback"), dir.path().to_path_buf());
+        // The PostgreSQL client is synchronous: never on the test's async worker.
+        config.database_url = std::thread::spawn(postgres_database)
+            .join()
+            .expect("the test database is made")
+            .map(carebill_server::config::DatabaseUrl);
         config.demo = true;
         config.hash_concurrency = 2;
         config.scheduler_every = None;
         for adjust in self.adjust {
             adjust(&mut config);
         }
-        let processor = self.processor.and_then(|make| make(&config));
+        // A processor may open a database connection: never on the test's async worker.
+        let processor = self
+            .processor
+            .and_then(|make| std::thread::scope(|s| s.spawn(|| make(&config)).join().expect("the processor is made")));
         let server = carebill_server::start_with(config, self.clock, processor)
             .await
             .expect("the test server starts");
         let url = format!("http://{}", server.addr);
         TestServer { server, url, dir }
     }
+}
+
+/// The URL template of the PostgreSQL cluster the tests run on, if they run on one.
+pub const POSTGRES_ENV: &str = "CAREBILL_TEST_POSTGRES";
+
+/// A new, empty database in the test cluster (`None`: the tests run on SQLite).
+pub fn postgres_database() -> Option<String> {
+    let template = std::env::var(POSTGRES_ENV).ok().filter(|t| !t.is_empty())?;
+    let name = format!("t_{:016x}", rand::random::<u64>());
+    let mut admin = postgres::Client::connect(&template.replace("{db}", "postgres"), postgres::NoTls)
+        .expect("the test cluster answers");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("a test database is created");
+    Some(template.replace("{db}", &name))
 }

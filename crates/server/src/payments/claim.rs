@@ -136,7 +136,7 @@ fn check_velocity(
         let mut all: Vec<&dyn crate::sql::ToSql> = args.to_vec();
         all.push(&limit);
         let n: i64 = tx
-            .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql} LIMIT ?{})", all.len()))?
+            .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql} LIMIT ?{}) AS counted", all.len()))?
             .query_row(all.as_slice(), |r| r.get(0))?;
         Ok(n >= i64::from(limit))
     };

@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
+use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::types::{Funding, PaymentMethodType, ProcessorToken, TokenRequest};
 use carebill_billing::Money;
 use carebill_billing::validate::{self, CardBrand, Invalid};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
-use crate::sql::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
 use super::{AchResult, Charge, ChargeStatus, Instrument, InstrumentDetails, PaymentProcessor, ProcessorError, Source};
@@ -143,9 +143,39 @@ impl SandboxProcessor {
         Ok(SandboxProcessor::on(Connection::sqlite(conn), key))
     }
 
-    /// The sandbox on a connection whose database already has its tables (on PostgreSQL, the
-    /// server's own database: its schema includes them). `key` keys the card fingerprints.
-    pub fn on(conn: Connection, key: &DatabaseKey) -> SandboxProcessor {
+    /// The sandbox the server with `config` uses: its own encrypted file beside SQLite's, or
+    /// the server's PostgreSQL database (whose schema has its tables).
+    pub fn for_config(config: &crate::config::ServerConfig) -> Result<SandboxProcessor, DbError> {
+        match &config.database_url {
+            None => SandboxProcessor::open(&config.data_dir, &config.database_key),
+            Some(url) => {
+                // Its tables are in the server's schema: bring it up to date first (once, under
+                // the migration lock), whoever opens the database first.
+                let conn = db::pg_connect(&url.0)?;
+                db::migrate_postgres(&conn)?;
+                SandboxProcessor::on_postgres(conn)
+            }
+        }
+    }
+
+    /// The sandbox in a PostgreSQL database. Its card-fingerprint key is made once and kept
+    /// there (`settings`), so fingerprints stay the same across restarts and servers.
+    pub fn on_postgres(conn: Connection) -> Result<SandboxProcessor, DbError> {
+        let made = crate::ids::hex(&rand::random::<[u8; 32]>());
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('sandbox_fingerprint_key', ?1) ON CONFLICT (key) DO NOTHING",
+            [made],
+        )?;
+        let hex: String = conn.query_row(
+            "SELECT value FROM settings WHERE key = 'sandbox_fingerprint_key'",
+            [],
+            |r| r.get(0),
+        )?;
+        let key = DatabaseKey::from_hex(&hex).map_err(|e| DbError::Postgres(e.to_string()))?;
+        Ok(SandboxProcessor::on(conn, &key))
+    }
+
+    fn on(conn: Connection, key: &DatabaseKey) -> SandboxProcessor {
         SandboxProcessor {
             conn: Mutex::new(conn),
             fingerprint_key: derive(key, b"carebill sandbox fingerprints"),

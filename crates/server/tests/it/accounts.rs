@@ -282,15 +282,27 @@ async fn resending_reveals_nothing_about_accounts() {
 
 /// Review finding 6: a reset request for an address without an account does the same work (a
 /// committed write) as one with an account, so its timing reveals nothing. The write is seen
-/// through SQLite's count of committed changes on the writer.
+/// through SQLite's count of committed changes on the writer, or on PostgreSQL through the
+/// transaction id of the newest row version a code request writes.
 #[tokio::test]
 async fn reset_requests_write_the_same_for_any_address() {
     let s = TestServer::start().await;
     let changes = || {
-        s.server
-            .state
-            .db
-            .write(|c| Ok(c.query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0))?))
+        s.server.state.db.write(|c| {
+            let sql = match c.dialect() {
+                carebill_server::sql::Dialect::Sqlite => "SELECT total_changes()",
+                // The newest row version of what a code request may write (its transaction id).
+                carebill_server::sql::Dialect::Postgres => {
+                    "SELECT MAX(xmin::text::BIGINT) FROM (SELECT xmin FROM settings UNION ALL SELECT xmin FROM account_codes
+                     UNION ALL SELECT xmin FROM outbox) AS versions"
+                }
+            };
+            let counts = c
+                .prepare(sql)?
+                .query_map([], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(counts.iter().sum::<i64>())
+        })
     };
     for email in ["nobody@example.com", DEMO_EMAIL] {
         let before = changes().await.unwrap();

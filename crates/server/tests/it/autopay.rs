@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use carebill_server::ManualClock;
-use carebill_server::processor::sandbox::SandboxProcessor;
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -298,12 +297,14 @@ async fn two_schedulers_on_one_database_charge_each_bill_once_even_when_one_is_k
     )
     .await;
     let key = a.server.state.config.database_key.clone();
+    let database_url = a.server.state.config.database_url.clone();
     // The second process: same data dir, same database key, its own connections and processor.
     let b_dir = tempfile::TempDir::new_in(path.parent().unwrap()).unwrap();
     let b = TestServer::start_full(
         |c| {
             c.data_dir = path.clone();
             c.database_key = key;
+            c.database_url = database_url;
         },
         |_| None,
         b_dir,
@@ -343,9 +344,7 @@ async fn two_schedulers_on_one_database_charge_each_bill_once_even_when_one_is_k
     // Whatever A claimed and did not finish is recovered by B after the lease.
     clock.advance(chrono::Duration::seconds(200));
     b.run_scheduler().await;
-    let charges = SandboxProcessor::open(&path, &a.server.state.config.database_key)
-        .unwrap()
-        .charge_count();
+    let charges = processor_charges(&a.server.state.config);
     assert_eq!(charges, bills.len() as i64, "one processor charge per bill");
     for bill in &bills {
         assert_eq!(autopay_payments(&b, bill).await, 1, "{bill}");

@@ -81,7 +81,7 @@ impl TestServer {
     /// A server whose processor is built by `processor` from the config (e.g. a faulty wrapper).
     pub async fn start_full(
         adjust: impl FnOnce(&mut ServerConfig),
-        processor: impl FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>>,
+        processor: impl FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + Send,
         dir: tempfile::TempDir,
         clock: Arc<ManualClock>,
     ) -> TestServer {
@@ -341,3 +341,18 @@ pub fn one_bill(bill_id: &str, amount: &str) -> Value {
 
 pub const ACH_SINGLE: &str = "2026-11-single";
 pub const ACH_RECURRING: &str = "2026-11-recurring";
+
+/// Runs blocking database work (the sandbox processor's, which may be PostgreSQL's synchronous
+/// client) on a thread of its own, never on the test's async worker.
+pub fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| s.spawn(f).join().expect("the blocking work finished"))
+}
+
+/// How many charges the server's sandbox processor recorded.
+pub fn processor_charges(config: &ServerConfig) -> i64 {
+    off_runtime(|| {
+        carebill_server::processor::sandbox::SandboxProcessor::for_config(config)
+            .unwrap()
+            .charge_count()
+    })
+}
