@@ -20,6 +20,7 @@ mod bundle;
 mod deps;
 mod e2e;
 mod notices;
+mod pg;
 mod server;
 mod testbins;
 
@@ -211,6 +212,22 @@ fn test() -> Result {
         in_test_keyring(exe.as_os_str(), args)
     })?;
     sh(cargo().args(["test", "--workspace", "--doc"]))?;
+    step("The server's integration tests again, on PostgreSQL (a throwaway cluster)");
+    let server_suite: Vec<&testbins::TestBinary> = built
+        .iter()
+        .filter(|b| b.package == "carebill-server" && b.kind == "test" && b.name == "it")
+        .collect();
+    if server_suite.is_empty() {
+        return Err("the server's integration test binary was not built".into());
+    }
+    let cluster = pg::Cluster::start()?;
+    let template = cluster.url_template();
+    testbins::run_all(&server_suite, &[], |exe, args| {
+        let mut cmd = Command::new(exe);
+        cmd.args(args).env("CAREBILL_TEST_POSTGRES", &template);
+        Ok(cmd)
+    })?;
+    drop(cluster);
     conformance_with(&testbins::built_binary("carebill-server")?, &[])?;
     e2e::run_built(&built)?;
     eprintln!("\nTime per step (min:s):\n{}", step_times());

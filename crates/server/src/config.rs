@@ -54,6 +54,13 @@ impl std::fmt::Debug for DatabaseUrl {
 pub enum ConfigError {
     #[error("the database key must be 64 hexadecimal characters (32 bytes)")]
     BadKey,
+    #[error("the database URL is not a PostgreSQL URL: {0}")]
+    BadDatabaseUrl(String),
+    #[error(
+        "the database URL names a remote host: this build reaches PostgreSQL only over a Unix socket \
+         (host=/run/postgresql) or loopback, since TLS to the database is not built yet"
+    )]
+    RemoteDatabase,
     #[error("no database key: set CAREBILL_DB_KEY or database_key_file in the config file")]
     NoKey,
     #[error("cannot read {path}: {source}")]
@@ -157,6 +164,9 @@ pub struct FileConfig {
     /// HMACs). Without it the secret is made once and kept in the database. Several servers on
     /// one database must share it.
     pub server_secret_file: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite in the data directory (`postgresql://user:password@/db?host=
+    /// /run/postgresql`). Also `--database-url` and `CAREBILL_DATABASE_URL`.
+    pub database_url: Option<String>,
     /// IANA zone of the plan's business day. Default America/Los_Angeles.
     pub plan_time_zone: Option<String>,
     /// Per-address limits on sign-in and registration. Turn off for load tests only.
@@ -319,6 +329,8 @@ impl ServerConfig {
             (Some(hex), _) => DatabaseKey::from_hex(&hex)?,
             (None, Some(path)) => key_file(path)?,
             (None, None) if demo => demo_key(&data_dir)?,
+            // PostgreSQL needs no SQLite key (its data at rest is the operator's encrypted volume).
+            (None, None) if file.database_url.is_some() => DatabaseKey::random(),
             (None, None) => return Err(ConfigError::NoKey),
         };
         // Serving without a processor is refused at start (`ServerConfig::processor`); the other
@@ -338,6 +350,7 @@ impl ServerConfig {
         config.tls = tls;
         config.database_key = database_key;
         config.server_secret = file.server_secret_file.as_deref().map(key_file).transpose()?;
+        config.database_url = file.database_url.map(|url| check_database_url(&url)).transpose()?;
         config.calendar = calendar;
         config.address_limits = file.address_limits.unwrap_or(true);
         if let Some(from) = file.mail_from {
@@ -383,6 +396,32 @@ fn is_loopback_host(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A PostgreSQL URL this build can use: well-formed, and reaching the database over a Unix
+/// socket or loopback only (TLS to the database comes later). The URL never appears in errors.
+fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        return Err(ConfigError::BadDatabaseUrl("it must start with postgresql://".into()));
+    }
+    let parsed: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| ConfigError::BadDatabaseUrl(e.to_string()))?;
+    let local = |host: &postgres::config::Host| match host {
+        postgres::config::Host::Unix(_) => true,
+        postgres::config::Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    if parsed.get_hosts().is_empty() || !parsed.get_hosts().iter().all(local) {
+        return Err(ConfigError::RemoteDatabase);
+    }
+    Ok(DatabaseUrl(url.to_string()))
 }
 
 /// A 32-byte key from a file of 64 hexadecimal characters (surrounding whitespace ignored).

@@ -52,6 +52,10 @@ struct Common {
     /// Demo mode: seeded data, demo endpoints, loopback only.
     #[arg(long, global = true)]
     demo: bool,
+    /// PostgreSQL instead of SQLite in --data-dir. Prefer CAREBILL_DATABASE_URL or
+    /// `database_url` in the config file, so a password never sits on the command line.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -123,10 +127,19 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let file = match &cli.common.config {
+    let mut file = match &cli.common.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    // The flag, then the environment, then the file.
+    if let Some(url) = cli
+        .common
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("CAREBILL_DATABASE_URL").ok().filter(|u| !u.is_empty()))
+    {
+        file.database_url = Some(url);
+    }
     let tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
     let mut config = ServerConfig::resolve(
         cli.listen,

@@ -73,6 +73,40 @@ fn plain_http_and_demo_mode_stay_on_loopback() {
         format!("{good:?}").contains("server_secret: Some(DatabaseKey(..))"),
         "never printed"
     );
+    // PostgreSQL instead of SQLite: no SQLite key needed; a Unix socket or loopback only (no TLS
+    // to the database in this build); the URL (it may hold a password) is never printed.
+    let with_url = |url: &str| {
+        let file = FileConfig {
+            database_url: Some(url.to_string()),
+            ..FileConfig::default()
+        };
+        ServerConfig::resolve(
+            "127.0.0.1:1".parse().unwrap(),
+            dir.path().to_path_buf(),
+            false,
+            None,
+            file,
+            None,
+        )
+    };
+    let socket = with_url("postgresql://carebill:s3cret-pw@/carebill?host=/run/postgresql").unwrap();
+    assert!(socket.database_url.is_some());
+    assert!(
+        !format!("{socket:?}").contains("s3cret-pw"),
+        "the password is never printed"
+    );
+    assert!(with_url("postgresql://carebill:pw@127.0.0.1:5432/carebill").is_ok());
+    assert!(with_url("postgres://carebill@localhost/carebill").is_ok());
+    assert!(matches!(
+        with_url("postgresql://carebill:pw@db.plan.example/carebill"),
+        Err(ConfigError::RemoteDatabase)
+    ));
+    assert!(matches!(
+        with_url("mysql://x@localhost/db"),
+        Err(ConfigError::BadDatabaseUrl(_))
+    ));
+    let refused = with_url("postgresql://carebill:s3cret-pw@db.plan.example/carebill").unwrap_err();
+    assert!(!refused.to_string().contains("s3cret-pw"));
 }
 
 #[tokio::test]

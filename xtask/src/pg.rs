@@ -1,0 +1,85 @@
+//! A throwaway PostgreSQL 15 cluster for the test run: `initdb` into a directory under target/,
+//! a Unix socket there only (nothing on the network), durable settings, stopped and removed when
+//! dropped. As root (PostgreSQL refuses to run as root) its programs run in a user namespace where
+//! this user is uid 1000. The tests' own helper is `carebill_testkit::postgres`; this one lives
+//! here so xtask does not build the server.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{Result, root, sh};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub struct Cluster {
+    dir: PathBuf,
+}
+
+fn program(name: &str) -> Command {
+    let path = PathBuf::from(BIN).join(name);
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root_user {
+        let mut c = Command::new("unshare");
+        c.args(["--user", "--map-user=1000", "--map-group=1000"]).arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+impl Cluster {
+    pub fn start() -> Result<Cluster> {
+        let dir = root().join(format!("target/xtask/postgres-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let cluster = Cluster { dir };
+        let data = cluster.dir.join("data");
+        sh(program("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "carebill",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ])
+            .stdout(std::process::Stdio::null()))?;
+        let options = format!(
+            "-k {} -c listen_addresses='' -p 5432 -c fsync=on -c synchronous_commit=on -c max_connections=300",
+            cluster.dir.display()
+        );
+        sh(program("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-w", "-l"])
+            .arg(cluster.dir.join("server.log"))
+            .args(["-o", &options, "start"])
+            .stdout(std::process::Stdio::null()))?;
+        Ok(cluster)
+    }
+
+    /// The URL template the test kit fills with each test server's database name.
+    pub fn url_template(&self) -> String {
+        format!("postgresql://carebill@/{{db}}?host={}&port=5432", self.dir.display())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = program("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
