@@ -110,8 +110,23 @@ impl Cache {
         } else {
             crate::keys::private_file(&path, b"").map_err(ClientError::internal)?;
         }
-        let conn = Connection::open(&path)?;
-        conn.execute_batch(&key.sqlcipher_pragma())?;
+        // As the server's database (`carebill_server::db`): a `PRAGMA key` that SQLCipher rarely
+        // refuses under many opens at once is made again on a fresh open, a few times; nothing
+        // was read or written before it applies, and a wrong key fails later, at the first read.
+        let mut attempt = 1;
+        let conn = loop {
+            let conn = Connection::open(&path)?;
+            match conn.execute_batch(&key.sqlcipher_pragma()) {
+                Ok(()) => break conn,
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(attempt, error = %e, "the copy's key did not apply; opening again");
+                    drop(conn);
+                    std::thread::sleep(std::time::Duration::from_millis(25 * attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Self::finish_open(conn, Some(path))
     }
 
