@@ -19,7 +19,9 @@ use crate::processor::PaymentProcessor;
 use crate::processor::sandbox::SandboxProcessor;
 use crate::secret::Secret;
 use crate::state::{AppState, Inner};
-use crate::store::{BUSINESS_OFFSET_KEY, ms, set_setting, setting};
+use crate::store::{
+    BUSINESS_OFFSET_KEY, SERVER_SECRET_FINGERPRINT_KEY, SERVER_SECRET_KEY, ms, set_setting, setting, setting_or_insert,
+};
 use crate::{mail, routes, scheduler, seed};
 
 pub const DATABASE_FILE: &str = "carebill.db";
@@ -122,12 +124,7 @@ fn load_secret(db: &Db, configured: Option<&crate::config::DatabaseKey>) -> Resu
             }
             let hex = match stored {
                 Some(h) => h,
-                None => {
-                    let bytes: [u8; 32] = rand::random();
-                    let hex = crate::ids::hex(&bytes);
-                    set_setting(conn, SERVER_SECRET_KEY, &hex)?;
-                    hex
-                }
+                None => setting_or_insert(conn, SERVER_SECRET_KEY, &crate::config::DatabaseKey::random().to_hex())?,
             };
             let key = crate::config::DatabaseKey::from_hex(&hex).map_err(|e| ApiError::internal(e.to_string()))?;
             return Ok(Ok(Secret(key.0)));
@@ -145,10 +142,6 @@ fn load_secret(db: &Db, configured: Option<&crate::config::DatabaseKey>) -> Resu
     })?;
     outcome.map_err(|()| mismatch())
 }
-
-/// Settings: the server secret kept in the database, and the fingerprint of one read from a file.
-const SERVER_SECRET_KEY: &str = "server_secret";
-const SERVER_SECRET_FINGERPRINT_KEY: &str = "server_secret_fingerprint";
 
 /// Opens everything and starts listening, with the sandbox processor.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, StartError> {

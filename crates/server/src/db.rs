@@ -107,8 +107,8 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
     Ok(conn)
 }
 
-/// A connection to PostgreSQL (without TLS: a Unix socket or loopback; TLS is configured in
-/// `pg_tls`).
+/// A connection to PostgreSQL, without TLS: the configuration admits only a Unix socket or a
+/// loopback host (`config::check_database_url`) until TLS to the database is built.
 pub(crate) fn pg_connect(url: &str) -> Result<sql::Connection, DbError> {
     let client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Postgres(e.to_string()))?;
     Ok(sql::Connection::postgres(client))

@@ -161,16 +161,12 @@ impl SandboxProcessor {
     /// The sandbox in a PostgreSQL database. Its card-fingerprint key is made once and kept
     /// there (`settings`), so fingerprints stay the same across restarts and servers.
     pub fn on_postgres(conn: Connection) -> Result<SandboxProcessor, DbError> {
-        let made = crate::ids::hex(&rand::random::<[u8; 32]>());
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES ('sandbox_fingerprint_key', ?1) ON CONFLICT (key) DO NOTHING",
-            [made],
-        )?;
-        let hex: String = conn.query_row(
-            "SELECT value FROM settings WHERE key = 'sandbox_fingerprint_key'",
-            [],
-            |r| r.get(0),
-        )?;
+        let hex = crate::store::setting_or_insert(
+            &conn,
+            crate::store::SANDBOX_FINGERPRINT_KEY,
+            &DatabaseKey::random().to_hex(),
+        )
+        .map_err(|e| DbError::Postgres(e.describe()))?;
         let key = DatabaseKey::from_hex(&hex).map_err(|e| DbError::Postgres(e.to_string()))?;
         Ok(SandboxProcessor::on(conn, &key))
     }

@@ -327,8 +327,8 @@ pub fn delete_pending_of_member(tx: &Connection, member_id: &str) -> ApiResult<(
 pub fn rewrite_nothing(tx: &Connection) -> ApiResult<()> {
     // One of the two always exists once the server has started (see `app::load_secret`).
     tx.execute(
-        "UPDATE settings SET value = value WHERE key IN ('server_secret', 'server_secret_fingerprint')",
-        [],
+        "UPDATE settings SET value = value WHERE key IN (?1, ?2)",
+        [super::SERVER_SECRET_KEY, super::SERVER_SECRET_FINGERPRINT_KEY],
     )?;
     Ok(())
 }

@@ -266,6 +266,26 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The value of a setting that is made once and never changed: `made` when the key is new, else
+/// the value already stored (whoever wrote it first, even another server on the same database).
+pub fn setting_or_insert(conn: &Connection, key: &str, made: &str) -> ApiResult<String> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        params![key, made],
+    )?;
+    setting(conn, key)?.ok_or_else(|| ApiError::internal(format!("setting {key} vanished")))
+}
+
+/// Settings keys: the server secret kept in the database, and the SHA-256 fingerprint of one
+/// read from `server_secret_file` (see `app::load_secret`). Once a server has started, one of
+/// the two exists.
+pub const SERVER_SECRET_KEY: &str = "server_secret";
+pub const SERVER_SECRET_FINGERPRINT_KEY: &str = "server_secret_fingerprint";
+
+/// Settings key: the sandbox processor's card-fingerprint key, on PostgreSQL (on SQLite it is
+/// derived from the database key).
+pub const SANDBOX_FINGERPRINT_KEY: &str = "sandbox_fingerprint_key";
+
 /// Settings key: how far the business clock is ahead of real time, in milliseconds (the demo
 /// clock moves it).
 pub const BUSINESS_OFFSET_KEY: &str = "business_clock_offset_ms";
