@@ -400,7 +400,7 @@ fn is_loopback_host(host: &str) -> bool {
 
 /// A PostgreSQL URL this build can use: well-formed, and reaching the database over a Unix
 /// socket or loopback only (TLS to the database comes later). The URL never appears in errors.
-fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+pub fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
     if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
         return Err(ConfigError::BadDatabaseUrl("it must start with postgresql://".into()));
     }

@@ -22,6 +22,7 @@ pub(crate) mod ids;
 pub mod import;
 pub mod kiosk;
 pub mod mail;
+pub mod migrate_to;
 pub(crate) mod migrations;
 pub(crate) mod page_cache;
 pub mod payments;

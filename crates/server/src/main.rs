@@ -77,6 +77,10 @@ enum Command {
         #[command(subcommand)]
         action: PaymentsAction,
     },
+    /// Move this SQLite deployment (--data-dir, its database key) into an empty PostgreSQL
+    /// database (--database-url, CAREBILL_DATABASE_URL or database_url in the config file), in
+    /// one transaction, verified table by table. Stop the server first.
+    MigrateTo,
     /// Add N generated bills to one member (for benchmarks).
     Seed {
         #[arg(long)]
@@ -140,6 +144,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     {
         file.database_url = Some(url);
     }
+    // migrate-to reads SQLite in --data-dir and writes to the URL.
+    let move_target = match cli.command {
+        Some(Command::MigrateTo) => Some(
+            file.database_url
+                .take()
+                .ok_or("migrate-to needs the target: --database-url, CAREBILL_DATABASE_URL or database_url")?,
+        ),
+        _ => None,
+    };
     let tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
     let mut config = ServerConfig::resolve(
         cli.listen,
@@ -210,6 +223,19 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     p.reason,
                 );
             }
+            Ok(())
+        }
+        Some(Command::MigrateTo) => {
+            let target = carebill_server::config::check_database_url(&move_target.unwrap_or_default())?;
+            let moved = carebill_server::migrate_to::migrate_to(&config, &target)?;
+            for table in &moved {
+                println!("{:<24}{:>10} rows  {}", table.table, table.rows, table.checksum);
+            }
+            let rows: u64 = moved.iter().map(|t| t.rows).sum();
+            println!(
+                "Moved {rows} rows in {} tables to PostgreSQL; every table's row count and checksum matched.",
+                moved.len()
+            );
             Ok(())
         }
         Some(Command::Seed { bills, member }) => {

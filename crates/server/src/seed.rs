@@ -462,12 +462,15 @@ pub fn seed_demo_if_empty(
 ) -> ApiResult<()> {
     let today = config.calendar.date_at(now);
     db.with_writer(|conn| {
-        let members: i64 = conn.query_row("SELECT COUNT(*) FROM roster", [], |r| r.get(0))?;
-        if members > 0 {
-            return Ok(());
-        }
-        let password_hash = hash_blocking(DEMO_PASSWORD)?;
+        // Checked and seeded in one transaction under a lock, so servers starting together on
+        // one PostgreSQL database seed it once (the others find the roster filled).
         conn.transaction(|tx| {
+            crate::store::lock_once(tx, crate::store::OnceLock::DemoSeed)?;
+            let members: i64 = tx.query_row("SELECT COUNT(*) FROM roster", [], |r| r.get(0))?;
+            if members > 0 {
+                return Ok(());
+            }
+            let password_hash = hash_blocking(DEMO_PASSWORD)?;
             let mut rng = StdRng::seed_from_u64(0xCA4E_B111);
             for person in PEOPLE {
                 tx.execute(

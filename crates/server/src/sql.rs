@@ -118,6 +118,12 @@ macro_rules! integer_to_sql {
 }
 integer_to_sql!(i64, i32, u32, u16, u8, usize, u64);
 
+impl ToSql for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
 impl ToSql for bool {
     fn to_value(&self) -> Value {
         Value::Bool(*self)
@@ -225,6 +231,12 @@ impl FromSql for Vec<u8> {
     }
 }
 
+impl FromSql for Value {
+    fn from_value(value: Value) -> Result<Value> {
+        Ok(value)
+    }
+}
+
 impl<T: FromSql> FromSql for Option<T> {
     fn from_value(value: Value) -> Result<Option<T>> {
         match value {
@@ -235,7 +247,7 @@ impl<T: FromSql> FromSql for Option<T> {
 }
 
 /// A SQLite column's value.
-fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Result<Value> {
+pub(crate) fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Result<Value> {
     use rusqlite::types::ValueRef;
     Ok(match v {
         ValueRef::Null => Value::Null,
@@ -256,6 +268,12 @@ pub trait Params {
 impl Params for &[&dyn ToSql] {
     fn values(&self) -> Vec<&dyn ToSql> {
         self.to_vec()
+    }
+}
+
+impl Params for &[Value] {
+    fn values(&self) -> Vec<&dyn ToSql> {
+        self.iter().map(|v| v as &dyn ToSql).collect()
     }
 }
 

@@ -125,6 +125,20 @@ fn derive(key: &DatabaseKey, label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The sandbox's own file in a SQLite deployment's data dir.
+pub const FILE: &str = "processor.db";
+
+/// The key of the sandbox's SQLite file, derived from the server's database key.
+pub(crate) fn file_key(key: &DatabaseKey) -> DatabaseKey {
+    DatabaseKey(derive(key, b"carebill sandbox processor db"))
+}
+
+/// The card-fingerprint key of a SQLite deployment's sandbox, derived from the server's database
+/// key (on PostgreSQL it is kept in `settings` instead).
+pub(crate) fn fingerprint_key(key: &DatabaseKey) -> [u8; 32] {
+    derive(key, b"carebill sandbox fingerprints")
+}
+
 pub struct SandboxProcessor {
     conn: Mutex<Connection>,
     fingerprint_key: [u8; 32],
@@ -134,13 +148,9 @@ impl SandboxProcessor {
     /// Opens (creating) the sandbox's database in `data_dir`, encrypted with a key derived from
     /// the server's database key.
     pub fn open(data_dir: &Path, key: &DatabaseKey) -> Result<SandboxProcessor, DbError> {
-        let mut conn = db::connect(
-            &data_dir.join("processor.db"),
-            &DatabaseKey(derive(key, b"carebill sandbox processor db")),
-            false,
-        )?;
+        let mut conn = db::connect(&data_dir.join(FILE), &file_key(key), false)?;
         db::migrate_with(&mut conn, MIGRATIONS)?;
-        Ok(SandboxProcessor::on(Connection::sqlite(conn), key))
+        Ok(SandboxProcessor::on(Connection::sqlite(conn), fingerprint_key(key)))
     }
 
     /// The sandbox the server with `config` uses: its own encrypted file beside SQLite's, or
@@ -159,7 +169,8 @@ impl SandboxProcessor {
     }
 
     /// The sandbox in a PostgreSQL database. Its card-fingerprint key is made once and kept
-    /// there (`settings`), so fingerprints stay the same across restarts and servers.
+    /// there (`settings`), so fingerprints stay the same across restarts and servers (a move
+    /// from SQLite writes the one the SQLite sandbox used).
     pub fn on_postgres(conn: Connection) -> Result<SandboxProcessor, DbError> {
         let hex = crate::store::setting_or_insert(
             &conn,
@@ -168,13 +179,13 @@ impl SandboxProcessor {
         )
         .map_err(|e| DbError::Postgres(e.describe()))?;
         let key = DatabaseKey::from_hex(&hex).map_err(|e| DbError::Postgres(e.to_string()))?;
-        Ok(SandboxProcessor::on(conn, &key))
+        Ok(SandboxProcessor::on(conn, key.0))
     }
 
-    fn on(conn: Connection, key: &DatabaseKey) -> SandboxProcessor {
+    fn on(conn: Connection, fingerprint_key: [u8; 32]) -> SandboxProcessor {
         SandboxProcessor {
             conn: Mutex::new(conn),
-            fingerprint_key: derive(key, b"carebill sandbox fingerprints"),
+            fingerprint_key,
         }
     }
 

@@ -276,6 +276,31 @@ pub fn setting_or_insert(conn: &Connection, key: &str, made: &str) -> ApiResult<
     setting(conn, key)?.ok_or_else(|| ApiError::internal(format!("setting {key} vanished")))
 }
 
+/// Work that must happen once however many servers share the database (seeding the demo).
+#[derive(Debug, Clone, Copy)]
+pub enum OnceLock {
+    DemoSeed,
+}
+
+impl OnceLock {
+    /// The advisory lock's key ("CAREBI" and a number; the migration lock is "CAREBILL").
+    fn key(self) -> i64 {
+        match self {
+            OnceLock::DemoSeed => 0x4341_5245_4249_0001,
+        }
+    }
+}
+
+/// Serializes `tx` with every other transaction taking the same lock, until it ends: a
+/// transaction-scoped advisory lock on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE`
+/// already admits one writer at a time.
+pub fn lock_once(tx: &Connection, lock: OnceLock) -> ApiResult<()> {
+    if tx.dialect() == crate::sql::Dialect::Postgres {
+        tx.query_row("SELECT pg_advisory_xact_lock(?1)", [lock.key()], |_| Ok(()))?;
+    }
+    Ok(())
+}
+
 /// Settings keys: the server secret kept in the database, and the SHA-256 fingerprint of one
 /// read from `server_secret_file` (see `app::load_secret`). Once a server has started, one of
 /// the two exists.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::payments::DyingProcessor;
 
-async fn put_autopay(s: &TestServer, token: &str, body: Value) -> Resp {
+pub(crate) async fn put_autopay(s: &TestServer, token: &str, body: Value) -> Resp {
     s.send(
         s.http
             .put(format!("{}/v1/autopay", s.base))
@@ -20,17 +20,17 @@ async fn put_autopay(s: &TestServer, token: &str, body: Value) -> Resp {
     .await
 }
 
-fn rule(method: &str, max: &str, timing: Value) -> Value {
+pub(crate) fn rule(method: &str, max: &str, timing: Value) -> Value {
     json!({"payment_method_id": method, "amount": {"type": "statement_balance"}, "max_amount": max, "timing": timing})
 }
 
-async fn issue_bill(s: &TestServer) -> Value {
+pub(crate) async fn issue_bill(s: &TestServer) -> Value {
     let r = s.post("/dev/bills", json!({})).await;
     r.expect(201);
     r.body
 }
 
-async fn autopay_payments(s: &TestServer, bill: &str) -> i64 {
+pub(crate) async fn autopay_payments(s: &TestServer, bill: &str) -> i64 {
     let bill = bill.to_string();
     s.server
         .state

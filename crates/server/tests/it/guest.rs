@@ -11,7 +11,7 @@ use crate::harness::*;
 const DEVICE: &str = "X-Carebill-Device";
 
 impl TestServer {
-    async fn statements(&self) -> Vec<String> {
+    pub(crate) async fn statements(&self) -> Vec<String> {
         self.server.state.db.read(guest_statements).await.unwrap()
     }
 
@@ -37,7 +37,7 @@ impl TestServer {
         self.send(req.json(&body)).await
     }
 
-    async fn lookup(&self, statement: &str) -> String {
+    pub(crate) async fn lookup(&self, statement: &str) -> String {
         let r = self
             .lookup_as(
                 Some(DEMO_KIOSK_CREDENTIAL),
@@ -58,7 +58,7 @@ impl TestServer {
         self.send(req).await
     }
 
-    async fn guest_pay(&self, guest: &str, key: &str, body: Value) -> Resp {
+    pub(crate) async fn guest_pay(&self, guest: &str, key: &str, body: Value) -> Resp {
         let req = self.guest(
             reqwest::Method::POST,
             "/v1/guest/payments",

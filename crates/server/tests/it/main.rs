@@ -10,5 +10,6 @@ mod input;
 mod layers;
 mod operations;
 mod payments;
+mod postgres;
 mod sessions;
 mod sync;

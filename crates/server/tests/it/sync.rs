@@ -13,7 +13,7 @@ async fn sync_page(s: &TestServer, token: &str, cursor: &str) -> Resp {
 }
 
 /// Follows the feed to its end; returns the changes and the final cursor and ETag.
-async fn sync_all(s: &TestServer, token: &str, cursor: &str) -> (Vec<Value>, String, String, usize) {
+pub(crate) async fn sync_all(s: &TestServer, token: &str, cursor: &str) -> (Vec<Value>, String, String, usize) {
     let mut cursor = cursor.to_string();
     let mut changes = Vec::new();
     let mut requests = 0;
