@@ -57,8 +57,9 @@ pub enum ConfigError {
     #[error("the database URL is not a PostgreSQL URL: {0}")]
     BadDatabaseUrl(String),
     #[error(
-        "the database URL names a remote host: this build reaches PostgreSQL only over a Unix socket \
-         (host=/run/postgresql) or loopback, since TLS to the database is not built yet"
+        "the database URL names a remote host without TLS: add sslmode=verify-full and \
+         sslrootcert=<the CA file (PEM)>, or reach PostgreSQL over a Unix socket \
+         (host=/run/postgresql) or loopback"
     )]
     RemoteDatabase,
     #[error("no database key: set CAREBILL_DB_KEY or database_key_file in the config file")]
@@ -398,13 +399,19 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A PostgreSQL URL this build can use: well-formed, and reaching the database over a Unix
-/// socket or loopback only (TLS to the database comes later). The URL never appears in errors.
+/// A PostgreSQL URL this build can use: well-formed, and reaching the database over verified
+/// TLS (`sslmode=verify-full` with a readable `sslrootcert`), a Unix socket or loopback. The URL
+/// never appears in errors.
 pub fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
     if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
         return Err(ConfigError::BadDatabaseUrl("it must start with postgresql://".into()));
     }
-    let parsed: postgres::Config = url
+    let target = crate::pg_tls::parse(url).map_err(ConfigError::BadDatabaseUrl)?;
+    if let Some(ca) = &target.root_cert {
+        crate::pg_tls::root_store(ca).map_err(ConfigError::BadDatabaseUrl)?;
+    }
+    let parsed: postgres::Config = target
+        .driver_url
         .parse()
         .map_err(|e: postgres::Error| ConfigError::BadDatabaseUrl(e.to_string()))?;
     let local = |host: &postgres::config::Host| match host {
@@ -418,7 +425,7 @@ pub fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
                     .is_ok_and(|ip| ip.is_loopback())
         }
     };
-    if parsed.get_hosts().is_empty() || !parsed.get_hosts().iter().all(local) {
+    if parsed.get_hosts().is_empty() || !(target.tls() || parsed.get_hosts().iter().all(local)) {
         return Err(ConfigError::RemoteDatabase);
     }
     Ok(DatabaseUrl(url.to_string()))

@@ -107,10 +107,10 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
     Ok(conn)
 }
 
-/// A connection to PostgreSQL, without TLS: the configuration admits only a Unix socket or a
-/// loopback host (`config::check_database_url`) until TLS to the database is built.
+/// A connection to PostgreSQL: over verified TLS when the URL says `sslmode=verify-full`, else
+/// over a Unix socket or loopback (see `pg_tls` and `config::check_database_url`).
 pub(crate) fn pg_connect(url: &str) -> Result<sql::Connection, DbError> {
-    let client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Postgres(e.to_string()))?;
+    let client = crate::pg_tls::connect(url).map_err(DbError::Postgres)?;
     Ok(sql::Connection::postgres(client))
 }
 

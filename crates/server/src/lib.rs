@@ -26,6 +26,7 @@ pub mod migrate_to;
 pub(crate) mod migrations;
 pub(crate) mod page_cache;
 pub mod payments;
+pub mod pg_tls;
 pub mod processor;
 pub(crate) mod routes;
 pub mod scheduler;

@@ -480,7 +480,11 @@ mod tests {
         let mut changed = b.clone();
         changed[0] = Value::Integer(3);
         assert_ne!(tally(&[a.clone(), b.clone()]), tally(&[a.clone(), changed]));
-        assert_ne!(tally(&[a.clone(), b.clone()]), tally(std::slice::from_ref(&a)), "a lost row");
+        assert_ne!(
+            tally(&[a.clone(), b.clone()]),
+            tally(std::slice::from_ref(&a)),
+            "a lost row"
+        );
         // Text and bytes with the same content, and a split between columns, differ.
         assert_ne!(
             tally(&[vec![Value::Text("ab".into())]]),

@@ -21,6 +21,16 @@ pub const USER: &str = "carebill";
 pub struct PgCluster {
     dir: tempfile::TempDir,
     stopped: bool,
+    port: u16,
+    /// The loopback port of a cluster started with TLS.
+    tcp_port: Option<u16>,
+}
+
+/// A certificate chain and its private key (PEM), for a cluster that speaks TLS.
+#[derive(Debug, Clone)]
+pub struct ServerCert {
+    pub chain_pem: String,
+    pub key_pem: String,
 }
 
 fn running_as_root() -> bool {
@@ -64,6 +74,16 @@ impl PgCluster {
 
     /// Creates and starts a cluster (about a second).
     pub fn start() -> Result<PgCluster, String> {
+        PgCluster::start_with(None)
+    }
+
+    /// A cluster that also listens on a loopback port of its own, TLS only there (`hostssl`),
+    /// with `cert` as its certificate.
+    pub fn start_tls(cert: &ServerCert) -> Result<PgCluster, String> {
+        PgCluster::start_with(Some(cert))
+    }
+
+    fn start_with(cert: Option<&ServerCert>) -> Result<PgCluster, String> {
         let dir = tempfile::Builder::new()
             .prefix("carebill-pg-")
             .tempdir()
@@ -86,11 +106,47 @@ impl PgCluster {
                 ])
                 .output(),
         )?;
-        let options = format!(
-            "-k {} -c listen_addresses='' -p {PORT} -c fsync=on -c synchronous_commit=on -c max_connections=100",
+        // One port names the socket file and, with TLS, the loopback port too.
+        let port = match cert {
+            None => PORT,
+            Some(_) => free_loopback_port()?,
+        };
+        let mut options = format!(
+            "-k {} -p {port} -c fsync=on -c synchronous_commit=on -c max_connections=100",
             dir.path().display()
         );
-        let cluster = PgCluster { dir, stopped: false };
+        let mut tcp_port = None;
+        match cert {
+            None => options.push_str(" -c listen_addresses=''"),
+            Some(cert) => {
+                let write = |name: &str, text: &str| {
+                    let path = dir.path().join(name);
+                    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+                    set_private(&path)?;
+                    Ok::<_, String>(path)
+                };
+                let chain = write("server.crt", &cert.chain_pem)?;
+                let key = write("server.key", &cert.key_pem)?;
+                // Over TCP only TLS is accepted; the socket stays as it is.
+                std::fs::write(
+                    data.join("pg_hba.conf"),
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                )
+                .map_err(|e| e.to_string())?;
+                options.push_str(&format!(
+                    " -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    chain.display(),
+                    key.display()
+                ));
+                tcp_port = Some(port);
+            }
+        }
+        let cluster = PgCluster {
+            dir,
+            stopped: false,
+            port,
+            tcp_port,
+        };
         checked(
             "pg_ctl start",
             program("pg_ctl")
@@ -105,6 +161,11 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// The loopback port of a cluster started with [`PgCluster::start_tls`].
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tcp_port
+    }
+
     /// The directory holding the socket (`host=` of a URL).
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
@@ -113,8 +174,9 @@ impl PgCluster {
     /// A connection URL for `database` over the cluster's Unix socket.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgresql://{USER}@/{database}?host={}&port={PORT}",
-            self.dir.path().display()
+            "postgresql://{USER}@/{database}?host={}&port={}",
+            self.dir.path().display(),
+            self.port
         )
     }
 
@@ -125,7 +187,7 @@ impl PgCluster {
             Command::new("psql")
                 .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
                 .arg(self.dir.path())
-                .args(["-p", &PORT.to_string(), "-U", USER, "-d", database, "-c", sql])
+                .args(["-p", &self.port.to_string(), "-U", USER, "-d", database, "-c", sql])
                 .output(),
         )
         .map(|out| out.trim().to_string())
@@ -157,6 +219,23 @@ impl PgCluster {
                 .output();
         }
     }
+}
+
+/// A loopback port nothing listens on now (the cluster binds it a moment later).
+fn free_loopback_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// PostgreSQL refuses a private key others can read.
+fn set_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    }
+    let _ = path;
+    Ok(())
 }
 
 impl Drop for PgCluster {

@@ -73,8 +73,8 @@ fn plain_http_and_demo_mode_stay_on_loopback() {
         format!("{good:?}").contains("server_secret: Some(DatabaseKey(..))"),
         "never printed"
     );
-    // PostgreSQL instead of SQLite: no SQLite key needed; a Unix socket or loopback only (no TLS
-    // to the database in this build); the URL (it may hold a password) is never printed.
+    // PostgreSQL instead of SQLite: no SQLite key needed; a Unix socket or loopback, or a remote
+    // host over verified TLS; the URL (it may hold a password) is never printed.
     let with_url = |url: &str| {
         let file = FileConfig {
             database_url: Some(url.to_string()),
@@ -107,6 +107,42 @@ fn plain_http_and_demo_mode_stay_on_loopback() {
     ));
     let refused = with_url("postgresql://carebill:s3cret-pw@db.plan.example/carebill").unwrap_err();
     assert!(!refused.to_string().contains("s3cret-pw"));
+    assert!(
+        refused.to_string().contains("sslmode=verify-full"),
+        "says what to do: {refused}"
+    );
+    // A remote host over TLS that verifies the server's name against the plan's CA file.
+    let ca = dir.path().join("db-ca.pem");
+    std::fs::write(
+        &ca,
+        rcgen::generate_simple_self_signed(vec!["db.plan.example".into()])
+            .unwrap()
+            .cert
+            .pem(),
+    )
+    .unwrap();
+    let remote = format!(
+        "postgresql://carebill:s3cret-pw@db.plan.example/carebill?sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    );
+    assert!(with_url(&remote).is_ok());
+    for (url, says) in [
+        (
+            remote.replace("verify-full", "require"),
+            "sslmode=require does not check",
+        ),
+        (
+            remote.replace(&ca.display().to_string(), "/nonexistent/ca.pem"),
+            "/nonexistent/ca.pem",
+        ),
+        (
+            "postgresql://carebill:s3cret-pw@db.plan.example/carebill?sslmode=verify-full".to_string(),
+            "needs sslrootcert",
+        ),
+    ] {
+        let err = with_url(&url).unwrap_err().to_string();
+        assert!(err.contains(says) && !err.contains("s3cret-pw"), "{err}");
+    }
 }
 
 #[tokio::test]
