@@ -1,5 +1,6 @@
-//! `cargo xtask bench api`: the billing server's performance figures (docs/PERFORMANCE.md).
-//! Release build, loopback, demo data plus 10,000 bills for the demo member. Never part of `test`.
+//! `cargo xtask bench api|payments [--postgres]`: the billing server's performance figures
+//! (docs/PERFORMANCE.md), on SQLite and with `--postgres` side by side on a throwaway PostgreSQL
+//! cluster in the same run. Release build, loopback. Never part of `test`.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::server::DemoServer;
-use crate::{Result, cargo, root, sh, step};
+use crate::{Result, cargo, pg, root, sh, step};
 
 const DURATION: &str = "15s";
 
@@ -62,7 +63,141 @@ fn sign_in(url: &str, login: &str) -> Result<String> {
         .ok_or_else(|| format!("sign-in failed: {v}"))
 }
 
-pub fn api() -> Result {
+/// Where a benchmark's server keeps its data: SQLite in its data dir, or a database in the run's
+/// throwaway PostgreSQL cluster (durable settings: `fsync=on`, `synchronous_commit=on`).
+struct Engine<'c> {
+    name: &'static str,
+    cluster: Option<&'c pg::Cluster>,
+    url: Option<String>,
+}
+
+impl Engine<'_> {
+    /// The server binary with this engine's database.
+    fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
+        match &self.url {
+            Some(url) => cmd.env("CAREBILL_DATABASE_URL", url),
+            None => cmd.env_remove("CAREBILL_DATABASE_URL"),
+        };
+        cmd
+    }
+
+    fn start(&self, bin: &Path, data: &Path) -> Result<DemoServer> {
+        DemoServer::start_binary(bin, data, "127.0.0.1:0", false, self.url.as_deref())
+    }
+}
+
+/// SQLite, and with `--postgres` PostgreSQL too (a cluster started for the run, in `cluster`).
+fn engines<'c>(args: &[String], cluster: &'c mut Option<pg::Cluster>, bench: &str) -> Result<Vec<Engine<'c>>> {
+    if args.iter().any(|a| a == "--postgres") {
+        crate::deps::system_packages()?;
+        step("Starting a PostgreSQL 15 cluster (fsync=on, synchronous_commit=on)");
+        *cluster = Some(pg::Cluster::start()?);
+    }
+    let mut out = vec![Engine {
+        name: "SQLite",
+        cluster: None,
+        url: None,
+    }];
+    if let Some(c) = cluster.as_ref() {
+        out.push(Engine {
+            name: "PostgreSQL",
+            url: Some(c.create_database(&format!("bench_{bench}"))?),
+            cluster: Some(c),
+        });
+    }
+    Ok(out)
+}
+
+/// CPU time used so far by the server and by every process of the cluster, in seconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    postgres: f64,
+}
+
+impl Cpu {
+    fn now(server: &DemoServer, engine: &Engine) -> Cpu {
+        Cpu {
+            server: process_cpu(server.pid(), false),
+            postgres: engine.cluster.map_or(0.0, |c| c.cpu_seconds()),
+        }
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            server: self.server - before.server,
+            postgres: self.postgres - before.postgres,
+        }
+    }
+
+    /// "server 41 µs, PostgreSQL 58 µs" of CPU per unit of work.
+    fn per(self, units: u64, engine: &Engine) -> String {
+        let us = |s: f64| s / units.max(1) as f64 * 1e6;
+        match engine.cluster {
+            None => format!("CPU/req: server {:.0} µs", us(self.server)),
+            Some(_) => format!(
+                "CPU/req: server {:.0} µs + PostgreSQL {:.0} µs",
+                us(self.server),
+                us(self.postgres)
+            ),
+        }
+    }
+}
+
+/// utime + stime of a process (its threads included), and with `children` of its reaped
+/// children too, in seconds (from /proc; 100 ticks a second on Linux).
+pub fn process_cpu(pid: u32, children: bool) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: fields count from after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let field = |n: usize| fields.get(n).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+    let mut ticks = field(11) + field(12);
+    if children {
+        ticks += field(13) + field(14);
+    }
+    ticks / 100.0
+}
+
+fn total(v: &Value) -> u64 {
+    v["statusCodeDistribution"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
+fn p50_ms(v: &Value) -> f64 {
+    v["latencyPercentiles"]["p50"].as_f64().unwrap_or(0.0) * 1000.0
+}
+
+/// Prints figures side by side, one column per engine.
+fn print_table(engines: &[Engine], rows: &[Vec<(String, String)>]) {
+    print!("\n| Figure |");
+    for e in engines {
+        print!(" {} |", e.name);
+    }
+    print!("\n|---|");
+    for _ in engines {
+        print!("---|");
+    }
+    println!();
+    for (i, (figure, _)) in rows[0].iter().enumerate() {
+        print!("| {figure} |");
+        for column in rows {
+            print!(" {} |", column.get(i).map_or("", |(_, v)| v.as_str()));
+        }
+        println!();
+    }
+}
+
+/// `cargo xtask bench api [--postgres]`.
+pub fn api(args: &[String]) -> Result {
     step("Building the server in release mode");
     sh(cargo().args([
         "build",
@@ -74,36 +209,88 @@ pub fn api() -> Result {
         "--example",
         "sync_timing",
     ]))?;
+    let mut cluster = None;
+    let engines = engines(args, &mut cluster, "api")?;
+    let mut columns = Vec::new();
+    for engine in &engines {
+        columns.push(api_on(engine)?);
+    }
+    print_table(&engines, &columns);
+    Ok(())
+}
+
+fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     let data = root().join("target/bench/api");
     let _ = std::fs::remove_dir_all(&data);
     let bin = root().join("target/release/carebill-server");
-    step("Seeding 10,000 bills for the demo member");
-    sh(Command::new(&bin)
+    step(&format!("{}: seeding 10,000 bills for the demo member", engine.name));
+    sh(engine
+        .command(&bin)
         .args(["--demo", "--data-dir"])
         .arg(&data)
         .args(["seed", "--bills", "10000"]))?;
-    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
+    let server = engine.start(&bin, &data)?;
     let url = server.url.clone();
     let token = sign_in(&url, "demo@carebill.example")?;
     let auth = format!("Authorization: Bearer {token}");
     let bills = format!("{url}/v1/bills");
+    let mut rows = Vec::new();
+    let mut measured = |figure: &str, args: &[&str]| -> Result<Value> {
+        let before = Cpu::now(&server, engine);
+        let v = oha(args)?;
+        let cpu = Cpu::now(&server, engine).since(before);
+        rows.push((
+            figure.to_string(),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({}); {}",
+                rps(&v),
+                p50_ms(&v),
+                p99_ms(&v),
+                ok_share(&v, "200"),
+                cpu.per(total(&v), engine)
+            ),
+        ));
+        Ok(v)
+    };
 
-    step("GET /v1/bills at saturation (64 connections)");
+    step(&format!(
+        "{}: GET /v1/bills at saturation (64 connections)",
+        engine.name
+    ));
     let _ = oha(&["-c", "64", "-H", &auth, &bills])?; // warm-up
-    let sat = oha(&["-c", "64", "-H", &auth, &bills])?;
-    let saturation = rps(&sat);
-    step("GET /v1/bills at half of saturation");
-    let half_rate = format!("{:.0}", saturation / 2.0);
-    let half = oha(&["-c", "64", "-q", &half_rate, "-H", &auth, &bills])?;
+    let sat = measured(
+        "`GET /v1/bills` at saturation (64 connections)",
+        &["-c", "64", "-H", &auth, &bills],
+    )?;
+    step(&format!("{}: GET /v1/bills at 5,000 req/s offered", engine.name));
+    measured(
+        "`GET /v1/bills`, 5,000 req/s offered",
+        &["-c", "64", "-q", "5000", "-H", &auth, &bills],
+    )?;
+    let half_rate = format!("{:.0}", rps(&sat) / 2.0);
+    step(&format!("{}: GET /v1/bills at half of saturation", engine.name));
+    measured(
+        "`GET /v1/bills` at half of saturation",
+        &["-c", "64", "-q", &half_rate, "-H", &auth, &bills],
+    )?;
 
-    step("Full sync of the demo member (10,000+ bills) and no-change sync");
+    step(&format!(
+        "{}: full sync (10,000+ bills) and no-change sync",
+        engine.name
+    ));
     let sync = Command::new(root().join("target/release/examples/sync_timing"))
         .args([&url, "demo@carebill.example", "correct horse battery staple", "5"])
         .output()
         .map_err(|e| e.to_string())?;
-    let sync = String::from_utf8_lossy(&sync.stdout).to_string();
+    for line in String::from_utf8_lossy(&sync.stdout).lines() {
+        let (k, v) = line.split_once('=').unwrap_or((line, ""));
+        rows.push((k.to_string(), v.to_string()));
+    }
 
-    step("Sign-in flood (POST /v1/sessions, 32 connections) with GET /v1/bills at 500 req/s alongside");
+    step(&format!(
+        "{}: sign-in flood (POST /v1/sessions, 32 connections) with GET /v1/bills at 500 req/s alongside",
+        engine.name
+    ));
     let body = r#"{"login":"taylor.nguyen@carebill.example","password":"correct horse battery staple"}"#;
     let sessions = format!("{url}/v1/sessions");
     let flood_args: Vec<String> = [
@@ -124,41 +311,20 @@ pub fn api() -> Result {
     let during = oha(&["-c", "16", "-q", "500", "-H", &auth, &bills])?;
     let flood = flood.join().map_err(|_| "flood thread panicked")??;
     drop(server);
-
-    println!("\n| Figure | Result |\n|---|---|");
-    println!(
-        "| GET /v1/bills saturation | {saturation:.0} req/s (p99 {:.2} ms; {}) |",
-        p99_ms(&sat),
-        ok_share(&sat, "200")
-    );
-    println!(
-        "| GET /v1/bills at {half_rate} req/s | achieved {:.0} req/s, p99 {:.2} ms |",
-        rps(&half),
-        p99_ms(&half)
-    );
-    for line in sync.lines() {
-        println!(
-            "| {} | {} |",
-            line.split('=').next().unwrap_or(""),
-            line.split('=').nth(1).unwrap_or("")
-        );
-    }
-    println!(
-        "| Sign-ins per second (argon2id m=19 MiB t=2 p=1) | {:.1} ({}) |",
-        rps(&flood),
-        ok_share(&flood, "201")
-    );
-    println!(
-        "| GET /v1/bills p99 during the sign-in flood | {:.2} ms at {:.0} req/s |",
-        p99_ms(&during),
-        rps(&during)
-    );
-    Ok(())
+    rows.push((
+        "Sign-ins per second (argon2id m=19 MiB t=2 p=1)".into(),
+        format!("{:.1} ({})", rps(&flood), ok_share(&flood, "201")),
+    ));
+    rows.push((
+        "`GET /v1/bills` p99 during the sign-in flood".into(),
+        format!("{:.2} ms at {:.0} req/s", p99_ms(&during), rps(&during)),
+    ));
+    Ok(rows)
 }
 
-/// `cargo xtask bench payments`: payment throughput and latency, and one autopay run over 10,000
-/// due bills.
-pub fn payments() -> Result {
+/// `cargo xtask bench payments [--postgres]`: payment throughput and latency, and one autopay run
+/// over 10,000 due bills.
+pub fn payments(args: &[String]) -> Result {
     step("Building the server and the load generators in release mode");
     sh(cargo().args([
         "build",
@@ -168,15 +334,27 @@ pub fn payments() -> Result {
         "--bins",
         "--examples",
     ]))?;
+    let mut cluster = None;
+    let engines = engines(args, &mut cluster, "payments")?;
+    let mut columns = Vec::new();
+    for engine in &engines {
+        columns.push(payments_on(engine)?);
+    }
+    print_table(&engines, &columns);
+    Ok(())
+}
+
+fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     let data = root().join("target/bench/payments");
     let _ = std::fs::remove_dir_all(&data);
     let bin = root().join("target/release/carebill-server");
-    sh(Command::new(&bin)
+    sh(engine
+        .command(&bin)
         .args(["--demo", "--data-dir"])
         .arg(&data)
         .args(["seed", "--bills", "2000"]))?;
-    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
-    let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<String> {
+    let server = engine.start(&bin, &data)?;
+    let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<(String, Cpu)> {
         let mut cmd = Command::new(root().join("target/release/examples/payment_load"));
         cmd.args([
             server.url.as_str(),
@@ -188,34 +366,61 @@ pub fn payments() -> Result {
         if let Some(rate) = rate {
             cmd.arg(rate);
         }
+        let before = Cpu::now(&server, engine);
         let out = cmd.output().map_err(|e| e.to_string())?;
-        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        Ok((
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            Cpu::now(&server, engine).since(before),
+        ))
     };
-    step("POST /v1/payments, fresh keys: warm-up, then 8 and 64 connections, then 500/s offered");
+    step(&format!(
+        "{}: POST /v1/payments, fresh keys: warm-up, 8 and 64 connections, 400/s and 500/s offered",
+        engine.name
+    ));
     load("5", "16", None)?;
-    let runs = [
-        ("8 connections", load("15", "8", None)?),
-        ("64 connections", load("15", "64", None)?),
-        ("500/s offered", load("15", "64", Some("500"))?),
-    ];
-    drop(server);
-    step("One autopay run over 10,000 due bills");
-    let autopay = Command::new(root().join("target/release/examples/autopay_timing"))
-        .arg("10000")
-        .output()
-        .map_err(|e| e.to_string())?;
-    println!("\n| Run | Result |\n|---|---|");
-    for (name, out) in runs {
-        println!("| {name} | {} |", out.lines().collect::<Vec<_>>().join(", "));
+    let mut rows = Vec::new();
+    for (name, concurrency, rate) in [
+        ("`POST /v1/payments`, 400/s offered", "64", Some("400")),
+        ("`POST /v1/payments`, 500/s offered", "64", Some("500")),
+        ("`POST /v1/payments`, 8 connections", "8", None),
+        ("`POST /v1/payments`, 64 connections", "64", None),
+    ] {
+        let (out, cpu) = load("15", concurrency, rate)?;
+        let value = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or("?")
+                .to_string()
+        };
+        let ok: u64 = value("payments_ok").parse().unwrap_or(0);
+        rows.push((
+            name.to_string(),
+            format!(
+                "{}/s, p50 {} ms, p99 {} ms ({} failed); {}",
+                value("payments_per_s"),
+                value("latency_ms_p50"),
+                value("latency_ms_p99"),
+                value("payments_failed"),
+                cpu.per(ok, engine).replace("/req", "/payment")
+            ),
+        ));
     }
-    println!(
-        "| autopay | {} |",
+    drop(server);
+    step(&format!("{}: one autopay run over 10,000 due bills", engine.name));
+    let mut autopay = Command::new(root().join("target/release/examples/autopay_timing"));
+    autopay.arg("10000");
+    if let Some(c) = engine.cluster {
+        autopay.env("CAREBILL_DATABASE_URL", c.create_database("bench_autopay")?);
+    }
+    let autopay = autopay.output().map_err(|e| e.to_string())?;
+    rows.push((
+        "One autopay run over 10,000 due bills".into(),
         String::from_utf8_lossy(&autopay.stdout)
             .lines()
             .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(())
+            .join(", "),
+    ));
+    Ok(rows)
 }
 
 /// The release app, and a release demo server whose demo member has 1,000 more open bills.
@@ -244,7 +449,7 @@ fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoS
         .args(["--demo", "--data-dir"])
         .arg(&data)
         .args(["seed", "--bills", "1000"]))?;
-    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false)?;
+    let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false, None)?;
     Ok((root().join("target/release/carebill"), server))
 }
 

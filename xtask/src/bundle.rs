@@ -152,8 +152,13 @@ fn install_and_start(chroot: &Path, deb: &str, work: &Path) -> Result {
 
     step("Starting the installed app on a virtual display, against the demo server");
     let data = work.join("server-data");
-    let server =
-        server::DemoServer::start_binary(&target_dir().join("debug/carebill-server"), &data, "127.0.0.1:0", false)?;
+    let server = server::DemoServer::start_binary(
+        &target_dir().join("debug/carebill-server"),
+        &data,
+        "127.0.0.1:0",
+        false,
+        None,
+    )?;
     let display = Background::spawn(
         Command::new("Xvfb")
             .args([DISPLAY_NUMBER, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])

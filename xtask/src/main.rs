@@ -49,12 +49,14 @@ fn main() -> ExitCode {
             .and_then(|_| deps::build_ui())
             .and_then(|_| e2e::screenshots(&root().join("docs/screenshots"))),
         "bench" => match args.get(1).map(String::as_str) {
-            Some("api") => bench::api(),
-            Some("payments") => bench::payments(),
+            Some("api") => bench::api(&args[2..]),
+            Some("payments") => bench::payments(&args[2..]),
             Some("startup") => bench::startup(&args[2..]),
             Some("ui") => bench::ui(&args[2..]),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
-            _ => Err("usage: cargo xtask bench <api | payments | client | startup | ui>".into()),
+            _ => Err(
+                "usage: cargo xtask bench <api [--postgres] | payments [--postgres] | client | startup | ui>".into(),
+            ),
         },
         _ => {
             eprintln!(
@@ -227,8 +229,11 @@ fn test() -> Result {
         cmd.args(args).env("CAREBILL_TEST_POSTGRES", &template);
         Ok(cmd)
     })?;
+    let server_bin = testbins::built_binary("carebill-server")?;
+    conformance_with(&server_bin, &[], None)?;
+    let url = cluster.create_database("conformance")?;
+    conformance_with(&server_bin, &[], Some(&url))?;
     drop(cluster);
-    conformance_with(&testbins::built_binary("carebill-server")?, &[])?;
     e2e::run_built(&built)?;
     eprintln!("\nTime per step (min:s):\n{}", step_times());
     eprintln!("All checks passed.");
@@ -245,17 +250,22 @@ fn actionlint() -> Result {
 /// `extra`: more schemathesis options, like `--include-operation-id createPayment`.
 fn conformance(extra: &[String]) -> Result {
     sh(cargo().args(["build", "--package", "carebill-server"]))?;
-    conformance_with(&root().join("target/debug/carebill-server"), extra)
+    conformance_with(&root().join("target/debug/carebill-server"), extra, None)
 }
 
-/// The conformance run against `server` (a debug build of carebill-server).
-fn conformance_with(server_bin: &Path, extra: &[String]) -> Result {
-    step("API conformance (schemathesis against the demo server)");
+/// The conformance run against `server` (a debug build of carebill-server), on SQLite in a
+/// fresh data dir or on the PostgreSQL database `database_url`.
+fn conformance_with(server_bin: &Path, extra: &[String], database_url: Option<&str>) -> Result {
+    step(match database_url {
+        None => "API conformance (schemathesis against the demo server on SQLite)",
+        Some(_) => "API conformance again, the demo server on PostgreSQL",
+    });
     let data = root().join(format!("target/xtask/conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let server = server::DemoServer::start_binary(server_bin, &data, "127.0.0.1:0", false).inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&data);
-    })?;
+    let server =
+        server::DemoServer::start_binary(server_bin, &data, "127.0.0.1:0", false, database_url).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&data);
+        })?;
     // Whatever happens (an admin command failing included), the server stops and its data goes.
     let run = || -> Result {
         // Members of its own for the run (registration, email confirmation and password resets use
@@ -268,7 +278,12 @@ fn conformance_with(server_bin: &Path, extra: &[String]) -> Result {
         }
         std::fs::write(&roster, csv).map_err(|e| e.to_string())?;
         let admin = |args: &[&str]| -> Result<String> {
-            let out = Command::new(server_bin)
+            let mut cmd = Command::new(server_bin);
+            match database_url {
+                Some(url) => cmd.env("CAREBILL_DATABASE_URL", url),
+                None => cmd.env_remove("CAREBILL_DATABASE_URL"),
+            };
+            let out = cmd
                 .args(["--demo", "--data-dir"])
                 .arg(&data)
                 .args(args)

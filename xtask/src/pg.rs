@@ -66,6 +66,45 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Creates an empty database and answers its URL.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        sh(Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.dir)
+            .args(["-p", "5432", "-U", "carebill", "-d", "postgres", "-c"])
+            .arg(format!("CREATE DATABASE \"{name}\""))
+            .stdout(std::process::Stdio::null()))?;
+        Ok(self.url_template().replace("{db}", name))
+    }
+
+    /// CPU seconds used so far by the cluster: the postmaster with its reaped children, and every
+    /// live child (backends, checkpointer, WAL writer, ...).
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(postmaster) = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        else {
+            return 0.0;
+        };
+        let mut total = crate::bench::process_cpu(postmaster, true);
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string))
+                })
+                .and_then(|p| p.parse::<u32>().ok());
+            if parent == Some(postmaster) {
+                total += crate::bench::process_cpu(pid, false);
+            }
+        }
+        total
+    }
+
     /// The URL template the test kit fills with each test server's database name.
     pub fn url_template(&self) -> String {
         format!("postgresql://carebill@/{{db}}?host={}&port=5432", self.dir.display())

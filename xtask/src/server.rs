@@ -22,11 +22,24 @@ impl DemoServer {
             data_dir,
             listen,
             for_people,
+            None,
         )
     }
 
-    pub fn start_binary(bin: &Path, data_dir: &Path, listen: &str, for_people: bool) -> Result<DemoServer> {
+    /// `database_url`: PostgreSQL instead of SQLite in `data_dir` (passed in the environment,
+    /// as a password would be).
+    pub fn start_binary(
+        bin: &Path,
+        data_dir: &Path,
+        listen: &str,
+        for_people: bool,
+        database_url: Option<&str>,
+    ) -> Result<DemoServer> {
         let mut cmd = Command::new(bin);
+        match database_url {
+            Some(url) => cmd.env("CAREBILL_DATABASE_URL", url),
+            None => cmd.env_remove("CAREBILL_DATABASE_URL"),
+        };
         cmd.arg("--demo")
             .arg("--data-dir")
             .arg(data_dir)
@@ -69,6 +82,13 @@ impl DemoServer {
             "the server did not say where it listens".to_string()
         })?;
         Ok(DemoServer { child, url, banner })
+    }
+}
+
+impl DemoServer {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

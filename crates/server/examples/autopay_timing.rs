@@ -1,5 +1,6 @@
 //! Times one autopay run over N due bills, in process, on a real encrypted database in a temp
-//! dir (`synchronous=FULL`). Used by `cargo xtask bench payments`.
+//! dir (`synchronous=FULL`), or on PostgreSQL when `CAREBILL_DATABASE_URL` names an empty
+//! database. Used by `cargo xtask bench payments [--postgres]`.
 //!
 //! `cargo run --release -p carebill-server --example autopay_timing -- [BILLS]`
 
@@ -17,6 +18,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::new("127.0.0.1:0".parse()?, dir.path().to_path_buf());
     config.demo = true;
     config.scheduler_every = None;
+    // PostgreSQL instead of SQLite in the temp dir (`cargo xtask bench payments --postgres`).
+    config.database_url = std::env::var("CAREBILL_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|u| carebill_server::config::check_database_url(&u))
+        .transpose()?;
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap());
     let server = carebill_server::start(config, clock.clone()).await?;
     let state = server.state.clone();

@@ -3,10 +3,12 @@
 //! against that release; its recipe is in the file): the server's data directory (database,
 //! sandbox processor, and the database key, fixed for the fixture), a member's app data directory with an encrypted copy and a
 //! payment whose answer was lost, still unresolved in the outbox, and `manifest.json` with what
-//! must still be there. Every later change to stored data extends the fixture.
+//! must still be there. Every later change to stored data extends the fixture. The same checks
+//! run with the old data upgraded in place on SQLite, and upgraded and then moved to PostgreSQL.
 
 use std::path::Path;
 
+use carebill_server::config::ServerConfig;
 use serde_json::Value;
 
 use crate::harness::*;
@@ -24,20 +26,72 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Where the upgraded server keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// The old SQLite file, migrated in place.
+    Sqlite,
+    /// The old SQLite file migrated, then moved to PostgreSQL with `migrate-to` (there is no
+    /// PostgreSQL data from an earlier release: a plan reaches PostgreSQL by moving).
+    Postgres,
+}
+
 #[tokio::test]
 async fn data_written_by_bc362b3_opens_with_nothing_lost_and_the_lost_payment_resolved_once() {
+    upgrade(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn data_written_by_bc362b3_moved_to_postgresql_loses_nothing_and_resolves_the_lost_payment_once() {
+    upgrade(Engine::Postgres).await;
+}
+
+/// An empty PostgreSQL database: in the run's cluster when there is one, else in a cluster of
+/// its own (kept alive by the returned handle).
+fn empty_postgres() -> (String, Option<carebill_testkit::postgres::PgCluster>) {
+    std::thread::spawn(|| match carebill_testkit::server::postgres_database() {
+        Some(url) => (url, None),
+        None => {
+            let cluster = carebill_testkit::postgres::PgCluster::start().expect("a PostgreSQL cluster starts");
+            cluster.create_database("upgraded").expect("a database is created");
+            (cluster.url("upgraded"), Some(cluster))
+        }
+    })
+    .join()
+    .expect("the database is made")
+}
+
+async fn upgrade(engine: Engine) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upgrade/bc362b3");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture.join("manifest.json")).unwrap()).unwrap();
     let server_dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture.join("server"), server_dir.path());
     let key = std::fs::read_to_string(fixture.join("server/fixture-database-key.hex")).unwrap();
+    let key = carebill_server::config::DatabaseKey::from_hex(&key).unwrap();
+    let (database_url, _cluster) = match engine {
+        Engine::Sqlite => (None, None),
+        Engine::Postgres => {
+            let (url, cluster) = empty_postgres();
+            let mut source = ServerConfig::new("127.0.0.1:0".parse().unwrap(), server_dir.path().to_path_buf());
+            source.database_key = key.clone();
+            let target = carebill_server::config::DatabaseUrl(url.clone());
+            let moved = std::thread::spawn(move || carebill_server::migrate_to::migrate_to(&source, &target))
+                .join()
+                .unwrap()
+                .expect("the old deployment moves");
+            assert!(moved.iter().any(|t| t.table == "payments" && t.rows > 0));
+            (Some(carebill_server::config::DatabaseUrl(url)), cluster)
+        }
+    };
     let server_path = server_dir.path().to_path_buf();
     let w = World::start_with(move |c| {
         c.data_dir = server_path;
-        c.database_key = carebill_server::config::DatabaseKey::from_hex(&key).unwrap();
+        c.database_key = key;
+        c.database_url = database_url;
     })
     .await;
+    assert_eq!(w.server().state.db.path().is_none(), engine == Engine::Postgres);
     copy_dir(&fixture.join("client"), w.data.path());
 
     // The server: migrations ran on the old database; every row is still there.
