@@ -408,14 +408,21 @@ impl App {
         }
     }
 
+    /// Ticks the checkbox `#id`, waiting for it to appear (a list may paint after its heading).
     pub async fn check(&self, id: &str) {
-        self.wd
-            .find(By::Id(id))
-            .await
-            .unwrap_or_else(|_| panic!("no checkbox #{id}"))
-            .click()
-            .await
-            .expect("click");
+        let mut last = String::new();
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            match self.wd.find(By::Id(id)).await {
+                Ok(b) => match b.click().await {
+                    Ok(()) => return,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no checkbox #{id} to tick: {last}");
     }
 
     pub async fn select(&self, id: &str, value: &str) {
