@@ -312,8 +312,14 @@ fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     let flood = flood.join().map_err(|_| "flood thread panicked")??;
     drop(server);
     rows.push((
-        "Sign-ins per second (argon2id m=19 MiB t=2 p=1)".into(),
-        format!("{:.1} ({})", rps(&flood), ok_share(&flood, "201")),
+        "Sign-ins per second (argon2id m=19 MiB t=2 p=1; one account, so most answers are its 429)".into(),
+        format!(
+            "{:.1} signed in per second ({}; {:.0} answers/s in all)",
+            rps(&flood) * flood["statusCodeDistribution"]["201"].as_u64().unwrap_or(0) as f64
+                / total(&flood).max(1) as f64,
+            ok_share(&flood, "201"),
+            rps(&flood)
+        ),
     ));
     rows.push((
         "`GET /v1/bills` p99 during the sign-in flood".into(),

@@ -61,6 +61,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         })
         .await?;
+    // As an import of the bills would.
+    state
+        .db
+        .write(|conn| store::refresh_statistics(conn, store::BILL_TABLES))
+        .await?;
     state.business.set_offset(Duration::days(31));
     let started = Instant::now();
     let summary = autopay::run(&state).await?;

@@ -410,13 +410,13 @@ pub fn check_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
     if let Some(ca) = &target.root_cert {
         crate::pg_tls::root_store(ca).map_err(ConfigError::BadDatabaseUrl)?;
     }
-    let parsed: postgres::Config = target
+    let parsed: tokio_postgres::Config = target
         .driver_url
         .parse()
-        .map_err(|e: postgres::Error| ConfigError::BadDatabaseUrl(e.to_string()))?;
-    let local = |host: &postgres::config::Host| match host {
-        postgres::config::Host::Unix(_) => true,
-        postgres::config::Host::Tcp(name) => {
+        .map_err(|e: tokio_postgres::Error| ConfigError::BadDatabaseUrl(e.to_string()))?;
+    let local = |host: &tokio_postgres::config::Host| match host {
+        tokio_postgres::config::Host::Unix(_) => true,
+        tokio_postgres::config::Host::Tcp(name) => {
             name == "localhost"
                 || name
                     .trim_start_matches('[')

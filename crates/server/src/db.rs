@@ -110,8 +110,7 @@ pub fn connect(path: &Path, key: &DatabaseKey, read_only: bool) -> Result<Connec
 /// A connection to PostgreSQL: over verified TLS when the URL says `sslmode=verify-full`, else
 /// over a Unix socket or loopback (see `pg_tls` and `config::check_database_url`).
 pub(crate) fn pg_connect(url: &str) -> Result<sql::Connection, DbError> {
-    let client = crate::pg_tls::connect(url).map_err(DbError::Postgres)?;
-    Ok(sql::Connection::postgres(client))
+    crate::pg_tls::connect(url).map_err(DbError::Postgres)
 }
 
 /// Takes the server's migration lock on PostgreSQL (a session advisory lock: held until released

@@ -257,5 +257,9 @@ pub fn import(
             }
             Ok(ImportSummary { members: members.len(), bills: new_bills.len() })
         })
+        .and_then(|summary| {
+            crate::store::refresh_statistics(conn, crate::store::BILL_TABLES).map_err(|e| ImportError::Db(e.describe()))?;
+            Ok(summary)
+        })
     })
 }

@@ -246,7 +246,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let today = config.calendar.date_at(now);
             let mut rng = rand::rngs::StdRng::seed_from_u64(bills as u64);
             db.with_writer(|conn| {
-                conn.transaction(|tx| seed::add_bills(tx, &mut rng, &member, bills, today, now).map(|_| ()))
+                conn.transaction(|tx| seed::add_bills(tx, &mut rng, &member, bills, today, now).map(|_| ()))?;
+                carebill_server::store::refresh_statistics(conn, carebill_server::store::BILL_TABLES)
             })
             .map_err(|e| e.describe())?;
             println!("Added {bills} bills to {member}.");

@@ -173,6 +173,10 @@ pub fn migrate_to(source: &ServerConfig, target: &DatabaseUrl) -> Result<Vec<Mov
     for conn in sources.values() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    if let Ok(moved) = &outcome {
+        let filled: Vec<&str> = moved.iter().filter(|t| t.rows > 0).map(|t| t.table.as_str()).collect();
+        crate::store::refresh_statistics(&pg, &filled).map_err(|e| MoveError::Db(DbError::Postgres(e.describe())))?;
+    }
     outcome
 }
 

@@ -21,8 +21,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
 /// A URL split into what the driver reads and the CA file this module verifies with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,15 +116,36 @@ pub fn root_store(path: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-/// Connects with the driver, over verified TLS when the URL asks for it.
-pub fn connect(url: &str) -> Result<postgres::Client, String> {
+/// Connects, over verified TLS when the URL asks for it: a connection of the server's own kind
+/// (its client driven by a current-thread runtime of its own, see `sql::PgConn`).
+pub fn connect(url: &str) -> Result<crate::sql::Connection, String> {
     let target = parse(url)?;
-    let outcome = match &target.root_cert {
-        None => postgres::Client::connect(&target.driver_url, postgres::NoTls),
-        Some(path) => postgres::Client::connect(&target.driver_url, Verified::new(root_store(path)?)),
-    };
+    let config: tokio_postgres::Config = target
+        .driver_url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     // A refused certificate reads "error performing TLS handshake: invalid peer certificate: …".
-    outcome.map_err(|e| e.to_string())
+    let client = match &target.root_cert {
+        None => runtime.block_on(async {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            Ok::<_, tokio_postgres::Error>(client)
+        }),
+        Some(path) => {
+            let tls = Verified::new(root_store(path)?);
+            runtime.block_on(async {
+                let (client, connection) = config.connect(tls).await?;
+                tokio::spawn(connection);
+                Ok::<_, tokio_postgres::Error>(client)
+            })
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(crate::sql::Connection::postgres(runtime, client))
 }
 
 /// Makes a verifying TLS connector per connection (the driver hands it the host to check).
@@ -314,12 +335,14 @@ mod tests {
 
         let cluster = PgCluster::start_tls(&ca.sign(&["127.0.0.1", "db.carebill.test"])).unwrap();
         let port = cluster.tcp_port().unwrap();
-        let mut client = connect(&url(port, &ca_file)).unwrap();
-        let row = client
-            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        let conn = connect(&url(port, &ca_file)).unwrap();
+        let encrypted: bool = conn
+            .query_row("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", [], |r| {
+                r.get(0)
+            })
             .unwrap();
-        assert!(row.get::<_, bool>(0), "the session is encrypted");
-        drop(client);
+        assert!(encrypted, "the session is encrypted");
+        drop(conn);
         // The server's own connections go the same way: migrations, then the writer and readers.
         let db = crate::db::Db::open_postgres(&url(port, &ca_file), 1).unwrap();
         let members: i64 = db

@@ -24,7 +24,7 @@ pub enum Error {
     #[error(transparent)]
     Sqlite(rusqlite::Error),
     #[error(transparent)]
-    Pg(#[from] postgres::Error),
+    Pg(#[from] tokio_postgres::Error),
 }
 
 impl From<rusqlite::Error> for Error {
@@ -47,7 +47,7 @@ impl Error {
                         rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                     )
             }
-            Error::Pg(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            Error::Pg(e) => e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
             _ => false,
         }
     }
@@ -331,7 +331,7 @@ impl RowIndex for usize {
 /// One row of a result.
 pub enum Row<'s> {
     Sqlite(&'s rusqlite::Row<'s>),
-    Pg(&'s postgres::Row),
+    Pg(&'s tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -347,8 +347,8 @@ impl Row<'_> {
 }
 
 /// A PostgreSQL column's value: integers of every width, booleans, text and bytes.
-fn pg_value(row: &postgres::Row, idx: usize) -> Result<Value> {
-    use postgres::types::Type;
+fn pg_value(row: &tokio_postgres::Row, idx: usize) -> Result<Value> {
+    use tokio_postgres::types::Type;
     let column = row
         .columns()
         .get(idx)
@@ -375,13 +375,13 @@ fn pg_value(row: &postgres::Row, idx: usize) -> Result<Value> {
     Ok(value.unwrap_or(Value::Null))
 }
 
-impl postgres::types::ToSql for Value {
+impl tokio_postgres::types::ToSql for Value {
     fn to_sql(
         &self,
-        ty: &postgres::types::Type,
-        out: &mut postgres::types::private::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use postgres::types::{IsNull, Type};
+        ty: &tokio_postgres::types::Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> std::result::Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use tokio_postgres::types::{IsNull, Type};
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Integer(i) if *ty == Type::INT8 => i.to_sql(ty, out),
@@ -396,11 +396,11 @@ impl postgres::types::ToSql for Value {
         }
     }
 
-    fn accepts(_: &postgres::types::Type) -> bool {
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
         true
     }
 
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
 }
 
 /// SQLite's `?N` placeholders as PostgreSQL's `$N` (a bare `?` is the next number), outside quoted
@@ -434,73 +434,139 @@ pub fn pg_placeholders(sql: &str) -> String {
     out
 }
 
-/// A PostgreSQL connection: the client, its prepared statements, and whether a transaction is open.
+/// A PostgreSQL connection: the client with the small runtime that drives it, its prepared
+/// statements, the statements waiting to be sent, and whether a transaction is open.
 ///
-/// The client is synchronous (it runs a small runtime of its own), so it must never be used or
-/// dropped on an async worker: the server uses it only on the blocking pool, and dropping it
-/// closes it on a thread of its own.
+/// The server's database work is synchronous (it runs on the blocking pool), so each connection
+/// drives its async client on a current-thread runtime of its own, as the `postgres` crate does.
+/// Doing it here gives pipelining: statements whose answer nobody reads
+/// ([`Connection::execute_later`]) wait and go out together with the next statement that is
+/// read, in order, in one round trip. Their errors surface at that statement (and always before a
+/// savepoint is released or a transaction commits, since those send them too). It must never be
+/// used or dropped on an async worker; dropping it closes it on a thread of its own.
 pub struct PgConn {
-    client: std::cell::RefCell<PgClient>,
-    prepared: std::cell::RefCell<std::collections::HashMap<String, postgres::Statement>>,
+    client: PgClient,
+    prepared: std::cell::RefCell<std::collections::HashMap<String, tokio_postgres::Statement>>,
+    waiting: std::cell::RefCell<Vec<(tokio_postgres::Statement, Vec<Value>)>>,
     in_transaction: std::cell::Cell<bool>,
 }
 
-/// The client, closed on a thread of its own when dropped (wherever the last owner drops it).
-struct PgClient(Option<postgres::Client>);
+/// The client and its runtime, closed on a thread of their own when dropped (wherever the last
+/// owner drops them: a runtime must not be dropped on an async worker).
+struct PgClient(Option<(tokio::runtime::Runtime, tokio_postgres::Client)>);
 
-impl std::ops::Deref for PgClient {
-    type Target = postgres::Client;
-    fn deref(&self) -> &postgres::Client {
-        self.0.as_ref().expect("the client is there until dropped")
+impl PgClient {
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.0.as_ref().expect("the client is there until dropped").0
     }
-}
 
-impl std::ops::DerefMut for PgClient {
-    fn deref_mut(&mut self) -> &mut postgres::Client {
-        self.0.as_mut().expect("the client is there until dropped")
+    fn client(&self) -> &tokio_postgres::Client {
+        &self.0.as_ref().expect("the client is there until dropped").1
     }
 }
 
 impl Drop for PgClient {
     fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
+        if let Some(parts) = self.0.take() {
             let _ = std::thread::Builder::new()
                 .name("postgres-close".into())
-                .spawn(move || drop(client));
+                .spawn(move || drop(parts));
         }
     }
 }
 
+fn pg_params(values: &[Value]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
 impl PgConn {
-    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
+    fn statement(&self, sql: &str) -> Result<tokio_postgres::Statement> {
         if let Some(s) = self.prepared.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let statement = self.client.borrow_mut().prepare(&pg_placeholders(sql))?;
+        let text = pg_placeholders(sql);
+        let statement = self.client.runtime().block_on(self.client.client().prepare(&text))?;
         self.prepared.borrow_mut().insert(sql.to_string(), statement.clone());
         Ok(statement)
     }
 
-    fn query(&self, sql: &str, values: &[Value]) -> Result<Vec<postgres::Row>> {
+    /// Runs `last` after every waiting statement, all sent together; the first error wins.
+    ///
+    /// A request goes out when its future is first polled, so the futures are polled in order,
+    /// every time, until all are done: the server receives them as they were issued.
+    fn run<T>(
+        &self,
+        last: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<T> {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::task::Poll;
+        type Sent<'a> = Pin<Box<dyn Future<Output = std::result::Result<u64, tokio_postgres::Error>> + 'a>>;
+        let waiting = self.waiting.take();
+        let client = self.client.client();
+        self.client.runtime().block_on(async {
+            let mut sent: Vec<(Sent<'_>, Option<std::result::Result<u64, tokio_postgres::Error>>)> = waiting
+                .iter()
+                .map(|(statement, values)| {
+                    let future: Sent<'_> = Box::pin(async move { client.execute(statement, &pg_params(values)).await });
+                    (future, None)
+                })
+                .collect();
+            let mut last = std::pin::pin!(last);
+            let mut out = None;
+            std::future::poll_fn(|cx| {
+                for (future, done) in sent.iter_mut().filter(|(_, done)| done.is_none()) {
+                    if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                        *done = Some(result);
+                    }
+                }
+                if out.is_none()
+                    && let Poll::Ready(result) = last.as_mut().poll(cx)
+                {
+                    out = Some(result);
+                }
+                match out.is_some() && sent.iter().all(|(_, done)| done.is_some()) {
+                    true => Poll::Ready(()),
+                    false => Poll::Pending,
+                }
+            })
+            .await;
+            for (_, done) in sent {
+                done.expect("every statement finished")?;
+            }
+            Ok(out.expect("the last statement finished")?)
+        })
+    }
+
+    fn query(&self, sql: &str, values: &[Value]) -> Result<Vec<tokio_postgres::Row>> {
         let statement = self.statement(sql)?;
-        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        Ok(self.client.borrow_mut().query(&statement, &params)?)
+        let params = pg_params(values);
+        self.run(self.client.client().query(&statement, &params))
     }
 
     fn execute(&self, sql: &str, values: &[Value]) -> Result<usize> {
         let statement = self.statement(sql)?;
-        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        Ok(self.client.borrow_mut().execute(&statement, &params)? as usize)
+        let params = pg_params(values);
+        self.run(self.client.client().execute(&statement, &params))
+            .map(|n| n as usize)
+    }
+
+    /// Queues a statement to go out with the next one that is read.
+    fn execute_later(&self, sql: &str, values: Vec<Value>) -> Result<()> {
+        let statement = self.statement(sql)?;
+        self.waiting.borrow_mut().push((statement, values));
+        Ok(())
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.client.borrow_mut().batch_execute(sql)?)
+        if sql.trim_start().to_ascii_uppercase().starts_with("ROLLBACK") {
+            // What waits belongs to the work being rolled back.
+            self.waiting.borrow_mut().clear();
+        }
+        self.run(self.client.client().batch_execute(sql))
     }
 }
 
@@ -531,11 +597,12 @@ impl Connection {
         Connection::Sqlite(conn)
     }
 
-    /// A PostgreSQL connection from a client.
-    pub fn postgres(client: postgres::Client) -> Connection {
+    /// A PostgreSQL connection from a client and the runtime that drives its connection.
+    pub fn postgres(runtime: tokio::runtime::Runtime, client: tokio_postgres::Client) -> Connection {
         Connection::Pg(Box::new(PgConn {
-            client: std::cell::RefCell::new(PgClient(Some(client))),
+            client: PgClient(Some((runtime, client))),
             prepared: std::cell::RefCell::default(),
+            waiting: std::cell::RefCell::default(),
             in_transaction: std::cell::Cell::new(false),
         }))
     }
@@ -550,6 +617,17 @@ impl Connection {
     /// Runs one statement; the number of rows it changed.
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Runs a statement whose answer is not read (not even how many rows it changed): on
+    /// PostgreSQL it waits and goes out with the next statement that is read (one round trip for
+    /// all), and its error, if any, surfaces there; on SQLite it runs now.
+    /// Outside a transaction it runs now (nothing may wait past the work it belongs to).
+    pub fn execute_later<P: Params>(&self, sql: &str, params: P) -> Result<()> {
+        match self {
+            Connection::Pg(c) if c.in_transaction.get() => c.execute_later(sql, bind(&params.values())),
+            _ => self.execute(sql, params).map(|_| ()),
+        }
     }
 
     /// Runs statements with no placeholders, one after the other.
@@ -710,6 +788,14 @@ impl Statement<'_> {
         Ok(out.into_iter())
     }
 
+    /// Runs the statement later: see [`Connection::execute_later`].
+    pub fn execute_later<P: Params>(&mut self, params: P) -> Result<()> {
+        match self {
+            Statement::Pg(c, sql) if c.in_transaction.get() => c.execute_later(sql, bind(&params.values())),
+            _ => self.execute(params).map(|_| ()),
+        }
+    }
+
     /// Whether the query returns a row.
     pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
         let values = bind(&params.values());
@@ -734,8 +820,18 @@ mod tests {
             .unwrap();
         let cluster = carebill_testkit::postgres::PgCluster::start().unwrap();
         cluster.create_database("sqltest").unwrap();
-        let client = postgres::Client::connect(&cluster.url("sqltest"), postgres::NoTls).unwrap();
-        let pg = Connection::postgres(client);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&cluster.url("sqltest"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client
+        });
+        let pg = Connection::postgres(runtime, client);
         pg.execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag BOOLEAN, data BYTEA)")
             .unwrap();
         vec![(sqlite, None), (pg, Some(cluster))]
@@ -747,6 +843,49 @@ mod tests {
             pg_placeholders("SELECT ?1, '?2 stays', ?, ?10 WHERE x = '' AND y = ?"),
             "SELECT $1, '?2 stays', $2, $10 WHERE x = '' AND y = $11"
         );
+    }
+
+    #[test]
+    fn statements_run_later_go_out_in_order_and_their_errors_surface_before_a_commit() {
+        for (c, _cluster) in engines() {
+            // Waiting writes are seen by the next read, in the order they were issued.
+            c.execute_later("INSERT INTO t (id, name) VALUES (?1, ?2)", params![1_i64, "one"])
+                .unwrap();
+            c.execute_later("UPDATE t SET name = ?2 WHERE id = ?1", params![1_i64, "uno"])
+                .unwrap();
+            let name: String = c
+                .query_row("SELECT name FROM t WHERE id = ?1", [1], |r| r.get(0))
+                .unwrap();
+            assert_eq!(name, "uno", "{c:?}");
+
+            // A waiting statement's error fails the transaction's commit and nothing stays.
+            let failed = c.transaction(|tx| {
+                tx.execute_later("INSERT INTO t (id, name) VALUES (?1, ?2)", params![2_i64, "two"])?;
+                tx.execute_later("INSERT INTO t (id, name) VALUES (?1, ?2)", params![3_i64, "uno"])?;
+                Ok::<_, Error>(())
+            });
+            assert!(failed.unwrap_err().is_unique_violation(), "{c:?}");
+            let count: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+            assert_eq!(count, 1, "rolled back: {c:?}");
+
+            // Work rolled back to a savepoint takes its waiting statements with it.
+            c.transaction(|tx| {
+                tx.execute_batch("SAVEPOINT item")?;
+                tx.execute_later("INSERT INTO t (id, name) VALUES (?1, ?2)", params![4_i64, "four"])?;
+                tx.execute_batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
+                tx.execute_later("INSERT INTO t (id, name) VALUES (?1, ?2)", params![5_i64, "five"])?;
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+            let ids: Vec<i64> = c
+                .prepare_cached("SELECT id FROM t ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_>>()
+                .unwrap();
+            assert_eq!(ids, [1, 5], "{c:?}");
+        }
     }
 
     #[test]

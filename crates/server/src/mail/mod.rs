@@ -55,7 +55,7 @@ pub fn enqueue_for_member(
 /// Queues a mail inside the caller's transaction. In demo mode it counts as sent at once.
 pub fn enqueue(tx: &Connection, demo: bool, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> ApiResult<()> {
     tx.prepare_cached("INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
+        .execute_later(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
     Ok(())
 }
 

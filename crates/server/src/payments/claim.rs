@@ -311,7 +311,7 @@ pub(super) fn claim(
             processor_key, card_fingerprint)
          VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
-    .execute(params![
+    .execute_later(params![
         payment_id,
         intent.member_id,
         amount.cents(),
@@ -334,7 +334,7 @@ pub(super) fn claim(
     let mut alloc =
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;
     for (bill_id, a) in &intent.allocations {
-        alloc.execute(params![payment_id, bill_id, a.cents()])?;
+        alloc.execute_later(params![payment_id, bill_id, a.cents()])?;
         // The reservation changes what can be paid now: lists and the sync feed show it at once.
         touch(tx, &intent.member_id, SyncEntity::Bill, bill_id, SyncOp::Upsert, now)?;
     }
@@ -342,7 +342,7 @@ pub(super) fn claim(
         "INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
          VALUES (?1, ?2, ?3, 'processing', ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + LEASE), payment_id, ms(now)])?;
+    .execute_later(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + LEASE), payment_id, ms(now)])?;
     Ok(Claim::Work(Work {
         member_id: intent.member_id.clone(),
         key: intent.key.clone(),
@@ -359,10 +359,16 @@ pub(super) fn claim(
 /// Runs `f` inside a savepoint: its writes are kept only when it succeeds.
 pub(super) fn savepoint<R>(tx: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<ApiResult<R>> {
     tx.execute_batch("SAVEPOINT item")?;
-    let out = f(tx);
+    // Statements `f` left waiting (`execute_later`) go out with the release: one of them failing
+    // fails the release, and so this item, not the batch.
+    let out = f(tx).and_then(|r| {
+        tx.execute_batch("RELEASE SAVEPOINT item")
+            .map(|()| r)
+            .map_err(ApiError::from)
+    });
     if out.is_err() {
         tx.execute_batch("ROLLBACK TO SAVEPOINT item")?;
+        tx.execute_batch("RELEASE SAVEPOINT item")?;
     }
-    tx.execute_batch("RELEASE SAVEPOINT item")?;
     Ok(out)
 }

@@ -303,7 +303,7 @@ fn finalize_one(
     }
     let (status, error) = match &charge.status {
         ChargeStatus::Succeeded => {
-            tx.execute(
+            tx.execute_later(
                 "UPDATE payments SET status = 'succeeded', settled_at = ?2, processor_charge_id = ?3 WHERE id = ?1",
                 params![work.payment_id, ms(now), charge.id],
             )?;
@@ -311,7 +311,7 @@ fn finalize_one(
             (StatusCode::CREATED, None)
         }
         ChargeStatus::Pending => {
-            tx.execute(
+            tx.execute_later(
                 "UPDATE payments SET status = 'pending', settle_on = ?2, processor_charge_id = ?3 WHERE id = ?1",
                 params![work.payment_id, date_str(settle_on), charge.id],
             )?;
@@ -321,7 +321,7 @@ fn finalize_one(
             let code = ErrorCode::parse(code)
                 .filter(|c| c.status() == 402)
                 .unwrap_or(ErrorCode::CardDeclined);
-            tx.execute(
+            tx.execute_later(
                 "UPDATE payments SET status = 'failed', failure_code = ?2, failure_message = ?3, processor_charge_id = ?4 WHERE id = ?1",
                 params![work.payment_id, code.as_str(), code.default_message(), charge.id],
             )?;
@@ -343,7 +343,7 @@ fn finalize_one(
     .map_err(|e| ApiError::internal(e.to_string()))?;
     complete_key(tx, work, status, &body)?;
     if let Some(bill) = &work.autopay_bill {
-        tx.execute(
+        tx.execute_later(
             "UPDATE autopay_bills SET outcome = ?2, payment_id = ?3, updated_at = ?4 WHERE bill_id = ?1",
             params![bill, payment.status.as_str(), payment.id, ms(now)],
         )?;
@@ -364,7 +364,7 @@ fn finalize_one(
 
 /// The key's work is done: its answer is stored for replays and its lease ends.
 fn complete_key(tx: &Connection, work: &Work, status: StatusCode, body: &str) -> ApiResult<()> {
-    tx.execute(
+    tx.execute_later(
         "UPDATE idempotency_keys SET state = 'complete', lease_id = NULL, lease_expires_at = NULL, response_status = ?3, response_body = ?4
          WHERE member_id = ?1 AND key = ?2",
         params![work.member_id, work.key, status.as_u16(), body],

@@ -28,7 +28,7 @@ pub(super) fn settle(tx: &Connection, allocations: &[(String, i64)]) -> ApiResul
         "UPDATE bills SET pending_cents = pending_cents - ?2, settled_cents = settled_cents + ?2 WHERE id = ?1",
     )?;
     for (bill_id, cents) in allocations {
-        stmt.execute(params![bill_id, cents])?;
+        stmt.execute_later(params![bill_id, cents])?;
     }
     Ok(())
 }
@@ -37,7 +37,7 @@ pub(super) fn settle(tx: &Connection, allocations: &[(String, i64)]) -> ApiResul
 pub(super) fn release(tx: &Connection, allocations: &[(String, i64)]) -> ApiResult<()> {
     let mut stmt = tx.prepare_cached("UPDATE bills SET pending_cents = pending_cents - ?2 WHERE id = ?1")?;
     for (bill_id, cents) in allocations {
-        stmt.execute(params![bill_id, cents])?;
+        stmt.execute_later(params![bill_id, cents])?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::sql::{Connection, OptionalExtension, Row, params};
+use crate::sql::{Connection, Dialect, OptionalExtension, Row, params};
 use carebill_api::types::{Bill, BillDetail, BillFilter, LineItem, SyncEntity, SyncOp};
 use carebill_billing::{BillKind, Charges, Money};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -223,18 +223,15 @@ pub fn touch(
     // Autopay's upcoming charges are derived from the member's bills: a bill that changes changes
     // them, so the autopay entity goes out in the same sync.
     if matches!(entity, SyncEntity::Bill) {
-        let has_autopay = tx
-            .prepare_cached("SELECT 1 FROM autopay_rules WHERE member_id = ?1")?
-            .exists([member_id])?;
-        if has_autopay {
-            record_change(tx, member_id, SyncEntity::Autopay.as_str(), "autopay", "upsert", now)?;
-        }
+        record_autopay_change(tx, member_id, now)?;
     }
     Ok(())
 }
 
-/// An entity's change moves to the end of the member's feed: its old entry goes and a new one
-/// (a new, higher `seq`) is written, so the feed holds each entity once, at its latest change.
+/// An entity's change moves to the end of the member's feed: the feed holds each entity once, at
+/// its latest change, with a new, higher `seq`. SQLite deletes the old entry and inserts a new
+/// one; PostgreSQL does it in one statement (one round trip), giving the entry the sequence's next
+/// number.
 fn record_change(
     tx: &Connection,
     member_id: &str,
@@ -243,12 +240,50 @@ fn record_change(
     op: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    tx.prepare_cached("DELETE FROM changes WHERE member_id = ?1 AND entity = ?2 AND entity_id = ?3")?
-        .execute(params![member_id, entity, entity_id])?;
-    tx.prepare_cached(
-        "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![member_id, entity, entity_id, op, ms(now)])?;
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            tx.prepare_cached("DELETE FROM changes WHERE member_id = ?1 AND entity = ?2 AND entity_id = ?3")?
+                .execute(params![member_id, entity, entity_id])?;
+            tx.prepare_cached(
+                "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![member_id, entity, entity_id, op, ms(now)])?;
+        }
+        Dialect::Postgres => {
+            tx.prepare_cached(&format!(
+                "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5) {}",
+                PG_MOVE_TO_END
+            ))?
+            .execute_later(params![member_id, entity, entity_id, op, ms(now)])?;
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL: an entity already in the feed takes the next number instead of a second row.
+const PG_MOVE_TO_END: &str = "ON CONFLICT (member_id, entity, entity_id) DO UPDATE SET \
+     seq = nextval(pg_get_serial_sequence('changes', 'seq')), op = excluded.op, changed_at = excluded.changed_at";
+
+/// The member's autopay entity moves to the end of the feed, if they have autopay.
+fn record_autopay_change(tx: &Connection, member_id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            let has_autopay = tx
+                .prepare_cached("SELECT 1 FROM autopay_rules WHERE member_id = ?1")?
+                .exists([member_id])?;
+            if has_autopay {
+                record_change(tx, member_id, SyncEntity::Autopay.as_str(), "autopay", "upsert", now)?;
+            }
+        }
+        Dialect::Postgres => {
+            tx.prepare_cached(&format!(
+                "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) \
+                 SELECT ?1, 'autopay', 'autopay', 'upsert', ?2 WHERE EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1) {}",
+                PG_MOVE_TO_END
+            ))?
+            .execute_later(params![member_id, ms(now)])?;
+        }
+    }
     Ok(())
 }
 
@@ -300,6 +335,22 @@ pub fn lock_once(tx: &Connection, lock: OnceLock) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// After a bulk load (import, seeding, a move) into `tables`: PostgreSQL's planner statistics of
+/// those tables are brought up to date at once (`ANALYZE`), so the next statements are planned for
+/// the tables as they now are, not as autovacuum last saw them. Only tables that were loaded: an
+/// empty table analyzed as empty is planned as empty (sequential scans, kept in cached plans while
+/// it grows), whereas one never analyzed is assumed to hold a few pages (index scans). SQLite
+/// keeps no statistics unless asked, and is not asked.
+pub fn refresh_statistics(conn: &Connection, tables: &[&str]) -> ApiResult<()> {
+    if conn.dialect() == Dialect::Postgres && !tables.is_empty() {
+        conn.execute_batch(&format!("ANALYZE {}", tables.join(", ")))?;
+    }
+    Ok(())
+}
+
+/// The tables an import or the seed fills.
+pub const BILL_TABLES: &[&str] = &["roster", "bills", "line_items"];
 
 /// Settings keys: the server secret kept in the database, and the SHA-256 fingerprint of one
 /// read from `server_secret_file` (see `app::load_secret`). Once a server has started, one of
