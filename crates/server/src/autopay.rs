@@ -506,29 +506,36 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
                         continue;
                     }
                     let u = upcoming_for(&c, &stored.rule, today, &cal);
+                    // The notice is recorded by a conditional write and mailed only if this
+                    // pass wrote it: passes on several servers mail it once.
                     if !c.notice_sent && today >= rules::notice_date(u.charge_date, &cal) && u.status == UpcomingStatus::Scheduled {
-                        tx.execute(
+                        let recorded = tx.execute(
                             "INSERT INTO autopay_bills (bill_id, member_id, notice_sent_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-                             ON CONFLICT(bill_id) DO UPDATE SET notice_sent_at = excluded.notice_sent_at",
+                             ON CONFLICT(bill_id) DO UPDATE SET notice_sent_at = excluded.notice_sent_at
+                             WHERE autopay_bills.notice_sent_at IS NULL",
                             params![c.bill_id, member_id, ms(now)],
                         )?;
-                        notice_mail(tx, demo, &member_id, &c, &u, &method, now)?;
-                        summary.notices += 1;
+                        if recorded == 1 {
+                            notice_mail(tx, demo, &member_id, &c, &u, &method, now)?;
+                            summary.notices += 1;
+                        }
                     }
                     if today < u.charge_date {
                         continue;
                     }
                     match stored.rule.charge_amount(c.payable) {
                         None => {
-                            tx.execute(
+                            let recorded = tx.execute(
                                 "INSERT INTO autopay_bills (bill_id, member_id, outcome, updated_at) VALUES (?1, ?2, 'over_limit', ?3)
                                  ON CONFLICT(bill_id) DO UPDATE SET outcome = 'over_limit', updated_at = excluded.updated_at
                                  WHERE autopay_bills.outcome IS NULL",
                                 params![c.bill_id, member_id, ms(now)],
                             )?;
-                            over_limit_mail(tx, demo, &member_id, &c, stored.rule.max_amount, now)?;
-                            summary.over_limit += 1;
-                            touched = true;
+                            if recorded == 1 {
+                                over_limit_mail(tx, demo, &member_id, &c, stored.rule.max_amount, now)?;
+                                summary.over_limit += 1;
+                                touched = true;
+                            }
                         }
                         Some(amount) => charges.push(charge_intent(
                             &member_id,
@@ -548,7 +555,7 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
         .await?;
     state.mail_queued();
     let mut summary = summary;
-    for batch in charges.chunks(BATCH) {
+    for batch in charges.chunks(state.db.savepoint_batch(BATCH)) {
         summary.attempted += batch.len();
         for answer in payments::submit_many(state, batch.to_vec()).await {
             match answer {

@@ -242,6 +242,24 @@ impl Db {
         self.path.as_deref()
     }
 
+    /// The engine behind this database.
+    pub fn dialect(&self) -> sql::Dialect {
+        match self.path {
+            Some(_) => sql::Dialect::Sqlite,
+            None => sql::Dialect::Postgres,
+        }
+    }
+
+    /// Most items one transaction may give a savepoint each. PostgreSQL keeps the
+    /// subtransactions of a transaction in each backend's snapshot cache only up to 64; past that
+    /// every snapshot of every session overflows to a slow lookup, so batches there stay at 32.
+    pub fn savepoint_batch(&self, wanted: usize) -> usize {
+        match self.dialect() {
+            sql::Dialect::Sqlite => wanted,
+            sql::Dialect::Postgres => wanted.min(32),
+        }
+    }
+
     /// Runs `f` on a reader, off the async workers.
     pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where

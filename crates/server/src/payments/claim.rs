@@ -69,19 +69,29 @@ pub(super) fn replay(row: &KeyRow) -> Answer {
     }
 }
 
-/// Takes over an expired lease and rebuilds the work from the stored payment.
+/// Takes over an expired lease and rebuilds the work from the stored payment; `None` when the
+/// lease is no longer there to take (someone else took it over or finished the payment first).
+///
+/// The take-over is one conditional `UPDATE`: two servers recovering the same key at once cannot
+/// both get it. On PostgreSQL the second waits on the first's row and then finds the guard false.
+/// The new lease id fences the old holder out: it can no longer finalize (`holds_lease`).
 pub(super) fn take_over(
     tx: &Connection,
     member_id: &str,
     key: &str,
     payment_id: &str,
     now: DateTime<Utc>,
-) -> ApiResult<Work> {
+) -> ApiResult<Option<Work>> {
     let lease_id = random_id(&mut rand::thread_rng(), "lease");
-    tx.execute(
-        "UPDATE idempotency_keys SET lease_id = ?3, lease_expires_at = ?4 WHERE member_id = ?1 AND key = ?2",
-        params![member_id, key, lease_id, ms(now + LEASE)],
+    let taken = tx.execute(
+        "UPDATE idempotency_keys SET lease_id = ?3, lease_expires_at = ?4
+         WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND payment_id = ?6
+           AND (lease_expires_at IS NULL OR lease_expires_at <= ?5)",
+        params![member_id, key, lease_id, ms(now + LEASE), ms(now), payment_id],
     )?;
+    if taken != 1 {
+        return Ok(None);
+    }
     let (cents, source, kind, processor_key): (i64, String, String, String) = tx.query_row(
         "SELECT amount_cents, processor_source, source, processor_key FROM payments WHERE id = ?1",
         [payment_id],
@@ -92,7 +102,7 @@ pub(super) fn take_over(
     } else {
         None
     };
-    Ok(Work {
+    Ok(Some(Work {
         member_id: member_id.to_string(),
         key: key.to_string(),
         lease_id,
@@ -102,7 +112,7 @@ pub(super) fn take_over(
         amount: Money::from_cents(cents),
         recovering: true,
         autopay_bill,
-    })
+    }))
 }
 
 /// Display details of the method, and what to charge.
@@ -213,6 +223,13 @@ fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<
 }
 
 /// Step 1: claim the key, check the request and reserve the amounts; or replay, or refuse.
+///
+/// The key is claimed first (`INSERT … ON CONFLICT DO NOTHING`), before anything is checked or
+/// reserved: two servers given the same new key at once cannot both start a payment with it.
+/// On PostgreSQL the second insert waits for the first claim's transaction; if that commits, the
+/// second finds the key in flight (409), and if it rolls back (the request was refused), the key
+/// is free again and the second claims it. Whatever the claim then refuses rolls the key back
+/// with everything else (the caller's savepoint).
 pub(super) fn claim(
     tx: &Connection,
     intent: &Intent,
@@ -220,7 +237,19 @@ pub(super) fn claim(
     limits: &PaymentLimits,
     now: DateTime<Utc>,
 ) -> ApiResult<Claim> {
-    if let Some(row) = key_row(tx, &intent.member_id, &intent.key)? {
+    let mut rng = rand::thread_rng();
+    let payment_id = random_id(&mut rng, "pay");
+    let lease_id = random_id(&mut rng, "lease");
+    let claimed = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
+             VALUES (?1, ?2, ?3, 'processing', ?4, ?5, ?6, ?7) ON CONFLICT (member_id, key) DO NOTHING",
+        )?
+        .execute(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + LEASE), payment_id, ms(now)])?;
+    if claimed == 0 {
+        // (Gone again already: its claim was just undone. The client retries.)
+        let row = key_row(tx, &intent.member_id, &intent.key)?
+            .ok_or_else(|| ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(1))?;
         if row.fingerprint != intent.fingerprint {
             return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
         }
@@ -236,13 +265,10 @@ pub(super) fn claim(
         let payment_id = row
             .payment_id
             .ok_or_else(|| ApiError::internal("processing key without payment"))?;
-        return Ok(Claim::Work(take_over(
-            tx,
-            &intent.member_id,
-            &intent.key,
-            &payment_id,
-            now,
-        )?));
+        return match take_over(tx, &intent.member_id, &intent.key, &payment_id, now)? {
+            Some(work) => Ok(Claim::Work(work)),
+            None => Err(ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(1)),
+        };
     }
 
     if let Some(bill_id) = &intent.autopay_bill {
@@ -300,9 +326,6 @@ pub(super) fn claim(
         return Err(ApiError::new(ErrorCode::AmountExceedsBalance).at(&format!("/allocations/{i}/amount")));
     }
 
-    let mut rng = rand::thread_rng();
-    let payment_id = random_id(&mut rng, "pay");
-    let lease_id = random_id(&mut rng, "lease");
     let amount: Money = intent.allocations.iter().map(|(_, a)| *a).sum();
     let processor_key = processor_key(&intent.member_id, &intent.key, &payment_id);
     tx.prepare_cached(
@@ -338,11 +361,6 @@ pub(super) fn claim(
         // The reservation changes what can be paid now: lists and the sync feed show it at once.
         touch(tx, &intent.member_id, SyncEntity::Bill, bill_id, SyncOp::Upsert, now)?;
     }
-    tx.prepare_cached(
-        "INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
-         VALUES (?1, ?2, ?3, 'processing', ?4, ?5, ?6, ?7)",
-    )?
-    .execute_later(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + LEASE), payment_id, ms(now)])?;
     Ok(Claim::Work(Work {
         member_id: intent.member_id.clone(),
         key: intent.key.clone(),

@@ -1,7 +1,7 @@
 //! Steps 2 and 3: charge claimed work at the processor (recovery asks by key first), then
 //! finalize it in one transaction by the lease holder; or release a claim that can never be paid.
 
-use crate::sql::{Connection, OptionalExtension, params};
+use crate::sql::{Connection, params};
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{Payment, SyncEntity, SyncOp};
@@ -107,7 +107,7 @@ pub async fn resume(state: &AppState, member_id: String, key: String) -> ApiResu
             let payment_id = row
                 .payment_id
                 .ok_or_else(|| ApiError::internal("processing key without payment"))?;
-            Ok(Some(take_over(tx, &member_id, &key, &payment_id, now)?))
+            take_over(tx, &member_id, &key, &payment_id, now)
         })
         .await?;
     match work {
@@ -235,15 +235,16 @@ async fn release(state: &AppState, work: Work) -> ApiResult<()> {
         .await
 }
 
+/// Whether `work` still holds its key's lease (its lease id is the fencing token: a take-over
+/// replaces it). The check is an `UPDATE` that changes nothing, so on PostgreSQL it also locks
+/// the key's row until this transaction ends: no one can take the lease over between this check
+/// and the writes that follow it.
 fn holds_lease(tx: &Connection, work: &Work) -> ApiResult<bool> {
-    Ok(tx
-        .query_row(
-            "SELECT 1 FROM idempotency_keys WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND lease_id = ?3",
-            params![work.member_id, work.key, work.lease_id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    Ok(tx.execute(
+        "UPDATE idempotency_keys SET lease_id = lease_id
+         WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND lease_id = ?3",
+        params![work.member_id, work.key, work.lease_id],
+    )? == 1)
 }
 
 /// Step 3, by the lease holder only: all charged work in one transaction.

@@ -118,15 +118,16 @@ pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
     answer.await.map_err(|_| ApiError::internal("payment worker stopped"))?
 }
 
-/// Most intents committed together.
+/// Most intents committed together (32 on PostgreSQL: `Db::savepoint_batch`).
 pub const GROUP_MAX: usize = 64;
 
 fn spawn_group_committer(state: AppState) -> PaymentQueue {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Intent, Reply)>();
     tokio::spawn(async move {
+        let most = state.db.savepoint_batch(GROUP_MAX);
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
-            while batch.len() < GROUP_MAX {
+            while batch.len() < most {
                 match rx.try_recv() {
                     Ok(next) => batch.push(next),
                     Err(_) => break,

@@ -1,7 +1,7 @@
 //! After the fact: bank payments settle or come back, expired leases are resumed, and old keys
 //! lose their stored answers.
 
-use crate::sql::{Connection, OptionalExtension, params};
+use crate::sql::{Connection, params};
 use carebill_api::types::{SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
 
@@ -59,31 +59,26 @@ fn settle_one(
     result: &AchResult,
     now: DateTime<Utc>,
 ) -> ApiResult<bool> {
-    let still_pending = tx
-        .query_row(
-            "SELECT 1 FROM payments WHERE id = ?1 AND status = 'pending'",
-            [payment_id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !still_pending {
+    // One conditional UPDATE decides: of two servers settling the same payment, the second waits
+    // on the first's row (PostgreSQL) and then finds it no longer pending, and changes nothing.
+    let changed = match result {
+        AchResult::Settled => tx.execute(
+            "UPDATE payments SET status = 'succeeded', settled_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            params![payment_id, ms(now)],
+        )?,
+        AchResult::Returned(code) => tx.execute(
+            "UPDATE payments SET status = 'returned', failure_code = ?2, failure_message = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![payment_id, code, ach_return_reason(code)],
+        )?,
+    };
+    if changed != 1 {
         return Ok(false);
     }
     let allocs = allocations(tx, payment_id)?;
     match result {
-        AchResult::Settled => {
-            tx.execute(
-                "UPDATE payments SET status = 'succeeded', settled_at = ?2 WHERE id = ?1",
-                params![payment_id, ms(now)],
-            )?;
-            reservations::settle(tx, &allocs)?;
-        }
+        AchResult::Settled => reservations::settle(tx, &allocs)?,
         AchResult::Returned(code) => {
-            tx.execute(
-                "UPDATE payments SET status = 'returned', failure_code = ?2, failure_message = ?3 WHERE id = ?1",
-                params![payment_id, code, ach_return_reason(code)],
-            )?;
             reservations::release(tx, &allocs)?;
             if let Some(p) = load_payment(tx, member_id, payment_id)? {
                 mail::enqueue_for_member(tx, demo, member_id, now, |first_name| {

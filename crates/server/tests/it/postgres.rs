@@ -207,3 +207,142 @@ async fn demo_servers_starting_together_on_one_database_seed_it_once() {
         s.stop().await;
     }
 }
+
+/// Moves the business clock of every server on the database (they read it at each pass) without
+/// running a pass, so the test can run the passes of two servers at once.
+async fn move_business_clock(s: &TestServer, by: chrono::Duration) {
+    let state = s.server.state.clone();
+    carebill_server::scheduler::refresh_business_offset(&state)
+        .await
+        .unwrap();
+    let offset = (state.business.offset() + by).num_milliseconds().to_string();
+    state
+        .db
+        .transaction(move |tx| {
+            carebill_server::store::set_setting(tx, carebill_server::store::BUSINESS_OFFSET_KEY, &offset)
+        })
+        .await
+        .unwrap();
+}
+
+/// Every bill's books: what succeeded payments allocated is settled, what is in flight is
+/// reserved. The rows that break it, as text.
+async fn unbalanced_bills(s: &TestServer) -> Vec<String> {
+    s.server
+        .state
+        .db
+        .read(|c| {
+            let rows = c
+                .prepare(
+                    "SELECT b.id, b.settled_cents, b.pending_cents,
+                        CAST(COALESCE((SELECT SUM(a.amount_cents) FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
+                                  WHERE a.bill_id = b.id AND p.status = 'succeeded'), 0) AS BIGINT),
+                        CAST(COALESCE((SELECT SUM(a.amount_cents) FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
+                                  WHERE a.bill_id = b.id AND p.status IN ('processing', 'pending', 'needs_review')), 0) AS BIGINT)
+                     FROM bills b",
+                )?
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .into_iter()
+                .filter(|(_, settled, pending, paid, held)| settled != paid || pending != held)
+                .map(|(id, settled, pending, paid, held)| {
+                    format!("{id}: settled {settled} vs paid {paid}, pending {pending} vs in flight {held}")
+                })
+                .collect())
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_pay_settle_and_notice_once() {
+    let (url, _cluster) = empty_database();
+    let on_database =
+        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
+    let a = TestServer::start_with(on_database(url.clone())).await;
+    let b = TestServer::start_with(on_database(url.clone())).await;
+    let token = a.demo_token().await;
+    let card = a.card_method(&token).await;
+    let bank = a.method_of(&token, "bank_account").await;
+    let bills = a.payable_bills(&token).await;
+    let bill = bills[0]["id"].as_str().unwrap().to_string();
+
+    // One new key sent to both servers at once, again and again: one payment each time.
+    for i in 0..12 {
+        let key = format!("race-{i}");
+        let body = json!({"payment_method_id": card, "allocations": one_bill(&bill, "0.50")});
+        let (x, y) = tokio::join!(a.pay(&token, &key, body.clone()), b.pay(&token, &key, body.clone()));
+        for r in [&x, &y] {
+            assert!(
+                r.status == 201 || (r.status == 409 && r.code() == "idempotency_key_in_use"),
+                "{key}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+        assert!(x.status == 201 || y.status == 201, "{key}: one of them paid");
+        if x.status == 201 && y.status == 201 {
+            assert_eq!(x.body["id"], y.body["id"], "{key}: the second is a replay");
+        }
+        let payments: i64 = a
+            .server
+            .state
+            .db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM payments WHERE idempotency_key = ?1",
+                    [&key],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(payments, 1, "race-{i}: one payment");
+    }
+    assert_eq!(processor_charges(&a.server.state.config), 12, "one charge per key");
+
+    // Bank payments settle once, whichever server's pass gets there.
+    let banked = bills.len().saturating_sub(1).min(6);
+    assert!(banked >= 3, "bills to pay by bank: {}", bills.len());
+    for (i, b) in bills.iter().skip(1).take(banked).enumerate() {
+        let body = json!({"payment_method_id": bank, "allocations": one_bill(b["id"].as_str().unwrap(), "1.00"), "ach_authorization": {"text_version": ACH_SINGLE}});
+        a.pay(&token, &format!("bank-{i}"), body).await.expect(201);
+    }
+    move_business_clock(&a, chrono::Duration::days(7)).await;
+    let (x, y) = tokio::join!(a.run_scheduler(), b.run_scheduler());
+    assert_eq!(
+        x.settled + y.settled,
+        banked,
+        "each bank payment settled by one pass: {x:?} {y:?}"
+    );
+    assert_eq!(unbalanced_bills(&a).await, Vec::<String>::new());
+
+    // Autopay: each notice mailed once, each bill charged once, with both servers' passes running.
+    let token = a.demo_token().await;
+    put_autopay(&a, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+        .await
+        .expect(200);
+    let mut issued = Vec::new();
+    for _ in 0..4 {
+        issued.push(issue_bill(&b).await["id"].as_str().unwrap().to_string());
+    }
+    move_business_clock(&a, chrono::Duration::days(24)).await;
+    let (x, y) = tokio::join!(a.run_scheduler(), b.run_scheduler());
+    assert_eq!(x.autopay.notices + y.autopay.notices, 4, "{x:?} {y:?}");
+    let notices = a
+        .count("SELECT COUNT(*) FROM outbox WHERE subject = 'Carebill autopay: an upcoming charge'")
+        .await;
+    assert_eq!(notices, 4, "one notice mail per bill");
+    move_business_clock(&a, chrono::Duration::days(10)).await;
+    let (x, y) = tokio::join!(a.run_scheduler(), b.run_scheduler());
+    assert_eq!(x.autopay.charged + y.autopay.charged, 4, "{x:?} {y:?}");
+    for bill in &issued {
+        assert_eq!(autopay_payments(&a, bill).await, 1, "{bill} charged once");
+    }
+    assert_eq!(unbalanced_bills(&a).await, Vec::<String>::new());
+    a.stop().await;
+    b.stop().await;
+}
