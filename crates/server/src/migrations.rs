@@ -6,9 +6,12 @@
 //! (tokens, codes) are stored only as hashes.
 
 /// PostgreSQL's migrations (`crates/server/migrations/postgres/`), recorded in
-/// `schema_migrations`: the first is the schema SQLite reaches after its four, the sandbox
+/// `schema_migrations`: the first is the schema SQLite reached after its four, the sandbox
 /// processor's tables included; every later change to the schema is a migration in both lists.
-pub const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+pub const PG_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_schema.sql"),
+    include_str!("../migrations/postgres/0002_outbox_claims.sql"),
+];
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: members, sessions, bills, the change feed, mail and audit.
@@ -361,6 +364,11 @@ CREATE TABLE pending_registrations (
 ) WITHOUT ROWID;
 CREATE INDEX pending_registrations_member ON pending_registrations(member_id);
 CREATE INDEX accounts_unverified ON accounts(created_at) WHERE verified_at IS NULL;
+"#,
+    // 5: several servers on one database. A sender claims the mail it delivers for a while, so
+    // two servers never deliver the same mail at once.
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;
 "#,
 ];
 

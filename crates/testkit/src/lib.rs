@@ -6,7 +6,8 @@
 //! - [`logs`]: every log line of the test binary, for the secrets canaries;
 //! - [`canary`]: looking for secrets and health data in files and logs;
 //! - [`files`]: a tiny file server (a stand-in for an update server);
-//! - [`postgres`]: a throwaway PostgreSQL 15 cluster on a Unix socket in a temp dir.
+//! - [`postgres`]: a throwaway PostgreSQL 15 cluster on a Unix socket in a temp dir;
+//! - [`smtp`]: a mail relay on a loopback port that keeps what it receives.
 
 #![forbid(unsafe_code)]
 
@@ -16,3 +17,4 @@ pub mod logs;
 pub mod postgres;
 pub mod proxy;
 pub mod server;
+pub mod smtp;

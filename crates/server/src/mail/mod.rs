@@ -4,6 +4,9 @@
 //! is never sent for a change that rolled back, nor lost for one that committed. A sender task
 //! delivers it over SMTP when configured; after delivery the body is erased (codes and bill
 //! details do not linger). In demo mode nothing is sent: `GET /dev/mailbox` shows the outbox.
+//!
+//! Several servers may share the outbox: each sender [`claim`]s what it delivers, and every
+//! delivery of one mail carries the same `Message-ID` ([`message_id`]).
 
 pub mod templates;
 
@@ -85,6 +88,39 @@ fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, St
     Ok(builder.build())
 }
 
+/// How long a sender holds the mail it claimed. Another server's sender may take it after that
+/// (the first was killed, or is stuck): a mail is delivered at least once, and twice only if a
+/// sender dies between handing it to the relay and recording it.
+pub const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Claims up to 50 mails to deliver: not sent, fewer than ten attempts, not held by another
+/// sender's live claim. On PostgreSQL the rows another server is claiming at the same moment are
+/// skipped, not waited for (`store::skip_locked`); SQLite has one writer.
+pub fn claim(conn: &Connection, now: DateTime<Utc>) -> ApiResult<Vec<(i64, String, String, String)>> {
+    let sql = format!(
+        "UPDATE outbox SET claimed_until = ?1 WHERE id IN (
+            SELECT id FROM outbox WHERE sent_at IS NULL AND attempts < 10 AND (claimed_until IS NULL OR claimed_until < ?2)
+            ORDER BY id LIMIT 50{})
+         RETURNING id, to_addr, subject, body",
+        crate::store::skip_locked(conn)
+    );
+    let mut claimed = conn.transaction(|tx| {
+        tx.prepare_cached(&sql)?
+            .query_map(params![ms(now + CLAIM), ms(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    claimed.sort_by_key(|m| m.0);
+    Ok(claimed)
+}
+
+/// The `Message-ID` of an outbox row: the same every time it is delivered, so a receiver can drop
+/// a second delivery.
+pub fn message_id(outbox_id: i64, domain: &str) -> String {
+    format!("<carebill-outbox-{outbox_id}@{domain}>")
+}
+
 /// Delivers queued mail until the server stops.
 pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
     let Some(smtp) = state.config.smtp.clone() else {
@@ -108,25 +144,18 @@ pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
                 return;
             }
         };
+        let domain = from.email.domain().to_string();
         loop {
             let _ = tokio::time::timeout(Duration::from_secs(10), wakeup.notified()).await;
-            let queued = state
-                .db
-                .read(|conn| {
-                    let mut stmt = conn.prepare(
-                        "SELECT id, to_addr, subject, body FROM outbox WHERE sent_at IS NULL AND attempts < 10 ORDER BY id LIMIT 50",
-                    )?;
-                    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
-                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-                })
-                .await
-                .unwrap_or_default();
-            for (id, to, subject, body) in queued {
+            let now = state.clock.now();
+            let claimed = state.db.write(move |conn| claim(conn, now)).await.unwrap_or_default();
+            for (id, to, subject, body) in claimed {
                 let message = to.parse::<Mailbox>().map_err(|e| e.to_string()).and_then(|to| {
                     Message::builder()
                         .from(from.clone())
                         .to(to)
                         .subject(subject)
+                        .message_id(Some(message_id(id, &domain)))
                         .body(body)
                         .map_err(|e| e.to_string())
                 });
@@ -140,13 +169,13 @@ pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
                     .write(move |conn| {
                         match outcome {
                             Ok(()) => conn.execute(
-                                "UPDATE outbox SET sent_at = ?2, body = '' WHERE id = ?1",
+                                "UPDATE outbox SET sent_at = ?2, body = '', claimed_until = NULL WHERE id = ?1",
                                 params![id, ms(now)],
                             )?,
                             Err(e) => {
                                 tracing::warn!(mail = id, error = %e, "mail delivery failed; will retry");
                                 conn.execute(
-                                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, claimed_until = NULL WHERE id = ?1",
                                     params![id, e],
                                 )?
                             }

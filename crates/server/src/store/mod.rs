@@ -349,6 +349,16 @@ pub fn refresh_statistics(conn: &Connection, tables: &[&str]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The end of a claim's row selection: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so servers
+/// claiming work at the same time take different rows instead of waiting for each other;
+/// nothing on SQLite, whose one writer claims alone.
+pub fn skip_locked(conn: &Connection) -> &'static str {
+    match conn.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
 /// The tables an import or the seed fills.
 pub const BILL_TABLES: &[&str] = &["roster", "bills", "line_items"];
 
