@@ -50,6 +50,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Stops the database listener (PostgreSQL).
+    listener_stop: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -59,6 +61,7 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        let _ = self.listener_stop.send(true);
         let _ = (&mut self.task).await;
         self.state.audit.flush().await;
     }
@@ -210,6 +213,20 @@ pub async fn start_with(
         mail_wakeup: Arc::clone(&mail_wakeup),
     });
     mail::spawn_sender(state.clone(), mail_wakeup);
+    let (listener_stop, stop) = tokio::sync::watch::channel(false);
+    if let Some(url) = &config.database_url {
+        // Other servers may share this database: their revocations reach this one's session
+        // cache through the listener, and the cache is bypassed whenever it is not listening.
+        state.sessions.share();
+        let (notified, changed) = (state.clone(), state.clone());
+        tokio::spawn(crate::pg_tls::listen(
+            url.0.clone(),
+            crate::store::REVOKED_CHANNEL,
+            move || notified.sessions.invalidate(),
+            move |listening| changed.sessions.set_listening(listening),
+            stop,
+        ));
+    }
     spawn_maintenance(state.clone());
     if let Some(every) = config.scheduler_every {
         scheduler::spawn(state.clone(), every);
@@ -239,6 +256,7 @@ pub async fn start_with(
         addr,
         state,
         shutdown: Some(shutdown_tx),
+        listener_stop,
         task,
     })
 }

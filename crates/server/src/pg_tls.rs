@@ -148,6 +148,90 @@ pub fn connect(url: &str) -> Result<crate::sql::Connection, String> {
     Ok(crate::sql::Connection::postgres(runtime, client))
 }
 
+/// Listens on `channel` until `stop` fires, on a connection of its own (named
+/// `carebill-listener` in `pg_stat_activity`): `on_notify` for each notification, `on_state(true)`
+/// once `LISTEN` is in place and `on_state(false)` when the connection is lost; then it connects
+/// again a second later. It runs on the async runtime (the driver is async; nothing here blocks).
+pub async fn listen(
+    url: String,
+    channel: &'static str,
+    on_notify: impl Fn() + Send + Sync + 'static,
+    on_state: impl Fn(bool) + Send + Sync + 'static,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let outcome = tokio::select! {
+            outcome = listen_once(&url, channel, &on_notify, &on_state) => outcome,
+            _ = stop.changed() => return,
+        };
+        on_state(false);
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "the database listener was lost; caches are bypassed until it is back");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn listen_once(
+    url: &str,
+    channel: &str,
+    on_notify: &(impl Fn() + Send + Sync),
+    on_state: &(impl Fn(bool) + Send + Sync),
+) -> Result<(), String> {
+    let target = parse(url)?;
+    let mut config: tokio_postgres::Config = target
+        .driver_url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| e.to_string())?;
+    config.application_name("carebill-listener");
+    match &target.root_cert {
+        None => {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+            listen_on(client, connection, channel, on_notify, on_state).await
+        }
+        Some(path) => {
+            let tls = Verified::new(root_store(path)?);
+            let (client, connection) = config.connect(tls).await.map_err(|e| e.to_string())?;
+            listen_on(client, connection, channel, on_notify, on_state).await
+        }
+    }
+}
+
+async fn listen_on<S, T>(
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<S, T>,
+    channel: &str,
+    on_notify: &(impl Fn() + Send + Sync),
+    on_state: &(impl Fn(bool) + Send + Sync),
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let statement = format!("LISTEN {channel}");
+    let mut listen = std::pin::pin!(client.batch_execute(&statement));
+    let mut listening = false;
+    loop {
+        // The connection is polled here, which also carries the LISTEN.
+        tokio::select! {
+            done = &mut listen, if !listening => {
+                done.map_err(|e| e.to_string())?;
+                listening = true;
+                on_state(true);
+            }
+            message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => on_notify(),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("the connection closed".into()),
+            },
+        }
+    }
+}
+
 /// Makes a verifying TLS connector per connection (the driver hands it the host to check).
 #[derive(Clone)]
 pub struct Verified(Arc<rustls::ClientConfig>);

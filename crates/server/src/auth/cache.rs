@@ -3,11 +3,13 @@
 //! Every authenticated request would otherwise cost a database round trip before its real work.
 //! Entries carry the cache *generation* read before their database lookup; any revocation in this
 //! process bumps the generation after its transaction commits, so a revoked session is refused on
-//! the very next request here. Other server processes sharing the database see a revocation within
-//! [`TTL`]. Token and session expiry are still checked on every request.
+//! the very next request here. Servers sharing a PostgreSQL database announce revocations
+//! (`NOTIFY`), and each server's listener invalidates its cache on one; while a server's listener
+//! is not listening (not yet connected, or lost), its cache is bypassed, so a revocation
+//! elsewhere is never served from here. Token and session expiry are still checked on every request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
@@ -31,6 +33,9 @@ pub struct Entry {
 pub struct SessionCache {
     generation: AtomicU64,
     entries: Mutex<HashMap<Vec<u8>, Entry>>,
+    /// Other servers may revoke sessions (PostgreSQL): entries are used only while listening.
+    shared: AtomicBool,
+    listening: AtomicBool,
 }
 
 impl SessionCache {
@@ -40,6 +45,9 @@ impl SessionCache {
     }
 
     pub fn get(&self, token_hash: &[u8], now: DateTime<Utc>) -> Option<Entry> {
+        if self.shared.load(Ordering::SeqCst) && !self.listening.load(Ordering::SeqCst) {
+            return None;
+        }
         let map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(token_hash)?;
         (entry.generation == self.generation() && now - entry.cached_at < TTL && now >= entry.cached_at)
@@ -69,6 +77,24 @@ impl SessionCache {
                 cached_at: now,
             },
         );
+    }
+
+    /// Other servers share the database: from now on entries are used only while
+    /// [`SessionCache::set_listening`] says their revocations are heard.
+    pub fn share(&self) {
+        self.shared.store(true, Ordering::SeqCst);
+    }
+
+    /// The listener started or stopped listening. Either way the entries go: revocations may have
+    /// been announced while no one listened.
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::SeqCst);
+        self.invalidate();
+    }
+
+    /// Whether other servers' revocations are heard (always, when none share the database).
+    pub fn listening(&self) -> bool {
+        !self.shared.load(Ordering::SeqCst) || self.listening.load(Ordering::SeqCst)
     }
 
     /// Call after a transaction that revoked sessions has committed.

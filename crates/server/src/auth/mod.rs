@@ -107,7 +107,7 @@ pub fn revoke_session(tx: &Connection, session_id: i64, reason: &str, now: DateT
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![session_id, ms(now), reason],
     )?;
-    Ok(())
+    crate::store::announce_revocation(tx)
 }
 
 /// Revokes every session of an account, except `keep` when given.
@@ -123,7 +123,7 @@ pub fn revoke_all(
          WHERE account_id = ?1 AND revoked_at IS NULL AND id IS DISTINCT FROM ?4",
         params![account_id, ms(now), reason, keep],
     )?;
-    Ok(())
+    crate::store::announce_revocation(tx)
 }
 
 struct SessionRow {

@@ -359,6 +359,19 @@ pub fn skip_locked(conn: &Connection) -> &'static str {
     }
 }
 
+/// The channel on which servers sharing a PostgreSQL database announce revoked sessions.
+pub const REVOKED_CHANNEL: &str = "carebill_revoked";
+
+/// Tells every server on the database, when `tx` commits, that sessions were revoked (PostgreSQL
+/// `NOTIFY`, delivered only if the transaction commits; their session caches listen). Nothing on
+/// SQLite: one server per file.
+pub fn announce_revocation(tx: &Connection) -> ApiResult<()> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.execute_later("SELECT pg_notify(?1, '')", [REVOKED_CHANNEL])?;
+    }
+    Ok(())
+}
+
 /// The tables an import or the seed fills.
 pub const BILL_TABLES: &[&str] = &["roster", "bills", "line_items"];
 

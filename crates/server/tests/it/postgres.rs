@@ -475,3 +475,65 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
     assert_eq!(replay.body["amount"], "12.34");
     s.stop().await;
 }
+
+/// Waits up to `seconds` for `ready`.
+async fn eventually(seconds: u64, what: &str, ready: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(seconds), "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_revoked_on_one_server_is_refused_by_the_other_within_a_second() {
+    let (url, _cluster) = empty_database();
+    let on_database =
+        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
+    let a = TestServer::start_with(on_database(url.clone())).await;
+    let b = TestServer::start_with(on_database(url.clone())).await;
+    eventually(5, "b listens", || b.server.state.sessions.listening()).await;
+
+    // Listening: b's cached session goes when a announces the revocation. (The test clocks stand
+    // still, so without the announcement b would serve its cached entry for good.)
+    let token = a.demo_token().await;
+    b.get("/v1/me", &token).await.expect(200);
+    b.get("/v1/me", &token).await.expect(200);
+    a.delete("/v1/sessions/current", &token).await.expect(204);
+    let started = std::time::Instant::now();
+    while b.get("/v1/me", &token).await.status != 401 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "refused within a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // The listeners' connections are cut: b stops using its cache until it listens again, so a
+    // revocation it cannot hear is still refused at once.
+    let token = a.demo_token().await;
+    b.get("/v1/me", &token).await.expect(200);
+    let cut: i64 = a
+        .server
+        .state
+        .db
+        .write(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'carebill-listener'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert!(cut >= 2, "both servers' listeners were cut: {cut}");
+    eventually(2, "b notices it is not listening", || {
+        !b.server.state.sessions.listening()
+    })
+    .await;
+    a.delete("/v1/sessions/current", &token).await.expect(204);
+    b.get("/v1/me", &token).await.expect(401);
+    eventually(5, "b listens again", || b.server.state.sessions.listening()).await;
+    a.stop().await;
+    b.stop().await;
+}
