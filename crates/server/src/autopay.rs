@@ -468,6 +468,7 @@ pub fn charge_intent(
         member_id: member_id.to_string(),
         key: format!("autopay:{bill_id}"),
         fingerprint: payments::fingerprint("AUTOPAY", "/v1/autopay", &json!({"bill_id": bill_id})),
+        fingerprint_as_kept: payments::fingerprint_as_kept("AUTOPAY", "/v1/autopay", &json!({"bill_id": bill_id})),
         source: PaymentSource::Autopay,
         method: MethodRef::Saved(method_id.to_string()),
         allocations: vec![(bill_id.to_string(), amount)],

@@ -250,7 +250,7 @@ pub(super) fn claim(
         // (Gone again already: its claim was just undone. The client retries.)
         let row = key_row(tx, &intent.member_id, &intent.key)?
             .ok_or_else(|| ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(1))?;
-        if row.fingerprint != intent.fingerprint {
+        if row.fingerprint != intent.fingerprint && row.fingerprint != intent.fingerprint_as_kept {
             return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
         }
         if row.state == "complete" {

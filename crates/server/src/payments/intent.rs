@@ -27,6 +27,9 @@ pub struct Intent {
     pub member_id: String,
     pub key: String,
     pub fingerprint: Vec<u8>,
+    /// The fingerprint in this build's map order, as earlier releases stored it (see
+    /// `payments::fingerprint_as_kept`); a stored key matching either is the same request.
+    pub fingerprint_as_kept: Vec<u8>,
     pub source: PaymentSource,
     pub method: MethodRef,
     /// Bill ids (raw, as sent) and amounts (> 0, two decimals).

@@ -65,15 +65,62 @@ pub const ACH_SETTLEMENT_BUSINESS_DAYS: u32 = 2;
 
 pub const MAX_ALLOCATIONS: usize = 50;
 
-/// A fingerprint of a request: method, path and the normalized body.
+/// A fingerprint of a request: method, path and the normalized body, its object keys in sorted
+/// order. The body is written out by [`canonical`], not by `Value::to_string`, whose key order
+/// depends on the build: serde_json's `preserve_order` feature, which another crate built
+/// alongside may turn on (the e2e tests' WebDriver client does), keeps insertion order instead.
 pub fn fingerprint(method: &str, path: &str, normalized: &serde_json::Value) -> Vec<u8> {
+    let mut body = String::new();
+    canonical(normalized, &mut body);
+    digest(method, path, &body)
+}
+
+/// The fingerprint as releases before this one stored it: the body in whatever key order this
+/// build's maps keep. A stored key matches either (`Intent::fingerprint_as_kept`), so keys
+/// stored before still replay.
+pub fn fingerprint_as_kept(method: &str, path: &str, normalized: &serde_json::Value) -> Vec<u8> {
+    digest(method, path, &normalized.to_string())
+}
+
+fn digest(method: &str, path: &str, body: &str) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b" ");
     h.update(path.as_bytes());
     h.update(b"\n");
-    h.update(normalized.to_string().as_bytes());
+    h.update(body.as_bytes());
     h.finalize().to_vec()
+}
+
+/// JSON with every object's keys in sorted order, otherwise as `Value::to_string` writes it.
+fn canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 /// The processor's key for one payment record: unique per record, the same for every retry,
@@ -141,4 +188,26 @@ fn spawn_group_committer(state: AppState) -> PaymentQueue {
         }
     });
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_does_not_depend_on_the_order_a_map_keeps_its_keys() {
+        let mut body = String::new();
+        canonical(
+            &serde_json::json!({"token": null, "allocations": [{"bill_id": "b", "amount": "1.00"}], "ach": "v1"}),
+            &mut body,
+        );
+        assert_eq!(
+            body,
+            r#"{"ach":"v1","allocations":[{"amount":"1.00","bill_id":"b"}],"token":null}"#
+        );
+        let a: serde_json::Value = serde_json::from_str(r#"{"z": 1, "a": {"y": "\"", "b": [2, 1]}}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{"a": {"b": [2, 1], "y": "\""}, "z": 1}"#).unwrap();
+        assert_eq!(fingerprint("POST", "/p", &a), fingerprint("POST", "/p", &b));
+        assert_ne!(fingerprint("POST", "/p", &a), fingerprint("POST", "/q", &a));
+    }
 }

@@ -153,6 +153,7 @@ pub async fn pay(
         member_id: grant.member_id.clone(),
         key,
         fingerprint: payments::fingerprint("POST", "/v1/guest/payments", &normalized),
+        fingerprint_as_kept: payments::fingerprint_as_kept("POST", "/v1/guest/payments", &normalized),
         source: PaymentSource::Guest,
         method: MethodRef::Token(token),
         allocations: vec![(grant.bill_id.clone(), amount)],

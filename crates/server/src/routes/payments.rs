@@ -48,6 +48,7 @@ pub async fn create_payment(
         member_id: who.member_id.clone(),
         key,
         fingerprint: payments::fingerprint("POST", "/v1/payments", &normalized),
+        fingerprint_as_kept: payments::fingerprint_as_kept("POST", "/v1/payments", &normalized),
         source: PaymentSource::Member,
         method,
         allocations,
