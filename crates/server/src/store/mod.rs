@@ -250,19 +250,30 @@ fn record_change(
             .execute(params![member_id, entity, entity_id, op, ms(now)])?;
         }
         Dialect::Postgres => {
-            tx.prepare_cached(&format!(
-                "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5) {}",
-                PG_MOVE_TO_END
-            ))?
-            .execute_later(params![member_id, entity, entity_id, op, ms(now)])?;
+            tx.prepare_cached(PG_RECORD_CHANGE)?
+                .execute_later(params![member_id, entity, entity_id, op, ms(now)])?;
         }
     }
     Ok(())
 }
 
 /// PostgreSQL: an entity already in the feed takes the next number instead of a second row.
-const PG_MOVE_TO_END: &str = "ON CONFLICT (member_id, entity, entity_id) DO UPDATE SET \
-     seq = nextval(pg_get_serial_sequence('changes', 'seq')), op = excluded.op, changed_at = excluded.changed_at";
+/// (Written out once, not formatted on every change-feed write.)
+macro_rules! pg_move_to_end {
+    () => {
+        " ON CONFLICT (member_id, entity, entity_id) DO UPDATE SET \
+         seq = nextval(pg_get_serial_sequence('changes', 'seq')), op = excluded.op, changed_at = excluded.changed_at"
+    };
+}
+const PG_RECORD_CHANGE: &str = concat!(
+    "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    pg_move_to_end!()
+);
+const PG_RECORD_AUTOPAY_CHANGE: &str = concat!(
+    "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) \
+     SELECT ?1, 'autopay', 'autopay', 'upsert', ?2 WHERE EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1)",
+    pg_move_to_end!()
+);
 
 /// The member's autopay entity moves to the end of the feed, if they have autopay.
 fn record_autopay_change(tx: &Connection, member_id: &str, now: DateTime<Utc>) -> ApiResult<()> {
@@ -276,12 +287,8 @@ fn record_autopay_change(tx: &Connection, member_id: &str, now: DateTime<Utc>) -
             }
         }
         Dialect::Postgres => {
-            tx.prepare_cached(&format!(
-                "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) \
-                 SELECT ?1, 'autopay', 'autopay', 'upsert', ?2 WHERE EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1) {}",
-                PG_MOVE_TO_END
-            ))?
-            .execute_later(params![member_id, ms(now)])?;
+            tx.prepare_cached(PG_RECORD_AUTOPAY_CHANGE)?
+                .execute_later(params![member_id, ms(now)])?;
         }
     }
     Ok(())
