@@ -144,6 +144,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
     let account_id = state
         .db
         .transaction(move |tx| {
+            crate::store::lock_member(tx, &member_id)?;
             let confirmation = templates::confirmation_code(&roster_first, &code);
             if let Some(old) = &replacing {
                 store::save_pending_registration(

@@ -22,7 +22,7 @@ use crate::mail;
 use crate::mail::templates;
 use crate::payments::{self, AchAcceptance, Intent, MethodRef};
 use crate::state::AppState;
-use crate::store::{date_str, from_ms, ms, parse_date, touch};
+use crate::store::{claim_members, date_str, from_ms, lock_member, ms, parse_date, touch};
 
 /// Bills charged per batch of the scheduler (three transactions a batch).
 pub const BATCH: usize = 250;
@@ -134,6 +134,7 @@ pub fn load_rule(conn: &Connection, member_id: &str) -> ApiResult<Option<StoredR
 /// or a maximum below the amount.
 /// Turns autopay off: the rule goes, and the app hears of it through the change feed.
 pub fn delete_rule(tx: &Connection, member_id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    lock_member(tx, member_id)?;
     if tx.execute("DELETE FROM autopay_rules WHERE member_id = ?1", [member_id])? == 0 {
         return Err(ApiError::new(ErrorCode::AutopayNotFound));
     }
@@ -184,6 +185,7 @@ pub fn save_rule(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
+    lock_member(tx, member_id)?;
     let (amount_type, fixed) = match rule.amount {
         Amount::StatementBalance => ("statement_balance", None),
         Amount::Fixed(v) => ("fixed", Some(v.cents())),
@@ -377,6 +379,7 @@ pub fn skip(
     cal: &BusinessCalendar,
     now: DateTime<Utc>,
 ) -> ApiResult<UpcomingCharge> {
+    lock_member(tx, member_id)?;
     let stored = load_rule(tx, member_id)?.ok_or_else(|| ApiError::new(ErrorCode::AutopayNotFound))?;
     let charge = upcoming(tx, &stored, today, cal)?
         .into_iter()
@@ -478,84 +481,120 @@ pub fn charge_intent(
     }
 }
 
+/// Members planned in one transaction.
+const PLAN_BATCH: usize = 100;
+
+/// One member's part of the pass: notices and over-limit bills recorded (each by a conditional
+/// write, and mailed only if this pass wrote it), and the charges due today added to `charges`.
+#[allow(clippy::too_many_arguments)]
+fn plan_member(
+    tx: &Connection,
+    member_id: &str,
+    today: NaiveDate,
+    cal: &BusinessCalendar,
+    demo: bool,
+    now: DateTime<Utc>,
+    summary: &mut RunSummary,
+    charges: &mut Vec<Intent>,
+) -> ApiResult<()> {
+    let Some(stored) = load_rule(tx, member_id)? else {
+        return Ok(());
+    };
+    let Some((method, _)) = method_summary(tx, member_id, &stored.payment_method_id)? else {
+        return Ok(());
+    };
+    let ach = (method.kind == PaymentMethodType::BankAccount).then(|| AchAcceptance {
+        text: recurring_authorization_text(),
+        version: stored.ach_text_version.clone().unwrap_or_default(),
+    });
+    let mut touched = false;
+    for c in candidates(tx, member_id, stored.enabled_at)? {
+        if c.outcome.is_some() || c.skipped || !c.payable.is_positive() {
+            continue;
+        }
+        let u = upcoming_for(&c, &stored.rule, today, cal);
+        // The notice is recorded by a conditional write and mailed only if this
+        // pass wrote it: passes on several servers mail it once.
+        if !c.notice_sent && today >= rules::notice_date(u.charge_date, cal) && u.status == UpcomingStatus::Scheduled {
+            let recorded = tx.execute(
+                "INSERT INTO autopay_bills (bill_id, member_id, notice_sent_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(bill_id) DO UPDATE SET notice_sent_at = excluded.notice_sent_at
+                 WHERE autopay_bills.notice_sent_at IS NULL",
+                params![c.bill_id, member_id, ms(now)],
+            )?;
+            if recorded == 1 {
+                notice_mail(tx, demo, member_id, &c, &u, &method, now)?;
+                summary.notices += 1;
+            }
+        }
+        if today < u.charge_date {
+            continue;
+        }
+        match stored.rule.charge_amount(c.payable) {
+            None => {
+                let recorded = tx.execute(
+                    "INSERT INTO autopay_bills (bill_id, member_id, outcome, updated_at) VALUES (?1, ?2, 'over_limit', ?3)
+                     ON CONFLICT(bill_id) DO UPDATE SET outcome = 'over_limit', updated_at = excluded.updated_at
+                     WHERE autopay_bills.outcome IS NULL",
+                    params![c.bill_id, member_id, ms(now)],
+                )?;
+                if recorded == 1 {
+                    over_limit_mail(tx, demo, member_id, &c, stored.rule.max_amount, now)?;
+                    summary.over_limit += 1;
+                    touched = true;
+                }
+            }
+            Some(amount) => charges.push(charge_intent(
+                member_id,
+                &c.bill_id,
+                &stored.payment_method_id,
+                amount,
+                ach.clone(),
+            )),
+        }
+    }
+    if touched {
+        touch(tx, member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
+    }
+    Ok(())
+}
+
 pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
     let today = state.business.today();
     let cal = *state.business.calendar();
-    let now = state.now();
     let demo = state.config.demo;
-    // Plan the pass, and record notices and over-limit bills, in one transaction.
-    let (summary, charges) = state
+    let members: Vec<String> = state
         .db
-        .transaction(move |tx| {
-            let mut summary = RunSummary::default();
-            let mut charges: Vec<Intent> = Vec::new();
-            let members: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT member_id FROM autopay_rules ORDER BY member_id")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            for member_id in members {
-                let Some(stored) = load_rule(tx, &member_id)? else { continue };
-                let Some((method, _)) = method_summary(tx, &member_id, &stored.payment_method_id)? else { continue };
-                let ach = (method.kind == PaymentMethodType::BankAccount).then(|| AchAcceptance {
-                    text: recurring_authorization_text(),
-                    version: stored.ach_text_version.clone().unwrap_or_default(),
-                });
-                let mut touched = false;
-                for c in candidates(tx, &member_id, stored.enabled_at)? {
-                    if c.outcome.is_some() || c.skipped || !c.payable.is_positive() {
-                        continue;
-                    }
-                    let u = upcoming_for(&c, &stored.rule, today, &cal);
-                    // The notice is recorded by a conditional write and mailed only if this
-                    // pass wrote it: passes on several servers mail it once.
-                    if !c.notice_sent && today >= rules::notice_date(u.charge_date, &cal) && u.status == UpcomingStatus::Scheduled {
-                        let recorded = tx.execute(
-                            "INSERT INTO autopay_bills (bill_id, member_id, notice_sent_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-                             ON CONFLICT(bill_id) DO UPDATE SET notice_sent_at = excluded.notice_sent_at
-                             WHERE autopay_bills.notice_sent_at IS NULL",
-                            params![c.bill_id, member_id, ms(now)],
-                        )?;
-                        if recorded == 1 {
-                            notice_mail(tx, demo, &member_id, &c, &u, &method, now)?;
-                            summary.notices += 1;
-                        }
-                    }
-                    if today < u.charge_date {
-                        continue;
-                    }
-                    match stored.rule.charge_amount(c.payable) {
-                        None => {
-                            let recorded = tx.execute(
-                                "INSERT INTO autopay_bills (bill_id, member_id, outcome, updated_at) VALUES (?1, ?2, 'over_limit', ?3)
-                                 ON CONFLICT(bill_id) DO UPDATE SET outcome = 'over_limit', updated_at = excluded.updated_at
-                                 WHERE autopay_bills.outcome IS NULL",
-                                params![c.bill_id, member_id, ms(now)],
-                            )?;
-                            if recorded == 1 {
-                                over_limit_mail(tx, demo, &member_id, &c, stored.rule.max_amount, now)?;
-                                summary.over_limit += 1;
-                                touched = true;
-                            }
-                        }
-                        Some(amount) => charges.push(charge_intent(
-                            &member_id,
-                            &c.bill_id,
-                            &stored.payment_method_id,
-                            amount,
-                            ach.clone(),
-                        )),
-                    }
-                }
-                if touched {
-                    touch(tx, &member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
-                }
-            }
-            Ok((summary, charges))
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT member_id FROM autopay_rules ORDER BY member_id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
+    // Plan the pass, and record notices and over-limit bills, a batch of members per transaction.
+    // Each batch claims its members first (member locks, `SKIP LOCKED`): servers running the pass
+    // at once divide the members, and a member skipped here is planned by the next pass.
+    let mut summary = RunSummary::default();
+    let mut charges: Vec<Intent> = Vec::new();
+    for batch in members.chunks(PLAN_BATCH) {
+        let batch = batch.to_vec();
+        let now = state.now();
+        let (planned, due) = state
+            .db
+            .transaction(move |tx| {
+                let mut summary = RunSummary::default();
+                let mut charges = Vec::new();
+                for member_id in claim_members(tx, &batch)? {
+                    plan_member(tx, &member_id, today, &cal, demo, now, &mut summary, &mut charges)?;
+                }
+                Ok((summary, charges))
+            })
+            .await?;
+        summary.notices += planned.notices;
+        summary.over_limit += planned.over_limit;
+        charges.extend(due);
+    }
     state.mail_queued();
-    let mut summary = summary;
     for batch in charges.chunks(state.db.savepoint_batch(BATCH)) {
         summary.attempted += batch.len();
         for answer in payments::submit_many(state, batch.to_vec()).await {

@@ -227,6 +227,12 @@ pub fn import(
     db.with_writer(|conn| {
         let db_err = |e: crate::sql::Error| ImportError::Db(e.to_string());
         conn.transaction(|tx| {
+            // Every member the file writes is locked first, in one order (see `store::lock_members`).
+            crate::store::lock_members(
+                tx,
+                members.iter().map(|(id, ..)| id.as_str()).chain(new_bills.iter().map(|b| b.member_id.as_str())),
+            )
+            .map_err(|e| ImportError::Db(e.describe()))?;
             for (id, first, last, dob) in &members {
                 tx.execute(
                     "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, ?2, ?3, ?4)

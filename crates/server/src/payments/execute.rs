@@ -16,7 +16,7 @@ use crate::mail::templates;
 use crate::processor::{Charge, ChargeStatus, InstrumentDetails, ProcessorError, Source};
 use crate::state::AppState;
 use crate::store::payments::{allocations, bill_label, load_payment, member_of};
-use crate::store::{date_str, ms, touch};
+use crate::store::{date_str, lock_member, lock_members, ms, touch};
 
 /// Pays many intents with three transactions in all (claim, charge, finalize) instead of three
 /// each; every intent is independent (its own savepoint), and answers come back in order.
@@ -58,6 +58,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
     let claims = state
         .db
         .transaction(move |tx| {
+            lock_members(tx, pending.iter().map(|(_, intent, _)| intent.member_id.as_str()))?;
             let mut out = Vec::with_capacity(pending.len());
             for (i, intent, token) in &pending {
                 out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now))?));
@@ -98,6 +99,7 @@ pub async fn resume(state: &AppState, member_id: String, key: String) -> ApiResu
     let work = state
         .db
         .transaction(move |tx| {
+            lock_member(tx, &member_id)?;
             let Some(row) = key_row(tx, &member_id, &key)? else {
                 return Ok(None);
             };
@@ -218,6 +220,7 @@ async fn release(state: &AppState, work: Work) -> ApiResult<()> {
     state
         .db
         .transaction(move |tx| {
+            lock_member(tx, &work.member_id)?;
             if !holds_lease(tx, &work)? {
                 return Ok(());
             }
@@ -263,6 +266,7 @@ async fn finalize_many(state: &AppState, items: Vec<(usize, Work, Charge)>) -> V
     let result = state
         .db
         .transaction(move |tx| {
+            lock_members(tx, items.iter().map(|(_, work, _)| work.member_id.as_str()))?;
             let mut out = Vec::with_capacity(items.len());
             for (i, work, charge) in &items {
                 out.push((

@@ -12,7 +12,10 @@ use crate::mail::templates;
 use crate::processor::{AchResult, ach_return_reason};
 use crate::state::AppState;
 use crate::store::payments::{allocations, load_payment};
-use crate::store::{date_str, ms, touch};
+use crate::store::{claim_members, date_str, ms, touch};
+
+/// Most payments settled in one transaction.
+const SETTLE_BATCH: usize = 100;
 
 /// Settles or returns bank payments whose settlement date has come.
 pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
@@ -28,22 +31,41 @@ pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
-    let mut done = 0;
+    // The processor is asked outside any transaction; then each batch claims its members (member
+    // locks, `SKIP LOCKED`: servers settling at once take different members, and a member busy
+    // paying is left for the next pass) and settles their payments, each decided by a
+    // conditional write.
+    let mut results = Vec::with_capacity(due.len());
     for (payment_id, member_id, charge_id) in due {
         let processor = state.processor.clone();
         let result = tokio::task::spawn_blocking(move || processor.ach_result(&charge_id))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        let Ok(result) = result else { continue };
+        if let Ok(result) = result {
+            results.push((payment_id, member_id, result));
+        }
+    }
+    let mut done = 0;
+    for batch in results.chunks(SETTLE_BATCH) {
+        let batch = batch.to_vec();
         let now = state.now();
         let demo = state.config.demo;
-        let changed = state
+        done += state
             .db
-            .transaction(move |tx| settle_one(tx, demo, &member_id, &payment_id, &result, now))
+            .transaction(move |tx| {
+                let members: Vec<String> = batch.iter().map(|(_, m, _)| m.clone()).collect();
+                let claimed = claim_members(tx, &members)?;
+                let mut changed = 0;
+                for (payment_id, member_id, result) in &batch {
+                    if claimed.binary_search(member_id).is_ok()
+                        && settle_one(tx, demo, member_id, payment_id, result, now)?
+                    {
+                        changed += 1;
+                    }
+                }
+                Ok(changed)
+            })
             .await?;
-        if changed {
-            done += 1;
-        }
     }
     if done > 0 {
         state.mail_queued();

@@ -11,6 +11,7 @@ use crate::autopay::{self, RECURRING_AUTHORIZATION_VERSION};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
 use crate::state::AppState;
+use crate::store::lock_member;
 use crate::store::methods::load_method;
 
 pub async fn get_autopay(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Autopay>> {
@@ -40,6 +41,7 @@ pub async fn put_autopay(
     let view = state
         .db
         .transaction(move |tx| {
+            lock_member(tx, &member_id)?;
             let method = load_method(tx, &member_id, &req.payment_method_id)?
                 .ok_or_else(|| ApiError::new(ErrorCode::PaymentMethodNotFound).at("/payment_method_id"))?;
             let ach = match (method.kind, &req.ach_authorization) {

@@ -58,6 +58,7 @@ pub fn save_method(
     instrument: &Instrument,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<(bool, PaymentMethod)> {
+    super::lock_member(tx, member_id)?;
     let d = &instrument.details;
     let existing: Option<String> = tx
         .query_row(
@@ -100,6 +101,7 @@ pub fn save_method(
 
 /// Removes a saved method (it stays on the payments made with it). Refused while autopay uses it.
 pub fn delete_method(tx: &crate::sql::Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    super::lock_member(tx, member_id)?;
     if load_method(tx, member_id, id)?.is_none() {
         return Err(ApiError::new(ErrorCode::PaymentMethodNotFound));
     }

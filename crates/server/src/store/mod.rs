@@ -219,6 +219,8 @@ pub fn touch(
         SyncOp::Upsert => "upsert",
         SyncOp::Delete => "delete",
     };
+    // The transaction took the member's lock first; this makes sure of it (taking it again is free).
+    lock_member(tx, member_id)?;
     record_change(tx, member_id, entity.as_str(), entity_id, op, now)?;
     // Autopay's upcoming charges are derived from the member's bills: a bill that changes changes
     // them, so the autopay entity goes out in the same sync.
@@ -341,6 +343,58 @@ pub fn lock_once(tx: &Connection, lock: OnceLock) -> ApiResult<()> {
         tx.query_row("SELECT pg_advisory_xact_lock(?1)", [lock.key()], |_| Ok(()))?;
     }
     Ok(())
+}
+
+/// The member lock: every transaction that writes a member's data takes it first, for every member
+/// it writes, so on PostgreSQL (READ COMMITTED, many writers on several servers) one member's
+/// writes run one at a time, as SQLite's single writer runs them all. Check-then-act code written
+/// for one writer stays correct, and the change feed's numbers (taken from a global sequence
+/// while the lock is held, and held to commit) commit in order per member: once a reader sees a
+/// member's change `n`, no lower number of that member can still commit. The lock is the member's
+/// `roster` row, `FOR NO KEY UPDATE` (which does not block the key-share locks that foreign-key
+/// checks take, and needs no lock-table memory, so an import may hold thousands); members are
+/// locked in one order (sorted) so two transactions never wait on each other. Nothing on SQLite.
+pub fn lock_members<'a>(tx: &Connection, members: impl IntoIterator<Item = &'a str>) -> ApiResult<()> {
+    if tx.dialect() == Dialect::Sqlite {
+        return Ok(());
+    }
+    let mut members: Vec<&str> = members.into_iter().collect();
+    members.sort_unstable();
+    members.dedup();
+    let mut stmt = tx.prepare_cached(LOCK_MEMBER)?;
+    for member in members {
+        stmt.execute_later([member])?;
+    }
+    Ok(())
+}
+
+/// One member's lock (see [`lock_members`]); taking it again in the same transaction is free.
+pub fn lock_member(tx: &Connection, member_id: &str) -> ApiResult<()> {
+    lock_members(tx, [member_id])
+}
+
+const LOCK_MEMBER: &str = "SELECT 1 FROM roster WHERE member_id = ?1 FOR NO KEY UPDATE";
+
+/// Claims, for this transaction, the members among `candidates` that no other transaction holds
+/// (their member locks, `SKIP LOCKED`): servers running the same scheduled step at once divide
+/// the members between them instead of queueing; a member skipped here (busy paying, or being
+/// planned by another server) is taken by the next pass. Every candidate on SQLite. Sorted.
+pub fn claim_members(tx: &Connection, candidates: &[String]) -> ApiResult<Vec<String>> {
+    let mut sorted: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if tx.dialect() == Dialect::Sqlite {
+        return Ok(sorted.into_iter().map(str::to_string).collect());
+    }
+    let mut stmt =
+        tx.prepare_cached("SELECT member_id FROM roster WHERE member_id = ?1 FOR NO KEY UPDATE SKIP LOCKED")?;
+    let mut claimed = Vec::with_capacity(sorted.len());
+    for member in sorted {
+        if stmt.exists([member])? {
+            claimed.push(member.to_string());
+        }
+    }
+    Ok(claimed)
 }
 
 /// After a bulk load (import, seeding, a move) into `tables`: PostgreSQL's planner statistics of

@@ -537,3 +537,86 @@ async fn a_session_revoked_on_one_server_is_refused_by_the_other_within_a_second
     a.stop().await;
     b.stop().await;
 }
+
+/// What the member lock is for, shown on the sync feed. A transaction that has taken the member's
+/// lock and recorded a change (a write that commits late) is held open on a connection of its
+/// own. Meanwhile the same member's payment must wait for it, and a sync must not move past it:
+/// before the lock, the payment took the next change numbers, committed first, and moved the
+/// member's cursor past the held change, which the member's app then never received.
+#[tokio::test]
+async fn a_members_writes_wait_for_their_lock_so_the_feed_never_skips_a_late_commit() {
+    use carebill_api::types::{SyncEntity, SyncOp};
+    use carebill_server::{seed, store};
+    let (url, _cluster) = empty_database();
+    let a = TestServer::start_with(move |c| c.database_url = Some(DatabaseUrl(url.clone()))).await;
+    let token = a.demo_token().await;
+    let card = a.card_method(&token).await;
+    let bills = a.payable_bills(&token).await;
+    let (paid, held_bill) = (
+        bills[0]["id"].as_str().unwrap().to_string(),
+        bills[1]["id"].as_str().unwrap().to_string(),
+    );
+    let (_, cursor, _, _) = sync_all(&a, &token, "").await;
+
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let url = match &a.server.state.config.database_url {
+        Some(DatabaseUrl(u)) => u.clone(),
+        None => unreachable!(),
+    };
+    let held = std::thread::spawn(move || {
+        let conn = carebill_server::pg_tls::connect(&url).expect("a second connection");
+        conn.transaction(|tx| -> Result<(), carebill_server::error::ApiError> {
+            store::lock_member(tx, seed::DEMO_MEMBER_ID)?;
+            store::touch(
+                tx,
+                seed::DEMO_MEMBER_ID,
+                SyncEntity::Bill,
+                &held_bill,
+                SyncOp::Upsert,
+                chrono::Utc::now(),
+            )?;
+            tx.query_row("SELECT 1", [], |_| Ok(()))?; // everything above has run
+            locked_tx.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        })
+        .expect("the held transaction commits");
+        held_bill
+    });
+    locked.recv().unwrap();
+
+    let (payment, held_bill) = {
+        let pay = a.pay(
+            &token,
+            "while-locked",
+            json!({"payment_method_id": card, "allocations": one_bill(&paid, "1.00")}),
+        );
+        tokio::pin!(pay);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(800), &mut pay)
+                .await
+                .is_err(),
+            "the member's payment waits for the transaction holding the member's lock"
+        );
+        let (during, _, _, _) = sync_all(&a, &token, &cursor).await;
+        assert_eq!(during, Vec::<Value>::new(), "nothing of the member's has committed");
+        release.send(()).unwrap();
+        let held_bill = off_runtime(|| held.join().unwrap());
+        (pay.await, held_bill)
+    };
+    payment.expect(201);
+    let (after, _, _, _) = sync_all(&a, &token, &cursor).await;
+    let seen: Vec<(String, String)> = after
+        .iter()
+        .map(|c| (c["entity"].as_str().unwrap().into(), c["id"].as_str().unwrap().into()))
+        .collect();
+    for want in [
+        ("bill".to_string(), held_bill),
+        ("bill".to_string(), paid),
+        ("payment".to_string(), payment.body["id"].as_str().unwrap().to_string()),
+    ] {
+        assert!(seen.contains(&want), "{want:?} in the feed after the cursor: {seen:?}");
+    }
+    a.stop().await;
+}
