@@ -243,11 +243,14 @@ pub async fn verify_email(state: &AppState, email: String, code: String, client:
         // No account waits for this address (none, or one already confirmed): the same answers
         // as for a wrong code, and after as many tries, the same "expired" (no enumeration).
         None => {
-            let tries = state.throttle.rate_limit(
-                &format!("verify-email\u{0}{email}"),
-                CODE_ATTEMPTS as u32,
-                VERIFY_CODE_TTL,
-            );
+            let tries = state
+                .throttle
+                .rate_limit(
+                    &format!("verify-email\u{0}{email}"),
+                    CODE_ATTEMPTS as u32,
+                    VERIFY_CODE_TTL,
+                )
+                .await;
             return Err(match tries {
                 Ok(()) => ApiError::new(ErrorCode::InvalidCode).at("/code"),
                 Err(_) => ApiError::new(ErrorCode::CodeExpired).at("/code"),
@@ -391,7 +394,7 @@ pub async fn change_password(
     client: &str,
 ) -> ApiResult<()> {
     let throttle_key = format!("account:{}", who.account_id);
-    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, client) {
+    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, client).await {
         return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
     }
     let account_id = who.account_id;
@@ -402,7 +405,7 @@ pub async fn change_password(
     if !state.hasher.verify(current, Some(hash)).await? {
         return Err(ApiError::new(ErrorCode::IncorrectPassword).at("/current_password"));
     }
-    state.throttle.record_success(&throttle_key, client);
+    state.throttle.record_success(&throttle_key, client).await;
     check_password(&new_password, &who.email, &who.member_id, "/new_password")?;
     let new_hash = state.hasher.hash(new_password).await?;
     let (demo, now, session_id) = (state.config.demo, state.now(), who.session_id);

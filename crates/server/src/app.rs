@@ -218,6 +218,8 @@ pub async fn start_with(
         // Other servers may share this database: their revocations reach this one's session
         // cache through the listener, and the cache is bypassed whenever it is not listening.
         state.sessions.share();
+        // Their sign-in throttles and rate limits count together, in the database.
+        state.throttle.share(Arc::clone(&state.db));
         let (notified, changed) = (state.clone(), state.clone());
         tokio::spawn(crate::pg_tls::listen(
             url.0.clone(),
@@ -279,6 +281,7 @@ fn spawn_maintenance(state: AppState) {
                         params![day_ago],
                     )?;
                     tx.execute("DELETE FROM account_codes WHERE expires_at < ?1", params![day_ago])?;
+                    tx.execute("DELETE FROM rate_limits WHERE last_at < ?1", params![day_ago])?;
                     crate::store::prune_changes(tx, now - crate::store::CHANGE_RETENTION)?;
                     crate::payments::purge_keys(tx, now)?;
                     crate::accounts::purge_unverified(tx, now)?;

@@ -11,6 +11,7 @@
 pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
     include_str!("../migrations/postgres/0002_outbox_claims.sql"),
+    include_str!("../migrations/postgres/0003_rate_limits.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -369,6 +370,18 @@ CREATE INDEX accounts_unverified ON accounts(created_at) WHERE verified_at IS NU
     // two servers never deliver the same mail at once.
     r#"
 ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;
+"#,
+    // 6: sign-in throttles and rate limits shared by the servers on one database (kept in memory
+    // by a server alone on its SQLite file; the table is here so both engines have one schema).
+    r#"
+CREATE TABLE rate_limits (
+    key           TEXT PRIMARY KEY,
+    count         INTEGER NOT NULL,
+    started_at    INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL,
+    last_at       INTEGER NOT NULL
+);
+CREATE INDEX rate_limits_last ON rate_limits(last_at);
 "#,
 ];
 

@@ -31,7 +31,7 @@ pub async fn create_account(
         validate::date_of_birth(&req.date_of_birth, today).map_err(|e| ApiError::invalid("/date_of_birth", e))?;
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     accounts::check_password(&req.password, &email, &member_id, "/password")?;
-    address_limit(&state, "register", &client, 20, Duration::minutes(10))?;
+    address_limit(&state, "register", &client, 20, Duration::minutes(10)).await?;
     let created = AccountCreated {
         member_id: member_id.clone(),
         email: email.clone(),
@@ -59,7 +59,7 @@ pub async fn verify_email(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::validation("/code", "Enter the 6-digit code from the email."));
     }
-    address_limit(&state, "verify", &client, 30, Duration::minutes(10))?;
+    address_limit(&state, "verify", &client, 30, Duration::minutes(10)).await?;
     accounts::verify_email(&state, email, code, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -70,7 +70,7 @@ pub async fn resend_verification(
     JsonBody(req): JsonBody<ResendVerificationRequest>,
 ) -> ApiResult<StatusCode> {
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
-    address_limit(&state, "codes", &client, 30, Duration::minutes(10))?;
+    address_limit(&state, "codes", &client, 30, Duration::minutes(10)).await?;
     accounts::send_code(&state, email, CodePurpose::Verify).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -81,7 +81,7 @@ pub async fn request_password_reset(
     JsonBody(req): JsonBody<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
-    address_limit(&state, "codes", &client, 30, Duration::minutes(10))?;
+    address_limit(&state, "codes", &client, 30, Duration::minutes(10)).await?;
     if let Some(account_id) = accounts::send_code(&state, email, CodePurpose::Reset).await? {
         state.audit(Some(account_id), "password_reset_requested", Some(&client), None);
     }

@@ -27,10 +27,11 @@ pub const LOOKUP_WINDOW: Duration = Duration::minutes(10);
 /// Receipt mails per guest token.
 pub const RECEIPTS_PER_TOKEN: u32 = 3;
 
-fn limit(state: &AppState, what: &str, key: &str, max: u32, window: Duration) -> ApiResult<()> {
+async fn limit(state: &AppState, what: &str, key: &str, max: u32, window: Duration) -> ApiResult<()> {
     state
         .throttle
         .rate_limit(&format!("{what}\u{0}{key}"), max, window)
+        .await
         .map_err(|retry| ApiError::new(ErrorCode::RateLimited).retry_after(retry))
 }
 
@@ -58,14 +59,15 @@ pub async fn lookup(
         validate::person_name(&req.last_name, "last name").map_err(|e| ApiError::invalid("/last_name", e))?;
     let dob = validate::date_of_birth(&req.date_of_birth, today).map_err(|e| ApiError::invalid("/date_of_birth", e))?;
     // Every attempt counts, matched or not.
-    limit(&state, "guest-device", &device.id, LOOKUPS_PER_DEVICE, LOOKUP_WINDOW)?;
+    limit(&state, "guest-device", &device.id, LOOKUPS_PER_DEVICE, LOOKUP_WINDOW).await?;
     limit(
         &state,
         "guest-statement",
         &statement,
         LOOKUPS_PER_STATEMENT,
         LOOKUP_WINDOW,
-    )?;
+    )
+    .await?;
     let now = state.now();
     let d = device.clone();
     let issued = state
@@ -194,7 +196,8 @@ pub async fn receipt(
         &hex(&grant.token_hash),
         RECEIPTS_PER_TOKEN,
         kiosk::GUEST_TOKEN_TTL,
-    )?;
+    )
+    .await?;
     let (demo, now) = (state.config.demo, state.now());
     let sent = state
         .db

@@ -34,7 +34,7 @@ pub async fn create_token(
     ClientAddr(client): ClientAddr,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<ProcessorToken>)> {
-    address_limit(&state, "tokens", &client, 60, Duration::minutes(10))?;
+    address_limit(&state, "tokens", &client, 60, Duration::minutes(10)).await?;
     let (processor, today, now) = (state.processor.clone(), state.business.today(), state.now());
     let token = blocking(move || processor.tokenize(&req, today, now))
         .await?

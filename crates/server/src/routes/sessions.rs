@@ -27,7 +27,7 @@ pub async fn create_session(
     if req.password.is_empty() || req.password.chars().count() > carebill_billing::password::MAX_CHARS {
         return Err(ApiError::validation("/password", "Enter your password."));
     }
-    address_limit(&state, "sign-in", &client, 60, Duration::minutes(1))?;
+    address_limit(&state, "sign-in", &client, 60, Duration::minutes(1)).await?;
     let by_member_id = validate::member_id(&login).ok();
     let key = by_member_id.clone().unwrap_or_else(|| login.clone());
     let account = state
@@ -40,7 +40,7 @@ pub async fn create_session(
         Some((id, ..)) => format!("account:{id}"),
         None => format!("login:{login}"),
     };
-    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, &client) {
+    if let Err(wait) = state.throttle.begin_sign_in(&throttle_key, &client).await {
         return Err(ApiError::new(ErrorCode::TooManyAttempts).retry_after(wait));
     }
     let ok = state
@@ -51,7 +51,7 @@ pub async fn create_session(
         state.audit(None, "sign_in_failed", Some(&client), None);
         return Err(ApiError::new(ErrorCode::InvalidCredentials));
     };
-    state.throttle.record_success(&throttle_key, &client);
+    state.throttle.record_success(&throttle_key, &client).await;
     if !verified {
         return Err(ApiError::new(ErrorCode::EmailNotVerified));
     }

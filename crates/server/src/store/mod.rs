@@ -420,6 +420,15 @@ pub fn skip_locked(conn: &Connection) -> &'static str {
     }
 }
 
+/// The end of a read that the transaction goes on to write: `FOR UPDATE` on PostgreSQL (the
+/// rows stay locked until it ends); nothing on SQLite, whose one writer reads alone.
+pub fn for_update(conn: &Connection) -> &'static str {
+    match conn.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    }
+}
+
 /// The channel on which servers sharing a PostgreSQL database announce revoked sessions.
 pub const REVOKED_CHANNEL: &str = "carebill_revoked";
 

@@ -620,3 +620,32 @@ async fn a_members_writes_wait_for_their_lock_so_the_feed_never_skips_a_late_com
     }
     a.stop().await;
 }
+
+/// Throttles count in the database when servers share one: guesses spread over two servers are
+/// one count, so the seventh is held whichever server it reaches (each server alone would have
+/// seen three or four and let them through). Rate limits (per address, guest lookups) go through
+/// the same table.
+#[tokio::test]
+async fn two_servers_share_one_sign_in_throttle() {
+    let (url, _cluster) = empty_database();
+    let on_database =
+        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
+    let a = TestServer::start_with(on_database(url.clone())).await;
+    let b = TestServer::start_with(on_database(url.clone())).await;
+    let guess = json!({"login": DEMO_EMAIL, "password": "wrong wrong wrong wrong"});
+    for i in 0..6 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        s.post("/v1/sessions", guess.clone())
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    for s in [&a, &b] {
+        s.post("/v1/sessions", guess.clone())
+            .await
+            .expect_error(429, "too_many_attempts");
+    }
+    let rows = a.count("SELECT COUNT(*) FROM rate_limits").await;
+    assert!(rows >= 2, "the counts are in the database: {rows} rows");
+    a.stop().await;
+    b.stop().await;
+}
