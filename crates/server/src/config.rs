@@ -197,6 +197,44 @@ pub struct FileConfig {
     /// Velocity limits on payments (card testing). Demo mode, without this section, allows
     /// practically unlimited test payments.
     pub payment_limits: Option<PaymentLimits>,
+    /// How payments interrupted by a crash are recovered, and how often the scheduler runs.
+    pub recovery: Option<Recovery>,
+}
+
+/// Recovery timings. Money never depends on them (a lease is fenced by its id and the
+/// processor by its key); they decide how soon an interrupted payment is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recovery {
+    /// Seconds a claim holds its payment's key before a retry or the sweep may take it over.
+    /// Default 60.
+    pub lease_secs: u32,
+    /// Seconds past an expired lease before the scheduler's sweep finishes the payment itself
+    /// (the member's own retry usually comes first). Default 60.
+    pub sweep_grace_secs: u32,
+    /// Seconds between the scheduler's passes (settlement, autopay, the sweep). Default 60
+    /// (10 in demo mode).
+    pub scheduler_every_secs: Option<u32>,
+}
+
+impl Default for Recovery {
+    fn default() -> Recovery {
+        Recovery {
+            lease_secs: 60,
+            sweep_grace_secs: 60,
+            scheduler_every_secs: None,
+        }
+    }
+}
+
+impl Recovery {
+    pub fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::from(self.lease_secs.max(1)))
+    }
+
+    pub fn sweep_grace(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::from(self.sweep_grace_secs))
+    }
 }
 
 /// Velocity limits on payments, counted over the last 24 hours inside the claim transaction, so
@@ -284,6 +322,7 @@ pub struct ServerConfig {
     /// How often the scheduler runs (settlement, autopay, recovery); `None` turns the background
     /// loop off (tests drive `scheduler::run_once` themselves).
     pub scheduler_every: Option<std::time::Duration>,
+    pub recovery: Recovery,
 }
 
 impl ServerConfig {
@@ -308,6 +347,7 @@ impl ServerConfig {
             payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
+            recovery: Recovery::default(),
         }
     }
 
@@ -384,6 +424,10 @@ impl ServerConfig {
         });
         if demo {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
+        }
+        config.recovery = file.recovery.unwrap_or_default();
+        if let Some(every) = config.recovery.scheduler_every_secs {
+            config.scheduler_every = Some(std::time::Duration::from_secs(u64::from(every.max(1))));
         }
         Ok(config)
     }

@@ -8,7 +8,7 @@ use carebill_api::types::{PaymentMethodType, PaymentSource, SyncEntity, SyncOp};
 use carebill_billing::Money;
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Answer, Intent, LEASE, MethodRef, Work, processor_key, reservations, source_str};
+use super::{Answer, Intent, MethodRef, Work, processor_key, reservations, source_str};
 use crate::config::PaymentLimits;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{confirmation_number, random_id};
@@ -81,13 +81,14 @@ pub(super) fn take_over(
     key: &str,
     payment_id: &str,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> ApiResult<Option<Work>> {
     let lease_id = random_id(&mut rand::thread_rng(), "lease");
     let taken = tx.execute(
         "UPDATE idempotency_keys SET lease_id = ?3, lease_expires_at = ?4
          WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND payment_id = ?6
            AND (lease_expires_at IS NULL OR lease_expires_at <= ?5)",
-        params![member_id, key, lease_id, ms(now + LEASE), ms(now), payment_id],
+        params![member_id, key, lease_id, ms(now + lease), ms(now), payment_id],
     )?;
     if taken != 1 {
         return Ok(None);
@@ -236,6 +237,7 @@ pub(super) fn claim(
     token: Option<InstrumentDetails>,
     limits: &PaymentLimits,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> ApiResult<Claim> {
     let mut rng = rand::thread_rng();
     let payment_id = random_id(&mut rng, "pay");
@@ -245,7 +247,7 @@ pub(super) fn claim(
             "INSERT INTO idempotency_keys (member_id, key, fingerprint, state, lease_id, lease_expires_at, payment_id, created_at)
              VALUES (?1, ?2, ?3, 'processing', ?4, ?5, ?6, ?7) ON CONFLICT (member_id, key) DO NOTHING",
         )?
-        .execute(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + LEASE), payment_id, ms(now)])?;
+        .execute(params![intent.member_id, intent.key, intent.fingerprint, lease_id, ms(now + lease), payment_id, ms(now)])?;
     if claimed == 0 {
         // (Gone again already: its claim was just undone. The client retries.)
         let row = key_row(tx, &intent.member_id, &intent.key)?
@@ -265,7 +267,7 @@ pub(super) fn claim(
         let payment_id = row
             .payment_id
             .ok_or_else(|| ApiError::internal("processing key without payment"))?;
-        return match take_over(tx, &intent.member_id, &intent.key, &payment_id, now)? {
+        return match take_over(tx, &intent.member_id, &intent.key, &payment_id, now, lease)? {
             Some(work) => Ok(Claim::Work(work)),
             None => Err(ApiError::new(ErrorCode::IdempotencyKeyInUse).retry_after(1)),
         };

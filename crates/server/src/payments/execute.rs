@@ -9,7 +9,7 @@ use carebill_billing::Money;
 use chrono::{DateTime, Utc};
 
 use super::claim::{Claim, claim, key_known, key_row, replay, savepoint, take_over};
-use super::{ACH_SETTLEMENT_BUSINESS_DAYS, Answer, Intent, LEASE, MethodRef, Work, reservations};
+use super::{ACH_SETTLEMENT_BUSINESS_DAYS, Answer, Intent, MethodRef, Work, reservations};
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
 use crate::mail::templates;
@@ -48,6 +48,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
     }
     let now = state.now();
     let limits = state.config.payment_limits;
+    let lease = state.config.recovery.lease();
     let pending: Vec<(usize, Intent, Option<InstrumentDetails>)> = intents
         .into_iter()
         .zip(tokens)
@@ -61,7 +62,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
             lock_members(tx, pending.iter().map(|(_, intent, _)| intent.member_id.as_str()))?;
             let mut out = Vec::with_capacity(pending.len());
             for (i, intent, token) in &pending {
-                out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now))?));
+                out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now, lease))?));
             }
             Ok(out)
         })
@@ -96,6 +97,7 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
 /// Resumes a key whose lease expired (scheduler sweep). `None` when there is nothing to do.
 pub async fn resume(state: &AppState, member_id: String, key: String) -> ApiResult<Option<Answer>> {
     let now = state.now();
+    let lease = state.config.recovery.lease();
     let work = state
         .db
         .transaction(move |tx| {
@@ -109,7 +111,7 @@ pub async fn resume(state: &AppState, member_id: String, key: String) -> ApiResu
             let payment_id = row
                 .payment_id
                 .ok_or_else(|| ApiError::internal("processing key without payment"))?;
-            take_over(tx, &member_id, &key, &payment_id, now)
+            take_over(tx, &member_id, &key, &payment_id, now, lease)
         })
         .await?;
     match work {
@@ -205,7 +207,7 @@ pub(super) async fn execute_many(state: &AppState, works: Vec<(usize, Work)>) ->
                 out.push((
                     i,
                     Err(ApiError::new(ErrorCode::ProcessorUnavailable)
-                        .retry_after(LEASE.num_seconds() as u64)
+                        .retry_after(state.config.recovery.lease().num_seconds() as u64)
                         .detail(e.to_string())),
                 ));
             }

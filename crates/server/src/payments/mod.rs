@@ -50,11 +50,9 @@ use intent::Reply;
 pub use intent::{AchAcceptance, Answer, Intent, MethodRef, PaymentQueue};
 pub use settle::{purge_keys, settle_due, sweep};
 
-/// How long a claim holds its key before someone else may recover it.
-pub const LEASE: Duration = Duration::seconds(60);
-
-/// The scheduler's sweep leaves expired leases this much longer to their own retries.
-pub const SWEEP_GRACE: Duration = Duration::seconds(60);
+// How long a claim holds its key before someone else may recover it, and how much longer the
+// scheduler's sweep leaves an expired lease to its own retries: `config.recovery` (60 s each by
+// default).
 
 /// Idempotency keys replay their answer for at least 24 hours; after 48 the answer is dropped and
 /// the key stays as a tombstone.

@@ -5,7 +5,7 @@ use crate::sql::{Connection, params};
 use carebill_api::types::{SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
 
-use super::{KEY_RETENTION, SWEEP_GRACE, reservations, resume};
+use super::{KEY_RETENTION, reservations, resume};
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
 use crate::mail::templates;
@@ -123,7 +123,7 @@ fn settle_one(
 
 /// Resumes every payment whose lease expired more than [`SWEEP_GRACE`] ago.
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
-    let cutoff = ms(state.now() - SWEEP_GRACE);
+    let cutoff = ms(state.now() - state.config.recovery.sweep_grace());
     let stuck: Vec<(String, String)> = state
         .db
         .read(move |conn| {
