@@ -206,21 +206,23 @@ fn test() -> Result {
     step("Building every test, the server and the app, once (cargo test --workspace --no-run)");
     let built = testbins::build()?;
     step("Tests (each test binary of the build, inside a D-Bus session with an unlocked test keyring)");
+    let on_postgres = |b: &testbins::TestBinary| {
+        b.package == "carebill-server" && b.kind == "test" && (b.name == "it" || b.name == "replicas")
+    };
     let unit_and_integration: Vec<&testbins::TestBinary> = built
         .iter()
         .filter(|b| !testbins::BY_NAME.contains(&b.name.as_str()))
+        // The replica fault test runs once, below, on the run's PostgreSQL cluster.
+        .filter(|b| !(on_postgres(b) && b.name == "replicas"))
         .collect();
     testbins::run_all(&unit_and_integration, &[], |exe, args| {
         in_test_keyring(exe.as_os_str(), args)
     })?;
     sh(cargo().args(["test", "--workspace", "--doc"]))?;
-    step("The server's integration tests again, on PostgreSQL (a throwaway cluster)");
-    let server_suite: Vec<&testbins::TestBinary> = built
-        .iter()
-        .filter(|b| b.package == "carebill-server" && b.kind == "test" && b.name == "it")
-        .collect();
-    if server_suite.is_empty() {
-        return Err("the server's integration test binary was not built".into());
+    step("The server's integration tests again, and the replica fault test, on PostgreSQL (a throwaway cluster)");
+    let server_suite: Vec<&testbins::TestBinary> = built.iter().filter(|b| on_postgres(b)).collect();
+    if server_suite.len() != 2 {
+        return Err("the server's integration and replica test binaries were not built".into());
     }
     let cluster = pg::Cluster::start()?;
     let template = cluster.url_template();

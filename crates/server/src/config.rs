@@ -215,6 +215,9 @@ pub struct Recovery {
     /// Seconds between the scheduler's passes (settlement, autopay, the sweep). Default 60
     /// (10 in demo mode).
     pub scheduler_every_secs: Option<u32>,
+    /// Seconds a sender holds the (up to 50) mails it claimed; mail a sender killed mid-way
+    /// holds is delivered by another after this. Default 60.
+    pub mail_claim_secs: u32,
 }
 
 impl Default for Recovery {
@@ -223,6 +226,7 @@ impl Default for Recovery {
             lease_secs: 60,
             sweep_grace_secs: 60,
             scheduler_every_secs: None,
+            mail_claim_secs: 60,
         }
     }
 }
@@ -234,6 +238,10 @@ impl Recovery {
 
     pub fn sweep_grace(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::from(self.sweep_grace_secs))
+    }
+
+    pub fn mail_claim(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::from(self.mail_claim_secs.max(1)))
     }
 }
 

@@ -47,6 +47,8 @@ impl From<sql::Error> for DbError {
 pub struct Db {
     /// The SQLite file; `None` on PostgreSQL.
     path: Option<PathBuf>,
+    /// The PostgreSQL URL, to connect again when a connection is lost.
+    url: Option<String>,
     writer: Mutex<sql::Connection>,
     readers: Mutex<Vec<sql::Connection>>,
     read_permits: Semaphore,
@@ -214,6 +216,7 @@ impl Db {
         let n = readers.len();
         Ok(Db {
             path: Some(path.to_owned()),
+            url: None,
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(n),
@@ -231,6 +234,7 @@ impl Db {
         let n = readers.len();
         Ok(Db {
             path: None,
+            url: Some(url.to_owned()),
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(n),
@@ -260,6 +264,24 @@ impl Db {
         }
     }
 
+    /// A PostgreSQL connection the server ended (a restart, a failover, an administrator's
+    /// `pg_terminate_backend`) is replaced by a new one before it is used; the request that found
+    /// it closed mid-way has already failed, as a request does when the database goes away, and
+    /// its client retries. While the database cannot be reached, requests fail fast (and the next
+    /// one tries again).
+    fn renew_if_closed(&self, conn: &mut sql::Connection) -> Result<(), ApiError> {
+        if !conn.is_closed() {
+            return Ok(());
+        }
+        let url = self
+            .url
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("connection closed"))?;
+        tracing::warn!("a database connection was lost; connecting again");
+        *conn = pg_connect(url).map_err(|e| ApiError::internal(format!("database unavailable: {e}")))?;
+        Ok(())
+    }
+
     /// Runs `f` on a reader, off the async workers.
     pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where
@@ -273,12 +295,13 @@ impl Db {
             .map_err(|_| ApiError::internal("database closed"))?;
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let conn = db
+            let mut conn = db
                 .readers
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop()
                 .ok_or_else(|| ApiError::internal("no reader available"))?;
+            db.renew_if_closed(&mut conn)?;
             let result = f(&conn);
             db.readers.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
             result
@@ -296,6 +319,7 @@ impl Db {
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut conn = db.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            db.renew_if_closed(&mut conn)?;
             f(&mut conn)
         })
         .await

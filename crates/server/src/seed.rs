@@ -324,8 +324,6 @@ fn insert_settled_payment(
     touch(tx, &bill.member_id, SyncEntity::Bill, &bill.id, SyncOp::Upsert, now)
 }
 
-/// Adds bills to a member with a realistic spread of ages and payment states. The first four
-/// are always: overdue and unpaid, due soon and partly paid, paid, and newly issued.
 /// Demo: issues a new bill (statement today) to a roster member and returns it as the app sees it.
 pub fn issue_bill(
     tx: &Connection,
@@ -345,6 +343,8 @@ pub fn issue_bill(
     crate::store::bill_detail(tx, member_id, &bill.id)?.ok_or_else(|| ApiError::internal("bill vanished"))
 }
 
+/// Adds bills to a member with a realistic spread of ages and payment states. The first four
+/// are always: overdue and unpaid, due soon and partly paid, paid, and newly issued.
 pub fn add_bills(
     tx: &Connection,
     rng: &mut StdRng,
@@ -503,6 +503,53 @@ pub fn guest_statements(conn: &Connection) -> ApiResult<Vec<String>> {
     )?;
     let rows = stmt.query_map([UNREGISTERED_MEMBER_ID], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The email of the `n`th generated member (from 1) of [`add_members`].
+pub fn generated_email(n: usize) -> String {
+    format!("member-{n}@load.carebill.example")
+}
+
+/// Adds `count` generated members, numbered after those added before: each on the roster with an
+/// account (password [`DEMO_PASSWORD`], email [`generated_email`]), a saved card and bank
+/// account, and `bills` bills. For load tests and benchmarks that need many members paying at
+/// once. Returns the new members' IDs.
+pub fn add_members(
+    db: &Db,
+    processor: &dyn PaymentProcessor,
+    count: usize,
+    bills: usize,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<String>> {
+    let password_hash = hash_blocking(DEMO_PASSWORD)?;
+    db.with_writer(|conn| {
+        conn.transaction(|tx| {
+            let before: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM roster WHERE member_id LIKE 'M3%'",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut rng = StdRng::seed_from_u64(0x10AD_0000 + before as u64);
+            let mut added = Vec::with_capacity(count);
+            for n in (before as usize + 1)..=(before as usize + count) {
+                let member_id = format!("M3{n:08}");
+                tx.execute(
+                    "INSERT INTO roster (member_id, first_name, last_name, date_of_birth) VALUES (?1, 'Load', ?2, '1970-01-01')",
+                    params![member_id, format!("Member{n}")],
+                )?;
+                tx.execute(
+                    "INSERT INTO accounts (member_id, email, password_hash, verified_at, created_at, password_changed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+                    params![member_id, generated_email(n), password_hash, ms(now)],
+                )?;
+                save_demo_methods(tx, processor, &member_id, &format!("Load Member{n}"), today, now)?;
+                add_bills(tx, &mut rng, &member_id, bills, today, now)?;
+                added.push(member_id);
+            }
+            Ok::<_, ApiError>(added)
+        })
+    })
 }
 
 #[cfg(test)]

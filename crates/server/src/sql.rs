@@ -614,6 +614,15 @@ impl Connection {
         }
     }
 
+    /// Whether the connection is gone for good (PostgreSQL: the server ended it, restarted or
+    /// failed over); a SQLite connection never is.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Connection::Sqlite(_) => false,
+            Connection::Pg(c) => c.client.client().is_closed(),
+        }
+    }
+
     /// Runs one statement; the number of rows it changed.
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.prepare_cached(sql)?.execute(params)

@@ -3,7 +3,12 @@
 //! answers, resets connections, cuts answers in the middle, or holds every answer back (so a test
 //! can kill the client while its request has been handled and the answer is still on the way).
 //!
-//! Used by the client engine's fault tests and by the app's end-to-end tests.
+//! With several upstreams it is also the load balancer in front of server replicas: each
+//! connection goes to the next replica in turn (round robin), and to the one after it when that
+//! replica does not accept (killed, restarting), as a balancer's health check would.
+//!
+//! Used by the client engine's fault tests, the app's end-to-end tests and the server's
+//! multi-replica fault test.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +64,13 @@ impl Drop for FaultProxy {
 
 impl FaultProxy {
     pub async fn start(upstream: SocketAddr, seed: u64) -> FaultProxy {
+        FaultProxy::start_many(vec![upstream], seed).await
+    }
+
+    /// A proxy balancing connections over `upstreams`, round robin (see the module docs).
+    pub async fn start_many(upstreams: Vec<SocketAddr>, seed: u64) -> FaultProxy {
+        assert!(!upstreams.is_empty(), "a proxy needs an upstream");
+        let upstreams: Arc<[SocketAddr]> = upstreams.into();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let faults = Arc::new(AtomicU8::new(0));
@@ -67,6 +79,7 @@ impl FaultProxy {
         let (f, c, g) = (faults.clone(), counts.clone(), generation.clone());
         let task = tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut next = 0usize;
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
@@ -82,8 +95,10 @@ impl FaultProxy {
                 let cut_at = rng.gen_range(1..60);
                 let (c, g) = (c.clone(), g.clone());
                 let born = g.load(Ordering::SeqCst);
+                let (upstreams, first) = (upstreams.clone(), next);
+                next = next.wrapping_add(1);
                 tokio::spawn(async move {
-                    let _ = handle(client, upstream, roll, delay, cut_at, &c, &g, born).await;
+                    let _ = handle(client, &upstreams, first, roll, delay, cut_at, &c, &g, born).await;
                 });
             }
         });
@@ -126,13 +141,26 @@ impl FaultProxy {
     }
 }
 
+/// A connection to the first upstream, from `first` on in turn, that accepts one.
+async fn connect_any(upstreams: &[SocketAddr], first: usize) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for i in 0..upstreams.len() {
+        match TcpStream::connect(upstreams[(first + i) % upstreams.len()]).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no upstream")))
+}
+
 /// The roll that means "hold the answer" (random rolls are 0..100).
 const HOLD: u32 = 1000;
 
 #[allow(clippy::too_many_arguments)]
 async fn handle(
     mut client: TcpStream,
-    upstream: SocketAddr,
+    upstreams: &[SocketAddr],
+    first: usize,
     roll: u32,
     delay: Duration,
     cut_at: usize,
@@ -146,7 +174,7 @@ async fn handle(
         drop(client);
         return Ok(());
     }
-    let mut server = TcpStream::connect(upstream).await?;
+    let mut server = connect_any(upstreams, first).await?;
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
     let up = async {

@@ -88,15 +88,17 @@ fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, St
     Ok(builder.build())
 }
 
-/// How long a sender holds the mail it claimed. Another server's sender may take it after that
-/// (the first was killed, or is stuck): a mail is delivered at least once, and twice only if a
-/// sender dies between handing it to the relay and recording it.
-pub const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
-
-/// Claims up to 50 mails to deliver: not sent, fewer than ten attempts, not held by another
-/// sender's live claim. On PostgreSQL the rows another server is claiming at the same moment are
-/// skipped, not waited for (`store::skip_locked`); SQLite has one writer.
-pub fn claim(conn: &Connection, now: DateTime<Utc>) -> ApiResult<Vec<(i64, String, String, String)>> {
+/// Claims up to 50 mails to deliver for `hold` (`[recovery] mail_claim_secs`): not sent, fewer
+/// than ten attempts, not held by another sender's live claim. Another server's sender may take
+/// them after `hold` (the first was killed, or is stuck): a mail is delivered at least once, and
+/// twice only if a sender dies between handing it to the relay and recording it. On PostgreSQL
+/// the rows another server is claiming at the same moment are skipped, not waited for
+/// (`store::skip_locked`); SQLite has one writer.
+pub fn claim(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    hold: chrono::Duration,
+) -> ApiResult<Vec<(i64, String, String, String)>> {
     let sql = format!(
         "UPDATE outbox SET claimed_until = ?1 WHERE id IN (
             SELECT id FROM outbox WHERE sent_at IS NULL AND attempts < 10 AND (claimed_until IS NULL OR claimed_until < ?2)
@@ -106,7 +108,7 @@ pub fn claim(conn: &Connection, now: DateTime<Utc>) -> ApiResult<Vec<(i64, Strin
     );
     let mut claimed = conn.transaction(|tx| {
         tx.prepare_cached(&sql)?
-            .query_map(params![ms(now + CLAIM), ms(now)], |r| {
+            .query_map(params![ms(now + hold), ms(now)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<Result<Vec<_>, _>>()
@@ -148,7 +150,12 @@ pub fn spawn_sender(state: AppState, wakeup: Arc<Notify>) {
         loop {
             let _ = tokio::time::timeout(Duration::from_secs(10), wakeup.notified()).await;
             let now = state.clock.now();
-            let claimed = state.db.write(move |conn| claim(conn, now)).await.unwrap_or_default();
+            let hold = state.config.recovery.mail_claim();
+            let claimed = state
+                .db
+                .write(move |conn| claim(conn, now, hold))
+                .await
+                .unwrap_or_default();
             for (id, to, subject, body) in claimed {
                 let message = to.parse::<Mailbox>().map_err(|e| e.to_string()).and_then(|to| {
                     Message::builder()

@@ -62,7 +62,10 @@ pub async fn submit_many(state: &AppState, intents: Vec<Intent>) -> Vec<ApiResul
             lock_members(tx, pending.iter().map(|(_, intent, _)| intent.member_id.as_str()))?;
             let mut out = Vec::with_capacity(pending.len());
             for (i, intent, token) in &pending {
-                out.push((*i, savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now, lease))?));
+                out.push((
+                    *i,
+                    savepoint(tx, |tx| claim(tx, intent, token.clone(), &limits, now, lease))?,
+                ));
             }
             Ok(out)
         })

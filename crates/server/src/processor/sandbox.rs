@@ -142,6 +142,8 @@ pub(crate) fn fingerprint_key(key: &DatabaseKey) -> [u8; 32] {
 pub struct SandboxProcessor {
     conn: Mutex<Connection>,
     fingerprint_key: [u8; 32],
+    /// PostgreSQL: where to connect again when the connection is lost.
+    url: Option<String>,
 }
 
 impl SandboxProcessor {
@@ -163,7 +165,9 @@ impl SandboxProcessor {
                 // the migration lock), whoever opens the database first.
                 let conn = db::pg_connect(&url.0)?;
                 db::migrate_postgres(&conn)?;
-                SandboxProcessor::on_postgres(conn)
+                let mut sandbox = SandboxProcessor::on_postgres(conn)?;
+                sandbox.url = Some(url.0.clone());
+                Ok(sandbox)
             }
         }
     }
@@ -186,6 +190,7 @@ impl SandboxProcessor {
         SandboxProcessor {
             conn: Mutex::new(conn),
             fingerprint_key,
+            url: None,
         }
     }
 
@@ -197,7 +202,12 @@ impl SandboxProcessor {
     }
 
     fn with_tx<R>(&self, f: impl FnOnce(&Connection) -> Result<R, ProcessorError>) -> Result<R, ProcessorError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(url) = self.url.as_deref().filter(|_| conn.is_closed()) {
+            // The database ended the connection (a restart, a failover): connect again. The
+            // charge that found it closed failed as "unavailable", and its retry comes here.
+            *conn = db::pg_connect(url).map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
+        }
         conn.transaction(f)
     }
 

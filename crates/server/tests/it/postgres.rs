@@ -649,3 +649,54 @@ async fn two_servers_share_one_sign_in_throttle() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The database ends every connection of a server (a restart, a failover, an administrator):
+/// requests caught mid-way fail, and then the server has connected again, for reads and writes,
+/// without a restart of its own.
+#[tokio::test]
+async fn a_server_whose_database_connections_are_ended_connects_again() {
+    let (url, _cluster) = empty_database();
+    let a = TestServer::start_with({
+        let url = url.clone();
+        move |c| c.database_url = Some(DatabaseUrl(url.clone()))
+    })
+    .await;
+    let token = a.demo_token().await;
+    let card = a.card_method(&token).await;
+    let bill = a.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let ended: i64 = off_runtime(|| {
+        carebill_server::pg_tls::connect(&url)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    });
+    assert!(ended >= 2, "the server's connections were ended: {ended}");
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let read = a.get("/v1/bills", &token).await.status;
+        let write = a
+            .pay(
+                &token,
+                &format!("after-{i}"),
+                json!({"payment_method_id": card, "allocations": one_bill(&bill, "0.10")}),
+            )
+            .await
+            .status;
+        answers.push((read, write));
+        if read == 200 && write == 201 {
+            break;
+        }
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&(200, 201)),
+        "the server connected again: {answers:?}"
+    );
+    assert!(answers.len() <= 5, "within a few requests: {answers:?}");
+    a.stop().await;
+}
