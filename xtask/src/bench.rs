@@ -196,7 +196,7 @@ fn print_table(engines: &[Engine], rows: &[Vec<(String, String)>]) {
     }
 }
 
-/// `cargo xtask bench api [--postgres]`.
+/// `cargo xtask bench api [--postgres [--replicas N]]`.
 pub fn api(args: &[String]) -> Result {
     step("Building the server in release mode");
     sh(cargo().args([
@@ -209,13 +209,21 @@ pub fn api(args: &[String]) -> Result {
         "--example",
         "sync_timing",
     ]))?;
+    let replicas = replicas_arg(args)?;
     let mut cluster = None;
     let engines = engines(args, &mut cluster, "api")?;
     let mut columns = Vec::new();
     for engine in &engines {
         columns.push(api_on(engine)?);
     }
+    let scaled = match (replicas, engines.iter().find_map(|e| e.cluster)) {
+        (Some(n), Some(c)) => Some(api_replicas(c, n)?),
+        _ => None,
+    };
     print_table(&engines, &columns);
+    if let Some(scaled) = scaled {
+        print_named(&scaled);
+    }
     Ok(())
 }
 
@@ -328,8 +336,8 @@ fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     Ok(rows)
 }
 
-/// `cargo xtask bench payments [--postgres]`: payment throughput and latency, and one autopay run
-/// over 10,000 due bills.
+/// `cargo xtask bench payments [--postgres [--replicas N]]`: payment throughput and latency, and
+/// one autopay run over 10,000 due bills.
 pub fn payments(args: &[String]) -> Result {
     step("Building the server and the load generators in release mode");
     sh(cargo().args([
@@ -340,13 +348,21 @@ pub fn payments(args: &[String]) -> Result {
         "--bins",
         "--examples",
     ]))?;
+    let replicas = replicas_arg(args)?;
     let mut cluster = None;
     let engines = engines(args, &mut cluster, "payments")?;
     let mut columns = Vec::new();
     for engine in &engines {
         columns.push(payments_on(engine)?);
     }
+    let scaled = match (replicas, engines.iter().find_map(|e| e.cluster)) {
+        (Some(n), Some(c)) => Some(payments_replicas(c, n)?),
+        _ => None,
+    };
     print_table(&engines, &columns);
+    if let Some(scaled) = scaled {
+        print_named(&scaled);
+    }
     Ok(())
 }
 
@@ -491,4 +507,238 @@ pub fn ui(args: &[String]) -> Result {
     let (app, server) = release_app_and_server("ui", args)?;
     step("Timing interactions (tests/tests/interaction.rs)");
     harness("interaction", &app, &server)
+}
+
+/// `--replicas N` (with `--postgres`): the figures again with one server and with N servers
+/// sharing one PostgreSQL database, the load split between them as a balancer would.
+fn replicas_arg(args: &[String]) -> Result<Option<usize>> {
+    let Some(i) = args.iter().position(|a| a == "--replicas") else {
+        return Ok(None);
+    };
+    let n: usize = args
+        .get(i + 1)
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 2)
+        .ok_or("--replicas needs a count of 2 or more")?;
+    if !args.iter().any(|a| a == "--postgres") {
+        return Err("--replicas needs --postgres: replicas share one PostgreSQL database".into());
+    }
+    Ok(Some(n))
+}
+
+/// A named column of figures: (figure, value) rows.
+type Column = (String, Vec<(String, String)>);
+
+/// `n` demo servers (release build) on the PostgreSQL database `url`; the first seeded the data.
+struct Fleet {
+    servers: Vec<DemoServer>,
+}
+
+impl Fleet {
+    fn start(bin: &Path, data: &Path, url: &str, n: usize) -> Result<Fleet> {
+        let mut servers = Vec::with_capacity(n);
+        for i in 0..n {
+            let dir = data.join(format!("replica-{i}"));
+            servers.push(DemoServer::start_binary(bin, &dir, "127.0.0.1:0", false, Some(url))?);
+        }
+        Ok(Fleet { servers })
+    }
+
+    /// CPU seconds so far: each server, and the cluster.
+    fn cpu(&self, cluster: &pg::Cluster) -> (Vec<f64>, f64) {
+        (
+            self.servers.iter().map(|s| process_cpu(s.pid(), false)).collect(),
+            cluster.cpu_seconds(),
+        )
+    }
+
+    /// "CPU/req: servers 40 + 41 µs, PostgreSQL 58 µs" between two readings, per unit of work.
+    fn cpu_per(before: &(Vec<f64>, f64), after: &(Vec<f64>, f64), units: u64, unit: &str) -> String {
+        let us = |s: f64| s / units.max(1) as f64 * 1e6;
+        let servers: Vec<String> = after
+            .0
+            .iter()
+            .zip(&before.0)
+            .map(|(a, b)| format!("{:.0}", us(a - b)))
+            .collect();
+        format!(
+            "CPU/{unit}: server{} {} µs, PostgreSQL {:.0} µs",
+            if servers.len() > 1 { "s" } else { "" },
+            servers.join(" + "),
+            us(after.1 - before.1)
+        )
+    }
+}
+
+/// A fresh database in `cluster`, seeded by `seed_args` (after `--demo --data-dir DATA seed`).
+fn seeded_database(cluster: &pg::Cluster, bin: &Path, name: &str, data: &Path, seed_args: &[&str]) -> Result<String> {
+    let url = cluster.create_database(name)?;
+    let _ = std::fs::remove_dir_all(data);
+    sh(Command::new(bin)
+        .env("CAREBILL_DATABASE_URL", &url)
+        .args(["--demo", "--data-dir"])
+        .arg(data.join("seed"))
+        .arg("seed")
+        .args(seed_args))?;
+    Ok(url)
+}
+
+/// `GET /v1/bills` with 1 and `n` servers: one oha per server, each with its share of the
+/// connections and of the offered rate, at the same time.
+fn api_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
+    let bin = root().join("target/release/carebill-server");
+    let mut columns = Vec::new();
+    for count in [1, n] {
+        let data = root().join(format!("target/bench/api-replicas-{count}"));
+        step(&format!(
+            "PostgreSQL, {count} server(s): seeding 10,000 bills, then GET /v1/bills"
+        ));
+        let url = seeded_database(
+            cluster,
+            &bin,
+            &format!("bench_api_r{count}"),
+            &data,
+            &["--bills", "10000"],
+        )?;
+        let fleet = Fleet::start(&bin, &data, &url, count)?;
+        let token = sign_in(&fleet.servers[0].url, "demo@carebill.example")?;
+        let auth = format!("Authorization: Bearer {token}");
+        let mut rows = Vec::new();
+        for (figure, rate) in [
+            ("`GET /v1/bills` at saturation (64 connections in all)", None),
+            ("`GET /v1/bills`, 5,000 req/s offered in all", Some(5000)),
+        ] {
+            let run = |warm: bool| -> Result<Vec<Value>> {
+                let handles: Vec<_> = fleet
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let mut a: Vec<String> = vec!["-c".into(), (64 / count).to_string(), "-H".into(), auth.clone()];
+                        if let Some(q) = rate.filter(|_| !warm) {
+                            a.extend(["-q".into(), (q / count).to_string()]);
+                        }
+                        a.push(format!("{}/v1/bills", s.url));
+                        std::thread::spawn(move || oha(&a.iter().map(String::as_str).collect::<Vec<_>>()))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().map_err(|_| "oha thread panicked".to_string())?)
+                    .collect()
+            };
+            if rate.is_none() {
+                run(true)?; // warm-up
+            }
+            let before = fleet.cpu(cluster);
+            let results = run(false)?;
+            let after = fleet.cpu(cluster);
+            let requests: u64 = results.iter().map(total).sum();
+            let ok: u64 = results
+                .iter()
+                .map(|v| v["statusCodeDistribution"]["200"].as_u64().unwrap_or(0))
+                .sum();
+            rows.push((
+                figure.to_string(),
+                format!(
+                    "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms (worst server; {ok}/{requests} answered 200); {}",
+                    results.iter().map(rps).sum::<f64>(),
+                    results.iter().map(p50_ms).fold(0.0, f64::max),
+                    results.iter().map(p99_ms).fold(0.0, f64::max),
+                    Fleet::cpu_per(&before, &after, requests, "req")
+                ),
+            ));
+        }
+        columns.push((format!("PostgreSQL, {count} server(s)"), rows));
+    }
+    Ok(columns)
+}
+
+/// `POST /v1/payments` with 1 and `n` servers: 16 generated members paying (so one member's lock
+/// is not the whole load), the connections spread over the servers.
+fn payments_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
+    let bin = root().join("target/release/carebill-server");
+    let logins: Vec<String> = (1..=16).map(|k| format!("member-{k}@load.carebill.example")).collect();
+    let logins = logins.join(",");
+    let mut columns = Vec::new();
+    for count in [1, n] {
+        let data = root().join(format!("target/bench/payments-replicas-{count}"));
+        step(&format!(
+            "PostgreSQL, {count} server(s): 16 members with 200 bills each, then POST /v1/payments"
+        ));
+        let url = seeded_database(
+            cluster,
+            &bin,
+            &format!("bench_payments_r{count}"),
+            &data,
+            &["--members", "16", "--bills", "200"],
+        )?;
+        let fleet = Fleet::start(&bin, &data, &url, count)?;
+        let urls: Vec<&str> = fleet.servers.iter().map(|s| s.url.as_str()).collect();
+        let urls = urls.join(",");
+        let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<String> {
+            let mut cmd = Command::new(root().join("target/release/examples/payment_load"));
+            cmd.args([
+                urls.as_str(),
+                logins.as_str(),
+                "correct horse battery staple",
+                seconds,
+                concurrency,
+            ]);
+            if let Some(rate) = rate {
+                cmd.arg(rate);
+            }
+            let out = cmd.output().map_err(|e| e.to_string())?;
+            Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        };
+        load("5", "16", None)?; // warm-up
+        let mut rows = Vec::new();
+        for (figure, concurrency, rate) in [
+            ("`POST /v1/payments`, 400/s offered (16 members)", "64", Some("400")),
+            ("`POST /v1/payments`, 64 connections (16 members)", "64", None),
+        ] {
+            let before = fleet.cpu(cluster);
+            let out = load("15", concurrency, rate)?;
+            let after = fleet.cpu(cluster);
+            let value = |k: &str| {
+                out.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            let ok: u64 = value("payments_ok").parse().unwrap_or(0);
+            rows.push((
+                figure.to_string(),
+                format!(
+                    "{}/s, p50 {} ms, p99 {} ms ({} failed); {}",
+                    value("payments_per_s"),
+                    value("latency_ms_p50"),
+                    value("latency_ms_p99"),
+                    value("payments_failed"),
+                    Fleet::cpu_per(&before, &after, ok, "payment")
+                ),
+            ));
+        }
+        columns.push((format!("PostgreSQL, {count} server(s)"), rows));
+    }
+    Ok(columns)
+}
+
+/// Prints named columns side by side.
+fn print_named(columns: &[Column]) {
+    print!("\n| Figure |");
+    for (name, _) in columns {
+        print!(" {name} |");
+    }
+    print!("\n|---|");
+    for _ in columns {
+        print!("---|");
+    }
+    println!();
+    for (i, (figure, _)) in columns[0].1.iter().enumerate() {
+        print!("| {figure} |");
+        for (_, rows) in columns {
+            print!(" {} |", rows.get(i).map_or("", |(_, v)| v.as_str()));
+        }
+        println!();
+    }
 }

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             Some("ui") => bench::ui(&args[2..]),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
             _ => Err(
-                "usage: cargo xtask bench <api [--postgres] | payments [--postgres] | client | startup | ui>".into(),
+                "usage: cargo xtask bench <api [--postgres [--replicas N]] | payments [--postgres [--replicas N]] | client | startup | ui>".into(),
             ),
         },
         _ => {

@@ -81,12 +81,15 @@ enum Command {
     /// database (--database-url, CAREBILL_DATABASE_URL or database_url in the config file), in
     /// one transaction, verified table by table. Stop the server first.
     MigrateTo,
-    /// Add N generated bills to one member (for benchmarks).
+    /// Add N generated bills to one member, or with --members, M generated members with N bills
+    /// each (accounts member-K@load.carebill.example, the demo password) (for benchmarks).
     Seed {
         #[arg(long)]
         bills: usize,
         #[arg(long, default_value = seed::DEMO_MEMBER_ID)]
         member: String,
+        #[arg(long, default_value_t = 0)]
+        members: usize,
     },
 }
 
@@ -238,7 +241,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
-        Some(Command::Seed { bills, member }) => {
+        Some(Command::Seed { bills, members, .. }) if members > 0 => {
+            let db = app::open_database(&config)?;
+            let now = chrono::Utc::now();
+            let processor = carebill_server::processor::sandbox::SandboxProcessor::for_config(&config)?;
+            seed::seed_demo_if_empty(&db, &config, now, &processor).map_err(|e| e.describe())?;
+            let added = seed::add_members(&db, &processor, members, bills, config.calendar.date_at(now), now)
+                .map_err(|e| e.describe())?;
+            db.with_writer(|conn| {
+                carebill_server::store::refresh_statistics(conn, carebill_server::store::BILL_TABLES)
+            })
+            .map_err(|e| e.describe())?;
+            println!("Added {} members with {bills} bills each.", added.len());
+            Ok(())
+        }
+        Some(Command::Seed { bills, member, .. }) => {
             let db = app::open_database(&config)?;
             let now = chrono::Utc::now();
             let processor = carebill_server::processor::sandbox::SandboxProcessor::for_config(&config)?;
