@@ -1,9 +1,9 @@
 //! The server's database: SQLCipher-encrypted SQLite in WAL mode, or PostgreSQL.
 //!
-//! One writer connection (SQLite has one writer anyway; on PostgreSQL one process's writes are
-//! serialized the same way, so both engines behave alike) and a small pool of readers. All
-//! database work runs on the blocking pool, never on the async workers (the PostgreSQL client is
-//! synchronous too). Writes that move money use `BEGIN IMMEDIATE` on SQLite and the writer runs
+//! One writer connection on SQLite (it has one writer anyway), a few on PostgreSQL (one member's
+//! writes are kept in order by the member lock, on one server as across servers), and a small
+//! pool of readers. All database work runs on the blocking pool, never on the async workers (the
+//! PostgreSQL client is synchronous too). Writes that move money use `BEGIN IMMEDIATE` on SQLite and the writer runs
 //! with `synchronous=FULL`; PostgreSQL runs with its durable defaults (`fsync`,
 //! `synchronous_commit`).
 
@@ -49,9 +49,79 @@ pub struct Db {
     path: Option<PathBuf>,
     /// The PostgreSQL URL, to connect again when a connection is lost.
     url: Option<String>,
-    writer: Mutex<sql::Connection>,
+    /// One writer on SQLite; [`PG_WRITERS`] on PostgreSQL, where the member lock (see
+    /// `store::lock_members`) keeps one member's writes in order across connections, as it does
+    /// across servers.
+    writers: Pool,
     readers: Mutex<Vec<sql::Connection>>,
     read_permits: Semaphore,
+}
+
+/// Writer connections per server on PostgreSQL: a payment spends most of its time in round trips,
+/// so a second and third connection overlap them (one writer topped out near 500 payments/s).
+pub const PG_WRITERS: usize = 4;
+
+/// Connections lent out one at a time: an async permit per connection (so waiting requests do
+/// not each hold a blocking thread), and a condition variable for blocking callers.
+struct Pool {
+    idle: Mutex<Vec<sql::Connection>>,
+    returned: std::sync::Condvar,
+    permits: Semaphore,
+    size: usize,
+}
+
+impl Pool {
+    fn new(connections: Vec<sql::Connection>) -> Pool {
+        let size = connections.len();
+        Pool {
+            idle: Mutex::new(connections),
+            returned: std::sync::Condvar::new(),
+            permits: Semaphore::new(size),
+            size,
+        }
+    }
+
+    /// A connection, waiting (blocking) until one is back; it returns when the loan is dropped
+    /// (also when the work with it panicked).
+    fn take(&self) -> Lent<'_> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Lent {
+                    pool: self,
+                    conn: Some(conn),
+                };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+struct Lent<'p> {
+    pool: &'p Pool,
+    conn: Option<sql::Connection>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = sql::Connection;
+    fn deref(&self) -> &sql::Connection {
+        self.conn.as_ref().expect("lent until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut sql::Connection {
+        self.conn.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+            self.pool.returned.notify_one();
+        }
+    }
 }
 
 /// How often a connection whose key could not be applied is opened again.
@@ -217,7 +287,7 @@ impl Db {
         Ok(Db {
             path: Some(path.to_owned()),
             url: None,
-            writer: Mutex::new(writer),
+            writers: Pool::new(vec![writer]),
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(n),
         })
@@ -228,6 +298,10 @@ impl Db {
     pub fn open_postgres(url: &str, readers: usize) -> Result<Db, DbError> {
         let writer = pg_connect(url)?;
         migrate_postgres(&writer)?;
+        let mut writers = vec![writer];
+        for _ in 1..PG_WRITERS {
+            writers.push(pg_connect(url)?);
+        }
         let readers = (0..readers.max(1))
             .map(|_| pg_connect(url))
             .collect::<Result<Vec<_>, _>>()?;
@@ -235,7 +309,7 @@ impl Db {
         Ok(Db {
             path: None,
             url: Some(url.to_owned()),
-            writer: Mutex::new(writer),
+            writers: Pool::new(writers),
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(n),
         })
@@ -244,6 +318,12 @@ impl Db {
     /// The SQLite file; `None` on PostgreSQL.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// How many writer connections there are: how many transactions this server can have open
+    /// at once (1 on SQLite).
+    pub fn writers(&self) -> usize {
+        self.writers.size
     }
 
     /// The engine behind this database.
@@ -310,15 +390,21 @@ impl Db {
         .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
     }
 
-    /// Runs `f` with the writer, off the async workers. `f` opens its own transaction.
+    /// Runs `f` with a writer, off the async workers. `f` opens its own transaction.
     pub async fn write<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
+        let _permit = self
+            .writers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("database closed"))?;
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let mut conn = db.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = db.writers.take();
             db.renew_if_closed(&mut conn)?;
             f(&mut conn)
         })
@@ -335,9 +421,9 @@ impl Db {
         self.write(move |conn| conn.transaction(f)).await
     }
 
-    /// Blocking access to the writer for command-line tools (import, seed).
+    /// Blocking access to a writer for command-line tools (import, seed) and start-up.
     pub fn with_writer<R>(&self, f: impl FnOnce(&mut sql::Connection) -> R) -> R {
-        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.writers.take();
         f(&mut conn)
     }
 }

@@ -151,7 +151,7 @@ pub fn source_str(source: PaymentSource) -> &'static str {
 
 /// Pays, exactly once per key. See the module documentation for the steps.
 ///
-/// Requests arriving together are committed together (group commit): they queue to one worker
+/// Requests arriving together are committed together (group commit): they queue to a worker
 /// that takes everything waiting, up to [`GROUP_MAX`], and runs it as one batch. Nothing waits
 /// for company: a lone request is a batch of one.
 pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
@@ -166,25 +166,37 @@ pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
 /// Most intents committed together (32 on PostgreSQL: `Db::savepoint_batch`).
 pub const GROUP_MAX: usize = 64;
 
+/// One worker per writer connection (one on SQLite). Each takes everything waiting, up to
+/// [`GROUP_MAX`], and runs it as a batch; while one batch waits for the processor, another can
+/// claim or finalize on another connection (the member lock orders one member's batches).
 fn spawn_group_committer(state: AppState) -> PaymentQueue {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Intent, Reply)>();
-    tokio::spawn(async move {
-        let most = state.db.savepoint_batch(GROUP_MAX);
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < most {
-                match rx.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(Intent, Reply)>();
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let most = state.db.savepoint_batch(GROUP_MAX);
+    for _ in 0..state.db.writers() {
+        let (state, rx) = (state.clone(), std::sync::Arc::clone(&rx));
+        tokio::spawn(async move {
+            loop {
+                let batch = {
+                    let mut rx = rx.lock().await;
+                    let Some(first) = rx.recv().await else { return };
+                    let mut batch = vec![first];
+                    while batch.len() < most {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    batch
+                };
+                let (intents, replies): (Vec<Intent>, Vec<Reply>) = batch.into_iter().unzip();
+                let answers = submit_many(&state, intents).await;
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(answer);
                 }
             }
-            let (intents, replies): (Vec<Intent>, Vec<Reply>) = batch.into_iter().unzip();
-            let answers = submit_many(&state, intents).await;
-            for (reply, answer) in replies.into_iter().zip(answers) {
-                let _ = reply.send(answer);
-            }
-        }
-    });
+        });
+    }
     tx
 }
 
