@@ -234,6 +234,14 @@ impl Throttle {
     pub async fn record_success(&self, who: &str, client: &str) {
         if let Some(db) = self.shared.get() {
             let keys = Self::keys(who, client).map(|(k, _)| stored_key(&k));
+            {
+                // A success clears the blocks this server remembers too (another server forgets
+                // its own when they end, as a block it saw was in force when it saw it).
+                let mut blocks = self.known_blocks.lock().unwrap_or_else(PoisonError::into_inner);
+                for key in &keys {
+                    blocks.map.remove(key);
+                }
+            }
             let cleared = db
                 .transaction(move |tx| {
                     for key in &keys {
