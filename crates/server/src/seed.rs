@@ -335,6 +335,7 @@ pub fn issue_bill(
     if crate::store::accounts::roster_entry(tx, member_id)?.is_none() {
         return Err(ApiError::validation("/member_id", "No such member on the roster."));
     }
+    crate::store::lock_member(tx, member_id)?;
     let seq = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64 + 1;
     // Fresh randomness: ids drawn from a seed made of the time and a count could repeat.
     let mut rng = StdRng::from_entropy();
@@ -353,6 +354,7 @@ pub fn add_bills(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<String>> {
+    crate::store::lock_member(tx, member_id)?;
     let mut seq: u64 = tx.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))? as u64;
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
