@@ -408,23 +408,9 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
         ("`POST /v1/payments`, 64 connections", "64", None),
     ] {
         let (out, cpu) = load("15", concurrency, rate)?;
-        let value = |k: &str| {
-            out.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap_or("?")
-                .to_string()
-        };
-        let ok: u64 = value("payments_ok").parse().unwrap_or(0);
         rows.push((
             name.to_string(),
-            format!(
-                "{}/s, p50 {} ms, p99 {} ms ({} failed); {}",
-                value("payments_per_s"),
-                value("latency_ms_p50"),
-                value("latency_ms_p99"),
-                value("payments_failed"),
-                cpu.per(ok, engine).replace("/req", "/payment")
-            ),
+            payment_figures(&out, |ok| cpu.per(ok, engine).replace("/req", "/payment")),
         ));
     }
     drop(server);
@@ -699,28 +685,34 @@ fn payments_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
             let before = fleet.cpu(cluster);
             let out = load("15", concurrency, rate)?;
             let after = fleet.cpu(cluster);
-            let value = |k: &str| {
-                out.lines()
-                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                    .unwrap_or("?")
-                    .to_string()
-            };
-            let ok: u64 = value("payments_ok").parse().unwrap_or(0);
             rows.push((
                 figure.to_string(),
-                format!(
-                    "{}/s, p50 {} ms, p99 {} ms ({} failed); {}",
-                    value("payments_per_s"),
-                    value("latency_ms_p50"),
-                    value("latency_ms_p99"),
-                    value("payments_failed"),
-                    Fleet::cpu_per(&before, &after, ok, "payment")
-                ),
+                payment_figures(&out, |ok| Fleet::cpu_per(&before, &after, ok, "payment")),
             ));
         }
         columns.push((format!("PostgreSQL, {count} server(s)"), rows));
     }
     Ok(columns)
+}
+
+/// "400/s, p50 2.9 ms, p99 12 ms (0 failed); CPU…" from `payment_load`'s output, with the CPU
+/// figure made by `cpu` from the number of payments answered.
+fn payment_figures(out: &str, cpu: impl FnOnce(u64) -> String) -> String {
+    let value = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let ok: u64 = value("payments_ok").parse().unwrap_or(0);
+    format!(
+        "{}/s, p50 {} ms, p99 {} ms ({} failed); {}",
+        value("payments_per_s"),
+        value("latency_ms_p50"),
+        value("latency_ms_p99"),
+        value("payments_failed"),
+        cpu(ok)
+    )
 }
 
 /// Prints named columns side by side.
