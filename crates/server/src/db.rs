@@ -53,8 +53,7 @@ pub struct Db {
     /// `store::lock_members`) keeps one member's writes in order across connections, as it does
     /// across servers.
     writers: Pool,
-    readers: Mutex<Vec<sql::Connection>>,
-    read_permits: Semaphore,
+    readers: Pool,
 }
 
 /// Writer connections per server on PostgreSQL: a payment spends most of its time in round trips,
@@ -275,6 +274,19 @@ fn apply(conn: &mut Connection, list: &[&str], current: usize) -> Result<(), DbE
     Ok(())
 }
 
+/// Replaces `conn` with a new connection to `url` if the server ended it (see
+/// `Db::renew_if_closed`); a SQLite connection (no `url`) never is.
+pub(crate) fn renew_if_closed(conn: &mut sql::Connection, url: Option<&str>) -> Result<(), DbError> {
+    match url {
+        Some(url) if conn.is_closed() => {
+            tracing::warn!("a database connection was lost; connecting again");
+            *conn = pg_connect(url)?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Db {
     pub fn open(path: &Path, key: &DatabaseKey, readers: usize) -> Result<Db, DbError> {
         let mut writer = connect(path, key, false)?;
@@ -283,13 +295,11 @@ impl Db {
         let readers = (0..readers.max(1))
             .map(|_| connect(path, key, true).map(sql::Connection::sqlite))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = readers.len();
         Ok(Db {
             path: Some(path.to_owned()),
             url: None,
             writers: Pool::new(vec![writer]),
-            readers: Mutex::new(readers),
-            read_permits: Semaphore::new(n),
+            readers: Pool::new(readers),
         })
     }
 
@@ -305,13 +315,11 @@ impl Db {
         let readers = (0..readers.max(1))
             .map(|_| pg_connect(url))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = readers.len();
         Ok(Db {
             path: None,
             url: Some(url.to_owned()),
             writers: Pool::new(writers),
-            readers: Mutex::new(readers),
-            read_permits: Semaphore::new(n),
+            readers: Pool::new(readers),
         })
     }
 
@@ -350,16 +358,7 @@ impl Db {
     /// its client retries. While the database cannot be reached, requests fail fast (and the next
     /// one tries again).
     fn renew_if_closed(&self, conn: &mut sql::Connection) -> Result<(), ApiError> {
-        if !conn.is_closed() {
-            return Ok(());
-        }
-        let url = self
-            .url
-            .as_deref()
-            .ok_or_else(|| ApiError::internal("connection closed"))?;
-        tracing::warn!("a database connection was lost; connecting again");
-        *conn = pg_connect(url).map_err(|e| ApiError::internal(format!("database unavailable: {e}")))?;
-        Ok(())
+        renew_if_closed(conn, self.url.as_deref()).map_err(|e| ApiError::internal(format!("database unavailable: {e}")))
     }
 
     /// Runs `f` on a reader, off the async workers.
@@ -368,26 +367,7 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
-        let _permit = self
-            .read_permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal("database closed"))?;
-        let db = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop()
-                .ok_or_else(|| ApiError::internal("no reader available"))?;
-            db.renew_if_closed(&mut conn)?;
-            let result = f(&conn);
-            db.readers.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
-            result
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
+        self.lend(|db| &db.readers, move |conn| f(conn)).await
     }
 
     /// Runs `f` with a writer, off the async workers. `f` opens its own transaction.
@@ -396,15 +376,24 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&mut sql::Connection) -> Result<R, ApiError> + Send + 'static,
     {
-        let _permit = self
-            .writers
+        self.lend(|db| &db.writers, f).await
+    }
+
+    /// Runs `f` with a connection of `pool`, on the blocking pool once a connection is free (a
+    /// lost one is made again first).
+    async fn lend<R, F>(self: &Arc<Self>, pool: fn(&Db) -> &Pool, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut sql::Connection) -> Result<R, ApiError> + Send + 'static,
+    {
+        let _permit = pool(self)
             .permits
             .acquire()
             .await
             .map_err(|_| ApiError::internal("database closed"))?;
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let mut conn = db.writers.take();
+            let mut conn = pool(&db).take();
             db.renew_if_closed(&mut conn)?;
             f(&mut conn)
         })

@@ -244,15 +244,14 @@ async fn release(state: &AppState, work: Work) -> ApiResult<()> {
 }
 
 /// Whether `work` still holds its key's lease (its lease id is the fencing token: a take-over
-/// replaces it). The check is an `UPDATE` that changes nothing, so on PostgreSQL it also locks
-/// the key's row until this transaction ends: no one can take the lease over between this check
-/// and the writes that follow it.
+/// replaces it). Callers hold the member's lock, as every take-over does, so no take-over can slip
+/// between this check and the writes that follow it.
 fn holds_lease(tx: &Connection, work: &Work) -> ApiResult<bool> {
-    Ok(tx.execute(
-        "UPDATE idempotency_keys SET lease_id = lease_id
-         WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND lease_id = ?3",
-        params![work.member_id, work.key, work.lease_id],
-    )? == 1)
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM idempotency_keys WHERE member_id = ?1 AND key = ?2 AND state = 'processing' AND lease_id = ?3",
+        )?
+        .exists(params![work.member_id, work.key, work.lease_id])?)
 }
 
 /// Step 3, by the lease holder only: all charged work in one transaction.

@@ -203,11 +203,9 @@ impl SandboxProcessor {
 
     fn with_tx<R>(&self, f: impl FnOnce(&Connection) -> Result<R, ProcessorError>) -> Result<R, ProcessorError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(url) = self.url.as_deref().filter(|_| conn.is_closed()) {
-            // The database ended the connection (a restart, a failover): connect again. The
-            // charge that found it closed failed as "unavailable", and its retry comes here.
-            *conn = db::pg_connect(url).map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
-        }
+        // The database ended the connection (a restart, a failover): connect again. The charge
+        // that found it closed failed as "unavailable", and its retry comes here.
+        db::renew_if_closed(&mut conn, self.url.as_deref()).map_err(|e| ProcessorError::Unavailable(e.to_string()))?;
         conn.transaction(f)
     }
 

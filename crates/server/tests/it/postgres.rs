@@ -27,6 +27,12 @@ fn empty_database() -> (String, Option<PgCluster>) {
     })
 }
 
+/// A test server on the PostgreSQL database `url`.
+async fn on_database(url: &str) -> TestServer {
+    let url = url.to_string();
+    TestServer::start_with(move |c| c.database_url = Some(DatabaseUrl(url))).await
+}
+
 fn migrate_to(data_dir: &std::path::Path, key_hex: &str, url: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_carebill-server"))
         .arg("--data-dir")
@@ -260,10 +266,7 @@ async fn unbalanced_bills(s: &TestServer) -> Vec<String> {
 #[tokio::test]
 async fn two_servers_on_one_database_pay_settle_and_notice_once() {
     let (url, _cluster) = empty_database();
-    let on_database =
-        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
-    let a = TestServer::start_with(on_database(url.clone())).await;
-    let b = TestServer::start_with(on_database(url.clone())).await;
+    let (a, b) = (on_database(&url).await, on_database(&url).await);
     let token = a.demo_token().await;
     let card = a.card_method(&token).await;
     let bank = a.method_of(&token, "bank_account").await;
@@ -488,10 +491,7 @@ async fn eventually(seconds: u64, what: &str, ready: impl Fn() -> bool) {
 #[tokio::test]
 async fn a_session_revoked_on_one_server_is_refused_by_the_other_within_a_second() {
     let (url, _cluster) = empty_database();
-    let on_database =
-        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
-    let a = TestServer::start_with(on_database(url.clone())).await;
-    let b = TestServer::start_with(on_database(url.clone())).await;
+    let (a, b) = (on_database(&url).await, on_database(&url).await);
     eventually(5, "b listens", || b.server.state.sessions.listening()).await;
 
     // Listening: b's cached session goes when a announces the revocation. (The test clocks stand
@@ -548,7 +548,7 @@ async fn a_members_writes_wait_for_their_lock_so_the_feed_never_skips_a_late_com
     use carebill_api::types::{SyncEntity, SyncOp};
     use carebill_server::{seed, store};
     let (url, _cluster) = empty_database();
-    let a = TestServer::start_with(move |c| c.database_url = Some(DatabaseUrl(url.clone()))).await;
+    let a = on_database(&url).await;
     let token = a.demo_token().await;
     let card = a.card_method(&token).await;
     let bills = a.payable_bills(&token).await;
@@ -628,10 +628,7 @@ async fn a_members_writes_wait_for_their_lock_so_the_feed_never_skips_a_late_com
 #[tokio::test]
 async fn two_servers_share_one_sign_in_throttle() {
     let (url, _cluster) = empty_database();
-    let on_database =
-        |url: String| move |c: &mut carebill_server::config::ServerConfig| c.database_url = Some(DatabaseUrl(url));
-    let a = TestServer::start_with(on_database(url.clone())).await;
-    let b = TestServer::start_with(on_database(url.clone())).await;
+    let (a, b) = (on_database(&url).await, on_database(&url).await);
     let guess = json!({"login": DEMO_EMAIL, "password": "wrong wrong wrong wrong"});
     for i in 0..6 {
         let s = if i % 2 == 0 { &a } else { &b };
@@ -656,11 +653,7 @@ async fn two_servers_share_one_sign_in_throttle() {
 #[tokio::test]
 async fn a_server_whose_database_connections_are_ended_connects_again() {
     let (url, _cluster) = empty_database();
-    let a = TestServer::start_with({
-        let url = url.clone();
-        move |c| c.database_url = Some(DatabaseUrl(url.clone()))
-    })
-    .await;
+    let a = on_database(&url).await;
     let token = a.demo_token().await;
     let card = a.card_method(&token).await;
     let bill = a.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
