@@ -35,6 +35,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
         create_token, lookup_bank,
         guest_lookup, guest_bill, guest_payment, guest_receipt,
+        get_plan,
         healthz, dev_mailbox, dev_clock, dev_bills,
     ),
     components(schemas(ErrorBody, ErrorDetail, carebill_billing::Money, BillFilter, AchAuthorizationKind, Payment, PaymentMethod, Autopay)),
@@ -50,6 +51,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "autopay", description = "Automatic payment of new bills"),
         (name = "processor", description = "The sandbox payment processor: tokenization. Card and bank numbers go here, never to the billing API."),
         (name = "guest", description = "Guest pay at enrolled clinic kiosks: look up one bill by its statement, pay it, mail a receipt"),
+        (name = "plan", description = "The plan's own facts: member services, hours, language assistance"),
         (name = "operations", description = "Health and demo-only endpoints"),
     ),
 )]
@@ -156,6 +158,21 @@ fn get_bill() {}
         (status = 410, description = "`cursor_expired`: sync again without a cursor", body = ErrorBody),
     ))]
 fn sync() {}
+
+#[utoipa::path(get, path = "/v1/plan", tag = "plan", operation_id = "getPlan",
+    summary = "The plan's facts for every screen, receipt and mail: public, cacheable",
+    params(
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the copy the client holds; 304 when it is current"),
+    ),
+    responses(
+        (status = 200, description = "The plan's document", body = PlanInfo,
+            headers(
+                ("ETag" = String, description = "Changes when the document changes"),
+                ("Cache-Control" = String, description = "`public, max-age=300`"),
+            )),
+        (status = 304, description = "The client's copy is current"),
+    ))]
+fn get_plan() {}
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
     summary = "Liveness and database health",

@@ -180,15 +180,22 @@ pub struct Bill {
     pub insurance_paid: Money,
     /// Reductions (contractual adjustments, discounts); never negative.
     pub adjustments: Money,
-    /// `total_charges - insurance_paid - adjustments`.
+    /// `total_charges - insurance_paid - adjustments`: the member's responsibility.
     pub amount_due: Money,
-    /// `amount_due` less settled payments.
+    /// The member's payments to this bill that have settled.
+    pub payments_made: Money,
+    /// Paid at the provider's office or by another party, as the plan's records say.
+    pub other_payments: Money,
+    /// `amount_due - payments_made - other_payments`.
     pub balance: Money,
-    /// Payments made but not yet settled.
+    /// The member's payments still processing (not yet settled).
     pub pending_amount: Money,
-    /// `balance - pending_amount`: what can be paid now.
+    /// `balance - pending_amount`: what the member owes now.
     pub payable: Money,
     pub status: BillStatus,
+    /// The provider's billing office phone, when the plan's records have it.
+    #[schema(example = "1-800-555-0199")]
+    pub billing_phone: Option<String>,
 }
 
 /// One service on a bill. The columns of a bill's line items add up to its totals.
@@ -209,13 +216,35 @@ pub struct LineItem {
     pub patient_responsibility: Money,
 }
 
-/// A bill with its line items.
+/// A bill with its line items and the payments applied to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct BillDetail {
     #[serde(flatten)]
     pub bill: Bill,
     pub line_items: Vec<LineItem>,
+    /// Every payment with a part on this bill (declined ones too), newest first. Empty in the
+    /// guest view: a kiosk guest sees the bill, not the member's payments.
+    pub payments: Vec<BillPayment>,
+}
+
+/// A payment as it applies to one bill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BillPayment {
+    #[schema(example = "pay_7m2k4x9q8w3v")]
+    pub payment_id: String,
+    #[schema(example = "CB-7K2M-9QXP")]
+    pub confirmation_number: String,
+    pub status: PaymentStatus,
+    /// The part of the payment applied to this bill (a payment may pay several bills).
+    pub amount: Money,
+    pub payment_method: PaymentMethodSummary,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub settled_at: Option<DateTime<Utc>>,
+    pub source: PaymentSource,
 }
 
 /// Which bills to list.
@@ -777,6 +806,58 @@ pub struct UpcomingCharge {
 pub struct SkipRequest {
     #[schema(min_length = 1, max_length = 64)]
     pub bill_id: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan
+
+/// A text the plan writes in each language the app speaks; `es` falls back to `en` when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedText {
+    #[schema(example = "Monday to Friday, 8 a.m. to 6 p.m. Pacific time")]
+    pub en: String,
+    #[schema(example = "De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico")]
+    pub es: Option<String>,
+}
+
+/// How members reach a person at the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MemberServices {
+    #[schema(example = "1-800-555-0142")]
+    pub phone: String,
+    /// For members who are deaf, hard of hearing or speech-disabled (often `711`).
+    #[schema(example = "711")]
+    pub tty: String,
+    pub hours: LocalizedText,
+}
+
+/// One line of the plan's language-assistance notice (a Section 1557 tagline), written in its
+/// own language and shown as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Tagline {
+    /// BCP 47 language tag of `text`.
+    #[schema(example = "es")]
+    pub lang: String,
+    #[schema(
+        example = "ATENCIÓN: si habla español, tiene a su disposición servicios gratuitos de asistencia lingüística. Llame al 1-800-555-0142 (TTY: 711)."
+    )]
+    pub text: String,
+}
+
+/// The plan's own facts for every member and kiosk screen, receipt and email: public, the same
+/// for everyone, cacheable (`ETag`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanInfo {
+    #[schema(example = "Carebill Demo Health Plan")]
+    pub name: String,
+    pub member_services: MemberServices,
+    /// The language-assistance notice, one tagline per language.
+    pub language_assistance: Vec<Tagline>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,10 +79,15 @@ pub struct Charges {
     pub adjustments: Money,
 }
 
-/// Derived amounts of a bill at one moment.
+/// Derived amounts of a bill at one moment. Read top to bottom they are the member's statement:
+/// amount billed - insurance paid - discounts = your responsibility (`amount_due`) - payments you
+/// made (`payments_made`) - other payments received (`other_payments`) = `balance`, - processing
+/// (`pending_amount`) = you owe now (`payable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balances {
     pub amount_due: Money,
+    pub payments_made: Money,
+    pub other_payments: Money,
     pub balance: Money,
     pub pending_amount: Money,
     pub payable: Money,
@@ -96,7 +101,7 @@ pub enum BillError {
     Negative,
     #[error("insurance payments and adjustments exceed the total charges")]
     CreditBalance,
-    #[error("settled and pending payments exceed the amount due")]
+    #[error("payments received, settled and pending exceed the amount due")]
     Overpaid,
     #[error("line items do not add up to the bill's {0}")]
     LineItemsMismatch(&'static str),
@@ -127,26 +132,33 @@ impl Charges {
         Ok(due)
     }
 
-    /// Balances given what payments have settled and what is still pending.
-    pub fn balances(&self, settled: Money, pending: Money) -> Result<Balances, BillError> {
+    /// Balances given what was paid elsewhere (`other`: at the provider's office or by another
+    /// party, as the plan's import says), what the member's payments settled and what is still
+    /// pending.
+    pub fn balances(&self, other: Money, settled: Money, pending: Money) -> Result<Balances, BillError> {
         let amount_due = self.amount_due()?;
-        if settled.is_negative() || pending.is_negative() {
+        if other.is_negative() || settled.is_negative() || pending.is_negative() {
             return Err(BillError::Negative);
         }
-        let balance = amount_due.checked_sub(settled).ok_or(BillError::Overpaid)?;
+        let balance = amount_due
+            .checked_sub(settled)
+            .and_then(|m| m.checked_sub(other))
+            .ok_or(BillError::Overpaid)?;
         let payable = balance.checked_sub(pending).ok_or(BillError::Overpaid)?;
         if balance.is_negative() || payable.is_negative() {
             return Err(BillError::Overpaid);
         }
         let status = if balance.is_zero() {
             BillStatus::Paid
-        } else if settled.is_positive() {
+        } else if settled.is_positive() || other.is_positive() {
             BillStatus::PartiallyPaid
         } else {
             BillStatus::Open
         };
         Ok(Balances {
             amount_due,
+            payments_made: settled,
+            other_payments: other,
             balance,
             pending_amount: pending,
             payable,
@@ -249,33 +261,66 @@ mod tests {
 
     #[test]
     fn balances_follow_the_formula() {
-        let b = charges().balances(Money::ZERO, Money::ZERO).unwrap();
+        let b = charges().balances(Money::ZERO, Money::ZERO, Money::ZERO).unwrap();
         assert_eq!(
             (b.amount_due, b.balance, b.payable, b.status),
             (m("250.00"), m("250.00"), m("250.00"), BillStatus::Open)
         );
 
-        let b = charges().balances(m("100.00"), m("50.00")).unwrap();
+        let b = charges().balances(Money::ZERO, m("100.00"), m("50.00")).unwrap();
         assert_eq!(b.balance, m("150.00"));
         assert_eq!(b.pending_amount, m("50.00"));
         assert_eq!(b.payable, m("100.00"));
         assert_eq!(b.status, BillStatus::PartiallyPaid);
 
-        let b = charges().balances(Money::ZERO, m("250.00")).unwrap();
+        let b = charges().balances(Money::ZERO, Money::ZERO, m("250.00")).unwrap();
         assert_eq!(
             (b.payable, b.status),
             (Money::ZERO, BillStatus::Open),
             "pending does not settle"
         );
 
-        let b = charges().balances(m("250.00"), Money::ZERO).unwrap();
+        let b = charges().balances(Money::ZERO, m("250.00"), Money::ZERO).unwrap();
         assert_eq!(b.status, BillStatus::Paid);
+
+        // Paid at the provider's office: the statement still adds up to what is owed now.
+        let b = charges().balances(m("40.00"), m("100.00"), m("10.00")).unwrap();
+        assert_eq!(
+            (b.payments_made, b.other_payments, b.balance, b.payable, b.status),
+            (
+                m("100.00"),
+                m("40.00"),
+                m("110.00"),
+                m("100.00"),
+                BillStatus::PartiallyPaid
+            )
+        );
+        let adds_up = [b.payments_made, b.other_payments, b.pending_amount]
+            .into_iter()
+            .try_fold(b.amount_due, Money::checked_sub);
+        assert_eq!(adds_up, Some(b.payable));
+        let b = charges().balances(m("250.00"), Money::ZERO, Money::ZERO).unwrap();
+        assert_eq!(b.status, BillStatus::Paid, "paid in full elsewhere");
     }
 
     #[test]
     fn impossible_amounts_are_errors() {
-        assert_eq!(charges().balances(m("300.00"), Money::ZERO), Err(BillError::Overpaid));
-        assert_eq!(charges().balances(m("200.00"), m("60.00")), Err(BillError::Overpaid));
+        assert_eq!(
+            charges().balances(Money::ZERO, m("300.00"), Money::ZERO),
+            Err(BillError::Overpaid)
+        );
+        assert_eq!(
+            charges().balances(Money::ZERO, m("200.00"), m("60.00")),
+            Err(BillError::Overpaid)
+        );
+        assert_eq!(
+            charges().balances(m("60.00"), m("200.00"), Money::ZERO),
+            Err(BillError::Overpaid)
+        );
+        assert_eq!(
+            charges().balances(Money::from_cents(-100), Money::ZERO, Money::ZERO),
+            Err(BillError::Negative)
+        );
         let credit = Charges {
             total_charges: m("10.00"),
             insurance_paid: m("11.00"),

@@ -313,6 +313,21 @@ pub fn date_of_birth(input: &str, today: NaiveDate) -> Rule<NaiveDate> {
     Ok(d)
 }
 
+/// A phone number as printed for people: 3 to 15 digits with spaces and `+ - ( ) .` (`711` for
+/// the TTY relay, `1-800-555-0142`, `(415) 555-0100`). Returned trimmed.
+pub fn phone(input: &str) -> Rule<String> {
+    let p = input.trim();
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    if (3..=15).contains(&digits) && p.len() <= 30 && p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+        Ok(p.to_string())
+    } else {
+        Err(Invalid::new(
+            "invalid_phone",
+            "Enter a phone number of 3 to 15 digits, like 1-800-555-0142.",
+        ))
+    }
+}
+
 /// Last four digits, for display.
 /// An amount to pay as typed: more than 0, at most two decimals (never rounded), surrounding
 /// spaces ignored. The one rule for the server, the engine, guest pay and the UI's checks.
@@ -346,6 +361,15 @@ pub fn last4(digits: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn phone_numbers_as_printed() {
+        for ok in ["711", "1-800-555-0142", "(415) 555-0100", "+1 415.555.0100"] {
+            assert!(super::phone(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "12", "call us", "1-800-FLOWERS", "1234567890123456", "555\n0100"] {
+            assert_eq!(super::phone(bad).map_err(|e| e.code), Err("invalid_phone"), "{bad:?}");
+        }
+    }
 
     #[test]
     fn stored_brand_codes_name_their_brand() {

@@ -6,6 +6,7 @@
 //! is answered like a new registration (its owner is told by mail), a code request does the same
 //! work whatever the address, and codes for unknown addresses fail like wrong codes.
 
+use crate::mail::Letterhead;
 use crate::sql::Connection;
 use carebill_api::ErrorCode;
 use carebill_billing::password::{self, PasswordContext, WeakReason};
@@ -109,7 +110,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
         return Err(ApiError::new(ErrorCode::AccountExists));
     }
     let now = state.now();
-    let demo = state.config.demo;
+    let head = state.letterhead();
     let Registration {
         member_id,
         first_name,
@@ -125,7 +126,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
             .db
             .transaction(move |tx| {
                 let notice = templates::address_in_use();
-                mail::enqueue(tx, demo, &email, &notice.subject, &notice.body, now)
+                mail::enqueue(tx, &head, &email, &notice.subject, &notice.body, now)
             })
             .await?;
         state.mail_queued();
@@ -156,7 +157,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
                     now,
                     now + VERIFY_CODE_TTL,
                 )?;
-                mail::enqueue(tx, demo, &email, &confirmation.subject, &confirmation.body, now)?;
+                mail::enqueue(tx, &head, &email, &confirmation.subject, &confirmation.body, now)?;
                 return Ok(old.id);
             }
             // Expired unverified accounts go (also done hourly); the member's own unverified
@@ -165,7 +166,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
             let account_id = store::insert_account(tx, &member_id, &email, &hash, now, false)?
                 .ok_or_else(|| ApiError::new(ErrorCode::AccountExists))?;
             store::save_code(tx, account_id, "verify", &code_hash, now + VERIFY_CODE_TTL)?;
-            mail::enqueue(tx, demo, &email, &confirmation.subject, &confirmation.body, now)?;
+            mail::enqueue(tx, &head, &email, &confirmation.subject, &confirmation.body, now)?;
             Ok(account_id)
         })
         .await?;
@@ -326,7 +327,7 @@ pub async fn send_code(state: &AppState, email: String, purpose: CodePurpose) ->
             };
             let hash = st.secret.code_hash(purpose.as_str(), &code);
             store::save_code(tx, account.id, purpose.as_str(), &hash, now + ttl)?;
-            mail::enqueue(tx, st.config.demo, &email, &mail.subject, &mail.body, now)?;
+            mail::enqueue(tx, &st.letterhead(), &email, &mail.subject, &mail.body, now)?;
             Ok(Some(account.id))
         })
         .await?;
@@ -365,7 +366,7 @@ pub async fn reset_password(
     check_password(&new_password, &email, &member_id, "/new_password")?;
     let hash = state.hasher.hash(new_password).await?;
     let code_hash = state.secret.code_hash("reset", &code);
-    let (demo, now) = (state.config.demo, state.now());
+    let (head, now) = (state.letterhead(), state.now());
     state
         .db
         .transaction(move |tx| {
@@ -375,7 +376,7 @@ pub async fn reset_password(
             }
             store::set_password(tx, account_id, &hash, now, true)?;
             auth::revoke_all(tx, account_id, None, "password_reset", now)?;
-            password_changed_mail(tx, demo, account_id, now)
+            password_changed_mail(tx, &head, account_id, now)
         })
         .await?;
     state.sessions.invalidate();
@@ -408,13 +409,13 @@ pub async fn change_password(
     state.throttle.record_success(&throttle_key, client).await;
     check_password(&new_password, &who.email, &who.member_id, "/new_password")?;
     let new_hash = state.hasher.hash(new_password).await?;
-    let (demo, now, session_id) = (state.config.demo, state.now(), who.session_id);
+    let (head, now, session_id) = (state.letterhead(), state.now(), who.session_id);
     state
         .db
         .transaction(move |tx| {
             store::set_password(tx, account_id, &new_hash, now, false)?;
             auth::revoke_all(tx, account_id, Some(session_id), "password_changed", now)?;
-            password_changed_mail(tx, demo, account_id, now)
+            password_changed_mail(tx, &head, account_id, now)
         })
         .await?;
     state.sessions.invalidate();
@@ -423,8 +424,8 @@ pub async fn change_password(
     Ok(())
 }
 
-fn password_changed_mail(tx: &Connection, demo: bool, account_id: i64, now: DateTime<Utc>) -> ApiResult<()> {
+fn password_changed_mail(tx: &Connection, head: &Letterhead, account_id: i64, now: DateTime<Utc>) -> ApiResult<()> {
     let member = load_member(tx, account_id)?;
     let notice = templates::password_changed(&member.first_name);
-    mail::enqueue(tx, demo, &member.email, &notice.subject, &notice.body, now)
+    mail::enqueue(tx, head, &member.email, &notice.subject, &notice.body, now)
 }

@@ -159,6 +159,7 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     // Refuse before anything is opened or created.
     config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
+    let plan = crate::state::ServedPlan::new(config.plan().map_err(|e| StartError::Setup(e.to_string()))?.clone());
     // Opening, migrating, the secret, the sandbox and the demo seed are blocking database work
     // (PostgreSQL's client is synchronous): on the blocking pool, never on an async worker.
     let kind = config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
@@ -210,6 +211,7 @@ pub async fn start_with(
         sessions: Default::default(),
         bill_pages: Default::default(),
         business_date: Default::default(),
+        plan,
         mail_wakeup: Arc::clone(&mail_wakeup),
     });
     mail::spawn_sender(state.clone(), mail_wakeup);

@@ -6,6 +6,7 @@
 //! (`autopay_bills`, claimed in the payment's own claim transaction, key `autopay:{bill_id}`).
 //! Charges run on the business clock in batches, through the same exactly-once payment engine.
 
+use crate::mail::Letterhead;
 use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::ErrorCode;
 use carebill_api::types::{
@@ -237,7 +238,7 @@ struct Candidate {
 fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
         "SELECT b.id, b.statement_date, b.due_date,
-                b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents - b.pending_cents,
+                b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents - b.other_payments_cents - b.pending_cents,
                 ab.skipped_at IS NOT NULL, ab.notice_sent_at IS NOT NULL, ab.outcome, b.provider
          FROM bills b LEFT JOIN autopay_bills ab ON ab.bill_id = b.id
          WHERE b.member_id = ?1 AND b.issued_at >= ?2
@@ -339,9 +340,9 @@ pub fn view(
     let (summary, _) = method_summary(conn, member_id, &stored.payment_method_id)?
         .ok_or_else(|| ApiError::internal("autopay method missing"))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents, due_date
+        "SELECT id, total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents - pending_cents, due_date
          FROM bills WHERE member_id = ?1 AND issued_at < ?2
-           AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents > 0
+           AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents - pending_cents > 0
          ORDER BY due_date, id",
     )?;
     let not_covered = stmt
@@ -413,14 +414,14 @@ pub fn skip(
 
 fn notice_mail(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     member_id: &str,
     c: &Candidate,
     u: &UpcomingCharge,
     method: &PaymentMethodSummary,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+    mail::enqueue_for_member(tx, head, member_id, now, |first| {
         Ok(templates::autopay_notice(
             first,
             u.amount,
@@ -434,13 +435,13 @@ fn notice_mail(
 
 fn over_limit_mail(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     member_id: &str,
     c: &Candidate,
     max: Money,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+    mail::enqueue_for_member(tx, head, member_id, now, |first| {
         Ok(templates::autopay_over_limit(first, &c.provider, c.payable, max))
     })
 }
@@ -492,7 +493,7 @@ fn plan_member(
     member_id: &str,
     today: NaiveDate,
     cal: &BusinessCalendar,
-    demo: bool,
+    head: &Letterhead,
     now: DateTime<Utc>,
     summary: &mut RunSummary,
     charges: &mut Vec<Intent>,
@@ -523,7 +524,7 @@ fn plan_member(
                 params![c.bill_id, member_id, ms(now)],
             )?;
             if recorded == 1 {
-                notice_mail(tx, demo, member_id, &c, &u, &method, now)?;
+                notice_mail(tx, head, member_id, &c, &u, &method, now)?;
                 summary.notices += 1;
             }
         }
@@ -539,7 +540,7 @@ fn plan_member(
                     params![c.bill_id, member_id, ms(now)],
                 )?;
                 if recorded == 1 {
-                    over_limit_mail(tx, demo, member_id, &c, stored.rule.max_amount, now)?;
+                    over_limit_mail(tx, head, member_id, &c, stored.rule.max_amount, now)?;
                     summary.over_limit += 1;
                     touched = true;
                 }
@@ -562,7 +563,7 @@ fn plan_member(
 pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
     let today = state.business.today();
     let cal = *state.business.calendar();
-    let demo = state.config.demo;
+    let head = state.letterhead();
     let members: Vec<String> = state
         .db
         .read(|conn| {
@@ -577,7 +578,7 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
     let mut summary = RunSummary::default();
     let mut charges: Vec<Intent> = Vec::new();
     for batch in members.chunks(PLAN_BATCH) {
-        let batch = batch.to_vec();
+        let (batch, head) = (batch.to_vec(), head.clone());
         let now = state.now();
         let (planned, due) = state
             .db
@@ -585,7 +586,7 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
                 let mut summary = RunSummary::default();
                 let mut charges = Vec::new();
                 for member_id in claim_members(tx, &batch)? {
-                    plan_member(tx, &member_id, today, &cal, demo, now, &mut summary, &mut charges)?;
+                    plan_member(tx, &member_id, today, &cal, &head, now, &mut summary, &mut charges)?;
                 }
                 Ok((summary, charges))
             })

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use carebill_api::types::{LocalizedText, MemberServices, PlanInfo, Tagline};
 use carebill_billing::BusinessCalendar;
 use serde::Deserialize;
 
@@ -89,6 +90,13 @@ pub enum ConfigError {
     PlainSmtpOffLoopback(String),
     #[error("smtp.security must be \"starttls\", \"tls\" or \"none\", not {0:?}")]
     SmtpSecurity(String),
+    #[error(
+        "no [plan] in the config file: outside --demo, say who members call (name, \
+         member_services_phone, member_services_tty, member_services_hours; see docs/deploy.md)"
+    )]
+    NoPlan,
+    #[error("[plan] {0}")]
+    BadPlan(String),
 }
 
 /// Which payment processor charges members.
@@ -105,6 +113,128 @@ impl ServerConfig {
     /// The processor to serve with, or why the server must not start.
     pub fn processor(&self) -> Result<ProcessorKind, ConfigError> {
         self.processor.ok_or(ConfigError::NoProcessor)
+    }
+
+    /// The plan's facts to serve, or why the server must not start.
+    pub fn plan(&self) -> Result<&PlanInfo, ConfigError> {
+        self.plan.as_ref().ok_or(ConfigError::NoPlan)
+    }
+}
+
+/// `[plan]` in the config file: the plan's own facts, served at `GET /v1/plan` and printed on
+/// every bill, receipt and mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// The plan's name as members know it.
+    pub name: String,
+    /// Member services, as printed on the member's card: `1-800-555-0142`.
+    pub member_services_phone: String,
+    /// TTY for members who are deaf, hard of hearing or speech-disabled. Default `711`.
+    #[serde(default = "default_tty")]
+    pub member_services_tty: String,
+    /// When a person answers: `{ en = "...", es = "..." }`.
+    pub member_services_hours: LocalizedText,
+    /// The language-assistance notice (Section 1557 taglines), one `{ lang, text }` per
+    /// language, each written in its own language.
+    #[serde(default)]
+    pub language_assistance: Vec<Tagline>,
+}
+
+fn default_tty() -> String {
+    "711".into()
+}
+
+impl PlanConfig {
+    /// The served document, after checking every field.
+    pub fn check(self) -> Result<PlanInfo, ConfigError> {
+        let bad = |m: String| Err(ConfigError::BadPlan(m));
+        let text = |name: &str, v: &str, max: usize| -> Result<(), ConfigError> {
+            if v.trim().is_empty() || v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(ConfigError::BadPlan(format!(
+                    "{name} must be 1 to {max} characters of text"
+                )));
+            }
+            Ok(())
+        };
+        text("name", &self.name, 100)?;
+        for (name, phone) in [
+            ("member_services_phone", &self.member_services_phone),
+            ("member_services_tty", &self.member_services_tty),
+        ] {
+            if carebill_billing::validate::phone(phone).is_err() {
+                return bad(format!(
+                    "{name} must be a phone number (3 to 15 digits, spaces, + - ( ) .), not {phone:?}"
+                ));
+            }
+        }
+        text("member_services_hours.en", &self.member_services_hours.en, 200)?;
+        if let Some(es) = &self.member_services_hours.es {
+            text("member_services_hours.es", es, 200)?;
+        }
+        for t in &self.language_assistance {
+            let tag_ok = !t.lang.is_empty()
+                && t.lang.len() <= 35
+                && t.lang
+                    .split('-')
+                    .all(|part| (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric()));
+            if !tag_ok {
+                return bad(format!(
+                    "language_assistance: {:?} is not a language tag (en, es, zh-Hant, ...)",
+                    t.lang
+                ));
+            }
+            text(&format!("language_assistance ({})", t.lang), &t.text, 600)?;
+        }
+        Ok(PlanInfo {
+            name: self.name.trim().to_string(),
+            member_services: MemberServices {
+                phone: self.member_services_phone.trim().to_string(),
+                tty: self.member_services_tty.trim().to_string(),
+                hours: self.member_services_hours,
+            },
+            language_assistance: self.language_assistance,
+        })
+    }
+}
+
+/// The demo plan (and the tests'): fictional 555 numbers.
+pub fn demo_plan() -> PlanInfo {
+    let phone = "1-800-555-0142";
+    PlanInfo {
+        name: "Carebill Demo Health Plan".into(),
+        member_services: MemberServices {
+            phone: phone.into(),
+            tty: "711".into(),
+            hours: LocalizedText {
+                en: "Monday to Friday, 8 a.m. to 6 p.m. Pacific time".into(),
+                es: Some("De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico".into()),
+            },
+        },
+        language_assistance: vec![
+            Tagline {
+                lang: "en".into(),
+                text: format!(
+                    "ATTENTION: If you speak another language, language assistance services, free of charge, are available to you. Call {phone} (TTY: 711)."
+                ),
+            },
+            Tagline {
+                lang: "es".into(),
+                text: format!(
+                    "ATENCIÓN: si habla español, tiene a su disposición servicios gratuitos de asistencia lingüística. Llame al {phone} (TTY: 711)."
+                ),
+            },
+            Tagline {
+                lang: "vi".into(),
+                text: format!(
+                    "CHÚ Ý: Nếu bạn nói Tiếng Việt, có các dịch vụ hỗ trợ ngôn ngữ miễn phí dành cho bạn. Gọi số {phone} (TTY: 711)."
+                ),
+            },
+            Tagline {
+                lang: "zh-Hant".into(),
+                text: format!("注意：如果您使用繁體中文，您可以免費獲得語言援助服務。請致電 {phone}（TTY：711）。"),
+            },
+        ],
     }
 }
 
@@ -199,6 +329,9 @@ pub struct FileConfig {
     pub payment_limits: Option<PaymentLimits>,
     /// How payments interrupted by a crash are recovered, and how often the scheduler runs.
     pub recovery: Option<Recovery>,
+    /// The plan's own facts (member services phone, hours, TTY, language assistance). Required
+    /// outside demo mode.
+    pub plan: Option<PlanConfig>,
 }
 
 /// Recovery timings. Money never depends on them (a lease is fenced by its id and the
@@ -331,6 +464,8 @@ pub struct ServerConfig {
     /// loop off (tests drive `scheduler::run_once` themselves).
     pub scheduler_every: Option<std::time::Duration>,
     pub recovery: Recovery,
+    /// `GET /v1/plan`; `None` (no `[plan]` outside demo mode) refuses to serve.
+    pub plan: Option<PlanInfo>,
 }
 
 impl ServerConfig {
@@ -356,6 +491,7 @@ impl ServerConfig {
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
             recovery: Recovery::default(),
+            plan: Some(demo_plan()),
         }
     }
 
@@ -434,6 +570,11 @@ impl ServerConfig {
             config.scheduler_every = Some(std::time::Duration::from_secs(10));
         }
         config.recovery = file.recovery.unwrap_or_default();
+        config.plan = match file.plan {
+            Some(plan) => Some(plan.check()?),
+            None if demo => Some(demo_plan()),
+            None => None,
+        };
         if let Some(every) = config.recovery.scheduler_every_secs {
             config.scheduler_every = Some(std::time::Duration::from_secs(u64::from(every.max(1))));
         }

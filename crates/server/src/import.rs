@@ -2,7 +2,9 @@
 //!
 //! Roster: CSV with the header `member_id,first_name,last_name,date_of_birth`. Existing members
 //! are updated. Bills: a JSON array of bills in the API's shape (money as strings, dates as
-//! `YYYY-MM-DD`) without the derived fields, each with its line items. Every row is checked
+//! `YYYY-MM-DD`) without the derived fields, each with its line items, and optionally
+//! `other_payments` (paid at the provider's office or by another party; at most the amount due)
+//! and `billing_phone` (the provider's billing office). Every row is checked
 //! (formats, that line items add up to the bill, that the member is on the roster, that
 //! statement numbers are new) before anything is written; then everything is written in one
 //! transaction.
@@ -80,6 +82,12 @@ struct ImportBill {
     total_charges: Money,
     insurance_paid: Money,
     adjustments: Money,
+    /// Paid at the provider's office or by another party before the plan sent the bill.
+    #[serde(default)]
+    other_payments: Money,
+    /// The provider's billing office phone.
+    #[serde(default)]
+    billing_phone: Option<String>,
     line_items: Vec<ImportLine>,
 }
 
@@ -193,7 +201,21 @@ pub fn import(
                 insurance_paid: b.insurance_paid,
                 adjustments: b.adjustments,
             };
-            charges.amount_due().map_err(|e| bad(e.to_string()))?;
+            let amount_due = charges.amount_due().map_err(|e| bad(e.to_string()))?;
+            // Paid elsewhere must fit within the member's responsibility, so the bill adds up.
+            charges
+                .balances(b.other_payments, Money::ZERO, Money::ZERO)
+                .map_err(|_| {
+                    bad(format!(
+                        "other_payments {} must be 0 to the amount due ({amount_due})",
+                        b.other_payments
+                    ))
+                })?;
+            let billing_phone = b
+                .billing_phone
+                .as_deref()
+                .map(|p| validate::phone(p).map_err(|e| bad(format!("billing_phone: {}", e.message))))
+                .transpose()?;
             check_line_items(&charges, from, to, &items).map_err(|e| bad(e.to_string()))?;
             new_bills.push(NewBill {
                 id: random_id(&mut rng, "bil"),
@@ -219,6 +241,8 @@ pub fn import(
                         adjustment: l.adjustment.cents(),
                     })
                     .collect(),
+                other_payments: b.other_payments.cents(),
+                billing_phone,
             });
         }
     }

@@ -7,6 +7,7 @@
 //! bill only, on that kiosk only, and dead after [`MAX_DECLINES`] declined payments (a defence
 //! against card testing). Member endpoints never accept it: it is not an access token.
 
+use crate::mail::Letterhead;
 use crate::sql::{Connection, OptionalExtension, params};
 use axum::http::HeaderMap;
 use carebill_api::types::PaymentStatus;
@@ -146,7 +147,7 @@ impl Grant {
 /// failed. Only what the guest saw on the confirmation screen: no names, no care details.
 pub fn send_guest_receipt(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     grant: &Grant,
     confirmation_number: &str,
     email: &str,
@@ -157,7 +158,7 @@ pub fn send_guest_receipt(
         return Ok(false);
     };
     let receipt = mail::templates::guest_receipt(&p);
-    mail::enqueue(tx, demo, email, &receipt.subject, &receipt.body, now)?;
+    mail::enqueue(tx, head, email, &receipt.subject, &receipt.body, now)?;
     Ok(true)
 }
 

@@ -12,6 +12,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
     include_str!("../migrations/postgres/0002_outbox_claims.sql"),
     include_str!("../migrations/postgres/0003_rate_limits.sql"),
+    include_str!("../migrations/postgres/0004_bill_other_payments.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -382,6 +383,24 @@ CREATE TABLE rate_limits (
     last_at       INTEGER NOT NULL
 );
 CREATE INDEX rate_limits_last ON rate_limits(last_at);
+"#,
+    // 7: what the plan's records say was paid elsewhere (at the provider's office, by another
+    // party) and the provider's billing phone. Paid elsewhere counts against the amount due like
+    // a settled payment: the open-bills index and the guard against paying beyond the amount due
+    // include it (SQLite cannot change a table's CHECK without rebuilding the table, so the
+    // guard on the new column is a pair of triggers; PostgreSQL replaces its CHECK).
+    r#"
+ALTER TABLE bills ADD COLUMN other_payments_cents INTEGER NOT NULL DEFAULT 0 CHECK (other_payments_cents >= 0);
+ALTER TABLE bills ADD COLUMN billing_phone TEXT;
+DROP INDEX bills_member_open;
+CREATE INDEX bills_member_open ON bills(member_id, due_date, id)
+    WHERE (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents) > 0;
+CREATE TRIGGER bills_within_amount_due_insert BEFORE INSERT ON bills
+WHEN NEW.total_charges_cents - NEW.insurance_paid_cents - NEW.adjustments_cents - NEW.settled_cents - NEW.pending_cents - NEW.other_payments_cents < 0
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: bills_within_amount_due'); END;
+CREATE TRIGGER bills_within_amount_due_update BEFORE UPDATE ON bills
+WHEN NEW.total_charges_cents - NEW.insurance_paid_cents - NEW.adjustments_cents - NEW.settled_cents - NEW.pending_cents - NEW.other_payments_cents < 0
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: bills_within_amount_due'); END;
 "#,
 ];
 

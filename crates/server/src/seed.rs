@@ -144,6 +144,8 @@ struct Provider {
     name: &'static str,
     facility: &'static str,
     prefix: &'static str,
+    /// The provider's billing office (fictional 555 numbers).
+    billing_phone: &'static str,
 }
 
 const HOSPITALS: &[Provider] = &[
@@ -151,21 +153,25 @@ const HOSPITALS: &[Provider] = &[
         name: "Mercy Valley Hospital",
         facility: "Mercy Valley Hospital, Main Campus",
         prefix: "MVH",
+        billing_phone: "1-800-555-0110",
     },
     Provider {
         name: "Bayside Regional Medical Center",
         facility: "Bayside Regional Medical Center",
         prefix: "BRM",
+        billing_phone: "1-800-555-0111",
     },
     Provider {
         name: "Northgate Imaging Center",
         facility: "Northgate Imaging Center, Suite 200",
         prefix: "NIC",
+        billing_phone: "1-800-555-0112",
     },
     Provider {
         name: "Lakeside Surgery Center",
         facility: "Lakeside Surgery Center",
         prefix: "LSC",
+        billing_phone: "1-800-555-0113",
     },
 ];
 
@@ -174,26 +180,31 @@ const PRACTICES: &[Provider] = &[
         name: "Bayside Medical Group",
         facility: "Bayside Medical Group, Harbor Clinic",
         prefix: "BMG",
+        billing_phone: "1-800-555-0120",
     },
     Provider {
         name: "Cedar Ridge Orthopedics",
         facility: "Cedar Ridge Orthopedics, Building B",
         prefix: "CRO",
+        billing_phone: "1-800-555-0121",
     },
     Provider {
         name: "Summit Family Practice",
         facility: "Summit Family Practice",
         prefix: "SFP",
+        billing_phone: "1-800-555-0122",
     },
     Provider {
         name: "Golden Gate Dermatology",
         facility: "Golden Gate Dermatology",
         prefix: "GGD",
+        billing_phone: "1-800-555-0123",
     },
     Provider {
         name: "Emergency Physicians of the Valley",
         facility: "Mercy Valley Hospital, Emergency Department",
         prefix: "EPV",
+        billing_phone: "1-800-555-0124",
     },
 ];
 
@@ -278,6 +289,8 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
             statement_date,
             due_date,
             lines,
+            other_payments: 0,
+            billing_phone: Some(provider.billing_phone.to_string()),
         };
         if bill.amount_due_cents() >= 500 {
             return bill;
@@ -392,7 +405,11 @@ pub fn add_bills(
             }
         };
         seq += 1;
-        let bill = make_bill(rng, member_id, seq, today, age);
+        let mut bill = make_bill(rng, member_id, seq, today, age);
+        if i == 1 {
+            // A copay paid at the provider's office, as the plan's records show it.
+            bill.other_payments = 2_500.min(bill.amount_due_cents() / 4);
+        }
         let issued_at = bill
             .statement_date
             .and_hms_opt(0, 0, 0)
@@ -400,7 +417,7 @@ pub fn add_bills(
             .and_utc()
             .timestamp_millis();
         crate::store::bills::insert_bill(tx, &bill, issued_at, now)?;
-        let due = bill.amount_due_cents();
+        let due = bill.amount_due_cents() - bill.other_payments;
         match plan {
             Plan::Open => {}
             Plan::Paid => insert_settled_payment(tx, rng, &bill, due, today, now)?,
@@ -500,7 +517,7 @@ pub fn seed_demo_if_empty(
 pub fn guest_statements(conn: &Connection) -> ApiResult<Vec<String>> {
     let mut stmt = conn.prepare(
         "SELECT statement_number FROM bills
-         WHERE member_id = ?1 AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents > 0
+         WHERE member_id = ?1 AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents - pending_cents > 0
          ORDER BY due_date, id LIMIT 2",
     )?;
     let rows = stmt.query_map([UNREGISTERED_MEMBER_ID], |r| r.get(0))?;

@@ -36,8 +36,32 @@ pub struct Inner {
     pub throttle: Throttle,
     pub audit: AuditSink,
     pub mail_wakeup: Arc<Notify>,
+    /// `GET /v1/plan`, serialized once.
+    pub plan: ServedPlan,
     /// (business minute, header value) of the last `Business-Date` computed.
     pub business_date: std::sync::Mutex<(i64, Option<axum::http::HeaderValue>)>,
+}
+
+/// The plan's facts as served: the document, its JSON and its `ETag` (a hash of the JSON).
+pub struct ServedPlan {
+    pub info: Arc<carebill_api::types::PlanInfo>,
+    pub body: axum::body::Bytes,
+    pub etag: axum::http::HeaderValue,
+}
+
+impl ServedPlan {
+    pub fn new(info: carebill_api::types::PlanInfo) -> ServedPlan {
+        use sha2::Digest;
+        let body = serde_json::to_vec(&info).unwrap_or_default();
+        let hash = sha2::Sha256::digest(&body);
+        let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let tag = format!("\"{hex}\"");
+        ServedPlan {
+            info: Arc::new(info),
+            body: body.into(),
+            etag: axum::http::HeaderValue::from_str(&tag).unwrap_or(axum::http::HeaderValue::from_static("\"plan\"")),
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -54,6 +78,14 @@ impl AppState {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// What every mail this server queues shares.
+    pub fn letterhead(&self) -> crate::mail::Letterhead {
+        crate::mail::Letterhead {
+            demo: self.config.demo,
+            plan: Arc::clone(&self.plan.info),
+        }
     }
 
     pub fn audit(&self, account_id: Option<i64>, event: &'static str, client: Option<&str>, detail: Option<String>) {

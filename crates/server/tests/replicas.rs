@@ -272,6 +272,10 @@ address_limits = false
 mail_from = "Carebill <no-reply@replicas.carebill.example>"
 [processor]
 kind = "sandbox"
+[plan]
+name = "Replica Test Health Plan"
+member_services_phone = "1-800-555-0100"
+member_services_hours = {{ en = "Weekdays, 8 a.m. to 6 p.m." }}
 [payment_limits]
 member_payments_per_day = 100000
 member_declines_per_day = 100000

@@ -39,11 +39,19 @@ pub fn mailbox(conn: &Connection) -> ApiResult<Vec<carebill_api::types::Mail>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// What every mail of this server shares: whether it is a demo (the outbox is the mailbox) and
+/// the plan's facts each mail ends with (who to call, when, and the language-assistance notice).
+#[derive(Clone)]
+pub struct Letterhead {
+    pub demo: bool,
+    pub plan: Arc<carebill_api::types::PlanInfo>,
+}
+
 /// Queues a mail to a member's account address, worded by `write` from their first name; nothing
 /// when the member has no account.
 pub fn enqueue_for_member(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     member_id: &str,
     now: DateTime<Utc>,
     write: impl FnOnce(&str) -> ApiResult<templates::Mail>,
@@ -52,13 +60,22 @@ pub fn enqueue_for_member(
         return Ok(());
     };
     let mail = write(&first_name)?;
-    enqueue(tx, demo, &email, &mail.subject, &mail.body, now)
+    enqueue(tx, head, &email, &mail.subject, &mail.body, now)
 }
 
-/// Queues a mail inside the caller's transaction. In demo mode it counts as sent at once.
-pub fn enqueue(tx: &Connection, demo: bool, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> ApiResult<()> {
+/// Queues a mail inside the caller's transaction, ending with the plan's footer. In demo mode it
+/// counts as sent at once.
+pub fn enqueue(
+    tx: &Connection,
+    head: &Letterhead,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let body = format!("{body}{}", templates::footer(&head.plan));
     tx.prepare_cached("INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute_later(params![to, subject, body, ms(now), demo.then(|| ms(now))])?;
+        .execute_later(params![to, subject, body, ms(now), head.demo.then(|| ms(now))])?;
     Ok(())
 }
 

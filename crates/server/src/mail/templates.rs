@@ -1,7 +1,7 @@
 //! Every mail's words: subject and body from plain values, no database and no sending (the
 //! callers look up the member and enqueue). A leaf: it imports nothing of the crate.
 
-use carebill_api::types::{Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus};
+use carebill_api::types::{Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus, PlanInfo};
 use carebill_billing::Money;
 use carebill_billing::validate::CardBrand;
 use chrono::NaiveDate;
@@ -10,6 +10,20 @@ use chrono::NaiveDate;
 pub struct Mail {
     pub subject: String,
     pub body: String,
+}
+
+/// What every mail ends with: who to call and when, and the plan's language-assistance notice.
+pub fn footer(plan: &PlanInfo) -> String {
+    let services = &plan.member_services;
+    let taglines: String = plan
+        .language_assistance
+        .iter()
+        .map(|t| format!("{}\n", t.text))
+        .collect();
+    format!(
+        "\n--\nQuestions about a bill or a payment? Call {} member services at {} (TTY {}), {}.\n\n{taglines}",
+        plan.name, services.phone, services.tty, services.hours.en
+    )
 }
 
 /// "Visa ending 4242", "Chase Bank account ending 6789".

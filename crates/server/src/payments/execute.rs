@@ -1,6 +1,7 @@
 //! Steps 2 and 3: charge claimed work at the processor (recovery asks by key first), then
 //! finalize it in one transaction by the lease holder; or release a claim that can never be paid.
 
+use crate::mail::Letterhead;
 use crate::sql::{Connection, params};
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
@@ -265,7 +266,7 @@ async fn finalize_many(state: &AppState, items: Vec<(usize, Work, Charge)>) -> V
         .business
         .calendar()
         .add_business_days(today, ACH_SETTLEMENT_BUSINESS_DAYS);
-    let demo = state.config.demo;
+    let head = state.letterhead();
     let indexes: Vec<usize> = items.iter().map(|(i, ..)| *i).collect();
     let result = state
         .db
@@ -275,7 +276,7 @@ async fn finalize_many(state: &AppState, items: Vec<(usize, Work, Charge)>) -> V
             for (i, work, charge) in &items {
                 out.push((
                     *i,
-                    savepoint(tx, |tx| finalize_one(tx, demo, work, charge, now, settle_on))?,
+                    savepoint(tx, |tx| finalize_one(tx, &head, work, charge, now, settle_on))?,
                 ));
             }
             Ok(out)
@@ -293,7 +294,7 @@ async fn finalize_many(state: &AppState, items: Vec<(usize, Work, Charge)>) -> V
 
 fn finalize_one(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     work: &Work,
     charge: &Charge,
     now: DateTime<Utc>,
@@ -358,11 +359,11 @@ fn finalize_one(
         )?;
         touch(tx, &work.member_id, SyncEntity::Autopay, "autopay", SyncOp::Upsert, now)?;
         if let Some(code) = error {
-            autopay_declined_mail(tx, demo, &work.member_id, bill, &payment, code, now)?;
+            autopay_declined_mail(tx, head, &work.member_id, bill, &payment, code, now)?;
         }
     }
     if error.is_none() {
-        receipt_mail(tx, demo, &payment, now)?;
+        receipt_mail(tx, head, &payment, now)?;
     }
     Ok(Answer {
         status,
@@ -450,9 +451,9 @@ fn hold_for_review(
     })
 }
 
-fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
+fn receipt_mail(tx: &Connection, head: &Letterhead, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
     let member_id = member_of(tx, &p.id)?;
-    mail::enqueue_for_member(tx, demo, &member_id, now, |first_name| {
+    mail::enqueue_for_member(tx, head, &member_id, now, |first_name| {
         let mut bills = Vec::with_capacity(p.allocations.len());
         for a in &p.allocations {
             bills.push((bill_label(tx, &a.bill_id)?, a.amount));
@@ -464,14 +465,14 @@ fn receipt_mail(tx: &Connection, demo: bool, p: &Payment, now: DateTime<Utc>) ->
 /// Tells the member an autopay charge was declined.
 fn autopay_declined_mail(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     member_id: &str,
     bill_id: &str,
     p: &Payment,
     code: ErrorCode,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, demo, member_id, now, |first| {
+    mail::enqueue_for_member(tx, head, member_id, now, |first| {
         let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
         Ok(templates::autopay_declined(first, p, &provider, code.default_message()))
     })

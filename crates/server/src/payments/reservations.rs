@@ -16,7 +16,7 @@ pub(super) fn reserve(tx: &Connection, member_id: &str, bill_id: &str, cents: i6
         .prepare_cached(
             "UPDATE bills SET pending_cents = pending_cents + ?3
              WHERE id = ?1 AND member_id = ?2
-               AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - pending_cents >= ?3",
+               AND total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents - pending_cents >= ?3",
         )?
         .execute(params![bill_id, member_id, cents])?;
     Ok(changed == 1)

@@ -1,6 +1,7 @@
 //! After the fact: bank payments settle or come back, expired leases are resumed, and old keys
 //! lose their stored answers.
 
+use crate::mail::Letterhead;
 use crate::sql::{Connection, params};
 use carebill_api::types::{SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
@@ -49,7 +50,7 @@ pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
     for batch in results.chunks(SETTLE_BATCH) {
         let batch = batch.to_vec();
         let now = state.now();
-        let demo = state.config.demo;
+        let head = state.letterhead();
         done += state
             .db
             .transaction(move |tx| {
@@ -58,7 +59,7 @@ pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
                 let mut changed = 0;
                 for (payment_id, member_id, result) in &batch {
                     if claimed.binary_search(member_id).is_ok()
-                        && settle_one(tx, demo, member_id, payment_id, result, now)?
+                        && settle_one(tx, &head, member_id, payment_id, result, now)?
                     {
                         changed += 1;
                     }
@@ -75,7 +76,7 @@ pub async fn settle_due(state: &AppState) -> ApiResult<usize> {
 
 fn settle_one(
     tx: &Connection,
-    demo: bool,
+    head: &Letterhead,
     member_id: &str,
     payment_id: &str,
     result: &AchResult,
@@ -103,7 +104,7 @@ fn settle_one(
         AchResult::Returned(code) => {
             reservations::release(tx, &allocs)?;
             if let Some(p) = load_payment(tx, member_id, payment_id)? {
-                mail::enqueue_for_member(tx, demo, member_id, now, |first_name| {
+                mail::enqueue_for_member(tx, head, member_id, now, |first_name| {
                     Ok(templates::payment_returned(
                         first_name,
                         &p,

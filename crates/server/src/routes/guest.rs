@@ -109,11 +109,14 @@ async fn live_grant(state: &AppState, headers: &HeaderMap) -> ApiResult<kiosk::G
 
 pub async fn bill(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<BillDetail>> {
     let grant = live_grant(&state, &headers).await?;
-    let detail = state
+    let mut detail = state
         .db
         .read(move |conn| store::bill_detail(conn, &grant.member_id, &grant.bill_id))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::BillNotFound))?;
+    // The person at the kiosk knows the statement, not the member's payments (their methods,
+    // dates, confirmation numbers): the guest view has none.
+    detail.payments.clear();
     Ok(Json(detail))
 }
 
@@ -198,10 +201,10 @@ pub async fn receipt(
         kiosk::GUEST_TOKEN_TTL,
     )
     .await?;
-    let (demo, now) = (state.config.demo, state.now());
+    let (head, now) = (state.letterhead(), state.now());
     let sent = state
         .db
-        .transaction(move |tx| kiosk::send_guest_receipt(tx, demo, &grant, &number, &email, now))
+        .transaction(move |tx| kiosk::send_guest_receipt(tx, &head, &grant, &number, &email, now))
         .await?;
     if !sent {
         return Err(ApiError::new(ErrorCode::PaymentNotFound).at("/confirmation_number"));

@@ -8,6 +8,7 @@ mod intake;
 mod methods;
 mod ops;
 mod payments;
+mod plan;
 mod processor;
 mod sessions;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/guest/bill", get(guest::bill))
         .route("/v1/guest/payments", post(guest::pay))
         .route("/v1/guest/receipt", post(guest::receipt))
+        .route("/v1/plan", get(plan::get_plan))
         .route("/healthz", get(ops::healthz))
         .route("/openapi.json", get(ops::openapi))
         .merge(
@@ -138,9 +140,12 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
     response
         .headers_mut()
         .insert(BUSINESS_DATE_HEADER, state.business_date_header());
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Nothing is cached but what a route marks public itself (the plan's document).
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(request) = log {
         tracing::debug!(%request, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     }

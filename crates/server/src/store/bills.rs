@@ -33,6 +33,9 @@ pub struct NewBill {
     pub statement_date: NaiveDate,
     pub due_date: NaiveDate,
     pub lines: Vec<NewLine>,
+    /// Paid elsewhere (at the provider's office, by another party), in cents.
+    pub other_payments: i64,
+    pub billing_phone: Option<String>,
 }
 
 impl NewBill {
@@ -49,8 +52,9 @@ pub fn insert_bill(tx: &Connection, bill: &NewBill, issued_at: i64, now: DateTim
     tx.prepare_cached(
         "INSERT INTO bills (id, member_id, account_number, statement_number, kind, provider, facility,
             service_date_from, service_date_to, statement_date, due_date,
-            total_charges_cents, insurance_paid_cents, adjustments_cents, created_at, issued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            total_charges_cents, insurance_paid_cents, adjustments_cents, created_at, issued_at,
+            other_payments_cents, billing_phone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         bill.id,
@@ -69,6 +73,8 @@ pub fn insert_bill(tx: &Connection, bill: &NewBill, issued_at: i64, now: DateTim
         adjustments,
         ms(now),
         issued_at,
+        bill.other_payments,
+        bill.billing_phone,
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO line_items (bill_id, position, service_date, description, code, quantity, charge_cents, insurance_paid_cents, adjustment_cents)

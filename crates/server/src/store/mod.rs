@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::sql::{Connection, Dialect, OptionalExtension, Row, params};
-use carebill_api::types::{Bill, BillDetail, BillFilter, LineItem, SyncEntity, SyncOp};
+use carebill_api::types::{Bill, BillDetail, BillFilter, BillPayment, LineItem, SyncEntity, SyncOp};
 use carebill_billing::{BillKind, Charges, Money};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
@@ -37,18 +37,28 @@ pub fn money(cents: i64) -> Money {
 /// The columns `bill_from_row` reads, in order.
 pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.kind, b.provider, b.facility, \
     b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
-    b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents";
+    b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents, b.other_payments_cents, \
+    b.billing_phone";
 
-/// Balance in SQL, for filters: amount due less settled payments.
-pub const BALANCE_SQL: &str = "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents)";
+/// Balance in SQL, for filters: amount due less settled payments and payments received elsewhere.
+pub const BALANCE_SQL: &str =
+    "(total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents)";
 
 pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     let text = |i: usize| r.get::<_, String>(i);
     let id = text(0)?;
     let kind = text(3)?;
     let dates = [text(6)?, text(7)?, text(8)?, text(9)?];
-    let cents = [r.get::<_, i64>(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?];
+    let cents = [
+        r.get::<_, i64>(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+        r.get(14)?,
+        r.get(15)?,
+    ];
     let (account_number, statement_number, provider, facility) = (text(1)?, text(2)?, text(4)?, text(5)?);
+    let billing_phone: Option<String> = r.get(16)?;
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -56,7 +66,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             adjustments: money(cents[2]),
         };
         let b = charges
-            .balances(money(cents[3]), money(cents[4]))
+            .balances(money(cents[5]), money(cents[3]), money(cents[4]))
             .map_err(|e| ApiError::internal(format!("bill {id}: {e}")))?;
         Ok(Bill {
             account_number,
@@ -72,10 +82,13 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             insurance_paid: charges.insurance_paid,
             adjustments: charges.adjustments,
             amount_due: b.amount_due,
+            payments_made: b.payments_made,
+            other_payments: b.other_payments,
             balance: b.balance,
             pending_amount: b.pending_amount,
             payable: b.payable,
             status: b.status,
+            billing_phone,
             id,
         })
     })())
@@ -164,7 +177,43 @@ pub fn bill_detail(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResu
     for item in stmt.query_map([bill_id], |r| line_item_from_row(r, 0))? {
         line_items.push(item??);
     }
-    Ok(Some(BillDetail { bill, line_items }))
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT a.bill_id, a.amount_cents, {} FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
+         WHERE a.bill_id = ?1 AND p.member_id = ?2 AND p.status != 'processing'
+         ORDER BY p.created_at DESC, p.id DESC",
+        payments::PAYMENT_COLUMNS
+    ))?;
+    let payments = stmt
+        .query_map(params![bill_id, member_id], |r| {
+            bill_payment_from_row(r).map(|(_, p)| p)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(BillDetail {
+        bill,
+        line_items,
+        payments,
+    }))
+}
+
+/// (bill id, the payment as it applies to that bill) from `a.bill_id, a.amount_cents` followed
+/// by [`payments::PAYMENT_COLUMNS`].
+fn bill_payment_from_row(r: &Row<'_>) -> crate::sql::Result<(String, BillPayment)> {
+    let bill_id: String = r.get(0)?;
+    let applied: i64 = r.get(1)?;
+    let p = payments::payment_from_row_at(r, 2)?;
+    Ok((
+        bill_id,
+        BillPayment {
+            payment_id: p.id,
+            confirmation_number: p.confirmation_number,
+            status: p.status,
+            amount: money(applied),
+            payment_method: p.payment_method,
+            created_at: p.created_at,
+            settled_at: p.settled_at,
+            source: p.source,
+        },
+    ))
 }
 
 /// Bill details for the bill changes of a member in `(after, through]`, by id.
@@ -186,6 +235,7 @@ pub fn bill_details_in_changes(
             BillDetail {
                 bill,
                 line_items: Vec::new(),
+                payments: Vec::new(),
             },
         );
     }
@@ -201,6 +251,20 @@ pub fn bill_details_in_changes(
         let (bill_id, item) = row?;
         if let Some(detail) = out.get_mut(&bill_id) {
             detail.line_items.push(item?);
+        }
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT a.bill_id, a.amount_cents, {} FROM changes c JOIN payment_allocations a ON a.bill_id = c.entity_id
+         JOIN payments p ON p.id = a.payment_id
+         WHERE c.member_id = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.entity = 'bill' AND c.op = 'upsert'
+           AND p.member_id = ?1 AND p.status != 'processing'
+         ORDER BY a.bill_id, p.created_at DESC, p.id DESC",
+        payments::PAYMENT_COLUMNS
+    ))?;
+    for row in stmt.query_map(params![member_id, after, through], bill_payment_from_row)? {
+        let (bill_id, payment) = row?;
+        if let Some(detail) = out.get_mut(&bill_id) {
+            detail.payments.push(payment);
         }
     }
     Ok(out)

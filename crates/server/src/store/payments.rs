@@ -76,34 +76,43 @@ pub fn member_of(conn: &Connection, payment_id: &str) -> ApiResult<String> {
 }
 
 /// The columns `payment_from_row` reads.
-const PAYMENT_COLUMNS: &str = "p.id, p.status, p.amount_cents, p.confirmation_number, p.method_type, p.method_brand, p.method_last4, \
+pub(crate) const PAYMENT_COLUMNS: &str = "p.id, p.status, p.amount_cents, p.confirmation_number, p.method_type, p.method_brand, p.method_last4, \
     p.created_at, p.settled_at, p.failure_code, p.failure_message, p.idempotency_key, p.source";
 
 fn payment_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<Payment> {
-    let status: String = r.get(1)?;
-    let kind: String = r.get(4)?;
-    let source: String = r.get(12)?;
-    let failure_code: Option<String> = r.get(9)?;
-    let failure_message: Option<String> = r.get(10)?;
+    payment_from_row_at(r, 0)
+}
+
+/// A payment from [`PAYMENT_COLUMNS`] starting at column `at`; no allocations.
+pub(crate) fn payment_from_row_at(r: &crate::sql::Row<'_>, at: usize) -> crate::sql::Result<Payment> {
+    let status: String = r.get(at + 1)?;
+    let kind: String = r.get(at + 4)?;
+    let source: String = r.get(at + 12)?;
+    let failure_code: Option<String> = r.get(at + 9)?;
+    let failure_message: Option<String> = r.get(at + 10)?;
     Ok(Payment {
-        id: r.get(0)?,
+        id: r.get(at)?,
         status: PaymentStatus::parse(&status).unwrap_or(PaymentStatus::Pending),
-        amount: Money::from_cents(r.get(2)?),
+        amount: Money::from_cents(r.get(at + 2)?),
         allocations: Vec::new(),
-        confirmation_number: r.get(3)?,
+        confirmation_number: r.get(at + 3)?,
         payment_method: PaymentMethodSummary {
             kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
-            brand: r.get(5)?,
-            last4: if source == "guest" { String::new() } else { r.get(6)? },
+            brand: r.get(at + 5)?,
+            last4: if source == "guest" {
+                String::new()
+            } else {
+                r.get(at + 6)?
+            },
         },
-        created_at: from_ms(r.get(7)?),
-        settled_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        created_at: from_ms(r.get(at + 7)?),
+        settled_at: r.get::<_, Option<i64>>(at + 8)?.map(from_ms),
         failure: failure_code.map(|code| PaymentFailure {
             code,
             message: failure_message.unwrap_or_default(),
         }),
         // A guest's key (it names the kiosk) and card digits are the guest's, not the member's.
-        idempotency_key: if source == "guest" { None } else { r.get(11)? },
+        idempotency_key: if source == "guest" { None } else { r.get(at + 11)? },
         source: match source.as_str() {
             "autopay" => PaymentSource::Autopay,
             "guest" => PaymentSource::Guest,

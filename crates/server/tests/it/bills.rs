@@ -73,6 +73,10 @@ async fn amounts_follow_the_formulas_and_filters_split_open_from_paid() {
             .checked_sub(money(&b["adjustments"]))
             .unwrap();
         assert_eq!(money(&b["amount_due"]), due);
+        let balance = [&b["payments_made"], &b["other_payments"]]
+            .into_iter()
+            .try_fold(due, |left, paid| left.checked_sub(money(paid)));
+        assert_eq!(Some(money(&b["balance"])), balance, "{b:#}");
         assert_eq!(
             money(&b["payable"]),
             money(&b["balance"]).checked_sub(money(&b["pending_amount"])).unwrap()
@@ -88,6 +92,14 @@ async fn amounts_follow_the_formulas_and_filters_split_open_from_paid() {
     for st in ["open", "partially_paid", "paid"] {
         assert!(statuses.contains(st), "demo data has {st} bills");
     }
+    assert!(
+        all.iter().any(|b| !money(&b["other_payments"]).is_zero()),
+        "demo data has a bill paid at the office"
+    );
+    assert!(
+        all.iter().all(|b| b["billing_phone"].is_string()),
+        "demo providers have billing phones"
+    );
     assert!(open.iter().all(|b| !money(&b["balance"]).is_zero()));
     assert!(paid.iter().all(|b| money(&b["balance"]).is_zero()));
     let business_date = default.headers["business-date"].to_str().unwrap().to_string();
@@ -246,5 +258,101 @@ async fn a_listed_page_reflects_a_change_to_one_of_its_bills_at_once() {
             .checked_add(Money::from_cents(100))
             .unwrap()
     );
+    s.stop().await;
+}
+
+/// Issue 17: a bill lists every payment applied to it (the part on this bill, method, status), so
+/// "did my last payment count?" has an answer; the guest view shows none of them.
+#[tokio::test]
+async fn a_bill_lists_the_payments_applied_to_it() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let bills = s.payable_bills(&token).await;
+    let (first, second) = (bills[0]["id"].as_str().unwrap(), bills[1]["id"].as_str().unwrap());
+    let card = s.card_method(&token).await;
+    let paid = s
+        .pay(
+            &token,
+            "bill-payments-1",
+            serde_json::json!({
+                "payment_method_id": card,
+                "allocations": [{"bill_id": first, "amount": "1.25"}, {"bill_id": second, "amount": "2.00"}],
+            }),
+        )
+        .await;
+    paid.expect(201);
+    let before = s.bill(&token, first).await;
+    let listed = before["payments"].as_array().unwrap();
+    let ours = listed
+        .iter()
+        .find(|p| p["payment_id"] == paid.body["id"])
+        .expect("the payment is listed on the bill");
+    assert_eq!(
+        ours["amount"], "1.25",
+        "the part applied to this bill, not the whole payment"
+    );
+    assert_eq!(ours["status"], "succeeded");
+    assert_eq!(ours["confirmation_number"], paid.body["confirmation_number"]);
+    assert_eq!(ours["payment_method"]["last4"], "4242");
+    let made: Money = listed
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .map(|p| money(&p["amount"]))
+        .sum();
+    assert_eq!(
+        money(&before["payments_made"]),
+        made,
+        "payments made are the settled payments listed"
+    );
+    let times: Vec<&str> = listed.iter().map(|p| p["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let other = s.bill(&token, second).await;
+    assert!(
+        other["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["payment_id"] == paid.body["id"] && p["amount"] == "2.00")
+    );
+    s.stop().await;
+}
+
+/// Issue 17: the plan's facts are public and cacheable: an ETag, 304 for a current copy.
+#[tokio::test]
+async fn the_plan_document_is_public_and_cacheable() {
+    let s = TestServer::start().await;
+    let r = s.send(s.http.get(format!("{}/v1/plan", s.base))).await;
+    r.expect(200);
+    assert_eq!(r.body["member_services"]["phone"], "1-800-555-0142");
+    assert!(
+        r.body["member_services"]["hours"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("Monday")
+    );
+    assert!(
+        r.body["language_assistance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["lang"] == "es")
+    );
+    assert_eq!(r.headers["cache-control"], "public, max-age=300");
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    let again = s
+        .send(s.http.get(format!("{}/v1/plan", s.base)).header("If-None-Match", &etag))
+        .await;
+    again.expect(304);
+    assert_eq!(again.body, Value::Null);
+    assert_eq!(again.headers["etag"].to_str().unwrap(), etag);
+    let stale = s
+        .send(
+            s.http
+                .get(format!("{}/v1/plan", s.base))
+                .header("If-None-Match", "\"other\""),
+        )
+        .await;
+    stale.expect(200);
     s.stop().await;
 }

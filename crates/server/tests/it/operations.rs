@@ -224,6 +224,23 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
     );
     let summary = import::import(&db, Some(&roster), Some(&good), start_instant()).unwrap();
     assert_eq!(summary, import::ImportSummary { members: 2, bills: 1 });
+    let detail = |db: &carebill_server::db::Db, statement: &str| {
+        db.with_writer(|c| {
+            let id: String = c
+                .query_row("SELECT id FROM bills WHERE statement_number = ?1", [statement], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            carebill_server::store::bill_detail(c, "M300000001", &id)
+                .unwrap()
+                .unwrap()
+        })
+    };
+    let plain = detail(&db, "ACME-001");
+    assert_eq!(
+        (plain.bill.other_payments.to_string(), plain.bill.billing_phone),
+        ("0.00".into(), None)
+    );
 
     let count = |db: &carebill_server::db::Db| {
         db.with_writer(|c| {
@@ -237,8 +254,37 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
     };
     assert_eq!(count(&db), (2, 1));
 
-    // Line items that do not add up, a member not on the roster, a repeated statement, a float:
-    // each refuses the whole file.
+    // A copay paid at the provider's office and the provider's billing phone: the bill adds up to
+    // what the member owes now.
+    let mut paid_at_office = bill("ACME-010", "M300000001", "10.00");
+    paid_at_office["other_payments"] = json!("15.00");
+    paid_at_office["billing_phone"] = json!(" (415) 555-0100 ");
+    let path = write(
+        dir.path(),
+        "office.json",
+        &serde_json::to_string(&json!([paid_at_office])).unwrap(),
+    );
+    import::import(&db, None, Some(&path), start_instant()).unwrap();
+    let b = detail(&db, "ACME-010").bill;
+    assert_eq!(
+        [
+            b.amount_due,
+            b.payments_made,
+            b.other_payments,
+            b.balance,
+            b.pending_amount,
+            b.payable
+        ]
+        .map(|m| m.to_string()),
+        ["50.00", "0.00", "15.00", "35.00", "0.00", "35.00"]
+    );
+    assert_eq!(b.billing_phone.as_deref(), Some("(415) 555-0100"));
+    assert_eq!(b.status, carebill_billing::BillStatus::PartiallyPaid);
+    assert_eq!(count(&db), (2, 2));
+
+    // Line items that do not add up, a member not on the roster, a repeated statement, a float,
+    // more paid elsewhere than the member owes, a negative amount paid elsewhere, a phone that is
+    // not one: each refuses the whole file.
     let bad_sum = json!([
         bill("ACME-002", "M300000002", "10.00"),
         bill("ACME-003", "M300000002", "9.99")
@@ -247,11 +293,19 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
     let repeated = json!([bill("ACME-001", "M300000002", "10.00")]);
     let mut float = bill("ACME-005", "M300000002", "10.00");
     float["total_charges"] = json!(200.0);
+    let with = |field: &str, value: &str| {
+        let mut b = bill("ACME-006", "M300000002", "10.00");
+        b[field] = json!(value);
+        json!([bill("ACME-007", "M300000002", "10.00"), b])
+    };
     for (name, bills) in [
         ("sum", bad_sum),
         ("roster", not_on_roster),
         ("repeat", repeated),
         ("float", json!([float])),
+        ("overpaid", with("other_payments", "50.01")),
+        ("negative", with("other_payments", "-1.00")),
+        ("phone", with("billing_phone", "call the office")),
     ] {
         let path = write(
             dir.path(),
@@ -260,7 +314,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         );
         let err = import::import(&db, None, Some(&path), start_instant()).unwrap_err();
         assert!(matches!(err, import::ImportError::Invalid { .. }), "{name}: {err}");
-        assert_eq!(count(&db), (2, 1), "{name} changed nothing");
+        assert_eq!(count(&db), (2, 2), "{name} changed nothing");
     }
     let bad_roster = write(
         dir.path(),
@@ -268,7 +322,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "member_id,first_name,last_name,date_of_birth\nM300000003,Cy,Ng,1990-02-30\n",
     );
     assert!(import::import(&db, Some(&bad_roster), None, start_instant()).is_err());
-    assert_eq!(count(&db), (2, 1));
+    assert_eq!(count(&db), (2, 2));
 }
 
 /// Review finding 4: outside demo mode the server refuses to serve until a processor is chosen
@@ -302,12 +356,62 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
     let unknown: FileConfig = toml::from_str("[processor]\nkind = \"acme\"").unwrap();
     assert!(matches!(resolve(unknown), Err(ConfigError::UnknownProcessor(_))));
 
-    let staging: FileConfig = toml::from_str("[processor]\nkind = \"sandbox\"").unwrap();
+    // Members must be told who to call: no plan, no server; a plan with a broken phone number is
+    // refused when the file is read.
+    let no_plan: FileConfig = toml::from_str("[processor]\nkind = \"sandbox\"").unwrap();
+    let refused = carebill_server::start(
+        resolve(no_plan).unwrap(),
+        std::sync::Arc::new(carebill_server::SystemClock),
+    )
+    .await
+    .err()
+    .expect("no plan, no server");
+    assert!(refused.to_string().contains("no [plan]"), "{refused}");
+    let plan = "[plan]\nname = \"Example Health Plan\"\nmember_services_phone = \"1-800-555-0100\"\n\
+                member_services_hours = { en = \"Weekdays, 8 a.m. to 8 p.m.\" }\n\
+                [[plan.language_assistance]]\nlang = \"es\"\ntext = \"ATENCIÓN: Llame al 1-800-555-0100.\"\n";
+    for (broken, why) in [
+        (
+            plan.replace("1-800-555-0100\"\n", "call us\"\n"),
+            "member_services_phone",
+        ),
+        (plan.replace("lang = \"es\"", "lang = \"es es\""), "language tag"),
+        (
+            plan.replace("{ en = \"Weekdays, 8 a.m. to 8 p.m.\" }", "{ en = \"\" }"),
+            "member_services_hours.en",
+        ),
+    ] {
+        let file: FileConfig = toml::from_str(&format!("[processor]\nkind = \"sandbox\"\n{broken}")).unwrap();
+        match resolve(file) {
+            Err(ConfigError::BadPlan(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+
+    let staging: FileConfig = toml::from_str(&format!("[processor]\nkind = \"sandbox\"\n{plan}")).unwrap();
     let config = resolve(staging).unwrap();
     let server = carebill_server::start(config, std::sync::Arc::new(carebill_server::SystemClock))
         .await
         .unwrap();
     let http = reqwest::Client::new();
+    let served: carebill_api::types::PlanInfo = http
+        .get(format!("http://{}/v1/plan", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            served.name.as_str(),
+            served.member_services.phone.as_str(),
+            served.member_services.tty.as_str()
+        ),
+        ("Example Health Plan", "1-800-555-0100", "711"),
+        "the plan's own facts, the TTY defaulting to the relay"
+    );
+    assert_eq!(served.language_assistance[0].lang, "es");
     let health: serde_json::Value = http
         .get(format!("http://{}/healthz", server.addr))
         .send()

@@ -369,7 +369,7 @@ async fn two_servers_deliver_each_mail_once_with_a_stable_message_id() {
     };
     let a = TestServer::start_with(relay(url.clone(), sink.addr.port())).await;
     let b = TestServer::start_with(relay(url.clone(), sink.addr.port())).await;
-    let now = a.clock_now();
+    let (now, head) = (a.clock_now(), a.server.state.letterhead());
     a.server
         .state
         .db
@@ -377,7 +377,7 @@ async fn two_servers_deliver_each_mail_once_with_a_stable_message_id() {
             for i in 0..120 {
                 carebill_server::mail::enqueue(
                     tx,
-                    false,
+                    &head,
                     &format!("member{i}@carebill.example"),
                     "A test",
                     "Hello.",
@@ -476,6 +476,12 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
         "the same payment, not a new one"
     );
     assert_eq!(replay.body["amount"], "12.34");
+    // Migration 4 (issue 17): nothing of an old bill was paid elsewhere; each still adds up, and
+    // the bill the replayed payment paid lists it.
+    assert_eq!(s.count("SELECT COUNT(*) FROM bills WHERE other_payments_cents <> 0").await, 0);
+    let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
+    let bill = s.bill(&token, paid_bill).await;
+    assert!(bill["payments"].as_array().unwrap().iter().any(|p| p["payment_id"] == replay.body["id"]));
     s.stop().await;
 }
 
