@@ -14,6 +14,8 @@ export default defineConfig({
     modulePreload: { polyfill: false },
   },
   resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
+  // Tests read the Rust mail templates and kiosk receipt too (the glossary check), from outside ui/.
+  server: process.env.VITEST ? { fs: { allow: [".."] } } : undefined,
   test: {
     environment: "jsdom",
     include: ["tests/**/*.test.ts"],

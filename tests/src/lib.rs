@@ -234,6 +234,9 @@ impl AppHome {
             ("XDG_CONFIG_HOME".into(), dir.join("config").into()),
             ("XDG_CACHE_HOME".into(), dir.join("cache").into()),
             ("NO_AT_BRIDGE".into(), "1".into()),
+            // Every test runs in one locale, whatever the machine's.
+            ("LANG".into(), "en_US.UTF-8".into()),
+            ("LC_ALL".into(), "en_US.UTF-8".into()),
         ]
     }
 }
@@ -481,6 +484,30 @@ impl App {
             violations.as_array().is_some_and(Vec::is_empty),
             "accessibility violations on {screen}: {violations:#}"
         );
+    }
+
+    /// Whether the page scrolls sideways, and any element that clips its text (overflow hidden or
+    /// clip with more content than room), as a description for the assertion message.
+    pub async fn layout_problems(&self) -> Vec<String> {
+        let found = self
+            .wd
+            .execute(
+                "const doc = document.documentElement;
+                 const problems = [];
+                 if (doc.scrollWidth > doc.clientWidth + 1) problems.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
+                 for (const el of document.querySelectorAll('body *')) {
+                   if (el.closest('.visually-hidden') || el.getClientRects().length === 0) continue;
+                   const cs = getComputedStyle(el);
+                   const clips = (v) => v === 'hidden' || v === 'clip';
+                   if ((clips(cs.overflowX) && el.scrollWidth > el.clientWidth + 1) || (clips(cs.overflowY) && el.scrollHeight > el.clientHeight + 1))
+                     problems.push(`clipped: ${el.outerHTML.slice(0, 120)}`);
+                 }
+                 return problems;",
+                vec![],
+            )
+            .await
+            .expect("layout script");
+        serde_json::from_value(found.json().clone()).unwrap_or_default()
     }
 
     pub async fn screenshot(&self, path: &Path) {

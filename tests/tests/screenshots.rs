@@ -18,6 +18,16 @@ async fn take_the_readme_screenshots() {
 
     app.screen("Sign in").await;
     app.sees("Demo server").await;
+    // The form itself, painted: the fields and the way to register, not the loading frame.
+    app.until("the sign-in form is painted", || async {
+        match app.wd.find(By::Id("login")).await {
+            Ok(field) => field.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    })
+    .await;
+    app.sees("Create an account").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     app.screenshot(&out.join("sign-in.png")).await;
 
     app.fill("login", DEMO_EMAIL).await;
@@ -38,7 +48,7 @@ async fn take_the_readme_screenshots() {
         .click()
         .await
         .expect("click");
-    app.sees("How the amount adds up").await;
+    app.sees("How this bill adds up").await;
     app.screenshot(&out.join("bill-detail.png")).await;
 
     app.click("Pay this bill").await;
@@ -48,6 +58,26 @@ async fn take_the_readme_screenshots() {
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
     app.screenshot(&out.join("review.png")).await;
+    app.wd
+        .find(By::XPath("//button[starts-with(normalize-space(), 'Pay $')]"))
+        .await
+        .expect("pay")
+        .click()
+        .await
+        .expect("click");
+    app.screen("Payment received").await;
+    app.click("View receipt").await;
+    app.screen("Receipt").await;
+    app.screenshot(&out.join("receipt.png")).await;
+
+    // The largest text size, as a member who needs it sees the dashboard and a bill.
+    app.click("Account").await;
+    app.screen("Account and settings").await;
+    app.check("text-size-largest").await;
+    app.click("Dashboard").await;
+    app.screen("Hello, Jordan").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.screenshot(&out.join("dashboard-largest-text.png")).await;
     app.quit().await;
 }
 
@@ -76,8 +106,8 @@ async fn take_the_kiosk_screenshots() {
     app.screen("Find your bill").await;
     app.fill("statement-number", &statement).await;
     app.fill("last-name", "Rivera").await;
+    app.fill("dob-month", "04").await;
     app.fill("dob-day", "12").await;
-    app.fill("dob-month", "4").await;
     app.fill("dob-year", "1985").await;
     app.screenshot(&out.join("kiosk-lookup.png")).await;
     app.click("Find my bill").await;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, date, money, period, statusLabel } from "../src/lib/format";
+import { ago, date, dateTime, money, period, statusLabel } from "../src/lib/format";
 import { fieldId } from "../src/lib/api";
 
 describe("money", () => {
@@ -21,11 +21,17 @@ describe("money", () => {
 });
 
 describe("dates", () => {
-  it("formats calendar dates without a time zone shift", () => {
-    expect(date("2026-01-01")).toBe("1 Jan 2026");
-    expect(date("2026-12-31")).toBe("31 Dec 2026");
-    expect(period("2026-03-03", "2026-03-03")).toBe("3 Mar 2026");
-    expect(period("2026-03-03", "2026-03-05")).toBe("3 Mar 2026 – 5 Mar 2026");
+  it("formats calendar dates the US way, without a time zone shift", () => {
+    expect(date("2026-01-01")).toBe("Jan 1, 2026");
+    expect(date("2026-12-31")).toBe("Dec 31, 2026");
+    expect(date("2026-12-05")).toBe("Dec 5, 2026");
+    expect(period("2026-03-03", "2026-03-03")).toBe("Mar 3, 2026");
+    expect(period("2026-03-03", "2026-03-05")).toBe("Mar 3, 2026 – Mar 5, 2026");
+  });
+  it("gives every instant its year and a 12-hour clock", () => {
+    const at = new Date(2026, 11, 5, 14, 2).toISOString();
+    expect(dateTime(at)).toBe("Dec 5, 2026, 2:02 PM");
+    expect(dateTime(new Date(2027, 0, 9, 9, 30).toISOString())).toBe("Jan 9, 2027, 9:30 AM");
   });
   it("says how long ago", () => {
     const now = new Date("2026-11-27T12:00:00Z");
@@ -37,7 +43,8 @@ describe("dates", () => {
   });
   it("labels statuses in plain words", () => {
     expect(statusLabel("partially_paid")).toBe("Partly paid");
-    expect(statusLabel("failed")).toBe("Declined");
+    expect(statusLabel("failed")).toBe("Declined, not charged");
+    expect(statusLabel("pending")).toBe("Processing");
   });
 });
 

@@ -5,14 +5,15 @@ import GuestPay from "../src/screens/GuestPay.svelte";
 import GuestLookup from "../src/screens/GuestLookup.svelte";
 import Welcome from "../src/screens/Welcome.svelte";
 import { app } from "../src/lib/app.svelte";
-import type { BillDetail } from "../src/lib/bindings";
+import type { GuestBillView } from "../src/lib/bindings";
+import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
 const BILL = {
-  id: "b9", account_number: "A9", statement_number: "LSC26000011", kind: "hospital", provider: "Lakeside Surgery Center", facility: "Lakeside",
+  id: "b9", account_number: "A9", statement_number: "LSC26000011", kind: "hospital", provider: "Lakeside Surgery Center", facility: "Lakeside Surgery Center",
   service_date_from: "2026-09-20", service_date_to: "2026-09-20", statement_date: "2026-10-01", due_date: "2026-12-09",
   total_charges: "2140.00", insurance_paid: "1018.38", adjustments: "870.60", amount_due: "251.02", balance: "251.02",
-  pending_amount: "0.00", payable: "251.02", status: "open",
+  pending_amount: "0.00", payable: "251.02", status: "open", payments_made: "0.00", other_payments: "0.00", billing_phone: "1-800-555-0113", payments: [],
   line_items: [{ service_date: "2026-09-20", description: "MRI of knee without contrast", code: "73721", quantity: 1, charge: "1800.00", insurance_paid: "831.06", adjustment: "774.00", patient_responsibility: "194.94" }],
 };
 const PAID = { id: "p9", status: "succeeded", amount: "251.02", confirmation_number: "CB-TM7R-RTV8", allocations: [{ bill_id: "b9", amount: "251.02" }], payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-28T10:00:00Z", settled_at: null, failure: null, idempotency_key: null, source: "guest" };
@@ -60,8 +61,9 @@ describe("Kiosk", () => {
 
   it("pays the guest's bill once however often Pay is pressed, and offers no way to save the card", async () => {
     kiosk();
-    app.route = { screen: "guest_pay", bill: BILL as unknown as BillDetail };
-    respond("guest_bill", () => BILL);
+    app.plan = PLAN;
+    app.route = { screen: "guest_pay", bill: { bill: BILL, overdue: true } as unknown as GuestBillView };
+    respond("guest_bill", () => ({ bill: BILL, overdue: true }));
     respond("validate_card_number", () => ({ brand: "visa", brand_name: "Visa", cvc_length: 3 }));
     respond("validate_card_expiry", () => null);
     respond("validate_card_cvc", () => null);
@@ -77,6 +79,13 @@ describe("Kiosk", () => {
     respond("guest_receipt_qr", () => ({ size: 21, path: "M0 0h1v1h-1z" }));
     const { container } = render(GuestPay);
     expect(screen.getByText("MRI of knee without contrast")).toBeTruthy();
+    // The bill adds up on screen: a "You owe" column, a total, and the Overdue badge.
+    expect(screen.getByRole("columnheader", { name: "You owe" })).toBeTruthy();
+    expect(screen.getByRole("rowheader", { name: "Totals" })).toBeTruthy();
+    expect(screen.getByText("Overdue")).toBeTruthy();
+    expect(screen.queryByText("Where")).toBeNull();
+    expect(screen.getAllByText("1-800-555-0142").length).toBeGreaterThan(0);
+    expect(screen.getByText("1-800-555-0113")).toBeTruthy();
     expect(screen.queryByLabelText(/Save this/)).toBeNull();
     await fireEvent.input(screen.getByLabelText("Card number"), { target: { value: "4242424242424242" } });
     await fireEvent.input(screen.getByLabelText("Month"), { target: { value: "12" } });

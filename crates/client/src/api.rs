@@ -464,6 +464,30 @@ impl ApiClient {
             .await
     }
 
+    /// The plan's facts; `None` when `etag` is still current (304).
+    pub async fn plan(&self, etag: Option<&str>) -> ClientResult<Option<(PlanInfo, Option<String>)>> {
+        let extra: Vec<(&str, String)> = etag.map(|e| vec![("If-None-Match", e.to_string())]).unwrap_or_default();
+        let a = self
+            .call(
+                Method::GET,
+                self.url("/v1/plan"),
+                None,
+                Auth::None,
+                Retry::Idempotent,
+                &extra,
+            )
+            .await?;
+        if a.status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let etag = a
+            .headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Some((serde_json::from_slice(&a.body)?, etag)))
+    }
+
     // --- Sync -----------------------------------------------------------------------------------
 
     pub async fn sync(&self, cursor: &str, etag: Option<&str>) -> ClientResult<SyncAnswer> {

@@ -18,7 +18,8 @@ use crate::types::*;
 
 pub const CACHE_FILE: &str = "cache.db";
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- Narrow rows for filtering and sorting; the documents live in bill_docs and are read only for
 -- the rows shown.
@@ -69,7 +70,62 @@ CREATE TABLE outbox (
     result          TEXT,
     error           TEXT
 ) WITHOUT ROWID;
-"#];
+"#,
+    // 2 (issue 17): bills carry what the member paid, what was paid elsewhere, the payments
+    // applied and the provider's phone. Documents synced before keep working (their amounts are
+    // filled in by `fill_bill_amounts`), and the next sync pulls every bill again to fill the rest.
+    r#"
+DELETE FROM meta WHERE key IN ('cursor', 'etag');
+"#,
+];
+
+/// Runs after migration `after` in its transaction: the data steps SQL cannot do exactly.
+fn migrate_data(tx: &Connection, after: usize) -> ClientResult<()> {
+    if after == 2 {
+        fill_bill_amounts(tx)?;
+    }
+    Ok(())
+}
+
+/// Bill documents written before bills said what the member paid: `payments_made` is what the
+/// amount due and the balance say (nothing was recorded as paid elsewhere then), so an old copy
+/// still adds up offline. Money is computed as `Money`, never in SQL's floating point.
+fn fill_bill_amounts(tx: &Connection) -> ClientResult<()> {
+    let docs: Vec<(String, String, String)> = tx
+        .prepare("SELECT id, summary, detail FROM bill_docs")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let fill = |text: &str, detail: bool| -> ClientResult<Option<String>> {
+        let mut v: serde_json::Value = serde_json::from_str(text)?;
+        let Some(doc) = v.as_object_mut() else {
+            return Ok(None);
+        };
+        if doc.contains_key("payments_made") {
+            return Ok(None);
+        }
+        let amount = |key: &str| doc.get(key).and_then(|m| m.as_str()).and_then(|m| Money::parse(m).ok());
+        let made = match (amount("amount_due"), amount("balance")) {
+            (Some(due), Some(balance)) => due.checked_sub(balance).unwrap_or(Money::ZERO),
+            _ => Money::ZERO,
+        };
+        doc.insert("payments_made".into(), made.to_string().into());
+        doc.insert("other_payments".into(), Money::ZERO.to_string().into());
+        doc.insert("billing_phone".into(), serde_json::Value::Null);
+        if detail {
+            doc.insert("payments".into(), serde_json::Value::Array(Vec::new()));
+        }
+        Ok(Some(serde_json::to_string(&v)?))
+    };
+    for (id, summary, detail) in docs {
+        if let (Some(summary), Some(detail)) = (fill(&summary, false)?, fill(&detail, true)?) {
+            tx.execute(
+                "UPDATE bill_docs SET summary = ?2, detail = ?3 WHERE id = ?1",
+                params![id, summary, detail],
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// The member's cache. Cheap to clone; queries run on the blocking pool.
 #[derive(Clone)]
@@ -88,6 +144,7 @@ fn migrate(conn: &mut Connection) -> ClientResult<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
+        migrate_data(&tx, i + 1)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -466,9 +523,11 @@ pub fn bills_page(
     let (inner_order, outer_order) = (render(""), render("page."));
     let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
     let arg_refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let total: u32 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM bills {filter}"))?
-        .query_row(arg_refs.as_slice(), |r| r.get(0))?;
+    let (total, total_payable): (u32, i64) = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*), COALESCE(SUM(payable_cents), 0) FROM bills {filter}"
+        ))?
+        .query_row(arg_refs.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?;
     // Sort and cut the narrow rows first; read documents for the page only.
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.summary FROM (SELECT id, due_date, balance_cents FROM bills {filter} ORDER BY {inner_order} LIMIT {limit} OFFSET {}) AS page
@@ -488,6 +547,7 @@ pub fn bills_page(
     Ok(BillsPage {
         bills,
         total,
+        total_payable: Money::from_cents(total_payable),
         offset: q.offset,
         providers,
         freshness,
@@ -561,12 +621,44 @@ pub fn payments_page(conn: &Connection, q: &PaymentQuery, freshness: Freshness) 
     let mut stmt = conn.prepare_cached("SELECT DISTINCT year FROM payments ORDER BY year DESC")?;
     let years = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i32>, _>>()?;
     Ok(PaymentsPage {
+        bills: bill_labels(conn, &payments)?,
         payments,
         total,
         offset: q.offset,
         years,
         freshness,
     })
+}
+
+/// Provider and statement of every bill the payments paid that the copy holds, in first-seen order.
+fn bill_labels(conn: &Connection, payments: &[Payment]) -> ClientResult<Vec<BillLabel>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.provider, json_extract(d.summary, '$.statement_number') FROM bills b
+         JOIN bill_docs d ON d.id = b.id WHERE b.id = ?1",
+    )?;
+    let mut labels: Vec<BillLabel> = Vec::new();
+    for bill_id in payments.iter().flat_map(|p| p.allocations.iter().map(|a| &a.bill_id)) {
+        if labels.iter().any(|l| &l.bill_id == bill_id) {
+            continue;
+        }
+        let found: Option<(String, Option<String>)> =
+            stmt.query_row([bill_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        if let Some((provider, statement)) = found {
+            labels.push(BillLabel {
+                bill_id: bill_id.clone(),
+                provider,
+                statement_number: statement.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(labels)
+}
+
+pub fn payment(conn: &Connection, id: &str) -> ClientResult<Option<Payment>> {
+    let data: Option<String> = conn
+        .query_row("SELECT data FROM payments WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
 }
 
 pub fn payment_by_key(conn: &Connection, key: &str) -> ClientResult<Option<Payment>> {
@@ -597,14 +689,37 @@ pub fn autopay(conn: &Connection) -> ClientResult<Option<Autopay>> {
 
 pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshness) -> ClientResult<Dashboard> {
     let today = business_date.format("%Y-%m-%d").to_string();
-    let (payable, pending, open, overdue, next_due): (i64, i64, u32, u32, Option<String>) = conn.query_row(
-        "SELECT COALESCE(SUM(payable_cents), 0), COALESCE(SUM(pending_cents), 0), COUNT(*),
-                COALESCE(SUM(payable_cents > 0 AND due_date < ?1), 0),
-                MIN(CASE WHEN payable_cents > 0 AND due_date >= ?1 THEN due_date END)
+    let (payable, balance, pending, open, overdue, overdue_cents): (i64, i64, i64, u32, u32, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(payable_cents), 0), COALESCE(SUM(balance_cents), 0), COALESCE(SUM(pending_cents), 0),
+                COUNT(*), COALESCE(SUM(payable_cents > 0 AND due_date < ?1), 0),
+                COALESCE(SUM(CASE WHEN due_date < ?1 THEN payable_cents ELSE 0 END), 0)
          FROM bills WHERE balance_cents > 0",
         [&today],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
+    let next_due = conn
+        .query_row(
+            "SELECT id, due_date, payable_cents, provider FROM bills
+             WHERE balance_cents > 0 AND payable_cents > 0 AND due_date >= ?1 ORDER BY due_date, id LIMIT 1",
+            [&today],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?
+        .and_then(|(bill_id, due, cents, provider)| {
+            Some(NextDue {
+                bill_id,
+                due_date: NaiveDate::parse_from_str(&due, "%Y-%m-%d").ok()?,
+                amount: Money::from_cents(cents),
+                provider,
+            })
+        });
     let autopay = autopay(conn)?.map(|a| AutopaySummary {
         payment_method: a.payment_method.clone(),
         next_charge: a
@@ -624,12 +739,58 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
     .payments;
     Ok(Dashboard {
         total_payable: Money::from_cents(payable),
+        total_balance: Money::from_cents(balance),
         pending: Money::from_cents(pending),
-        next_due_date: next_due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        overdue_amount: Money::from_cents(overdue_cents),
         overdue_count: overdue,
         open_count: open,
+        next_due,
         autopay,
+        recent_bills: bill_labels(conn, &recent)?,
         recent_payments: recent,
         freshness,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 2: a bill document synced by an earlier release (no `payments_made`) still adds
+    /// up after the upgrade, and the next sync pulls everything again.
+    #[test]
+    fn bill_documents_from_before_issue_17_still_add_up() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let old = r#"{"id":"bil_1","account_number":"A-1","statement_number":"S-1","kind":"professional",
+            "provider":"Summit Family Practice","facility":"Summit Family Practice",
+            "service_date_from":"2026-09-01","service_date_to":"2026-09-01","statement_date":"2026-09-20",
+            "due_date":"2026-10-20","total_charges":"200.00","insurance_paid":"120.00","adjustments":"30.00",
+            "amount_due":"50.00","balance":"35.50","pending_amount":"5.00","payable":"30.50","status":"partially_paid"}"#;
+        let detail = format!("{}, \"line_items\": []}}", old.trim_end_matches('}'));
+        conn.execute(
+            "INSERT INTO bill_docs (id, search, summary, detail) VALUES ('bil_1', '', ?1, ?2)",
+            params![old, detail],
+        )
+        .unwrap();
+        set_meta(&conn, "cursor", "old-cursor").unwrap();
+        migrate(&mut conn).unwrap();
+        let d = bill_detail(&conn, "bil_1").unwrap().unwrap();
+        assert_eq!(
+            (d.bill.payments_made.to_string(), d.bill.other_payments.to_string()),
+            ("14.50".into(), "0.00".into())
+        );
+        assert!(d.payments.is_empty());
+        let summary: String = conn
+            .query_row("SELECT summary FROM bill_docs WHERE id = 'bil_1'", [], |r| r.get(0))
+            .unwrap();
+        let summary: Bill = serde_json::from_str(&summary).unwrap();
+        assert_eq!(summary.payments_made.to_string(), "14.50");
+        assert_eq!(
+            meta(&conn, "cursor").unwrap(),
+            None,
+            "the next sync pulls every bill again"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! The amount rule is the billing crate's (`validate::payment_amount`, `within_payable`), so the
 //! app refuses exactly what the server would, with the same codes and sentences.
 
+use chrono::NaiveDate;
 use std::future::Future;
 use std::time::Duration;
 
@@ -69,6 +70,9 @@ pub struct PaymentReview {
     pub method: PaymentMethodSummary,
     /// For bank payments: the authorization to accept.
     pub ach_authorization: Option<AchAuthorization>,
+    /// The plan's business date when the review was made: the day a card is charged, and the
+    /// first day a bank debit may be made. `None` before the service has said its date.
+    pub payment_date: Option<NaiveDate>,
 }
 
 /// How a submitted payment ended, as far as is known.
@@ -156,8 +160,10 @@ pub(crate) fn new_review(
     lines: Vec<ReviewLine>,
     method: PaymentMethodSummary,
     ach_authorization: Option<AchAuthorization>,
+    payment_date: Option<NaiveDate>,
 ) -> PaymentReview {
     PaymentReview {
+        payment_date,
         review_id: outbox::new_key().replace("cb-", "rv-"),
         total: lines.iter().map(|l| l.amount).sum(),
         lines,

@@ -78,10 +78,21 @@ pub struct BillsPage {
     pub bills: Vec<BillRow>,
     /// Bills matching the filters, over all pages.
     pub total: u32,
+    /// What the member owes now on the bills matching the filters, over all pages.
+    pub total_payable: Money,
     pub offset: u32,
     /// Every provider on the member's bills, for the filter.
     pub providers: Vec<String>,
     pub freshness: Freshness,
+}
+
+/// The bill a kiosk guest looked up, as the guest sees it (no payments of the member's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct GuestBillView {
+    pub bill: carebill_api::types::BillDetail,
+    /// Something is owed and the due date has passed (on the plan's business date).
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +118,9 @@ pub struct PaymentQuery {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentsPage {
     pub payments: Vec<Payment>,
+    /// The bills these payments paid, as the copy knows them (provider and statement), so a
+    /// payment can say what it paid.
+    pub bills: Vec<BillLabel>,
     pub total: u32,
     pub offset: u32,
     /// Years that have payments, newest first, for the filter.
@@ -121,18 +135,44 @@ pub struct AutopaySummary {
     pub next_charge: Option<UpcomingCharge>,
 }
 
+/// Which bill a payment paid, in words a member recognizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BillLabel {
+    pub bill_id: String,
+    pub provider: String,
+    pub statement_number: String,
+}
+
+/// The open bill due next (not yet overdue) and what is owed on it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NextDue {
+    pub bill_id: String,
+    pub due_date: NaiveDate,
+    pub amount: Money,
+    pub provider: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Dashboard {
-    /// What can be paid now, over all open bills.
+    /// What the member owes now, over all open bills (processing payments taken off).
     pub total_payable: Money,
-    /// Payments made but not settled.
+    /// Everything still owed on open bills, processing payments included.
+    pub total_balance: Money,
+    /// The member's payments still processing.
     pub pending: Money,
-    pub next_due_date: Option<NaiveDate>,
+    /// What is owed now on bills past their due date.
+    pub overdue_amount: Money,
     pub overdue_count: u32,
+    /// Bills with something left to pay.
     pub open_count: u32,
+    pub next_due: Option<NextDue>,
     pub autopay: Option<AutopaySummary>,
     pub recent_payments: Vec<Payment>,
+    /// The bills the recent payments paid.
+    pub recent_bills: Vec<BillLabel>,
     pub freshness: Freshness,
 }
 

@@ -51,6 +51,21 @@ pub fn name(name: &str, which: &str) -> ClientResult<String> {
 pub fn date_of_birth(day: &str, month: &str, year: &str, today: NaiveDate) -> ClientResult<String> {
     let pad = |s: &str, n: usize| format!("{:0>n$}", s.trim());
     let iso = format!("{}-{}-{}", pad(year, 4), pad(month, 2), pad(day, 2));
+    // The form asks for month, day and year (the US order), never for `YYYY-MM-DD`.
+    let digits = |s: &str, most: usize| {
+        !s.trim().is_empty() && s.trim().len() <= most && s.trim().bytes().all(|b| b.is_ascii_digit())
+    };
+    if !(digits(month, 2) && digits(day, 2) && year.trim().len() == 4 && digits(year, 4))
+        || validate::iso_date(&iso).is_err()
+    {
+        return Err(invalid(
+            "/date_of_birth",
+            Invalid::new(
+                "invalid_date",
+                "Enter a real date of birth as month, day and year, like 04 12 1985 for April 12, 1985.",
+            ),
+        ));
+    }
     validate::date_of_birth(&iso, today)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .map_err(|e| invalid("/date_of_birth", e))
@@ -161,5 +176,32 @@ mod tests {
         let check = card_number("4242 4242 4242 4242", true).unwrap();
         assert_eq!((check.brand.as_str(), check.cvc_length), ("visa", 3));
         account_number("000123456789", Some(" 000123456789 ")).unwrap();
+    }
+
+    #[test]
+    fn a_date_of_birth_is_month_day_year_and_its_error_says_so() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(
+            date_of_birth(" 12 ", "04", "1985", today).unwrap(),
+            "1985-04-12",
+            "April 12"
+        );
+        for (day, month, year) in [
+            ("31", "2", "1985"),
+            ("12", "13", "1985"),
+            ("12", "4", "85"),
+            ("", "4", "1985"),
+            ("1.5", "4", "1985"),
+        ] {
+            let e = date_of_birth(day, month, year, today).unwrap_err();
+            assert_eq!(
+                (e.code.as_str(), e.field.as_deref()),
+                ("validation_failed", Some("/date_of_birth")),
+                "{month}/{day}/{year}"
+            );
+            assert!(e.message.contains("month, day and year"), "{}", e.message);
+        }
+        let future = date_of_birth("1", "1", "2027", today).unwrap_err();
+        assert!(future.message.contains("in the past"), "{}", future.message);
     }
 }

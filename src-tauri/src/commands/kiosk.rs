@@ -2,6 +2,7 @@
 //! passcode, and guest pay with its receipts (mail, QR code, printer).
 
 use carebill_api::types::*;
+use carebill_client::types::GuestBillView;
 use carebill_client::{ClientCode, ClientError, PaymentReview, SubmitOutcome};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -84,7 +85,7 @@ pub async fn guest_lookup(
     statement_number: String,
     last_name: String,
     date_of_birth: String,
-) -> Result<BillDetail> {
+) -> Result<GuestBillView> {
     if state.config.kiosk.is_none() {
         return Err(not_a_kiosk());
     }
@@ -100,7 +101,7 @@ pub async fn guest_lookup(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn guest_bill(state: State<'_, AppState>) -> Result<BillDetail> {
+pub async fn guest_bill(state: State<'_, AppState>) -> Result<GuestBillView> {
     state.engine.guest_bill().await
 }
 
@@ -132,7 +133,7 @@ pub async fn guest_receipt_qr(state: State<'_, AppState>, confirmation_number: S
     // Built from the payment the engine recorded for this guest, never from the screen's copy.
     let payment = state.engine.guest_paid(&confirmation_number).await?;
     // Not even the clinic's name: the code may be photographed or scanned by anyone.
-    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, None)).map_err(ClientError::internal)
+    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, None, None)).map_err(ClientError::internal)
 }
 
 /// Prints the receipt on the kiosk's configured printer, without a dialog.
@@ -145,7 +146,9 @@ pub async fn guest_print_receipt(state: State<'_, AppState>, confirmation_number
         .receipt_printer
         .clone()
         .ok_or_else(|| ClientError::of(ClientCode::NoPrinter))?;
-    let text = crate::kiosk::receipt_text(&payment, k.clinic_name.as_deref());
+    // Who to call, from the plan's facts (the engine's copy when the service cannot be reached).
+    let plan = state.engine.plan().await.unwrap_or_default();
+    let text = crate::kiosk::receipt_text(&payment, k.clinic_name.as_deref(), plan.as_ref());
     tokio::task::spawn_blocking(move || crate::kiosk::print(&printer, &text))
         .await
         .map_err(ClientError::internal)?

@@ -32,6 +32,13 @@ pub async fn payments(state: State<'_, AppState>, query: PaymentQuery) -> Result
     state.engine.payments(query).await
 }
 
+/// One payment from the member's copy, for its receipt.
+#[tauri::command]
+#[specta::specta]
+pub async fn payment(state: State<'_, AppState>, id: String) -> Result<Payment> {
+    state.engine.payment(&id).await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn payment_methods(state: State<'_, AppState>) -> Result<Vec<PaymentMethod>> {
@@ -48,4 +55,12 @@ pub async fn autopay(state: State<'_, AppState>) -> Result<Option<Autopay>> {
 #[specta::specta]
 pub async fn sync_now(state: State<'_, AppState>) -> Result<()> {
     state.engine.sync().await.map(|_| ())
+}
+
+/// The plan's facts (member services phone, hours, TTY, language assistance); `None` only before
+/// the service has ever answered on this device.
+#[tauri::command]
+#[specta::specta]
+pub async fn plan(state: State<'_, AppState>) -> Result<Option<PlanInfo>> {
+    state.engine.plan().await
 }

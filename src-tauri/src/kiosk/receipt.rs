@@ -1,11 +1,13 @@
 //! The guest receipt: its text (confirmation number, amount, date; nothing about the care), as a
 //! QR code, and printed without a dialog.
 
-use carebill_api::types::Payment;
+use carebill_api::types::{Payment, PlanInfo};
 use serde::{Deserialize, Serialize};
 
-/// What a guest receipt says: confirmation number, amount and date; no name, no care details.
-pub fn receipt_text(payment: &Payment, clinic: Option<&str>) -> String {
+/// What a guest receipt says: confirmation number, amount and date (with its year, US style, in
+/// the kiosk's time); no name, no care details. The printed one also says who to call (`plan`);
+/// the QR code carries only the facts.
+pub fn receipt_text(payment: &Payment, clinic: Option<&str>, plan: Option<&PlanInfo>) -> String {
     let mut text = String::new();
     if let Some(c) = clinic {
         text.push_str(c);
@@ -15,8 +17,22 @@ pub fn receipt_text(payment: &Payment, clinic: Option<&str>) -> String {
         "Carebill payment receipt\nConfirmation: {}\nAmount: {}\nDate: {}\n",
         payment.confirmation_number,
         payment.amount.display_usd(),
-        payment.created_at.format("%Y-%m-%d"),
+        payment
+            .created_at
+            .with_timezone(&chrono::Local)
+            .format("%b %-d, %Y, %-I:%M %p"),
     ));
+    if let Some(plan) = plan {
+        let s = &plan.member_services;
+        text.push_str(&format!(
+            "\nKeep this confirmation number for your records. You may need it if you call.\n\
+             Questions? Call {} member services at {} (TTY {}), {}.\n",
+            plan.name, s.phone, s.tty, s.hours.en
+        ));
+        for t in &plan.language_assistance {
+            text.push_str(&format!("{}\n", t.text));
+        }
+    }
     text
 }
 
@@ -111,10 +127,33 @@ mod tests {
             idempotency_key: Some("guest:kiosk_1:cb-1".into()),
             source: PaymentSource::Guest,
         };
-        let text = receipt_text(&payment, None);
-        assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("2026-11-28"));
+        let text = receipt_text(&payment, None, None);
+        assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("Nov 28, 2026, "));
+        assert!(
+            text.contains(" AM\n") || text.contains(" PM\n"),
+            "a 12-hour clock: {text}"
+        );
         assert!(!text.contains("bil_secret") && !text.contains("kiosk_1"));
-        assert!(receipt_text(&payment, Some("Northside Clinic")).starts_with("Northside Clinic\n"));
+        assert!(!text.contains("member services"), "the QR code's text names no phone");
+        let plan = PlanInfo {
+            name: "Example Health Plan".into(),
+            member_services: MemberServices {
+                phone: "1-800-555-0100".into(),
+                tty: "711".into(),
+                hours: LocalizedText {
+                    en: "weekdays, 8 a.m. to 6 p.m.".into(),
+                    es: None,
+                },
+            },
+            language_assistance: vec![Tagline {
+                lang: "es".into(),
+                text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
+            }],
+        };
+        let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan));
+        assert!(printed.starts_with("Northside Clinic\n"));
+        assert!(printed.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));
+        assert!(printed.contains("ATENCIÓN"));
     }
 
     #[test]

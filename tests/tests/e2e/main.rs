@@ -3,6 +3,7 @@
 
 mod kiosk;
 mod pay;
+mod text_size;
 mod update;
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
@@ -67,9 +68,8 @@ async fn register_with_a_weak_then_a_good_password_and_verify_by_email() {
     app.fill("member-id", "M200000002").await;
     app.fill("first-name", "Alex").await;
     app.fill("last-name", "Rivera").await;
-    app.fill("dob-day", "12").await;
-    app.fill("dob-month", "4").await;
-    app.fill("dob-year", "1985").await;
+    // Month, day, year, the US order; a whole date typed into the first field fills all three.
+    app.fill("dob-month", "4/12/1985").await;
     app.fill("email", ALEX_EMAIL).await;
     app.fill("password", "password123").await;
     app.click("Create account").await;

@@ -210,7 +210,7 @@ async fn pay_one_bill_in_full_by_visa_and_find_it_in_history() {
         .iter()
         .map(|b| cents(b["payable"].as_str().expect("payable")))
         .sum();
-    app.sees(&format!("Pay total due, {}", usd(total))).await;
+    app.sees(&format!("Pay what you owe now, {}", usd(total))).await;
     s.done().await;
 }
 

@@ -1,7 +1,7 @@
 // App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
-import type { BillDetail, BillStatusFilter, EngineEvent, Payment, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
+import type { GuestBillView, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 /** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
  * parameters are checked where it is opened and where it reads them). */
@@ -25,7 +25,7 @@ export type Route =
   | { screen: "receipt"; payment: Payment }
   | { screen: "welcome" }
   | { screen: "guest_lookup" }
-  | { screen: "guest_pay"; bill: BillDetail };
+  | { screen: "guest_pay"; bill: GuestBillView };
 
 export type Screen = Route["screen"];
 
@@ -52,7 +52,18 @@ export const app = $state({
   resolved: 0,
   /** A newer version on offer (members' apps only; a kiosk updates itself when IT allows). */
   update: null as UpdateInfo | null,
+  /** The plan's facts (member services phone, hours, language assistance); null until known. */
+  plan: null as PlanInfo_Serialize | null,
 });
+
+/** Asks for the plan's facts (the engine answers from its copy when offline or recently asked). */
+export async function loadPlan() {
+  try {
+    app.plan = (await call(commands.plan())) ?? app.plan;
+  } catch {
+    // Keep what is shown; the next sync asks again.
+  }
+}
 
 /** Shows a screen and moves focus to its heading, so screen readers announce it. */
 export async function go(to: Route | PlainScreen, flash: typeof app.flash = null) {
@@ -116,6 +127,7 @@ function onEngineEvent(e: EngineEvent) {
   switch (e.type) {
     case "sync":
       app.sync = e as unknown as SyncStatus;
+      if (app.sync.state === "synced") loadPlan();
       break;
     case "session_expired":
       app.sessionExpired = true;
@@ -168,6 +180,7 @@ export async function boot() {
   await events.engineEvent.listen((event) => onEngineEvent(event.payload));
   const startup = await call(commands.startup());
   app.startup = startup;
+  loadPlan();
   if (startup.screen === "welcome") {
     await go("welcome");
   } else if (startup.session) {

@@ -29,8 +29,8 @@ export const commands = {
 	kioskEndSession: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("kiosk_end_session")),
 	/**  Leaves kiosk mode (closes the app) with the admin passcode; attempts are throttled. */
 	kioskExit: (passcode: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("kiosk_exit", { passcode })),
-	guestLookup: (statementNumber: string, lastName: string, dateOfBirth: string) => typedError<BillDetail, ClientError_Serialize>(__TAURI_INVOKE("guest_lookup", { statementNumber, lastName, dateOfBirth })),
-	guestBill: () => typedError<BillDetail, ClientError_Serialize>(__TAURI_INVOKE("guest_bill")),
+	guestLookup: (statementNumber: string, lastName: string, dateOfBirth: string) => typedError<GuestBillView_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_lookup", { statementNumber, lastName, dateOfBirth })),
+	guestBill: () => typedError<GuestBillView_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_bill")),
 	guestPrepare: (amount: string, token: ProcessorToken_Deserialize) => typedError<PaymentReview_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_prepare", { amount, token })),
 	guestSubmit: (reviewId: string, acceptAch: boolean) => typedError<SubmitOutcome_Serialize, ClientError_Serialize>(__TAURI_INVOKE("guest_submit", { reviewId, acceptAch })),
 	guestMailReceipt: (confirmationNumber: string, email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("guest_mail_receipt", { confirmationNumber, email })),
@@ -67,9 +67,16 @@ export const commands = {
 	bills: (query: BillQuery_Deserialize) => typedError<BillsPage_Serialize, ClientError_Serialize>(__TAURI_INVOKE("bills", { query })),
 	bill: (id: string) => typedError<BillView_Serialize, ClientError_Serialize>(__TAURI_INVOKE("bill", { id })),
 	payments: (query: PaymentQuery_Deserialize) => typedError<PaymentsPage_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payments", { query })),
+	/**  One payment from the member's copy, for its receipt. */
+	payment: (id: string) => typedError<Payment_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payment", { id })),
 	paymentMethods: () => typedError<PaymentMethod_Serialize[], ClientError_Serialize>(__TAURI_INVOKE("payment_methods")),
 	autopay: () => typedError<Autopay | null, ClientError_Serialize>(__TAURI_INVOKE("autopay")),
 	syncNow: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("sync_now")),
+	/**
+	 *  The plan's facts (member services phone, hours, TTY, language assistance); `None` only before
+	 *  the service has ever answered on this device.
+	 */
+	plan: () => typedError<PlanInfo_Serialize | null, ClientError_Serialize>(__TAURI_INVOKE("plan")),
 	/**  Tokenizes a card at the processor. The number and security code live only for this call. */
 	tokenizeCard: (card: CardDetails) => typedError<ProcessorToken_Serialize, ClientError_Serialize>(__TAURI_INVOKE("tokenize_card", { card })),
 	tokenizeBankAccount: (account: BankAccountDetails) => typedError<ProcessorToken_Serialize, ClientError_Serialize>(__TAURI_INVOKE("tokenize_bank_account", { account })),
@@ -203,40 +210,30 @@ export type BankAccountDetails = {
 };
 
 /**  A bill with its amounts as of now. */
-export type Bill = {
-	id: string,
-	/**  The provider's account number for the patient. */
-	account_number: string,
-	/**  The statement's number, printed on the paper bill. */
-	statement_number: string,
-	kind: BillKind,
-	/**  Who provided the care. */
-	provider: string,
-	/**  Where the care was provided. */
-	facility: string,
-	service_date_from: string,
-	service_date_to: string,
-	statement_date: string,
-	due_date: string,
-	total_charges: string,
-	insurance_paid: string,
-	/**  Reductions (contractual adjustments, discounts); never negative. */
-	adjustments: string,
-	/**  `total_charges - insurance_paid - adjustments`. */
-	amount_due: string,
-	/**  `amount_due` less settled payments. */
-	balance: string,
-	/**  Payments made but not yet settled. */
-	pending_amount: string,
-	/**  `balance - pending_amount`: what can be paid now. */
-	payable: string,
-	status: BillStatus,
-};
+export type Bill = Bill_Serialize | Bill_Deserialize;
 
-/**  A bill with its line items. */
-export type BillDetail = {
+/**  A bill with its line items and the payments applied to it. */
+export type BillDetail = BillDetail_Serialize | BillDetail_Deserialize;
+
+/**  A bill with its line items and the payments applied to it. */
+export type BillDetail_Deserialize = {
 	line_items: LineItem[],
-} & Bill;
+	/**
+	 *  Every payment with a part on this bill (declined ones too), newest first. Empty in the
+	 *  guest view: a kiosk guest sees the bill, not the member's payments.
+	 */
+	payments: BillPayment_Deserialize[],
+} & Bill_Deserialize;
+
+/**  A bill with its line items and the payments applied to it. */
+export type BillDetail_Serialize = {
+	line_items: LineItem[],
+	/**
+	 *  Every payment with a part on this bill (declined ones too), newest first. Empty in the
+	 *  guest view: a kiosk guest sees the bill, not the member's payments.
+	 */
+	payments: BillPayment_Serialize[],
+} & Bill_Serialize;
 
 /**  Who issued the bill. */
 export type BillKind = 
@@ -244,6 +241,42 @@ export type BillKind =
 "hospital" | 
 /**  A clinician's bill. */
 "professional";
+
+/**  Which bill a payment paid, in words a member recognizes. */
+export type BillLabel = {
+	bill_id: string,
+	provider: string,
+	statement_number: string,
+};
+
+/**  A payment as it applies to one bill. */
+export type BillPayment = BillPayment_Serialize | BillPayment_Deserialize;
+
+/**  A payment as it applies to one bill. */
+export type BillPayment_Deserialize = {
+	payment_id: string,
+	confirmation_number: string,
+	status: PaymentStatus,
+	/**  The part of the payment applied to this bill (a payment may pay several bills). */
+	amount: string,
+	payment_method: PaymentMethodSummary,
+	created_at: string,
+	settled_at?: string | null,
+	source: PaymentSource,
+};
+
+/**  A payment as it applies to one bill. */
+export type BillPayment_Serialize = {
+	payment_id: string,
+	confirmation_number: string,
+	status: PaymentStatus,
+	/**  The part of the payment applied to this bill (a payment may pay several bills). */
+	amount: string,
+	payment_method: PaymentMethodSummary,
+	created_at: string,
+	settled_at: string | null,
+	source: PaymentSource,
+};
 
 export type BillQuery = BillQuery_Serialize | BillQuery_Deserialize;
 
@@ -280,12 +313,23 @@ export type BillQuery_Serialize = {
 };
 
 /**  A bill as a list shows it. */
-export type BillRow = {
+export type BillRow = BillRow_Serialize | BillRow_Deserialize;
+
+/**  A bill as a list shows it. */
+export type BillRow_Deserialize = {
 	/**  Something is payable and the due date has passed (on the plan's business date). */
 	overdue: boolean,
 	/**  A payment for this bill is being confirmed: it cannot be paid again until that resolves. */
 	payment_in_flight: boolean,
-} & Bill;
+} & Bill_Deserialize;
+
+/**  A bill as a list shows it. */
+export type BillRow_Serialize = {
+	/**  Something is payable and the due date has passed (on the plan's business date). */
+	overdue: boolean,
+	/**  A payment for this bill is being confirmed: it cannot be paid again until that resolves. */
+	payment_in_flight: boolean,
+} & Bill_Serialize;
 
 export type BillSort = "due_date_asc" | "due_date_desc" | "amount_desc" | "amount_asc";
 
@@ -303,25 +347,101 @@ export type BillStatusFilter = "open" | "paid" | "all";
 export type BillView = BillView_Serialize | BillView_Deserialize;
 
 export type BillView_Deserialize = {
-	bill: BillDetail,
+	bill: BillDetail_Deserialize,
 	overdue: boolean,
 	payment_in_flight: boolean,
 	freshness: Freshness_Deserialize,
 };
 
 export type BillView_Serialize = {
-	bill: BillDetail,
+	bill: BillDetail_Serialize,
 	overdue: boolean,
 	payment_in_flight: boolean,
 	freshness: Freshness_Serialize,
 };
 
+/**  A bill with its amounts as of now. */
+export type Bill_Deserialize = {
+	id: string,
+	/**  The provider's account number for the patient. */
+	account_number: string,
+	/**  The statement's number, printed on the paper bill. */
+	statement_number: string,
+	kind: BillKind,
+	/**  Who provided the care. */
+	provider: string,
+	/**  Where the care was provided. */
+	facility: string,
+	service_date_from: string,
+	service_date_to: string,
+	statement_date: string,
+	due_date: string,
+	total_charges: string,
+	insurance_paid: string,
+	/**  Reductions (contractual adjustments, discounts); never negative. */
+	adjustments: string,
+	/**  `total_charges - insurance_paid - adjustments`: the member's responsibility. */
+	amount_due: string,
+	/**  The member's payments to this bill that have settled. */
+	payments_made: string,
+	/**  Paid at the provider's office or by another party, as the plan's records say. */
+	other_payments: string,
+	/**  `amount_due - payments_made - other_payments`. */
+	balance: string,
+	/**  The member's payments still processing (not yet settled). */
+	pending_amount: string,
+	/**  `balance - pending_amount`: what the member owes now. */
+	payable: string,
+	status: BillStatus,
+	/**  The provider's billing office phone, when the plan's records have it. */
+	billing_phone?: string | null,
+};
+
+/**  A bill with its amounts as of now. */
+export type Bill_Serialize = {
+	id: string,
+	/**  The provider's account number for the patient. */
+	account_number: string,
+	/**  The statement's number, printed on the paper bill. */
+	statement_number: string,
+	kind: BillKind,
+	/**  Who provided the care. */
+	provider: string,
+	/**  Where the care was provided. */
+	facility: string,
+	service_date_from: string,
+	service_date_to: string,
+	statement_date: string,
+	due_date: string,
+	total_charges: string,
+	insurance_paid: string,
+	/**  Reductions (contractual adjustments, discounts); never negative. */
+	adjustments: string,
+	/**  `total_charges - insurance_paid - adjustments`: the member's responsibility. */
+	amount_due: string,
+	/**  The member's payments to this bill that have settled. */
+	payments_made: string,
+	/**  Paid at the provider's office or by another party, as the plan's records say. */
+	other_payments: string,
+	/**  `amount_due - payments_made - other_payments`. */
+	balance: string,
+	/**  The member's payments still processing (not yet settled). */
+	pending_amount: string,
+	/**  `balance - pending_amount`: what the member owes now. */
+	payable: string,
+	status: BillStatus,
+	/**  The provider's billing office phone, when the plan's records have it. */
+	billing_phone: string | null,
+};
+
 export type BillsPage = BillsPage_Serialize | BillsPage_Deserialize;
 
 export type BillsPage_Deserialize = {
-	bills: BillRow[],
+	bills: BillRow_Deserialize[],
 	/**  Bills matching the filters, over all pages. */
 	total: number,
+	/**  What the member owes now on the bills matching the filters, over all pages. */
+	total_payable: string,
 	offset: number,
 	/**  Every provider on the member's bills, for the filter. */
 	providers: string[],
@@ -329,9 +449,11 @@ export type BillsPage_Deserialize = {
 };
 
 export type BillsPage_Serialize = {
-	bills: BillRow[],
+	bills: BillRow_Serialize[],
 	/**  Bills matching the filters, over all pages. */
 	total: number,
+	/**  What the member owes now on the bills matching the filters, over all pages. */
+	total_payable: string,
 	offset: number,
 	/**  Every provider on the member's bills, for the filter. */
 	providers: string[],
@@ -396,28 +518,42 @@ export type CreateAccountRequest = {
 export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
 
 export type Dashboard_Deserialize = {
-	/**  What can be paid now, over all open bills. */
+	/**  What the member owes now, over all open bills (processing payments taken off). */
 	total_payable: string,
-	/**  Payments made but not settled. */
+	/**  Everything still owed on open bills, processing payments included. */
+	total_balance: string,
+	/**  The member's payments still processing. */
 	pending: string,
-	next_due_date?: string | null,
+	/**  What is owed now on bills past their due date. */
+	overdue_amount: string,
 	overdue_count: number,
+	/**  Bills with something left to pay. */
 	open_count: number,
+	next_due?: NextDue | null,
 	autopay?: AutopaySummary_Deserialize | null,
 	recent_payments: Payment_Deserialize[],
+	/**  The bills the recent payments paid. */
+	recent_bills: BillLabel[],
 	freshness: Freshness_Deserialize,
 };
 
 export type Dashboard_Serialize = {
-	/**  What can be paid now, over all open bills. */
+	/**  What the member owes now, over all open bills (processing payments taken off). */
 	total_payable: string,
-	/**  Payments made but not settled. */
+	/**  Everything still owed on open bills, processing payments included. */
+	total_balance: string,
+	/**  The member's payments still processing. */
 	pending: string,
-	next_due_date: string | null,
+	/**  What is owed now on bills past their due date. */
+	overdue_amount: string,
 	overdue_count: number,
+	/**  Bills with something left to pay. */
 	open_count: number,
+	next_due: NextDue | null,
 	autopay: AutopaySummary_Serialize | null,
 	recent_payments: Payment_Serialize[],
+	/**  The bills the recent payments paid. */
+	recent_bills: BillLabel[],
 	freshness: Freshness_Serialize,
 };
 
@@ -569,6 +705,23 @@ export type Freshness_Serialize = {
 
 export type Funding = "credit" | "debit";
 
+/**  The bill a kiosk guest looked up, as the guest sees it (no payments of the member's). */
+export type GuestBillView = GuestBillView_Serialize | GuestBillView_Deserialize;
+
+/**  The bill a kiosk guest looked up, as the guest sees it (no payments of the member's). */
+export type GuestBillView_Deserialize = {
+	bill: BillDetail_Deserialize,
+	/**  Something is owed and the due date has passed (on the plan's business date). */
+	overdue: boolean,
+};
+
+/**  The bill a kiosk guest looked up, as the guest sees it (no payments of the member's). */
+export type GuestBillView_Serialize = {
+	bill: BillDetail_Serialize,
+	/**  Something is owed and the due date has passed (on the plan's business date). */
+	overdue: boolean,
+};
+
 /**  Whether secrets can be kept across app restarts. */
 export type KeyringStatus = { state: "available" } | 
 /**
@@ -626,6 +779,21 @@ export type LineItem = {
 	patient_responsibility: string,
 };
 
+/**  A text the plan writes in each language the app speaks; `es` falls back to `en` when absent. */
+export type LocalizedText = LocalizedText_Serialize | LocalizedText_Deserialize;
+
+/**  A text the plan writes in each language the app speaks; `es` falls back to `en` when absent. */
+export type LocalizedText_Deserialize = {
+	en: string,
+	es?: string | null,
+};
+
+/**  A text the plan writes in each language the app speaks; `es` falls back to `en` when absent. */
+export type LocalizedText_Serialize = {
+	en: string,
+	es: string | null,
+};
+
 /**  The signed-in member. */
 export type Member = {
 	member_id: string,
@@ -634,6 +802,33 @@ export type Member = {
 	last_name: string,
 	date_of_birth: string,
 	email_verified: boolean,
+};
+
+/**  How members reach a person at the plan. */
+export type MemberServices = MemberServices_Serialize | MemberServices_Deserialize;
+
+/**  How members reach a person at the plan. */
+export type MemberServices_Deserialize = {
+	phone: string,
+	/**  For members who are deaf, hard of hearing or speech-disabled (often `711`). */
+	tty: string,
+	hours: LocalizedText_Deserialize,
+};
+
+/**  How members reach a person at the plan. */
+export type MemberServices_Serialize = {
+	phone: string,
+	/**  For members who are deaf, hard of hearing or speech-disabled (often `711`). */
+	tty: string,
+	hours: LocalizedText_Serialize,
+};
+
+/**  The open bill due next (not yet overdue) and what is owed on it now. */
+export type NextDue = {
+	bill_id: string,
+	due_date: string,
+	amount: string,
+	provider: string,
 };
 
 /**  An open bill issued before autopay was set up: never charged automatically. */
@@ -733,6 +928,11 @@ export type PaymentReview_Deserialize = {
 	method: PaymentMethodSummary,
 	/**  For bank payments: the authorization to accept. */
 	ach_authorization?: AchAuthorization | null,
+	/**
+	 *  The plan's business date when the review was made: the day a card is charged, and the
+	 *  first day a bank debit may be made. `None` before the service has said its date.
+	 */
+	payment_date?: string | null,
 };
 
 /**  What the member checks before paying. */
@@ -743,6 +943,11 @@ export type PaymentReview_Serialize = {
 	method: PaymentMethodSummary,
 	/**  For bank payments: the authorization to accept. */
 	ach_authorization: AchAuthorization | null,
+	/**
+	 *  The plan's business date when the review was made: the day a card is charged, and the
+	 *  first day a bank debit may be made. `None` before the service has said its date.
+	 */
+	payment_date: string | null,
 };
 
 export type PaymentSource = "member" | "autopay" | "guest";
@@ -794,6 +999,11 @@ export type PaymentsPage = PaymentsPage_Serialize | PaymentsPage_Deserialize;
 
 export type PaymentsPage_Deserialize = {
 	payments: Payment_Deserialize[],
+	/**
+	 *  The bills these payments paid, as the copy knows them (provider and statement), so a
+	 *  payment can say what it paid.
+	 */
+	bills: BillLabel[],
 	total: number,
 	offset: number,
 	/**  Years that have payments, newest first, for the filter. */
@@ -803,11 +1013,44 @@ export type PaymentsPage_Deserialize = {
 
 export type PaymentsPage_Serialize = {
 	payments: Payment_Serialize[],
+	/**
+	 *  The bills these payments paid, as the copy knows them (provider and statement), so a
+	 *  payment can say what it paid.
+	 */
+	bills: BillLabel[],
 	total: number,
 	offset: number,
 	/**  Years that have payments, newest first, for the filter. */
 	years: number[],
 	freshness: Freshness_Serialize,
+};
+
+/**
+ *  The plan's own facts for every member and kiosk screen, receipt and email: public, the same
+ *  for everyone, cacheable (`ETag`).
+ */
+export type PlanInfo = PlanInfo_Serialize | PlanInfo_Deserialize;
+
+/**
+ *  The plan's own facts for every member and kiosk screen, receipt and email: public, the same
+ *  for everyone, cacheable (`ETag`).
+ */
+export type PlanInfo_Deserialize = {
+	name: string,
+	member_services: MemberServices_Deserialize,
+	/**  The language-assistance notice, one tagline per language. */
+	language_assistance: Tagline[],
+};
+
+/**
+ *  The plan's own facts for every member and kiosk screen, receipt and email: public, the same
+ *  for everyone, cacheable (`ETag`).
+ */
+export type PlanInfo_Serialize = {
+	name: string,
+	member_services: MemberServices_Serialize,
+	/**  The language-assistance notice, one tagline per language. */
+	language_assistance: Tagline[],
 };
 
 /**  A single-use token standing for card or bank details, and what may be shown about them. */
@@ -930,6 +1173,16 @@ export type SyncStatus_Deserialize = { state: "syncing" } | { state: "synced"; a
 
 /**  Sync progress, as published on the engine's event channel. */
 export type SyncStatus_Serialize = { state: "syncing" } | { state: "synced"; at: string } | { state: "offline"; since: string; last_synced: string | null } | { state: "error"; code: string; message: string };
+
+/**
+ *  One line of the plan's language-assistance notice (a Section 1557 tagline), written in its
+ *  own language and shown as written.
+ */
+export type Tagline = {
+	/**  BCP 47 language tag of `text`. */
+	lang: string,
+	text: string,
+};
 
 /**  An intent whose answer is not known yet, for the UI. */
 export type UnresolvedIntent = {

@@ -9,31 +9,36 @@ export function money(amount: string | null | undefined): string {
   return `${negative ? "-" : ""}$${grouped}.${cents}`;
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** The locale dates and times are written in. US English for a US plan ("Dec 5, 2026", "2:02 PM"). */
+export const LOCALE = "en-US";
 
-/** "2026-11-27" -> "27 Nov 2026" (calendar dates carry no time zone). */
+const calendar = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
+const clock = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
+const day = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", year: "numeric" });
+
+/** "2026-12-05" -> "Dec 5, 2026" (a calendar date carries no time zone: it is formatted as UTC). */
 export function date(iso: string | null | undefined): string {
   if (!iso) return "";
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
-  if (!m) return iso;
-  return `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}`;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+  if (m) return calendar.format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : day.format(d);
 }
 
-/** A service period: "3 Mar 2026" or "3–5 Mar 2026". */
+/** A service period: "Mar 3, 2026" or "Mar 3, 2026 – Mar 5, 2026". */
 export function period(from: string, to: string): string {
   return from === to ? date(from) : `${date(from)} – ${date(to)}`;
 }
 
-/** An instant in this computer's time: "27 Nov, 14:02". */
+/** An instant in this computer's time, always with its year: "Dec 5, 2026, 2:02 PM". */
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return "";
   const d = new Date(iso);
-  const hh = String(d.getHours()).padStart(2, "0");
-  const mm = String(d.getMinutes()).padStart(2, "0");
-  return `${d.getDate()} ${MONTHS[d.getMonth()]}, ${hh}:${mm}`;
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${day.format(d)}, ${clock.format(d)}`;
 }
 
-/** "just now", "2 minutes ago", "3 hours ago", or a date. */
+/** "just now", "2 minutes ago", "3 hours ago", or a date and time. */
 export function ago(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) return "never";
   const seconds = Math.max(0, Math.round((now.getTime() - new Date(iso).getTime()) / 1000));
@@ -46,7 +51,7 @@ export function ago(iso: string | null | undefined, now: Date = new Date()): str
 }
 
 export function statusLabel(status: string): string {
-  return ({ open: "Open", partially_paid: "Partly paid", paid: "Paid", succeeded: "Paid", pending: "Pending", failed: "Declined", returned: "Returned", needs_review: "Being checked by the billing office" } as Record<string, string>)[status] ?? status;
+  return ({ open: "Not paid yet", partially_paid: "Partly paid", paid: "Paid", succeeded: "Paid", pending: "Processing", failed: "Declined, not charged", returned: "Returned by the bank", needs_review: "Being checked by the billing office" } as Record<string, string>)[status] ?? status;
 }
 
 export function brandName(brand: string): string {
@@ -81,4 +86,11 @@ export function methodLabel(m: { brand?: string | null; bank_name?: string | nul
 /** The label of a payment's method summary (for a bank account, `brand` is the bank's name). */
 export function summaryLabel(m: { type: string; brand: string; last4: string }): string {
   return methodLabel({ ...m, bank_name: m.type === "bank_account" ? m.brand : null });
+}
+
+/** What a payment paid, by provider: "Bayside Medical Group", "A and B", "A and 2 more". */
+export function paidTo(labels: { bill_id: string; provider: string }[], allocations: { bill_id: string }[]): string {
+  const names = [...new Set(allocations.map((a) => labels.find((b) => b.bill_id === a.bill_id)?.provider).filter((n): n is string => !!n))];
+  if (names.length === 0) return allocations.length === 1 ? "1 bill" : `${allocations.length} bills`;
+  return names.length <= 2 ? names.join(" and ") : `${names[0]} and ${names.length - 1} more`;
 }

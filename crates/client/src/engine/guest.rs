@@ -17,6 +17,7 @@ use crate::api::PaymentAnswer;
 use crate::error::{ClientCode, ClientError, ClientResult};
 use crate::outbox;
 use crate::review::{self, PaymentReview, SubmitOutcome};
+use crate::types::GuestBillView;
 
 /// A guest's lookup and what they reviewed (in memory only).
 #[derive(Debug, Default)]
@@ -40,7 +41,7 @@ fn no_lookup() -> ClientError {
 
 impl Engine {
     /// Finds a bill by what is printed on the statement and starts a guest flow for it.
-    pub async fn guest_lookup(&self, req: GuestLookupRequest) -> ClientResult<BillDetail> {
+    pub async fn guest_lookup(&self, req: GuestLookupRequest) -> ClientResult<GuestBillView> {
         let session = self.0.api.guest_lookup(&req).await?;
         let bill = self.0.api.guest_bill(&session.guest_token).await?;
         *self.0.guest.lock().await = Some(GuestFlow {
@@ -49,16 +50,26 @@ impl Engine {
             reviews: HashMap::new(),
         });
         self.record_activity();
-        Ok(bill)
+        Ok(self.guest_view(bill))
     }
 
     /// The looked-up bill, fresh from the server.
-    pub async fn guest_bill(&self) -> ClientResult<BillDetail> {
+    pub async fn guest_bill(&self) -> ClientResult<GuestBillView> {
         let mut flow = self.0.guest.lock().await;
         let f = flow.as_mut().ok_or_else(no_lookup)?;
         let bill = self.0.api.guest_bill(&f.token).await?;
         f.bill = Some(bill.clone());
-        Ok(bill)
+        Ok(self.guest_view(bill))
+    }
+
+    /// Overdue on the plan's business date (which every answer of the service carries).
+    fn guest_view(&self, bill: BillDetail) -> GuestBillView {
+        let overdue = self
+            .0
+            .api
+            .business_date()
+            .is_some_and(|today| carebill_billing::bill::is_overdue(bill.bill.due_date, bill.bill.payable, today));
+        GuestBillView { bill, overdue }
     }
 
     /// Checks an amount and a tokenized method, and returns what to review (with a new key).
@@ -73,7 +84,12 @@ impl Engine {
         } else {
             None
         };
-        let review = review::new_review(vec![line], review::token_summary(&token), ach_authorization.clone());
+        let review = review::new_review(
+            vec![line],
+            review::token_summary(&token),
+            ach_authorization.clone(),
+            self.0.api.business_date(),
+        );
         let request = GuestPaymentRequest {
             amount: amount.to_string(),
             token: token.token,

@@ -40,6 +40,7 @@ mod accounts;
 mod guest;
 mod idle;
 mod pay;
+mod plan;
 mod read;
 mod session;
 mod writes;
@@ -102,6 +103,8 @@ struct Inner {
     busy: Arc<std::sync::atomic::AtomicUsize>,
     /// Kiosk guest pay, in memory only.
     guest: tokio::sync::Mutex<Option<guest::GuestFlow>>,
+    /// The plan's facts, as last fetched.
+    plan: Mutex<Option<plan::PlanCopy>>,
 }
 
 /// Marks a payment submission in progress (the idle timer pauses) until dropped.
@@ -157,6 +160,7 @@ impl Engine {
             offline_failures: Mutex::new(0),
             busy: Arc::default(),
             guest: tokio::sync::Mutex::new(None),
+            plan: Mutex::default(),
         })))
     }
 

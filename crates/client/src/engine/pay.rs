@@ -44,7 +44,12 @@ impl Engine {
         } else {
             None
         };
-        let review = review::new_review(checked.lines, checked.method, ach_authorization);
+        let review = review::new_review(
+            checked.lines,
+            checked.method,
+            ach_authorization,
+            self.0.api.business_date(),
+        );
         lock(&self.0.reviews).insert(
             review.review_id.clone(),
             StoredReview {

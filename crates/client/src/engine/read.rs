@@ -120,6 +120,16 @@ impl Engine {
         s.cache.run(move |c| cache::payments_page(c, &query, f)).await
     }
 
+    /// One payment from the copy (a bill's payment list opens its receipt with it).
+    pub async fn payment(&self, id: &str) -> ClientResult<Payment> {
+        let s = self.session().await?;
+        let id = id.to_string();
+        s.cache
+            .run(move |c| cache::payment(c, &id))
+            .await?
+            .ok_or_else(|| ClientError::server(carebill_api::ErrorCode::PaymentNotFound))
+    }
+
     pub async fn payment_methods(&self) -> ClientResult<Vec<PaymentMethod>> {
         let s = self.session().await?;
         s.cache.run(|c| cache::payment_methods(c)).await

@@ -31,13 +31,29 @@ fn kiosk_engine(w: &World) -> carebill_client::Engine {
 
 async fn lookup(w: &World, e: &carebill_client::Engine) -> carebill_api::types::BillDetail {
     let statement = w.server().state.db.read(guest_statements).await.unwrap().remove(0);
-    e.guest_lookup(GuestLookupRequest {
-        statement_number: statement,
-        last_name: "Rivera".into(),
-        date_of_birth: "1985-04-12".into(),
-    })
-    .await
-    .unwrap()
+    let view = e
+        .guest_lookup(GuestLookupRequest {
+            statement_number: statement,
+            last_name: "Rivera".into(),
+            date_of_birth: "1985-04-12".into(),
+        })
+        .await
+        .unwrap();
+    // The guest sees whether the bill is overdue on the plan's date, and none of the member's
+    // payments.
+    let today = w
+        .server()
+        .state
+        .business
+        .calendar()
+        .date_at(w.server().state.business.now());
+    let due = carebill_billing::bill::is_overdue(view.bill.bill.due_date, view.bill.bill.payable, today);
+    assert_eq!(view.overdue, due);
+    assert!(
+        view.bill.payments.is_empty(),
+        "a guest sees no payments of the member's"
+    );
+    view.bill
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

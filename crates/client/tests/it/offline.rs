@@ -110,3 +110,29 @@ async fn wrong_offline_passwords_are_counted_across_restarts() {
         "a success clears it"
     );
 }
+
+/// Issue 17: the plan's phone and hours stay on screen offline: the last copy is kept on the
+/// device (public data, no member's) and used when the service cannot be reached.
+#[tokio::test]
+async fn the_plans_facts_are_kept_for_offline_use() {
+    let mut w = World::start().await;
+    let e = w.engine();
+    assert!(
+        !w.data.path().join("plan.json").exists(),
+        "nothing is kept before the first answer"
+    );
+    let online = e.plan().await.unwrap().expect("the service answers");
+    assert_eq!(online.member_services.phone, "1-800-555-0142");
+    assert!(w.data.path().join("plan.json").exists());
+    // A second engine (a restart) asks with the ETag and keeps its copy on a 304.
+    assert_eq!(w.engine().plan().await.unwrap(), Some(online.clone()));
+    w.stop_server().await;
+    let restarted = w.engine();
+    assert_eq!(restarted.plan().await.unwrap(), Some(online), "offline: the last copy");
+    std::fs::remove_file(w.data.path().join("plan.json")).unwrap();
+    assert_eq!(
+        w.engine().plan().await.unwrap(),
+        None,
+        "offline with no copy: nothing made up"
+    );
+}

@@ -60,6 +60,11 @@ async fn a_reviewed_payment_is_paid_once_even_when_submitted_twice() {
     assert_eq!(review.total.to_string(), "12.34");
     assert_eq!(review.method.last4, "4242");
     assert!(review.ach_authorization.is_none());
+    assert_eq!(
+        review.payment_date,
+        Some(e.dashboard().await.unwrap().freshness.business_date),
+        "the review says the plan's date the card is charged on"
+    );
     let (a, b) = tokio::join!(
         e.submit_payment(&review.review_id, false),
         e.submit_payment(&review.review_id, false)

@@ -315,3 +315,62 @@ async fn bills_filter_by_status_kind_provider_dates_and_words_and_sort_both_ways
         all.bills[3..6].iter().map(|b| &b.bill.id).collect::<Vec<_>>()
     );
 }
+
+/// Issue 17: the dashboard tells the truth: what is owed now and in total, the overdue amount,
+/// the next due bill with its amount and provider, and what each recent payment paid.
+#[tokio::test]
+async fn the_dashboard_adds_up_from_the_bills() {
+    use carebill_billing::Money;
+    use carebill_client::types::{BillQuery, BillStatusFilter};
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let dash = e.dashboard().await.unwrap();
+    let page = e
+        .bills(BillQuery {
+            status: BillStatusFilter::Open,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let today = dash.freshness.business_date;
+    let sum = |pick: &dyn Fn(&carebill_client::types::BillRow) -> Option<Money>| -> Money {
+        page.bills.iter().filter_map(pick).sum()
+    };
+    assert_eq!(dash.total_payable, sum(&|r| Some(r.bill.payable)));
+    assert_eq!(
+        page.total_payable, dash.total_payable,
+        "the bills list's total is the same figure"
+    );
+    assert_eq!(dash.total_balance, sum(&|r| Some(r.bill.balance)));
+    assert_eq!(dash.overdue_amount, sum(&|r| r.overdue.then_some(r.bill.payable)));
+    assert!(dash.overdue_amount.is_positive(), "the demo member has overdue bills");
+    assert_eq!(dash.open_count as usize, page.bills.len());
+    let next = dash.next_due.expect("a bill is due later");
+    let expected = page
+        .bills
+        .iter()
+        .filter(|r| r.bill.due_date >= today && r.bill.payable.is_positive())
+        .min_by_key(|r| (r.bill.due_date, r.bill.id.clone()))
+        .unwrap();
+    assert_eq!(
+        (next.bill_id.as_str(), next.amount, next.provider.as_str()),
+        (
+            expected.bill.id.as_str(),
+            expected.bill.payable,
+            expected.bill.provider.as_str()
+        )
+    );
+    for p in &dash.recent_payments {
+        for a in &p.allocations {
+            assert!(
+                dash.recent_bills
+                    .iter()
+                    .any(|b| b.bill_id == a.bill_id && !b.provider.is_empty()),
+                "{a:?}"
+            );
+        }
+    }
+}

@@ -99,6 +99,10 @@ async fn upgrade(engine: Engine) {
         let now = w.server_count(format!("SELECT COUNT(*) FROM {table}")).await;
         assert_eq!(now, before.as_i64().unwrap(), "rows of {table}");
     }
+    // Server migration 7 (issue 17): nothing of an old bill was paid elsewhere, so every balance
+    // stays what it was.
+    let elsewhere = "SELECT COUNT(*) FROM bills WHERE other_payments_cents <> 0 OR billing_phone IS NOT NULL";
+    assert_eq!(w.server_count(elsewhere.into()).await, 0);
     let key = manifest["unresolved_key"].as_str().unwrap().to_string();
     let with_key = format!("SELECT COUNT(*) FROM payments WHERE idempotency_key = '{key}'");
     assert_eq!(w.server_count(with_key.clone()).await, 1);
@@ -145,5 +149,15 @@ async fn upgrade(engine: Engine) {
     engine.sign_out(false).await.unwrap();
     let offline = w.engine_with(w.config("http://127.0.0.1:9"));
     offline.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
-    offline.bill(manifest["paid_bill"].as_str().unwrap()).await.unwrap();
+    let paid = offline
+        .bill(manifest["paid_bill"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bill;
+    assert!(!paid.payments.is_empty(), "the paid bill lists its payment");
+    assert_eq!(
+        paid.bill.amount_due.checked_sub(paid.bill.payments_made),
+        Some(paid.bill.balance),
+        "the old bill adds up on screen"
+    );
 }

@@ -478,10 +478,20 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
     assert_eq!(replay.body["amount"], "12.34");
     // Migration 4 (issue 17): nothing of an old bill was paid elsewhere; each still adds up, and
     // the bill the replayed payment paid lists it.
-    assert_eq!(s.count("SELECT COUNT(*) FROM bills WHERE other_payments_cents <> 0").await, 0);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM bills WHERE other_payments_cents <> 0")
+            .await,
+        0
+    );
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
-    assert!(bill["payments"].as_array().unwrap().iter().any(|p| p["payment_id"] == replay.body["id"]));
+    assert!(
+        bill["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["payment_id"] == replay.body["id"])
+    );
     s.stop().await;
 }
 

@@ -1,0 +1,15 @@
+// The demo plan's facts, as `plan` answers them.
+import type { PlanInfo_Serialize } from "../src/lib/bindings";
+
+export const PLAN: PlanInfo_Serialize = {
+  name: "Carebill Demo Health Plan",
+  member_services: {
+    phone: "1-800-555-0142",
+    tty: "711",
+    hours: { en: "Monday to Friday, 8 a.m. to 6 p.m. Pacific time", es: "De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico" },
+  },
+  language_assistance: [
+    { lang: "en", text: "ATTENTION: If you speak another language, language assistance services, free of charge, are available to you. Call 1-800-555-0142 (TTY: 711)." },
+    { lang: "es", text: "ATENCIÓN: si habla español, tiene a su disposición servicios gratuitos de asistencia lingüística. Llame al 1-800-555-0142 (TTY: 711)." },
+  ],
+};
