@@ -494,7 +494,12 @@ impl App {
             .execute(
                 "const doc = document.documentElement;
                  const problems = [];
-                 if (doc.scrollWidth > doc.clientWidth + 1) problems.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
+                 if (doc.scrollWidth > doc.clientWidth + 1) {
+                   // Name the outermost elements that reach past the window's right edge.
+                   const wide = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1
+                     && !(el.parentElement && el.parentElement.getBoundingClientRect().right > doc.clientWidth + 1));
+                   problems.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}; too wide: ${wide.slice(0, 5).map((el) => el.outerHTML.slice(0, 100)).join(' | ')}`);
+                 }
                  for (const el of document.querySelectorAll('body *')) {
                    if (el.closest('.visually-hidden') || el.getClientRects().length === 0) continue;
                    const cs = getComputedStyle(el);

@@ -54,6 +54,14 @@ async fn take_the_readme_screenshots() {
     app.click("Pay this bill").await;
     app.screen("Pay bills").await;
     app.sees("Visa •••• 4242").await;
+    // The saved Visa (the first saved method may be the bank account, which needs its authorization).
+    app.wd
+        .find(By::XPath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]"))
+        .await
+        .expect("the saved Visa")
+        .click()
+        .await
+        .expect("click");
     app.screenshot(&out.join("pay.png")).await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;

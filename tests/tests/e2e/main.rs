@@ -127,14 +127,23 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
         .iter()
         .map(|b| cents(b["payable"].as_str().expect("payable")))
         .sum();
+    let balance: i64 = open
+        .iter()
+        .map(|b| cents(b["balance"].as_str().expect("balance")))
+        .sum();
     let total_card = app
         .wd
         .find(By::XPath(
-            "//div[@class='label'][.='Total due now']/following-sibling::div[@class='value']",
+            "//button[span[@class='label'][.='Total balance']]/span[@class='value']",
         ))
         .await;
-    assert_eq!(total_card.expect("total card").text().await.expect("text"), usd(total));
-    app.sees(&format!("{} open bill", open.len())).await;
+    assert_eq!(
+        total_card.expect("total card").text().await.expect("text"),
+        usd(balance)
+    );
+    app.sees(&format!("Pay what you owe now, {}", usd(total))).await;
+    app.sees(&format!("{} bills with something left to pay", open.len()))
+        .await;
     app.axe("dashboard").await;
 
     app.click("View bills").await;
@@ -168,7 +177,9 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let items = detail["line_items"].as_array().expect("line items");
     let rows = app
         .wd
-        .find_all(By::XPath("//caption[.='Line items of this bill']/../tbody/tr"))
+        .find_all(By::XPath(
+            "//caption[starts-with(., 'Services on this bill')]/../tbody/tr",
+        ))
         .await
         .expect("rows");
     assert_eq!(rows.len(), items.len());
@@ -181,11 +192,17 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
             }
             v
         };
-        assert_eq!(cells[1], item["description"].as_str().expect("description"));
-        assert_eq!(cells[2], item["code"].as_str().expect("code"));
-        assert_eq!(cells[4], usd(cents(item["charge"].as_str().expect("charge"))));
+        assert!(
+            cells[0].starts_with(item["description"].as_str().expect("description")),
+            "{cells:?}"
+        );
+        assert!(
+            cells[0].ends_with(&format!("code {}", item["code"].as_str().expect("code"))),
+            "{cells:?}"
+        );
+        assert_eq!(cells[2], usd(cents(item["charge"].as_str().expect("charge"))));
         assert_eq!(
-            cells[7],
+            cells[5],
             usd(cents(item["patient_responsibility"].as_str().expect("owe")))
         );
         owed += cents(item["patient_responsibility"].as_str().expect("owe"));
@@ -193,7 +210,7 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let foot = app
         .wd
         .find(By::XPath(
-            "//caption[.='Line items of this bill']/../tfoot/tr/td[last()]",
+            "//caption[starts-with(., 'Services on this bill')]/../tfoot/tr/td[last()]",
         ))
         .await
         .expect("total");
@@ -206,11 +223,32 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
         usd(owed),
         usd(cents(detail["amount_due"].as_str().expect("amount due")))
     );
+    // The bill adds up on screen down to what the server says is owed now.
+    for (row, field) in [
+        ("Your responsibility", "amount_due"),
+        ("Payments you made", "payments_made"),
+        ("You owe now", "payable"),
+    ] {
+        let cell = app
+            .wd
+            .find(By::XPath(&format!(
+                "//table[contains(@class, 'adds-up')]//tr[th[normalize-space()={row:?}]]/td"
+            )))
+            .await
+            .expect("row")
+            .text()
+            .await
+            .expect("text");
+        let expected = usd(cents(detail[field].as_str().expect(field)));
+        assert_eq!(cell.trim_start_matches("− "), expected, "{row}");
+    }
+    app.sees("1-800-555-0142").await;
 
     app.click("← Back to bills").await;
     app.screen("Bills").await;
     app.click("Help").await;
     app.screen("Help").await;
+    app.sees("1-800-555-0142").await;
     app.axe("help").await;
     app.quit().await;
 }

@@ -73,6 +73,14 @@ async fn at_the_largest_text_size_every_screen_reflows_without_clipping() {
     app.click("Pay this bill").await;
     app.screen("Pay bills").await;
     app.sees("Visa •••• 4242").await;
+    // The saved Visa (the first saved method may be the bank account, which needs its authorization).
+    app.wd
+        .find(By::XPath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]"))
+        .await
+        .expect("the saved Visa")
+        .click()
+        .await
+        .expect("click");
     check(&app, "pay").await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
