@@ -81,7 +81,8 @@ describe("Bill detail", () => {
   it("adds up on screen from the amount billed to what is owed now, and lists every payment with its receipt", async () => {
     signedIn();
     app.route = { screen: "bill", id: "b1" };
-    respond("bill", () => ({ bill: BILL, overdue: false, payment_in_flight: false, freshness: FRESH }));
+    const autopay = { bill_id: "b1", charge_date: "2026-12-09", amount: "251.56", status: "scheduled", skip_deadline: "2026-12-07", can_skip: true };
+    respond("bill", () => ({ bill: BILL, overdue: false, payment_in_flight: false, autopay, freshness: FRESH }));
     const { container } = render(BillDetail);
     const table = await screen.findByRole("table", { name: /How the amount you owe now is worked out/ });
     const rows = within(table).getAllByRole("row").map((r) => Array.from(r.children).map((c) => c.textContent?.replace(/\s+/g, " ").trim()).join(" "));
@@ -96,6 +97,7 @@ describe("Bill detail", () => {
       "You owe now $251.56",
     ]);
     expect(screen.queryByText(/^Where:/)).toBeNull();
+    expect(screen.getByText("Autopay will pay $251.56 on Dec 9, 2026.")).toBeTruthy();
     const payments = screen.getByRole("table", { name: /Every payment applied to this bill/ });
     expect(within(payments).getByText("Nov 12, 2026")).toBeTruthy();
     expect(within(payments).getByText("Visa •••• 4242")).toBeTruthy();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, SyncEntity, SyncOp};
+use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, SyncEntity, SyncOp, UpcomingCharge};
 
 use crate::api::RawChange;
 use carebill_billing::Money;
@@ -535,10 +535,11 @@ pub fn bills_page(
         q.offset
     ))?;
     let in_flight = bill_ids_in_flight(conn)?;
+    let upcoming = upcoming_charges(conn)?;
     let mut bills = Vec::new();
     for summary in stmt.query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))? {
         let b: Bill = serde_json::from_str(&summary?)?;
-        bills.push(row(b, business_date, &in_flight));
+        bills.push(row(b, business_date, &in_flight, &upcoming));
     }
     let providers: Vec<String> = meta(conn, "providers")?
         .map(|p| serde_json::from_str(&p))
@@ -554,12 +555,31 @@ pub fn bills_page(
     })
 }
 
-fn row(bill: Bill, business_date: NaiveDate, in_flight: &std::collections::HashSet<String>) -> BillRow {
+fn row(
+    bill: Bill,
+    business_date: NaiveDate,
+    in_flight: &std::collections::HashSet<String>,
+    upcoming: &[UpcomingCharge],
+) -> BillRow {
     BillRow {
         overdue: carebill_billing::bill::is_overdue(bill.due_date, bill.payable, business_date),
         payment_in_flight: in_flight.contains(&bill.id),
+        autopay: autopay_for(upcoming, &bill.id),
         bill,
     }
+}
+
+/// Autopay's upcoming charges as last synced (none without autopay).
+fn upcoming_charges(conn: &Connection) -> ClientResult<Vec<UpcomingCharge>> {
+    Ok(autopay(conn)?.map(|a| a.upcoming).unwrap_or_default())
+}
+
+/// The charge autopay will make on this bill, if one is planned (not skipped, not over the limit).
+fn autopay_for(upcoming: &[UpcomingCharge], bill_id: &str) -> Option<UpcomingCharge> {
+    upcoming
+        .iter()
+        .find(|u| u.bill_id == bill_id && u.status == carebill_api::types::UpcomingStatus::Scheduled)
+        .cloned()
 }
 
 /// A bill as last synced.
@@ -584,6 +604,7 @@ pub fn bill(
     Ok(Some(BillView {
         overdue: carebill_billing::bill::is_overdue(d.bill.due_date, d.bill.payable, business_date),
         payment_in_flight: in_flight.contains(&d.bill.id),
+        autopay: autopay_for(&upcoming_charges(conn)?, &d.bill.id),
         bill: d,
         freshness,
     }))

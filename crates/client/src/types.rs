@@ -70,6 +70,8 @@ pub struct BillRow {
     pub overdue: bool,
     /// A payment for this bill is being confirmed: it cannot be paid again until that resolves.
     pub payment_in_flight: bool,
+    /// The charge autopay will make on this bill, when one is planned.
+    pub autopay: Option<carebill_api::types::UpcomingCharge>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +103,8 @@ pub struct BillView {
     pub bill: carebill_api::types::BillDetail,
     pub overdue: bool,
     pub payment_in_flight: bool,
+    /// The charge autopay will make on this bill, when one is planned.
+    pub autopay: Option<carebill_api::types::UpcomingCharge>,
     pub freshness: Freshness,
 }
 

@@ -321,6 +321,8 @@ export type BillRow_Deserialize = {
 	overdue: boolean,
 	/**  A payment for this bill is being confirmed: it cannot be paid again until that resolves. */
 	payment_in_flight: boolean,
+	/**  The charge autopay will make on this bill, when one is planned. */
+	autopay?: UpcomingCharge | null,
 } & Bill_Deserialize;
 
 /**  A bill as a list shows it. */
@@ -329,6 +331,8 @@ export type BillRow_Serialize = {
 	overdue: boolean,
 	/**  A payment for this bill is being confirmed: it cannot be paid again until that resolves. */
 	payment_in_flight: boolean,
+	/**  The charge autopay will make on this bill, when one is planned. */
+	autopay: UpcomingCharge | null,
 } & Bill_Serialize;
 
 export type BillSort = "due_date_asc" | "due_date_desc" | "amount_desc" | "amount_asc";
@@ -350,6 +354,8 @@ export type BillView_Deserialize = {
 	bill: BillDetail_Deserialize,
 	overdue: boolean,
 	payment_in_flight: boolean,
+	/**  The charge autopay will make on this bill, when one is planned. */
+	autopay?: UpcomingCharge | null,
 	freshness: Freshness_Deserialize,
 };
 
@@ -357,6 +363,8 @@ export type BillView_Serialize = {
 	bill: BillDetail_Serialize,
 	overdue: boolean,
 	payment_in_flight: boolean,
+	/**  The charge autopay will make on this bill, when one is planned. */
+	autopay: UpcomingCharge | null,
 	freshness: Freshness_Serialize,
 };
 

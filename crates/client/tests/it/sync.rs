@@ -374,3 +374,71 @@ async fn the_dashboard_adds_up_from_the_bills() {
         }
     }
 }
+
+/// Issue 17: a bill autopay will pay says so (amount and date) on the list and on the bill, so
+/// the member does not pay it by hand as well.
+#[tokio::test]
+async fn a_bill_autopay_will_pay_shows_the_charge() {
+    use carebill_api::types::{AutopayAmount, AutopayRequest, AutopayTiming};
+    use carebill_client::types::{BillQuery, BillStatusFilter};
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let method = e
+        .payment_methods()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.last4 == "4242")
+        .unwrap()
+        .id;
+    e.set_autopay(AutopayRequest {
+        payment_method_id: method,
+        amount: AutopayAmount::StatementBalance,
+        max_amount: carebill_billing::Money::parse("5000.00").unwrap(),
+        timing: AutopayTiming::DueDate,
+        ach_authorization: None,
+    })
+    .await
+    .unwrap();
+    // A bill issued after autopay was set up is covered; the ones before are not.
+    let issued: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/dev/bills", w.api_url))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_bill = issued["id"].as_str().unwrap().to_string();
+    e.sync().await.unwrap();
+    let page = e
+        .bills(BillQuery {
+            status: BillStatusFilter::Open,
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let covered: Vec<_> = page
+        .bills
+        .iter()
+        .filter(|r| r.autopay.is_some())
+        .map(|r| r.bill.id.clone())
+        .collect();
+    assert_eq!(covered, vec![new_bill.clone()]);
+    let view = e.bill(&new_bill).await.unwrap();
+    let charge = view.autopay.expect("the bill shows autopay's charge");
+    assert_eq!(charge.amount, view.bill.bill.payable);
+    // On the due date, or the business day the plan's calendar moves it to.
+    assert!(
+        charge
+            .charge_date
+            .signed_duration_since(view.bill.bill.due_date)
+            .num_days()
+            .abs()
+            <= 3
+    );
+}
