@@ -6,7 +6,7 @@ export const PLAN: PlanInfo_Serialize = {
   member_services: {
     phone: "1-800-555-0142",
     tty: "711",
-    hours: { en: "Monday to Friday, 8 a.m. to 6 p.m. Pacific time", es: "De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico" },
+    hours: { en: "Monday to Friday, 8 a.m. to 6 p.m. Pacific time", es: "de lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico" },
   },
   language_assistance: [
     { lang: "en", text: "ATTENTION: If you speak another language, language assistance services, free of charge, are available to you. Call 1-800-555-0142 (TTY: 711)." },

@@ -27,7 +27,7 @@ Every response carries the plan's current business date in the `Business-Date` h
     paths(
         create_account, verify_email, resend_verification,
         create_session, refresh_session, delete_current_session, delete_all_sessions,
-        get_me, change_password,
+        get_me, change_password, set_locale,
         request_password_reset, confirm_password_reset,
         list_bills, get_bill, sync,
         create_payment_method, list_payment_methods, delete_payment_method,
@@ -113,6 +113,12 @@ fn get_me() {}
     request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed")))]
 fn change_password() {}
+
+#[utoipa::path(put, path = "/v1/me/locale", tag = "members", operation_id = "setLocale",
+    summary = "Set the language of the member's mail (English or Spanish)", security(("bearer" = [])),
+    request_body = SetLocaleRequest,
+    responses((status = 200, description = "The member, with the new language", body = Member)))]
+fn set_locale() {}
 
 #[utoipa::path(post, path = "/v1/password-resets", tag = "password-resets", operation_id = "requestPasswordReset",
     summary = "Mail a reset code if an account uses this address (always 202)",

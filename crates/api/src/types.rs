@@ -10,6 +10,36 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 // ---------------------------------------------------------------------------------------------
+// Languages
+
+/// A language the app and its mail speak: US English or US Spanish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    En,
+    Es,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Es => "es",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Locale> {
+        match s {
+            "en" => Some(Locale::En),
+            "es" => Some(Locale::Es),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Accounts
 
 /// Registration. The member ID, names and date of birth must match the plan's roster.
@@ -33,6 +63,10 @@ pub struct CreateAccountRequest {
     /// and ones containing the email or member ID are refused (`weak_password`, with `reason`).
     #[schema(min_length = 15, max_length = 256)]
     pub password: String,
+    /// The language of the mail this sends and, for a registration, of the account's mail from
+    /// now on (the app's language on the device); English when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 /// The account was created and a 6-digit code was mailed to confirm the address.
@@ -63,6 +97,10 @@ pub struct VerifyEmailRequest {
 pub struct ResendVerificationRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// The language of the mail this sends and, for a registration, of the account's mail from
+    /// now on (the app's language on the device); English when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 /// The signed-in member.
@@ -76,6 +114,16 @@ pub struct Member {
     #[schema(value_type = String, format = Date)]
     pub date_of_birth: NaiveDate,
     pub email_verified: bool,
+    /// The language of the member's mail (and of the app on a device without its own choice).
+    pub locale: Locale,
+}
+
+/// The member's language, for every mail from now on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct SetLocaleRequest {
+    pub locale: Locale,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,6 +182,10 @@ pub struct ChangePasswordRequest {
 pub struct PasswordResetRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// The language of the mail this sends and, for a registration, of the account's mail from
+    /// now on (the app's language on the device); English when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -818,7 +870,7 @@ pub struct SkipRequest {
 pub struct LocalizedText {
     #[schema(example = "Monday to Friday, 8 a.m. to 6 p.m. Pacific time")]
     pub en: String,
-    #[schema(example = "De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico")]
+    #[schema(example = "de lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico")]
     pub es: Option<String>,
 }
 
@@ -957,4 +1009,8 @@ pub struct GuestReceiptRequest {
     pub confirmation_number: String,
     #[schema(example = "patient@example.com", format = Email, max_length = 254)]
     pub email: String,
+    /// The language of the mail this sends and, for a registration, of the account's mail from
+    /// now on (the app's language on the device); English when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }

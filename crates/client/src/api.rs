@@ -362,6 +362,7 @@ impl ApiClient {
     pub async fn resend_verification(&self, email: &str) -> ClientResult<()> {
         let req = ResendVerificationRequest {
             email: email.to_string(),
+            locale: None,
         };
         self.no_content(
             Method::POST,
@@ -436,6 +437,7 @@ impl ApiClient {
     pub async fn request_password_reset(&self, email: &str) -> ClientResult<()> {
         let req = PasswordResetRequest {
             email: email.to_string(),
+            locale: None,
         };
         self.no_content(
             Method::POST,

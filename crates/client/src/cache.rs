@@ -77,6 +77,12 @@ CREATE TABLE outbox (
     r#"
 DELETE FROM meta WHERE key IN ('cursor', 'etag');
 "#,
+    // 3 (issue 17): the member carries the language of their mail. A copy saved before opens
+    // offline as English until the next sign-in brings the account's own.
+    r#"
+UPDATE meta SET value = json_set(value, '$.locale', 'en')
+ WHERE key = 'member' AND json_valid(value) AND json_type(value, '$.locale') IS NULL;
+"#,
 ];
 
 /// Runs after migration `after` in its transaction: the data steps SQL cannot do exactly.
@@ -812,6 +818,29 @@ mod tests {
             meta(&conn, "cursor").unwrap(),
             None,
             "the next sync pulls every bill again"
+        );
+    }
+
+    /// Migration 3: the member saved by an earlier release still opens offline (as English).
+    #[test]
+    fn a_member_saved_before_languages_opens_as_english() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let old = r#"{"member_id":"M200000001","email":"demo@carebill.example","first_name":"Jordan","last_name":"Lee","date_of_birth":"1980-01-01","email_verified":true}"#;
+        set_meta(&conn, "member", old).unwrap();
+        assert!(
+            serde_json::from_str::<carebill_api::types::Member>(old).is_err(),
+            "the old shape lacks it"
+        );
+        migrate(&mut conn).unwrap();
+        let member: carebill_api::types::Member =
+            serde_json::from_str(&meta(&conn, "member").unwrap().unwrap()).unwrap();
+        assert_eq!(
+            (member.first_name.as_str(), member.locale),
+            ("Jordan", carebill_api::types::Locale::En)
         );
     }
 }

@@ -9,6 +9,7 @@
 use crate::mail::Letterhead;
 use crate::sql::Connection;
 use carebill_api::ErrorCode;
+use carebill_api::types::Locale;
 use carebill_billing::password::{self, PasswordContext, WeakReason};
 use carebill_billing::validate;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -62,6 +63,8 @@ pub struct Registration {
     pub date_of_birth: NaiveDate,
     pub email: String,
     pub password: String,
+    /// The language of the confirmation mail and of the account's mail from now on.
+    pub locale: Locale,
 }
 
 fn weak(reason: WeakReason, field: &str) -> ApiError {
@@ -116,6 +119,7 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
         first_name,
         email,
         password,
+        locale,
         ..
     } = reg;
     let roster_first = roster.map(|r| r.first_name).unwrap_or(first_name);
@@ -125,8 +129,8 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
         state
             .db
             .transaction(move |tx| {
-                let notice = templates::address_in_use();
-                mail::enqueue(tx, &head, &email, &notice.subject, &notice.body, now)
+                let notice = templates::address_in_use(locale);
+                mail::enqueue(tx, &head, locale, &email, &notice, now)
             })
             .await?;
         state.mail_queued();
@@ -146,27 +150,27 @@ pub async fn register(state: &AppState, reg: Registration, client: &str) -> ApiR
         .db
         .transaction(move |tx| {
             crate::store::lock_member(tx, &member_id)?;
-            let confirmation = templates::confirmation_code(&roster_first, &code);
+            let confirmation = templates::confirmation_code(locale, &roster_first, &code);
             if let Some(old) = &replacing {
-                store::save_pending_registration(
-                    tx,
-                    &email,
-                    &member_id,
-                    &hash,
-                    &code_hash,
-                    now,
-                    now + VERIFY_CODE_TTL,
-                )?;
-                mail::enqueue(tx, &head, &email, &confirmation.subject, &confirmation.body, now)?;
+                let pending = store::PendingRegistration {
+                    member_id: member_id.clone(),
+                    password_hash: hash.clone(),
+                    code_hash: code_hash.clone(),
+                    attempts: 0,
+                    expires_at: crate::store::ms(now + VERIFY_CODE_TTL),
+                    locale,
+                };
+                store::save_pending_registration(tx, &email, &pending, now)?;
+                mail::enqueue(tx, &head, locale, &email, &confirmation, now)?;
                 return Ok(old.id);
             }
             // Expired unverified accounts go (also done hourly); the member's own unverified
             // account under the same address is registered again with the new password.
             store::delete_unverified_of_member(tx, &member_id, now - UNVERIFIED_ACCOUNT_TTL, &email)?;
-            let account_id = store::insert_account(tx, &member_id, &email, &hash, now, false)?
+            let account_id = store::insert_account(tx, &member_id, &email, &hash, now, false, locale)?
                 .ok_or_else(|| ApiError::new(ErrorCode::AccountExists))?;
             store::save_code(tx, account_id, "verify", &code_hash, now + VERIFY_CODE_TTL)?;
-            mail::enqueue(tx, &head, &email, &confirmation.subject, &confirmation.body, now)?;
+            mail::enqueue(tx, &head, locale, &email, &confirmation, now)?;
             Ok(account_id)
         })
         .await?;
@@ -283,8 +287,16 @@ fn confirm_pending(tx: &Connection, state: &AppState, email: &str, code: &str) -
         return Ok(Some(Err(ApiError::new(ErrorCode::AccountExists))));
     }
     store::delete_all_unverified_of_member(tx, &pending.member_id)?;
-    let account_id = store::insert_account(tx, &pending.member_id, email, &pending.password_hash, now, true)?
-        .ok_or_else(|| ApiError::new(ErrorCode::AccountExists))?;
+    let account_id = store::insert_account(
+        tx,
+        &pending.member_id,
+        email,
+        &pending.password_hash,
+        now,
+        true,
+        pending.locale,
+    )?
+    .ok_or_else(|| ApiError::new(ErrorCode::AccountExists))?;
     Ok(Some(Ok(account_id)))
 }
 
@@ -292,7 +304,12 @@ fn confirm_pending(tx: &Connection, state: &AppState, email: &str, code: &str) -
 /// confirmed yet) and none was sent in the last minute. Every outcome commits a write, so neither
 /// the answer nor the time taken tells whether the address has an account. The account, when a
 /// code was sent.
-pub async fn send_code(state: &AppState, email: String, purpose: CodePurpose) -> ApiResult<Option<i64>> {
+pub async fn send_code(
+    state: &AppState,
+    email: String,
+    purpose: CodePurpose,
+    locale: Option<Locale>,
+) -> ApiResult<Option<i64>> {
     let st = state.clone();
     let now = state.now();
     let sent = state
@@ -313,21 +330,23 @@ pub async fn send_code(state: &AppState, email: String, purpose: CodePurpose) ->
             if last.is_some_and(|c| from_ms(c.expires_at) - ttl + CODE_MAIL_INTERVAL > now) {
                 return nothing_sent();
             }
+            // The language the request asks for (the app's, before sign-in), else the account's.
+            let l = locale.unwrap_or(account.locale);
             let (code, mail) = match purpose {
                 CodePurpose::Verify => {
                     let code = tokens::six_digit_code();
-                    let mail = templates::confirmation_code(&account.first_name, &code);
+                    let mail = templates::confirmation_code(l, &account.first_name, &code);
                     (code, mail)
                 }
                 CodePurpose::Reset => {
                     let code = tokens::reset_code();
-                    let mail = templates::reset_code(&account.first_name, &format_reset_code(&code));
+                    let mail = templates::reset_code(l, &account.first_name, &format_reset_code(&code));
                     (code, mail)
                 }
             };
             let hash = st.secret.code_hash(purpose.as_str(), &code);
             store::save_code(tx, account.id, purpose.as_str(), &hash, now + ttl)?;
-            mail::enqueue(tx, &st.letterhead(), &email, &mail.subject, &mail.body, now)?;
+            mail::enqueue(tx, &st.letterhead(), l, &email, &mail, now)?;
             Ok(Some(account.id))
         })
         .await?;
@@ -426,6 +445,18 @@ pub async fn change_password(
 
 fn password_changed_mail(tx: &Connection, head: &Letterhead, account_id: i64, now: DateTime<Utc>) -> ApiResult<()> {
     let member = load_member(tx, account_id)?;
-    let notice = templates::password_changed(&member.first_name);
-    mail::enqueue(tx, head, &member.email, &notice.subject, &notice.body, now)
+    let notice = templates::password_changed(member.locale, &member.first_name);
+    mail::enqueue(tx, head, member.locale, &member.email, &notice, now)
+}
+
+/// Sets the language of the member's mail from now on, and answers the member as they are now.
+pub async fn set_locale(state: &AppState, who: &Authed, locale: Locale) -> ApiResult<carebill_api::types::Member> {
+    let account_id = who.account_id;
+    state
+        .db
+        .transaction(move |tx| {
+            store::set_locale(tx, account_id, locale)?;
+            load_member(tx, account_id)
+        })
+        .await
 }

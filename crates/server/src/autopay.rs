@@ -421,8 +421,9 @@ fn notice_mail(
     method: &PaymentMethodSummary,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, head, member_id, now, |first| {
+    mail::enqueue_for_member(tx, head, member_id, now, |first, locale| {
         Ok(templates::autopay_notice(
+            locale,
             first,
             u.amount,
             method,
@@ -441,8 +442,14 @@ fn over_limit_mail(
     max: Money,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, head, member_id, now, |first| {
-        Ok(templates::autopay_over_limit(first, &c.provider, c.payable, max))
+    mail::enqueue_for_member(tx, head, member_id, now, |first, locale| {
+        Ok(templates::autopay_over_limit(
+            locale,
+            first,
+            &c.provider,
+            c.payable,
+            max,
+        ))
     })
 }
 

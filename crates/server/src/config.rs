@@ -208,7 +208,7 @@ pub fn demo_plan() -> PlanInfo {
             tty: "711".into(),
             hours: LocalizedText {
                 en: "Monday to Friday, 8 a.m. to 6 p.m. Pacific time".into(),
-                es: Some("De lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico".into()),
+                es: Some("de lunes a viernes, de 8 a.m. a 6 p.m., hora del Pacífico".into()),
             },
         },
         language_assistance: vec![

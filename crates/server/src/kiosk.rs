@@ -148,6 +148,7 @@ impl Grant {
 pub fn send_guest_receipt(
     tx: &Connection,
     head: &Letterhead,
+    locale: carebill_api::types::Locale,
     grant: &Grant,
     confirmation_number: &str,
     email: &str,
@@ -157,8 +158,8 @@ pub fn send_guest_receipt(
     let Some(p) = payment.filter(|p| p.status != PaymentStatus::Failed) else {
         return Ok(false);
     };
-    let receipt = mail::templates::guest_receipt(&p);
-    mail::enqueue(tx, head, email, &receipt.subject, &receipt.body, now)?;
+    let receipt = mail::templates::guest_receipt(locale, &p);
+    mail::enqueue(tx, head, locale, email, &receipt, now)?;
     Ok(true)
 }
 

@@ -13,6 +13,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_outbox_claims.sql"),
     include_str!("../migrations/postgres/0003_rate_limits.sql"),
     include_str!("../migrations/postgres/0004_bill_other_payments.sql"),
+    include_str!("../migrations/postgres/0005_account_locale.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -401,6 +402,11 @@ BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: bills_within_amount_due'); E
 CREATE TRIGGER bills_within_amount_due_update BEFORE UPDATE ON bills
 WHEN NEW.total_charges_cents - NEW.insurance_paid_cents - NEW.adjustments_cents - NEW.settled_cents - NEW.pending_cents - NEW.other_payments_cents < 0
 BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: bills_within_amount_due'); END;
+"#,
+    // 8: the language of a member's mail (issue 17), and of a registration waiting for its code.
+    r#"
+ALTER TABLE accounts ADD COLUMN locale TEXT NOT NULL DEFAULT 'en' CHECK (locale IN ('en', 'es'));
+ALTER TABLE pending_registrations ADD COLUMN locale TEXT NOT NULL DEFAULT 'en' CHECK (locale IN ('en', 'es'));
 "#,
 ];
 

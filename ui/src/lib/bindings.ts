@@ -55,7 +55,7 @@ export const commands = {
 	forgetDevice: (force: boolean) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("forget_device", { force })),
 	lock: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("lock")),
 	unlock: (password: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("unlock", { password })),
-	register: (request: CreateAccountRequest) => typedError<AccountCreated, ClientError_Serialize>(__TAURI_INVOKE("register", { request })),
+	register: (request: CreateAccountRequest_Deserialize) => typedError<AccountCreated, ClientError_Serialize>(__TAURI_INVOKE("register", { request })),
 	verifyEmail: (email: string, code: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("verify_email", { email, code })),
 	resendVerification: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("resend_verification", { email })),
 	requestPasswordReset: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("request_password_reset", { email })),
@@ -508,7 +508,10 @@ export type ClientError_Deserialize = ErrorData_Deserialize;
 export type ClientError_Serialize = ErrorData_Serialize;
 
 /**  Registration. The member ID, names and date of birth must match the plan's roster. */
-export type CreateAccountRequest = {
+export type CreateAccountRequest = CreateAccountRequest_Serialize | CreateAccountRequest_Deserialize;
+
+/**  Registration. The member ID, names and date of birth must match the plan's roster. */
+export type CreateAccountRequest_Deserialize = {
 	/**  As printed on the member card, like `M200000002`. */
 	member_id: string,
 	first_name: string,
@@ -521,6 +524,32 @@ export type CreateAccountRequest = {
 	 *  and ones containing the email or member ID are refused (`weak_password`, with `reason`).
 	 */
 	password: string,
+	/**
+	 *  The language of the mail this sends and, for a registration, of the account's mail from
+	 *  now on (the app's language on the device); English when absent.
+	 */
+	locale?: Locale | null,
+};
+
+/**  Registration. The member ID, names and date of birth must match the plan's roster. */
+export type CreateAccountRequest_Serialize = {
+	/**  As printed on the member card, like `M200000002`. */
+	member_id: string,
+	first_name: string,
+	last_name: string,
+	/**  `YYYY-MM-DD`, in the past. */
+	date_of_birth: string,
+	email: string,
+	/**
+	 *  At least 15 characters. No composition rules; common, repetitive or sequential passwords
+	 *  and ones containing the email or member ID are refused (`weak_password`, with `reason`).
+	 */
+	password: string,
+	/**
+	 *  The language of the mail this sends and, for a registration, of the account's mail from
+	 *  now on (the app's language on the device); English when absent.
+	 */
+	locale?: Locale,
 };
 
 export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
@@ -787,6 +816,9 @@ export type LineItem = {
 	patient_responsibility: string,
 };
 
+/**  A language the app and its mail speak: US English or US Spanish. */
+export type Locale = "en" | "es";
+
 /**  A text the plan writes in each language the app speaks; `es` falls back to `en` when absent. */
 export type LocalizedText = LocalizedText_Serialize | LocalizedText_Deserialize;
 
@@ -810,6 +842,8 @@ export type Member = {
 	last_name: string,
 	date_of_birth: string,
 	email_verified: boolean,
+	/**  The language of the member's mail (and of the app on a device without its own choice). */
+	locale: Locale,
 };
 
 /**  How members reach a person at the plan. */

@@ -103,6 +103,12 @@ async fn upgrade(engine: Engine) {
     // stays what it was.
     let elsewhere = "SELECT COUNT(*) FROM bills WHERE other_payments_cents <> 0 OR billing_phone IS NOT NULL";
     assert_eq!(w.server_count(elsewhere.into()).await, 0);
+    // Server migration 8: every existing account's mail stays in English.
+    let english = "SELECT COUNT(*) FROM accounts WHERE locale = 'en'";
+    assert_eq!(
+        w.server_count(english.into()).await,
+        manifest["tables"]["accounts"].as_i64().unwrap()
+    );
     let key = manifest["unresolved_key"].as_str().unwrap().to_string();
     let with_key = format!("SELECT COUNT(*) FROM payments WHERE idempotency_key = '{key}'");
     assert_eq!(w.server_count(with_key.clone()).await, 1);

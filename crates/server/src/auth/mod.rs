@@ -38,7 +38,7 @@ pub struct Authed {
 pub fn load_member(conn: &Connection, account_id: i64) -> ApiResult<Member> {
     let member = conn
         .query_row(
-            "SELECT a.member_id, a.email, r.first_name, r.last_name, r.date_of_birth, a.verified_at IS NOT NULL
+            "SELECT a.member_id, a.email, r.first_name, r.last_name, r.date_of_birth, a.verified_at IS NOT NULL, a.locale
              FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.id = ?1",
             [account_id],
             |r| {
@@ -49,6 +49,7 @@ pub fn load_member(conn: &Connection, account_id: i64) -> ApiResult<Member> {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, bool>(5)?,
+                    r.get::<_, String>(6)?,
                 ))
             },
         )
@@ -61,6 +62,7 @@ pub fn load_member(conn: &Connection, account_id: i64) -> ApiResult<Member> {
         last_name: member.3,
         date_of_birth: parse_date(&member.4)?,
         email_verified: member.5,
+        locale: crate::store::locale_of(&member.6),
     })
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sql::{Connection, params};
+use carebill_api::types::Locale;
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -47,33 +48,36 @@ pub struct Letterhead {
     pub plan: Arc<carebill_api::types::PlanInfo>,
 }
 
-/// Queues a mail to a member's account address, worded by `write` from their first name; nothing
-/// when the member has no account.
+/// Queues a mail to a member's account address, worded by `write` from their first name in their
+/// language; nothing when the member has no account.
 pub fn enqueue_for_member(
     tx: &Connection,
     head: &Letterhead,
     member_id: &str,
     now: DateTime<Utc>,
-    write: impl FnOnce(&str) -> ApiResult<templates::Mail>,
+    write: impl FnOnce(&str, Locale) -> ApiResult<templates::Mail>,
 ) -> ApiResult<()> {
-    let Some((first_name, email)) = member_contact(tx, member_id)? else {
+    let Some((first_name, email, locale)) = member_contact(tx, member_id)? else {
         return Ok(());
     };
-    let mail = write(&first_name)?;
-    enqueue(tx, head, &email, &mail.subject, &mail.body, now)
+    let mail = write(&first_name, locale)?;
+    enqueue(tx, head, locale, &email, &mail, now)
 }
 
-/// Queues a mail inside the caller's transaction, ending with the plan's footer. In demo mode it
-/// counts as sent at once.
+/// Queues a mail inside the caller's transaction, ending with the plan's footer in the mail's
+/// language. In demo mode it counts as sent at once.
 pub fn enqueue(
     tx: &Connection,
     head: &Letterhead,
+    locale: Locale,
     to: &str,
-    subject: &str,
-    body: &str,
+    mail: &templates::Mail,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let body = format!("{body}{}", templates::footer(&head.plan));
+    let (subject, body) = (
+        &mail.subject,
+        format!("{}{}", mail.body, templates::footer(locale, &head.plan)),
+    );
     tx.prepare_cached("INSERT INTO outbox (to_addr, subject, body, created_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute_later(params![to, subject, body, ms(now), head.demo.then(|| ms(now))])?;
     Ok(())

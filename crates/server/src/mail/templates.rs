@@ -1,10 +1,15 @@
-//! Every mail's words: subject and body from plain values, no database and no sending (the
-//! callers look up the member and enqueue). A leaf: it imports nothing of the crate.
+//! Every mail's words, in English and Spanish: subject and body from plain values, no database
+//! and no sending (the callers look up the member, and their language, and enqueue). A leaf: it
+//! imports nothing of the crate.
+//!
+//! The Spanish is written as a US health plan writes to its members: neutral, "usted", the
+//! billing glossary of `ui/src/lib/i18n/glossary.md`, US money ("$1,298.40") and dates with the
+//! month spelled out ("5 de diciembre de 2026").
 
-use carebill_api::types::{Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus, PlanInfo};
+use carebill_api::types::{Locale, Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus, PlanInfo};
 use carebill_billing::Money;
 use carebill_billing::validate::CardBrand;
-use chrono::NaiveDate;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 /// A mail: subject and body.
 pub struct Mail {
@@ -12,25 +17,82 @@ pub struct Mail {
     pub body: String,
 }
 
+/// One sentence in both languages: `tr(l, "English", "Español")`.
+fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
+    match l {
+        Locale::En => en,
+        Locale::Es => es,
+    }
+}
+
+const MESES: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+const DIAS: [&str; 7] = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"];
+
+/// "Dec 5, 2026" or "5 de diciembre de 2026".
+pub fn date(l: Locale, d: NaiveDate) -> String {
+    match l {
+        Locale::En => d.format("%b %-d, %Y").to_string(),
+        Locale::Es => format!("{} de {} de {}", d.day(), MESES[d.month0() as usize], d.year()),
+    }
+}
+
+/// "Saturday, Dec 5, 2026" or "sábado, 5 de diciembre de 2026".
+fn weekday_date(l: Locale, d: NaiveDate) -> String {
+    match l {
+        Locale::En => d.format("%A, %b %-d, %Y").to_string(),
+        Locale::Es => format!("{}, {}", DIAS[d.weekday().num_days_from_monday() as usize], date(l, d)),
+    }
+}
+
+fn day_of(t: DateTime<Utc>) -> NaiveDate {
+    t.date_naive()
+}
+
 /// What every mail ends with: who to call and when, and the plan's language-assistance notice.
-pub fn footer(plan: &PlanInfo) -> String {
+pub fn footer(l: Locale, plan: &PlanInfo) -> String {
     let services = &plan.member_services;
+    let hours = match l {
+        Locale::Es => services.hours.es.as_deref().unwrap_or(&services.hours.en),
+        Locale::En => &services.hours.en,
+    };
     let taglines: String = plan
         .language_assistance
         .iter()
         .map(|t| format!("{}\n", t.text))
         .collect();
-    format!(
-        "\n--\nQuestions about a bill or a payment? Call {} member services at {} (TTY {}), {}.\n\n{taglines}",
-        plan.name, services.phone, services.tty, services.hours.en
-    )
+    let ask = match l {
+        Locale::En => format!(
+            "Questions about a bill or a payment? Call {} member services at {} (TTY {}), {hours}.",
+            plan.name, services.phone, services.tty
+        ),
+        Locale::Es => format!(
+            "¿Tiene preguntas sobre una factura o un pago? Llame a Servicios para Miembros de {} al {} (TTY {}), {hours}.",
+            plan.name, services.phone, services.tty
+        ),
+    };
+    format!("\n--\n{ask}\n\n{taglines}")
 }
 
-/// "Visa ending 4242", "Chase Bank account ending 6789".
-pub fn method_label(m: &PaymentMethodSummary) -> String {
-    match m.kind {
-        PaymentMethodType::Card => format!("{} ending {}", brand_name(&m.brand), m.last4),
-        PaymentMethodType::BankAccount => format!("{} account ending {}", m.brand, m.last4),
+/// "Visa ending 4242", "Chase Bank account ending 6789" (Spanish: "Visa que termina en 4242").
+pub fn method_label(l: Locale, m: &PaymentMethodSummary) -> String {
+    match (m.kind, l) {
+        (PaymentMethodType::Card, Locale::En) => format!("{} ending {}", brand_name(&m.brand), m.last4),
+        (PaymentMethodType::Card, Locale::Es) => format!("{} que termina en {}", brand_name(&m.brand), m.last4),
+        (PaymentMethodType::BankAccount, Locale::En) => format!("{} account ending {}", m.brand, m.last4),
+        (PaymentMethodType::BankAccount, Locale::Es) => format!("cuenta de {} que termina en {}", m.brand, m.last4),
     }
 }
 
@@ -42,50 +104,125 @@ fn brand_name(brand: &str) -> &str {
     }
 }
 
+/// A bill as a mail names it: "Bayside Medical Group, statement BMG26000004".
+pub fn bill_label(l: Locale, provider: &str, statement: &str) -> String {
+    format!("{provider}, {} {statement}", tr(l, "statement", "estado de cuenta"))
+}
+
+/// Why a card or bank declined a charge, by the API's decline code.
+pub fn decline_reason(l: Locale, code: &str) -> &'static str {
+    match (code, l) {
+        ("insufficient_funds", Locale::En) => "The card or account does not have enough funds.",
+        ("insufficient_funds", Locale::Es) => "La tarjeta o la cuenta no tiene fondos suficientes.",
+        ("expired_card", Locale::En) => "The card has expired.",
+        ("expired_card", Locale::Es) => "La tarjeta está vencida.",
+        ("incorrect_cvc", Locale::En) => "The security code is not right.",
+        ("incorrect_cvc", Locale::Es) => "El código de seguridad no es correcto.",
+        (_, Locale::En) => "The card or bank declined the charge.",
+        (_, Locale::Es) => "La tarjeta o el banco rechazó el cargo.",
+    }
+}
+
+/// What an ACH return code means for the member.
+pub fn ach_return_reason(l: Locale, code: &str) -> &'static str {
+    match (code, l) {
+        ("R01", Locale::En) => "Insufficient funds in the bank account.",
+        ("R01", Locale::Es) => "No hay fondos suficientes en la cuenta bancaria.",
+        ("R02", Locale::En) => "The bank account is closed.",
+        ("R02", Locale::Es) => "La cuenta bancaria está cerrada.",
+        ("R03", Locale::En) => "The bank could not find this account.",
+        ("R03", Locale::Es) => "El banco no encontró esta cuenta.",
+        ("R04", Locale::En) => "The account number is not valid.",
+        ("R04", Locale::Es) => "El número de cuenta no es válido.",
+        (_, Locale::En) => "The bank returned the payment.",
+        (_, Locale::Es) => "El banco devolvió el pago.",
+    }
+}
+
 /// A receipt's facts, one per line: confirmation number, amount, method, date and status.
-pub fn receipt_summary(p: &Payment) -> String {
+pub fn receipt_summary(l: Locale, p: &Payment) -> String {
     let status = match p.status {
-        PaymentStatus::Pending => "Pending. Bank payments usually settle in 2 business days.",
-        _ => "Paid.",
+        PaymentStatus::Pending => tr(
+            l,
+            "Processing. Bank payments usually settle in 2 business days.",
+            "En proceso. Los pagos bancarios suelen completarse en 2 días hábiles.",
+        ),
+        _ => tr(l, "Paid.", "Pagado."),
+    };
+    let (number, amount, with, on, state) = match l {
+        Locale::En => ("Confirmation number", "Amount", "Paid with", "Date", "Status"),
+        Locale::Es => ("Número de confirmación", "Cantidad", "Pagado con", "Fecha", "Estado"),
     };
     format!(
-        "Confirmation number: {}\nAmount: {}\nPaid with: {}\nDate: {}\nStatus: {status}\n",
+        "{number}: {}\n{amount}: {}\n{with}: {}\n{on}: {}\n{state}: {status}\n",
         p.confirmation_number,
         p.amount.display_usd(),
-        method_label(&p.payment_method),
-        p.created_at.format("%b %-d, %Y"),
+        method_label(l, &p.payment_method),
+        date(l, day_of(p.created_at)),
     )
 }
 
+fn hello(l: Locale, first: &str) -> String {
+    match l {
+        Locale::En => format!("Hello {first},"),
+        Locale::Es => format!("Hola, {first}:"),
+    }
+}
+
 /// The member's receipt; `bills` are each bill's label and the amount paid on it.
-pub fn receipt(first_name: &str, p: &Payment, bills: &[(String, Money)]) -> Mail {
+pub fn receipt(l: Locale, first_name: &str, p: &Payment, bills: &[(String, Money)]) -> Mail {
     let lines: String = bills
         .iter()
         .map(|(label, amount)| format!("  {label}: {}\n", amount.display_usd()))
         .collect();
+    let (subject, thanks, paid, keep) = match l {
+        Locale::En => (
+            "Carebill receipt",
+            "Thank you. We received your payment.",
+            "Bills paid:",
+            "Keep this email for your records. You can also see this payment in Carebill under Payment history.",
+        ),
+        Locale::Es => (
+            "Recibo de Carebill",
+            "Gracias. Recibimos su pago.",
+            "Facturas pagadas:",
+            "Guarde este correo para sus registros. También puede ver este pago en Carebill, en Historial de pagos.",
+        ),
+    };
     Mail {
-        subject: format!("Carebill receipt {}", p.confirmation_number),
+        subject: format!("{subject} {}", p.confirmation_number),
         body: format!(
-            "Hello {first_name},\n\nThank you. We received your payment.\n\n{}\nBills paid:\n{lines}\n\
-             Keep this email for your records. You can also see this payment in Carebill under Payment history.\n",
-            receipt_summary(p)
+            "{}\n\n{thanks}\n\n{}\n{paid}\n{lines}\n{keep}\n",
+            hello(l, first_name),
+            receipt_summary(l, p)
         ),
     }
 }
 
 /// The receipt a guest asks for at a kiosk: only what the confirmation screen showed.
-pub fn guest_receipt(p: &Payment) -> Mail {
+pub fn guest_receipt(l: Locale, p: &Payment) -> Mail {
     Mail {
-        subject: format!("Carebill receipt {}", p.confirmation_number),
+        subject: format!(
+            "{} {}",
+            tr(l, "Carebill receipt", "Recibo de Carebill"),
+            p.confirmation_number
+        ),
         body: format!(
-            "Thank you. We received your payment.\n\n{}\nKeep this email for your records.\n",
-            receipt_summary(p)
+            "{}\n\n{}\n{}\n",
+            tr(l, "Thank you. We received your payment.", "Gracias. Recibimos su pago."),
+            receipt_summary(l, p),
+            tr(
+                l,
+                "Keep this email for your records.",
+                "Guarde este correo para sus registros."
+            ),
         ),
     }
 }
 
 /// Autopay's notice before a charge.
 pub fn autopay_notice(
+    l: Locale,
     first: &str,
     amount: Money,
     method: &PaymentMethodSummary,
@@ -93,107 +230,215 @@ pub fn autopay_notice(
     provider: &str,
     skip_deadline: NaiveDate,
 ) -> Mail {
-    Mail {
-        subject: "Carebill autopay: an upcoming charge".into(),
-        body: format!(
-            "Hello {first},\n\nAutopay will charge {} to {} on {} for your bill from {provider}.\n\n\
-             To skip this charge, open Carebill, go to Autopay and choose Skip before the end of {}.\n",
-            amount.display_usd(),
-            method_label(method),
-            charge_date.format("%A, %b %-d, %Y"),
-            skip_deadline.format("%A, %b %-d, %Y"),
+    let (amount, method, on, by) = (
+        amount.display_usd(),
+        method_label(l, method),
+        weekday_date(l, charge_date),
+        weekday_date(l, skip_deadline),
+    );
+    let (subject, body) = match l {
+        Locale::En => (
+            "Carebill autopay: an upcoming charge",
+            format!(
+                "Autopay will charge {amount} to {method} on {on} for your bill from {provider}.\n\n\
+                 To skip this charge, open Carebill, go to Autopay and choose Skip before the end of {by}."
+            ),
         ),
+        Locale::Es => (
+            "Pago automático de Carebill: un cargo próximo",
+            format!(
+                "El pago automático cargará {amount} a {method} el {on} por su factura de {provider}.\n\n\
+                 Para omitir este cargo, abra Carebill, vaya a Pago automático y elija Omitir antes del final del {by}."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first)),
     }
 }
 
 /// A bill autopay did not charge because it is over the member's maximum.
-pub fn autopay_over_limit(first: &str, provider: &str, payable: Money, max: Money) -> Mail {
-    Mail {
-        subject: "Carebill autopay did not charge a bill".into(),
-        body: format!(
-            "Hello {first},\n\nAutopay did not charge your bill from {provider} because {} is more than your maximum of {} per charge.\n\n\
-             Nothing was charged. Please pay this bill yourself in Carebill, or raise your autopay maximum.\n",
-            payable.display_usd(),
-            max.display_usd(),
+pub fn autopay_over_limit(l: Locale, first: &str, provider: &str, payable: Money, max: Money) -> Mail {
+    let (payable, max) = (payable.display_usd(), max.display_usd());
+    let (subject, body) = match l {
+        Locale::En => (
+            "Carebill autopay did not charge a bill",
+            format!(
+                "Autopay did not charge your bill from {provider} because {payable} is more than your maximum of {max} per charge.\n\n\
+                 Nothing was charged. Please pay this bill yourself in Carebill, or raise your autopay maximum."
+            ),
         ),
+        Locale::Es => (
+            "El pago automático de Carebill no cobró una factura",
+            format!(
+                "El pago automático no cobró su factura de {provider} porque {payable} es más que su máximo de {max} por cargo.\n\n\
+                 No se cobró nada. Pague esta factura usted mismo en Carebill o aumente su máximo de pago automático."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first)),
     }
 }
 
-/// An autopay charge the card or bank declined (`reason`: the decline's message).
-pub fn autopay_declined(first: &str, p: &Payment, provider: &str, reason: &str) -> Mail {
-    Mail {
-        subject: "Carebill autopay: a charge was declined".into(),
-        body: format!(
-            "Hello {first},\n\nAutopay tried to charge {} to {} for your bill from {provider}, and it was declined: {reason}\n\n\
-             The bill is still open and autopay will not try again. Please pay it in Carebill, and consider updating your autopay payment method.\n",
-            p.amount.display_usd(),
-            method_label(&p.payment_method),
+/// An autopay charge the card or bank declined (`code`: the API's decline code).
+pub fn autopay_declined(l: Locale, first: &str, p: &Payment, provider: &str, code: &str) -> Mail {
+    let (amount, method, reason) = (
+        p.amount.display_usd(),
+        method_label(l, &p.payment_method),
+        decline_reason(l, code),
+    );
+    let (subject, body) = match l {
+        Locale::En => (
+            "Carebill autopay: a charge was declined",
+            format!(
+                "Autopay tried to charge {amount} to {method} for your bill from {provider}, and it was declined: {reason}\n\n\
+                 The bill is still open and autopay will not try again. Please pay it in Carebill, and consider updating your autopay payment method."
+            ),
         ),
+        Locale::Es => (
+            "Pago automático de Carebill: se rechazó un cargo",
+            format!(
+                "El pago automático intentó cargar {amount} a {method} por su factura de {provider}, y se rechazó: {reason}\n\n\
+                 La factura sigue abierta y el pago automático no lo volverá a intentar. Páguela en Carebill y considere actualizar el método de pago automático."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first)),
     }
 }
 
 /// The 6-digit code that confirms a registration's address.
-pub fn confirmation_code(first_name: &str, code: &str) -> Mail {
-    Mail {
-        subject: "Your Carebill confirmation code".into(),
-        body: format!(
-            "Hello {first_name},\n\nYour Carebill confirmation code is {code}.\nIt expires in 15 minutes.\n\n\
-             If you did not create a Carebill account, you can ignore this message.\n"
+pub fn confirmation_code(l: Locale, first_name: &str, code: &str) -> Mail {
+    let (subject, body) = match l {
+        Locale::En => (
+            "Your Carebill confirmation code",
+            format!(
+                "Your Carebill confirmation code is {code}.\nIt expires in 15 minutes.\n\n\
+                 If you did not create a Carebill account, you can ignore this message."
+            ),
         ),
+        Locale::Es => (
+            "Su código de confirmación de Carebill",
+            format!(
+                "Su código de confirmación de Carebill es {code}.\nVence en 15 minutos.\n\n\
+                 Si usted no creó una cuenta de Carebill, puede ignorar este mensaje."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first_name)),
     }
 }
 
 /// To the owner of an address someone else tried to register with.
-pub fn address_in_use() -> Mail {
+pub fn address_in_use(l: Locale) -> Mail {
+    let (subject, body) = match l {
+        Locale::En => (
+            "Someone tried to register with your email address",
+            "Hello,\n\nSomeone tried to create a Carebill account with this email address, which already \
+             has an account. If it was you, sign in, or use \"Forgot password\" on the sign-in screen.\n\n\
+             If it was not you, you can ignore this message: nothing changed.\n",
+        ),
+        Locale::Es => (
+            "Alguien intentó registrarse con su correo electrónico",
+            "Hola:\n\nAlguien intentó crear una cuenta de Carebill con este correo electrónico, que ya \
+             tiene una cuenta. Si fue usted, inicie sesión o use \"¿Olvidó su contraseña?\" en la pantalla de inicio de sesión.\n\n\
+             Si no fue usted, puede ignorar este mensaje: no se cambió nada.\n",
+        ),
+    };
     Mail {
-        subject: "Someone tried to register with your email address".into(),
-        body: "Hello,\n\nSomeone tried to create a Carebill account with this email address, which already \
-               has an account. If it was you, sign in, or use \"Forgot password\" on the sign-in screen.\n\n\
-               If it was not you, you can ignore this message: nothing changed.\n"
-            .into(),
+        subject: subject.into(),
+        body: body.into(),
     }
 }
 
 /// A password reset code (`code` as shown: `ABCD-EFGH`).
-pub fn reset_code(first_name: &str, code: &str) -> Mail {
-    Mail {
-        subject: "Your Carebill password reset code".into(),
-        body: format!(
-            "Hello {first_name},\n\nSomeone asked to reset the password of your Carebill account.\n\n\
-             Your reset code is {code}. It works once and expires in 30 minutes.\n\n\
-             If this was not you, ignore this message: your password has not changed.\n"
+pub fn reset_code(l: Locale, first_name: &str, code: &str) -> Mail {
+    let (subject, body) = match l {
+        Locale::En => (
+            "Your Carebill password reset code",
+            format!(
+                "Someone asked to reset the password of your Carebill account.\n\n\
+                 Your reset code is {code}. It works once and expires in 30 minutes.\n\n\
+                 If this was not you, ignore this message: your password has not changed."
+            ),
         ),
+        Locale::Es => (
+            "Su código para restablecer la contraseña de Carebill",
+            format!(
+                "Alguien pidió restablecer la contraseña de su cuenta de Carebill.\n\n\
+                 Su código es {code}. Funciona una sola vez y vence en 30 minutos.\n\n\
+                 Si no fue usted, ignore este mensaje: su contraseña no ha cambiado."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first_name)),
     }
 }
 
 /// After a password change or reset.
-pub fn password_changed(first_name: &str) -> Mail {
-    Mail {
-        subject: "Your Carebill password was changed".into(),
-        body: format!(
-            "Hello {first_name},\n\nThe password of your Carebill account was just changed, and other devices were signed out.\n\n\
-             If this was not you, reset your password now from the sign-in screen (\"Forgot password\") and contact member services.\n"
+pub fn password_changed(l: Locale, first_name: &str) -> Mail {
+    let (subject, body) = match l {
+        Locale::En => (
+            "Your Carebill password was changed",
+            "The password of your Carebill account was just changed, and other devices were signed out.\n\n\
+             If this was not you, reset your password now from the sign-in screen (\"Forgot password\") and call member services.",
         ),
+        Locale::Es => (
+            "Se cambió su contraseña de Carebill",
+            "Se acaba de cambiar la contraseña de su cuenta de Carebill y se cerró la sesión en sus otros dispositivos.\n\n\
+             Si no fue usted, restablezca su contraseña ahora desde la pantalla de inicio de sesión (\"¿Olvidó su contraseña?\") y llame a Servicios para Miembros.",
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first_name)),
     }
 }
 
-/// A bank payment the bank returned (`code`: the ACH return code, `reason` its meaning).
-pub fn payment_returned(first_name: &str, p: &Payment, code: &str, reason: &str) -> Mail {
-    Mail {
-        subject: "Your Carebill bank payment was returned".into(),
-        body: format!(
-            "Hello {first_name},\n\nYour bank returned the payment {} of {} ({code}: {reason}).\n\n\
-             The bills it was paying are open again. Please pay them in Carebill with another payment method, \
-             or check with your bank first.\n",
-            p.confirmation_number,
-            p.amount.display_usd(),
+/// A bank payment the bank returned (`code`: the ACH return code).
+pub fn payment_returned(l: Locale, first_name: &str, p: &Payment, code: &str) -> Mail {
+    let (number, amount, reason) = (
+        &p.confirmation_number,
+        p.amount.display_usd(),
+        ach_return_reason(l, code),
+    );
+    let (subject, body) = match l {
+        Locale::En => (
+            "Your Carebill bank payment was returned",
+            format!(
+                "Your bank returned the payment {number} of {amount} ({code}: {reason}).\n\n\
+                 The bills it was paying are open again. Please pay them in Carebill with another payment method, \
+                 or check with your bank first."
+            ),
         ),
+        Locale::Es => (
+            "Su banco devolvió un pago de Carebill",
+            format!(
+                "Su banco devolvió el pago {number} de {amount} ({code}: {reason}).\n\n\
+                 Las facturas que pagaba vuelven a estar abiertas. Páguelas en Carebill con otro método de pago \
+                 o consulte primero con su banco."
+            ),
+        ),
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first_name)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carebill_api::types::{Allocation, PaymentSource};
 
     #[test]
     fn card_brands_read_as_people_know_them() {
@@ -202,8 +447,140 @@ mod tests {
             brand: brand.into(),
             last4: "4242".into(),
         };
-        assert_eq!(method_label(&card("visa")), "Visa ending 4242");
-        assert_eq!(method_label(&card("amex")), "American Express ending 4242");
-        assert_eq!(method_label(&card("Card")), "Card ending 4242");
+        assert_eq!(method_label(Locale::En, &card("visa")), "Visa ending 4242");
+        assert_eq!(method_label(Locale::En, &card("amex")), "American Express ending 4242");
+        assert_eq!(method_label(Locale::En, &card("Card")), "Card ending 4242");
+        assert_eq!(method_label(Locale::Es, &card("visa")), "Visa que termina en 4242");
+    }
+
+    fn payment(status: PaymentStatus) -> Payment {
+        Payment {
+            id: "pay_1".into(),
+            status,
+            amount: Money::from_cents(129_840),
+            allocations: vec![Allocation {
+                bill_id: "bil_1".into(),
+                amount: Money::from_cents(129_840),
+            }],
+            confirmation_number: "CB-7K2M-9QXP".into(),
+            payment_method: PaymentMethodSummary {
+                kind: PaymentMethodType::BankAccount,
+                brand: "Carebill Test Bank".into(),
+                last4: "6789".into(),
+            },
+            created_at: "2026-12-05T18:00:00Z".parse().unwrap(),
+            settled_at: None,
+            failure: None,
+            idempotency_key: None,
+            source: PaymentSource::Member,
+        }
+    }
+
+    /// Every mail in both languages: US money and dates, the glossary, no English left in the
+    /// Spanish and no Spanish in the English.
+    #[test]
+    fn every_mail_is_written_in_english_and_in_spanish() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        let p = payment(PaymentStatus::Pending);
+        let bills = [(bill_label(Locale::Es, "Bayside Medical Group", "BMG26000004"), p.amount)];
+        let all = |l: Locale| {
+            vec![
+                receipt(l, "Jordan", &p, &bills),
+                guest_receipt(l, &p),
+                autopay_notice(l, "Jordan", p.amount, &p.payment_method, d, "Bayside Medical Group", d),
+                autopay_over_limit(
+                    l,
+                    "Jordan",
+                    "Bayside Medical Group",
+                    p.amount,
+                    Money::from_cents(50_000),
+                ),
+                autopay_declined(l, "Jordan", &p, "Bayside Medical Group", "insufficient_funds"),
+                confirmation_code(l, "Jordan", "123456"),
+                address_in_use(l),
+                reset_code(l, "Jordan", "ABCD-EFGH"),
+                password_changed(l, "Jordan"),
+                payment_returned(l, "Jordan", &p, "R01"),
+            ]
+        };
+        let english_words = [
+            "Hello",
+            "Thank you",
+            "Your ",
+            "Autopay",
+            " the ",
+            "Amount",
+            "Status",
+            "Processing",
+        ];
+        let spanish_words = [
+            "Hola",
+            "Gracias",
+            "Su ",
+            "usted",
+            "factura",
+            "Cantidad",
+            "Estado",
+            "En proceso",
+        ];
+        for (en, es) in all(Locale::En).into_iter().zip(all(Locale::Es)) {
+            for w in spanish_words {
+                assert!(
+                    !en.body.contains(w) && !en.subject.contains(w),
+                    "{w:?} in English: {}",
+                    en.body
+                );
+            }
+            for w in english_words {
+                assert!(
+                    !es.body.contains(w) && !es.subject.contains(w),
+                    "{w:?} in Spanish: {}",
+                    es.body
+                );
+            }
+        }
+        let es = receipt(Locale::Es, "Jordan", &p, &bills);
+        assert!(es.body.starts_with("Hola, Jordan:"));
+        assert!(es.body.contains("Cantidad: $1,298.40"), "US money: {}", es.body);
+        assert!(es.body.contains("Fecha: 5 de diciembre de 2026"));
+        assert!(es.body.contains("Estado: En proceso."), "the glossary's Processing");
+        let en = receipt(Locale::En, "Jordan", &p, &bills);
+        assert!(en.body.contains("Date: Dec 5, 2026") && en.body.contains("Status: Processing."));
+        let notice = autopay_notice(Locale::Es, "Jordan", p.amount, &p.payment_method, d, "X", d);
+        assert!(
+            notice.body.contains("el sábado, 5 de diciembre de 2026"),
+            "{}",
+            notice.body
+        );
+    }
+
+    #[test]
+    fn the_footer_gives_the_plans_phone_and_hours_in_the_mails_language() {
+        use carebill_api::types::{LocalizedText, MemberServices, Tagline};
+        let plan = PlanInfo {
+            name: "Example Health Plan".into(),
+            member_services: MemberServices {
+                phone: "1-800-555-0100".into(),
+                tty: "711".into(),
+                hours: LocalizedText {
+                    en: "weekdays, 8 a.m. to 6 p.m.".into(),
+                    es: Some("de lunes a viernes, de 8 a.m. a 6 p.m.".into()),
+                },
+            },
+            language_assistance: vec![Tagline {
+                lang: "es".into(),
+                text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
+            }],
+        };
+        let en = footer(Locale::En, &plan);
+        assert!(en.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));
+        let es = footer(Locale::Es, &plan);
+        assert!(es.contains(
+            "Llame a Servicios para Miembros de Example Health Plan al 1-800-555-0100 (TTY 711), de lunes a viernes"
+        ));
+        assert!(
+            en.contains("ATENCIÓN") && es.contains("ATENCIÓN"),
+            "the taglines are in every mail"
+        );
     }
 }

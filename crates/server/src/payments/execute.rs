@@ -453,12 +453,13 @@ fn hold_for_review(
 
 fn receipt_mail(tx: &Connection, head: &Letterhead, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
     let member_id = member_of(tx, &p.id)?;
-    mail::enqueue_for_member(tx, head, &member_id, now, |first_name| {
+    mail::enqueue_for_member(tx, head, &member_id, now, |first_name, locale| {
         let mut bills = Vec::with_capacity(p.allocations.len());
         for a in &p.allocations {
-            bills.push((bill_label(tx, &a.bill_id)?, a.amount));
+            let (provider, statement) = bill_label(tx, &a.bill_id)?;
+            bills.push((templates::bill_label(locale, &provider, &statement), a.amount));
         }
-        Ok(templates::receipt(first_name, p, &bills))
+        Ok(templates::receipt(locale, first_name, p, &bills))
     })
 }
 
@@ -472,8 +473,8 @@ fn autopay_declined_mail(
     code: ErrorCode,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    mail::enqueue_for_member(tx, head, member_id, now, |first| {
+    mail::enqueue_for_member(tx, head, member_id, now, |first, locale| {
         let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
-        Ok(templates::autopay_declined(first, p, &provider, code.default_message()))
+        Ok(templates::autopay_declined(locale, first, p, &provider, code.as_str()))
     })
 }

@@ -104,13 +104,8 @@ fn settle_one(
         AchResult::Returned(code) => {
             reservations::release(tx, &allocs)?;
             if let Some(p) = load_payment(tx, member_id, payment_id)? {
-                mail::enqueue_for_member(tx, head, member_id, now, |first_name| {
-                    Ok(templates::payment_returned(
-                        first_name,
-                        &p,
-                        code,
-                        ach_return_reason(code),
-                    ))
+                mail::enqueue_for_member(tx, head, member_id, now, |first_name, locale| {
+                    Ok(templates::payment_returned(locale, first_name, &p, code))
                 })?;
             }
         }

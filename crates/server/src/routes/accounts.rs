@@ -44,6 +44,7 @@ pub async fn create_account(
         date_of_birth,
         email,
         password: req.password,
+        locale: req.locale.unwrap_or_default(),
     };
     accounts::register(&state, registration, &client).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -71,7 +72,7 @@ pub async fn resend_verification(
 ) -> ApiResult<StatusCode> {
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     address_limit(&state, "codes", &client, 30, Duration::minutes(10)).await?;
-    accounts::send_code(&state, email, CodePurpose::Verify).await?;
+    accounts::send_code(&state, email, CodePurpose::Verify, req.locale).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -82,7 +83,7 @@ pub async fn request_password_reset(
 ) -> ApiResult<StatusCode> {
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
     address_limit(&state, "codes", &client, 30, Duration::minutes(10)).await?;
-    if let Some(account_id) = accounts::send_code(&state, email, CodePurpose::Reset).await? {
+    if let Some(account_id) = accounts::send_code(&state, email, CodePurpose::Reset, req.locale).await? {
         state.audit(Some(account_id), "password_reset_requested", Some(&client), None);
     }
     Ok(StatusCode::ACCEPTED)
@@ -103,6 +104,15 @@ pub async fn confirm_password_reset(
 pub async fn get_me(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Member>> {
     let member = state.db.read(move |conn| load_member(conn, who.account_id)).await?;
     Ok(Json(member))
+}
+
+/// The language of the member's mail from now on (the app sends it when the member chooses one).
+pub async fn set_locale(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(req): JsonBody<SetLocaleRequest>,
+) -> ApiResult<Json<Member>> {
+    Ok(Json(accounts::set_locale(&state, &who, req.locale).await?))
 }
 
 pub async fn change_password(

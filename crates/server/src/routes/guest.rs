@@ -189,6 +189,7 @@ pub async fn receipt(
 ) -> ApiResult<StatusCode> {
     let grant = live_grant(&state, &headers).await?;
     let email = validate::email(&req.email).map_err(|e| ApiError::invalid("/email", e))?;
+    let locale = req.locale.unwrap_or_default();
     let number = req.confirmation_number.trim().to_uppercase();
     if number.is_empty() || number.len() > 40 {
         return Err(ApiError::new(ErrorCode::PaymentNotFound).at("/confirmation_number"));
@@ -204,7 +205,7 @@ pub async fn receipt(
     let (head, now) = (state.letterhead(), state.now());
     let sent = state
         .db
-        .transaction(move |tx| kiosk::send_guest_receipt(tx, &head, &grant, &number, &email, now))
+        .transaction(move |tx| kiosk::send_guest_receipt(tx, &head, locale, &grant, &number, &email, now))
         .await?;
     if !sent {
         return Err(ApiError::new(ErrorCode::PaymentNotFound).at("/confirmation_number"));

@@ -19,7 +19,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use carebill_api::{BUSINESS_DATE_HEADER, ErrorCode};
 
 use crate::config::ProcessorKind;
@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/current", delete(sessions::delete_current_session))
         .route("/v1/me", get(accounts::get_me))
         .route("/v1/me/password", post(accounts::change_password))
+        .route("/v1/me/locale", put(accounts::set_locale))
         .route("/v1/password-resets", post(accounts::request_password_reset))
         .route("/v1/password-resets/confirm", post(accounts::confirm_password_reset))
         .route("/v1/bills", get(bills::list_bills))

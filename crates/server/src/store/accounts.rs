@@ -2,6 +2,7 @@
 //! What the rules are (who may register, when a code counts) is the accounts service's job.
 
 use crate::sql::{Connection, OptionalExtension, params};
+use carebill_api::types::Locale;
 use chrono::{DateTime, Utc};
 
 use super::ms;
@@ -81,12 +82,13 @@ pub struct AccountByEmail {
     pub member_id: String,
     pub verified: bool,
     pub first_name: String,
+    pub locale: Locale,
 }
 
 pub fn account_by_email(conn: &Connection, email: &str) -> ApiResult<Option<AccountByEmail>> {
     Ok(conn
         .query_row(
-            "SELECT a.id, a.member_id, a.verified_at IS NOT NULL, r.first_name
+            "SELECT a.id, a.member_id, a.verified_at IS NOT NULL, r.first_name, a.locale
              FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.email = ?1",
             [email],
             |r| {
@@ -95,6 +97,7 @@ pub fn account_by_email(conn: &Connection, email: &str) -> ApiResult<Option<Acco
                     member_id: r.get(1)?,
                     verified: r.get(2)?,
                     first_name: r.get(3)?,
+                    locale: crate::store::locale_of(&r.get::<_, String>(4)?),
                 })
             },
         )
@@ -118,11 +121,19 @@ pub fn insert_account(
     password_hash: &str,
     now: DateTime<Utc>,
     verified: bool,
+    locale: Locale,
 ) -> ApiResult<Option<i64>> {
     let inserted = tx.query_row(
-        "INSERT INTO accounts (member_id, email, password_hash, created_at, password_changed_at, verified_at)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING id",
-        params![member_id, email, password_hash, ms(now), verified.then(|| ms(now))],
+        "INSERT INTO accounts (member_id, email, password_hash, created_at, password_changed_at, verified_at, locale)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6) RETURNING id",
+        params![
+            member_id,
+            email,
+            password_hash,
+            ms(now),
+            verified.then(|| ms(now)),
+            locale.as_str()
+        ],
         |r| r.get(0),
     );
     match inserted {
@@ -270,24 +281,31 @@ pub struct PendingRegistration {
     pub code_hash: Vec<u8>,
     pub attempts: i64,
     pub expires_at: i64,
+    pub locale: Locale,
 }
 
+/// Saves (or replaces) the registration waiting under `email`; its `attempts` start at 0.
 pub fn save_pending_registration(
     tx: &Connection,
     email: &str,
-    member_id: &str,
-    password_hash: &str,
-    code_hash: &[u8],
+    pending: &PendingRegistration,
     now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
 ) -> ApiResult<()> {
+    let PendingRegistration {
+        member_id,
+        password_hash,
+        code_hash,
+        expires_at,
+        locale,
+        ..
+    } = pending;
     tx.execute(
-        "INSERT INTO pending_registrations (email, member_id, password_hash, code_hash, attempts, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+        "INSERT INTO pending_registrations (email, member_id, password_hash, code_hash, attempts, created_at, expires_at, locale)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)
          ON CONFLICT (email) DO UPDATE
          SET member_id = excluded.member_id, password_hash = excluded.password_hash, code_hash = excluded.code_hash,
-             attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at",
-        params![email, member_id, password_hash, code_hash, ms(now), ms(expires_at)],
+             attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at, locale = excluded.locale",
+        params![email, member_id, password_hash, code_hash, ms(now), expires_at, locale.as_str()],
     )?;
     Ok(())
 }
@@ -295,7 +313,7 @@ pub fn save_pending_registration(
 pub fn pending_registration(conn: &Connection, email: &str) -> ApiResult<Option<PendingRegistration>> {
     Ok(conn
         .query_row(
-            "SELECT member_id, password_hash, code_hash, attempts, expires_at FROM pending_registrations WHERE email = ?1",
+            "SELECT member_id, password_hash, code_hash, attempts, expires_at, locale FROM pending_registrations WHERE email = ?1",
             [email],
             |r| {
                 Ok(PendingRegistration {
@@ -304,6 +322,7 @@ pub fn pending_registration(conn: &Connection, email: &str) -> ApiResult<Option<
                     code_hash: r.get(2)?,
                     attempts: r.get(3)?,
                     expires_at: r.get(4)?,
+                    locale: crate::store::locale_of(&r.get::<_, String>(5)?),
                 })
             },
         )
@@ -329,6 +348,15 @@ pub fn rewrite_nothing(tx: &Connection) -> ApiResult<()> {
     tx.execute(
         "UPDATE settings SET value = value WHERE key IN (?1, ?2)",
         [super::SERVER_SECRET_KEY, super::SERVER_SECRET_FINGERPRINT_KEY],
+    )?;
+    Ok(())
+}
+
+/// The language of the member's mail from now on.
+pub fn set_locale(tx: &Connection, account_id: i64, locale: Locale) -> ApiResult<()> {
+    tx.execute(
+        "UPDATE accounts SET locale = ?2 WHERE id = ?1",
+        params![account_id, locale.as_str()],
     )?;
     Ok(())
 }

@@ -548,12 +548,20 @@ pub fn prune_changes(tx: &Connection, before: DateTime<Utc>) -> ApiResult<usize>
 }
 
 /// The member's name and address, when they have an account.
-pub fn member_contact(conn: &Connection, member_id: &str) -> ApiResult<Option<(String, String)>> {
+pub fn member_contact(
+    conn: &Connection,
+    member_id: &str,
+) -> ApiResult<Option<(String, String, carebill_api::types::Locale)>> {
     Ok(conn
         .query_row(
-            "SELECT r.first_name, a.email FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.member_id = ?1",
+            "SELECT r.first_name, a.email, a.locale FROM accounts a JOIN roster r ON r.member_id = a.member_id WHERE a.member_id = ?1",
             [member_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, locale_of(&r.get::<_, String>(2)?))),
         )
         .optional()?)
+}
+
+/// A stored language (`accounts.locale`, checked by the schema); English for anything else.
+pub fn locale_of(stored: &str) -> carebill_api::types::Locale {
+    carebill_api::types::Locale::parse(stored).unwrap_or_default()
 }

@@ -59,11 +59,12 @@ pub fn count_held_for_review(conn: &Connection) -> ApiResult<u64> {
     )
 }
 
-pub fn bill_label(conn: &Connection, bill_id: &str) -> ApiResult<String> {
+/// A bill's provider and statement number, for a mail to name it.
+pub fn bill_label(conn: &Connection, bill_id: &str) -> ApiResult<(String, String)> {
     Ok(conn.query_row(
-        "SELECT provider || ', statement ' || statement_number FROM bills WHERE id = ?1",
+        "SELECT provider, statement_number FROM bills WHERE id = ?1",
         [bill_id],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
 

@@ -311,3 +311,82 @@ async fn reset_requests_write_the_same_for_any_address() {
     }
     s.stop().await;
 }
+
+/// Issue 17: mail speaks the member's language. A registration's code comes in the language the
+/// app asked for, and the account keeps it; the member can change it; before sign-in a reset
+/// follows the request's language, else the account's. Every mail ends with the plan's phone.
+#[tokio::test]
+async fn mail_is_written_in_the_members_language() {
+    let s = TestServer::start().await;
+    let mut body = alex(GOOD_PASSWORD);
+    body["locale"] = json!("es");
+    s.post("/v1/accounts", body).await.expect(201);
+    let mail = s.last_mail_to("alex.rivera@example.com").await.expect("a code");
+    assert_eq!(mail["subject"], "Su código de confirmación de Carebill");
+    let text = mail["body"].as_str().unwrap();
+    assert!(text.starts_with("Hola, Alex:"), "{text}");
+    assert!(text.contains("Llame a Servicios para Miembros de Carebill Demo Health Plan al 1-800-555-0142 (TTY 711), de lunes a viernes"), "{text}");
+    s.post(
+        "/v1/accounts/verify",
+        json!({"email": "alex.rivera@example.com", "code": six_digit_code(&mail)}),
+    )
+    .await
+    .expect(204);
+    let signed = s.sign_in("M200000002", GOOD_PASSWORD).await;
+    assert_eq!(
+        signed["member"]["locale"], "es",
+        "the account keeps the registration's language"
+    );
+
+    // A reset asked for without a language follows the account's; with one, the request's.
+    s.post("/v1/password-resets", json!({"email": "alex.rivera@example.com"}))
+        .await
+        .expect(202);
+    let reset = s.last_mail_to("alex.rivera@example.com").await.unwrap();
+    assert_eq!(reset["subject"], "Su código para restablecer la contraseña de Carebill");
+    s.advance(Duration::minutes(2));
+    s.post(
+        "/v1/password-resets",
+        json!({"email": "alex.rivera@example.com", "locale": "en"}),
+    )
+    .await
+    .expect(202);
+    let reset = s.last_mail_to("alex.rivera@example.com").await.unwrap();
+    assert_eq!(reset["subject"], "Your Carebill password reset code");
+    assert!(
+        reset["body"]
+            .as_str()
+            .unwrap()
+            .contains("Call Carebill Demo Health Plan member services at 1-800-555-0142")
+    );
+
+    // The member chooses English; a language that is not offered changes nothing.
+    let token = signed["access_token"].as_str().unwrap().to_string();
+    s.send(
+        s.http
+            .put(format!("{}/v1/me/locale", s.base))
+            .bearer_auth(&token)
+            .json(&json!({"locale": "fr"})),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    assert_eq!(s.get("/v1/me", &token).await.body["locale"], "es");
+    let r = s
+        .send(
+            s.http
+                .put(format!("{}/v1/me/locale", s.base))
+                .bearer_auth(&token)
+                .json(&json!({"locale": "en"})),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["locale"], "en");
+    s.send(
+        s.http
+            .put(format!("{}/v1/me/locale", s.base))
+            .json(&json!({"locale": "en"})),
+    )
+    .await
+    .expect_error(401, "unauthenticated");
+    s.stop().await;
+}

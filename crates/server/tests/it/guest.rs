@@ -434,7 +434,7 @@ async fn bank_payments_need_the_authorization_and_receipts_go_to_the_typed_addre
     receipt("pat@example.com", &number).await.expect(202);
     let mail = s.last_mail_to("pat@example.com").await.expect("a receipt");
     let text = mail["body"].as_str().unwrap();
-    assert!(text.contains(&number) && text.contains("$3.00") && text.contains("Pending"));
+    assert!(text.contains(&number) && text.contains("$3.00") && text.contains("Processing"));
     assert!(
         !text.contains("Rivera") && !text.contains("Alex"),
         "no names in a guest receipt: {text}"

@@ -375,14 +375,12 @@ async fn two_servers_deliver_each_mail_once_with_a_stable_message_id() {
         .db
         .transaction(move |tx| {
             for i in 0..120 {
-                carebill_server::mail::enqueue(
-                    tx,
-                    &head,
-                    &format!("member{i}@carebill.example"),
-                    "A test",
-                    "Hello.",
-                    now,
-                )?;
+                let mail = carebill_server::mail::templates::Mail {
+                    subject: "A test".into(),
+                    body: "Hello.".into(),
+                };
+                let to = format!("member{i}@carebill.example");
+                carebill_server::mail::enqueue(tx, &head, Default::default(), &to, &mail, now)?;
             }
             Ok(())
         })
@@ -483,6 +481,9 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
             .await,
         0
     );
+    // Migration 5: every existing account's mail stays in English.
+    assert_eq!(s.count("SELECT COUNT(*) FROM accounts WHERE locale <> 'en'").await, 0);
+    assert_eq!(s.get("/v1/me", &token).await.body["locale"], "en");
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
