@@ -231,7 +231,7 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     ] {
         let cell = app
             .wd
-            .find(By::XPath(&format!(
+            .find(By::XPath(format!(
                 "//table[contains(@class, 'adds-up')]//tr[th[normalize-space()={row:?}]]/td"
             )))
             .await
