@@ -411,6 +411,17 @@ impl App {
         }
     }
 
+    /// Clicks the element `xpath` names, waiting until it is there and takes the click.
+    pub async fn click_xpath(&self, xpath: &str) {
+        self.until(&format!("{xpath} to be clickable"), || async move {
+            match self.wd.find(By::XPath(xpath)).await {
+                Ok(e) => e.click().await.is_ok(),
+                Err(_) => false,
+            }
+        })
+        .await;
+    }
+
     /// Ticks the checkbox `#id`, waiting for it to appear (a list may paint after its heading).
     pub async fn check(&self, id: &str) {
         let mut last = String::new();

@@ -55,24 +55,14 @@ async fn take_the_readme_screenshots() {
     app.screen("Pay bills").await;
     app.sees("Visa •••• 4242").await;
     // The saved Visa (the first saved method may be the bank account, which needs its authorization).
-    app.wd
-        .find(By::XPath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]"))
-        .await
-        .expect("the saved Visa")
-        .click()
-        .await
-        .expect("click");
+    app.click_xpath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]")
+        .await;
     app.screenshot(&out.join("pay.png")).await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
     app.screenshot(&out.join("review.png")).await;
-    app.wd
-        .find(By::XPath("//button[starts-with(normalize-space(), 'Pay $')]"))
-        .await
-        .expect("pay")
-        .click()
-        .await
-        .expect("click");
+    app.click_xpath("//button[starts-with(normalize-space(), 'Pay $')]")
+        .await;
     app.screen("Payment received").await;
     app.click("View receipt").await;
     app.screen("Receipt").await;
@@ -124,13 +114,8 @@ async fn take_the_kiosk_screenshots() {
     app.fill_card("4242424242424242", Some("Alex Rivera")).await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
-    app.wd
-        .find(By::XPath("//button[starts-with(normalize-space(), 'Pay $')]"))
-        .await
-        .expect("pay")
-        .click()
-        .await
-        .expect("click");
+    app.click_xpath("//button[starts-with(normalize-space(), 'Pay $')]")
+        .await;
     app.screen("Payment received").await;
     app.screenshot(&out.join("kiosk-receipt.png")).await;
     app.kill().await;

@@ -93,14 +93,7 @@ impl Session {
     }
 
     async fn click_xpath(&self, xpath: &str) {
-        let app = &self.app;
-        app.until(&format!("{xpath} to be clickable"), || async move {
-            match app.wd.find(By::XPath(xpath)).await {
-                Ok(e) => e.click().await.is_ok(),
-                Err(_) => false,
-            }
-        })
-        .await;
+        self.app.click_xpath(xpath).await;
     }
 
     /// Opens the Pay screen with nothing chosen and ticks these bills.

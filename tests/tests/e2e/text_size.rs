@@ -74,24 +74,14 @@ async fn at_the_largest_text_size_every_screen_reflows_without_clipping() {
     app.screen("Pay bills").await;
     app.sees("Visa •••• 4242").await;
     // The saved Visa (the first saved method may be the bank account, which needs its authorization).
-    app.wd
-        .find(By::XPath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]"))
-        .await
-        .expect("the saved Visa")
-        .click()
-        .await
-        .expect("click");
+    app.click_xpath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]")
+        .await;
     check(&app, "pay").await;
     app.click("Continue to review").await;
     app.screen("Review your payment").await;
     check(&app, "review").await;
-    app.wd
-        .find(By::XPath("//button[starts-with(normalize-space(), 'Pay $')]"))
-        .await
-        .expect("pay")
-        .click()
-        .await
-        .expect("click");
+    app.click_xpath("//button[starts-with(normalize-space(), 'Pay $')]")
+        .await;
     app.screen("Payment received").await;
     check(&app, "confirmation").await;
     app.click("View receipt").await;

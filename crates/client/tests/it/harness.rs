@@ -81,3 +81,14 @@ impl World {
             .unwrap()
     }
 }
+
+/// The member's open bills as the copy lists them (up to 200, soonest due first).
+pub async fn open_bills(e: &Engine) -> carebill_client::types::BillsPage {
+    e.bills(carebill_client::types::BillQuery {
+        status: carebill_client::types::BillStatusFilter::Open,
+        limit: 200,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}

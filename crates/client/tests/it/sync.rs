@@ -321,20 +321,12 @@ async fn bills_filter_by_status_kind_provider_dates_and_words_and_sort_both_ways
 #[tokio::test]
 async fn the_dashboard_adds_up_from_the_bills() {
     use carebill_billing::Money;
-    use carebill_client::types::{BillQuery, BillStatusFilter};
     let w = World::start().await;
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
     e.sync().await.unwrap();
     let dash = e.dashboard().await.unwrap();
-    let page = e
-        .bills(BillQuery {
-            status: BillStatusFilter::Open,
-            limit: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let page = open_bills(&e).await;
     let today = dash.freshness.business_date;
     let sum = |pick: &dyn Fn(&carebill_client::types::BillRow) -> Option<Money>| -> Money {
         page.bills.iter().filter_map(pick).sum()
@@ -380,7 +372,6 @@ async fn the_dashboard_adds_up_from_the_bills() {
 #[tokio::test]
 async fn a_bill_autopay_will_pay_shows_the_charge() {
     use carebill_api::types::{AutopayAmount, AutopayRequest, AutopayTiming};
-    use carebill_client::types::{BillQuery, BillStatusFilter};
     let w = World::start().await;
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
@@ -414,14 +405,7 @@ async fn a_bill_autopay_will_pay_shows_the_charge() {
         .unwrap();
     let new_bill = issued["id"].as_str().unwrap().to_string();
     e.sync().await.unwrap();
-    let page = e
-        .bills(BillQuery {
-            status: BillStatusFilter::Open,
-            limit: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let page = open_bills(&e).await;
     let covered: Vec<_> = page
         .bills
         .iter()
