@@ -37,7 +37,7 @@ CREATE TABLE bills (
 CREATE INDEX bills_due ON bills(due_date, id);
 -- Covers every filter column, so counting and filtering never visit the table rows.
 CREATE INDEX bills_filters ON bills(balance_cents, kind, provider, service_date_from, service_date_to, due_date);
--- Column order matters: a search reads `search` without touching the large `detail`.
+-- `search` moved to `bill_search` (migration 4); here it stays empty.
 CREATE TABLE bill_docs (
     id      TEXT PRIMARY KEY,
     search  TEXT NOT NULL,
@@ -82,6 +82,15 @@ DELETE FROM meta WHERE key IN ('cursor', 'etag');
     r#"
 UPDATE meta SET value = json_set(value, '$.locale', 'en')
  WHERE key = 'member' AND json_valid(value) AND json_type(value, '$.locale') IS NULL;
+"#,
+    // 4 (issue 17): a bill's search text in a narrow table of its own. A search scans every
+    // row; in `bill_docs` it read the pages of every document too, and once the documents carried
+    // their payments the 10,000-bill table no longer fitted SQLite's page cache: each search
+    // decrypted the whole table again (16 -> 134 ms). `bill_docs.search` stays, empty.
+    r#"
+CREATE TABLE bill_search (id TEXT PRIMARY KEY, search TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO bill_search (id, search) SELECT id, search FROM bill_docs;
+UPDATE bill_docs SET search = '';
 "#,
 ];
 
@@ -343,10 +352,14 @@ fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()>
         d.bill.pending_amount.cents(),
     ])?;
     conn.prepare_cached(
-        "INSERT INTO bill_docs (id, search, summary, detail) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(id) DO UPDATE SET search = excluded.search, summary = excluded.summary, detail = excluded.detail",
+        "INSERT INTO bill_docs (id, search, summary, detail) VALUES (?1, '', ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET summary = excluded.summary, detail = excluded.detail",
     )?
-    .execute(params![d.bill.id, search_text(d), serde_json::to_string(&d.bill)?, raw])?;
+    .execute(params![d.bill.id, serde_json::to_string(&d.bill)?, raw])?;
+    conn.prepare_cached(
+        "INSERT INTO bill_search (id, search) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET search = excluded.search",
+    )?
+    .execute(params![d.bill.id, search_text(d)])?;
     Ok(())
 }
 
@@ -378,6 +391,7 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
         (SyncEntity::Bill, SyncOp::Delete) => {
             conn.execute("DELETE FROM bills WHERE id = ?1", [&c.id])?;
             conn.execute("DELETE FROM bill_docs WHERE id = ?1", [&c.id])?;
+            conn.execute("DELETE FROM bill_search WHERE id = ?1", [&c.id])?;
         }
         (SyncEntity::Payment, SyncOp::Upsert) => {
             let raw = raw()?;
@@ -437,7 +451,7 @@ pub fn apply_page(
 pub fn reset_synced(conn: &mut Connection) -> ClientResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
-        "DELETE FROM bills; DELETE FROM bill_docs; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
+        "DELETE FROM bills; DELETE FROM bill_docs; DELETE FROM bill_search; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
          DELETE FROM meta WHERE key IN ('cursor', 'etag');",
     )?;
     tx.commit()?;
@@ -506,7 +520,10 @@ pub fn bills_page(
             args.push(Box::new(format!("%{}%", escape_like(word))));
             like.push(format!("search LIKE ?{} ESCAPE '\\'", args.len()));
         }
-        clauses.push(format!("id IN (SELECT id FROM bill_docs WHERE {})", like.join(" AND ")));
+        clauses.push(format!(
+            "id IN (SELECT id FROM bill_search WHERE {})",
+            like.join(" AND ")
+        ));
     }
     let filter = if clauses.is_empty() {
         String::new()
@@ -797,7 +814,7 @@ mod tests {
             "amount_due":"50.00","balance":"35.50","pending_amount":"5.00","payable":"30.50","status":"partially_paid"}"#;
         let detail = format!("{}, \"line_items\": []}}", old.trim_end_matches('}'));
         conn.execute(
-            "INSERT INTO bill_docs (id, search, summary, detail) VALUES ('bil_1', '', ?1, ?2)",
+            "INSERT INTO bill_docs (id, search, summary, detail) VALUES ('bil_1', 'summit family practice s-1', ?1, ?2)",
             params![old, detail],
         )
         .unwrap();
@@ -819,6 +836,11 @@ mod tests {
             None,
             "the next sync pulls every bill again"
         );
+        // Migration 4: the search text moved to its own narrow table.
+        let moved: String = conn
+            .query_row("SELECT search FROM bill_search WHERE id = 'bil_1'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(moved, "summit family practice s-1");
     }
 
     /// Migration 3: the member saved by an earlier release still opens offline (as English).

@@ -177,22 +177,27 @@ pub fn bill_detail(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResu
     for item in stmt.query_map([bill_id], |r| line_item_from_row(r, 0))? {
         line_items.push(item??);
     }
+    // The bill is the member's (checked above), and so is every payment on it; by the bill's
+    // allocations, not by the member's payments (see `bill_details_in_changes`).
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT a.bill_id, a.amount_cents, {} FROM payment_allocations a JOIN payments p ON p.id = a.payment_id
-         WHERE a.bill_id = ?1 AND p.member_id = ?2 AND p.status != 'processing'
-         ORDER BY p.created_at DESC, p.id DESC",
+         WHERE a.bill_id = ?1 AND p.status != 'processing'",
         payments::PAYMENT_COLUMNS
     ))?;
-    let payments = stmt
-        .query_map(params![bill_id, member_id], |r| {
-            bill_payment_from_row(r).map(|(_, p)| p)
-        })?
+    let mut payments = stmt
+        .query_map(params![bill_id], |r| bill_payment_from_row(r).map(|(_, p)| p))?
         .collect::<Result<Vec<_>, _>>()?;
+    newest_first(&mut payments);
     Ok(Some(BillDetail {
         bill,
         line_items,
         payments,
     }))
+}
+
+/// A bill's payments as the API lists them: newest first (then by id, newest id first).
+fn newest_first(payments: &mut [BillPayment]) {
+    payments.sort_by(|a, b| (b.created_at, &b.payment_id).cmp(&(a.created_at, &a.payment_id)));
 }
 
 /// (bill id, the payment as it applies to that bill) from `a.bill_id, a.amount_cents` followed
@@ -253,12 +258,17 @@ pub fn bill_details_in_changes(
             detail.line_items.push(item?);
         }
     }
+    // Driven by the page's changes (their sequence range), then each bill's allocations (their
+    // bill index), then each payment by id; sorted here. The bills are the member's (the changes
+    // say so), and so is every payment on them. A condition on the payments' member, or an ORDER
+    // BY, made SQLite walk every payment of the member for each change instead (a full sync of
+    // 10,000 bills took 25 s instead of about 1).
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT a.bill_id, a.amount_cents, {} FROM changes c JOIN payment_allocations a ON a.bill_id = c.entity_id
+        "SELECT a.bill_id, a.amount_cents, {} FROM changes c
+         JOIN payment_allocations a ON a.bill_id = c.entity_id
          JOIN payments p ON p.id = a.payment_id
          WHERE c.member_id = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.entity = 'bill' AND c.op = 'upsert'
-           AND p.member_id = ?1 AND p.status != 'processing'
-         ORDER BY a.bill_id, p.created_at DESC, p.id DESC",
+           AND p.status != 'processing'",
         payments::PAYMENT_COLUMNS
     ))?;
     for row in stmt.query_map(params![member_id, after, through], bill_payment_from_row)? {
@@ -266,6 +276,9 @@ pub fn bill_details_in_changes(
         if let Some(detail) = out.get_mut(&bill_id) {
             detail.payments.push(payment);
         }
+    }
+    for detail in out.values_mut() {
+        newest_first(&mut detail.payments);
     }
     Ok(out)
 }
