@@ -37,7 +37,48 @@ impl Locale {
             _ => None,
         }
     }
+
+    /// A calendar date as members read it: "Dec 5, 2026" or "5 de diciembre de 2026" (the
+    /// month spelled out, as the glossary in `ui/src/lib/i18n/glossary.md` writes dates).
+    pub fn date(self, d: NaiveDate) -> String {
+        use chrono::Datelike;
+        match self {
+            Locale::En => d.format("%b %-d, %Y").to_string(),
+            Locale::Es => format!("{} de {} de {}", d.day(), MESES[d.month0() as usize], d.year()),
+        }
+    }
+
+    /// A clock time: "2:02 PM" or "2:02 p. m.".
+    pub fn time(self, t: chrono::NaiveTime) -> String {
+        match self {
+            Locale::En => t.format("%-I:%M %p").to_string(),
+            Locale::Es => {
+                let half = if chrono::Timelike::hour(&t) < 12 {
+                    "a. m."
+                } else {
+                    "p. m."
+                };
+                format!("{} {half}", t.format("%-I:%M"))
+            }
+        }
+    }
 }
+
+/// The months in Spanish (lowercase, as Spanish writes them in a date).
+pub const MESES: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Accounts

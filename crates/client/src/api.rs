@@ -359,10 +359,10 @@ impl ApiClient {
             .await
     }
 
-    pub async fn resend_verification(&self, email: &str) -> ClientResult<()> {
+    pub async fn resend_verification(&self, email: &str, locale: Locale) -> ClientResult<()> {
         let req = ResendVerificationRequest {
             email: email.to_string(),
-            locale: None,
+            locale: Some(locale),
         };
         self.no_content(
             Method::POST,
@@ -429,15 +429,28 @@ impl ApiClient {
         r
     }
 
+    /// The language of the member's mail from now on; answers the member as the service has it.
+    pub async fn set_locale(&self, locale: Locale) -> ClientResult<Member> {
+        let req = SetLocaleRequest { locale };
+        self.json(
+            Method::PUT,
+            "/v1/me/locale",
+            Some(&req),
+            Auth::Bearer,
+            Retry::Idempotent,
+        )
+        .await
+    }
+
     pub async fn change_password(&self, req: &ChangePasswordRequest) -> ClientResult<()> {
         self.no_content(Method::POST, "/v1/me/password", Some(req), Auth::Bearer, Retry::Once)
             .await
     }
 
-    pub async fn request_password_reset(&self, email: &str) -> ClientResult<()> {
+    pub async fn request_password_reset(&self, email: &str, locale: Locale) -> ClientResult<()> {
         let req = PasswordResetRequest {
             email: email.to_string(),
-            locale: None,
+            locale: Some(locale),
         };
         self.no_content(
             Method::POST,

@@ -133,7 +133,13 @@ pub async fn guest_receipt_qr(state: State<'_, AppState>, confirmation_number: S
     // Built from the payment the engine recorded for this guest, never from the screen's copy.
     let payment = state.engine.guest_paid(&confirmation_number).await?;
     // Not even the clinic's name: the code may be photographed or scanned by anyone.
-    crate::kiosk::qr(&crate::kiosk::receipt_text(&payment, None, None)).map_err(ClientError::internal)
+    crate::kiosk::qr(&crate::kiosk::receipt_text(
+        &payment,
+        None,
+        None,
+        state.engine.language(),
+    ))
+    .map_err(ClientError::internal)
 }
 
 /// Prints the receipt on the kiosk's configured printer, without a dialog.
@@ -148,7 +154,12 @@ pub async fn guest_print_receipt(state: State<'_, AppState>, confirmation_number
         .ok_or_else(|| ClientError::of(ClientCode::NoPrinter))?;
     // Who to call, from the plan's facts (the engine's copy when the service cannot be reached).
     let plan = state.engine.plan().await.unwrap_or_default();
-    let text = crate::kiosk::receipt_text(&payment, k.clinic_name.as_deref(), plan.as_ref());
+    let text = crate::kiosk::receipt_text(
+        &payment,
+        k.clinic_name.as_deref(),
+        plan.as_ref(),
+        state.engine.language(),
+    );
     tokio::task::spawn_blocking(move || crate::kiosk::print(&printer, &text))
         .await
         .map_err(ClientError::internal)?

@@ -64,6 +64,21 @@ pub async fn register(state: State<'_, AppState>, request: CreateAccountRequest)
     state.engine.register(request).await
 }
 
+/// The UI's language on this device: the mail asked for before sign-in and a kiosk's printed
+/// receipt follow it.
+#[tauri::command]
+#[specta::specta]
+pub fn set_language(state: State<'_, AppState>, locale: Locale) {
+    state.engine.set_language(locale);
+}
+
+/// The language of the signed-in member's mail from now on.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_account_language(state: State<'_, AppState>, locale: Locale) -> Result<Member> {
+    state.engine.set_account_language(locale).await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn verify_email(state: State<'_, AppState>, email: String, code: String) -> Result<()> {

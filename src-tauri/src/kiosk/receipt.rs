@@ -1,34 +1,47 @@
 //! The guest receipt: its text (confirmation number, amount, date; nothing about the care), as a
 //! QR code, and printed without a dialog.
 
-use carebill_api::types::{Payment, PlanInfo};
+use carebill_api::types::{Locale, Payment, PlanInfo};
 use serde::{Deserialize, Serialize};
 
-/// What a guest receipt says: confirmation number, amount and date (with its year, US style, in
-/// the kiosk's time); no name, no care details. The printed one also says who to call (`plan`);
-/// the QR code carries only the facts.
-pub fn receipt_text(payment: &Payment, clinic: Option<&str>, plan: Option<&PlanInfo>) -> String {
+/// What a guest receipt says, in the guest's language: confirmation number, amount and date (with
+/// its year, US style, in the kiosk's time); no name, no care details. The printed one also says
+/// who to call (`plan`); the QR code carries only the facts.
+pub fn receipt_text(payment: &Payment, clinic: Option<&str>, plan: Option<&PlanInfo>, locale: Locale) -> String {
+    let es = locale == Locale::Es;
     let mut text = String::new();
     if let Some(c) = clinic {
         text.push_str(c);
         text.push('\n');
     }
+    let at = payment.created_at.with_timezone(&chrono::Local);
+    let when = format!("{}, {}", locale.date(at.date_naive()), locale.time(at.time()));
+    let (title, confirmation, amount, date) = if es {
+        ("Recibo de pago de Carebill", "Confirmación", "Cantidad", "Fecha")
+    } else {
+        ("Carebill payment receipt", "Confirmation", "Amount", "Date")
+    };
     text.push_str(&format!(
-        "Carebill payment receipt\nConfirmation: {}\nAmount: {}\nDate: {}\n",
+        "{title}\n{confirmation}: {}\n{amount}: {}\n{date}: {when}\n",
         payment.confirmation_number,
         payment.amount.display_usd(),
-        payment
-            .created_at
-            .with_timezone(&chrono::Local)
-            .format("%b %-d, %Y, %-I:%M %p"),
     ));
     if let Some(plan) = plan {
         let s = &plan.member_services;
-        text.push_str(&format!(
-            "\nKeep this confirmation number for your records. You may need it if you call.\n\
-             Questions? Call {} member services at {} (TTY {}), {}.\n",
-            plan.name, s.phone, s.tty, s.hours.en
-        ));
+        if es {
+            let hours = s.hours.es.as_deref().unwrap_or(&s.hours.en);
+            text.push_str(&format!(
+                "\nGuarde este número de confirmación. Puede necesitarlo si llama.\n\
+                 ¿Preguntas? Llame a Servicios para Miembros de {} al {} (TTY {}), {hours}.\n",
+                plan.name, s.phone, s.tty
+            ));
+        } else {
+            text.push_str(&format!(
+                "\nKeep this confirmation number for your records. You may need it if you call.\n\
+                 Questions? Call {} member services at {} (TTY {}), {}.\n",
+                plan.name, s.phone, s.tty, s.hours.en
+            ));
+        }
         for t in &plan.language_assistance {
             text.push_str(&format!("{}\n", t.text));
         }
@@ -127,7 +140,7 @@ mod tests {
             idempotency_key: Some("guest:kiosk_1:cb-1".into()),
             source: PaymentSource::Guest,
         };
-        let text = receipt_text(&payment, None, None);
+        let text = receipt_text(&payment, None, None, Locale::En);
         assert!(text.contains("CB-TM7R-RTV8") && text.contains("$251.02") && text.contains("Nov 28, 2026, "));
         assert!(
             text.contains(" AM\n") || text.contains(" PM\n"),
@@ -150,10 +163,34 @@ mod tests {
                 text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
             }],
         };
-        let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan));
+        let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan), Locale::En);
         assert!(printed.starts_with("Northside Clinic\n"));
         assert!(printed.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));
         assert!(printed.contains("ATENCIÓN"));
+
+        // In Spanish: the same facts, the month spelled out, the plan's Spanish hours when it
+        // has them (else its English ones, never nothing).
+        let mut plan = plan;
+        plan.member_services.hours.es = Some("de lunes a viernes, de 8 a. m. a 6 p. m.".into());
+        let es = receipt_text(&payment, Some("Northside Clinic"), Some(&plan), Locale::Es);
+        assert!(
+            es.contains("Recibo de pago de Carebill\nConfirmación: CB-TM7R-RTV8\nCantidad: $251.02\n"),
+            "{es}"
+        );
+        assert!(
+            es.contains(" de noviembre de 2026, ") && (es.contains(" a. m.\n") || es.contains(" p. m.\n")),
+            "{es}"
+        );
+        assert!(
+            es.contains(
+                "Llame a Servicios para Miembros de Example Health Plan al 1-800-555-0100 (TTY 711), de lunes a viernes"
+            ),
+            "{es}"
+        );
+        assert!(
+            !es.contains("Confirmation:") && !es.contains("Call "),
+            "nothing left in English: {es}"
+        );
     }
 
     #[test]

@@ -56,6 +56,13 @@ export const commands = {
 	lock: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("lock")),
 	unlock: (password: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("unlock", { password })),
 	register: (request: CreateAccountRequest_Deserialize) => typedError<AccountCreated, ClientError_Serialize>(__TAURI_INVOKE("register", { request })),
+	/**
+	 *  The UI's language on this device: the mail asked for before sign-in and a kiosk's printed
+	 *  receipt follow it.
+	 */
+	setLanguage: (locale: Locale) => __TAURI_INVOKE<void>("set_language", { locale }),
+	/**  The language of the signed-in member's mail from now on. */
+	setAccountLanguage: (locale: Locale) => typedError<Member, ClientError_Serialize>(__TAURI_INVOKE("set_account_language", { locale })),
 	verifyEmail: (email: string, code: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("verify_email", { email, code })),
 	resendVerification: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("resend_verification", { email })),
 	requestPasswordReset: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("request_password_reset", { email })),

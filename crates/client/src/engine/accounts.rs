@@ -3,12 +3,17 @@
 
 use carebill_api::types::*;
 
+use std::sync::PoisonError;
+
 use super::Engine;
+use crate::cache;
 use crate::error::{ClientError, ClientResult};
 use crate::keys;
 
 impl Engine {
-    pub async fn register(&self, req: CreateAccountRequest) -> ClientResult<AccountCreated> {
+    /// Registers; the account's mail is in the device's language unless the request names one.
+    pub async fn register(&self, mut req: CreateAccountRequest) -> ClientResult<AccountCreated> {
+        req.locale.get_or_insert(self.language());
         self.0.api.create_account(&req).await
     }
 
@@ -23,11 +28,11 @@ impl Engine {
     }
 
     pub async fn resend_verification(&self, email: &str) -> ClientResult<()> {
-        self.0.api.resend_verification(email).await
+        self.0.api.resend_verification(email, self.language()).await
     }
 
     pub async fn request_password_reset(&self, email: &str) -> ClientResult<()> {
-        self.0.api.request_password_reset(email).await
+        self.0.api.request_password_reset(email, self.language()).await
     }
 
     pub async fn confirm_password_reset(&self, email: &str, code: &str, new_password: &str) -> ClientResult<()> {
@@ -37,6 +42,28 @@ impl Engine {
             new_password: new_password.into(),
         };
         self.0.api.confirm_password_reset(&req).await
+    }
+
+    /// The language the member reads the app in on this device.
+    pub fn language(&self) -> Locale {
+        *self.0.language.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The UI's language changed (or was decided at start): mail asked for before sign-in and a
+    /// kiosk's printed receipt follow it. The account's own language is `set_account_language`.
+    pub fn set_language(&self, locale: Locale) {
+        *self.0.language.lock().unwrap_or_else(PoisonError::into_inner) = locale;
+    }
+
+    /// The language of the signed-in member's mail from now on (and of the app on devices with
+    /// no choice of their own). The copy on this device keeps the member as the service answers.
+    pub async fn set_account_language(&self, locale: Locale) -> ClientResult<Member> {
+        let s = self.acting_session().await?;
+        let member = self.0.api.set_locale(locale).await?;
+        let m = serde_json::to_string(&member)?;
+        s.cache.run(move |c| cache::set_meta(c, "member", &m)).await?;
+        self.update_session_member(&member).await;
+        Ok(member)
     }
 
     pub async fn change_password(&self, current: &str, new: &str) -> ClientResult<()> {

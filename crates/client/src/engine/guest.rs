@@ -158,7 +158,7 @@ impl Engine {
         let req = GuestReceiptRequest {
             confirmation_number: confirmation_number.to_string(),
             email: email.trim().to_string(),
-            locale: None,
+            locale: Some(self.language()),
         };
         self.0.api.guest_receipt(&f.token, &req).await
     }

@@ -105,6 +105,9 @@ struct Inner {
     guest: tokio::sync::Mutex<Option<guest::GuestFlow>>,
     /// The plan's facts, as last fetched.
     plan: Mutex<Option<plan::PlanCopy>>,
+    /// The language the member reads the app in on this device (the UI says): the language of
+    /// the mail asked for before sign-in and of a kiosk's printed receipt.
+    language: Mutex<Locale>,
 }
 
 /// Marks a payment submission in progress (the idle timer pauses) until dropped.
@@ -161,6 +164,7 @@ impl Engine {
             busy: Arc::default(),
             guest: tokio::sync::Mutex::new(None),
             plan: Mutex::default(),
+            language: Mutex::default(),
         })))
     }
 
@@ -230,6 +234,13 @@ impl Engine {
             Phase::Active(s) => Ok(s.clone()),
             Phase::Locked(_) => Err(ClientError::locked()),
             Phase::SignedOut => Err(ClientError::not_signed_in()),
+        }
+    }
+
+    /// The member as the service last answered, in the phase (a locked session keeps it too).
+    async fn update_session_member(&self, member: &Member) {
+        if let Phase::Active(s) | Phase::Locked(s) = &mut *self.0.phase.lock().await {
+            s.member = member.clone();
         }
     }
 

@@ -277,3 +277,46 @@ async fn keep_me_signed_in_works_again_after_a_sign_out() {
     assert!(resumed.is_some(), "the remembered session resumes");
     restarted.dashboard().await.unwrap();
 }
+
+/// The UI's language goes with the mail asked for before sign-in; Account's choice becomes the
+/// account's mail language, kept in the copy on this device and seen offline.
+#[tokio::test]
+async fn mail_follows_the_apps_language_and_the_account_keeps_its_own() {
+    use carebill_api::types::Locale;
+    let w = World::start().await;
+    let e = w.engine();
+    let reset_mails = |subject: &str| {
+        format!("SELECT COUNT(*) FROM outbox WHERE to_addr = '{DEMO_EMAIL}' AND subject LIKE '%{subject}%'")
+    };
+    assert_eq!(e.language(), Locale::En, "English until the UI says otherwise");
+    e.set_language(Locale::Es);
+    assert_eq!(e.language(), Locale::Es);
+    e.request_password_reset(DEMO_EMAIL).await.unwrap();
+    assert_eq!(w.server_count(reset_mails("restablecer la contraseña")).await, 1);
+    assert_eq!(w.server_count(reset_mails("password")).await, 0);
+
+    let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    assert_eq!(
+        info.member.locale,
+        Locale::En,
+        "a pre-sign-in request never changes the account"
+    );
+    let member = e.set_account_language(Locale::Es).await.unwrap();
+    assert_eq!(member.locale, Locale::Es);
+    assert_eq!(
+        w.server_count("SELECT COUNT(*) FROM accounts WHERE member_id = 'M200000001' AND locale = 'es'".into())
+            .await,
+        1
+    );
+    assert_eq!(e.status().await.unwrap().session.unwrap().member.locale, Locale::Es);
+    e.sign_out(false).await.unwrap();
+
+    // Offline, the copy remembers the language the member chose.
+    let mut w = w;
+    w.stop_server().await;
+    let offline = w.engine();
+    let info = offline.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    assert_eq!(info.member.locale, Locale::Es);
+    let refused = offline.set_account_language(Locale::En).await.unwrap_err();
+    assert_eq!(refused.code, "read_only_offline", "nothing changes offline");
+}

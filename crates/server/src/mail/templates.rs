@@ -25,28 +25,11 @@ fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
     }
 }
 
-const MESES: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
 const DIAS: [&str; 7] = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"];
 
 /// "Dec 5, 2026" or "5 de diciembre de 2026".
 pub fn date(l: Locale, d: NaiveDate) -> String {
-    match l {
-        Locale::En => d.format("%b %-d, %Y").to_string(),
-        Locale::Es => format!("{} de {} de {}", d.day(), MESES[d.month0() as usize], d.year()),
-    }
+    l.date(d)
 }
 
 /// "Saturday, Dec 5, 2026" or "sábado, 5 de diciembre de 2026".
