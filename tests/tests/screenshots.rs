@@ -76,6 +76,28 @@ async fn take_the_readme_screenshots() {
     app.screen("Hello, Jordan").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     app.screenshot(&out.join("dashboard-largest-text.png")).await;
+
+    // In Spanish, at the normal size: the dashboard and a bill.
+    app.click("Account").await;
+    app.screen("Account and settings").await;
+    app.check("text-size-normal").await;
+    app.check("language-es").await;
+    app.screen("Cuenta y configuración").await;
+    app.click("Inicio").await;
+    app.screen("Hola, Jordan").await;
+    app.sees("Sincronizado").await;
+    app.screenshot(&out.join("dashboard-es.png")).await;
+    app.click("Ver facturas").await;
+    app.screen("Facturas").await;
+    app.wd
+        .find(By::Css("#bills-table .row-link"))
+        .await
+        .expect("a bill row")
+        .click()
+        .await
+        .expect("click");
+    app.sees("Cómo se calcula esta factura").await;
+    app.screenshot(&out.join("bill-detail-es.png")).await;
     app.quit().await;
 }
 
@@ -92,6 +114,11 @@ async fn take_the_kiosk_screenshots() {
     app.sees("Ask at the front desk").await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     app.screenshot(&out.join("kiosk-welcome.png")).await;
+    app.click_xpath("//button[@lang='es']").await;
+    app.screen(&format!("Bienvenido a {KIOSK_CLINIC}")).await;
+    app.screenshot(&out.join("kiosk-welcome-es.png")).await;
+    app.click_xpath("//button[@lang='en']").await;
+    app.screen(&format!("Welcome to {KIOSK_CLINIC}")).await;
 
     let statement = backend
         .state()

@@ -10,13 +10,12 @@ import DateOfBirth from "../src/components/DateOfBirth.svelte";
 import Account from "../src/screens/Account.svelte";
 import { app } from "../src/lib/app.svelte";
 import { text, zoomKey } from "../src/lib/textSize.svelte";
+import { BILL, DASHBOARD, FRESH, MEMBER } from "./fixtures";
 import { PLAN } from "./plan";
 import { respond } from "./tauri";
 
-const FRESH = { last_synced: "2026-12-01T10:00:00Z", offline: false, business_date: "2026-12-01" };
-
 function signedIn() {
-  app.session = { member: { member_id: "M200000001", email: "demo@carebill.example", first_name: "Jordan", last_name: "Lee", date_of_birth: "1980-01-01", email_verified: true }, offline: false, remembered: false } as typeof app.session;
+  app.session = { member: { ...MEMBER }, offline: false, remembered: false } as typeof app.session;
   app.plan = PLAN;
 }
 
@@ -24,29 +23,6 @@ async function noViolations(container: HTMLElement) {
   const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
   expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
 }
-
-const DASHBOARD = {
-  total_payable: "1298.40", total_balance: "1348.40", pending: "50.00", overdue_amount: "1220.74", overdue_count: 3, open_count: 5,
-  next_due: { bill_id: "b4", due_date: "2026-12-05", amount: "3.36", provider: "Bayside Medical Group" },
-  autopay: null,
-  recent_payments: [{ id: "p1", status: "succeeded", amount: "2.00", confirmation_number: "CB-AAAA-BBBB", allocations: [{ bill_id: "b4", amount: "2.00" }],
-    payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-24T17:05:00Z", settled_at: null, failure: null, idempotency_key: null, source: "member" }],
-  recent_bills: [{ bill_id: "b4", provider: "Bayside Medical Group", statement_number: "BMG26000004" }],
-  freshness: FRESH,
-};
-
-const BILL = {
-  id: "b1", account_number: "BRM-1234567", statement_number: "BRM26000002", kind: "hospital", provider: "Bayside Regional Medical Center",
-  facility: "Bayside Regional Medical Center", service_date_from: "2026-10-20", service_date_to: "2026-10-22", statement_date: "2026-11-09",
-  due_date: "2026-12-09", total_charges: "2140.00", insurance_paid: "1018.38", adjustments: "489.06", amount_due: "632.56",
-  payments_made: "316.00", other_payments: "25.00", balance: "291.56", pending_amount: "40.00", payable: "251.56", status: "partially_paid",
-  billing_phone: "1-800-555-0111",
-  line_items: [{ service_date: "2026-10-20", description: "Emergency department visit", code: "99284", quantity: 1, charge: "2140.00", insurance_paid: "1018.38", adjustment: "489.06", patient_responsibility: "632.56" }],
-  payments: [
-    { payment_id: "p2", confirmation_number: "CB-2222-2222", status: "pending", amount: "40.00", payment_method: { type: "bank_account", brand: "Carebill Test Bank", last4: "6789" }, created_at: "2026-11-30T18:00:00Z", settled_at: null, source: "member" },
-    { payment_id: "p1", confirmation_number: "CB-1111-1111", status: "succeeded", amount: "316.00", payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-12T18:00:00Z", settled_at: "2026-11-12T18:00:00Z", source: "member" },
-  ],
-};
 
 describe("Dashboard", () => {
   it("puts the overdue amount first, then the total balance and the next bill with its amount and provider", async () => {
@@ -172,7 +148,7 @@ describe("The glossary", () => {
   it("keeps retired terms out of every screen, the kiosk, receipts and mail", () => {
     // Every screen and component, the mail templates and the kiosk's printed receipt, as text.
     const sources: Record<string, string> = {
-      ...import.meta.glob(["../src/**/*.svelte", "../src/**/*.ts", "!../src/lib/bindings.ts"], { query: "?raw", import: "default", eager: true }),
+      ...import.meta.glob(["../src/**/*.svelte", "../src/**/*.ts", "../src/**/*.json", "!../src/lib/bindings.ts"], { query: "?raw", import: "default", eager: true }),
       ...import.meta.glob(["../../crates/server/src/mail/templates.rs", "../../src-tauri/src/kiosk/receipt.rs"], { query: "?raw", import: "default", eager: true }),
     };
     expect(Object.keys(sources).length).toBeGreaterThan(30);

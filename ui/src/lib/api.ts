@@ -3,6 +3,7 @@
 // code only through `hasCode`, whose second argument must be one of the two code tables.
 import { commands, events } from "./bindings";
 import type { ClientCode, ClientError, ServerCode } from "./bindings";
+import { errorText } from "./i18n/index.svelte";
 
 export { commands, events };
 export type { ClientCode, ClientError, ServerCode };
@@ -33,6 +34,11 @@ export async function call<T>(answer: Promise<Answer<T>>): Promise<T> {
 export function errorOf(e: unknown): ClientError {
   if (e instanceof CommandError) return e.error;
   return { kind: "server", code: "internal", message: "Something went wrong in Carebill. Nothing was changed. Try again." } as ClientError;
+}
+
+/** The message of anything thrown, in the member's language. */
+export function messageOf(e: unknown): string {
+  return errorText(errorOf(e));
 }
 
 /** The form field a JSON Pointer names: "/allocations/0/amount" -> "allocations-0-amount". */

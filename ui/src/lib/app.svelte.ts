@@ -1,6 +1,7 @@
 // App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
+import { accountLocale, chooseLocale, i18n, type Locale } from "./i18n/index.svelte";
 import type { GuestBillView, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 /** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
@@ -94,7 +95,21 @@ export function memberName(): string {
   return m ? `${m.first_name} ${m.last_name}` : "";
 }
 
-export function signedIn(session: SessionInfo) {
+/** The member chose a language on this device: the screens and the engine (for the mail it asks
+ * for before sign-in, and a kiosk's printed receipt) switch to it. */
+export async function useLanguage(locale: Locale) {
+  await chooseLocale(locale);
+  await commands.setLanguage(locale).catch(() => {});
+}
+
+/** The language in use, told to the engine (at start and after the account's language applies). */
+function tellEngineLanguage() {
+  commands.setLanguage(i18n.locale).catch(() => {});
+}
+
+export async function signedIn(session: SessionInfo) {
+  await accountLocale(session.member.locale);
+  tellEngineLanguage();
   app.session = session;
   app.sessionExpired = false;
   app.locked = false;
@@ -180,6 +195,8 @@ export async function boot() {
   await events.engineEvent.listen((event) => onEngineEvent(event.payload));
   const startup = await call(commands.startup());
   app.startup = startup;
+  if (startup.session) await accountLocale(startup.session.member.locale);
+  tellEngineLanguage();
   loadPlan();
   if (startup.screen === "welcome") {
     await go("welcome");

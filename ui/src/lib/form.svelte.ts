@@ -1,5 +1,6 @@
 // Form error state: field messages and the summary, from the engine's errors.
 import { errorOf, fieldId } from "./api";
+import { errorText } from "./i18n/index.svelte";
 import type { ClientError } from "./bindings";
 
 export class FormErrors {
@@ -42,8 +43,8 @@ export class FormErrors {
   add(e: unknown, known: string[] = []) {
     const err: ClientError = errorOf(e);
     const id = fieldId(err.field);
-    if (id && known.includes(id)) this.set(id, err.message);
-    else this.general = [...this.general, err.message];
+    if (id && known.includes(id)) this.set(id, errorText(err));
+    else this.general = [...this.general, errorText(err)];
   }
 
   get any(): boolean {

@@ -1,4 +1,5 @@
 // Display formatting only: money stays a string from Rust to the screen, never a float.
+import { i18n, t, TAG, type Locale, type MessageKey } from "./i18n/index.svelte";
 
 /** "1234.56" -> "$1,234.56" (grouping by string, no arithmetic). */
 export function money(amount: string | null | undefined): string {
@@ -9,20 +10,29 @@ export function money(amount: string | null | undefined): string {
   return `${negative ? "-" : ""}$${grouped}.${cents}`;
 }
 
-/** The locale dates and times are written in. US English for a US plan ("Dec 5, 2026", "2:02 PM"). */
-export const LOCALE = "en-US";
+// Dates, times and labels follow the member's language: US English ("Dec 5, 2026", "2:02 PM") or
+// US Spanish, with the month spelled out ("5 de diciembre de 2026", "2:02 p.m."). Money is written
+// the US way in both.
+type Formats = { calendar: Intl.DateTimeFormat; day: Intl.DateTimeFormat; clock: Intl.DateTimeFormat };
+const FORMATS: Partial<Record<Locale, Formats>> = {};
 
-const calendar = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
-const clock = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
-const day = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", year: "numeric" });
+function formats(): Formats {
+  const locale = i18n.locale;
+  const month = locale === "es" ? "long" : "short";
+  return (FORMATS[locale] ??= {
+    calendar: new Intl.DateTimeFormat(TAG[locale], { month, day: "numeric", year: "numeric", timeZone: "UTC" }),
+    day: new Intl.DateTimeFormat(TAG[locale], { month, day: "numeric", year: "numeric" }),
+    clock: new Intl.DateTimeFormat(TAG[locale], { hour: "numeric", minute: "2-digit" }),
+  });
+}
 
 /** "2026-12-05" -> "Dec 5, 2026" (a calendar date carries no time zone: it is formatted as UTC). */
 export function date(iso: string | null | undefined): string {
   if (!iso) return "";
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
-  if (m) return calendar.format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
+  if (m) return formats().calendar.format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : day.format(d);
+  return Number.isNaN(d.getTime()) ? iso : formats().day.format(d);
 }
 
 /** A service period: "Mar 3, 2026" or "Mar 3, 2026 – Mar 5, 2026". */
@@ -35,23 +45,36 @@ export function dateTime(iso: string | null | undefined): string {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${day.format(d)}, ${clock.format(d)}`;
+  const f = formats();
+  return t("format.date_time", { date: f.day.format(d), time: f.clock.format(d) });
 }
 
 /** "just now", "2 minutes ago", "3 hours ago", or a date and time. */
 export function ago(iso: string | null | undefined, now: Date = new Date()): string {
-  if (!iso) return "never";
+  if (!iso) return t("format.never");
   const seconds = Math.max(0, Math.round((now.getTime() - new Date(iso).getTime()) / 1000));
-  if (seconds < 45) return "just now";
+  if (seconds < 45) return t("format.just_now");
   const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} minute${minutes === 1 ? "" : "s"} ago`;
+  if (minutes < 60) return t("format.minutes_ago", { count: minutes });
   const hours = Math.round(minutes / 60);
-  if (hours < 24) return `${hours} hour${hours === 1 ? "" : "s"} ago`;
+  if (hours < 24) return t("format.hours_ago", { count: hours });
   return dateTime(iso);
 }
 
+const STATUS: Record<string, MessageKey> = {
+  open: "status.open",
+  partially_paid: "status.partially_paid",
+  paid: "status.paid",
+  succeeded: "status.succeeded",
+  pending: "status.pending",
+  failed: "status.failed",
+  returned: "status.returned",
+  needs_review: "status.needs_review",
+};
+
 export function statusLabel(status: string): string {
-  return ({ open: "Not paid yet", partially_paid: "Partly paid", paid: "Paid", succeeded: "Paid", pending: "Processing", failed: "Declined, not charged", returned: "Returned by the bank", needs_review: "Being checked by the billing office" } as Record<string, string>)[status] ?? status;
+  const key = STATUS[status];
+  return key ? t(key) : status;
 }
 
 export function brandName(brand: string): string {
@@ -79,7 +102,7 @@ export function positive(amount: string | null | undefined): boolean {
 
 /** "Visa •••• 4242" or "Carebill Test Bank •••• 6789". */
 export function methodLabel(m: { brand?: string | null; bank_name?: string | null; last4: string; type?: string }): string {
-  const name = m.type === "bank_account" ? (m.bank_name ?? m.brand ?? "Bank account") : brandName(m.brand ?? "Card");
+  const name = m.type === "bank_account" ? (m.bank_name ?? m.brand ?? t("method.bank_account")) : m.brand ? brandName(m.brand) : t("method.card");
   return `${name} •••• ${m.last4}`;
 }
 
@@ -91,6 +114,7 @@ export function summaryLabel(m: { type: string; brand: string; last4: string }):
 /** What a payment paid, by provider: "Bayside Medical Group", "A and B", "A and 2 more". */
 export function paidTo(labels: { bill_id: string; provider: string }[], allocations: { bill_id: string }[]): string {
   const names = [...new Set(allocations.map((a) => labels.find((b) => b.bill_id === a.bill_id)?.provider).filter((n): n is string => !!n))];
-  if (names.length === 0) return allocations.length === 1 ? "1 bill" : `${allocations.length} bills`;
-  return names.length <= 2 ? names.join(" and ") : `${names[0]} and ${names.length - 1} more`;
+  if (names.length === 0) return t("format.bills", { count: allocations.length });
+  if (names.length === 1) return names[0];
+  return names.length === 2 ? t("format.two_names", { first: names[0], second: names[1] }) : t("format.name_and_more", { name: names[0], count: names.length - 1 });
 }

@@ -4,6 +4,7 @@
 // declined, still being confirmed). The engine makes a submission exactly-once; this keeps the
 // screen honest about it.
 import { call } from "./api";
+import { errorText, t } from "./i18n/index.svelte";
 import type { Answer } from "./api";
 import { focusHeading } from "./app.svelte";
 import type { FormErrors } from "./form.svelte";
@@ -57,7 +58,7 @@ export class PaymentSubmission {
     if (this.#submitting || !this.review) return;
     this.#errors.clear();
     if (this.review.ach_authorization && !this.acceptAch) {
-      this.#errors.set("ach-accept", "To pay from a bank account, tick the box to authorize this debit.");
+      this.#errors.set("ach-accept", t("pay.ach_missing"));
       return;
     }
     this.#submitting = true;
@@ -69,7 +70,7 @@ export class PaymentSubmission {
         await after.paid?.(this.paid);
         await this.show("done");
       } else if (outcome.outcome === "declined") {
-        await this.refused(outcome.error.message);
+        await this.refused(errorText(outcome.error));
       } else {
         after.pending?.(outcome);
         await this.show("pending");

@@ -1,6 +1,7 @@
 // Wide tables scroll inside their own region when the text is large, so the page never scrolls
 // sideways. A region that scrolls can be reached and scrolled with the keyboard (focusable, named);
 // one that does not is a plain wrapper with no extra tab stop.
+import { t } from "./i18n/index.svelte";
 
 /** Svelte action for `<div class="table-scroll" use:scrollable={"Bills"}>`. */
 export function scrollable(node: HTMLElement, label: string) {
@@ -10,7 +11,7 @@ export function scrollable(node: HTMLElement, label: string) {
     if (scrolls) {
       node.setAttribute("tabindex", "0");
       node.setAttribute("role", "region");
-      node.setAttribute("aria-label", `${name} (scrolls sideways)`);
+      node.setAttribute("aria-label", t("common.scrolls_sideways", { name }));
     } else {
       node.removeAttribute("tabindex");
       node.removeAttribute("role");

@@ -1,0 +1,150 @@
+// The app's words in English and Spanish. Every string a member reads comes from the catalogs
+// next to this file (en.json, es.json: flat keys, `{name}` placeholders, plurals as `key_one` /
+// `key_other` chosen by `count`), so a key the code names but the English catalog lacks is a type
+// error, and tests/i18n.test.ts checks that both catalogs have the same keys and placeholders and
+// that no key goes unused.
+//
+// English is in the bundle (it is also every key's type and the fallback); Spanish is its own chunk,
+// loaded before the first paint when it is the language, and before a switch to it.
+//
+// Which language: the choice made on this device (sign-in screen, Account, the kiosk's button),
+// kept in localStorage; else, once signed in, the account's language; else the computer's. A kiosk
+// clears its storage at every session end, so each patient starts in the kiosk's own language.
+import en from "./en.json";
+import type { ClientError } from "../bindings";
+
+export const LOCALES = ["en", "es"] as const;
+export type Locale = (typeof LOCALES)[number];
+
+type Raw = keyof typeof en;
+/** A catalog key, with plural keys named by their stem ("bills_count" for bills_count_one/_other). */
+export type MessageKey = Raw extends infer K ? (K extends `${infer S}_one` ? S : K extends `${infer S}_other` ? S : K) : never;
+export type Params = Record<string, string | number>;
+
+const EN: Record<string, string> = en;
+const CATALOGS: Partial<Record<Locale, Record<string, string>>> = { en: EN };
+/** Spanish sentences for error codes, loaded with the Spanish catalog. */
+let errorsEs: Record<string, string> = {};
+
+/** Loads a language's words if they are not loaded yet. */
+async function load(locale: Locale) {
+  if (CATALOGS[locale]) return;
+  const [words, errors] = await Promise.all([import("./es.json"), import("./errors.es.json")]);
+  errorsEs = errors.default;
+  CATALOGS.es = words.default;
+}
+
+/** Before the first paint: the words of the language the app opens in. */
+export async function loadLocale() {
+  await load(i18n.locale);
+  applyLocale();
+}
+const STORAGE_KEY = "carebill.language";
+
+/** The language tag pages, dates and numbers use (US English, US Spanish). */
+export const TAG: Record<Locale, string> = { en: "en-US", es: "es-US" };
+
+function isLocale(v: unknown): v is Locale {
+  return typeof v === "string" && (LOCALES as readonly string[]).includes(v);
+}
+
+/** The choice made on this device, if any. */
+function chosen(): Locale | null {
+  try {
+    const v = globalThis.localStorage?.getItem(STORAGE_KEY);
+    return isLocale(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The computer's language, when it is one the app speaks. */
+function system(): Locale {
+  const langs = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"];
+  for (const l of langs) {
+    const base = l.toLowerCase().split("-")[0];
+    if (isLocale(base)) return base;
+  }
+  return "en";
+}
+
+export const i18n = $state({ locale: chosen() ?? system() });
+
+/** Puts the language on the page (`<html lang>`), so screen readers read it in the right voice. */
+export function applyLocale() {
+  if (globalThis.document) document.documentElement.lang = TAG[i18n.locale];
+}
+
+/** The member chose a language on this device: kept, and it wins over the account's. */
+export async function chooseLocale(locale: Locale) {
+  await load(locale);
+  i18n.locale = locale;
+  applyLocale();
+  try {
+    globalThis.localStorage?.setItem(STORAGE_KEY, locale);
+  } catch {
+    // Not kept: it still applies until the app closes.
+  }
+}
+
+/** After sign-in: the account's language, unless this device has its own choice. */
+export async function accountLocale(locale: string | null | undefined) {
+  if (chosen() === null && isLocale(locale)) {
+    await load(locale);
+    i18n.locale = locale;
+    applyLocale();
+  }
+}
+
+/** Forgets this device's choice (tests; a kiosk clears all storage itself). */
+export function resetLocale(locale: Locale = system()) {
+  try {
+    globalThis.localStorage?.removeItem(STORAGE_KEY);
+  } catch {
+    // Nothing kept.
+  }
+  i18n.locale = locale;
+  applyLocale();
+}
+
+function plural(locale: Locale, count: number): string {
+  return new Intl.PluralRules(TAG[locale]).select(count);
+}
+
+function fill(text: string, params: Params): string {
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
+/** The words for `key` in the current language (reactive: a screen re-renders when it changes). */
+export function t(key: MessageKey, params: Params = {}): string {
+  const catalog = CATALOGS[i18n.locale] ?? EN;
+  let k: string = key;
+  if (!(k in catalog) && typeof params.count === "number") {
+    k = `${key}_${plural(i18n.locale, params.count)}`;
+    if (!(k in catalog)) k = `${key}_other`;
+  }
+  return fill(catalog[k] ?? EN[k] ?? key, params);
+}
+
+/**
+ * An engine or server error in the member's language. In English it is the engine's own message
+ * (which names amounts and limits); in Spanish the catalog's sentence for its code, refined by the
+ * field or the reason when the code alone is too broad ("validation_failed"). An unknown code
+ * falls back to `fallback`'s sentence (a general one unless the caller knows better), never to English.
+ */
+export function errorText(err: Pick<ClientError, "code" | "message"> & { field?: string | null; reason?: string | null }, fallback = "internal"): string {
+  if (i18n.locale === "en") return err.message;
+  const table = errorsEs;
+  const candidates = [
+    err.field ? `${err.code} ${err.field}` : null,
+    err.reason ? `${err.code}.${err.reason}` : null,
+    err.code,
+  ];
+  for (const c of candidates) if (c && table[c]) return table[c];
+  return table[fallback] ?? table.internal ?? err.message;
+}
+
+/** Why a payment failed or came back, in the member's language (processor codes, ACH return codes). */
+export function failureText(failure: { code: string; message: string }, status: string): string {
+  return errorText(failure, status === "returned" ? "ach_returned" : "declined");
+}

@@ -1,0 +1,35 @@
+// Shared answers of the engine for the screens' tests.
+export const FRESH = { last_synced: "2026-12-01T10:00:00Z", offline: false, business_date: "2026-12-01" };
+
+export const MEMBER = { member_id: "M200000001", email: "demo@carebill.example", first_name: "Jordan", last_name: "Lee", date_of_birth: "1980-01-01", email_verified: true, locale: "en" };
+
+export const DASHBOARD = {
+  total_payable: "1298.40", total_balance: "1348.40", pending: "50.00", overdue_amount: "1220.74", overdue_count: 3, open_count: 5,
+  next_due: { bill_id: "b4", due_date: "2026-12-05", amount: "3.36", provider: "Bayside Medical Group" },
+  autopay: null,
+  recent_payments: [{ id: "p1", status: "succeeded", amount: "2.00", confirmation_number: "CB-AAAA-BBBB", allocations: [{ bill_id: "b4", amount: "2.00" }],
+    payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-24T17:05:00Z", settled_at: null, failure: null, idempotency_key: null, source: "member" }],
+  recent_bills: [{ bill_id: "b4", provider: "Bayside Medical Group", statement_number: "BMG26000004" }],
+  freshness: FRESH,
+};
+
+export const BILL = {
+  id: "b1", account_number: "BRM-1234567", statement_number: "BRM26000002", kind: "hospital", provider: "Bayside Regional Medical Center",
+  facility: "Bayside Regional Medical Center", service_date_from: "2026-10-20", service_date_to: "2026-10-22", statement_date: "2026-11-09",
+  due_date: "2026-12-09", total_charges: "2140.00", insurance_paid: "1018.38", adjustments: "489.06", amount_due: "632.56",
+  payments_made: "316.00", other_payments: "25.00", balance: "291.56", pending_amount: "40.00", payable: "251.56", status: "partially_paid",
+  billing_phone: "1-800-555-0111",
+  line_items: [{ service_date: "2026-10-20", description: "Emergency department visit", code: "99284", quantity: 1, charge: "2140.00", insurance_paid: "1018.38", adjustment: "489.06", patient_responsibility: "632.56" }],
+  payments: [
+    { payment_id: "p2", confirmation_number: "CB-2222-2222", status: "pending", amount: "40.00", payment_method: { type: "bank_account", brand: "Carebill Test Bank", last4: "6789" }, created_at: "2026-11-30T18:00:00Z", settled_at: null, source: "member" },
+    { payment_id: "p1", confirmation_number: "CB-1111-1111", status: "succeeded", amount: "316.00", payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-12T18:00:00Z", settled_at: "2026-11-12T18:00:00Z", source: "member" },
+  ],
+};
+
+/** The bill as a row of the bills list. */
+export const BILL_ROW = { ...BILL, overdue: true, payment_in_flight: false, autopay: null };
+
+export const PAYMENT = { id: "p1", status: "succeeded", amount: "316.00", confirmation_number: "CB-1111-1111", allocations: [{ bill_id: "b1", amount: "316.00" }],
+  payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-12T18:00:00Z", settled_at: "2026-11-12T18:00:00Z", failure: null, idempotency_key: null, source: "member" };
+
+export const VISA = { id: "pm1", type: "card", brand: "visa", funding: "credit", last4: "4242", exp_month: 8, exp_year: 2030, bank_name: null, account_type: null, holder_name: "Jordan Lee", created_at: "2026-01-01T00:00:00Z" };
