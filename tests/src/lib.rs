@@ -546,7 +546,8 @@ pub fn kiosk_config(home: &AppHome) -> PathBuf {
         &path,
         format!(
             "kiosk = true\ndevice_credential = \"{}\"\nidle_timeout_secs = 40\n\
-             clinic_name = \"{KIOSK_CLINIC}\"\nsupport_text = \"Questions? Ask at the front desk.\"\n",
+             clinic_name = \"{KIOSK_CLINIC}\"\nsupport_text = \"Questions? Ask at the front desk.\"\n\
+             support_text_es = \"¿Preguntas? Pregunte en la recepción.\"\n",
             carebill_server::seed::DEMO_KIOSK_CREDENTIAL
         ),
     )

@@ -115,7 +115,7 @@ async fn take_the_kiosk_screenshots() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     app.screenshot(&out.join("kiosk-welcome.png")).await;
     app.click_xpath("//button[@lang='es']").await;
-    app.screen(&format!("Bienvenido a {KIOSK_CLINIC}")).await;
+    app.screen(&format!("Le damos la bienvenida a {KIOSK_CLINIC}")).await;
     app.screenshot(&out.join("kiosk-welcome-es.png")).await;
     app.click_xpath("//button[@lang='en']").await;
     app.screen(&format!("Welcome to {KIOSK_CLINIC}")).await;

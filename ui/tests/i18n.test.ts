@@ -10,7 +10,7 @@ import en from "../src/lib/i18n/en.json";
 import es from "../src/lib/i18n/es.json";
 import errorsEs from "../src/lib/i18n/errors.es.json";
 import { accountLocale, chooseLocale, errorText, failureText, i18n, resetLocale, t, type Locale } from "../src/lib/i18n/index.svelte";
-import { app, signedIn, useLanguage } from "../src/lib/app.svelte";
+import { app, boot, signedIn, useLanguage } from "../src/lib/app.svelte";
 import { date, dateTime, ago, paidTo } from "../src/lib/format";
 import SignIn from "../src/screens/SignIn.svelte";
 import Register from "../src/screens/Register.svelte";
@@ -201,7 +201,7 @@ function member() {
 function kiosk() {
   member();
   app.session = null;
-  app.startup = { ...app.startup!, screen: "welcome", kiosk: { clinic_name: "Northside Clinic", support_text: null, printer: true, idle_seconds: 120, exit_configured: true } } as typeof app.startup;
+  app.startup = { ...app.startup!, screen: "welcome", kiosk: { clinic_name: "Northside Clinic", support_text: "Questions? Ask at the front desk.", support_text_es: "¿Preguntas? Pregunte en la recepción.", language: null, printer: true, idle_seconds: 120, exit_configured: true } } as typeof app.startup;
 }
 
 function answers() {
@@ -223,7 +223,7 @@ const CASES: Case[] = [
   { name: "forgot", component: Forgot as Component, setup: member, ready: (l) => (l === "en" ? /Reset your password/ : /Restablezca/) },
   { name: "reset", component: Reset as Component, setup: () => { member(); app.route = { screen: "reset", email: "a@example.com" }; }, ready: (l) => (l === "en" ? /Set a new password/ : /Cree una contraseña nueva/) },
   { name: "offline unlock", component: OfflineUnlock as Component, setup: member, ready: (l) => (l === "en" ? /You are offline/ : /No tiene conexión/) },
-  { name: "kiosk welcome", component: Welcome as Component, setup: kiosk, ready: (l) => (l === "en" ? /Welcome to Northside Clinic/ : /Bienvenido a Northside Clinic/) },
+  { name: "kiosk welcome", component: Welcome as Component, setup: kiosk, ready: (l) => (l === "en" ? /Welcome to Northside Clinic/ : /Le damos la bienvenida a Northside Clinic/) },
   { name: "kiosk lookup", component: GuestLookup as Component, setup: kiosk, ready: (l) => (l === "en" ? /Find your bill/ : /Busque su factura/) },
   { name: "kiosk bill", component: GuestPay as Component, setup: () => { kiosk(); app.route = { screen: "guest_pay", bill: { bill: BILL, overdue: true } as never }; }, ready: (l) => (l === "en" ? /Your bill/ : /Su factura/) },
   { name: "dashboard", component: Dashboard as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Total balance/ : /Saldo total/) },
@@ -250,6 +250,26 @@ describe.each(["en", "es"] as const)("Every screen in %s", (locale) => {
       expect(ENGLISH_ONLY.filter((s) => text.includes(s))).toEqual([]);
     }
     await noViolations(container);
+  });
+});
+
+describe("A kiosk", () => {
+  it("starts each patient in the clinic's language and shows the clinic's words in it", async () => {
+    kiosk();
+    resetLocale("en");
+    app.startup = { ...app.startup!, kiosk: { ...app.startup!.kiosk!, language: "es" } } as typeof app.startup;
+    respond("startup", () => app.startup);
+    respond("set_language", () => null);
+    respond("plan", () => PLAN);
+    await boot();
+    expect(i18n.locale).toBe("es");
+    expect(callsTo("set_language").at(-1)).toEqual({ locale: "es" });
+    render(Welcome);
+    await screen.findByText("¿Preguntas? Pregunte en la recepción.");
+    expect(screen.queryByText("Questions? Ask at the front desk.")).toBeNull();
+    // The patient switches to English: the clinic's English words.
+    await fireEvent.click(screen.getByRole("button", { name: "View in English" }));
+    await screen.findByText("Questions? Ask at the front desk.");
   });
 });
 

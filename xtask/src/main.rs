@@ -137,7 +137,8 @@ fn demo_kiosk_config(app: &std::path::Path) -> Result<std::path::PathBuf> {
     std::fs::write(
         &path,
         "kiosk = true\ndevice_credential = \"kdc_demo-front-desk\"\nclinic_name = \"Demo Clinic\"\n\
-         support_text = \"Demo kiosk: see the server's banner for guest-pay statements.\"\n",
+         support_text = \"Demo kiosk: see the server's banner for guest-pay statements.\"\n\
+         support_text_es = \"Quiosco de demostración: los estados de cuenta para pagar como invitado están en el aviso del servidor.\"\n",
     )
     .map_err(|e| e.to_string())?;
     let mut child = Command::new(app)

@@ -1,6 +1,7 @@
 //! Starting up: which screen opens, the engine's status, activity for the idle lock, and the
 //! startup harness's paint marks.
 
+use carebill_api::types::Locale;
 use carebill_client::KeyringStatus;
 use carebill_client::types::{EngineStatus, SessionInfo};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct Startup {
 pub struct KioskInfo {
     pub clinic_name: Option<String>,
     pub support_text: Option<String>,
+    /// The support text in Spanish, when the clinic wrote one.
+    pub support_text_es: Option<String>,
+    /// The language each patient's session starts in, when the clinic chose one.
+    pub language: Option<Locale>,
     pub printer: bool,
     pub idle_seconds: u32,
     /// Whether an admin passcode is set (otherwise the app cannot be left from the screen).
@@ -54,6 +59,8 @@ fn kiosk_info(state: &AppState) -> Option<KioskInfo> {
     state.config.kiosk.as_ref().map(|k| KioskInfo {
         clinic_name: k.clinic_name.clone(),
         support_text: k.support_text.clone(),
+        support_text_es: k.support_text_es.clone(),
+        language: k.language,
         printer: k.receipt_printer.is_some(),
         idle_seconds: k.idle_secs(),
         exit_configured: k.admin_passcode_hash.is_some(),

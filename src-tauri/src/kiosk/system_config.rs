@@ -23,6 +23,10 @@ pub struct SystemConfig {
     pub clinic_name: Option<String>,
     /// Shown on the welcome screen, like "Questions? Ask at the front desk."
     pub support_text: Option<String>,
+    /// The same in Spanish, shown when the patient reads the kiosk in Spanish.
+    pub support_text_es: Option<String>,
+    /// The language each patient's session starts in ("en" or "es"; default: the computer's).
+    pub language: Option<carebill_api::types::Locale>,
     /// A printer name (CUPS on Linux and macOS, a Windows printer name): receipts print there
     /// without a dialog. Without it there is no print button.
     pub receipt_printer: Option<String>,
@@ -164,6 +168,17 @@ mod tests {
         assert!(SystemConfig::read(&bad).is_err());
         std::fs::write(&bad, "kiosk = true\nunknown_key = 1").unwrap();
         assert!(SystemConfig::read(&bad).is_err());
+        std::fs::write(&bad, "kiosk = true\nlanguage = \"fr\"").unwrap();
+        let refused = SystemConfig::read(&bad).unwrap_err().to_string();
+        assert!(refused.contains("fr") && refused.contains("`es`"), "{refused}");
+        std::fs::write(
+            &bad,
+            "kiosk = true\nlanguage = \"es\"\nsupport_text_es = \"Pregunte en la recepción.\"",
+        )
+        .unwrap();
+        let c = SystemConfig::read(&bad).unwrap();
+        assert_eq!(c.language, Some(carebill_api::types::Locale::Es));
+        assert_eq!(c.support_text_es.as_deref(), Some("Pregunte en la recepción."));
     }
 
     #[test]

@@ -68,7 +68,28 @@ async fn a_member_pays_a_bill_in_spanish_from_sign_in_to_receipt() {
         .expect("click");
     app.sees("Cómo se calcula esta factura").await;
     app.sees("Cantidad facturada").await;
-    app.sees(" de 2026").await;
+    // Dates with the month spelled out in Spanish ("15 de enero de 2025").
+    app.sees("Fecha de vencimiento").await;
+    let body = app.body_text().await;
+    assert!(
+        [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre"
+        ]
+        .iter()
+        .any(|m| body.contains(&format!(" de {m} de 20"))),
+        "a Spanish date on the bill: {body}"
+    );
     all_spanish(&app, "bill").await;
 
     app.click("Pagar esta factura").await;

@@ -195,7 +195,10 @@ export async function boot() {
   await events.engineEvent.listen((event) => onEngineEvent(event.payload));
   const startup = await call(commands.startup());
   app.startup = startup;
+  // A kiosk's patients start in the clinic's language; a member, in the account's (either way,
+  // unless this device has its own choice, which a kiosk forgets at every session end).
   if (startup.session) await accountLocale(startup.session.member.locale);
+  else if (startup.kiosk?.language) await accountLocale(startup.kiosk.language);
   tellEngineLanguage();
   loadPlan();
   if (startup.screen === "welcome") {

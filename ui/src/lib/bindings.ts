@@ -783,6 +783,10 @@ export type KioskInfo = KioskInfo_Serialize | KioskInfo_Deserialize;
 export type KioskInfo_Deserialize = {
 	clinic_name?: string | null,
 	support_text?: string | null,
+	/**  The support text in Spanish, when the clinic wrote one. */
+	support_text_es?: string | null,
+	/**  The language each patient's session starts in, when the clinic chose one. */
+	language?: Locale | null,
 	printer: boolean,
 	idle_seconds: number,
 	/**  Whether an admin passcode is set (otherwise the app cannot be left from the screen). */
@@ -793,6 +797,10 @@ export type KioskInfo_Deserialize = {
 export type KioskInfo_Serialize = {
 	clinic_name: string | null,
 	support_text: string | null,
+	/**  The support text in Spanish, when the clinic wrote one. */
+	support_text_es: string | null,
+	/**  The language each patient's session starts in, when the clinic chose one. */
+	language: Locale | null,
 	printer: boolean,
 	idle_seconds: number,
 	/**  Whether an admin passcode is set (otherwise the app cannot be left from the screen). */
