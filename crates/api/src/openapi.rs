@@ -259,8 +259,10 @@ fn get_payment() {}
 
 #[utoipa::path(get, path = "/v1/ach-authorization", tag = "payments", operation_id = "achAuthorization",
     summary = "The NACHA authorization text a member accepts for bank payments (public: guests need it too)",
-    params(("kind" = Option<AchAuthorizationKind>, Query, description = "`single` (default) for one payment, `recurring` for autopay")),
-    responses((status = 200, description = "The text and its version", body = AchAuthorization)))]
+    params(("kind" = Option<AchAuthorizationKind>, Query, description = "`single` (default) for one payment, `recurring` for autopay"),
+        ("locale" = Option<Locale>, Query, description = "`en` (default) or `es`: the text in that language, with its own version")),
+    responses((status = 200, description = "The text and its version", body = AchAuthorization),
+        (status = 422, description = "An unknown kind or locale", body = ErrorBody)))]
 fn ach_authorization() {}
 
 #[utoipa::path(post, path = "/v1/guest/lookup", tag = "guest", operation_id = "guestLookup",

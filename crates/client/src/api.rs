@@ -569,13 +569,11 @@ impl ApiClient {
         Ok(lookup.bank_name)
     }
 
-    pub async fn ach_authorization(&self, recurring: bool) -> ClientResult<AchAuthorization> {
-        let path = if recurring {
-            "/v1/ach-authorization?kind=recurring"
-        } else {
-            "/v1/ach-authorization?kind=single"
-        };
-        self.json(Method::GET, path, None::<&()>, Auth::None, Retry::Idempotent)
+    /// The bank debit authorization to show, in the member's language.
+    pub async fn ach_authorization(&self, recurring: bool, locale: Locale) -> ClientResult<AchAuthorization> {
+        let kind = if recurring { "recurring" } else { "single" };
+        let path = format!("/v1/ach-authorization?kind={kind}&locale={}", locale.as_str());
+        self.json(Method::GET, &path, None::<&()>, Auth::None, Retry::Idempotent)
             .await
     }
 

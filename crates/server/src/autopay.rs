@@ -10,8 +10,8 @@ use crate::mail::Letterhead;
 use crate::sql::{Connection, OptionalExtension, params};
 use carebill_api::ErrorCode;
 use carebill_api::types::{
-    Autopay, AutopayAmount, AutopayTiming, NotCoveredBill, PaymentMethodSummary, PaymentMethodType, PaymentSource,
-    SyncEntity, SyncOp, UpcomingCharge, UpcomingStatus,
+    AchAuthorization, AchAuthorizationKind, Autopay, AutopayAmount, AutopayTiming, Locale, NotCoveredBill,
+    PaymentMethodSummary, PaymentMethodType, PaymentSource, SyncEntity, SyncOp, UpcomingCharge, UpcomingStatus,
 };
 use carebill_billing::autopay::{self as rules, Amount, Rule, Timing};
 use carebill_billing::{BusinessCalendar, Money};
@@ -30,22 +30,56 @@ pub const BATCH: usize = 250;
 
 pub const SINGLE_AUTHORIZATION_VERSION: &str = "2026-11-single";
 pub const RECURRING_AUTHORIZATION_VERSION: &str = "2026-11-recurring";
+/// The same authorizations in Spanish: their own versions, so a record says which words were accepted.
+pub const SINGLE_AUTHORIZATION_VERSION_ES: &str = "2026-11-single-es";
+pub const RECURRING_AUTHORIZATION_VERSION_ES: &str = "2026-11-recurring-es";
 
-pub fn single_authorization_text() -> String {
-    "I authorize Carebill to electronically debit the bank account I selected for the total shown, on or after today, \
+const SINGLE_TEXT: &str = "I authorize Carebill to electronically debit the bank account I selected for the total shown, on or after today, \
      to pay the medical bills listed. This is a one-time authorization. The debit will appear on my statement as CAREBILL. \
      If the bank returns the debit, the bills stay unpaid and I will be told. I can ask member services to cancel this \
-     payment only before it is sent to my bank."
-        .to_string()
-}
+     payment only before it is sent to my bank.";
 
-pub fn recurring_authorization_text() -> String {
-    "I authorize Carebill to electronically debit the bank account I selected each time a new bill is issued, for the \
+const SINGLE_TEXT_ES: &str = "Autorizo a Carebill a debitar electrónicamente de la cuenta bancaria que elegí el total indicado, hoy o después, \
+     para pagar las facturas médicas de la lista. Esta es una autorización para un solo pago. El débito aparecerá en mi \
+     estado de cuenta como CAREBILL. Si el banco devuelve el débito, las facturas quedan sin pagar y se me avisará. Puedo \
+     pedir a Servicios para Miembros que cancelen este pago solo antes de que se envíe a mi banco.";
+
+const RECURRING_TEXT: &str = "I authorize Carebill to electronically debit the bank account I selected each time a new bill is issued, for the \
      amount my autopay settings determine and never more than my maximum per charge, on or after the scheduled date. \
      Carebill will email me before each debit. This authorization stays in effect until I turn off autopay or choose \
      another payment method, which I can do in the app at any time; a scheduled debit can be skipped until 3 business \
-     days before its date."
-        .to_string()
+     days before its date.";
+
+const RECURRING_TEXT_ES: &str = "Autorizo a Carebill a debitar electrónicamente de la cuenta bancaria que elegí cada vez que se emita una factura \
+     nueva, la cantidad que determine mi configuración de pago automático y nunca más que mi máximo por cobro, en la fecha \
+     programada o después. Carebill me enviará un correo electrónico antes de cada débito. Esta autorización sigue vigente \
+     hasta que yo desactive el pago automático o elija otra forma de pago, lo que puedo hacer en la aplicación en cualquier \
+     momento; un débito programado se puede omitir hasta 3 días hábiles antes de su fecha.";
+
+/// The authorization a member reads, in their language, with its version.
+pub fn authorization(kind: AchAuthorizationKind, locale: Locale) -> AchAuthorization {
+    let version = match (kind, locale) {
+        (AchAuthorizationKind::Single, Locale::En) => SINGLE_AUTHORIZATION_VERSION,
+        (AchAuthorizationKind::Single, Locale::Es) => SINGLE_AUTHORIZATION_VERSION_ES,
+        (AchAuthorizationKind::Recurring, Locale::En) => RECURRING_AUTHORIZATION_VERSION,
+        (AchAuthorizationKind::Recurring, Locale::Es) => RECURRING_AUTHORIZATION_VERSION_ES,
+    };
+    let (_, text) = authorization_text(version).expect("every current version has its text");
+    AchAuthorization {
+        text: text.to_string(),
+        text_version: version.to_string(),
+    }
+}
+
+/// Which authorization a version is and its exact words; `None` for a version never offered.
+pub fn authorization_text(version: &str) -> Option<(AchAuthorizationKind, &'static str)> {
+    match version {
+        SINGLE_AUTHORIZATION_VERSION => Some((AchAuthorizationKind::Single, SINGLE_TEXT)),
+        SINGLE_AUTHORIZATION_VERSION_ES => Some((AchAuthorizationKind::Single, SINGLE_TEXT_ES)),
+        RECURRING_AUTHORIZATION_VERSION => Some((AchAuthorizationKind::Recurring, RECURRING_TEXT)),
+        RECURRING_AUTHORIZATION_VERSION_ES => Some((AchAuthorizationKind::Recurring, RECURRING_TEXT_ES)),
+        _ => None,
+    }
 }
 
 /// A member's stored rule.
@@ -511,9 +545,13 @@ fn plan_member(
     let Some((method, _)) = method_summary(tx, member_id, &stored.payment_method_id)? else {
         return Ok(());
     };
-    let ach = (method.kind == PaymentMethodType::BankAccount).then(|| AchAcceptance {
-        text: recurring_authorization_text(),
-        version: stored.ach_text_version.clone().unwrap_or_default(),
+    let ach = (method.kind == PaymentMethodType::BankAccount).then(|| {
+        let version = stored.ach_text_version.clone().unwrap_or_default();
+        let text = authorization_text(&version).map_or(RECURRING_TEXT, |(_, t)| t);
+        AchAcceptance {
+            text: text.to_string(),
+            version,
+        }
     });
     let mut touched = false;
     for c in candidates(tx, member_id, stored.enabled_at)? {

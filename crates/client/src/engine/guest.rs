@@ -80,7 +80,7 @@ impl Engine {
         let line = review::review_line(&bill, amount, "/amount")?;
         let amount = line.amount;
         let ach_authorization = if token.kind == PaymentMethodType::BankAccount {
-            Some(self.0.api.ach_authorization(false).await?)
+            Some(self.0.api.ach_authorization(false, self.language()).await?)
         } else {
             None
         };

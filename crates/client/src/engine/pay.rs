@@ -40,7 +40,7 @@ impl Engine {
         let d = draft.clone();
         let checked = s.cache.run(move |c| review::check_draft(c, &d)).await?;
         let ach_authorization = if checked.method.kind == PaymentMethodType::BankAccount {
-            Some(self.0.api.ach_authorization(false).await?)
+            Some(self.0.api.ach_authorization(false, self.language()).await?)
         } else {
             None
         };

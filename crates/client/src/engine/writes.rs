@@ -116,6 +116,6 @@ impl Engine {
     }
 
     pub async fn ach_authorization(&self, recurring: bool) -> ClientResult<AchAuthorization> {
-        self.0.api.ach_authorization(recurring).await
+        self.0.api.ach_authorization(recurring, self.language()).await
     }
 }

@@ -294,6 +294,10 @@ async fn mail_follows_the_apps_language_and_the_account_keeps_its_own() {
     e.request_password_reset(DEMO_EMAIL).await.unwrap();
     assert_eq!(w.server_count(reset_mails("restablecer la contraseña")).await, 1);
     assert_eq!(w.server_count(reset_mails("password")).await, 0);
+    // The bank debit authorization the member reads (and accepts) is in the app's language too.
+    let auth = e.ach_authorization(true).await.unwrap();
+    assert_eq!(auth.text_version, "2026-11-recurring-es");
+    assert!(auth.text.starts_with("Autorizo a Carebill"), "{}", auth.text);
 
     let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
     assert_eq!(

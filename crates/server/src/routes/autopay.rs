@@ -7,7 +7,7 @@ use carebill_api::ErrorCode;
 use carebill_api::types::*;
 
 use crate::auth::Authed;
-use crate::autopay::{self, RECURRING_AUTHORIZATION_VERSION};
+use crate::autopay;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddr, JsonBody};
 use crate::state::AppState;
@@ -46,7 +46,12 @@ pub async fn put_autopay(
                 .ok_or_else(|| ApiError::new(ErrorCode::PaymentMethodNotFound).at("/payment_method_id"))?;
             let ach = match (method.kind, &req.ach_authorization) {
                 (PaymentMethodType::Card, _) => None,
-                (PaymentMethodType::BankAccount, Some(a)) if a.text_version == RECURRING_AUTHORIZATION_VERSION => {
+                (PaymentMethodType::BankAccount, Some(a))
+                    if matches!(
+                        autopay::authorization_text(&a.text_version),
+                        Some((AchAuthorizationKind::Recurring, _))
+                    ) =>
+                {
                     Some(a.text_version.as_str())
                 }
                 (PaymentMethodType::BankAccount, _) => {

@@ -7,7 +7,7 @@ use carebill_api::types::*;
 use carebill_api::{ErrorCode, IDEMPOTENCY_KEY_HEADER};
 use carebill_billing::Money;
 
-use crate::autopay::{self, SINGLE_AUTHORIZATION_VERSION};
+use crate::autopay;
 use crate::error::{ApiError, ApiResult};
 use crate::payments::{self, AchAcceptance, MAX_ALLOCATIONS};
 
@@ -53,13 +53,13 @@ pub fn check_allocations(allocations: &[AllocationRequest]) -> ApiResult<Vec<(St
 
 /// The acceptance of the current single-payment ACH text, when one was sent (members and guests).
 pub fn single_ach_acceptance(a: Option<&AchAuthorizationAcceptance>) -> ApiResult<Option<AchAcceptance>> {
-    match a {
-        Some(a) if a.text_version == SINGLE_AUTHORIZATION_VERSION => Ok(Some(AchAcceptance {
-            text: autopay::single_authorization_text(),
+    let Some(a) = a else { return Ok(None) };
+    match autopay::authorization_text(&a.text_version) {
+        Some((AchAuthorizationKind::Single, text)) => Ok(Some(AchAcceptance {
+            text: text.to_string(),
             version: a.text_version.clone(),
         })),
-        Some(_) => Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
-        None => Ok(None),
+        _ => Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization/text_version")),
     }
 }
 

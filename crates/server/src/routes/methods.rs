@@ -8,7 +8,7 @@ use carebill_api::types::*;
 
 use super::processor::{blocking, processor_error};
 use crate::auth::Authed;
-use crate::autopay::{self, RECURRING_AUTHORIZATION_VERSION, SINGLE_AUTHORIZATION_VERSION};
+use crate::autopay;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::extract::QueryParams;
@@ -60,14 +60,9 @@ pub async fn ach_authorization(QueryParams(q): QueryParams) -> ApiResult<Json<Ac
         Some(k) => AchAuthorizationKind::parse(k)
             .ok_or_else(|| ApiError::validation("/kind", "kind must be single or recurring."))?,
     };
-    Ok(Json(match kind {
-        AchAuthorizationKind::Single => AchAuthorization {
-            text: autopay::single_authorization_text(),
-            text_version: SINGLE_AUTHORIZATION_VERSION.into(),
-        },
-        AchAuthorizationKind::Recurring => AchAuthorization {
-            text: autopay::recurring_authorization_text(),
-            text_version: RECURRING_AUTHORIZATION_VERSION.into(),
-        },
-    }))
+    let locale = match q.get("locale") {
+        None => Locale::En,
+        Some(l) => Locale::parse(l).ok_or_else(|| ApiError::validation("/locale", "locale must be en or es."))?,
+    };
+    Ok(Json(autopay::authorization(kind, locale)))
 }

@@ -126,6 +126,10 @@ async fn bank_autopay_needs_the_recurring_authorization_and_settles_like_any_ban
     put_autopay(&s, &token, with_auth.clone())
         .await
         .expect_error(422, "ach_authorization_required");
+    with_auth["ach_authorization"] = json!({"text_version": "2026-11-single-es"});
+    put_autopay(&s, &token, with_auth.clone())
+        .await
+        .expect_error(422, "ach_authorization_required");
     let text = s.get("/v1/ach-authorization?kind=recurring", &token).await;
     assert_eq!(text.body["text_version"], ACH_RECURRING);
     with_auth["ach_authorization"] = json!({"text_version": ACH_RECURRING});

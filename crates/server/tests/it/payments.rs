@@ -1162,3 +1162,46 @@ async fn a_charge_that_does_not_match_its_payment_is_held_for_review_and_settles
     assert!(logs.contains("ERROR") && logs.contains("payment held for review"));
     s.stop().await;
 }
+
+/// The bank debit authorization in Spanish is its own version: a payment accepted in Spanish
+/// records the Spanish words; a recurring text does not authorize one payment, nor one payment's
+/// text autopay; an unknown language is refused.
+#[tokio::test]
+async fn a_bank_payment_authorized_in_spanish_records_the_spanish_words() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let es = s.get("/v1/ach-authorization?kind=single&locale=es", "").await;
+    assert_eq!(es.body["text_version"], "2026-11-single-es");
+    assert!(es.body["text"].as_str().unwrap().starts_with("Autorizo a Carebill"));
+    let recurring = s.get("/v1/ach-authorization?kind=recurring&locale=es", "").await;
+    assert_eq!(recurring.body["text_version"], "2026-11-recurring-es");
+    s.get("/v1/ach-authorization?locale=fr", "")
+        .await
+        .expect_error(422, "validation_failed");
+
+    let bills = s.payable_bills(&token).await;
+    let id = bills[0]["id"].as_str().unwrap().to_string();
+    let t = s.bank_token("000123456789").await;
+    let wrong = s
+        .pay(
+            &token,
+            "ach-es-recurring",
+            json!({"token": t, "allocations": one_bill(&id, "5.00"), "ach_authorization": {"text_version": "2026-11-recurring-es"}}),
+        )
+        .await;
+    wrong.expect_error(422, "ach_authorization_required");
+    let t = s.bank_token("000123456789").await;
+    s.pay(
+        &token,
+        "ach-es",
+        json!({"token": t, "allocations": one_bill(&id, "5.00"), "ach_authorization": {"text_version": "2026-11-single-es"}}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM payments WHERE ach_text LIKE 'Autorizo a Carebill%' AND ach_text_version = '2026-11-single-es'")
+            .await,
+        1
+    );
+    s.stop().await;
+}
