@@ -98,6 +98,22 @@ async fn take_the_readme_screenshots() {
         .expect("click");
     app.sees("Cómo se calcula esta factura").await;
     app.screenshot(&out.join("bill-detail-es.png")).await;
+    app.click("Pagar esta factura").await;
+    app.screen("Pagar facturas").await;
+    app.sees("Visa •••• 4242").await;
+    app.click_xpath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]")
+        .await;
+    app.screenshot(&out.join("pay-es.png")).await;
+    app.click("Continuar para revisar").await;
+    app.screen("Revise su pago").await;
+    app.screenshot(&out.join("review-es.png")).await;
+    app.click_xpath("//button[starts-with(normalize-space(), 'Pagar $')]")
+        .await;
+    app.screen("Pago recibido").await;
+    app.click("Ver recibo").await;
+    app.screen("Recibo").await;
+    app.sees("Facturas pagadas").await;
+    app.screenshot(&out.join("receipt-es.png")).await;
     app.quit().await;
 }
 
@@ -117,8 +133,6 @@ async fn take_the_kiosk_screenshots() {
     app.click_xpath("//button[@lang='es']").await;
     app.screen(&format!("Le damos la bienvenida a {KIOSK_CLINIC}")).await;
     app.screenshot(&out.join("kiosk-welcome-es.png")).await;
-    app.click_xpath("//button[@lang='en']").await;
-    app.screen(&format!("Welcome to {KIOSK_CLINIC}")).await;
 
     let statement = backend
         .state()
@@ -127,6 +141,21 @@ async fn take_the_kiosk_screenshots() {
         .await
         .expect("statements")
         .remove(0);
+    // A guest's bill in Spanish; "Empezar de nuevo" ends the visit, and the next patient starts
+    // in English again.
+    app.click("Pagar una factura como invitado").await;
+    app.screen("Busque su factura").await;
+    app.fill("statement-number", &statement).await;
+    app.fill("last-name", "Rivera").await;
+    app.fill("dob-month", "04").await;
+    app.fill("dob-day", "12").await;
+    app.fill("dob-year", "1985").await;
+    app.click("Buscar mi factura").await;
+    app.screen("Su factura").await;
+    app.sees("Usted debe ahora").await;
+    app.screenshot(&out.join("kiosk-bill-es.png")).await;
+    app.click("Empezar de nuevo").await;
+    app.screen(&format!("Welcome to {KIOSK_CLINIC}")).await;
     app.click("Pay a bill as a guest").await;
     app.screen("Find your bill").await;
     app.fill("statement-number", &statement).await;

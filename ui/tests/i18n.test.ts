@@ -86,6 +86,11 @@ describe("Errors in Spanish", () => {
     expect(reasons.length).toBe(7);
     const table = errorsEs as Record<string, string>;
     expect([...new Set(codes)].filter((c) => !table[c])).toEqual([]);
+    // A sentence that names values names only the ones its key promises ("code(a,b)").
+    for (const [key, text] of Object.entries(table)) {
+      const promised = /\(([a-z_,]+)\)$/.exec(key)?.[1].split(",") ?? [];
+      expect(placeholders(text).filter((p) => !promised.includes(p)), key).toEqual([]);
+    }
   });
 
   it("are shown by code (refined by field and reason) in Spanish, and as the engine wrote them in English", async () => {
@@ -96,6 +101,11 @@ describe("Errors in Spanish", () => {
     expect(errorText({ code: "validation_failed", message: "Enter your password.", field: "/password" })).toBe("Escriba su contraseña.");
     expect(errorText({ code: "validation_failed", message: "x", field: "/unheard_of" })).toBe((errorsEs as Record<string, string>).validation_failed);
     expect(errorText({ code: "a_code_from_a_newer_server", message: "English" })).toBe((errorsEs as Record<string, string>).internal);
+    // The values the engine names come as params, never as English glued in.
+    const over = { code: "amount_exceeds_balance", message: "The most you can pay on this bill now is $251.56.", field: "/amount", params: { max: "$251.56" } };
+    expect(errorText(over)).toBe("Lo máximo que puede pagar en esta factura ahora es $251.56.");
+    expect(errorText({ ...over, params: null })).toBe((errorsEs as Record<string, string>).amount_exceeds_balance);
+    expect(errorText({ code: "invalid_cvc", message: "Enter the 4-digit security code from your card.", params: { digits: "4" } })).toBe("Escriba el código de seguridad de 4 dígitos de su tarjeta.");
     // A bank's return and a processor's decline, by their codes.
     expect(failureText({ code: "R01", message: "Insufficient funds in the bank account." }, "returned")).toBe("No hay fondos suficientes en la cuenta bancaria.");
     expect(failureText({ code: "R99", message: "x" }, "returned")).toBe("El banco devolvió el pago.");

@@ -138,6 +138,11 @@ pub struct ErrorDetail {
     /// A finer, stable reason (for example the rule a weak password broke).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The values `message` names, by name (for example `max` for `amount_exceeds_balance`), so
+    /// an app can say the same in its member's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"max": "$251.56"}))]
+    pub params: Option<std::collections::BTreeMap<String, String>>,
     /// For declines (402): the failed payment that was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -152,6 +157,7 @@ impl ErrorBody {
                 message: message.into(),
                 field: None,
                 reason: None,
+                params: None,
                 payment: None,
             },
         }

@@ -7,12 +7,14 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::Money;
 
-/// A broken rule: a stable `code` and a `message` for people.
+/// A broken rule: a stable `code`, a `message` for people, and the values the message names as
+/// named `params` (so an app can word the same refusal in another language).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Invalid {
     pub code: &'static str,
     pub message: String,
+    pub params: Vec<(&'static str, String)>,
 }
 
 impl Invalid {
@@ -20,7 +22,14 @@ impl Invalid {
         Invalid {
             code,
             message: message.into(),
+            params: Vec::new(),
         }
+    }
+
+    /// A value the message names, by name.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Invalid {
+        self.params.push((name, value.into()));
+        self
     }
 }
 
@@ -175,7 +184,8 @@ pub fn card_cvc(cvc: &str, brand: CardBrand) -> Rule<()> {
         return Err(Invalid::new(
             "invalid_cvc",
             format!("Enter the {}-digit security code from your card.", brand.cvc_len()),
-        ));
+        )
+        .with("digits", brand.cvc_len().to_string()));
     }
     Ok(())
 }
@@ -349,7 +359,8 @@ pub fn within_payable(amount: Money, payable: Money) -> Rule<()> {
         return Err(Invalid::new(
             "amount_exceeds_balance",
             format!("The most you can pay on this bill now is {}.", payable.display_usd()),
-        ));
+        )
+        .with("max", payable.display_usd()));
     }
     Ok(())
 }

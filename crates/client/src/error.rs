@@ -124,6 +124,10 @@ pub struct ErrorData {
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The values `message` names, by name (`max` for `amount_exceeds_balance`): the UI words
+    /// the same refusal in the member's language from the code and these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<std::collections::BTreeMap<String, String>>,
     /// Seconds to wait before trying again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
@@ -155,6 +159,7 @@ impl ClientError {
             message: message.into(),
             field: None,
             reason: None,
+            params: None,
             retry_after: None,
             payment: None,
         }))
@@ -183,6 +188,14 @@ impl ClientError {
 
     pub fn with_kind(mut self, kind: ErrorKind) -> ClientError {
         self.kind = kind;
+        self
+    }
+
+    /// The values a rule's message names, by name.
+    pub fn with_params(mut self, params: &[(&'static str, String)]) -> ClientError {
+        if !params.is_empty() {
+            self.params = Some(params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
+        }
         self
     }
 
@@ -244,6 +257,7 @@ impl ClientError {
                 );
                 e.field = b.error.field;
                 e.reason = b.error.reason;
+                e.params = b.error.params;
                 e.payment = b.error.payment.and_then(|p| serde_json::from_value(p).ok());
                 e
             }

@@ -144,7 +144,7 @@ pub(crate) fn check_draft(conn: &Connection, draft: &PaymentDraft) -> ClientResu
 /// One bill's line: the amount as typed, checked by the shared rule and against what the bill
 /// can take now. Errors point at `field`.
 pub(crate) fn review_line(bill: &BillDetail, amount: &str, field: &str) -> ClientResult<ReviewLine> {
-    let invalid = |e: validate::Invalid| ClientError::validation(e.code, e.message, field);
+    let invalid = |e: validate::Invalid| ClientError::validation(e.code, e.message, field).with_params(&e.params);
     let amount = validate::payment_amount(amount).map_err(invalid)?;
     validate::within_payable(amount, bill.bill.payable).map_err(invalid)?;
     Ok(ReviewLine {

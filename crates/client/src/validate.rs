@@ -21,7 +21,7 @@ fn invalid(field: &str, e: Invalid) -> ClientError {
     } else {
         "validation_failed"
     };
-    ClientError::validation(code, e.message, field)
+    ClientError::validation(code, e.message, field).with_params(&e.params)
 }
 
 /// The password rules the server applies (length, common list, repeats, sequences, identifiers).
@@ -75,7 +75,7 @@ pub fn date_of_birth(day: &str, month: &str, year: &str, today: NaiveDate) -> Cl
 /// (`payable`, as the bill shows it: "125.50").
 pub fn amount(amount: &str, payable: &str) -> ClientResult<Money> {
     let payable = Money::parse(payable).map_err(ClientError::internal)?;
-    let invalid = |e: Invalid| ClientError::validation(e.code, e.message, "/amount");
+    let invalid = |e: Invalid| ClientError::validation(e.code, e.message, "/amount").with_params(&e.params);
     let m = validate::payment_amount(amount).map_err(invalid)?;
     validate::within_payable(m, payable).map_err(invalid)?;
     Ok(m)

@@ -17,6 +17,8 @@ pub struct ErrorParts {
     pub message: String,
     pub field: Option<String>,
     pub reason: Option<String>,
+    /// The values the message names, by name (from the rule that refused).
+    pub params: Vec<(&'static str, String)>,
     pub retry_after: Option<u64>,
     pub payment: Option<serde_json::Value>,
     pub detail: Option<String>,
@@ -35,6 +37,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             reason: None,
+            params: Vec::new(),
             retry_after: None,
             payment: None,
             detail: None,
@@ -58,7 +61,9 @@ impl ApiError {
         let code = ErrorCode::parse(invalid.code)
             .filter(|c| c.status() == 422)
             .unwrap_or(ErrorCode::ValidationFailed);
-        ApiError::with_message(code, invalid.message).at(field)
+        let mut e = ApiError::with_message(code, invalid.message).at(field);
+        e.params = invalid.params;
+        e
     }
 
     /// `validation_failed` at `field` with a message.
@@ -96,6 +101,8 @@ impl ApiError {
         let mut body = ErrorBody::new(self.code, self.message.clone());
         body.error.field = self.field.clone();
         body.error.reason = self.reason.clone();
+        body.error.params =
+            (!self.params.is_empty()).then(|| self.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
         body.error.payment = self.payment.clone();
         body
     }

@@ -667,6 +667,11 @@ export type ErrorData_Deserialize = {
 	message: string,
 	field?: string | null,
 	reason?: string | null,
+	/**
+	 *  The values `message` names, by name (`max` for `amount_exceeds_balance`): the UI words
+	 *  the same refusal in the member's language from the code and these.
+	 */
+	params?: { [key in string]: string } | null,
 	/**  Seconds to wait before trying again. */
 	retry_after?: number | null,
 	/**  For declines: the failed payment the server recorded. */
@@ -680,6 +685,11 @@ export type ErrorData_Serialize = {
 	message: string,
 	field?: string,
 	reason?: string,
+	/**
+	 *  The values `message` names, by name (`max` for `amount_exceeds_balance`): the UI words
+	 *  the same refusal in the member's language from the code and these.
+	 */
+	params?: { [key in string]: string },
 	/**  Seconds to wait before trying again. */
 	retry_after?: number,
 	/**  For declines: the failed payment the server recorded. */

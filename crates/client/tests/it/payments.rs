@@ -107,6 +107,10 @@ async fn rules_are_checked_before_anything_is_sent() {
             (ErrorKind::Validation, code, Some("/allocations/0/amount")),
             "{amount}"
         );
+        // Over the balance: the most that can be paid travels as a named value, not only inside
+        // the English sentence.
+        let max = err.params.as_ref().and_then(|p| p.get("max"));
+        assert_eq!(max.is_some(), code == "amount_exceeds_balance", "{amount}: {max:?}");
     }
     let mut dup = draft(&bill, "1.00", &card);
     dup.allocations.push(dup.allocations[0].clone());

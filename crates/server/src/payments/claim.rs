@@ -5,7 +5,7 @@ use crate::sql::{Connection, OptionalExtension, params};
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{PaymentMethodType, PaymentSource, SyncEntity, SyncOp};
-use carebill_billing::Money;
+use carebill_billing::{Money, validate};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Answer, Intent, MethodRef, Work, processor_key, reservations, source_str};
@@ -313,19 +313,28 @@ pub(super) fn claim(
         }
     }
 
-    let mut exists = tx.prepare_cached("SELECT 1 FROM bills WHERE id = ?1 AND member_id = ?2")?;
+    // What can still be paid on a bill the reservation refused (the transaction rolls back).
+    let mut payable = tx.prepare_cached(
+        "SELECT total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents - pending_cents
+         FROM bills WHERE id = ?1 AND member_id = ?2",
+    )?;
     for (i, (bill_id, amount)) in intent.allocations.iter().enumerate() {
         if reservations::reserve(tx, &intent.member_id, bill_id, amount.cents())? {
             continue;
         }
-        if exists
-            .query_row(params![bill_id, intent.member_id], |_| Ok(()))
+        let Some(cents) = payable
+            .query_row(params![bill_id, intent.member_id], |r| r.get::<_, i64>(0))
             .optional()?
-            .is_none()
-        {
+        else {
             return Err(ApiError::new(ErrorCode::BillNotFound).at(&format!("/allocations/{i}/bill_id")));
-        }
-        return Err(ApiError::new(ErrorCode::AmountExceedsBalance).at(&format!("/allocations/{i}/amount")));
+        };
+        let field = format!("/allocations/{i}/amount");
+        return Err(
+            match validate::within_payable(*amount, Money::from_cents(cents.max(0))) {
+                Err(invalid) => ApiError::invalid(&field, invalid),
+                Ok(()) => ApiError::new(ErrorCode::AmountExceedsBalance).at(&field),
+            },
+        );
     }
 
     let amount: Money = intent.allocations.iter().map(|(_, a)| *a).sum();

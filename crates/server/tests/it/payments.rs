@@ -285,9 +285,13 @@ async fn every_payment_error_code_answers_and_changes_nothing() {
         .checked_add(Money::from_cents(1))
         .unwrap()
         .to_string();
-    s.pay(&token, "over", pm(one_bill(a, &over)))
-        .await
-        .expect_error(422, "amount_exceeds_balance");
+    let refused = s.pay(&token, "over", pm(one_bill(a, &over))).await;
+    refused.expect_error(422, "amount_exceeds_balance");
+    // The most that can be paid, as a named value the app words in the member's language.
+    assert_eq!(
+        refused.body["error"]["params"]["max"],
+        carebill_billing::Money::parse(payable).unwrap().display_usd()
+    );
     s.pay(
         &token,
         "dup",

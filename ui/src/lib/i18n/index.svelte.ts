@@ -1,15 +1,19 @@
-// The app's words in English and Spanish. Every string a member reads comes from the catalogs
-// next to this file (en.json, es.json: flat keys, `{name}` placeholders, plurals as `key_one` /
-// `key_other` chosen by `count`), so a key the code names but the English catalog lacks is a type
-// error, and tests/i18n.test.ts checks that both catalogs have the same keys and placeholders and
-// that no key goes unused.
+// The app's words in English and Spanish, through i18next (plurals by Intl.PluralRules as
+// `key_one` / `key_other` chosen by `count`, `{name}` placeholders, English as the fallback). Every
+// string a member reads comes from the catalogs next to this file (en.json, es.json: flat keys);
+// keys are typed from the English catalog, so a key the code names but the catalog lacks is a
+// compile error, and tests/i18n.test.ts checks that both catalogs have the same keys and
+// placeholders and that no key goes unused. `t()` reads the reactive `i18n.locale`, so a screen
+// re-renders in place when the language changes.
 //
 // English is in the bundle (it is also every key's type and the fallback); Spanish is its own chunk,
 // loaded before the first paint when it is the language, and before a switch to it.
 //
 // Which language: the choice made on this device (sign-in screen, Account, the kiosk's button),
-// kept in localStorage; else, once signed in, the account's language; else the computer's. A kiosk
-// clears its storage at every session end, so each patient starts in the kiosk's own language.
+// kept in localStorage; else, once signed in, the account's language (or a kiosk's configured
+// one); else the computer's. A kiosk clears its storage at every session end, so each patient
+// starts afresh.
+import i18next from "i18next";
 import en from "./en.json";
 import type { ClientError } from "../bindings";
 
@@ -21,17 +25,26 @@ type Raw = keyof typeof en;
 export type MessageKey = Raw extends infer K ? (K extends `${infer S}_one` ? S : K extends `${infer S}_other` ? S : K) : never;
 export type Params = Record<string, string | number>;
 
-const EN: Record<string, string> = en;
-const CATALOGS: Partial<Record<Locale, Record<string, string>>> = { en: EN };
-/** Spanish sentences for error codes, loaded with the Spanish catalog. */
-let errorsEs: Record<string, string> = {};
+/** The words ("translation") and, for Spanish, the error sentences by code ("errors"). */
+const words = i18next.createInstance();
+words.init({
+  lng: "en",
+  fallbackLng: "en",
+  resources: { en: { translation: en } },
+  // Flat keys with dots in them; `{name}` placeholders; Svelte escapes what it renders.
+  keySeparator: false,
+  nsSeparator: false,
+  interpolation: { prefix: "{", suffix: "}", escapeValue: false },
+  returnEmptyString: false,
+  initAsync: false,
+});
 
 /** Loads a language's words if they are not loaded yet. */
 async function load(locale: Locale) {
-  if (CATALOGS[locale]) return;
-  const [words, errors] = await Promise.all([import("./es.json"), import("./errors.es.json")]);
-  errorsEs = errors.default;
-  CATALOGS.es = words.default;
+  if (words.hasResourceBundle(locale, "translation")) return;
+  const [catalog, errors] = await Promise.all([import("./es.json"), import("./errors.es.json")]);
+  words.addResourceBundle("es", "errors", errors.default);
+  words.addResourceBundle("es", "translation", catalog.default);
 }
 
 /** Before the first paint: the words of the language the app opens in. */
@@ -107,23 +120,9 @@ export function resetLocale(locale: Locale = system()) {
   applyLocale();
 }
 
-function plural(locale: Locale, count: number): string {
-  return new Intl.PluralRules(TAG[locale]).select(count);
-}
-
-function fill(text: string, params: Params): string {
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
-}
-
 /** The words for `key` in the current language (reactive: a screen re-renders when it changes). */
 export function t(key: MessageKey, params: Params = {}): string {
-  const catalog = CATALOGS[i18n.locale] ?? EN;
-  let k: string = key;
-  if (!(k in catalog) && typeof params.count === "number") {
-    k = `${key}_${plural(i18n.locale, params.count)}`;
-    if (!(k in catalog)) k = `${key}_other`;
-  }
-  return fill(catalog[k] ?? EN[k] ?? key, params);
+  return words.t(key, { ...params, lng: i18n.locale });
 }
 
 /**
@@ -132,16 +131,25 @@ export function t(key: MessageKey, params: Params = {}): string {
  * field or the reason when the code alone is too broad ("validation_failed"). An unknown code
  * falls back to `fallback`'s sentence (a general one unless the caller knows better), never to English.
  */
-export function errorText(err: Pick<ClientError, "code" | "message"> & { field?: string | null; reason?: string | null }, fallback = "internal"): string {
+export function errorText(
+  err: Pick<ClientError, "code" | "message"> & { field?: string | null; reason?: string | null; params?: Partial<Record<string, string>> | null },
+  fallback = "internal",
+): string {
   if (i18n.locale === "en") return err.message;
-  const table = errorsEs;
+  // The most specific sentence first: one that names the values the engine sent ("code(max)"),
+  // then by field, by reason, by code.
+  const named = Object.keys(err.params ?? {}).sort();
   const candidates = [
+    named.length > 0 ? `${err.code}(${named.join(",")})` : null,
     err.field ? `${err.code} ${err.field}` : null,
     err.reason ? `${err.code}.${err.reason}` : null,
     err.code,
+    fallback,
+    "internal",
   ];
-  for (const c of candidates) if (c && table[c]) return table[c];
-  return table[fallback] ?? table.internal ?? err.message;
+  const options = { ...(err.params ?? {}), lng: i18n.locale, ns: "errors", fallbackLng: false as const };
+  for (const key of candidates) if (key && words.exists(key, options)) return words.t(key, options);
+  return err.message;
 }
 
 /** Why a payment failed or came back, in the member's language (processor codes, ACH return codes). */
