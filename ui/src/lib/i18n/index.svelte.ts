@@ -45,6 +45,7 @@ async function load(locale: Locale) {
   const [catalog, errors] = await Promise.all([import("./es.json"), import("./errors.es.json")]);
   words.addResourceBundle("es", "errors", errors.default);
   words.addResourceBundle("es", "translation", catalog.default);
+  plain.clear();
 }
 
 /** Before the first paint: the words of the language the app opens in. */
@@ -120,9 +121,23 @@ export function resetLocale(locale: Locale = system()) {
   applyLocale();
 }
 
+/** Sentences without placeholders, by language and key: most calls, answered without i18next's
+ * resolution (a bills page asks for a few hundred). Emptied when a language's words load. */
+const plain = new Map<string, string>();
+
 /** The words for `key` in the current language (reactive: a screen re-renders when it changes). */
-export function t(key: MessageKey, params: Params = {}): string {
-  return words.t(key, { ...params, lng: i18n.locale });
+export function t(key: MessageKey, params?: Params): string {
+  const lng = i18n.locale;
+  if (params === undefined) {
+    const memo = `${lng}:${key}`;
+    let text = plain.get(memo);
+    if (text === undefined) {
+      text = words.t(key, { lng });
+      plain.set(memo, text);
+    }
+    return text;
+  }
+  return words.t(key, { ...params, lng });
 }
 
 /**
