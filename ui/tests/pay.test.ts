@@ -177,6 +177,18 @@ describe("Pay", () => {
     expect(screen.getByRole("heading", { level: 1, name: "Pay bills" })).toBeTruthy();
   });
 
+  it("starts on a saved card even when a bank account was saved first", async () => {
+    signedIn();
+    app.route = { screen: "pay", billIds: ["b1"] };
+    bills([BILL]);
+    const BANK = { ...VISA, id: "pm2", type: "bank_account", brand: null, funding: null, last4: "6789", exp_month: null, exp_year: null, bank_name: "Carebill Test Bank", account_type: "checking" };
+    respond("payment_methods", () => [BANK, VISA]);
+    render(Pay);
+    const visa = (await screen.findByLabelText(/^Visa •••• 4242/)) as HTMLInputElement;
+    expect(visa.checked).toBe(true);
+    expect((screen.getByLabelText(/^Carebill Test Bank •••• 6789/) as HTMLInputElement).checked).toBe(false);
+  });
+
   it("requires the bank authorization before a bank payment is sent", async () => {
     signedIn();
     app.route = { screen: "pay", billIds: ["b1"] };
