@@ -422,6 +422,17 @@ impl App {
         .await;
     }
 
+    /// Opens the first bill of the bills list (its row's button).
+    pub async fn open_first_bill(&self) {
+        self.wd
+            .find(By::Css("#bills-table .row-link"))
+            .await
+            .expect("a bill row")
+            .click()
+            .await
+            .expect("click");
+    }
+
     /// Ticks the checkbox `#id`, waiting for it to appear (a list may paint after its heading).
     pub async fn check(&self, id: &str) {
         let mut last = String::new();

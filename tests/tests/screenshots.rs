@@ -41,13 +41,7 @@ async fn take_the_readme_screenshots() {
     app.screen("Bills").await;
     app.screenshot(&out.join("bills.png")).await;
 
-    app.wd
-        .find(By::Css("#bills-table .row-link"))
-        .await
-        .expect("a bill row")
-        .click()
-        .await
-        .expect("click");
+    app.open_first_bill().await;
     app.sees("How this bill adds up").await;
     app.screenshot(&out.join("bill-detail.png")).await;
 
@@ -89,13 +83,7 @@ async fn take_the_readme_screenshots() {
     app.screenshot(&out.join("dashboard-es.png")).await;
     app.click("Ver facturas").await;
     app.screen("Facturas").await;
-    app.wd
-        .find(By::Css("#bills-table .row-link"))
-        .await
-        .expect("a bill row")
-        .click()
-        .await
-        .expect("click");
+    app.open_first_bill().await;
     app.sees("Cómo se calcula esta factura").await;
     app.screenshot(&out.join("bill-detail-es.png")).await;
     app.click("Pagar esta factura").await;

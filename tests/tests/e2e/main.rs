@@ -165,13 +165,7 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let detail = backend
         .get(&token, &format!("/v1/bills/{}", first["id"].as_str().expect("id")))
         .await;
-    app.wd
-        .find(By::Css("#bills-table .row-link"))
-        .await
-        .expect("a bill row")
-        .click()
-        .await
-        .expect("click");
+    app.open_first_bill().await;
     app.screen(first["provider"].as_str().expect("provider")).await;
     app.axe("bill detail").await;
 

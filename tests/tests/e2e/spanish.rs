@@ -3,7 +3,6 @@
 //! and the account's mail language set from Account.
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD};
-use thirtyfour::prelude::*;
 
 async fn page_language(app: &App) -> String {
     let lang = app
@@ -59,35 +58,16 @@ async fn a_member_pays_a_bill_in_spanish_from_sign_in_to_receipt() {
     app.screen("Facturas").await;
     app.sees("Usted debe ahora").await;
     all_spanish(&app, "bills").await;
-    app.wd
-        .find(By::Css("#bills-table .row-link"))
-        .await
-        .expect("a bill row")
-        .click()
-        .await
-        .expect("click");
+    app.open_first_bill().await;
     app.sees("Cómo se calcula esta factura").await;
     app.sees("Cantidad facturada").await;
     // Dates with the month spelled out in Spanish ("15 de enero de 2025").
     app.sees("Fecha de vencimiento").await;
     let body = app.body_text().await;
     assert!(
-        [
-            "enero",
-            "febrero",
-            "marzo",
-            "abril",
-            "mayo",
-            "junio",
-            "julio",
-            "agosto",
-            "septiembre",
-            "octubre",
-            "noviembre",
-            "diciembre"
-        ]
-        .iter()
-        .any(|m| body.contains(&format!(" de {m} de 20"))),
+        carebill_api::types::MESES
+            .iter()
+            .any(|m| body.contains(&format!(" de {m} de 20"))),
         "a Spanish date on the bill: {body}"
     );
     all_spanish(&app, "bill").await;

@@ -60,13 +60,7 @@ async fn at_the_largest_text_size_every_screen_reflows_without_clipping() {
 
     app.click("Bills").await;
     app.screen("Bills").await;
-    app.wd
-        .find(By::Css("#bills-table .row-link"))
-        .await
-        .expect("a bill row")
-        .click()
-        .await
-        .expect("click");
+    app.open_first_bill().await;
     app.sees("How this bill adds up").await;
     check(&app, "bill").await;
 
