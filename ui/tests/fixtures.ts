@@ -1,4 +1,14 @@
-// Shared answers of the engine for the screens' tests.
+// Shared answers of the engine for the screens' tests, and the axe check they all run.
+import { expect } from "vitest";
+import axe from "axe-core";
+
+/** axe-core on a rendered screen: no violations. Colour contrast needs layout, which jsdom has
+ * not; the real window's axe run (e2e) covers it. */
+export async function noViolations(container: HTMLElement) {
+  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
+  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
+}
+
 export const FRESH = { last_synced: "2026-12-01T10:00:00Z", offline: false, business_date: "2026-12-01" };
 
 export const MEMBER = { member_id: "M200000001", email: "demo@carebill.example", first_name: "Jordan", last_name: "Lee", date_of_birth: "1980-01-01", email_verified: true, locale: "en" };

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import axe from "axe-core";
 import GuestPay from "../src/screens/GuestPay.svelte";
 import GuestLookup from "../src/screens/GuestLookup.svelte";
 import Welcome from "../src/screens/Welcome.svelte";
@@ -8,6 +7,7 @@ import { app } from "../src/lib/app.svelte";
 import type { GuestBillView } from "../src/lib/bindings";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
+import { noViolations } from "./fixtures";
 
 const BILL = {
   id: "b9", account_number: "A9", statement_number: "LSC26000011", kind: "hospital", provider: "Lakeside Surgery Center", facility: "Lakeside Surgery Center",
@@ -21,11 +21,6 @@ const PAID = { id: "p9", status: "succeeded", amount: "251.02", confirmation_num
 function kiosk() {
   app.startup = { screen: "welcome", session: null, demo: false, online: true, keyring: { state: "disabled" }, version: "0.1.0", api_url: "http://127.0.0.1:8787", idle_minutes: 15,
     kiosk: { clinic_name: "Northside Clinic", support_text: "Ask at the front desk.", printer: false, idle_seconds: 120, exit_configured: true } } as typeof app.startup;
-}
-
-async function noViolations(container: HTMLElement) {
-  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
-  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
 }
 
 describe("Kiosk", () => {

@@ -4,7 +4,6 @@
 // nothing left in English when Spanish is chosen, and no axe violations.
 import { afterEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import axe from "axe-core";
 import type { Component } from "svelte";
 import en from "../src/lib/i18n/en.json";
 import es from "../src/lib/i18n/es.json";
@@ -31,7 +30,7 @@ import Account from "../src/screens/Account.svelte";
 import Methods from "../src/screens/Methods.svelte";
 import Autopay from "../src/screens/Autopay.svelte";
 import Pay from "../src/screens/Pay.svelte";
-import { BILL, BILL_ROW, DASHBOARD, FRESH, MEMBER, PAYMENT, VISA } from "./fixtures";
+import { BILL, BILL_ROW, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, VISA } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -190,11 +189,6 @@ describe("No hard-coded English", () => {
     expect(literalText('<p>{t("x")}</p><span aria-hidden="true">🌐</span> {other.name}<b>Carebill</b>')).toEqual([]);
   });
 });
-
-async function noViolations(container: HTMLElement) {
-  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
-  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
-}
 
 /** English sentences (no placeholders, two words or more) that differ in Spanish: none may show in Spanish. */
 const ENGLISH_ONLY = Object.entries(EN)

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import axe from "axe-core";
 import Pay from "../src/screens/Pay.svelte";
 import MethodForm from "../src/components/MethodForm.svelte";
 import { FormErrors } from "../src/lib/form.svelte";
 import { app } from "../src/lib/app.svelte";
 import { sumMoney } from "../src/lib/format";
 import { callsTo, respond } from "./tauri";
+import { noViolations } from "./fixtures";
 
 const BILL = {
   id: "b1", account_number: "A1", statement_number: "S-100", kind: "professional", provider: "Riverside Clinic", facility: "Main",
@@ -23,11 +23,6 @@ function signedIn() {
 
 function bills(list: unknown[]) {
   respond("bills", () => ({ bills: list, total: list.length, offset: 0, providers: [], freshness: { last_synced: null, offline: false } }));
-}
-
-async function noViolations(container: HTMLElement) {
-  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
-  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
 }
 
 describe("sumMoney", () => {

@@ -2,7 +2,6 @@
 // date of birth in US order, and text size.
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
-import axe from "axe-core";
 import Dashboard from "../src/screens/Dashboard.svelte";
 import BillDetail from "../src/screens/BillDetail.svelte";
 import Help from "../src/screens/Help.svelte";
@@ -10,18 +9,13 @@ import DateOfBirth from "../src/components/DateOfBirth.svelte";
 import Account from "../src/screens/Account.svelte";
 import { app } from "../src/lib/app.svelte";
 import { text, zoomKey } from "../src/lib/textSize.svelte";
-import { BILL, DASHBOARD, FRESH, MEMBER } from "./fixtures";
+import { BILL, DASHBOARD, FRESH, MEMBER, noViolations } from "./fixtures";
 import { PLAN } from "./plan";
 import { respond } from "./tauri";
 
 function signedIn() {
   app.session = { member: { ...MEMBER }, offline: false, remembered: false } as typeof app.session;
   app.plan = PLAN;
-}
-
-async function noViolations(container: HTMLElement) {
-  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
-  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
 }
 
 describe("Dashboard", () => {

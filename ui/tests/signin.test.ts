@@ -1,19 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import axe from "axe-core";
 import SignIn from "../src/screens/SignIn.svelte";
 import { app } from "../src/lib/app.svelte";
 import { callsTo, respond } from "./tauri";
+import { noViolations } from "./fixtures";
 
 function startup(demo: boolean, keyring: "available" | "unavailable") {
   app.startup = { screen: "sign_in", demo, keyring: { state: keyring } } as unknown as typeof app.startup;
   app.flash = null;
-}
-
-async function noViolations(container: HTMLElement) {
-  // Colour contrast needs layout, which jsdom has not; the real window's axe run covers it.
-  const result = await axe.run(container, { rules: { "color-contrast": { enabled: false } } });
-  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
 }
 
 describe("Sign in", () => {

@@ -915,6 +915,16 @@ pub struct LocalizedText {
     pub es: Option<String>,
 }
 
+impl LocalizedText {
+    /// The text in `locale`, the English one when the plan wrote no Spanish.
+    pub fn get(&self, locale: Locale) -> &str {
+        match locale {
+            Locale::Es => self.es.as_deref().unwrap_or(&self.en),
+            Locale::En => &self.en,
+        }
+    }
+}
+
 /// How members reach a person at the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -28,8 +28,8 @@ pub fn receipt_text(payment: &Payment, clinic: Option<&str>, plan: Option<&PlanI
     ));
     if let Some(plan) = plan {
         let s = &plan.member_services;
+        let hours = s.hours.get(locale);
         if es {
-            let hours = s.hours.es.as_deref().unwrap_or(&s.hours.en);
             text.push_str(&format!(
                 "\nGuarde este número de confirmación. Puede necesitarlo si llama.\n\
                  ¿Preguntas? Llame a Servicios para Miembros de {} al {} (TTY {}), {hours}.\n",
@@ -38,8 +38,8 @@ pub fn receipt_text(payment: &Payment, clinic: Option<&str>, plan: Option<&PlanI
         } else {
             text.push_str(&format!(
                 "\nKeep this confirmation number for your records. You may need it if you call.\n\
-                 Questions? Call {} member services at {} (TTY {}), {}.\n",
-                plan.name, s.phone, s.tty, s.hours.en
+                 Questions? Call {} member services at {} (TTY {}), {hours}.\n",
+                plan.name, s.phone, s.tty
             ));
         }
         for t in &plan.language_assistance {

@@ -47,10 +47,7 @@ fn day_of(t: DateTime<Utc>) -> NaiveDate {
 /// What every mail ends with: who to call and when, and the plan's language-assistance notice.
 pub fn footer(l: Locale, plan: &PlanInfo) -> String {
     let services = &plan.member_services;
-    let hours = match l {
-        Locale::Es => services.hours.es.as_deref().unwrap_or(&services.hours.en),
-        Locale::En => &services.hours.en,
-    };
+    let hours = services.hours.get(l);
     let taglines: String = plan
         .language_assistance
         .iter()
