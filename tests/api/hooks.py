@@ -238,6 +238,72 @@ def skippable_charge():
     return None
 
 
+PLAN_AUTHORIZATION = "2026-12-card-instalments"
+
+
+def plan_bill():
+    """An open bill of $100 or more that no plan pays (issuing bills until there is one)."""
+    for _ in range(6):
+        _, page = as_member("GET", "/v1/bills?status=open&limit=100")
+        for bill in (page or {}).get("data", []):
+            if float(bill["payable"]) >= 100 and not bill.get("payment_plan_id"):
+                return bill["id"]
+        call("POST", "/dev/bills", {"member_id": "M200000003"})
+    return None
+
+
+def plan_body(bills):
+    return {
+        "bill_ids": bills,
+        "months": 2,
+        "day_of_month": 15,
+        "payment_method_id": card_method(),
+        "authorization": {"text_version": PLAN_AUTHORIZATION},
+    }
+
+
+def open_plan():
+    """An open payment plan of the conformance member (setting one up when there is none)."""
+    _, plans = as_member("GET", "/v1/payment-plans")
+    for plan in (plans or {}).get("data", []):
+        if plan["status"] in ("active", "paused", "behind"):
+            return plan
+    bill = plan_bill()
+    if not bill:
+        return None
+    status, plan = as_member("POST", "/v1/payment-plans", plan_body([bill]))
+    return plan if status == 201 else None
+
+
+def scheduled_payment():
+    """A scheduled payment that can still be changed (scheduling one when there is none)."""
+    _, listed = as_member("GET", "/v1/scheduled-payments")
+    for s in (listed or {}).get("data", []):
+        if s["status"] == "scheduled" and datetime.date.fromisoformat(s["pay_on"]) > today():
+            return s
+    body = scheduled_body()
+    if not body:
+        return None
+    status, s = as_member("POST", "/v1/scheduled-payments", body)
+    return s if status == 201 else None
+
+
+def scheduled_body():
+    """A payment of $1.00 on a bill due at least a week from today, scheduled for tomorrow."""
+    for _ in range(3):
+        _, page = as_member("GET", "/v1/bills?status=open&limit=100")
+        for bill in (page or {}).get("data", []):
+            due = datetime.date.fromisoformat(bill["due_date"])
+            if float(bill["payable"]) >= 1 and due > today() + datetime.timedelta(days=7):
+                return {
+                    "pay_on": (today() + datetime.timedelta(days=1)).isoformat(),
+                    "payment_method_id": card_method(),
+                    "allocations": [{"bill_id": bill["id"], "amount": "1.00"}],
+                }
+        call("POST", "/dev/bills", {"member_id": "M200000003"})
+    return None
+
+
 def guest_statement():
     """A new statement of a conformance member, for guest lookups."""
     member = fresh_member()
@@ -461,6 +527,54 @@ def give_skip(case):
         case.body["bill_id"] = bill
 
 
+def give_plan(case):
+    bill = plan_bill()
+    if bill:
+        case.body.clear()
+        case.body.update(plan_body([bill]))
+
+
+def give_scheduled(case):
+    body = scheduled_body()
+    if body:
+        case.body.clear()
+        case.body.update(body)
+
+
+def with_version(case, thing):
+    case.path_parameters = case.path_parameters or {}
+    case.path_parameters["id"] = thing["id"]
+    case.headers = case.headers or {}
+    case.headers["If-Match"] = f'"{thing["version"]}"'
+
+
+def give_existing_plan(case):
+    """An open plan's id and version; new terms, or a pause within the policy, for its body."""
+    plan = open_plan()
+    if not plan:
+        return
+    with_version(case, plan)
+    label = case.operation.label
+    if label == "PUT /v1/payment-plans/{id}" and isinstance(case.body, dict):
+        case.body.clear()
+        case.body.update(plan_body([b["bill_id"] for b in plan["bills"] if b["on_plan"]]))
+    elif label == "POST /v1/payment-plans/{id}/pause" and isinstance(case.body, dict):
+        case.body.clear()
+        case.body["until"] = (today() + datetime.timedelta(days=10)).isoformat()
+
+
+def give_existing_scheduled(case):
+    s = scheduled_payment()
+    if not s:
+        return
+    with_version(case, s)
+    if case.operation.label == "PUT /v1/scheduled-payments/{id}" and isinstance(case.body, dict):
+        body = scheduled_body()
+        if body:
+            case.body.clear()
+            case.body.update(body)
+
+
 def give_guest_lookup(case):
     statement = guest_statement()
     if statement:
@@ -502,6 +616,8 @@ GIVE = {
     "POST /v1/payments": give_payment,
     "PUT /v1/autopay": give_autopay,
     "POST /v1/autopay/skip": give_skip,
+    "POST /v1/payment-plans": give_plan,
+    "POST /v1/scheduled-payments": give_scheduled,
     "POST /v1/guest/lookup": give_guest_lookup,
     "POST /v1/guest/payments": give_guest_payment,
     "POST /v1/guest/receipt": give_guest_receipt,
@@ -513,6 +629,17 @@ GIVE_AT_MOST = {"POST /v1/guest/lookup": 2, "POST /v1/guest/receipt": 3}
 # Repairs that only make generated values pass checksums: every positive case gets them.
 REPAIR = {
     "POST /processor/v1/tokens": give_token,
+}
+# Operations on one plan or one scheduled payment: an existing one, with its version.
+EXISTING = {
+    "GET /v1/payment-plans/{id}": give_existing_plan,
+    "PUT /v1/payment-plans/{id}": give_existing_plan,
+    "DELETE /v1/payment-plans/{id}": give_existing_plan,
+    "POST /v1/payment-plans/{id}/pause": give_existing_plan,
+    "DELETE /v1/payment-plans/{id}/pause": give_existing_plan,
+    "GET /v1/scheduled-payments/{id}": give_existing_scheduled,
+    "PUT /v1/scheduled-payments/{id}": give_existing_scheduled,
+    "DELETE /v1/scheduled-payments/{id}": give_existing_scheduled,
 }
 # Operations that read or end the autopay rule: there is always one to read or end.
 NEEDS_AUTOPAY = {"GET /v1/autopay", "DELETE /v1/autopay", "GET /v1/autopay/upcoming"}
@@ -546,6 +673,13 @@ def before_call(context, case, kwargs):
         return
     if label in NEEDS_AUTOPAY:
         skippable_charge()
+        return
+    if label in EXISTING:
+        phase = case.meta.phase.name.value
+        n = STATE["counts"].get((label, phase), 0)
+        STATE["counts"][(label, phase)] = n + 1
+        if n % 2 == 0:
+            EXISTING[label](case)
         return
     if not isinstance(case.body, dict):
         return

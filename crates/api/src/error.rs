@@ -67,12 +67,21 @@ error_codes! {
     PaymentNotFound = "payment_not_found" => 404, "We could not find that payment.";
     PaymentMethodNotFound = "payment_method_not_found" => 404, "We could not find that payment method.";
     AutopayNotFound = "autopay_not_found" => 404, "Autopay is not set up.";
+    PaymentPlanNotFound = "payment_plan_not_found" => 404, "We could not find that payment plan.";
+    ScheduledPaymentNotFound = "scheduled_payment_not_found" => 404, "We could not find that scheduled payment.";
     // 405
     MethodNotAllowed = "method_not_allowed" => 405, "That method is not allowed here.";
     // 409: conflicts with the current state.
     AccountExists = "account_exists" => 409, "An account already exists for this member ID or email address. Sign in, or reset your password.";
     IdempotencyKeyInUse = "idempotency_key_in_use" => 409, "A request with this Idempotency-Key is still being processed. Retry shortly.";
     InUseByAutopay = "in_use_by_autopay" => 409, "This payment method is used by autopay. Choose another method for autopay, or turn autopay off, first.";
+    InUseByPaymentPlan = "in_use_by_payment_plan" => 409, "This payment method pays a payment plan. Choose another method for the plan first.";
+    InUseByScheduledPayment = "in_use_by_scheduled_payment" => 409, "This payment method pays a scheduled payment. Change or cancel that payment first.";
+    BillOnPaymentPlan = "bill_on_payment_plan" => 409, "This bill is already on a payment plan.";
+    PaymentPlanClosed = "payment_plan_closed" => 409, "This payment plan has ended, so it cannot be changed.";
+    // 412, 428: a change made from an out-of-date copy.
+    ChangedElsewhere = "changed_elsewhere" => 412, "This was changed on another device since you opened it. Look at it again, then make your change.";
+    PreconditionRequired = "precondition_required" => 428, "Send If-Match with the version you are changing.";
     // 410
     CursorExpired = "cursor_expired" => 410, "This sync cursor is too old. Sync again from the start.";
     // 413, 415
@@ -100,6 +109,15 @@ error_codes! {
     TooLateToSkip = "too_late_to_skip" => 422, "It is too late to skip this charge.";
     GuestLookupFailed = "guest_lookup_failed" => 422, "We could not find a bill matching those details. Check them against your statement.";
     NothingToPay = "nothing_to_pay" => 422, "There is nothing to pay on this bill right now.";
+    PlanBelowMinimum = "plan_below_minimum" => 422, "These bills add up to less than the smallest balance a payment plan can cover.";
+    InstalmentTooSmall = "instalment_too_small" => 422, "The monthly payment is less than the plan allows.";
+    PlanTooLong = "plan_too_long" => 422, "A payment plan cannot last that many months.";
+    InvalidDayOfMonth = "invalid_day_of_month" => 422, "Choose a day from 1 to 28.";
+    PlanTermsRequired = "plan_terms_required" => 422, "Choose either a monthly amount or a number of months.";
+    PlanAuthorizationRequired = "plan_authorization_required" => 422, "Accept the payment plan authorization for this payment method.";
+    PauseTooLong = "pause_too_long" => 422, "A payment plan cannot be paused that long.";
+    InvalidPayOn = "invalid_pay_on" => 422, "Choose a date from today to the bill's due date.";
+    TooLateToChange = "too_late_to_change" => 422, "This scheduled payment is being made today, so it can no longer be changed or cancelled.";
     // 429
     TooManyAttempts = "too_many_attempts" => 429, "Too many attempts. Wait a moment, then try again.";
     RateLimited = "rate_limited" => 429, "Too many requests. Wait a moment, then try again.";

@@ -33,6 +33,10 @@ Every response carries the plan's current business date in the `Business-Date` h
         create_payment_method, list_payment_methods, delete_payment_method,
         create_payment, list_payments, get_payment, ach_authorization,
         get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
+        list_payment_plans, create_payment_plan, get_payment_plan, put_payment_plan, cancel_payment_plan,
+        pause_payment_plan, resume_payment_plan,
+        list_scheduled_payments, create_scheduled_payment, get_scheduled_payment, put_scheduled_payment,
+        cancel_scheduled_payment,
         create_token, lookup_bank,
         guest_lookup, guest_bill, guest_payment, guest_receipt,
         get_plan,
@@ -49,6 +53,8 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "payment-methods", description = "Saved cards and bank accounts (display fields only)"),
         (name = "payments", description = "Paying bills, exactly once per Idempotency-Key"),
         (name = "autopay", description = "Automatic payment of new bills"),
+        (name = "payment-plans", description = "0% payment plans within the plan's policy: monthly instalments charged exactly once by the scheduler"),
+        (name = "scheduled-payments", description = "One-time payments scheduled for a date up to the due date"),
         (name = "processor", description = "The sandbox payment processor: tokenization. Card and bank numbers go here, never to the billing API."),
         (name = "guest", description = "Guest pay at enrolled clinic kiosks: look up one bill by its statement, pay it, mail a receipt"),
         (name = "plan", description = "The plan's own facts: member services, hours, language assistance"),
@@ -209,12 +215,12 @@ fn create_payment_method() {}
 fn list_payment_methods() {}
 
 #[utoipa::path(delete, path = "/v1/payment-methods/{id}", tag = "payment-methods", operation_id = "deletePaymentMethod",
-    summary = "Remove a saved method (not while autopay uses it)", security(("bearer" = [])),
+    summary = "Remove a saved method (not while autopay, an open payment plan or a scheduled payment uses it)", security(("bearer" = [])),
     params(("id" = String, Path, description = "The method's id")),
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "`payment_method_not_found`", body = ErrorBody),
-        (status = 409, description = "`in_use_by_autopay`", body = ErrorBody),
+        (status = 409, description = "`in_use_by_autopay`, `in_use_by_payment_plan` or `in_use_by_scheduled_payment`", body = ErrorBody),
     ))]
 fn delete_payment_method() {}
 
@@ -259,11 +265,142 @@ fn get_payment() {}
 
 #[utoipa::path(get, path = "/v1/ach-authorization", tag = "payments", operation_id = "achAuthorization",
     summary = "The NACHA authorization text a member accepts for bank payments (public: guests need it too)",
-    params(("kind" = Option<AchAuthorizationKind>, Query, description = "`single` (default) for one payment, `recurring` for autopay"),
+    params(("kind" = Option<AchAuthorizationKind>, Query, description = "`single` (default) for one payment, `recurring` for autopay, `instalments` (bank account) or `card_instalments` (card) for a payment plan"),
         ("locale" = Option<Locale>, Query, description = "`en` (default) or `es`: the text in that language, with its own version")),
     responses((status = 200, description = "The text and its version", body = AchAuthorization),
         (status = 422, description = "An unknown kind or locale", body = ErrorBody)))]
 fn ach_authorization() {}
+
+#[utoipa::path(get, path = "/v1/payment-plans", tag = "payment-plans", operation_id = "listPaymentPlans",
+    summary = "The member's payment plans, newest first (ended ones too)", security(("bearer" = [])),
+    responses((status = 200, description = "Plans", body = PaymentPlanList)))]
+fn list_payment_plans() {}
+
+#[utoipa::path(post, path = "/v1/payment-plans", tag = "payment-plans", operation_id = "createPaymentPlan",
+    summary = "Set up a payment plan for open bills: a monthly amount or a number of months, a day from 1 to 28, a saved method and its instalment authorization",
+    security(("bearer" = [])), request_body = PaymentPlanRequest,
+    responses(
+        (status = 201, description = "The plan, with its number and schedule (`ETag`: its version); a confirmation is mailed", body = PaymentPlan,
+            headers(("ETag" = String, description = "The plan's version, for `If-Match`"))),
+        (status = 404, description = "`bill_not_found`, `payment_method_not_found`", body = ErrorBody),
+        (status = 409, description = "`bill_on_payment_plan`", body = ErrorBody),
+    ))]
+fn create_payment_plan() {}
+
+#[utoipa::path(get, path = "/v1/payment-plans/{id}", tag = "payment-plans", operation_id = "getPaymentPlan",
+    summary = "One payment plan", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The plan's id")),
+    responses(
+        (status = 200, description = "The plan", body = PaymentPlan,
+            headers(("ETag" = String, description = "The plan's version, for `If-Match`"))),
+        (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
+    ))]
+fn get_payment_plan() {}
+
+#[utoipa::path(put, path = "/v1/payment-plans/{id}", tag = "payment-plans", operation_id = "putPaymentPlan",
+    summary = "New terms for an open plan (add bills, another amount, day or method), accepted again",
+    security(("bearer" = [])), request_body = PaymentPlanRequest,
+    params(("id" = String, Path, description = "The plan's id"),
+        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+    responses(
+        (status = 200, description = "The plan with its new schedule", body = PaymentPlan),
+        (status = 404, description = "`payment_plan_not_found`, `bill_not_found`, `payment_method_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_plan_closed`, `bill_on_payment_plan`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`: the plan changed since it was read", body = ErrorBody),
+        (status = 428, description = "`precondition_required`: no `If-Match`", body = ErrorBody),
+    ))]
+fn put_payment_plan() {}
+
+#[utoipa::path(delete, path = "/v1/payment-plans/{id}", tag = "payment-plans", operation_id = "cancelPaymentPlan",
+    summary = "Cancel an open plan: nothing more is charged and its bills return to normal",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The plan's id"),
+        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+    responses(
+        (status = 200, description = "The cancelled plan", body = PaymentPlan),
+        (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_plan_closed`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`", body = ErrorBody),
+        (status = 428, description = "`precondition_required`", body = ErrorBody),
+    ))]
+fn cancel_payment_plan() {}
+
+#[utoipa::path(post, path = "/v1/payment-plans/{id}/pause", tag = "payment-plans", operation_id = "pausePaymentPlan",
+    summary = "Pause an open plan until a date within the policy's longest pause", security(("bearer" = [])),
+    request_body = PausePlanRequest,
+    params(("id" = String, Path, description = "The plan's id"),
+        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+    responses(
+        (status = 200, description = "The paused plan", body = PaymentPlan),
+        (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_plan_closed`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`", body = ErrorBody),
+        (status = 428, description = "`precondition_required`", body = ErrorBody),
+    ))]
+fn pause_payment_plan() {}
+
+#[utoipa::path(delete, path = "/v1/payment-plans/{id}/pause", tag = "payment-plans", operation_id = "resumePaymentPlan",
+    summary = "End a pause now", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The plan's id"),
+        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+    responses(
+        (status = 200, description = "The plan", body = PaymentPlan),
+        (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_plan_closed`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`", body = ErrorBody),
+        (status = 428, description = "`precondition_required`", body = ErrorBody),
+    ))]
+fn resume_payment_plan() {}
+
+#[utoipa::path(get, path = "/v1/scheduled-payments", tag = "scheduled-payments", operation_id = "listScheduledPayments",
+    summary = "The member's scheduled payments, soonest first", security(("bearer" = [])),
+    responses((status = 200, description = "Scheduled payments", body = ScheduledPaymentList)))]
+fn list_scheduled_payments() {}
+
+#[utoipa::path(post, path = "/v1/scheduled-payments", tag = "scheduled-payments", operation_id = "createScheduledPayment",
+    summary = "Schedule a payment for a date from today to the bills' due date, with a saved method",
+    security(("bearer" = [])), request_body = ScheduledPaymentRequest,
+    responses(
+        (status = 201, description = "Scheduled", body = ScheduledPayment,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 404, description = "`bill_not_found`, `payment_method_not_found`", body = ErrorBody),
+    ))]
+fn create_scheduled_payment() {}
+
+#[utoipa::path(get, path = "/v1/scheduled-payments/{id}", tag = "scheduled-payments", operation_id = "getScheduledPayment",
+    summary = "One scheduled payment", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Its id")),
+    responses(
+        (status = 200, description = "The scheduled payment", body = ScheduledPayment,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 404, description = "`scheduled_payment_not_found`", body = ErrorBody),
+    ))]
+fn get_scheduled_payment() {}
+
+#[utoipa::path(put, path = "/v1/scheduled-payments/{id}", tag = "scheduled-payments", operation_id = "putScheduledPayment",
+    summary = "Change a scheduled payment, until the day before its date", security(("bearer" = [])),
+    request_body = ScheduledPaymentRequest,
+    params(("id" = String, Path, description = "Its id"),
+        ("If-Match" = String, Header, description = "Its `ETag` (version) as read")),
+    responses(
+        (status = 200, description = "Changed", body = ScheduledPayment),
+        (status = 404, description = "`scheduled_payment_not_found`, `bill_not_found`, `payment_method_not_found`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`", body = ErrorBody),
+        (status = 428, description = "`precondition_required`", body = ErrorBody),
+    ))]
+fn put_scheduled_payment() {}
+
+#[utoipa::path(delete, path = "/v1/scheduled-payments/{id}", tag = "scheduled-payments", operation_id = "cancelScheduledPayment",
+    summary = "Cancel a scheduled payment, until the day before its date", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Its id"),
+        ("If-Match" = String, Header, description = "Its `ETag` (version) as read")),
+    responses(
+        (status = 200, description = "Cancelled", body = ScheduledPayment),
+        (status = 404, description = "`scheduled_payment_not_found`", body = ErrorBody),
+        (status = 412, description = "`changed_elsewhere`", body = ErrorBody),
+        (status = 428, description = "`precondition_required`", body = ErrorBody),
+    ))]
+fn cancel_scheduled_payment() {}
 
 #[utoipa::path(post, path = "/v1/guest/lookup", tag = "guest", operation_id = "guestLookup",
     summary = "Find one bill by statement number, last name and date of birth; answers a 10-minute guest token for that bill",

@@ -289,6 +289,9 @@ pub struct Bill {
     /// The provider's billing office phone, when the plan's records have it.
     #[schema(example = "1-800-555-0199")]
     pub billing_phone: Option<String>,
+    /// The payment plan paying this bill ("On a payment plan": never overdue while it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_plan_id: Option<String>,
 }
 
 /// One service on a bill. The columns of a bill's line items add up to its totals.
@@ -375,6 +378,8 @@ pub enum SyncEntity {
     Payment,
     PaymentMethod,
     Autopay,
+    PaymentPlan,
+    ScheduledPayment,
 }
 
 impl SyncEntity {
@@ -384,6 +389,8 @@ impl SyncEntity {
             SyncEntity::Payment => "payment",
             SyncEntity::PaymentMethod => "payment_method",
             SyncEntity::Autopay => "autopay",
+            SyncEntity::PaymentPlan => "payment_plan",
+            SyncEntity::ScheduledPayment => "scheduled_payment",
         }
     }
 
@@ -393,6 +400,8 @@ impl SyncEntity {
             "payment" => Some(SyncEntity::Payment),
             "payment_method" => Some(SyncEntity::PaymentMethod),
             "autopay" => Some(SyncEntity::Autopay),
+            "payment_plan" => Some(SyncEntity::PaymentPlan),
+            "scheduled_payment" => Some(SyncEntity::ScheduledPayment),
             _ => None,
         }
     }
@@ -639,7 +648,8 @@ pub struct AchAuthorization {
     pub text_version: String,
 }
 
-/// Which authorization text: one payment, or recurring debits (autopay).
+/// Which authorization text: one payment, recurring debits (autopay), or a payment plan's
+/// instalments from a bank account (NACHA) or a card (the card networks' instalment rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
@@ -647,6 +657,8 @@ pub enum AchAuthorizationKind {
     #[default]
     Single,
     Recurring,
+    Instalments,
+    CardInstalments,
 }
 
 impl AchAuthorizationKind {
@@ -655,6 +667,8 @@ impl AchAuthorizationKind {
         match s {
             "single" => Some(AchAuthorizationKind::Single),
             "recurring" => Some(AchAuthorizationKind::Recurring),
+            "instalments" => Some(AchAuthorizationKind::Instalments),
+            "card_instalments" => Some(AchAuthorizationKind::CardInstalments),
             _ => None,
         }
     }
@@ -742,6 +756,10 @@ pub enum PaymentSource {
     Member,
     Autopay,
     Guest,
+    /// An instalment of a payment plan, charged by the scheduler.
+    PaymentPlan,
+    /// A one-time payment the member scheduled for a date.
+    Scheduled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -902,6 +920,351 @@ pub struct SkipRequest {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Payment plans and scheduled payments
+
+/// The health plan's rules for payment plans (`[payment_plans]` in the server's config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PaymentPlanPolicy {
+    /// Bills chosen together must add up to at least this before a plan is offered.
+    pub min_balance: Money,
+    /// The least monthly instalment.
+    pub min_monthly: Money,
+    /// The longest plan, in monthly instalments.
+    pub max_months: u32,
+    /// Days before each instalment that the member is emailed.
+    pub notice_days: u32,
+    /// Missed instalments not yet made up that a plan survives; one more ends it.
+    pub misses_allowed: u32,
+    /// The longest pause, in days.
+    pub max_pause_days: u32,
+}
+
+impl Default for PaymentPlanPolicy {
+    fn default() -> PaymentPlanPolicy {
+        let p = carebill_billing::plans::Policy::default();
+        PaymentPlanPolicy {
+            min_balance: p.min_balance,
+            min_monthly: p.min_monthly,
+            max_months: p.max_months,
+            notice_days: p.notice_days,
+            misses_allowed: p.misses_allowed,
+            max_pause_days: p.max_pause_days,
+        }
+    }
+}
+
+impl PaymentPlanPolicy {
+    pub fn to_domain(&self) -> carebill_billing::plans::Policy {
+        carebill_billing::plans::Policy {
+            min_balance: self.min_balance,
+            min_monthly: self.min_monthly,
+            max_months: self.max_months,
+            notice_days: self.notice_days,
+            misses_allowed: self.misses_allowed,
+            max_pause_days: self.max_pause_days,
+        }
+    }
+}
+
+/// A new payment plan, or new terms for one (more bills, another amount, day or method). Each
+/// needs the member's acceptance of the recurring authorization for the method's kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct PaymentPlanRequest {
+    /// The open bills on the plan (for new terms: all of them, the plan's own and any added).
+    #[schema(min_items = 1, max_items = 50)]
+    pub bill_ids: Vec<String>,
+    /// Either this (the monthly instalment) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_amount: Option<Money>,
+    /// ... or this (the number of monthly instalments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 120)]
+    pub months: Option<u32>,
+    /// The day of the month instalments are charged (the next business day when it is not one).
+    #[schema(minimum = 1, maximum = 28)]
+    pub day_of_month: u32,
+    pub payment_method_id: String,
+    /// Acceptance of the instalment authorization (`GET /v1/ach-authorization?kind=instalments`
+    /// for a bank account, `kind=card_instalments` for a card).
+    pub authorization: AchAuthorizationAcceptance,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentPlanStatus {
+    /// Instalments are charged as scheduled.
+    Active,
+    /// No instalment is charged until `paused_until`.
+    Paused,
+    /// Instalments were missed: `behind_amount` is due now.
+    Behind,
+    /// Everything on the plan is paid.
+    Completed,
+    /// Cancelled by the member: nothing more is charged.
+    Cancelled,
+    /// Ended after more missed instalments than the plan's policy allows.
+    Ended,
+}
+
+impl PaymentPlanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentPlanStatus::Active => "active",
+            PaymentPlanStatus::Paused => "paused",
+            PaymentPlanStatus::Behind => "behind",
+            PaymentPlanStatus::Completed => "completed",
+            PaymentPlanStatus::Cancelled => "cancelled",
+            PaymentPlanStatus::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentPlanStatus> {
+        [
+            PaymentPlanStatus::Active,
+            PaymentPlanStatus::Paused,
+            PaymentPlanStatus::Behind,
+            PaymentPlanStatus::Completed,
+            PaymentPlanStatus::Cancelled,
+            PaymentPlanStatus::Ended,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// Whether the plan still holds its bills (they are "On a payment plan").
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentPlanStatus::Active | PaymentPlanStatus::Paused | PaymentPlanStatus::Behind
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum InstalmentStatus {
+    /// Being charged.
+    Processing,
+    /// Paid (a bank debit: on its way).
+    Paid,
+    /// Declined or returned: part of `behind_amount` until paid.
+    Missed,
+    /// Nothing was left to charge on its date.
+    Skipped,
+}
+
+impl InstalmentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstalmentStatus::Processing => "processing",
+            InstalmentStatus::Paid => "paid",
+            InstalmentStatus::Missed => "missed",
+            InstalmentStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InstalmentStatus> {
+        [
+            InstalmentStatus::Processing,
+            InstalmentStatus::Paid,
+            InstalmentStatus::Missed,
+            InstalmentStatus::Skipped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// An instalment the scheduler charged (or tried to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanInstalment {
+    /// The instalment's own date (its day of the month), which names it.
+    #[schema(value_type = String, format = Date)]
+    pub nominal_date: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub charge_date: NaiveDate,
+    pub amount: Money,
+    pub status: InstalmentStatus,
+    pub payment_id: Option<String>,
+    /// How the instalment was applied, oldest bill first.
+    pub allocations: Vec<Allocation>,
+}
+
+/// An instalment still to come, as the balance stands now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ScheduledInstalment {
+    #[schema(value_type = String, format = Date)]
+    pub nominal_date: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub charge_date: NaiveDate,
+    pub amount: Money,
+}
+
+/// A bill on a plan and what is left to pay on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanBill {
+    pub bill_id: String,
+    pub provider: String,
+    pub statement_number: String,
+    #[schema(value_type = String, format = Date)]
+    pub due_date: NaiveDate,
+    pub payable: Money,
+    /// False once the bill is paid off (it left the plan).
+    pub on_plan: bool,
+}
+
+/// A payment plan: the agreed terms, what was charged and what is still to come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PaymentPlan {
+    #[schema(example = "ppl_8m2k4x9q7w3v")]
+    pub id: String,
+    /// The plan number the member quotes to the billing office.
+    #[schema(example = "PP-7K2M-9QXP")]
+    pub number: String,
+    pub status: PaymentPlanStatus,
+    pub monthly_amount: Money,
+    #[schema(minimum = 1, maximum = 28)]
+    pub day_of_month: u32,
+    pub payment_method_id: String,
+    pub payment_method: PaymentMethodSummary,
+    pub bills: Vec<PlanBill>,
+    /// What is still owed on the plan's bills.
+    pub balance: Money,
+    /// The first instalment's date; the policy's longest term counts from it.
+    #[schema(value_type = String, format = Date)]
+    pub first_date: NaiveDate,
+    /// The instalments charged so far, oldest first.
+    pub instalments: Vec<PlanInstalment>,
+    /// The instalments still to come, as the balance stands now (a lower balance shortens it).
+    pub schedule: Vec<ScheduledInstalment>,
+    /// Instalments paid so far, and instalments in all (paid plus still to come).
+    pub paid_count: u32,
+    pub total_count: u32,
+    /// Missed instalments not yet made up: pay this now (any payment on the plan's bills counts).
+    pub behind_amount: Money,
+    pub misses: u32,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub paused_until: Option<NaiveDate>,
+    /// The balance went up beyond what the agreed instalment pays within the longest term:
+    /// accept new terms (`PUT`) to pay the rest. Until then the agreed amount is still charged.
+    pub needs_authorization: bool,
+    /// The authorization the member accepted for these terms.
+    pub authorization_version: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    /// Send as `If-Match` (quoted) to change the plan; the same value as the `ETag`.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PaymentPlanList {
+    pub data: Vec<PaymentPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct PausePlanRequest {
+    /// No instalment is charged before this date (1 day to the policy's longest pause).
+    #[schema(value_type = String, format = Date)]
+    pub until: NaiveDate,
+}
+
+/// A one-time payment to be made on a later date (or today).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledPaymentRequest {
+    /// Today or later, and no later than the earliest due date of the bills paid.
+    #[schema(value_type = String, format = Date)]
+    pub pay_on: NaiveDate,
+    pub payment_method_id: String,
+    #[schema(min_items = 1, max_items = 50)]
+    pub allocations: Vec<AllocationRequest>,
+    /// Required for bank methods: acceptance of the single-debit authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ach_authorization: Option<AchAuthorizationAcceptance>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduledStatus {
+    /// Waiting for its date; can be changed or cancelled until the day before.
+    Scheduled,
+    /// Being charged.
+    Processing,
+    /// Made: see `payment_id` (its outcome is the payment's).
+    Made,
+    /// Cancelled by the member, or because nothing was left to pay on its date.
+    Cancelled,
+}
+
+impl ScheduledStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduledStatus::Scheduled => "scheduled",
+            ScheduledStatus::Processing => "processing",
+            ScheduledStatus::Made => "made",
+            ScheduledStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScheduledStatus> {
+        [
+            ScheduledStatus::Scheduled,
+            ScheduledStatus::Processing,
+            ScheduledStatus::Made,
+            ScheduledStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ScheduledPayment {
+    #[schema(example = "sch_8m2k4x9q7w3v")]
+    pub id: String,
+    pub status: ScheduledStatus,
+    #[schema(value_type = String, format = Date)]
+    pub pay_on: NaiveDate,
+    /// The last day it can be changed or cancelled (the day before `pay_on`).
+    #[schema(value_type = String, format = Date)]
+    pub change_until: NaiveDate,
+    pub amount: Money,
+    pub allocations: Vec<Allocation>,
+    pub payment_method_id: String,
+    pub payment_method: PaymentMethodSummary,
+    /// The payment made on `pay_on`, once made.
+    pub payment_id: Option<String>,
+    /// Why it was cancelled: `member` or `nothing_to_pay`.
+    pub cancel_reason: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ScheduledPaymentList {
+    pub data: Vec<ScheduledPayment>,
+}
+
+// ---------------------------------------------------------------------------------------------
 // The plan
 
 /// A text the plan writes in each language the app speaks; `es` falls back to `en` when absent.
@@ -961,6 +1324,9 @@ pub struct PlanInfo {
     pub member_services: MemberServices,
     /// The language-assistance notice, one tagline per language.
     pub language_assistance: Vec<Tagline>,
+    /// The rules for payment plans (absent from copies kept by earlier releases: the defaults).
+    #[serde(default)]
+    pub payment_plans: PaymentPlanPolicy,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ pub mod bill;
 pub mod calendar;
 pub mod money;
 pub mod password;
+pub mod plans;
 pub mod validate;
 
 pub use bill::{Balances, BillError, BillKind, BillStatus, Charges, LineItem};

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use carebill_api::types::{Autopay, Bill, BillDetail, Payment, PaymentMethod, SyncEntity, SyncOp, UpcomingCharge};
+use carebill_api::types::{
+    Autopay, Bill, BillDetail, Payment, PaymentMethod, PaymentPlan, ScheduledPayment, SyncEntity, SyncOp,
+    UpcomingCharge,
+};
 
 use crate::api::RawChange;
 use carebill_billing::Money;
@@ -91,6 +94,18 @@ UPDATE meta SET value = json_set(value, '$.locale', 'en')
 CREATE TABLE bill_search (id TEXT PRIMARY KEY, search TEXT NOT NULL) WITHOUT ROWID;
 INSERT INTO bill_search (id, search) SELECT id, search FROM bill_docs;
 UPDATE bill_docs SET search = '';
+"#,
+    // 5 (issue 18): payment plans and scheduled payments as synced, and which plan pays a bill
+    // (such a bill is never counted overdue). Copies from before hold neither: nothing to fill.
+    r#"
+CREATE TABLE payment_plans (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE scheduled_payments (
+    id     TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    pay_on TEXT NOT NULL,
+    data   TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE bills ADD COLUMN plan_id TEXT;
 "#,
 ];
 
@@ -334,11 +349,13 @@ fn search_text(d: &BillDetail) -> String {
 
 fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()> {
     conn.prepare_cached(
-        "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents,
+            plan_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider, due_date = excluded.due_date,
             service_date_from = excluded.service_date_from, service_date_to = excluded.service_date_to,
-            balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents",
+            balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents,
+            plan_id = excluded.plan_id",
     )?
     .execute(params![
         d.bill.id,
@@ -350,6 +367,7 @@ fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()>
         d.bill.balance.cents(),
         d.bill.payable.cents(),
         d.bill.pending_amount.cents(),
+        d.bill.payment_plan_id,
     ])?;
     conn.prepare_cached(
         "INSERT INTO bill_docs (id, search, summary, detail) VALUES (?1, '', ?2, ?3)
@@ -419,6 +437,28 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
         }
         (SyncEntity::Autopay, SyncOp::Delete) => {
             conn.execute("DELETE FROM autopay", [])?;
+        }
+        (SyncEntity::PaymentPlan, SyncOp::Upsert) => {
+            let p: PaymentPlan = serde_json::from_str(raw()?)?;
+            conn.execute(
+                "INSERT INTO payment_plans (id, status, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, data = excluded.data",
+                params![p.id, p.status.as_str(), raw()?],
+            )?;
+        }
+        (SyncEntity::PaymentPlan, SyncOp::Delete) => {
+            conn.execute("DELETE FROM payment_plans WHERE id = ?1", [&c.id])?;
+        }
+        (SyncEntity::ScheduledPayment, SyncOp::Upsert) => {
+            let s: ScheduledPayment = serde_json::from_str(raw()?)?;
+            conn.execute(
+                "INSERT INTO scheduled_payments (id, status, pay_on, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, pay_on = excluded.pay_on, data = excluded.data",
+                params![s.id, s.status.as_str(), s.pay_on.format("%Y-%m-%d").to_string(), raw()?],
+            )?;
+        }
+        (SyncEntity::ScheduledPayment, SyncOp::Delete) => {
+            conn.execute("DELETE FROM scheduled_payments WHERE id = ?1", [&c.id])?;
         }
     }
     Ok(())
@@ -585,11 +625,17 @@ fn row(
     upcoming: &[UpcomingCharge],
 ) -> BillRow {
     BillRow {
-        overdue: carebill_billing::bill::is_overdue(bill.due_date, bill.payable, business_date),
+        overdue: is_overdue(&bill, business_date),
         payment_in_flight: in_flight.contains(&bill.id),
         autopay: autopay_for(upcoming, &bill.id),
         bill,
     }
+}
+
+/// Overdue: past its due date with something to pay, and not on a payment plan (a plan's bills
+/// are paid on the plan's schedule).
+fn is_overdue(bill: &Bill, business_date: NaiveDate) -> bool {
+    bill.payment_plan_id.is_none() && carebill_billing::bill::is_overdue(bill.due_date, bill.payable, business_date)
 }
 
 /// Autopay's upcoming charges as last synced (none without autopay).
@@ -625,7 +671,7 @@ pub fn bill(
     };
     let in_flight = bill_ids_in_flight(conn)?;
     Ok(Some(BillView {
-        overdue: carebill_billing::bill::is_overdue(d.bill.due_date, d.bill.payable, business_date),
+        overdue: is_overdue(&d.bill, business_date),
         payment_in_flight: in_flight.contains(&d.bill.id),
         autopay: autopay_for(&upcoming_charges(conn)?, &d.bill.id),
         bill: d,
@@ -735,8 +781,8 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
     let today = business_date.format("%Y-%m-%d").to_string();
     let (payable, balance, pending, open, overdue, overdue_cents): (i64, i64, i64, u32, u32, i64) = conn.query_row(
         "SELECT COALESCE(SUM(payable_cents), 0), COALESCE(SUM(balance_cents), 0), COALESCE(SUM(pending_cents), 0),
-                COUNT(*), COALESCE(SUM(payable_cents > 0 AND due_date < ?1), 0),
-                COALESCE(SUM(CASE WHEN due_date < ?1 THEN payable_cents ELSE 0 END), 0)
+                COUNT(*), COALESCE(SUM(payable_cents > 0 AND due_date < ?1 AND plan_id IS NULL), 0),
+                COALESCE(SUM(CASE WHEN due_date < ?1 AND plan_id IS NULL THEN payable_cents ELSE 0 END), 0)
          FROM bills WHERE balance_cents > 0",
         [&today],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),

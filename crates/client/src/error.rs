@@ -238,7 +238,7 @@ impl ClientError {
             (401 | 403, _) => ErrorKind::Unauthenticated,
             (402, _) => ErrorKind::Declined,
             (404, _) => ErrorKind::NotFound,
-            (409, _) => ErrorKind::Conflict,
+            (409 | 412 | 428, _) => ErrorKind::Conflict,
             (429, _) => ErrorKind::RateLimited,
             (400 | 410 | 413 | 415 | 422, _) => ErrorKind::Validation,
             (500..=599, "processor_unavailable") => ErrorKind::Offline,

@@ -56,6 +56,21 @@ const RECURRING_TEXT_ES: &str = "Autorizo a Carebill a debitar electrónicamente
      hasta que yo desactive el pago automático o elija otra forma de pago, lo que puedo hacer en la aplicación en cualquier \
      momento; un débito programado se puede omitir hasta 3 días hábiles antes de su fecha.";
 
+/// A payment plan's instalments from a bank account (NACHA: amount, schedule, how to cancel).
+pub const INSTALMENTS_VERSION: &str = "2026-12-instalments";
+pub const INSTALMENTS_VERSION_ES: &str = "2026-12-instalments-es";
+/// A payment plan's instalments on a card (the card networks' instalment rules).
+pub const CARD_INSTALMENTS_VERSION: &str = "2026-12-card-instalments";
+pub const CARD_INSTALMENTS_VERSION_ES: &str = "2026-12-card-instalments-es";
+
+const INSTALMENTS_TEXT: &str = "I authorize Carebill to electronically debit the bank account I selected for each payment of my payment plan,      in the amounts and on the dates of the schedule shown to me with this authorization (a date that is not a business day moves      to the next one), until the bills on the plan are paid. There is no interest and no fee. Carebill will email me before each      debit. A lower balance only shortens the schedule; Carebill will never debit more than the monthly amount shown without my      new authorization. I can pause or cancel the plan, or choose another payment method, in the app at any time before a      debit's date. The debits will appear on my statement as CAREBILL.";
+
+const INSTALMENTS_TEXT_ES: &str = "Autorizo a Carebill a debitar electrónicamente de la cuenta bancaria que elegí cada pago de mi plan de pagos,      por las cantidades y en las fechas del calendario que se me muestra con esta autorización (una fecha que no sea día hábil pasa      al siguiente), hasta que se paguen las facturas del plan. No hay intereses ni cargos. Carebill me enviará un correo electrónico      antes de cada débito. Un saldo menor solo acorta el calendario; Carebill nunca debitará más que el pago mensual indicado sin mi      nueva autorización. Puedo pausar o cancelar el plan, o elegir otra forma de pago, en la aplicación en cualquier momento antes      de la fecha de un débito. Los débitos aparecerán en mi estado de cuenta como CAREBILL.";
+
+const CARD_INSTALMENTS_TEXT: &str = "I authorize Carebill to charge the card I selected for each payment of my payment plan, in the amounts and on      the dates of the schedule shown to me with this authorization (a date that is not a business day moves to the next one),      until the bills on the plan are paid. This is an installment agreement for the total shown, with no interest and no fee.      Carebill will email me before each charge and a receipt after it. A lower balance only shortens the schedule; Carebill will      never charge more than the monthly amount shown without my new authorization. I can pause or cancel the plan, or choose      another payment method, in the app at any time before a charge's date.";
+
+const CARD_INSTALMENTS_TEXT_ES: &str = "Autorizo a Carebill a cargar a la tarjeta que elegí cada pago de mi plan de pagos, por las cantidades y en      las fechas del calendario que se me muestra con esta autorización (una fecha que no sea día hábil pasa al siguiente), hasta      que se paguen las facturas del plan. Este es un acuerdo de pagos a plazos por el total indicado, sin intereses ni cargos.      Carebill me enviará un correo electrónico antes de cada cargo y un recibo después. Un saldo menor solo acorta el calendario;      Carebill nunca cargará más que el pago mensual indicado sin mi nueva autorización. Puedo pausar o cancelar el plan, o elegir      otra forma de pago, en la aplicación en cualquier momento antes de la fecha de un cargo.";
+
 /// The authorization a member reads, in their language, with its version.
 pub fn authorization(kind: AchAuthorizationKind, locale: Locale) -> AchAuthorization {
     let version = match (kind, locale) {
@@ -63,6 +78,10 @@ pub fn authorization(kind: AchAuthorizationKind, locale: Locale) -> AchAuthoriza
         (AchAuthorizationKind::Single, Locale::Es) => SINGLE_AUTHORIZATION_VERSION_ES,
         (AchAuthorizationKind::Recurring, Locale::En) => RECURRING_AUTHORIZATION_VERSION,
         (AchAuthorizationKind::Recurring, Locale::Es) => RECURRING_AUTHORIZATION_VERSION_ES,
+        (AchAuthorizationKind::Instalments, Locale::En) => INSTALMENTS_VERSION,
+        (AchAuthorizationKind::Instalments, Locale::Es) => INSTALMENTS_VERSION_ES,
+        (AchAuthorizationKind::CardInstalments, Locale::En) => CARD_INSTALMENTS_VERSION,
+        (AchAuthorizationKind::CardInstalments, Locale::Es) => CARD_INSTALMENTS_VERSION_ES,
     };
     let (_, text) = authorization_text(version).expect("every current version has its text");
     AchAuthorization {
@@ -78,6 +97,10 @@ pub fn authorization_text(version: &str) -> Option<(AchAuthorizationKind, &'stat
         SINGLE_AUTHORIZATION_VERSION_ES => Some((AchAuthorizationKind::Single, SINGLE_TEXT_ES)),
         RECURRING_AUTHORIZATION_VERSION => Some((AchAuthorizationKind::Recurring, RECURRING_TEXT)),
         RECURRING_AUTHORIZATION_VERSION_ES => Some((AchAuthorizationKind::Recurring, RECURRING_TEXT_ES)),
+        INSTALMENTS_VERSION => Some((AchAuthorizationKind::Instalments, INSTALMENTS_TEXT)),
+        INSTALMENTS_VERSION_ES => Some((AchAuthorizationKind::Instalments, INSTALMENTS_TEXT_ES)),
+        CARD_INSTALMENTS_VERSION => Some((AchAuthorizationKind::CardInstalments, CARD_INSTALMENTS_TEXT)),
+        CARD_INSTALMENTS_VERSION_ES => Some((AchAuthorizationKind::CardInstalments, CARD_INSTALMENTS_TEXT_ES)),
         _ => None,
     }
 }
@@ -204,6 +227,9 @@ pub fn check_still_authorized(
     if issued_at.is_none_or(|at| at < stored.enabled_at) {
         return refused("autopay does not cover this bill");
     }
+    if crate::plans::bill_on_plan(tx, bill_id)? {
+        return refused("the bill is on a payment plan");
+    }
     Ok(())
 }
 
@@ -275,7 +301,7 @@ fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<
                 b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents - b.other_payments_cents - b.pending_cents,
                 ab.skipped_at IS NOT NULL, ab.notice_sent_at IS NOT NULL, ab.outcome, b.provider
          FROM bills b LEFT JOIN autopay_bills ab ON ab.bill_id = b.id
-         WHERE b.member_id = ?1 AND b.issued_at >= ?2
+         WHERE b.member_id = ?1 AND b.issued_at >= ?2 AND b.payment_plan_id IS NULL
          ORDER BY b.due_date, b.id",
     )?;
     let rows = stmt.query_map(params![member_id, enabled_at], |r| {
@@ -344,7 +370,11 @@ pub fn upcoming(
     Ok(list)
 }
 
-fn method_summary(conn: &Connection, member_id: &str, id: &str) -> ApiResult<Option<(PaymentMethodSummary, String)>> {
+pub(crate) fn method_summary(
+    conn: &Connection,
+    member_id: &str,
+    id: &str,
+) -> ApiResult<Option<(PaymentMethodSummary, String)>> {
     Ok(conn
         .query_row(
             "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, processor_ref
@@ -520,6 +550,7 @@ pub fn charge_intent(
         ach,
         client: Some("autopay".into()),
         autopay_bill: Some(bill_id.to_string()),
+        scheduled: None,
     }
 }
 

@@ -97,6 +97,8 @@ pub enum ConfigError {
     NoPlan,
     #[error("[plan] {0}")]
     BadPlan(String),
+    #[error("[payment_plans] {0}")]
+    BadPaymentPlans(String),
 }
 
 /// Which payment processor charges members.
@@ -194,6 +196,7 @@ impl PlanConfig {
                 hours: self.member_services_hours,
             },
             language_assistance: self.language_assistance,
+            payment_plans: Default::default(),
         })
     }
 }
@@ -235,6 +238,7 @@ pub fn demo_plan() -> PlanInfo {
                 text: format!("注意：如果您使用繁體中文，您可以免費獲得語言援助服務。請致電 {phone}（TTY：711）。"),
             },
         ],
+        payment_plans: Default::default(),
     }
 }
 
@@ -332,6 +336,61 @@ pub struct FileConfig {
     /// The plan's own facts (member services phone, hours, TTY, language assistance). Required
     /// outside demo mode.
     pub plan: Option<PlanConfig>,
+    /// The rules for payment plans; every value has a default.
+    pub payment_plans: Option<PaymentPlansConfig>,
+}
+
+/// `[payment_plans]`: what the health plan allows members to set up themselves.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentPlansConfig {
+    /// Bills chosen together must add up to at least this (dollars, `"100.00"`). Default $100.
+    pub min_balance: Option<carebill_billing::Money>,
+    /// The least monthly instalment. Default $25.
+    pub min_monthly: Option<carebill_billing::Money>,
+    /// The longest plan in months, 1 to 120. Default 24.
+    pub max_months: Option<u32>,
+    /// Days before each instalment the member is emailed, 1 to 14. Default 3.
+    pub notice_days: Option<u32>,
+    /// Missed instalments not yet made up that a plan survives, 0 to 12. Default 2.
+    pub misses_allowed: Option<u32>,
+    /// The longest pause in days, 0 (no pauses) to 180. Default 60.
+    pub max_pause_days: Option<u32>,
+}
+
+impl PaymentPlansConfig {
+    /// The served policy, after checking every value.
+    pub fn check(self) -> Result<carebill_api::types::PaymentPlanPolicy, ConfigError> {
+        let d = carebill_api::types::PaymentPlanPolicy::default();
+        let p = carebill_api::types::PaymentPlanPolicy {
+            min_balance: self.min_balance.unwrap_or(d.min_balance),
+            min_monthly: self.min_monthly.unwrap_or(d.min_monthly),
+            max_months: self.max_months.unwrap_or(d.max_months),
+            notice_days: self.notice_days.unwrap_or(d.notice_days),
+            misses_allowed: self.misses_allowed.unwrap_or(d.misses_allowed),
+            max_pause_days: self.max_pause_days.unwrap_or(d.max_pause_days),
+        };
+        let bad = |m: &str| Err(ConfigError::BadPaymentPlans(m.to_string()));
+        if !p.min_monthly.is_positive() {
+            return bad("min_monthly must be more than 0");
+        }
+        if p.min_balance < p.min_monthly {
+            return bad("min_balance must be at least min_monthly");
+        }
+        if !(1..=120).contains(&p.max_months) {
+            return bad("max_months must be 1 to 120");
+        }
+        if !(1..=14).contains(&p.notice_days) {
+            return bad("notice_days must be 1 to 14");
+        }
+        if p.misses_allowed > 12 {
+            return bad("misses_allowed must be 0 to 12");
+        }
+        if p.max_pause_days > 180 {
+            return bad("max_pause_days must be 0 to 180");
+        }
+        Ok(p)
+    }
 }
 
 /// Recovery timings. Money never depends on them (a lease is fenced by its id and the
@@ -575,6 +634,10 @@ impl ServerConfig {
             None if demo => Some(demo_plan()),
             None => None,
         };
+        let policy = file.payment_plans.map(PaymentPlansConfig::check).transpose()?;
+        if let (Some(plan), Some(policy)) = (config.plan.as_mut(), policy) {
+            plan.payment_plans = policy;
+        }
         if let Some(every) = config.recovery.scheduler_every_secs {
             config.scheduler_every = Some(std::time::Duration::from_secs(u64::from(every.max(1))));
         }

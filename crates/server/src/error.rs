@@ -83,6 +83,12 @@ impl ApiError {
     }
 
     /// Adds a detail for the log (never sent).
+    /// A value the message names, by name (so an app can word it in another language).
+    pub fn with_param(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
+        self.params.push((name, value.into()));
+        self
+    }
+
     pub fn detail(mut self, detail: impl Into<String>) -> ApiError {
         self.detail = Some(detail.into());
         self

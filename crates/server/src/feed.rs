@@ -96,6 +96,13 @@ fn page_in(
                 Some(a) => Some(to_value(serde_json::to_value(a))?),
                 None => continue,
             },
+            (SyncEntity::PaymentPlan, SyncOp::Upsert) => match crate::plans::load(conn, &member_id, id)? {
+                Some(p) => Some(to_value(serde_json::to_value(crate::plans::view(conn, &p, cal)?))?),
+                None => continue,
+            },
+            (SyncEntity::ScheduledPayment, SyncOp::Upsert) => Some(to_value(serde_json::to_value(
+                crate::scheduled::get(conn, &member_id, id)?,
+            ))?),
         };
         changes.push(Change {
             entity,

@@ -1,5 +1,5 @@
-//! The server's scheduler, on the business clock: settles bank payments, runs autopay and
-//! resumes payments whose lease expired. Safe to run in several processes on one database:
+//! The server's scheduler, on the business clock: settles bank payments, runs autopay, payment
+//! plans' instalments and scheduled payments, and resumes payments whose lease expired. Safe to run in several processes on one database:
 //! every step claims its rows atomically.
 
 use std::time::Duration;
@@ -9,11 +9,14 @@ use crate::error::ApiResult;
 use crate::payments;
 use crate::state::AppState;
 use crate::store::{BUSINESS_OFFSET_KEY, setting};
+use crate::{plans, scheduled};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub settled: usize,
     pub autopay: autopay::RunSummary,
+    pub plans: plans::RunSummary,
+    pub scheduled: scheduled::RunSummary,
     pub resumed: usize,
 }
 
@@ -36,10 +39,14 @@ pub async fn run_once(state: &AppState) -> ApiResult<Summary> {
     refresh_business_offset(state).await?;
     let settled = payments::settle_due(state).await?;
     let autopay = autopay::run(state).await?;
+    let plans = plans::run(state).await?;
+    let scheduled = scheduled::run(state).await?;
     let resumed = payments::sweep(state).await?;
     Ok(Summary {
         settled,
         autopay,
+        plans,
+        scheduled,
         resumed,
     })
 }

@@ -162,6 +162,7 @@ mod tests {
                 lang: "es".into(),
                 text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
             }],
+            payment_plans: Default::default(),
         };
         let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan), Locale::En);
         assert!(printed.starts_with("Northside Clinic\n"));

@@ -2,7 +2,7 @@
 // @ts-nocheck
 
 /** Every error code the billing API answers with (carebill_api::ErrorCode). */
-export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
+export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "payment_plan_not_found" | "scheduled_payment_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "in_use_by_payment_plan" | "in_use_by_scheduled_payment" | "bill_on_payment_plan" | "payment_plan_closed" | "changed_elsewhere" | "precondition_required" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "plan_below_minimum" | "instalment_too_small" | "plan_too_long" | "invalid_day_of_month" | "plan_terms_required" | "plan_authorization_required" | "pause_too_long" | "invalid_pay_on" | "too_late_to_change" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
 
 /** Every error code the app makes itself (carebill_client::ClientCode). */
 export type ClientCode = "offline" | "read_only_offline" | "internal" | "insecure_url" | "ca_bundle_unreadable" | "ca_bundle_invalid" | "not_signed_in" | "locked" | "password_required" | "invalid_credentials" | "unlock_attempts_exceeded" | "unresolved_payments" | "review_expired" | "nothing_to_pay" | "payment_in_flight" | "payment_not_received" | "guest_session_ended" | "payment_not_found" | "account_numbers_differ" | "invalid_card_number" | "kiosk_no_saving" | "not_a_kiosk" | "kiosk_setting" | "idle_minutes_out_of_range" | "wrong_passcode" | "no_passcode" | "no_printer" | "print_failed" | "updates_disabled" | "update_endpoint_invalid" | "update_unavailable" | "update_signature_invalid" | "update_install_failed" | "no_update";
@@ -410,6 +410,8 @@ export type Bill_Deserialize = {
 	status: BillStatus,
 	/**  The provider's billing office phone, when the plan's records have it. */
 	billing_phone?: string | null,
+	/**  The payment plan paying this bill ("On a payment plan": never overdue while it is). */
+	payment_plan_id?: string | null,
 };
 
 /**  A bill with its amounts as of now. */
@@ -447,6 +449,8 @@ export type Bill_Serialize = {
 	status: BillStatus,
 	/**  The provider's billing office phone, when the plan's records have it. */
 	billing_phone: string | null,
+	/**  The payment plan paying this bill ("On a payment plan": never overdue while it is). */
+	payment_plan_id?: string,
 };
 
 export type BillsPage = BillsPage_Serialize | BillsPage_Deserialize;
@@ -968,6 +972,22 @@ export type PaymentMethod_Serialize = {
 	created_at: string,
 };
 
+/**  The health plan's rules for payment plans (`[payment_plans]` in the server's config). */
+export type PaymentPlanPolicy = {
+	/**  Bills chosen together must add up to at least this before a plan is offered. */
+	min_balance: string,
+	/**  The least monthly instalment. */
+	min_monthly: string,
+	/**  The longest plan, in monthly instalments. */
+	max_months: number,
+	/**  Days before each instalment that the member is emailed. */
+	notice_days: number,
+	/**  Missed instalments not yet made up that a plan survives; one more ends it. */
+	misses_allowed: number,
+	/**  The longest pause, in days. */
+	max_pause_days: number,
+};
+
 export type PaymentQuery = PaymentQuery_Serialize | PaymentQuery_Deserialize;
 
 export type PaymentQuery_Deserialize = {
@@ -1017,7 +1037,11 @@ export type PaymentReview_Serialize = {
 	payment_date: string | null,
 };
 
-export type PaymentSource = "member" | "autopay" | "guest";
+export type PaymentSource = "member" | "autopay" | "guest" | 
+/**  An instalment of a payment plan, charged by the scheduler. */
+"payment_plan" | 
+/**  A one-time payment the member scheduled for a date. */
+"scheduled";
 
 export type PaymentStatus = 
 /**  Charged. */
@@ -1107,6 +1131,8 @@ export type PlanInfo_Deserialize = {
 	member_services: MemberServices_Deserialize,
 	/**  The language-assistance notice, one tagline per language. */
 	language_assistance: Tagline[],
+	/**  The rules for payment plans (absent from copies kept by earlier releases: the defaults). */
+	payment_plans?: PaymentPlanPolicy,
 };
 
 /**
@@ -1118,6 +1144,8 @@ export type PlanInfo_Serialize = {
 	member_services: MemberServices_Serialize,
 	/**  The language-assistance notice, one tagline per language. */
 	language_assistance: Tagline[],
+	/**  The rules for payment plans (absent from copies kept by earlier releases: the defaults). */
+	payment_plans: PaymentPlanPolicy,
 };
 
 /**  A single-use token standing for card or bank details, and what may be shown about them. */

@@ -109,6 +109,16 @@ async fn upgrade(engine: Engine) {
         w.server_count(english.into()).await,
         manifest["tables"]["accounts"].as_i64().unwrap()
     );
+    // Server migration 9 (issue 18): no old bill is on a payment plan, and there are no plans,
+    // scheduled payments or scheduler notices yet.
+    for sql in [
+        "SELECT COUNT(*) FROM bills WHERE payment_plan_id IS NOT NULL",
+        "SELECT COUNT(*) FROM payment_plans",
+        "SELECT COUNT(*) FROM scheduled_payments",
+        "SELECT COUNT(*) FROM notices",
+    ] {
+        assert_eq!(w.server_count(sql.into()).await, 0, "{sql}");
+    }
     let key = manifest["unresolved_key"].as_str().unwrap().to_string();
     let with_key = format!("SELECT COUNT(*) FROM payments WHERE idempotency_key = '{key}'");
     assert_eq!(w.server_count(with_key.clone()).await, 1);

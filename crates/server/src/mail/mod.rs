@@ -64,6 +64,32 @@ pub fn enqueue_for_member(
     enqueue(tx, head, locale, &email, &mail, now)
 }
 
+/// Queues a member's mail about one entity and event at most once, however many scheduler passes,
+/// retries and servers decide it: the decision is a row in `notices` (entity, event), written by
+/// a conditional insert in the caller's transaction, and only the writer of that row queues the
+/// mail. Returns whether this call queued it.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue_once(
+    tx: &Connection,
+    head: &Letterhead,
+    member_id: &str,
+    entity: &str,
+    event: &str,
+    now: DateTime<Utc>,
+    write: impl FnOnce(&str, Locale) -> ApiResult<templates::Mail>,
+) -> ApiResult<bool> {
+    let decided = tx.execute(
+        "INSERT INTO notices (entity, event, member_id, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (entity, event) DO NOTHING",
+        params![entity, event, member_id, ms(now)],
+    )?;
+    if decided != 1 {
+        return Ok(false);
+    }
+    enqueue_for_member(tx, head, member_id, now, write)?;
+    Ok(true)
+}
+
 /// Queues a mail inside the caller's transaction, ending with the plan's footer in the mail's
 /// language. In demo mode it counts as sent at once.
 pub fn enqueue(

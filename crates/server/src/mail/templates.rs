@@ -415,6 +415,277 @@ pub fn payment_returned(l: Locale, first_name: &str, p: &Payment, code: &str) ->
     }
 }
 
+/// One mail from a subject and body per language, after the greeting.
+fn letter(l: Locale, first: &str, en: (&str, String), es: (&str, String)) -> Mail {
+    let (subject, body) = match l {
+        Locale::En => en,
+        Locale::Es => es,
+    };
+    Mail {
+        subject: subject.into(),
+        body: format!("{}\n\n{body}\n", hello(l, first)),
+    }
+}
+
+/// What a plan's mail says about it: its number, amount, day and method.
+pub struct PlanFacts<'a> {
+    pub number: &'a str,
+    pub monthly: Money,
+    pub method: &'a PaymentMethodSummary,
+    /// The instalments still to come, with their dates and amounts.
+    pub schedule: &'a [(NaiveDate, Money)],
+    /// The bills' providers, oldest due date first.
+    pub providers: &'a [String],
+}
+
+fn schedule_lines(l: Locale, schedule: &[(NaiveDate, Money)]) -> String {
+    schedule
+        .iter()
+        .map(|(d, a)| format!("  {}  {}", date(l, *d), a.display_usd()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The confirmation of a new plan (or of new terms for one).
+pub fn plan_confirmed(l: Locale, first: &str, plan: &PlanFacts<'_>, changed: bool) -> Mail {
+    let (number, monthly, method, n) = (
+        plan.number,
+        plan.monthly.display_usd(),
+        method_label(l, plan.method),
+        plan.schedule.len(),
+    );
+    let (lines, providers) = (schedule_lines(l, plan.schedule), plan.providers.join(", "));
+    letter(
+        l,
+        first,
+        (
+            if changed {
+                "Carebill: your payment plan was changed"
+            } else {
+                "Carebill: your payment plan is set up"
+            },
+            format!(
+                "Payment plan {number} pays your bills from {providers} in {n} monthly payments of up to {monthly}, charged to {method}:\n\n{lines}\n\n\
+                 There is no interest and no fee. We will email you before each payment. You can pay extra, pause or cancel the plan in Carebill at any time."
+            ),
+        ),
+        (
+            if changed {
+                "Carebill: se cambió su plan de pagos"
+            } else {
+                "Carebill: su plan de pagos está listo"
+            },
+            format!(
+                "El plan de pagos {number} paga sus facturas de {providers} en {n} pagos mensuales de hasta {monthly}, cargados a {method}:\n\n{lines}\n\n\
+                 No hay intereses ni cargos. Le enviaremos un correo electrónico antes de cada pago. Puede pagar más, pausar o cancelar el plan en Carebill en cualquier momento."
+            ),
+        ),
+    )
+}
+
+/// The notice before an instalment.
+pub fn instalment_notice(
+    l: Locale,
+    first: &str,
+    number: &str,
+    amount: Money,
+    method: &PaymentMethodSummary,
+    on: NaiveDate,
+) -> Mail {
+    let (amount, method, on) = (amount.display_usd(), method_label(l, method), weekday_date(l, on));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: your next payment plan payment",
+            format!(
+                "Payment plan {number} will charge {amount} to {method} on {on}.\n\n\
+                 To pay with another card or account, pause the plan or pay it off, open Carebill and go to Payment plan."
+            ),
+        ),
+        (
+            "Carebill: su próximo pago del plan de pagos",
+            format!(
+                "El plan de pagos {number} cargará {amount} a {method} el {on}.\n\n\
+                 Para pagar con otra tarjeta o cuenta, pausar el plan o liquidarlo, abra Carebill y vaya a Plan de pagos."
+            ),
+        ),
+    )
+}
+
+/// An instalment was declined or returned: the plan is behind.
+pub fn plan_behind(l: Locale, first: &str, number: &str, behind: Money, reason: &str, misses_left: u32) -> Mail {
+    let behind = behind.display_usd();
+    let (en_left, es_left) = match misses_left {
+        0 => (
+            "If the next payment is missed too, the plan will end.".to_string(),
+            "Si también se pierde el próximo pago, el plan terminará.".to_string(),
+        ),
+        n => (
+            format!(
+                "The plan continues; it ends if {} more payments are missed without catching up.",
+                n + 1
+            ),
+            format!(
+                "El plan continúa; termina si se pierden {} pagos más sin ponerse al día.",
+                n + 1
+            ),
+        ),
+    };
+    letter(
+        l,
+        first,
+        (
+            "Carebill: a payment plan payment did not go through",
+            format!(
+                "A payment of payment plan {number} did not go through: {reason}\n\n\
+                 Your plan is behind by {behind}. Open Carebill, go to Payment plan and choose Pay now, and check the card or account the plan uses. {en_left}"
+            ),
+        ),
+        (
+            "Carebill: un pago del plan de pagos no se realizó",
+            format!(
+                "Un pago del plan de pagos {number} no se realizó: {reason}\n\n\
+                 Su plan tiene un atraso de {behind}. Abra Carebill, vaya a Plan de pagos y elija Pagar ahora, y revise la tarjeta o cuenta que usa el plan. {es_left}"
+            ),
+        ),
+    )
+}
+
+/// Why a plan stopped, worded for the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanEnd {
+    /// Everything on it is paid.
+    Completed,
+    /// The member cancelled it.
+    Cancelled,
+    /// More payments were missed than the plan allows.
+    Missed,
+}
+
+pub fn plan_ended(l: Locale, first: &str, number: &str, why: PlanEnd, balance: Money) -> Mail {
+    let balance = balance.display_usd();
+    let (en, es) = match why {
+        PlanEnd::Completed => (
+            (
+                "Carebill: your payment plan is paid in full",
+                format!("Payment plan {number} is paid in full. Thank you: nothing more will be charged."),
+            ),
+            (
+                "Carebill: su plan de pagos está pagado",
+                format!("El plan de pagos {number} está pagado por completo. Gracias: no se cobrará nada más."),
+            ),
+        ),
+        PlanEnd::Cancelled => (
+            (
+                "Carebill: your payment plan was cancelled",
+                format!(
+                    "Payment plan {number} was cancelled and nothing more will be charged. {balance} is still owed on its bills: they are open again, with their own due dates."
+                ),
+            ),
+            (
+                "Carebill: se canceló su plan de pagos",
+                format!(
+                    "Se canceló el plan de pagos {number} y no se cobrará nada más. Todavía se deben {balance} en sus facturas: vuelven a estar abiertas, con sus propias fechas de vencimiento."
+                ),
+            ),
+        ),
+        PlanEnd::Missed => (
+            (
+                "Carebill: your payment plan has ended",
+                format!(
+                    "Payment plan {number} has ended because more payments were missed than the plan allows. Nothing more will be charged. \
+                     {balance} is still owed on its bills: they are open again. You can pay them, or set up a new plan, in Carebill."
+                ),
+            ),
+            (
+                "Carebill: su plan de pagos terminó",
+                format!(
+                    "El plan de pagos {number} terminó porque se perdieron más pagos de los que el plan permite. No se cobrará nada más. \
+                     Todavía se deben {balance} en sus facturas: vuelven a estar abiertas. Puede pagarlas, o crear un plan nuevo, en Carebill."
+                ),
+            ),
+        ),
+    };
+    letter(l, first, en, es)
+}
+
+/// The plan's balance went up beyond what its agreed payment pays within the longest term.
+pub fn plan_needs_authorization(l: Locale, first: &str, number: &str, balance: Money, monthly: Money) -> Mail {
+    let (balance, monthly) = (balance.display_usd(), monthly.display_usd());
+    letter(
+        l,
+        first,
+        (
+            "Carebill: your payment plan needs your approval",
+            format!(
+                "The amount owed on payment plan {number} went up to {balance}, and {monthly} a month no longer pays it within the plan's longest term. \
+                 We will keep charging {monthly} a month and never more without your approval. Open Carebill and go to Payment plan to choose a new monthly amount."
+            ),
+        ),
+        (
+            "Carebill: su plan de pagos necesita su aprobación",
+            format!(
+                "La cantidad que se debe en el plan de pagos {number} subió a {balance}, y {monthly} al mes ya no la paga dentro del plazo más largo del plan. \
+                 Seguiremos cobrando {monthly} al mes y nunca más sin su aprobación. Abra Carebill y vaya a Plan de pagos para elegir un nuevo pago mensual."
+            ),
+        ),
+    )
+}
+
+/// The reminder the day before a scheduled payment.
+pub fn scheduled_reminder(
+    l: Locale,
+    first: &str,
+    amount: Money,
+    method: &PaymentMethodSummary,
+    on: NaiveDate,
+    providers: &str,
+) -> Mail {
+    let (amount, method, on) = (amount.display_usd(), method_label(l, method), weekday_date(l, on));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: your scheduled payment is tomorrow",
+            format!(
+                "Your payment of {amount} for your bills from {providers} will be charged to {method} on {on}. \
+                 If less is owed by then, only what is owed will be charged.\n\n\
+                 You can still change or cancel it in Carebill until the end of today."
+            ),
+        ),
+        (
+            "Carebill: su pago programado es mañana",
+            format!(
+                "Su pago de {amount} por sus facturas de {providers} se cargará a {method} el {on}. \
+                 Si para entonces se debe menos, solo se cobrará lo que se deba.\n\n\
+                 Todavía puede cambiarlo o cancelarlo en Carebill hasta el final del día de hoy."
+            ),
+        ),
+    )
+}
+
+/// A scheduled payment found nothing left to pay on its date.
+pub fn scheduled_cancelled(l: Locale, first: &str, amount: Money, on: NaiveDate) -> Mail {
+    let (amount, on) = (amount.display_usd(), date(l, on));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: your scheduled payment was not needed",
+            format!(
+                "Your payment of {amount} scheduled for {on} was cancelled because nothing was left to pay on its bills. Nothing was charged."
+            ),
+        ),
+        (
+            "Carebill: su pago programado no fue necesario",
+            format!(
+                "Se canceló su pago de {amount} programado para el {on} porque no quedaba nada por pagar en sus facturas. No se cobró nada."
+            ),
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +822,7 @@ mod tests {
                 lang: "es".into(),
                 text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
             }],
+            payment_plans: Default::default(),
         };
         let en = footer(Locale::En, &plan);
         assert!(en.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));

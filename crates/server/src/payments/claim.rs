@@ -113,6 +113,7 @@ pub(super) fn take_over(
         amount: Money::from_cents(cents),
         recovering: true,
         autopay_bill,
+        scheduled: super::Scheduled::from_key(key),
     }))
 }
 
@@ -133,7 +134,12 @@ fn check_velocity(
     limits: &PaymentLimits,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    if intent.source == PaymentSource::Autopay {
+    // The scheduler's charges (autopay, plan instalments, scheduled payments) were set up by the
+    // member beforehand and are never refused by these limits.
+    if matches!(
+        intent.source,
+        PaymentSource::Autopay | PaymentSource::PaymentPlan | PaymentSource::Scheduled
+    ) {
         return Ok(());
     }
     let day_ago = ms(now - Duration::hours(24));
@@ -184,7 +190,7 @@ fn check_velocity(
     }
     if !card.is_empty()
         && reached(
-            "SELECT 1 FROM payments WHERE card_fingerprint = ?1 AND source != 'autopay' AND created_at > ?2
+            "SELECT 1 FROM payments WHERE card_fingerprint = ?1 AND source IN ('member', 'guest') AND created_at > ?2
              AND status IN ('failed', 'processing')",
             &[&card, &day_ago],
             limits.card_declines_per_day,
@@ -282,6 +288,32 @@ pub(super) fn claim(
             MethodRef::Token(_) => None,
         };
         crate::autopay::check_still_authorized(tx, &intent.member_id, bill_id, saved, amount)?;
+    }
+    if let Some(scheduled) = &intent.scheduled {
+        // What the member set up must still hold, and this charge of it must be the first: its
+        // row is claimed in the same transaction as the key.
+        let amount: Money = intent.allocations.iter().map(|(_, a)| *a).sum();
+        let saved = match &intent.method {
+            MethodRef::Saved(id) => Some(id.as_str()),
+            MethodRef::Token(_) => None,
+        };
+        match scheduled {
+            super::Scheduled::Instalment {
+                plan_id,
+                nominal,
+                charge_date,
+            } => crate::plans::claim_instalment(
+                tx,
+                &intent.member_id,
+                plan_id,
+                *nominal,
+                *charge_date,
+                saved,
+                amount,
+                now,
+            )?,
+            super::Scheduled::OneTime(id) => crate::scheduled::claim(tx, &intent.member_id, id, now)?,
+        }
     }
     let method = match (&intent.method, token) {
         (MethodRef::Saved(id), _) => saved_method(tx, &intent.member_id, id)?
@@ -382,6 +414,7 @@ pub(super) fn claim(
         amount,
         recovering: false,
         autopay_bill: intent.autopay_bill.clone(),
+        scheduled: intent.scheduled.clone(),
     }))
 }
 

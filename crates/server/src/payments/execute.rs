@@ -10,7 +10,7 @@ use carebill_billing::Money;
 use chrono::{DateTime, Utc};
 
 use super::claim::{Claim, claim, key_known, key_row, replay, savepoint, take_over};
-use super::{ACH_SETTLEMENT_BUSINESS_DAYS, Answer, Intent, MethodRef, Work, reservations};
+use super::{ACH_SETTLEMENT_BUSINESS_DAYS, Answer, Intent, MethodRef, Scheduled, Work, reservations};
 use crate::error::{ApiError, ApiResult};
 use crate::mail;
 use crate::mail::templates;
@@ -239,6 +239,13 @@ async fn release(state: &AppState, work: Work) -> ApiResult<()> {
             if let Some(bill) = &work.autopay_bill {
                 tx.execute("UPDATE autopay_bills SET outcome = NULL WHERE bill_id = ?1", [bill])?;
             }
+            match &work.scheduled {
+                Some(Scheduled::Instalment { plan_id, nominal, .. }) => {
+                    crate::plans::unclaim_instalment(tx, plan_id, *nominal)?
+                }
+                Some(Scheduled::OneTime(id)) => crate::scheduled::unclaim(tx, id)?,
+                None => {}
+            }
             Ok(())
         })
         .await
@@ -309,7 +316,7 @@ fn finalize_one(
     }
     let allocs = allocations(tx, &work.payment_id)?;
     if let Some(reason) = mismatch(work, charge) {
-        return hold_for_review(tx, work, charge, &allocs, &reason, now);
+        return hold_for_review(tx, head, work, charge, &allocs, &reason, now);
     }
     let (status, error) = match &charge.status {
         ChargeStatus::Succeeded => {
@@ -362,8 +369,23 @@ fn finalize_one(
             autopay_declined_mail(tx, head, &work.member_id, bill, &payment, code, now)?;
         }
     }
-    if error.is_none() {
-        receipt_mail(tx, head, &payment, now)?;
+    scheduled_outcome(tx, head, work, &payment, error.map(|c| c.as_str()), now)?;
+    match (error, &work.scheduled) {
+        (Some(_), _) => {}
+        (None, None) => receipt_mail(tx, head, &payment, now)?,
+        // The scheduler's charges: one receipt per payment, decided in `notices`.
+        (None, Some(_)) => {
+            let member_id = work.member_id.clone();
+            mail::enqueue_once(
+                tx,
+                head,
+                &member_id,
+                &payment.id,
+                "receipt",
+                now,
+                |first_name, locale| receipt_text(tx, &payment, first_name, locale),
+            )?;
+        }
     }
     Ok(Answer {
         status,
@@ -420,6 +442,7 @@ fn mismatch(work: &Work, charge: &Charge) -> Option<String> {
 /// told so ("Being checked by the billing office"), never that it was paid.
 fn hold_for_review(
     tx: &Connection,
+    head: &Letterhead,
     work: &Work,
     charge: &Charge,
     allocs: &[(String, i64)],
@@ -437,6 +460,7 @@ fn hold_for_review(
     let body = serde_json::to_string(&payment).map_err(|e| ApiError::internal(e.to_string()))?;
     let status = StatusCode::ACCEPTED;
     complete_key(tx, work, status, &body)?;
+    scheduled_outcome(tx, head, work, &payment, None, now)?;
     if let Some(bill) = &work.autopay_bill {
         // The bill stays claimed by this autopay charge: it is never charged by autopay again.
         tx.execute(
@@ -454,13 +478,41 @@ fn hold_for_review(
 fn receipt_mail(tx: &Connection, head: &Letterhead, p: &Payment, now: DateTime<Utc>) -> ApiResult<()> {
     let member_id = member_of(tx, &p.id)?;
     mail::enqueue_for_member(tx, head, &member_id, now, |first_name, locale| {
-        let mut bills = Vec::with_capacity(p.allocations.len());
-        for a in &p.allocations {
-            let (provider, statement) = bill_label(tx, &a.bill_id)?;
-            bills.push((templates::bill_label(locale, &provider, &statement), a.amount));
-        }
-        Ok(templates::receipt(locale, first_name, p, &bills))
+        receipt_text(tx, p, first_name, locale)
     })
+}
+
+fn receipt_text(
+    tx: &Connection,
+    p: &Payment,
+    first_name: &str,
+    locale: carebill_api::types::Locale,
+) -> ApiResult<templates::Mail> {
+    let mut bills = Vec::with_capacity(p.allocations.len());
+    for a in &p.allocations {
+        let (provider, statement) = bill_label(tx, &a.bill_id)?;
+        bills.push((templates::bill_label(locale, &provider, &statement), a.amount));
+    }
+    Ok(templates::receipt(locale, first_name, p, &bills))
+}
+
+/// What a scheduler charge's outcome does to what the member set up: an instalment is paid or
+/// missed, a scheduled payment is made.
+fn scheduled_outcome(
+    tx: &Connection,
+    head: &Letterhead,
+    work: &Work,
+    payment: &Payment,
+    declined: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    match &work.scheduled {
+        Some(Scheduled::Instalment { plan_id, nominal, .. }) => {
+            crate::plans::instalment_outcome(tx, head, &work.member_id, plan_id, *nominal, payment, declined, now)
+        }
+        Some(Scheduled::OneTime(id)) => crate::scheduled::made(tx, &work.member_id, id, &payment.id, now),
+        None => Ok(()),
+    }
 }
 
 /// Tells the member an autopay charge was declined.

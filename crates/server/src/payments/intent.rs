@@ -38,6 +38,48 @@ pub struct Intent {
     pub client: Option<String>,
     /// For autopay: the bill whose single autopay charge this is.
     pub autopay_bill: Option<String>,
+    /// For a plan's instalment or a scheduled payment: which one (claimed with the key).
+    pub scheduled: Option<Scheduled>,
+}
+
+/// A charge the scheduler makes for something the member set up, claimed in the payment's own
+/// claim transaction so it is made at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheduled {
+    /// A payment plan's instalment, named by its plan and its own date.
+    Instalment {
+        plan_id: String,
+        nominal: chrono::NaiveDate,
+        charge_date: chrono::NaiveDate,
+    },
+    /// A one-time payment the member scheduled.
+    OneTime(String),
+}
+
+impl Scheduled {
+    /// The server's key for the charge (no member key contains `:`).
+    pub fn key(&self) -> String {
+        match self {
+            Scheduled::Instalment { plan_id, nominal, .. } => format!("plan:{plan_id}:{}", nominal.format("%Y-%m-%d")),
+            Scheduled::OneTime(id) => format!("scheduled:{id}"),
+        }
+    }
+
+    /// What a stored key names (a take-over rebuilds its work from the key); the charge date of an
+    /// instalment is its nominal date here, which nothing after the claim reads.
+    pub fn from_key(key: &str) -> Option<Scheduled> {
+        if let Some(rest) = key.strip_prefix("plan:") {
+            let (plan, date) = rest.rsplit_once(':')?;
+            let nominal = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+            return Some(Scheduled::Instalment {
+                plan_id: plan.to_string(),
+                nominal,
+                charge_date: nominal,
+            });
+        }
+        key.strip_prefix("scheduled:")
+            .map(|id| Scheduled::OneTime(id.to_string()))
+    }
 }
 
 /// The answer to a payment request: what to send, and whether it was a replay.

@@ -47,7 +47,7 @@ mod settle;
 pub use claim::{key_in_flight, key_known};
 pub use execute::{resume, submit_many};
 use intent::Reply;
-pub use intent::{AchAcceptance, Answer, Intent, MethodRef, PaymentQueue};
+pub use intent::{AchAcceptance, Answer, Intent, MethodRef, PaymentQueue, Scheduled};
 pub use settle::{purge_keys, settle_due, sweep};
 
 // How long a claim holds its key before someone else may recover it, and how much longer the
@@ -139,6 +139,7 @@ pub(super) struct Work {
     amount: Money,
     recovering: bool,
     autopay_bill: Option<String>,
+    scheduled: Option<Scheduled>,
 }
 
 pub fn source_str(source: PaymentSource) -> &'static str {
@@ -146,6 +147,8 @@ pub fn source_str(source: PaymentSource) -> &'static str {
         PaymentSource::Member => "member",
         PaymentSource::Autopay => "autopay",
         PaymentSource::Guest => "guest",
+        PaymentSource::PaymentPlan => "payment_plan",
+        PaymentSource::Scheduled => "scheduled",
     }
 }
 

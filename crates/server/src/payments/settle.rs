@@ -107,6 +107,9 @@ fn settle_one(
                 mail::enqueue_for_member(tx, head, member_id, now, |first_name, locale| {
                     Ok(templates::payment_returned(locale, first_name, &p, code))
                 })?;
+                if p.source == carebill_api::types::PaymentSource::PaymentPlan {
+                    crate::plans::instalment_returned(tx, head, payment_id, p.amount, code, now)?;
+                }
             }
         }
     }

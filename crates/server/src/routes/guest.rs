@@ -165,6 +165,7 @@ pub async fn pay(
         ach,
         client: Some(client.clone()),
         autopay_bill: None,
+        scheduled: None,
     };
     let answer = payments::submit(&state, intent).await?;
     if !answer.replayed {

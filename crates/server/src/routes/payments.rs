@@ -55,6 +55,7 @@ pub async fn create_payment(
         ach,
         client: Some(client.clone()),
         autopay_bill: None,
+        scheduled: None,
     };
     let answer = payments::submit(&state, intent).await?;
     if !answer.replayed {

@@ -99,7 +99,8 @@ pub fn save_method(
     Ok((true, method))
 }
 
-/// Removes a saved method (it stays on the payments made with it). Refused while autopay uses it.
+/// Removes a saved method (it stays on the payments made with it). Refused while autopay, an open
+/// payment plan or a scheduled payment uses it.
 pub fn delete_method(tx: &crate::sql::Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
     super::lock_member(tx, member_id)?;
     if load_method(tx, member_id, id)?.is_none() {
@@ -112,6 +113,29 @@ pub fn delete_method(tx: &crate::sql::Connection, member_id: &str, id: &str, now
     )?;
     if used {
         return Err(ApiError::new(ErrorCode::InUseByAutopay));
+    }
+    let plan: Option<String> = tx
+        .query_row(
+            "SELECT number FROM payment_plans WHERE member_id = ?1 AND payment_method_id = ?2
+               AND status IN ('active', 'paused', 'behind')",
+            params![member_id, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(number) = plan {
+        return Err(ApiError::with_message(
+            ErrorCode::InUseByPaymentPlan,
+            format!("This payment method pays payment plan {number}. Choose another method for the plan first."),
+        ));
+    }
+    let scheduled: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM scheduled_payments WHERE member_id = ?1 AND payment_method_id = ?2
+           AND status IN ('scheduled', 'processing'))",
+        params![member_id, id],
+        |r| r.get(0),
+    )?;
+    if scheduled {
+        return Err(ApiError::new(ErrorCode::InUseByScheduledPayment));
     }
     tx.execute(
         "UPDATE payment_methods SET deleted_at = ?2 WHERE id = ?1",

@@ -38,7 +38,7 @@ pub fn money(cents: i64) -> Money {
 pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.kind, b.provider, b.facility, \
     b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
     b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents, b.other_payments_cents, \
-    b.billing_phone";
+    b.billing_phone, b.payment_plan_id";
 
 /// Balance in SQL, for filters: amount due less settled payments and payments received elsewhere.
 pub const BALANCE_SQL: &str =
@@ -59,6 +59,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     ];
     let (account_number, statement_number, provider, facility) = (text(1)?, text(2)?, text(4)?, text(5)?);
     let billing_phone: Option<String> = r.get(16)?;
+    let payment_plan_id: Option<String> = r.get(17)?;
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -89,6 +90,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             payable: b.payable,
             status: b.status,
             billing_phone,
+            payment_plan_id,
             id,
         })
     })())
@@ -303,6 +305,7 @@ pub fn touch(
     // them, so the autopay entity goes out in the same sync.
     if matches!(entity, SyncEntity::Bill) {
         record_autopay_change(tx, member_id, now)?;
+        record_plan_change(tx, member_id, entity_id, now)?;
     }
     Ok(())
 }
@@ -353,6 +356,34 @@ const PG_RECORD_AUTOPAY_CHANGE: &str = concat!(
      SELECT ?1, 'autopay', 'autopay', 'upsert', ?2 WHERE EXISTS (SELECT 1 FROM autopay_rules WHERE member_id = ?1)",
     pg_move_to_end!()
 );
+
+const PG_RECORD_PLAN_CHANGE: &str = concat!(
+    "INSERT INTO changes (member_id, entity, entity_id, op, changed_at) \
+     SELECT ?1, 'payment_plan', payment_plan_id, 'upsert', ?3 FROM bills WHERE id = ?2 AND payment_plan_id IS NOT NULL",
+    pg_move_to_end!()
+);
+
+/// A payment plan's schedule is worked out from its bills: a bill on a plan that changes moves the
+/// plan to the end of the feed too.
+fn record_plan_change(tx: &Connection, member_id: &str, bill_id: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            let plan: Option<String> = tx
+                .prepare_cached("SELECT payment_plan_id FROM bills WHERE id = ?1")?
+                .query_row([bill_id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if let Some(plan) = plan {
+                record_change(tx, member_id, SyncEntity::PaymentPlan.as_str(), &plan, "upsert", now)?;
+            }
+        }
+        Dialect::Postgres => {
+            tx.prepare_cached(PG_RECORD_PLAN_CHANGE)?
+                .execute_later(params![member_id, bill_id, ms(now)])?;
+        }
+    }
+    Ok(())
+}
 
 /// The member's autopay entity moves to the end of the feed, if they have autopay.
 fn record_autopay_change(tx: &Connection, member_id: &str, now: DateTime<Utc>) -> ApiResult<()> {

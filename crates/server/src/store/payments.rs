@@ -117,6 +117,8 @@ pub(crate) fn payment_from_row_at(r: &crate::sql::Row<'_>, at: usize) -> crate::
         source: match source.as_str() {
             "autopay" => PaymentSource::Autopay,
             "guest" => PaymentSource::Guest,
+            "payment_plan" => PaymentSource::PaymentPlan,
+            "scheduled" => PaymentSource::Scheduled,
             _ => PaymentSource::Member,
         },
     })

@@ -10,6 +10,7 @@ mod input;
 mod layers;
 mod operations;
 mod payments;
+mod plans;
 mod postgres;
 mod sessions;
 mod sync;

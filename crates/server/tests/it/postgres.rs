@@ -484,6 +484,31 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
     // Migration 5: every existing account's mail stays in English.
     assert_eq!(s.count("SELECT COUNT(*) FROM accounts WHERE locale <> 'en'").await, 0);
     assert_eq!(s.get("/v1/me", &token).await.body["locale"], "en");
+    // Migration 6 (issue 18): no old bill is on a plan, and an old bill can go on one.
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM bills WHERE payment_plan_id IS NOT NULL")
+            .await,
+        0
+    );
+    let card = s.card_method(&token).await;
+    let big = s
+        .payable_bills(&token)
+        .await
+        .into_iter()
+        .max_by_key(|b| crate::plans::money_cents(&b["payable"]))
+        .unwrap();
+    let plan = s
+        .post_auth(
+            "/v1/payment-plans",
+            &token,
+            crate::plans::plan_request(&[big["id"].as_str().unwrap()], &card, json!({"months": 2}), 15),
+        )
+        .await;
+    plan.expect(201);
+    assert_eq!(
+        s.bill(&token, big["id"].as_str().unwrap()).await["payment_plan_id"],
+        plan.body["id"]
+    );
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
@@ -709,4 +734,76 @@ async fn a_server_whose_database_connections_are_ended_connects_again() {
     );
     assert!(answers.len() <= 5, "within a few requests: {answers:?}");
     a.stop().await;
+}
+
+/// Payment plans and scheduled payments across servers: both servers' passes run at once on the
+/// notice day and the charge day, and each instalment is noticed, charged and receipted once, and
+/// each scheduled payment reminded and made once.
+#[tokio::test]
+async fn two_servers_notice_and_charge_each_instalment_and_scheduled_payment_once() {
+    let (url, _cluster) = empty_database();
+    let (a, b) = (on_database(&url).await, on_database(&url).await);
+    let token = a.demo_token().await;
+    let card = a.card_method(&token).await;
+    let mut bills = a.payable_bills(&token).await;
+    bills.sort_by_key(|b| std::cmp::Reverse(crate::plans::money_cents(&b["payable"])));
+    let big = bills[0]["id"].as_str().unwrap().to_string();
+    let plan = a
+        .post_auth(
+            "/v1/payment-plans",
+            &token,
+            crate::plans::plan_request(&[&big], &card, json!({"months": 3}), 10),
+        )
+        .await;
+    plan.expect(201);
+    let mut scheduled = Vec::new();
+    for _ in 0..3 {
+        let bill = issue_bill(&b).await;
+        let r = b
+            .post_auth(
+                "/v1/scheduled-payments",
+                &token,
+                json!({"pay_on": "2026-12-10", "payment_method_id": card,
+                       "allocations": one_bill(bill["id"].as_str().unwrap(), "1.00")}),
+            )
+            .await;
+        r.expect(201);
+        scheduled.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    // 2026-12-07: the instalment's notice (3 days before Thursday the 10th).
+    move_business_clock(&a, chrono::Duration::days(10)).await;
+    for _ in 0..3 {
+        tokio::join!(a.run_scheduler(), b.run_scheduler());
+    }
+    // 2026-12-09: the scheduled payments' reminders; 2026-12-10: every charge.
+    move_business_clock(&a, chrono::Duration::days(2)).await;
+    for _ in 0..3 {
+        tokio::join!(a.run_scheduler(), b.run_scheduler());
+    }
+    move_business_clock(&a, chrono::Duration::days(1)).await;
+    for _ in 0..3 {
+        tokio::join!(a.run_scheduler(), b.run_scheduler());
+    }
+    let count = |sql: &'static str| a.count(sql);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM payments WHERE source = 'payment_plan'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM payments WHERE source = 'scheduled'").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE subject = 'Carebill: your next payment plan payment'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE subject = 'Carebill: your scheduled payment is tomorrow'").await,
+        3
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM notices WHERE event = 'receipt'").await, 4);
+    assert_eq!(processor_charges(&a.server.state.config), 4, "one charge each");
+    assert_eq!(unbalanced_bills(&a).await, Vec::<String>::new());
+    a.stop().await;
+    b.stop().await;
 }
