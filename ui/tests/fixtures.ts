@@ -20,7 +20,43 @@ export const DASHBOARD = {
   recent_payments: [{ id: "p1", status: "succeeded", amount: "2.00", confirmation_number: "CB-AAAA-BBBB", allocations: [{ bill_id: "b4", amount: "2.00" }],
     payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-24T17:05:00Z", settled_at: null, failure: null, idempotency_key: null, source: "member" }],
   recent_bills: [{ bill_id: "b4", provider: "Bayside Medical Group", statement_number: "BMG26000004" }],
+  payment_plans: [{ id: "ppl1", number: "PP-7K2M-9QXP", status: "behind", next: { nominal_date: "2027-01-15", charge_date: "2027-01-15", amount: "105.43" },
+    paid_count: 1, total_count: 6, behind_amount: "105.43", needs_authorization: false, paused_until: null, pay_now: [{ bill_id: "b1", amount: "105.43" }] }],
+  plan_offer: { bill_ids: ["b4"], balance: "1200.00" },
+  scheduled: [] as unknown[],
   freshness: FRESH,
+};
+
+export const SCHEDULED = { id: "sch1", status: "scheduled", pay_on: "2026-12-08", change_until: "2026-12-07", amount: "50.00", allocations: [{ bill_id: "b1", amount: "50.00" }],
+  payment_method_id: "pm1", payment_method: { type: "card", brand: "visa", last4: "4242" }, payment_id: null, cancel_reason: null, created_at: "2026-12-01T10:00:00Z", version: 1 };
+
+/** A plan one instalment in, the second declined: behind. */
+export const PAYMENT_PLAN = {
+  id: "ppl1", number: "PP-7K2M-9QXP", status: "behind", monthly_amount: "105.43", day_of_month: 15, payment_method_id: "pm1",
+  payment_method: { type: "card", brand: "visa", last4: "4242" },
+  bills: [{ bill_id: "b1", provider: "Bayside Regional Medical Center", statement_number: "BRM26000002", due_date: "2026-12-09", payable: "527.13", on_plan: true }],
+  balance: "527.13", first_date: "2026-11-15",
+  instalments: [
+    { nominal_date: "2026-11-15", charge_date: "2026-11-16", amount: "105.43", status: "paid", payment_id: "p1", allocations: [{ bill_id: "b1", amount: "105.43" }] },
+    { nominal_date: "2026-12-15", charge_date: "2026-12-15", amount: "105.43", status: "missed", payment_id: "p3", allocations: [] },
+  ],
+  schedule: [
+    { nominal_date: "2027-01-15", charge_date: "2027-01-15", amount: "105.43" },
+    { nominal_date: "2027-02-15", charge_date: "2027-02-16", amount: "105.43" },
+    { nominal_date: "2027-03-15", charge_date: "2027-03-15", amount: "105.43" },
+    { nominal_date: "2027-04-15", charge_date: "2027-04-15", amount: "105.43" },
+    { nominal_date: "2027-05-15", charge_date: "2027-05-17", amount: "105.41" },
+  ],
+  paid_count: 1, total_count: 6, behind_amount: "105.43", misses: 1, paused_until: null, needs_authorization: false,
+  authorization_version: "2026-12-card-instalments", created_at: "2026-11-01T10:00:00Z", updated_at: "2026-12-15T10:00:00Z", version: 4,
+};
+
+export const PLAN_PREVIEW = {
+  balance: "632.56", monthly_amount: "105.43",
+  schedule: [1, 2, 3, 4, 5, 6].map((n) => ({ nominal_date: `2027-0${n}-15`, charge_date: `2027-0${n}-15`, amount: n < 6 ? "105.43" : "105.41" })),
+  method: { type: "card", brand: "visa", last4: "4242" },
+  authorization: { text: "I authorize Carebill to charge the card I selected for each payment of my payment plan.", text_version: "2026-12-card-instalments" },
+  policy: { min_balance: "100.00", min_monthly: "25.00", max_months: 24, notice_days: 3, misses_allowed: 2, max_pause_days: 60 },
 };
 
 export const BILL = {

@@ -30,7 +30,8 @@ import Account from "../src/screens/Account.svelte";
 import Methods from "../src/screens/Methods.svelte";
 import Autopay from "../src/screens/Autopay.svelte";
 import Pay from "../src/screens/Pay.svelte";
-import { BILL, BILL_ROW, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, VISA } from "./fixtures";
+import PaymentPlan from "../src/screens/PaymentPlan.svelte";
+import { BILL, BILL_ROW, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, PAYMENT_PLAN, PLAN_PREVIEW, SCHEDULED, VISA } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -217,6 +218,9 @@ function answers() {
   respond("autopay", () => ({ payment_method_id: VISA.id, payment_method: { type: "card", brand: "visa", last4: "4242" }, amount: { type: "statement_balance" }, max_amount: "500.00",
     timing: { type: "days_before_due", days: 3 }, covers_bills_from: "2026-11-01", upcoming: [{ bill_id: BILL.id, charge_date: "2026-12-06", amount: "251.56", status: "scheduled", skip_deadline: "2026-12-04", can_skip: true }], not_covered: [] }));
   respond("ach_authorization", () => ({ text: "I authorize Carebill Demo Health Plan to debit my account.", text_version: "v1" }));
+  respond("payment_plans", () => [PAYMENT_PLAN]);
+  respond("scheduled_payments", () => [SCHEDULED]);
+  respond("preview_payment_plan", () => PLAN_PREVIEW);
 }
 
 type Case = { name: string; component: Component; setup: () => void; ready: (l: Locale) => RegExp };
@@ -239,6 +243,8 @@ const CASES: Case[] = [
   { name: "account", component: Account as Component, setup: member, ready: (l) => (l === "en" ? /Account and settings/ : /Cuenta y configuración/) },
   { name: "methods", component: Methods as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Saved cards and bank accounts/ : /Tarjetas y cuentas bancarias guardadas/) },
   { name: "autopay", component: Autopay as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Upcoming charges/ : /Próximos cobros/) },
+  { name: "payment plan", component: PaymentPlan as Component, setup: () => { member(); answers(); app.route = { screen: "plan", id: PAYMENT_PLAN.id }; }, ready: (l) => (l === "en" ? /Behind: pay \$105\.43/ : /Atrasado: pague \$105\.43/) },
+  { name: "payment plan set-up", component: PaymentPlan as Component, setup: () => { member(); answers(); app.route = { screen: "plan", billIds: [BILL.id] }; }, ready: (l) => (l === "en" ? /How do you want to pay/ : /Cómo quiere pagar/) },
   { name: "pay", component: Pay as Component, setup: () => { member(); answers(); app.route = { screen: "pay", billIds: [BILL.id] }; }, ready: (l) => (l === "en" ? /Bills to pay/ : /Facturas que va a pagar/) },
 ];
 

@@ -279,9 +279,12 @@ fn list_payment_plans() {}
 #[utoipa::path(post, path = "/v1/payment-plans", tag = "payment-plans", operation_id = "createPaymentPlan",
     summary = "Set up a payment plan for open bills: a monthly amount or a number of months, a day from 1 to 28, a saved method and its instalment authorization",
     security(("bearer" = [])), request_body = PaymentPlanRequest,
+    params(("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+        description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per request; sent again, it answers 200 with what the first request made")),
     responses(
         (status = 201, description = "The plan, with its number and schedule (`ETag`: its version); a confirmation is mailed", body = PaymentPlan,
             headers(("ETag" = String, description = "The plan's version, for `If-Match`"))),
+        (status = 200, description = "The plan this key made before", body = PaymentPlan),
         (status = 404, description = "`bill_not_found`, `payment_method_not_found`", body = ErrorBody),
         (status = 409, description = "`bill_on_payment_plan`", body = ErrorBody),
     ))]
@@ -301,7 +304,7 @@ fn get_payment_plan() {}
     summary = "New terms for an open plan (add bills, another amount, day or method), accepted again",
     security(("bearer" = [])), request_body = PaymentPlanRequest,
     params(("id" = String, Path, description = "The plan's id"),
-        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+        ("If-Match" = Option<String>, Header, description = "The plan's `ETag` (its version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "The plan with its new schedule", body = PaymentPlan),
         (status = 404, description = "`payment_plan_not_found`, `bill_not_found`, `payment_method_not_found`", body = ErrorBody),
@@ -311,11 +314,11 @@ fn get_payment_plan() {}
     ))]
 fn put_payment_plan() {}
 
-#[utoipa::path(delete, path = "/v1/payment-plans/{id}", tag = "payment-plans", operation_id = "cancelPaymentPlan",
-    summary = "Cancel an open plan: nothing more is charged and its bills return to normal",
+#[utoipa::path(post, path = "/v1/payment-plans/{id}/cancel", tag = "payment-plans", operation_id = "cancelPaymentPlan",
+    summary = "Cancel an open plan: nothing more is charged and its bills return to normal (the plan stays in the list, cancelled)",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The plan's id"),
-        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+        ("If-Match" = Option<String>, Header, description = "The plan's `ETag` (its version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "The cancelled plan", body = PaymentPlan),
         (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
@@ -329,7 +332,7 @@ fn cancel_payment_plan() {}
     summary = "Pause an open plan until a date within the policy's longest pause", security(("bearer" = [])),
     request_body = PausePlanRequest,
     params(("id" = String, Path, description = "The plan's id"),
-        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+        ("If-Match" = Option<String>, Header, description = "The plan's `ETag` (its version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "The paused plan", body = PaymentPlan),
         (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
@@ -339,10 +342,10 @@ fn cancel_payment_plan() {}
     ))]
 fn pause_payment_plan() {}
 
-#[utoipa::path(delete, path = "/v1/payment-plans/{id}/pause", tag = "payment-plans", operation_id = "resumePaymentPlan",
+#[utoipa::path(post, path = "/v1/payment-plans/{id}/resume", tag = "payment-plans", operation_id = "resumePaymentPlan",
     summary = "End a pause now", security(("bearer" = [])),
     params(("id" = String, Path, description = "The plan's id"),
-        ("If-Match" = String, Header, description = "The plan's `ETag` (its version) as read")),
+        ("If-Match" = Option<String>, Header, description = "The plan's `ETag` (its version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "The plan", body = PaymentPlan),
         (status = 404, description = "`payment_plan_not_found`", body = ErrorBody),
@@ -360,9 +363,12 @@ fn list_scheduled_payments() {}
 #[utoipa::path(post, path = "/v1/scheduled-payments", tag = "scheduled-payments", operation_id = "createScheduledPayment",
     summary = "Schedule a payment for a date from today to the bills' due date, with a saved method",
     security(("bearer" = [])), request_body = ScheduledPaymentRequest,
+    params(("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+        description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per request; sent again, it answers 200 with what the first request made")),
     responses(
         (status = 201, description = "Scheduled", body = ScheduledPayment,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 200, description = "The scheduled payment this key made before", body = ScheduledPayment),
         (status = 404, description = "`bill_not_found`, `payment_method_not_found`", body = ErrorBody),
     ))]
 fn create_scheduled_payment() {}
@@ -381,7 +387,7 @@ fn get_scheduled_payment() {}
     summary = "Change a scheduled payment, until the day before its date", security(("bearer" = [])),
     request_body = ScheduledPaymentRequest,
     params(("id" = String, Path, description = "Its id"),
-        ("If-Match" = String, Header, description = "Its `ETag` (version) as read")),
+        ("If-Match" = Option<String>, Header, description = "Its `ETag` (version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "Changed", body = ScheduledPayment),
         (status = 404, description = "`scheduled_payment_not_found`, `bill_not_found`, `payment_method_not_found`", body = ErrorBody),
@@ -390,10 +396,10 @@ fn get_scheduled_payment() {}
     ))]
 fn put_scheduled_payment() {}
 
-#[utoipa::path(delete, path = "/v1/scheduled-payments/{id}", tag = "scheduled-payments", operation_id = "cancelScheduledPayment",
+#[utoipa::path(post, path = "/v1/scheduled-payments/{id}/cancel", tag = "scheduled-payments", operation_id = "cancelScheduledPayment",
     summary = "Cancel a scheduled payment, until the day before its date", security(("bearer" = [])),
     params(("id" = String, Path, description = "Its id"),
-        ("If-Match" = String, Header, description = "Its `ETag` (version) as read")),
+        ("If-Match" = Option<String>, Header, description = "Its `ETag` (version) as read, or `*`. Without it the change is refused (428 `precondition_required`)")),
     responses(
         (status = 200, description = "Cancelled", body = ScheduledPayment),
         (status = 404, description = "`scheduled_payment_not_found`", body = ErrorBody),

@@ -1164,7 +1164,7 @@ pub struct PaymentPlan {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
     /// Send as `If-Match` (quoted) to change the plan; the same value as the `ETag`.
-    pub version: i64,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -1255,7 +1255,7 @@ pub struct ScheduledPayment {
     pub cancel_reason: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
-    pub version: i64,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

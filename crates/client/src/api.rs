@@ -749,6 +749,116 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    // --- Payment plans and scheduled payments ----------------------------------------------------
+
+    /// A JSON call with extra headers (a key, a version).
+    async fn json_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        extra: &[(&str, String)],
+    ) -> ClientResult<T> {
+        let body = body.map(serde_json::to_vec).transpose()?;
+        let answer = self
+            .call(method, self.url(path), body, Auth::Bearer, Retry::Idempotent, extra)
+            .await?;
+        Ok(serde_json::from_slice(&answer.body)?)
+    }
+
+    /// Sets up a plan, once per key (sent again, the server answers the plan the key made).
+    pub async fn create_payment_plan(&self, key: &str, req: &PaymentPlanRequest) -> ClientResult<PaymentPlan> {
+        self.json_with(
+            Method::POST,
+            "/v1/payment-plans",
+            Some(req),
+            &[(IDEMPOTENCY_KEY_HEADER, key.to_string())],
+        )
+        .await
+    }
+
+    /// New terms for a plan, made against the version the member saw.
+    pub async fn put_payment_plan(
+        &self,
+        id: &str,
+        version: i64,
+        req: &PaymentPlanRequest,
+    ) -> ClientResult<PaymentPlan> {
+        self.json_with(
+            Method::PUT,
+            &format!("/v1/payment-plans/{}", form_urlencoded_key(id)),
+            Some(req),
+            &[("If-Match", format!("\"{version}\""))],
+        )
+        .await
+    }
+
+    /// `pause` (with a date), `resume` or `cancel`, against the version the member saw.
+    pub async fn payment_plan_action(
+        &self,
+        id: &str,
+        version: i64,
+        action: &str,
+        pause: Option<&PausePlanRequest>,
+    ) -> ClientResult<PaymentPlan> {
+        self.json_with(
+            Method::POST,
+            &format!("/v1/payment-plans/{}/{action}", form_urlencoded_key(id)),
+            pause,
+            &[("If-Match", format!("\"{version}\""))],
+        )
+        .await
+    }
+
+    pub async fn create_scheduled_payment(
+        &self,
+        key: &str,
+        req: &ScheduledPaymentRequest,
+    ) -> ClientResult<ScheduledPayment> {
+        self.json_with(
+            Method::POST,
+            "/v1/scheduled-payments",
+            Some(req),
+            &[(IDEMPOTENCY_KEY_HEADER, key.to_string())],
+        )
+        .await
+    }
+
+    pub async fn put_scheduled_payment(
+        &self,
+        id: &str,
+        version: i64,
+        req: &ScheduledPaymentRequest,
+    ) -> ClientResult<ScheduledPayment> {
+        self.json_with(
+            Method::PUT,
+            &format!("/v1/scheduled-payments/{}", form_urlencoded_key(id)),
+            Some(req),
+            &[("If-Match", format!("\"{version}\""))],
+        )
+        .await
+    }
+
+    pub async fn cancel_scheduled_payment(&self, id: &str, version: i64) -> ClientResult<ScheduledPayment> {
+        self.json_with(
+            Method::POST,
+            &format!("/v1/scheduled-payments/{}/cancel", form_urlencoded_key(id)),
+            None::<&()>,
+            &[("If-Match", format!("\"{version}\""))],
+        )
+        .await
+    }
+
+    /// The authorization for a plan's instalments on a card or from a bank account.
+    pub async fn plan_authorization(&self, card: bool, locale: Locale) -> ClientResult<AchAuthorization> {
+        let kind = if card { "card_instalments" } else { "instalments" };
+        let path = format!("/v1/ach-authorization?kind={kind}&locale={}", locale.as_str());
+        self.json(Method::GET, &path, None::<&()>, Auth::None, Retry::Idempotent)
+            .await
+    }
+}
+
 /// Keys are letters, digits, `-`, `_`, `.` and `~` (nothing to escape); anything else is escaped.
 fn form_urlencoded_key(key: &str) -> String {
     key.bytes()

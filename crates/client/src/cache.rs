@@ -674,6 +674,15 @@ pub fn bill(
         overdue: is_overdue(&d.bill, business_date),
         payment_in_flight: in_flight.contains(&d.bill.id),
         autopay: autopay_for(&upcoming_charges(conn)?, &d.bill.id),
+        payment_plan: match &d.bill.payment_plan_id {
+            Some(id) => payment_plans(conn)?.iter().find(|p| &p.id == id).map(PlanSummary::of),
+            None => None,
+        },
+        plan_offer: false,
+        scheduled: scheduled_payments(conn)?.into_iter().find(|s| {
+            s.status == carebill_api::types::ScheduledStatus::Scheduled
+                && s.allocations.iter().any(|a| a.bill_id == d.bill.id)
+        }),
         bill: d,
         freshness,
     }))
@@ -777,6 +786,25 @@ pub fn autopay(conn: &Connection) -> ClientResult<Option<Autopay>> {
     data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
 }
 
+/// Every payment plan as last synced, newest first.
+pub fn payment_plans(conn: &Connection) -> ClientResult<Vec<PaymentPlan>> {
+    let mut stmt = conn.prepare_cached("SELECT data FROM payment_plans")?;
+    let mut plans = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<PaymentPlan>(&d?)?))
+        .collect::<ClientResult<Vec<_>>>()?;
+    plans.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    Ok(plans)
+}
+
+/// Every scheduled payment as last synced, soonest first.
+pub fn scheduled_payments(conn: &Connection) -> ClientResult<Vec<ScheduledPayment>> {
+    let mut stmt = conn.prepare_cached("SELECT data FROM scheduled_payments ORDER BY pay_on, id")?;
+    stmt.query_map([], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<ScheduledPayment>(&d?)?))
+        .collect()
+}
+
 pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshness) -> ClientResult<Dashboard> {
     let today = business_date.format("%Y-%m-%d").to_string();
     let (payable, balance, pending, open, overdue, overdue_cents): (i64, i64, i64, u32, u32, i64) = conn.query_row(
@@ -838,8 +866,28 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
         autopay,
         recent_bills: bill_labels(conn, &recent)?,
         recent_payments: recent,
+        payment_plans: payment_plans(conn)?
+            .iter()
+            .filter(|p| p.status.is_open())
+            .map(PlanSummary::of)
+            .collect(),
+        plan_offer: None,
+        scheduled: scheduled_payments(conn)?
+            .into_iter()
+            .filter(|s| s.status == carebill_api::types::ScheduledStatus::Scheduled)
+            .collect(),
         freshness,
     })
+}
+
+/// Open bills on no plan with something to pay now, oldest due first: what a new plan can hold.
+pub fn plan_candidates(conn: &Connection) -> ClientResult<Vec<(String, Money)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, payable_cents FROM bills WHERE payable_cents > 0 AND plan_id IS NULL ORDER BY due_date, id",
+    )?;
+    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_cents(r.get(1)?))))?
+        .map(|r| Ok(r?))
+        .collect()
 }
 
 #[cfg(test)]

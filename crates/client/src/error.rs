@@ -81,6 +81,7 @@ client_codes! {
     // Paying.
     ReviewExpired = "review_expired" => NotFound, "This payment review is no longer available. Start the payment again.";
     NothingToPay = "nothing_to_pay" => Validation, "Choose at least one bill to pay.";
+    ScheduleNeedsSavedMethod = "saved_method_required" => Validation, "A payment for a later date needs a saved card or bank account. Choose one, or save this one.";
     PaymentInFlight = "payment_in_flight" => Conflict, "A payment for this bill is still being confirmed. Wait for it before paying again.";
     PaymentNotReceived = "payment_not_received" => Server, "This payment never reached the billing service, so nothing was charged. You can pay these bills again.";
     NoGuestLookup = "guest_session_ended" => Unauthenticated, "Look up the bill again to continue.";

@@ -8,7 +8,7 @@
 //! ends them. A payment older than the server's key retention
 //! (24 hours) is never re-sent: it is reconciled against the synced payment history by its key.
 
-use carebill_api::types::{AutopayRequest, CreatePaymentRequest};
+use carebill_api::types::{AutopayRequest, CreatePaymentRequest, PaymentPlanRequest, ScheduledPaymentRequest};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -27,11 +27,37 @@ pub const WRITE_RESEND_WINDOW: Duration = Duration::minutes(10);
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
     Payment(CreatePaymentRequest),
-    AddMethod { token: String },
-    RemoveMethod { id: String },
+    AddMethod {
+        token: String,
+    },
+    RemoveMethod {
+        id: String,
+    },
     PutAutopay(AutopayRequest),
     DeleteAutopay,
-    Skip { bill_id: String },
+    Skip {
+        bill_id: String,
+    },
+    /// A new payment plan; the entry's id is its Idempotency-Key.
+    CreatePlan(PaymentPlanRequest),
+    PutPlan {
+        id: String,
+        version: i64,
+        request: PaymentPlanRequest,
+    },
+    /// `pause` (with `until`), `resume` or `cancel`.
+    PlanAction {
+        id: String,
+        version: i64,
+        action: String,
+        until: Option<chrono::NaiveDate>,
+    },
+    /// A payment scheduled for a date; the entry's id is its Idempotency-Key.
+    CreateScheduled(ScheduledPaymentRequest),
+    CancelScheduled {
+        id: String,
+        version: i64,
+    },
 }
 
 impl Request {
@@ -43,6 +69,11 @@ impl Request {
             Request::PutAutopay(_) => "put_autopay",
             Request::DeleteAutopay => "delete_autopay",
             Request::Skip { .. } => "skip",
+            Request::CreatePlan(_) => "create_plan",
+            Request::PutPlan { .. } => "put_plan",
+            Request::PlanAction { .. } => "plan_action",
+            Request::CreateScheduled(_) => "create_scheduled",
+            Request::CancelScheduled { .. } => "cancel_scheduled",
         }
     }
 }

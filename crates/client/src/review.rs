@@ -12,6 +12,7 @@ use std::time::Duration;
 use carebill_api::ErrorCode;
 use carebill_api::types::{
     AchAuthorization, BillDetail, Payment, PaymentMethod, PaymentMethodSummary, PaymentMethodType, ProcessorToken,
+    ScheduledPayment,
 };
 use carebill_billing::{Money, validate};
 use rusqlite::Connection;
@@ -49,6 +50,10 @@ pub struct DraftAllocation {
 pub struct PaymentDraft {
     pub allocations: Vec<DraftAllocation>,
     pub method: DraftMethod,
+    /// "Pay on": a later date (up to the bills' due date) schedules the payment instead; absent
+    /// or today pays now.
+    #[serde(default)]
+    pub pay_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +78,8 @@ pub struct PaymentReview {
     /// The plan's business date when the review was made: the day a card is charged, and the
     /// first day a bank debit may be made. `None` before the service has said its date.
     pub payment_date: Option<NaiveDate>,
+    /// Set when the payment is scheduled for this later date instead of made now.
+    pub pay_on: Option<NaiveDate>,
 }
 
 /// How a submitted payment ended, as far as is known.
@@ -91,6 +98,10 @@ pub enum SubmitOutcome {
     PendingConfirmation {
         intent_id: String,
         bill_ids: Vec<String>,
+    },
+    /// Scheduled for a later date: nothing is charged until then.
+    Scheduled {
+        scheduled: ScheduledPayment,
     },
 }
 
@@ -164,12 +175,43 @@ pub(crate) fn new_review(
 ) -> PaymentReview {
     PaymentReview {
         payment_date,
+        pay_on: None,
         review_id: outbox::new_key().replace("cb-", "rv-"),
         total: lines.iter().map(|l| l.amount).sum(),
         lines,
         method,
         ach_authorization,
     }
+}
+
+/// A "Pay on" date: from today to the earliest due date of the bills paid (a bill already past
+/// due can only be paid today); today itself means now. The server's rule, so the same refusal.
+pub(crate) fn check_pay_on(
+    conn: &Connection,
+    pay_on: Option<NaiveDate>,
+    bill_ids: &[String],
+    today: NaiveDate,
+) -> ClientResult<Option<NaiveDate>> {
+    let Some(day) = pay_on else { return Ok(None) };
+    let mut last: Option<NaiveDate> = None;
+    for id in bill_ids {
+        if let Some(d) = cache::bill_detail(conn, id)? {
+            last = Some(last.map_or(d.bill.due_date, |l| l.min(d.bill.due_date)));
+        }
+    }
+    let last = last.unwrap_or(today).max(today);
+    if day < today || day > last {
+        return Err(ClientError::validation(
+            "invalid_pay_on",
+            format!(
+                "Choose a date from today to {}, the due date of the bills you are paying.",
+                last.format("%b %-d, %Y")
+            ),
+            "/pay_on",
+        )
+        .with_params(&[("max", last.format("%Y-%m-%d").to_string())]));
+    }
+    Ok((day > today).then_some(day))
 }
 
 /// How a saved method is shown on a review and a receipt.

@@ -105,6 +105,12 @@ pub struct BillView {
     pub payment_in_flight: bool,
     /// The charge autopay will make on this bill, when one is planned.
     pub autopay: Option<carebill_api::types::UpcomingCharge>,
+    /// The plan paying this bill, when one does.
+    pub payment_plan: Option<PlanSummary>,
+    /// The bill alone reaches the plan's minimum for a payment plan (and is on none).
+    pub plan_offer: bool,
+    /// A payment scheduled for this bill, not yet made.
+    pub scheduled: Option<carebill_api::types::ScheduledPayment>,
     pub freshness: Freshness,
 }
 
@@ -177,7 +183,94 @@ pub struct Dashboard {
     pub recent_payments: Vec<Payment>,
     /// The bills the recent payments paid.
     pub recent_bills: Vec<BillLabel>,
+    /// Open payment plans, newest first.
+    pub payment_plans: Vec<PlanSummary>,
+    /// Open bills not on a plan that together reach the plan's minimum for a payment plan.
+    pub plan_offer: Option<PlanOffer>,
+    /// Payments scheduled for a later date, soonest first.
+    pub scheduled: Vec<carebill_api::types::ScheduledPayment>,
     pub freshness: Freshness,
+}
+
+/// A payment plan at a glance: "Payment plan: $X on <date>, N of M paid".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanSummary {
+    pub id: String,
+    pub number: String,
+    pub status: carebill_api::types::PaymentPlanStatus,
+    pub next: Option<carebill_api::types::ScheduledInstalment>,
+    pub paid_count: u32,
+    pub total_count: u32,
+    pub behind_amount: Money,
+    pub needs_authorization: bool,
+    pub paused_until: Option<NaiveDate>,
+    /// "Pay now" when behind: the amount behind spread over the plan's bills, oldest first.
+    pub pay_now: Vec<carebill_api::types::Allocation>,
+}
+
+impl PlanSummary {
+    pub fn of(p: &carebill_api::types::PaymentPlan) -> PlanSummary {
+        PlanSummary {
+            id: p.id.clone(),
+            number: p.number.clone(),
+            status: p.status,
+            next: p.schedule.first().cloned(),
+            paid_count: p.paid_count,
+            total_count: p.total_count,
+            behind_amount: p.behind_amount,
+            needs_authorization: p.needs_authorization,
+            paused_until: p.paused_until,
+            pay_now: {
+                let bills: Vec<(String, Money)> = p
+                    .bills
+                    .iter()
+                    .filter(|b| b.on_plan)
+                    .map(|b| (b.bill_id.clone(), b.payable))
+                    .collect();
+                carebill_billing::plans::allocate(p.behind_amount, &bills)
+                    .into_iter()
+                    .map(|(bill_id, amount)| carebill_api::types::Allocation {
+                        bill_id: bill_id.to_string(),
+                        amount,
+                    })
+                    .collect()
+            },
+        }
+    }
+}
+
+/// Bills that can go on a payment plan together, and what they owe now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanOffer {
+    pub bill_ids: Vec<String>,
+    pub balance: Money,
+}
+
+/// A payment plan as the member sets it up: bills, either a monthly amount (as typed) or a
+/// number of months, a day of the month and a saved method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanDraft {
+    pub bill_ids: Vec<String>,
+    pub monthly_amount: Option<String>,
+    pub months: Option<u32>,
+    pub day_of_month: u32,
+    pub payment_method_id: String,
+}
+
+/// What a draft comes to, before anything is sent: every instalment with its date and amount
+/// (they add up to the balance to the cent), and the authorization to accept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanPreview {
+    pub balance: Money,
+    pub monthly_amount: Money,
+    pub schedule: Vec<carebill_api::types::ScheduledInstalment>,
+    pub method: carebill_api::types::PaymentMethodSummary,
+    pub authorization: carebill_api::types::AchAuthorization,
+    pub policy: carebill_api::types::PaymentPlanPolicy,
 }
 
 /// Sync progress, as published on the engine's event channel.
@@ -237,4 +330,14 @@ pub enum Event {
     },
     /// Kiosk: the session ended (idle time-out or its end); everything of it is gone.
     SessionEnded,
+}
+
+/// What the member does to a plan besides new terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PlanAction {
+    Pause { until: NaiveDate },
+    Resume,
+    Cancel,
 }

@@ -432,11 +432,12 @@ CREATE TABLE payment_plans (
     auth_text_version   TEXT NOT NULL,
     auth_accepted_at    INTEGER NOT NULL,
     auth_client         TEXT,
+    idempotency_key     TEXT NOT NULL,
     version             INTEGER NOT NULL DEFAULT 1,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
 );
-CREATE INDEX payment_plans_member ON payment_plans(member_id);
+CREATE UNIQUE INDEX payment_plans_key ON payment_plans(member_id, idempotency_key);
 CREATE INDEX payment_plans_open ON payment_plans(next_date) WHERE status IN ('active', 'paused', 'behind');
 CREATE TABLE plan_bills (
     plan_id  TEXT NOT NULL,
@@ -466,13 +467,14 @@ CREATE TABLE scheduled_payments (
     ach_text_version  TEXT,
     ach_accepted_at   INTEGER,
     client            TEXT,
+    idempotency_key   TEXT NOT NULL,
     payment_id        TEXT,
     cancel_reason     TEXT,
     version           INTEGER NOT NULL DEFAULT 1,
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
-CREATE INDEX scheduled_payments_member ON scheduled_payments(member_id);
+CREATE UNIQUE INDEX scheduled_payments_key ON scheduled_payments(member_id, idempotency_key);
 CREATE INDEX scheduled_payments_due ON scheduled_payments(pay_on) WHERE status = 'scheduled';
 CREATE TABLE scheduled_allocations (
     scheduled_id TEXT NOT NULL,

@@ -326,7 +326,7 @@ pub fn view(conn: &Connection, plan: &StoredPlan, cal: &BusinessCalendar) -> Api
         authorization_version: plan.auth_version.clone(),
         created_at: from_ms(plan.created_at),
         updated_at: from_ms(plan.updated_at),
-        version: plan.version,
+        version: i32::try_from(plan.version).unwrap_or(i32::MAX),
     })
 }
 
@@ -347,13 +347,69 @@ pub fn get(conn: &Connection, member_id: &str, id: &str, cal: &BusinessCalendar)
     view(conn, &plan, cal)
 }
 
-/// What a change must be made against: the version the member saw.
-fn check_version(plan: &StoredPlan, if_match: Option<i64>) -> ApiResult<()> {
-    match if_match {
-        None => Err(ApiError::new(ErrorCode::PreconditionRequired)),
-        Some(v) if v != plan.version => Err(ApiError::new(ErrorCode::ChangedElsewhere)),
-        Some(_) => Ok(()),
+/// What a change is made against (`If-Match`): the version the member saw, or `*` (whatever
+/// it is now, said explicitly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    Missing,
+    Any,
+    Version(i64),
+    /// A value that names no version: it matches none.
+    Unknown,
+}
+
+impl Precondition {
+    /// `"3"`, `W/"3"`, `3` or `*`.
+    pub fn parse(header: Option<&str>) -> Precondition {
+        let Some(raw) = header else {
+            return Precondition::Missing;
+        };
+        let v = raw.trim();
+        if v == "*" {
+            return Precondition::Any;
+        }
+        v.trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
+            .map_or(Precondition::Unknown, Precondition::Version)
     }
+
+    /// Refuses a change made against another version than `current` (412), or made blind (428).
+    pub fn check(self, current: i64) -> ApiResult<()> {
+        match self {
+            Precondition::Missing => Err(ApiError::new(ErrorCode::PreconditionRequired)),
+            Precondition::Any => Ok(()),
+            Precondition::Version(v) if v == current => Ok(()),
+            Precondition::Version(_) | Precondition::Unknown => Err(ApiError::new(ErrorCode::ChangedElsewhere)),
+        }
+    }
+}
+
+fn check_version(plan: &StoredPlan, if_match: Precondition) -> ApiResult<()> {
+    if_match.check(plan.version)
+}
+
+/// The shape of a plan request, checked before anything is read: bills (1 to 50), the
+/// day, the months and the amount's form.
+pub fn check_shape(req: &PaymentPlanRequest) -> ApiResult<()> {
+    if req.bill_ids.is_empty() || req.bill_ids.len() > 50 {
+        return Err(ApiError::validation("/bill_ids", "Choose 1 to 50 bills."));
+    }
+    if let Some((i, _)) = req
+        .bill_ids
+        .iter()
+        .enumerate()
+        .find(|(_, b)| b.is_empty() || b.len() > 64)
+    {
+        return Err(ApiError::new(ErrorCode::BillNotFound).at(&format!("/bill_ids/{i}")));
+    }
+    rules::check_day(req.day_of_month).map_err(|(f, e)| ApiError::invalid(f, e))?;
+    if let Some(n) = req.months
+        && !(1..=120).contains(&n)
+    {
+        return Err(ApiError::new(ErrorCode::PlanTooLong).at("/months"));
+    }
+    Ok(())
 }
 
 fn check_open(plan: &StoredPlan) -> ApiResult<()> {
@@ -558,19 +614,32 @@ fn facts_mail(
 }
 
 /// Sets up a plan: checked against the policy, the bills and the method, with the authorization
-/// stored with its words; the bills join it and the confirmation is mailed.
+/// stored with its words; the bills join it and the confirmation is mailed. Answers whether it was
+/// made now (`false`: the key's plan, made before).
 #[allow(clippy::too_many_arguments)]
 pub fn create(
     tx: &Connection,
     head: &Letterhead,
     member_id: &str,
+    key: &str,
     req: &PaymentPlanRequest,
     today: NaiveDate,
     cal: &BusinessCalendar,
     client: &str,
     now: DateTime<Utc>,
-) -> ApiResult<PaymentPlan> {
+) -> ApiResult<(bool, PaymentPlan)> {
     lock_member(tx, member_id)?;
+    // A request sent again with its key (a lost answer, a double click) gets the plan it made.
+    let made: Option<String> = tx
+        .query_row(
+            "SELECT id FROM payment_plans WHERE member_id = ?1 AND idempotency_key = ?2",
+            params![member_id, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = made {
+        return get(tx, member_id, &id, cal).map(|p| (false, p));
+    }
     let policy = head.plan.payment_plans.to_domain();
     let checked = check_request(tx, member_id, req, None, &policy)?;
     let mut rng = rand::thread_rng();
@@ -578,8 +647,8 @@ pub fn create(
     let first = rules::first_nominal(today, checked.day);
     tx.execute(
         "INSERT INTO payment_plans (id, member_id, number, status, monthly_cents, day_of_month, payment_method_id, first_date,
-            next_date, auth_text, auth_text_version, auth_accepted_at, auth_client, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?10, ?10)",
+            next_date, auth_text, auth_text_version, auth_accepted_at, auth_client, idempotency_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?10)",
         params![
             id,
             member_id,
@@ -592,6 +661,7 @@ pub fn create(
             checked.auth_version,
             ms(now),
             client,
+            key,
         ],
     )?;
     attach_bills(tx, member_id, &id, &checked.bills, now)?;
@@ -611,7 +681,7 @@ pub fn create(
             })
         },
     )?;
-    view(tx, &plan, cal)
+    view(tx, &plan, cal).map(|p| (true, p))
 }
 
 /// New terms for an open plan: more bills, another amount or number of months, another day or
@@ -622,7 +692,7 @@ pub fn update(
     head: &Letterhead,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     req: &PaymentPlanRequest,
     today: NaiveDate,
     cal: &BusinessCalendar,
@@ -693,7 +763,7 @@ pub fn pause(
     head: &Letterhead,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     until: NaiveDate,
     today: NaiveDate,
     cal: &BusinessCalendar,
@@ -717,7 +787,7 @@ pub fn resume(
     tx: &Connection,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     today: NaiveDate,
     cal: &BusinessCalendar,
     now: DateTime<Utc>,
@@ -749,7 +819,7 @@ pub fn cancel(
     head: &Letterhead,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     cal: &BusinessCalendar,
     now: DateTime<Utc>,
 ) -> ApiResult<PaymentPlan> {

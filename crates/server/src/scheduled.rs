@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::random_id;
 use crate::mail::{self, Letterhead, templates};
 use crate::payments::{self, AchAcceptance, Intent, MethodRef, Scheduled};
+use crate::plans::Precondition;
 use crate::sql::{Connection, OptionalExtension, params};
 use crate::state::AppState;
 use crate::store::{claim_members, date_str, from_ms, lock_member, ms, parse_date, touch};
@@ -107,7 +108,7 @@ fn view(conn: &Connection, s: &Stored) -> ApiResult<ScheduledPayment> {
         payment_id: s.payment_id.clone(),
         cancel_reason: s.cancel_reason.clone(),
         created_at: from_ms(s.created_at),
-        version: s.version,
+        version: i32::try_from(s.version).unwrap_or(i32::MAX),
     })
 }
 
@@ -208,22 +209,34 @@ fn touch_it(tx: &Connection, member_id: &str, id: &str, now: DateTime<Utc>) -> A
     touch(tx, member_id, SyncEntity::ScheduledPayment, id, SyncOp::Upsert, now)
 }
 
-/// Schedules a payment.
+/// Schedules a payment, once per key. Answers whether it was made now.
 pub fn create(
     tx: &Connection,
     member_id: &str,
+    key: &str,
     req: &ScheduledPaymentRequest,
     today: NaiveDate,
     client: &str,
     now: DateTime<Utc>,
-) -> ApiResult<ScheduledPayment> {
+) -> ApiResult<(bool, ScheduledPayment)> {
     lock_member(tx, member_id)?;
+    // A request sent again with its key (a lost answer, a double click) gets the one it made.
+    let made: Option<String> = tx
+        .query_row(
+            "SELECT id FROM scheduled_payments WHERE member_id = ?1 AND idempotency_key = ?2",
+            params![member_id, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = made {
+        return get(tx, member_id, &id).map(|s| (false, s));
+    }
     let checked = check(tx, member_id, req, today)?;
     let id = random_id(&mut rand::thread_rng(), "sch");
     tx.execute(
         "INSERT INTO scheduled_payments (id, member_id, status, pay_on, payment_method_id, ach_text, ach_text_version,
-            ach_accepted_at, client, created_at, updated_at)
-         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            ach_accepted_at, client, idempotency_key, created_at, updated_at)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9, ?9)",
         params![
             id,
             member_id,
@@ -234,20 +247,17 @@ pub fn create(
             checked.ach.as_ref().map(|_| ms(now)),
             client,
             ms(now),
+            key,
         ],
     )?;
     write_allocations(tx, &id, &checked.allocations)?;
     touch_it(tx, member_id, &id, now)?;
-    get(tx, member_id, &id)
+    get(tx, member_id, &id).map(|s| (true, s))
 }
 
 /// Whether the member may still change it: scheduled, and before its date.
-fn changeable(s: &Stored, if_match: Option<i64>, today: NaiveDate) -> ApiResult<()> {
-    match if_match {
-        None => return Err(ApiError::new(ErrorCode::PreconditionRequired)),
-        Some(v) if v != s.version => return Err(ApiError::new(ErrorCode::ChangedElsewhere)),
-        Some(_) => {}
-    }
+fn changeable(s: &Stored, if_match: Precondition, today: NaiveDate) -> ApiResult<()> {
+    if_match.check(s.version)?;
     if s.status != ScheduledStatus::Scheduled || today >= s.pay_on {
         return Err(ApiError::new(ErrorCode::TooLateToChange));
     }
@@ -260,7 +270,7 @@ pub fn update(
     tx: &Connection,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     req: &ScheduledPaymentRequest,
     today: NaiveDate,
     client: &str,
@@ -295,7 +305,7 @@ pub fn cancel(
     tx: &Connection,
     member_id: &str,
     id: &str,
-    if_match: Option<i64>,
+    if_match: Precondition,
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> ApiResult<ScheduledPayment> {

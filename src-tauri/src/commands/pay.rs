@@ -1,6 +1,8 @@
-//! Paying, saved methods and autopay. Card and bank details live only for the tokenizing call.
+//! Paying, saved methods, autopay, payment plans and scheduled payments. Card and bank details
+//! live only for the tokenizing call.
 
 use carebill_api::types::*;
+use carebill_client::types::{PlanAction, PlanDraft, PlanPreview};
 use carebill_client::{PaymentDraft, PaymentReview, SubmitOutcome, UnresolvedIntent};
 use tauri::State;
 
@@ -79,4 +81,75 @@ pub async fn turn_off_autopay(state: State<'_, AppState>) -> Result<()> {
 #[specta::specta]
 pub async fn skip_autopay(state: State<'_, AppState>, bill_id: String) -> Result<UpcomingCharge> {
     state.engine.skip_autopay(&bill_id).await
+}
+
+/// The member's payment plans (ended ones too), newest first, from the copy.
+#[tauri::command]
+#[specta::specta]
+pub async fn payment_plans(state: State<'_, AppState>) -> Result<Vec<PaymentPlan>> {
+    state.engine.payment_plans().await
+}
+
+/// Every instalment a draft makes, checked with the service's rules, before anything is sent.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_payment_plan(
+    state: State<'_, AppState>,
+    draft: PlanDraft,
+    plan_id: Option<String>,
+) -> Result<PlanPreview> {
+    state.engine.preview_payment_plan(draft, plan_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_payment_plan(
+    state: State<'_, AppState>,
+    draft: PlanDraft,
+    text_version: String,
+) -> Result<PaymentPlan> {
+    state.engine.create_payment_plan(draft, text_version).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn change_payment_plan(
+    state: State<'_, AppState>,
+    id: String,
+    version: i32,
+    draft: PlanDraft,
+    text_version: String,
+) -> Result<PaymentPlan> {
+    state
+        .engine
+        .change_payment_plan(id, i64::from(version), draft, text_version)
+        .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn payment_plan_action(
+    state: State<'_, AppState>,
+    id: String,
+    version: i32,
+    action: PlanAction,
+) -> Result<PaymentPlan> {
+    state.engine.payment_plan_action(id, i64::from(version), action).await
+}
+
+/// Payments scheduled for a date (made and cancelled ones too), soonest first, from the copy.
+#[tauri::command]
+#[specta::specta]
+pub async fn scheduled_payments(state: State<'_, AppState>) -> Result<Vec<ScheduledPayment>> {
+    state.engine.scheduled_payments().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_scheduled_payment(
+    state: State<'_, AppState>,
+    id: String,
+    version: i32,
+) -> Result<ScheduledPayment> {
+    state.engine.cancel_scheduled_payment(id, i64::from(version)).await
 }

@@ -22,6 +22,7 @@ export type Route =
   | { screen: "pay"; billIds?: string[]; all?: boolean }
   | { screen: "methods" }
   | { screen: "autopay" }
+  | { screen: "plan"; id?: string; billIds?: string[] }
   | { screen: "history" }
   | { screen: "receipt"; payment: Payment }
   | { screen: "welcome" }

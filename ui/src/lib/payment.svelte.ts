@@ -8,9 +8,9 @@ import { errorText, t } from "./i18n/index.svelte";
 import type { Answer } from "./api";
 import { focusHeading } from "./app.svelte";
 import type { FormErrors } from "./form.svelte";
-import type { Payment, PaymentReview, SubmitOutcome } from "./bindings";
+import type { Payment, PaymentReview, ScheduledPayment, SubmitOutcome } from "./bindings";
 
-export type Step = "form" | "review" | "done" | "pending";
+export type Step = "form" | "review" | "done" | "pending" | "scheduled";
 
 export type Pending = Extract<SubmitOutcome, { outcome: "pending_confirmation" }>;
 
@@ -22,6 +22,8 @@ export class PaymentSubmission {
   /** Why the last payment was declined (shown on the form). */
   declined = $state("");
   paid = $state<Payment | null>(null);
+  /** A payment scheduled for a later date instead of made now. */
+  scheduled = $state<ScheduledPayment | null>(null);
   #submitting = false; // not reactive: a second click in the same frame still sees it
   readonly #errors: FormErrors;
 
@@ -71,6 +73,9 @@ export class PaymentSubmission {
         await this.show("done");
       } else if (outcome.outcome === "declined") {
         await this.refused(errorText(outcome.error));
+      } else if (outcome.outcome === "scheduled") {
+        this.scheduled = outcome.scheduled as ScheduledPayment;
+        await this.show("scheduled");
       } else {
         after.pending?.(outcome);
         await this.show("pending");

@@ -40,6 +40,7 @@ mod accounts;
 mod guest;
 mod idle;
 mod pay;
+mod payment_plans;
 mod plan;
 mod read;
 mod session;

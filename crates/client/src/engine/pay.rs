@@ -38,18 +38,30 @@ impl Engine {
     pub async fn prepare_payment(&self, draft: PaymentDraft) -> ClientResult<PaymentReview> {
         let s = self.acting_session().await?;
         let d = draft.clone();
-        let checked = s.cache.run(move |c| review::check_draft(c, &d)).await?;
+        let today = self.freshness(&s).await?.business_date;
+        let (checked, pay_on) = s
+            .cache
+            .run(move |c| {
+                let checked = review::check_draft(c, &d)?;
+                let bills: Vec<String> = checked.allocations.iter().map(|(b, _)| b.clone()).collect();
+                Ok((checked, review::check_pay_on(c, d.pay_on, &bills, today)?))
+            })
+            .await?;
+        if pay_on.is_some() && matches!(draft.method, DraftMethod::New { save: false, .. }) {
+            return Err(ClientError::of(ClientCode::ScheduleNeedsSavedMethod).at("/payment_method_id"));
+        }
         let ach_authorization = if checked.method.kind == PaymentMethodType::BankAccount {
             Some(self.0.api.ach_authorization(false, self.language()).await?)
         } else {
             None
         };
-        let review = review::new_review(
+        let mut review = review::new_review(
             checked.lines,
             checked.method,
             ach_authorization,
             self.0.api.business_date(),
         );
+        review.pay_on = pay_on;
         lock(&self.0.reviews).insert(
             review.review_id.clone(),
             StoredReview {
@@ -86,6 +98,11 @@ impl Engine {
             }
             DraftMethod::New { token, save: false } => (None, Some(token.token.clone())),
         };
+        if let (Some(pay_on), Some(method)) = (review.pay_on, &payment_method_id) {
+            return self
+                .schedule_review(&s, review_id, pay_on, method, &review, &allocations)
+                .await;
+        }
         let request = CreatePaymentRequest {
             payment_method_id,
             token,
@@ -112,6 +129,52 @@ impl Engine {
             })
             .await?;
         self.drive_payment(&s, entry).await
+    }
+
+    /// Schedules a reviewed payment for its date: one outbox entry per review (named after it), so
+    /// submitting the same review twice schedules it once.
+    async fn schedule_review(
+        &self,
+        s: &Session,
+        review_id: &str,
+        pay_on: chrono::NaiveDate,
+        method: &str,
+        review: &PaymentReview,
+        allocations: &[(String, carebill_billing::Money)],
+    ) -> ClientResult<SubmitOutcome> {
+        let request = ScheduledPaymentRequest {
+            pay_on,
+            payment_method_id: method.to_string(),
+            allocations: allocations
+                .iter()
+                .map(|(b, a)| AllocationRequest {
+                    bill_id: b.clone(),
+                    amount: a.to_string(),
+                })
+                .collect(),
+            ach_authorization: review.ach_authorization.as_ref().map(|a| AchAuthorizationAcceptance {
+                text_version: a.text_version.clone(),
+            }),
+        };
+        let (id, now) = (format!("sc-{review_id}"), self.now());
+        let bills: Vec<String> = allocations.iter().map(|(b, _)| b.clone()).collect();
+        let entry = s
+            .cache
+            .run(move |c| match outbox::get(c, &id)? {
+                Some(existing) => Ok(existing),
+                None => cache::durable(c, |c| {
+                    outbox::insert(c, &id, &Request::CreateScheduled(request), &bills, now)
+                }),
+            })
+            .await?;
+        let value = match (&entry.state, &entry.result) {
+            (OutboxState::Done, Some(v)) => v.clone(),
+            _ => self.drive_write(s, entry, true).await?,
+        };
+        self.sync().await.ok();
+        Ok(SubmitOutcome::Scheduled {
+            scheduled: serde_json::from_value(value)?,
+        })
     }
 
     /// Sends a payment entry with its key until the answer is known or patience runs out.

@@ -91,9 +91,12 @@ impl Engine {
     pub async fn dashboard(&self) -> ClientResult<Dashboard> {
         let s = self.session().await?;
         let f = self.freshness(&s).await?;
-        s.cache
+        let mut d = s
+            .cache
             .run(move |c| cache::dashboard(c, f.business_date, f.clone()))
-            .await
+            .await?;
+        d.plan_offer = self.plan_offer().await?;
+        Ok(d)
     }
 
     pub async fn bills(&self, query: BillQuery) -> ClientResult<BillsPage> {
@@ -108,10 +111,13 @@ impl Engine {
         let s = self.session().await?;
         let f = self.freshness(&s).await?;
         let id = id.to_string();
-        s.cache
+        let mut view = s
+            .cache
             .run(move |c| cache::bill(c, &id, f.business_date, f.clone()))
             .await?
-            .ok_or_else(|| ClientError::server(carebill_api::ErrorCode::BillNotFound))
+            .ok_or_else(|| ClientError::server(carebill_api::ErrorCode::BillNotFound))?;
+        view.plan_offer = self.bill_plan_offer(&view.bill.bill).await;
+        Ok(view)
     }
 
     pub async fn payments(&self, query: PaymentQuery) -> ClientResult<PaymentsPage> {

@@ -1,4 +1,4 @@
-//! The member's other changes (payment methods, autopay), with the payments' discipline: each is
+//! The member's other changes (payment methods, autopay, payment plans, scheduled payments), with the payments' discipline: each is
 //! written to the outbox before it is sent, and re-sent only while its answer may still come.
 
 use carebill_api::types::*;
@@ -48,6 +48,33 @@ impl Engine {
                 .skip_autopay(bill_id)
                 .await
                 .and_then(|u| Ok(serde_json::to_value(u)?)),
+            Request::CreatePlan(req) => api
+                .create_payment_plan(&entry.key, req)
+                .await
+                .and_then(|p| Ok(serde_json::to_value(p)?)),
+            Request::PutPlan { id, version, request } => api
+                .put_payment_plan(id, *version, request)
+                .await
+                .and_then(|p| Ok(serde_json::to_value(p)?)),
+            Request::PlanAction {
+                id,
+                version,
+                action,
+                until,
+            } => {
+                let pause = until.map(|until| PausePlanRequest { until });
+                api.payment_plan_action(id, *version, action, pause.as_ref())
+                    .await
+                    .and_then(|p| Ok(serde_json::to_value(p)?))
+            }
+            Request::CreateScheduled(req) => api
+                .create_scheduled_payment(&entry.key, req)
+                .await
+                .and_then(|p| Ok(serde_json::to_value(p)?)),
+            Request::CancelScheduled { id, version } => api
+                .cancel_scheduled_payment(id, *version)
+                .await
+                .and_then(|p| Ok(serde_json::to_value(p)?)),
             Request::Payment(_) => return Err(ClientError::internal("payments go through drive_payment")),
         };
         let (id, now) = (entry.id.clone(), self.now());

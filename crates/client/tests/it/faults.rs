@@ -71,6 +71,7 @@ async fn a_thousand_payments_through_random_faults_and_restarts_happen_exactly_o
             let method = method.clone();
             batch.push(tokio::spawn(async move {
                 let draft = PaymentDraft {
+                    pay_on: None,
                     allocations: vec![DraftAllocation {
                         bill_id: bill.clone(),
                         amount: "0.01".into(),

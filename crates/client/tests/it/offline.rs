@@ -71,6 +71,7 @@ async fn with_the_server_stopped_cached_bills_open_with_the_password_read_only()
 
     // Payments and changes are refused and change nothing.
     let draft = PaymentDraft {
+        pay_on: None,
         allocations: vec![DraftAllocation {
             bill_id: cached.bills[0].bill.id.clone(),
             amount: "1.00".into(),

@@ -39,6 +39,7 @@ pub async fn card(e: &Engine) -> String {
 
 fn draft(bill: &str, amount: &str, method: &str) -> PaymentDraft {
     PaymentDraft {
+        pay_on: None,
         allocations: vec![DraftAllocation {
             bill_id: bill.into(),
             amount: amount.into(),
@@ -145,6 +146,7 @@ async fn a_declined_card_and_a_bank_payment_with_its_authorization() {
     assert_eq!(token.last4, "0002");
     let review = e
         .prepare_payment(PaymentDraft {
+            pay_on: None,
             allocations: vec![DraftAllocation {
                 bill_id: bill.clone(),
                 amount: "5.00".into(),

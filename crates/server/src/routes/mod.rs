@@ -66,24 +66,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/autopay/upcoming", get(autopay::autopay_upcoming))
         .route("/v1/autopay/skip", post(autopay::autopay_skip))
         .route("/v1/payment-plans", get(plans::list_plans).post(plans::create_plan))
-        .route(
-            "/v1/payment-plans/{id}",
-            get(plans::get_plan).put(plans::put_plan).delete(plans::cancel_plan),
-        )
-        .route(
-            "/v1/payment-plans/{id}/pause",
-            post(plans::pause_plan).delete(plans::resume_plan),
-        )
+        .route("/v1/payment-plans/{id}", get(plans::get_plan).put(plans::put_plan))
+        .route("/v1/payment-plans/{id}/pause", post(plans::pause_plan))
+        .route("/v1/payment-plans/{id}/resume", post(plans::resume_plan))
+        .route("/v1/payment-plans/{id}/cancel", post(plans::cancel_plan))
         .route(
             "/v1/scheduled-payments",
             get(plans::list_scheduled).post(plans::create_scheduled),
         )
         .route(
             "/v1/scheduled-payments/{id}",
-            get(plans::get_scheduled)
-                .put(plans::put_scheduled)
-                .delete(plans::cancel_scheduled),
+            get(plans::get_scheduled).put(plans::put_scheduled),
         )
+        .route("/v1/scheduled-payments/{id}/cancel", post(plans::cancel_scheduled))
         .route("/v1/guest/lookup", post(guest::lookup))
         .route("/v1/guest/bill", get(guest::bill))
         .route("/v1/guest/payments", post(guest::pay))

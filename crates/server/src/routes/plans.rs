@@ -6,22 +6,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carebill_api::types::*;
 
+use super::intake::check_allocations;
+use super::intake::idempotency_key;
 use crate::auth::Authed;
 use crate::error::ApiResult;
 use crate::extract::{ClientAddr, JsonBody};
+use crate::plans::Precondition;
 use crate::state::AppState;
 use crate::{plans, scheduled};
 
-/// The version a change is made against, from `If-Match` (`"3"`, `W/"3"` or `3`). `None` when
-/// absent (refused as `precondition_required`); a value that is no version never matches.
-fn if_match(headers: &HeaderMap) -> Option<i64> {
-    let raw = headers.get(header::IF_MATCH)?.to_str().unwrap_or("");
-    let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-    Some(v.parse().unwrap_or(-1))
+/// The version a change is made against, from `If-Match`.
+fn if_match(headers: &HeaderMap) -> Precondition {
+    Precondition::parse(headers.get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("")))
 }
 
 /// A plan or scheduled payment with its version as the `ETag`.
-fn tagged<T: serde::Serialize>(status: StatusCode, version: i64, body: T) -> Response {
+fn tagged<T: serde::Serialize>(status: StatusCode, version: i32, body: T) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""));
     (status, [(header::ETAG, etag)], Json(body)).into_response()
 }
@@ -58,8 +58,11 @@ pub async fn create_plan(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     who: Authed,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<PaymentPlanRequest>,
 ) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    plans::check_shape(&req)?;
     let (today, cal, now, head) = (
         state.business.today(),
         *state.business.calendar(),
@@ -67,10 +70,13 @@ pub async fn create_plan(
         state.letterhead(),
     );
     let member_id = who.member_id.clone();
-    let plan = state
+    let (made, plan) = state
         .db
-        .transaction(move |tx| plans::create(tx, &head, &member_id, &req, today, &cal, &client, now))
+        .transaction(move |tx| plans::create(tx, &head, &member_id, &key, &req, today, &cal, &client, now))
         .await?;
+    if !made {
+        return Ok(plan_response(StatusCode::OK, plan));
+    }
     state.mail_queued();
     state.audit(
         Some(who.account_id),
@@ -89,6 +95,7 @@ pub async fn put_plan(
     headers: HeaderMap,
     JsonBody(req): JsonBody<PaymentPlanRequest>,
 ) -> ApiResult<Response> {
+    plans::check_shape(&req)?;
     let (today, cal, now, head) = (
         state.business.today(),
         *state.business.calendar(),
@@ -185,14 +192,20 @@ pub async fn create_scheduled(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     who: Authed,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<ScheduledPaymentRequest>,
 ) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    check_allocations(&req.allocations)?;
     let (today, now) = (state.business.today(), state.now());
-    let s = state
+    let (made, s) = state
         .db
-        .transaction(move |tx| scheduled::create(tx, &who.member_id, &req, today, &client, now))
+        .transaction(move |tx| scheduled::create(tx, &who.member_id, &key, &req, today, &client, now))
         .await?;
-    Ok(scheduled_response(StatusCode::CREATED, s))
+    Ok(scheduled_response(
+        if made { StatusCode::CREATED } else { StatusCode::OK },
+        s,
+    ))
 }
 
 pub async fn put_scheduled(
@@ -203,6 +216,7 @@ pub async fn put_scheduled(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ScheduledPaymentRequest>,
 ) -> ApiResult<Response> {
+    check_allocations(&req.allocations)?;
     let (today, now, version) = (state.business.today(), state.now(), if_match(&headers));
     let s = state
         .db

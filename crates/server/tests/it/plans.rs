@@ -87,8 +87,39 @@ async fn plan_action(
     s.send(req).await
 }
 
+/// POST with an Idempotency-Key of its own.
+pub(crate) async fn post_keyed(s: &TestServer, token: &str, path: &str, body: Value) -> Resp {
+    let key = format!(
+        "k-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    s.send(
+        s.http
+            .post(format!("{}{path}", s.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body),
+    )
+    .await
+}
+
+async fn plan_action_raw(s: &TestServer, token: &str, path: &str, if_match: &str, body: Option<Value>) -> Resp {
+    let mut req = s
+        .http
+        .post(format!("{}{path}", s.base))
+        .bearer_auth(token)
+        .header("If-Match", if_match);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    s.send(req).await
+}
+
 async fn create(s: &TestServer, token: &str, body: Value) -> Value {
-    let r = s.post_auth("/v1/payment-plans", token, body).await;
+    let r = post_keyed(s, token, "/v1/payment-plans", body).await;
     r.expect(201);
     r.body.clone()
 }
@@ -256,18 +287,18 @@ async fn terms_outside_the_policy_and_bills_that_cannot_go_on_a_plan_are_refused
         ),
     ];
     for (body, status, code, field) in cases {
-        let r = s.post_auth("/v1/payment-plans", &token, body.clone()).await;
+        let r = post_keyed(&s, &token, "/v1/payment-plans", body.clone()).await;
         r.expect_error(status, code);
         assert_eq!(r.field(), field, "{body}");
     }
     if let Some(small) = small {
-        let r = s
-            .post_auth(
-                "/v1/payment-plans",
-                &token,
-                plan_request(&[&small], &card, json!({"months": 2}), 15),
-            )
-            .await;
+        let r = post_keyed(
+            &s,
+            &token,
+            "/v1/payment-plans",
+            plan_request(&[&small], &card, json!({"months": 2}), 15),
+        )
+        .await;
         r.expect_error(422, "plan_below_minimum");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("$100.00"));
     }
@@ -283,11 +314,31 @@ async fn terms_outside_the_policy_and_bills_that_cannot_go_on_a_plan_are_refused
     );
     assert_eq!(s.count("SELECT COUNT(*) FROM notices").await, 0);
 
+    // Without a key nothing is made; the same key sent again answers the plan it made.
+    let body = plan_request(&[&bill], &card, json!({"months": 6}), 15);
+    s.post_auth("/v1/payment-plans", &token, body.clone())
+        .await
+        .expect_error(400, "idempotency_key_missing");
+    let send = || {
+        s.send(
+            s.http
+                .post(format!("{}/v1/payment-plans", s.base))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", "plan-once")
+                .json(&body),
+        )
+    };
+    let first = send().await;
+    first.expect(201);
+    let again = send().await;
+    again.expect(200);
+    assert_eq!(again.body["id"], first.body["id"], "a double click makes one plan");
+    assert_eq!(mails(&s, "Carebill: your payment plan is set up").await, 1);
     // A bill on a plan cannot go on another, and the plan's method cannot be removed.
-    create(&s, &token, plan_request(&[&bill], &card, json!({"months": 6}), 15)).await;
-    s.post_auth(
-        "/v1/payment-plans",
+    post_keyed(
+        &s,
         &token,
+        "/v1/payment-plans",
         plan_request(&[&bill], &card, json!({"months": 3}), 15),
     )
     .await
@@ -310,9 +361,10 @@ async fn terms_outside_the_policy_and_bills_that_cannot_go_on_a_plan_are_refused
     )
     .await
     .expect(201);
-    s.post_auth(
-        "/v1/payment-plans",
+    post_keyed(
+        &s,
         &token,
+        "/v1/payment-plans",
         plan_request(&[id], &card, json!({"months": 3}), 15),
     )
     .await
@@ -325,6 +377,7 @@ async fn terms_outside_the_policy_and_bills_that_cannot_go_on_a_plan_are_refused
 async fn a_declined_instalment_puts_the_plan_behind_and_a_payment_by_hand_catches_it_up() {
     let s = TestServer::start().await;
     let token = s.demo_token().await;
+    let good = s.card_method(&token).await;
     let declining = s
         .post_auth(
             "/v1/payment-methods",
@@ -333,7 +386,6 @@ async fn a_declined_instalment_puts_the_plan_behind_and_a_payment_by_hand_catche
         )
         .await;
     let declining = declining.body["id"].as_str().unwrap().to_string();
-    let good = s.card_method(&token).await;
     let (bill, _) = big_bill(&s, &token).await;
     let plan = create(&s, &token, plan_request(&[&bill], &declining, json!({"months": 6}), 1)).await;
     let id = plan["id"].as_str().unwrap().to_string();
@@ -533,6 +585,12 @@ async fn a_pause_holds_the_instalments_and_a_cancel_stops_them_for_good() {
     .await;
     paused.expect(200);
     assert_eq!(paused.body["status"], "paused");
+    // `*` says "whatever it is now": resuming and pausing again works without the version.
+    let resumed_now = plan_action_raw(&s, &token, &format!("/v1/payment-plans/{id}/resume"), "*", None).await;
+    resumed_now.expect(200);
+    assert_eq!(resumed_now.body["status"], "active");
+    let paused = plan_action_raw(&s, &token, &path, "*", Some(json!({"until": "2026-12-20"}))).await;
+    paused.expect(200);
     assert_eq!(
         paused.body["schedule"][0]["charge_date"],
         "2027-01-01".replace("01-01", "01-04"),
@@ -548,8 +606,8 @@ async fn a_pause_holds_the_instalments_and_a_cancel_stops_them_for_good() {
     let cancelled = plan_action(
         &s,
         &token,
-        reqwest::Method::DELETE,
-        &format!("/v1/payment-plans/{id}"),
+        reqwest::Method::POST,
+        &format!("/v1/payment-plans/{id}/cancel"),
         &resumed["version"],
         None,
     )
@@ -565,8 +623,8 @@ async fn a_pause_holds_the_instalments_and_a_cancel_stops_them_for_good() {
     plan_action(
         &s,
         &token,
-        reqwest::Method::DELETE,
-        &format!("/v1/payment-plans/{id}"),
+        reqwest::Method::POST,
+        &format!("/v1/payment-plans/{id}/cancel"),
         &cancelled.body["version"],
         None,
     )
@@ -715,7 +773,7 @@ async fn bills_on_a_plan_are_left_alone_by_autopay() {
 }
 
 async fn schedule_payment(s: &TestServer, token: &str, body: Value) -> Resp {
-    s.post_auth("/v1/scheduled-payments", token, body).await
+    post_keyed(s, token, "/v1/scheduled-payments", body).await
 }
 
 #[tokio::test]
@@ -788,7 +846,7 @@ async fn a_scheduled_payment_is_reminded_the_day_before_and_made_once_on_its_dat
     assert_eq!(after["status"], "made");
     s.send(
         s.http
-            .delete(format!("{}{path}", s.base))
+            .post(format!("{}{path}/cancel", s.base))
             .bearer_auth(&token)
             .header("If-Match", format!("\"{}\"", after["version"])),
     )

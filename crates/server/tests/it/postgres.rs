@@ -497,13 +497,13 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
         .into_iter()
         .max_by_key(|b| crate::plans::money_cents(&b["payable"]))
         .unwrap();
-    let plan = s
-        .post_auth(
-            "/v1/payment-plans",
-            &token,
-            crate::plans::plan_request(&[big["id"].as_str().unwrap()], &card, json!({"months": 2}), 15),
-        )
-        .await;
+    let plan = crate::plans::post_keyed(
+        &s,
+        &token,
+        "/v1/payment-plans",
+        crate::plans::plan_request(&[big["id"].as_str().unwrap()], &card, json!({"months": 2}), 15),
+    )
+    .await;
     plan.expect(201);
     assert_eq!(
         s.bill(&token, big["id"].as_str().unwrap()).await["payment_plan_id"],
@@ -748,25 +748,25 @@ async fn two_servers_notice_and_charge_each_instalment_and_scheduled_payment_onc
     let mut bills = a.payable_bills(&token).await;
     bills.sort_by_key(|b| std::cmp::Reverse(crate::plans::money_cents(&b["payable"])));
     let big = bills[0]["id"].as_str().unwrap().to_string();
-    let plan = a
-        .post_auth(
-            "/v1/payment-plans",
-            &token,
-            crate::plans::plan_request(&[&big], &card, json!({"months": 3}), 10),
-        )
-        .await;
+    let plan = crate::plans::post_keyed(
+        &a,
+        &token,
+        "/v1/payment-plans",
+        crate::plans::plan_request(&[&big], &card, json!({"months": 3}), 10),
+    )
+    .await;
     plan.expect(201);
     let mut scheduled = Vec::new();
     for _ in 0..3 {
         let bill = issue_bill(&b).await;
-        let r = b
-            .post_auth(
-                "/v1/scheduled-payments",
-                &token,
-                json!({"pay_on": "2026-12-10", "payment_method_id": card,
+        let r = crate::plans::post_keyed(
+            &b,
+            &token,
+            "/v1/scheduled-payments",
+            json!({"pay_on": "2026-12-10", "payment_method_id": card,
                        "allocations": one_bill(bill["id"].as_str().unwrap(), "1.00")}),
-            )
-            .await;
+        )
+        .await;
         r.expect(201);
         scheduled.push(r.body["id"].as_str().unwrap().to_string());
     }
