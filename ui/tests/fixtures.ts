@@ -47,7 +47,7 @@ export const PAYMENT_PLAN = {
     { nominal_date: "2027-04-15", charge_date: "2027-04-15", amount: "105.43" },
     { nominal_date: "2027-05-15", charge_date: "2027-05-17", amount: "105.41" },
   ],
-  paid_count: 1, total_count: 6, behind_amount: "105.43", misses: 1, paused_until: null, needs_authorization: false,
+  paid_count: 1, total_count: 6, behind_amount: "105.43", pay_now: [{ bill_id: "b1", amount: "105.43" }], misses: 1, paused_until: null, needs_authorization: false,
   authorization_version: "2026-12-card-instalments", created_at: "2026-11-01T10:00:00Z", updated_at: "2026-12-15T10:00:00Z", version: 4,
 };
 

@@ -1151,6 +1151,8 @@ pub struct PaymentPlan {
     pub total_count: u32,
     /// Missed instalments not yet made up: pay this now (any payment on the plan's bills counts).
     pub behind_amount: Money,
+    /// "Pay now": `behind_amount` spread over the plan's bills, oldest due date first.
+    pub pay_now: Vec<Allocation>,
     pub misses: u32,
     #[schema(value_type = Option<String>, format = Date)]
     pub paused_until: Option<NaiveDate>,

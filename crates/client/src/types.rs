@@ -221,21 +221,7 @@ impl PlanSummary {
             behind_amount: p.behind_amount,
             needs_authorization: p.needs_authorization,
             paused_until: p.paused_until,
-            pay_now: {
-                let bills: Vec<(String, Money)> = p
-                    .bills
-                    .iter()
-                    .filter(|b| b.on_plan)
-                    .map(|b| (b.bill_id.clone(), b.payable))
-                    .collect();
-                carebill_billing::plans::allocate(p.behind_amount, &bills)
-                    .into_iter()
-                    .map(|(bill_id, amount)| carebill_api::types::Allocation {
-                        bill_id: bill_id.to_string(),
-                        amount,
-                    })
-                    .collect()
-            },
+            pay_now: p.pay_now.clone(),
         }
     }
 }

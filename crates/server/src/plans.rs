@@ -319,6 +319,13 @@ pub fn view(conn: &Connection, plan: &StoredPlan, cal: &BusinessCalendar) -> Api
         total_count: paid_count + schedule.len() as u32,
         instalments,
         schedule,
+        pay_now: rules::allocate(behind, &payable_bills(&bills))
+            .into_iter()
+            .map(|(bill_id, amount)| Allocation {
+                bill_id: bill_id.to_string(),
+                amount,
+            })
+            .collect(),
         behind_amount: behind,
         misses: if behind.is_positive() { plan.misses } else { 0 },
         paused_until: plan.paused_until.filter(|_| plan.status == PaymentPlanStatus::Paused),

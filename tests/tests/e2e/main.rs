@@ -3,6 +3,7 @@
 
 mod kiosk;
 mod pay;
+mod plans;
 mod spanish;
 mod text_size;
 mod update;

@@ -19,7 +19,7 @@ export type Route =
   | { screen: "bill"; id: string }
   | { screen: "account" }
   | { screen: "help" }
-  | { screen: "pay"; billIds?: string[]; all?: boolean }
+  | { screen: "pay"; billIds?: string[]; all?: boolean; amounts?: Record<string, string> }
   | { screen: "methods" }
   | { screen: "autopay" }
   | { screen: "plan"; id?: string; billIds?: string[] }

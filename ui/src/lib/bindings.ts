@@ -1083,6 +1083,8 @@ export type PaymentPlan_Deserialize = {
 	total_count: number,
 	/**  Missed instalments not yet made up: pay this now (any payment on the plan's bills counts). */
 	behind_amount: string,
+	/**  "Pay now": `behind_amount` spread over the plan's bills, oldest due date first. */
+	pay_now: Allocation[],
 	misses: number,
 	paused_until?: string | null,
 	/**
@@ -1122,6 +1124,8 @@ export type PaymentPlan_Serialize = {
 	total_count: number,
 	/**  Missed instalments not yet made up: pay this now (any payment on the plan's bills counts). */
 	behind_amount: string,
+	/**  "Pay now": `behind_amount` spread over the plan's bills, oldest due date first. */
+	pay_now: Allocation[],
 	misses: number,
 	paused_until: string | null,
 	/**
