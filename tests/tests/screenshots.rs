@@ -62,6 +62,27 @@ async fn take_the_readme_screenshots() {
     app.screen("Receipt").await;
     app.screenshot(&out.join("receipt.png")).await;
 
+    // A payment plan for the open bills: the schedule before it is set up, then the plan.
+    app.click("Dashboard").await;
+    app.screen("Hello, Jordan").await;
+    app.click("Can't pay all at once? Set up a payment plan").await;
+    app.screen("Payment plan").await;
+    app.fill("plan-months", "6").await;
+    app.fill("plan-day", "15").await;
+    app.click_xpath("//label[starts-with(normalize-space(), 'Visa •••• 4242')]")
+        .await;
+    app.click("See the schedule").await;
+    app.sees("Payment plan authorization").await;
+    app.screenshot(&out.join("payment-plan-preview.png")).await;
+    app.check("plan-accept").await;
+    app.click("Set up payment plan").await;
+    app.sees("Your payment plan is set up").await;
+    app.screenshot(&out.join("payment-plan.png")).await;
+    app.click("Dashboard").await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Payment plan:").await;
+    app.screenshot(&out.join("dashboard-with-plan.png")).await;
+
     // The largest text size, as a member who needs it sees the dashboard and a bill.
     app.click("Account").await;
     app.screen("Account and settings").await;

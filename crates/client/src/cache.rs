@@ -818,7 +818,8 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
     let next_due = conn
         .query_row(
             "SELECT id, due_date, payable_cents, provider FROM bills
-             WHERE balance_cents > 0 AND payable_cents > 0 AND due_date >= ?1 ORDER BY due_date, id LIMIT 1",
+             WHERE balance_cents > 0 AND payable_cents > 0 AND due_date >= ?1 AND plan_id IS NULL
+             ORDER BY due_date, id LIMIT 1",
             [&today],
             |r| {
                 Ok((
