@@ -336,8 +336,8 @@ fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     Ok(rows)
 }
 
-/// `cargo xtask bench payments [--postgres [--replicas N]]`: payment throughput and latency, and
-/// one autopay run over 10,000 due bills.
+/// `cargo xtask bench payments [--postgres [--replicas N]]`: payment throughput and latency, one
+/// autopay run over 10,000 due bills and one pass over 10,000 payment plans with an instalment due.
 pub fn payments(args: &[String]) -> Result {
     step("Building the server and the load generators in release mode");
     sh(cargo().args([
@@ -424,6 +424,23 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     rows.push((
         "One autopay run over 10,000 due bills".into(),
         String::from_utf8_lossy(&autopay.stdout)
+            .lines()
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    step(&format!(
+        "{}: one scheduler pass over 10,000 payment plans with an instalment due",
+        engine.name
+    ));
+    let mut plans = Command::new(root().join("target/release/examples/plans_timing"));
+    plans.arg("10000");
+    if let Some(c) = engine.cluster {
+        plans.env("CAREBILL_DATABASE_URL", c.create_database("bench_plans")?);
+    }
+    let plans = plans.output().map_err(|e| e.to_string())?;
+    rows.push((
+        "One pass over 10,000 payment plans with an instalment due".into(),
+        String::from_utf8_lossy(&plans.stdout)
             .lines()
             .collect::<Vec<_>>()
             .join(", "),

@@ -77,3 +77,4 @@ CREATE TABLE notices (
     PRIMARY KEY (entity, event)
 );
 ALTER TABLE bills ADD COLUMN payment_plan_id TEXT;
+CREATE INDEX bills_plan ON bills(payment_plan_id) WHERE payment_plan_id IS NOT NULL;

@@ -388,7 +388,26 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
         }
     }
 
-    let staging: FileConfig = toml::from_str(&format!("[processor]\nkind = \"sandbox\"\n{plan}")).unwrap();
+    // The payment-plan policy: checked when the file is read, served with the plan's facts.
+    for (broken, why) in [
+        ("[payment_plans]\nmax_months = 0", "max_months"),
+        (
+            "[payment_plans]\nmin_balance = \"10.00\"\nmin_monthly = \"25.00\"",
+            "min_balance",
+        ),
+        ("[payment_plans]\nnotice_days = 30", "notice_days"),
+        ("[payment_plans]\nmax_pause_days = 365", "max_pause_days"),
+    ] {
+        let file: FileConfig = toml::from_str(&format!("[processor]\nkind = \"sandbox\"\n{plan}{broken}")).unwrap();
+        match resolve(file) {
+            Err(ConfigError::BadPaymentPlans(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+    let staging: FileConfig = toml::from_str(&format!(
+        "[processor]\nkind = \"sandbox\"\n{plan}[payment_plans]\nmin_balance = \"250.00\"\nmax_months = 12\n"
+    ))
+    .unwrap();
     let config = resolve(staging).unwrap();
     let server = carebill_server::start(config, std::sync::Arc::new(carebill_server::SystemClock))
         .await
@@ -412,6 +431,15 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
         "the plan's own facts, the TTY defaulting to the relay"
     );
     assert_eq!(served.language_assistance[0].lang, "es");
+    assert_eq!(
+        (
+            served.payment_plans.min_balance.to_string(),
+            served.payment_plans.max_months,
+            served.payment_plans.min_monthly.to_string()
+        ),
+        ("250.00".to_string(), 12, "25.00".to_string()),
+        "the policy as configured, the rest its defaults"
+    );
     let health: serde_json::Value = http
         .get(format!("http://{}/healthz", server.addr))
         .send()
