@@ -5,6 +5,7 @@ mod harness;
 mod kiosk;
 mod offline;
 mod payments;
+mod plans;
 mod security;
 mod sessions;
 mod sync;
