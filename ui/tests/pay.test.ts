@@ -172,6 +172,30 @@ describe("Pay", () => {
     expect(screen.getByRole("heading", { level: 1, name: "Pay bills" })).toBeTruthy();
   });
 
+  it("shows what is left of a payment plan before a payment on its bills, and schedules a payment for a later date", async () => {
+    signedIn();
+    app.route = { screen: "pay", billIds: ["b1"], amounts: { b1: "100.00" } };
+    bills([BILL]);
+    respond("payment_methods", () => [VISA]);
+    respond("validate_amount", () => "100.00");
+    respond("prepare_payment", () => ({ review_id: "r3", total: "100.00", method: { type: "card", brand: "visa", last4: "4242" }, ach_authorization: null, payment_date: "2026-12-01",
+      pay_on: "2026-12-08", lines: [{ bill_id: "b1", provider: "Riverside Clinic", statement_number: "S-100", amount: "100.00" }],
+      plans_after: [{ number: "PP-7K2M-9QXP", monthly_amount: "50.00", payments_left: 2, last_date: "2027-02-15", last_amount: "20.00" }] }));
+    respond("submit_payment", () => ({ outcome: "scheduled", scheduled: { id: "sch1", status: "scheduled", pay_on: "2026-12-08", change_until: "2026-12-07", amount: "100.00",
+      allocations: [{ bill_id: "b1", amount: "100.00" }], payment_method_id: VISA.id, payment_method: { type: "card", brand: "visa", last4: "4242" }, payment_id: null, cancel_reason: null, created_at: "2026-12-01T10:00:00Z", version: 1 } }));
+    render(Pay);
+    // "Pay now" on a plan that is behind arrives with the amount filled in.
+    expect(((await screen.findByLabelText("Amount to pay, in dollars")) as HTMLInputElement).value).toBe("100.00");
+    await fireEvent.click(screen.getByLabelText("On a later date"));
+    await fireEvent.input(screen.getByLabelText("Pay on"), { target: { value: "2026-12-08" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Continue to review" }));
+    expect(await screen.findByText("After this payment, payment plan PP-7K2M-9QXP has 2 payments left, $50.00 a month, the last on Feb 15, 2027.")).toBeTruthy();
+    expect(callsTo("prepare_payment")[0]).toMatchObject({ draft: { pay_on: "2026-12-08", allocations: [{ bill_id: "b1", amount: "100.00" }] } });
+    await fireEvent.click(screen.getByRole("button", { name: "Schedule $100.00 for Dec 8, 2026" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Payment scheduled" })).toBeTruthy();
+    expect(screen.getByText(/on Dec 8, 2026, and remind you the day before/)).toBeTruthy();
+  });
+
   it("starts on a saved card even when a bank account was saved first", async () => {
     signedIn();
     app.route = { screen: "pay", billIds: ["b1"] };

@@ -25,5 +25,5 @@ pub mod validate;
 pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
 pub use engine::{Engine, UnresolvedIntent};
 pub use error::{ClientCode, ClientError, ClientResult, ErrorKind};
-pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, SubmitOutcome};
+pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, PlanAfterPayment, SubmitOutcome};
 pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};

@@ -80,6 +80,67 @@ pub struct PaymentReview {
     pub payment_date: Option<NaiveDate>,
     /// Set when the payment is scheduled for this later date instead of made now.
     pub pay_on: Option<NaiveDate>,
+    /// The payment plans this payment pays into, as they will stand after it (same monthly
+    /// amount, fewer payments): shown before the member confirms.
+    pub plans_after: Vec<PlanAfterPayment>,
+}
+
+/// A payment plan after a payment on its bills: what is left of its schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PlanAfterPayment {
+    pub number: String,
+    pub monthly_amount: Money,
+    /// Payments left after this one (0: the plan is paid off).
+    pub payments_left: u32,
+    /// The last payment's date, when any is left.
+    pub last_date: Option<NaiveDate>,
+    pub last_amount: Option<Money>,
+}
+
+/// What the plans paying these bills have left after `allocations` are paid: the plan's payable
+/// bills less what this payment puts on them, scheduled from the plan's next date with the same
+/// monthly amount (the billing crate's rule, as the server works it out).
+pub(crate) fn plans_after(conn: &Connection, allocations: &[(String, Money)]) -> ClientResult<Vec<PlanAfterPayment>> {
+    let mut out = Vec::new();
+    for plan in cache::payment_plans(conn)? {
+        if !plan.status.is_open()
+            || !plan
+                .bills
+                .iter()
+                .any(|b| b.on_plan && allocations.iter().any(|(a, _)| *a == b.bill_id))
+        {
+            continue;
+        }
+        let Some(next) = plan.schedule.first() else { continue };
+        let left: Money = plan
+            .bills
+            .iter()
+            .filter(|b| b.on_plan)
+            .map(|b| {
+                let paying: Money = allocations
+                    .iter()
+                    .filter(|(a, _)| *a == b.bill_id)
+                    .map(|(_, m)| *m)
+                    .sum();
+                b.payable.saturating_sub(paying)
+            })
+            .sum();
+        let schedule = carebill_billing::plans::schedule(
+            left,
+            plan.monthly_amount,
+            next.nominal_date,
+            &carebill_billing::BusinessCalendar::default(),
+        );
+        out.push(PlanAfterPayment {
+            number: plan.number.clone(),
+            monthly_amount: plan.monthly_amount,
+            payments_left: schedule.len() as u32,
+            last_date: schedule.last().map(|i| i.charge_date),
+            last_amount: schedule.last().map(|i| i.amount),
+        });
+    }
+    Ok(out)
 }
 
 /// How a submitted payment ended, as far as is known.
@@ -176,6 +237,7 @@ pub(crate) fn new_review(
     PaymentReview {
         payment_date,
         pay_on: None,
+        plans_after: Vec::new(),
         review_id: outbox::new_key().replace("cb-", "rv-"),
         total: lines.iter().map(|l| l.amount).sum(),
         lines,

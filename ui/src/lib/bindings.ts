@@ -1175,6 +1175,11 @@ export type PaymentReview_Deserialize = {
 	payment_date?: string | null,
 	/**  Set when the payment is scheduled for this later date instead of made now. */
 	pay_on?: string | null,
+	/**
+	 *  The payment plans this payment pays into, as they will stand after it (same monthly
+	 *  amount, fewer payments): shown before the member confirms.
+	 */
+	plans_after: PlanAfterPayment_Deserialize[],
 };
 
 /**  What the member checks before paying. */
@@ -1192,6 +1197,11 @@ export type PaymentReview_Serialize = {
 	payment_date: string | null,
 	/**  Set when the payment is scheduled for this later date instead of made now. */
 	pay_on: string | null,
+	/**
+	 *  The payment plans this payment pays into, as they will stand after it (same monthly
+	 *  amount, fewer payments): shown before the member confirms.
+	 */
+	plans_after: PlanAfterPayment_Serialize[],
 };
 
 export type PaymentSource = "member" | "autopay" | "guest" | 
@@ -1275,6 +1285,31 @@ export type PaymentsPage_Serialize = {
 
 /**  What the member does to a plan besides new terms. */
 export type PlanAction = { action: "pause"; until: string } | { action: "resume" } | { action: "cancel" };
+
+/**  A payment plan after a payment on its bills: what is left of its schedule. */
+export type PlanAfterPayment = PlanAfterPayment_Serialize | PlanAfterPayment_Deserialize;
+
+/**  A payment plan after a payment on its bills: what is left of its schedule. */
+export type PlanAfterPayment_Deserialize = {
+	number: string,
+	monthly_amount: string,
+	/**  Payments left after this one (0: the plan is paid off). */
+	payments_left: number,
+	/**  The last payment's date, when any is left. */
+	last_date?: string | null,
+	last_amount?: string | null,
+};
+
+/**  A payment plan after a payment on its bills: what is left of its schedule. */
+export type PlanAfterPayment_Serialize = {
+	number: string,
+	monthly_amount: string,
+	/**  Payments left after this one (0: the plan is paid off). */
+	payments_left: number,
+	/**  The last payment's date, when any is left. */
+	last_date: string | null,
+	last_amount: string | null,
+};
 
 /**  A bill on a plan and what is left to pay on it. */
 export type PlanBill = {

@@ -118,3 +118,12 @@ export function paidTo(labels: { bill_id: string; provider: string }[], allocati
   if (names.length === 1) return names[0];
   return names.length === 2 ? t("format.two_names", { first: names[0], second: names[1] }) : t("format.name_and_more", { name: names[0], count: names.length - 1 });
 }
+
+/** Whether `amount` is at least `floor` (both "12.34"), compared in cents. */
+export function atLeast(amount: string | null | undefined, floor: string | null | undefined): boolean {
+  const cents = (m: string | null | undefined) => {
+    const [whole, frac = "0"] = (m ?? "0").split(".");
+    return Number(whole) * 100 + Number(frac.padEnd(2, "0").slice(0, 2)) * (whole.startsWith("-") ? -1 : 1);
+  };
+  return cents(amount) >= cents(floor);
+}

@@ -39,12 +39,13 @@ impl Engine {
         let s = self.acting_session().await?;
         let d = draft.clone();
         let today = self.freshness(&s).await?.business_date;
-        let (checked, pay_on) = s
+        let (checked, (pay_on, plans_after)) = s
             .cache
             .run(move |c| {
                 let checked = review::check_draft(c, &d)?;
                 let bills: Vec<String> = checked.allocations.iter().map(|(b, _)| b.clone()).collect();
-                Ok((checked, review::check_pay_on(c, d.pay_on, &bills, today)?))
+                let after = review::plans_after(c, &checked.allocations)?;
+                Ok((checked, (review::check_pay_on(c, d.pay_on, &bills, today)?, after)))
             })
             .await?;
         if pay_on.is_some() && matches!(draft.method, DraftMethod::New { save: false, .. }) {
@@ -62,6 +63,7 @@ impl Engine {
             self.0.api.business_date(),
         );
         review.pay_on = pay_on;
+        review.plans_after = plans_after;
         lock(&self.0.reviews).insert(
             review.review_id.clone(),
             StoredReview {
