@@ -1305,21 +1305,17 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
         charges.extend(due);
     }
     state.mail_queued();
-    for batch in charges.chunks(state.db.savepoint_batch(autopay::BATCH)) {
-        summary.attempted += batch.len();
-        for answer in payments::submit_many(state, batch.to_vec()).await {
-            match answer {
-                Ok(a) if a.replayed => {}
-                Ok(a) if a.status.as_u16() == 201 => summary.charged += 1,
-                Ok(a) if a.status.as_u16() == 202 => summary.held += 1,
-                Ok(_) => summary.declined += 1,
-                Err(e) if e.code == ErrorCode::IdempotencyKeyInUse => {}
-                Err(e) if e.code == ErrorCode::PaymentPlanClosed => {
-                    tracing::info!(reason = %e, "instalment not charged: the plan changed since the pass was planned")
-                }
-                Err(e) => tracing::warn!(error = %e, "instalment not charged"),
-            }
-        }
-    }
+    let c = payments::charge_planned(
+        state,
+        charges,
+        autopay::BATCH,
+        ErrorCode::PaymentPlanClosed,
+        "instalment",
+    )
+    .await;
+    summary.attempted += c.attempted;
+    summary.charged += c.charged;
+    summary.held += c.held;
+    summary.declined += c.declined;
     Ok(summary)
 }

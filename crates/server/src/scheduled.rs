@@ -528,17 +528,16 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
         charges.extend(due);
     }
     state.mail_queued();
-    for batch in charges.chunks(state.db.savepoint_batch(autopay::BATCH)) {
-        summary.attempted += batch.len();
-        for answer in payments::submit_many(state, batch.to_vec()).await {
-            match answer {
-                Ok(a) if a.replayed => {}
-                Ok(a) if a.status.as_u16() == 201 || a.status.as_u16() == 202 => summary.made += 1,
-                Ok(_) => summary.declined += 1,
-                Err(e) if e.code == ErrorCode::IdempotencyKeyInUse => {}
-                Err(e) => tracing::warn!(error = %e, "scheduled payment not made"),
-            }
-        }
-    }
+    let c = payments::charge_planned(
+        state,
+        charges,
+        autopay::BATCH,
+        ErrorCode::IdempotencyKeyInUse,
+        "scheduled payment",
+    )
+    .await;
+    summary.attempted += c.attempted;
+    summary.made += c.charged + c.held;
+    summary.declined += c.declined;
     Ok(summary)
 }

@@ -166,6 +166,48 @@ pub async fn submit(state: &AppState, intent: Intent) -> ApiResult<Answer> {
     answer.await.map_err(|_| ApiError::internal("payment worker stopped"))?
 }
 
+/// What the scheduler's charges of one pass came to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    pub attempted: usize,
+    /// Paid (a bank debit: on its way).
+    pub charged: usize,
+    /// The charge did not match its payment: held for the billing office.
+    pub held: usize,
+    pub declined: usize,
+}
+
+/// Charges what a scheduler pass planned (autopay, instalments, scheduled payments), in batches
+/// through the engine. A charge another pass or server already made is a replay or a key in use
+/// and counts for nothing; one whose set-up changed since the pass was planned is refused by its
+/// claim with `stale` and only logged.
+pub async fn charge_planned(
+    state: &AppState,
+    charges: Vec<Intent>,
+    batch: usize,
+    stale: carebill_api::ErrorCode,
+    what: &'static str,
+) -> Charged {
+    let mut out = Charged::default();
+    for chunk in charges.chunks(state.db.savepoint_batch(batch)) {
+        out.attempted += chunk.len();
+        for answer in submit_many(state, chunk.to_vec()).await {
+            match answer {
+                Ok(a) if a.replayed => {}
+                Ok(a) if a.status.as_u16() == 201 => out.charged += 1,
+                Ok(a) if a.status.as_u16() == 202 => out.held += 1,
+                Ok(_) => out.declined += 1,
+                Err(e) if e.code == carebill_api::ErrorCode::IdempotencyKeyInUse => {}
+                Err(e) if e.code == stale => {
+                    tracing::info!(reason = %e, what, "charge not made: changed since the pass was planned")
+                }
+                Err(e) => tracing::warn!(error = %e, what, "charge not made"),
+            }
+        }
+    }
+    out
+}
+
 /// Most intents committed together (32 on PostgreSQL: `Db::savepoint_batch`).
 pub const GROUP_MAX: usize = 64;
 

@@ -641,14 +641,15 @@ async fn a_pause_holds_the_instalments_and_a_cancel_stops_them_for_good() {
     s.stop().await;
 }
 
-async fn set_other_payments(s: &TestServer, bill: &str, cents: i64) {
+/// Adds `cents` to one of a bill's amount columns, as the plan's import would change it.
+async fn add_to_bill(s: &TestServer, bill: &str, column: &'static str, cents: i64) {
     let bill = bill.to_string();
     s.server
         .state
         .db
         .transaction(move |tx| {
             tx.execute(
-                "UPDATE bills SET other_payments_cents = other_payments_cents + ?2 WHERE id = ?1",
+                &format!("UPDATE bills SET {column} = {column} + ?2 WHERE id = ?1"),
                 carebill_server::sql::params![bill, cents],
             )?;
             Ok(())
@@ -657,20 +658,14 @@ async fn set_other_payments(s: &TestServer, bill: &str, cents: i64) {
         .unwrap();
 }
 
+/// Paid elsewhere (the provider's office, another party) or taken off by insurance.
+async fn set_other_payments(s: &TestServer, bill: &str, cents: i64) {
+    add_to_bill(s, bill, "other_payments_cents", cents).await;
+}
+
+/// A re-adjudication that raises what the member owes.
 async fn add_charges(s: &TestServer, bill: &str, cents: i64) {
-    let bill = bill.to_string();
-    s.server
-        .state
-        .db
-        .transaction(move |tx| {
-            tx.execute(
-                "UPDATE bills SET total_charges_cents = total_charges_cents + ?2 WHERE id = ?1",
-                carebill_server::sql::params![bill, cents],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    add_to_bill(s, bill, "total_charges_cents", cents).await;
 }
 
 #[tokio::test]
