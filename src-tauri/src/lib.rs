@@ -111,6 +111,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::pay::change_payment_plan,
             commands::pay::payment_plan_action,
             commands::pay::scheduled_payments,
+            commands::pay::change_scheduled_payment,
             commands::pay::cancel_scheduled_payment,
             commands::validate::validate_password,
             commands::validate::validate_email,

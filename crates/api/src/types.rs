@@ -1195,7 +1195,8 @@ pub struct ScheduledPaymentRequest {
     pub payment_method_id: String,
     #[schema(min_items = 1, max_items = 50)]
     pub allocations: Vec<AllocationRequest>,
-    /// Required for bank methods: acceptance of the single-debit authorization.
+    /// Required for bank methods: acceptance of the single-debit authorization (a change that
+    /// keeps the scheduled payment's bank account keeps the acceptance it has).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ach_authorization: Option<AchAuthorizationAcceptance>,
 }

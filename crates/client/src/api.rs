@@ -56,11 +56,19 @@ struct Answer {
 /// One change of the feed, with its data kept as the server sent it.
 #[derive(Debug, serde::Deserialize)]
 pub struct RawChange {
-    pub entity: SyncEntity,
+    /// `None` for a kind of entity this build does not know (a later server's): skipped, so a
+    /// newer server never stops an older app's sync.
+    #[serde(deserialize_with = "known_entity")]
+    pub entity: Option<SyncEntity>,
     pub op: SyncOp,
     pub id: String,
     #[serde(default)]
     pub data: Option<Box<serde_json::value::RawValue>>,
+}
+
+fn known_entity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SyncEntity>, D::Error> {
+    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    Ok(SyncEntity::parse(&name))
 }
 
 /// A page of the feed (`SyncPage`, with raw data).

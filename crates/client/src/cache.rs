@@ -401,7 +401,11 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
             .map(|d| d.get())
             .ok_or_else(|| ClientError::internal(format!("upsert of {} without data", c.id)))
     };
-    match (c.entity, c.op) {
+    let Some(entity) = c.entity else {
+        tracing::debug!(id = c.id, "a kind of change this build does not know: skipped");
+        return Ok(());
+    };
+    match (entity, c.op) {
         (SyncEntity::Bill, SyncOp::Upsert) => {
             let raw = raw()?;
             upsert_bill(conn, &serde_json::from_str(raw)?, raw)?
@@ -936,6 +940,45 @@ mod tests {
             .query_row("SELECT search FROM bill_search WHERE id = 'bil_1'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(moved, "summit family practice s-1");
+    }
+
+    /// Migration 5 (issue 18): a copy from before keeps its bills (on no plan), gains empty plan
+    /// and scheduled-payment tables, and a later server's kinds of change are skipped, not fatal.
+    #[test]
+    fn a_copy_from_before_plans_keeps_its_bills_and_skips_changes_it_does_not_know() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents)
+             VALUES ('bil_1', 'professional', 'Summit Family Practice', '2026-10-20', '2026-09-01', '2026-09-01', 3550, 3050, 500)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (i64, Option<String>) = conn
+            .query_row("SELECT payable_cents, plan_id FROM bills WHERE id = 'bil_1'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (3050, None));
+        assert!(payment_plans(&conn).unwrap().is_empty());
+        assert!(scheduled_payments(&conn).unwrap().is_empty());
+        let page: crate::api::RawSyncPage = serde_json::from_str(
+            r#"{"changes": [{"entity": "claim", "op": "upsert", "id": "clm_1", "data": {"anything": 1}},
+                            {"entity": "payment_method", "op": "delete", "id": "pm_1"}],
+                "next_cursor": "c2", "has_more": false}"#,
+        )
+        .unwrap();
+        assert!(page.changes[0].entity.is_none());
+        apply_page(&mut conn, &page.changes, "c2", None).unwrap();
+        assert_eq!(
+            meta(&conn, "cursor").unwrap().as_deref(),
+            Some("c2"),
+            "the page was applied past it"
+        );
     }
 
     /// Migration 3: the member saved by an earlier release still opens offline (as English).

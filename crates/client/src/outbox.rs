@@ -54,6 +54,11 @@ pub enum Request {
     },
     /// A payment scheduled for a date; the entry's id is its Idempotency-Key.
     CreateScheduled(ScheduledPaymentRequest),
+    PutScheduled {
+        id: String,
+        version: i64,
+        request: ScheduledPaymentRequest,
+    },
     CancelScheduled {
         id: String,
         version: i64,
@@ -73,6 +78,7 @@ impl Request {
             Request::PutPlan { .. } => "put_plan",
             Request::PlanAction { .. } => "plan_action",
             Request::CreateScheduled(_) => "create_scheduled",
+            Request::PutScheduled { .. } => "put_scheduled",
             Request::CancelScheduled { .. } => "cancel_scheduled",
         }
     }

@@ -135,7 +135,15 @@ struct Checked {
     ach: Option<(&'static str, String)>,
 }
 
-fn check(tx: &Connection, member_id: &str, req: &ScheduledPaymentRequest, today: NaiveDate) -> ApiResult<Checked> {
+/// `kept`: the bank debit authorization already accepted for this method (a change that keeps
+/// the bank account need not accept it again).
+fn check(
+    tx: &Connection,
+    member_id: &str,
+    req: &ScheduledPaymentRequest,
+    today: NaiveDate,
+    kept: Option<(&str, &str)>,
+) -> ApiResult<Checked> {
     if req.allocations.is_empty() {
         return Err(ApiError::validation("/allocations", "Choose at least one bill."));
     }
@@ -187,9 +195,13 @@ fn check(tx: &Connection, member_id: &str, req: &ScheduledPaymentRequest, today:
             Some((AchAuthorizationKind::Single, text)) => Some((text, a.text_version.clone())),
             _ => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization")),
         },
-        (PaymentMethodType::BankAccount, None) => {
-            return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization"));
-        }
+        (PaymentMethodType::BankAccount, None) => match kept {
+            Some((method, version)) if method == req.payment_method_id => match autopay::authorization_text(version) {
+                Some((AchAuthorizationKind::Single, text)) => Some((text, version.to_string())),
+                _ => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization")),
+            },
+            _ => return Err(ApiError::new(ErrorCode::AchAuthorizationRequired).at("/ach_authorization")),
+        },
     };
     Ok(Checked { allocations: out, ach })
 }
@@ -231,7 +243,7 @@ pub fn create(
     if let Some(id) = made {
         return get(tx, member_id, &id).map(|s| (false, s));
     }
-    let checked = check(tx, member_id, req, today)?;
+    let checked = check(tx, member_id, req, today, None)?;
     let id = random_id(&mut rand::thread_rng(), "sch");
     tx.execute(
         "INSERT INTO scheduled_payments (id, member_id, status, pay_on, payment_method_id, ach_text, ach_text_version,
@@ -264,7 +276,8 @@ fn changeable(s: &Stored, if_match: Precondition, today: NaiveDate) -> ApiResult
     Ok(())
 }
 
-/// Changes its date, bills, amounts or method, until the day before.
+/// Changes its date, bills, amounts or method, until the day before. Keeping the bank account keeps
+/// its accepted debit authorization.
 #[allow(clippy::too_many_arguments)]
 pub fn update(
     tx: &Connection,
@@ -279,7 +292,8 @@ pub fn update(
     lock_member(tx, member_id)?;
     let s = load(tx, member_id, id)?.ok_or_else(|| ApiError::new(ErrorCode::ScheduledPaymentNotFound))?;
     changeable(&s, if_match, today)?;
-    let checked = check(tx, member_id, req, today)?;
+    let kept = s.ach_version.as_deref().map(|v| (s.method_id.as_str(), v));
+    let checked = check(tx, member_id, req, today, kept)?;
     tx.execute(
         "UPDATE scheduled_payments SET pay_on = ?2, payment_method_id = ?3, ach_text = ?4, ach_text_version = ?5,
             ach_accepted_at = ?6, client = ?7, version = version + 1, updated_at = ?8

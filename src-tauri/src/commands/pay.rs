@@ -144,6 +144,21 @@ pub async fn scheduled_payments(state: State<'_, AppState>) -> Result<Vec<Schedu
     state.engine.scheduled_payments().await
 }
 
+/// Moves a scheduled payment to another date (`YYYY-MM-DD`), until the day before its date.
+#[tauri::command]
+#[specta::specta]
+pub async fn change_scheduled_payment(
+    state: State<'_, AppState>,
+    id: String,
+    version: i32,
+    pay_on: chrono::NaiveDate,
+) -> Result<ScheduledPayment> {
+    state
+        .engine
+        .change_scheduled_payment(id, i64::from(version), pay_on)
+        .await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn cancel_scheduled_payment(

@@ -106,6 +106,8 @@ export const commands = {
 	paymentPlanAction: (id: string, version: number, action: PlanAction) => typedError<PaymentPlan_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payment_plan_action", { id, version, action })),
 	/**  Payments scheduled for a date (made and cancelled ones too), soonest first, from the copy. */
 	scheduledPayments: () => typedError<ScheduledPayment_Serialize[], ClientError_Serialize>(__TAURI_INVOKE("scheduled_payments")),
+	/**  Moves a scheduled payment to another date (`YYYY-MM-DD`), until the day before its date. */
+	changeScheduledPayment: (id: string, version: number, payOn: string) => typedError<ScheduledPayment_Serialize, ClientError_Serialize>(__TAURI_INVOKE("change_scheduled_payment", { id, version, payOn })),
 	cancelScheduledPayment: (id: string, version: number) => typedError<ScheduledPayment_Serialize, ClientError_Serialize>(__TAURI_INVOKE("cancel_scheduled_payment", { id, version })),
 	/**  The password rules the server applies (length, common list, repeats, sequences, identifiers). */
 	validatePassword: (password: string, email: string | null, memberId: string | null) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("validate_password", { password, email, memberId })),

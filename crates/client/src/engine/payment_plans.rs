@@ -207,6 +207,49 @@ impl Engine {
         s.cache.run(|c| cache::scheduled_payments(c)).await
     }
 
+    /// Moves a scheduled payment to another date (until the day before its date): the same bills,
+    /// amounts and method; the date is checked against the bills' due dates as the server checks it.
+    pub async fn change_scheduled_payment(
+        &self,
+        id: String,
+        version: i64,
+        pay_on: chrono::NaiveDate,
+    ) -> ClientResult<ScheduledPayment> {
+        let s = self.session().await?;
+        let today = self.freshness(&s).await?.business_date;
+        let wanted = id.clone();
+        let request = s
+            .cache
+            .run(move |c| {
+                let held = cache::scheduled_payments(c)?
+                    .into_iter()
+                    .find(|x| x.id == wanted)
+                    .ok_or_else(|| ClientError::server(ErrorCode::ScheduledPaymentNotFound))?;
+                let bills: Vec<String> = held.allocations.iter().map(|a| a.bill_id.clone()).collect();
+                match crate::review::check_pay_on(c, Some(pay_on), &bills, today)? {
+                    Some(_) => Ok(ScheduledPaymentRequest {
+                        pay_on,
+                        payment_method_id: held.payment_method_id.clone(),
+                        allocations: held
+                            .allocations
+                            .iter()
+                            .map(|a| AllocationRequest {
+                                bill_id: a.bill_id.clone(),
+                                amount: a.amount.to_string(),
+                            })
+                            .collect(),
+                        ach_authorization: None,
+                    }),
+                    // Today: that is paying now, not a scheduled payment.
+                    None => Err(ClientError::server(ErrorCode::InvalidPayOn).at("/pay_on")),
+                }
+            })
+            .await?;
+        let v = self.write(Request::PutScheduled { id, version, request }).await?;
+        self.sync().await.ok();
+        Ok(serde_json::from_value(v)?)
+    }
+
     /// Cancels a scheduled payment (until the day before its date).
     pub async fn cancel_scheduled_payment(&self, id: String, version: i64) -> ClientResult<ScheduledPayment> {
         let v = self.write(Request::CancelScheduled { id, version }).await?;

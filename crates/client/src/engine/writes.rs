@@ -71,6 +71,10 @@ impl Engine {
                 .create_scheduled_payment(&entry.key, req)
                 .await
                 .and_then(|p| Ok(serde_json::to_value(p)?)),
+            Request::PutScheduled { id, version, request } => api
+                .put_scheduled_payment(id, *version, request)
+                .await
+                .and_then(|p| Ok(serde_json::to_value(p)?)),
             Request::CancelScheduled { id, version } => api
                 .cancel_scheduled_payment(id, *version)
                 .await

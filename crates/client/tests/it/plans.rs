@@ -188,7 +188,24 @@ async fn a_payment_scheduled_from_a_review_is_made_once_however_often_it_is_subm
     let listed = engine.scheduled_payments().await.unwrap();
     assert_eq!(listed[0].status, ScheduledStatus::Scheduled);
     assert!(engine.bill(&id).await.unwrap().scheduled.is_some());
+    // Moved a day later (still before the due date), from the version the app holds.
+    let moved = engine
+        .change_scheduled_payment(a.id.clone(), i64::from(a.version), today + chrono::Days::new(6))
+        .await
+        .unwrap();
+    assert_eq!(moved.pay_on, today + chrono::Days::new(6));
+    let e = engine
+        .change_scheduled_payment(a.id.clone(), i64::from(moved.version), today + chrono::Days::new(90))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "invalid_pay_on");
     advance(&w, 5).await;
+    assert_eq!(
+        w.server_count("SELECT COUNT(*) FROM payments WHERE source = 'scheduled'".into())
+            .await,
+        0
+    );
+    advance(&w, 1).await;
     assert_eq!(
         w.server_count("SELECT COUNT(*) FROM payments WHERE source = 'scheduled'".into())
             .await,

@@ -948,3 +948,41 @@ async fn an_instalment_whose_charge_was_interrupted_is_finished_by_the_sweep_nev
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn moving_a_scheduled_bank_payment_keeps_its_debit_authorization_and_another_account_needs_its_own() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let bank = s.method_of(&token, "bank_account").await;
+    let card = s.card_method(&token).await;
+    let bill = issue_bill(&s).await;
+    let body = |pay_on: &str, method: &str, ach: bool| {
+        let mut b = json!({"pay_on": pay_on, "payment_method_id": method, "allocations": [{"bill_id": bill["id"], "amount": "3.00"}]});
+        if ach {
+            b["ach_authorization"] = json!({"text_version": "2026-11-single"});
+        }
+        b
+    };
+    schedule_payment(&s, &token, body("2026-12-10", &bank, false))
+        .await
+        .expect_error(422, "ach_authorization_required");
+    let made = schedule_payment(&s, &token, body("2026-12-10", &bank, true)).await;
+    made.expect(201);
+    let path = format!("{}/v1/scheduled-payments/{}", s.base, made.body["id"].as_str().unwrap());
+    let put = |b: Value, v: &str| s.send(s.http.put(&path).bearer_auth(&token).header("If-Match", v).json(&b));
+    let moved = put(body("2026-12-12", &bank, false), "\"1\"").await;
+    moved.expect(200);
+    assert_eq!(moved.body["pay_on"], "2026-12-12");
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM scheduled_payments WHERE ach_text_version = '2026-11-single'")
+            .await,
+        1,
+        "the accepted authorization is kept"
+    );
+    // To a card: no authorization needed; back to the bank account: it must be accepted again.
+    put(body("2026-12-12", &card, false), "\"2\"").await.expect(200);
+    put(body("2026-12-12", &bank, false), "\"3\"")
+        .await
+        .expect_error(422, "ach_authorization_required");
+    s.stop().await;
+}
