@@ -12,6 +12,7 @@
 //! it may send it twice), no request got a 500, and the app's incremental copy equals a full
 //! sync. Runs on the suite's PostgreSQL cluster (`CAREBILL_TEST_POSTGRES`), else on its own.
 
+use chrono::Datelike;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
@@ -281,6 +282,9 @@ member_payments_per_day = 100000
 member_declines_per_day = 100000
 card_declines_per_day = 100000
 statement_declines_per_day = 100000
+[payment_plans]
+min_balance = "1.00"
+min_monthly = "1.00"
 [recovery]
 lease_secs = 2
 sweep_grace_secs = 2
@@ -399,6 +403,24 @@ security = "none"
             })
             .unwrap()
         });
+    }
+
+    // The autopay members' older bills (which autopay does not cover) go on a two-month payment
+    // plan each, by card, its first instalment a few days from now: the clock moves below charge
+    // instalments while replicas are killed.
+    let plan_day = (today + chrono::Days::new(3)).day().min(28);
+    for m in &autopay_members {
+        let body = json!({"bill_ids": m.bills, "months": 2, "day_of_month": plan_day, "payment_method_id": m.card,
+                          "authorization": {"text_version": "2026-12-card-instalments"}});
+        let key = format!("plan-{}", m.id);
+        let (status, answer) = until_answered(&tally, "payment plan", || {
+            http.post(format!("{base}/v1/payment-plans"))
+                .bearer_auth(&m.token)
+                .header("Idempotency-Key", &key)
+                .json(&body)
+        })
+        .await;
+        assert!(status == 201 || status == 200, "plan for {}: {answer}", m.id);
     }
 
     // The run: faults on, payments, one app syncing, replicas killed and started again.
@@ -566,6 +588,41 @@ security = "none"
     });
     assert_eq!(autopay_twice, Vec::<String>::new(), "autopay bills charged twice");
     assert!(autopay_charged > 0, "autopay charged due bills");
+    // Every instalment that came due was charged, once: none twice, none missed.
+    let (plans, instalments_twice, instalments, plan_payments, not_paid, overdue_plans) = on_db(&db, |db| {
+        (
+            sql_count(db, "SELECT COUNT(*) FROM payment_plans"),
+            sql_rows(
+                db,
+                "SELECT idempotency_key FROM payments WHERE source = 'payment_plan' GROUP BY idempotency_key HAVING COUNT(*) > 1",
+            ),
+            sql_count(db, "SELECT COUNT(*) FROM plan_instalments"),
+            sql_count(db, "SELECT COUNT(*) FROM payments WHERE source = 'payment_plan'"),
+            sql_rows(db, "SELECT plan_id FROM plan_instalments WHERE status <> 'paid'"),
+            sql_rows(
+                db,
+                "SELECT id || ' ' || next_date FROM payment_plans WHERE status = 'active'",
+            ),
+        )
+    });
+    assert_eq!(
+        plans,
+        autopay_members.len() as i64,
+        "one plan per member, though the answers were dropped"
+    );
+    assert_eq!(instalments_twice, Vec::<String>::new(), "instalments charged twice");
+    assert_eq!(not_paid, Vec::<String>::new(), "instalments not paid");
+    assert_eq!(instalments, plan_payments, "one payment per instalment");
+    assert!(instalments >= plans, "every plan's first instalment was charged");
+    let last_day = today + chrono::Days::new(days as u64);
+    let calendar = carebill_billing::BusinessCalendar::default();
+    for row in &overdue_plans {
+        let next = chrono::NaiveDate::parse_from_str(row.split(' ').nth(1).unwrap(), "%Y-%m-%d").unwrap();
+        assert!(
+            calendar.on_or_after(next) > last_day,
+            "an instalment came due and was not charged: {row}"
+        );
+    }
     let (receipts_twice, receipts_missing, settled) = on_db(&db, |db| {
         (
             sql_rows(db, "SELECT subject FROM outbox GROUP BY to_addr, subject HAVING COUNT(*) > 1 AND subject LIKE 'Carebill receipt %'"),
@@ -634,7 +691,8 @@ security = "none"
     eprintln!(
         "replicas: {} payments answered in {load_secs} s ({} retries); {kills} kills ({} starts); \
          proxy: {} connections, {} answers dropped after the request, {} cut, {} reset, {} delayed; \
-         {autopay_charged} autopay charges, {settled} bank payments settled or returned; \
+         {autopay_charged} autopay charges, {instalments} instalments of {plans} payment plans, \
+         {settled} bank payments settled or returned; \
          {} mails, {duplicates} delivered twice; app synced {} pages",
         answers.len(),
         tally.retries.load(Ordering::Relaxed),
