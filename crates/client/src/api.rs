@@ -819,6 +819,18 @@ impl ApiClient {
         .await
     }
 
+    pub async fn get_payment_plan(&self, id: &str) -> ClientResult<PaymentPlan> {
+        let path = format!("/v1/payment-plans/{}", form_urlencoded_key(id));
+        self.json(Method::GET, &path, None::<&()>, Auth::Bearer, Retry::Idempotent)
+            .await
+    }
+
+    pub async fn get_scheduled_payment(&self, id: &str) -> ClientResult<ScheduledPayment> {
+        let path = format!("/v1/scheduled-payments/{}", form_urlencoded_key(id));
+        self.json(Method::GET, &path, None::<&()>, Auth::Bearer, Retry::Idempotent)
+            .await
+    }
+
     pub async fn create_scheduled_payment(
         &self,
         key: &str,

@@ -81,6 +81,16 @@ impl Engine {
                 .and_then(|p| Ok(serde_json::to_value(p)?)),
             Request::Payment(_) => return Err(ClientError::internal("payments go through drive_payment")),
         };
+        // A change made against a version (If-Match) may have been made by an attempt whose answer
+        // was lost and then refused on the retry as made "elsewhere": the server's current state
+        // says whether it is this change.
+        let result = match result {
+            Err(e) if e.code == "changed_elsewhere" => match self.already_made(&entry.request).await {
+                Some(current) => Ok(current),
+                None => Err(e),
+            },
+            other => other,
+        };
         let (id, now) = (entry.id.clone(), self.now());
         s.cache
             .run({
@@ -105,6 +115,49 @@ impl Engine {
                     .await?;
                 Err(e)
             }
+        }
+    }
+
+    /// The entity as the server has it now, when it already shows the change `request` asked for.
+    async fn already_made(&self, request: &Request) -> Option<serde_json::Value> {
+        let api = &self.0.api;
+        match request {
+            Request::PutPlan { id, request, .. } => {
+                let p = api.get_payment_plan(id).await.ok()?;
+                let bills_on = |b: &String| p.bills.iter().any(|x| &x.bill_id == b && x.on_plan);
+                (Some(p.monthly_amount) == request.monthly_amount
+                    && p.day_of_month == request.day_of_month
+                    && p.payment_method_id == request.payment_method_id
+                    && p.authorization_version == request.authorization.text_version
+                    && request.bill_ids.iter().all(bills_on))
+                .then(|| serde_json::to_value(p).ok())?
+            }
+            Request::PlanAction { id, action, until, .. } => {
+                let p = api.get_payment_plan(id).await.ok()?;
+                let done = match action.as_str() {
+                    "cancel" => p.status == PaymentPlanStatus::Cancelled,
+                    "pause" => p.status == PaymentPlanStatus::Paused && p.paused_until == *until,
+                    _ => p.status != PaymentPlanStatus::Paused,
+                };
+                done.then(|| serde_json::to_value(p).ok())?
+            }
+            Request::PutScheduled { id, request, .. } => {
+                let s = api.get_scheduled_payment(id).await.ok()?;
+                let same = s.pay_on == request.pay_on
+                    && s.payment_method_id == request.payment_method_id
+                    && s.allocations.len() == request.allocations.len()
+                    && request.allocations.iter().all(|a| {
+                        s.allocations
+                            .iter()
+                            .any(|x| x.bill_id == a.bill_id && x.amount.to_string() == a.amount)
+                    });
+                same.then(|| serde_json::to_value(s).ok())?
+            }
+            Request::CancelScheduled { id, .. } => {
+                let s = api.get_scheduled_payment(id).await.ok()?;
+                (s.status == ScheduledStatus::Cancelled).then(|| serde_json::to_value(s).ok())?
+            }
+            _ => None,
         }
     }
 

@@ -199,7 +199,47 @@ async fn a_payment_scheduled_from_a_review_is_made_once_however_often_it_is_subm
         .await
         .unwrap_err();
     assert_eq!(e.code, "invalid_pay_on");
-    advance(&w, 5).await;
+    // An attempt whose answer was lost made the change; the retry, against the old version, is
+    // refused as changed elsewhere, and the engine finds the change made (the server's state is
+    // this change) instead of reporting a failure. Another change from the old version fails.
+    let token = reqwest::Client::new()
+        .post(format!("{}/v1/sessions", w.api_url))
+        .json(&json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lost = reqwest::Client::new()
+        .put(format!("{}/v1/scheduled-payments/{}", w.api_url, a.id))
+        .bearer_auth(&token)
+        .header("If-Match", format!("\"{}\"", moved.version))
+        .json(
+            &json!({"pay_on": today + chrono::Days::new(4), "payment_method_id": method,
+                      "allocations": [{"bill_id": id, "amount": "5.00"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status(), 200);
+    let found = engine
+        .change_scheduled_payment(a.id.clone(), i64::from(moved.version), today + chrono::Days::new(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        (found.pay_on, found.version),
+        (today + chrono::Days::new(4), moved.version + 1)
+    );
+    let stale = engine
+        .change_scheduled_payment(a.id.clone(), i64::from(moved.version), today + chrono::Days::new(3))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code, "changed_elsewhere");
+    advance(&w, 3).await;
     assert_eq!(
         w.server_count("SELECT COUNT(*) FROM payments WHERE source = 'scheduled'".into())
             .await,

@@ -986,3 +986,117 @@ async fn moving_a_scheduled_bank_payment_keeps_its_debit_authorization_and_anoth
         .expect_error(422, "ach_authorization_required");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_returned_bank_instalment_puts_the_plan_behind_like_a_decline() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    // An account whose debits the sandbox returns (R01, insufficient funds) at settlement.
+    let saved = s
+        .post_auth(
+            "/v1/payment-methods",
+            &token,
+            json!({"token": s.bank_token("000111111113").await}),
+        )
+        .await;
+    let returning = saved.body["id"].as_str().unwrap().to_string();
+    let (bill, _) = big_bill(&s, &token).await;
+    let mut body = plan_request(&[&bill], &returning, json!({"months": 4}), 1);
+    body["authorization"]["text_version"] = json!(CARD_TEXT);
+    post_keyed(&s, &token, "/v1/payment-plans", body.clone())
+        .await
+        .expect_error(422, "plan_authorization_required");
+    body["authorization"]["text_version"] = json!(BANK_TEXT);
+    let plan = create(&s, &token, body).await;
+    let id = plan["id"].as_str().unwrap().to_string();
+    s.advance_business("P4D").await; // 2026-12-01: the debit is sent
+    let token = s.demo_token().await;
+    let sent = s.get(&format!("/v1/payment-plans/{id}"), &token).await.body;
+    assert_eq!(
+        sent["instalments"][0]["status"], "paid",
+        "a bank debit on its way counts as paid"
+    );
+    assert_eq!(
+        s.count(
+            "SELECT COUNT(*) FROM payments WHERE source = 'payment_plan' AND ach_text_version = '2026-12-instalments'"
+        )
+        .await,
+        1,
+        "the debit carries the plan's authorization"
+    );
+    s.advance_business("P5D").await; // settlement: the bank returns it
+    let token = s.demo_token().await;
+    let returned = s.get(&format!("/v1/payment-plans/{id}"), &token).await.body;
+    assert_eq!(returned["instalments"][0]["status"], "missed");
+    assert_eq!(returned["status"], "behind");
+    assert_eq!(returned["behind_amount"], plan["monthly_amount"]);
+    assert_eq!(
+        mails(&s, "Carebill: a payment plan payment did not go through").await,
+        1
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_schedulers_charges_are_never_refused_by_the_members_own_payment_limits() {
+    let s = TestServer::start_with(|c| {
+        c.payment_limits.member_payments_per_day = 1;
+        c.payment_limits.member_declines_per_day = 1;
+        c.payment_limits.card_declines_per_day = 1;
+    })
+    .await;
+    let token = s.demo_token().await;
+    let card = s.card_method(&token).await;
+    let declining = s
+        .post_auth(
+            "/v1/payment-methods",
+            &token,
+            json!({"token": s.card_token("4000000000000002").await}),
+        )
+        .await;
+    let declining = declining.body["id"].as_str().unwrap().to_string();
+    let (bill, _) = big_bill(&s, &token).await;
+    create(&s, &token, plan_request(&[&bill], &declining, json!({"months": 4}), 1)).await;
+    let other = issue_bill(&s).await;
+    schedule_payment(
+        &s,
+        &token,
+        json!({"pay_on": "2026-12-01", "payment_method_id": card, "allocations": [{"bill_id": other["id"], "amount": "2.00"}]}),
+    )
+    .await
+    .expect(201);
+    // By hand, the plan's card is declined: the member's declines for the day, and the card's, are
+    // used up, so the member's next payment by hand is refused.
+    s.pay(
+        &token,
+        "by-hand-1",
+        json!({"payment_method_id": declining, "allocations": [{"bill_id": other["id"], "amount": "1.00"}]}),
+    )
+    .await
+    .expect_error(402, "card_declined");
+    s.pay(
+        &token,
+        "by-hand-2",
+        json!({"payment_method_id": card, "allocations": [{"bill_id": other["id"], "amount": "1.00"}]}),
+    )
+    .await
+    .expect_error(429, "too_many_declines");
+    s.advance_business("P4D").await; // 2026-12-01: the instalment and the scheduled payment
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM payments WHERE source = 'scheduled' AND status = 'succeeded'")
+            .await,
+        1,
+        "the scheduled payment was made"
+    );
+    // The instalment was tried (and declined by the card), not refused by the limits.
+    assert_eq!(plan_payments(&s).await, 1, "the instalment was charged");
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM plan_instalments WHERE status = 'missed'")
+            .await,
+        1
+    );
+    // The next one (2027-01-01 is a holiday: Monday the 4th) is tried too.
+    s.advance_business("P34D").await;
+    assert_eq!(plan_payments(&s).await, 2, "the next instalment was tried as well");
+    s.stop().await;
+}
