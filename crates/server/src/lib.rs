@@ -18,6 +18,7 @@ pub mod db;
 pub mod error;
 pub(crate) mod extract;
 pub(crate) mod feed;
+pub mod fhir;
 pub(crate) mod ids;
 pub mod import;
 pub mod kiosk;
