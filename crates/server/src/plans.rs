@@ -435,7 +435,6 @@ struct Checked {
     method: PaymentMethodSummary,
     auth_text: &'static str,
     auth_version: String,
-    count: u32,
 }
 
 /// Checks a request's bills, terms, method and authorization. `plan_id`: the plan being changed,
@@ -525,7 +524,6 @@ fn check_request(
         }
     };
     Ok(Checked {
-        count: rules::count(balance, monthly),
         bills: ids,
         monthly,
         day,
@@ -674,7 +672,6 @@ pub fn create(
     attach_bills(tx, member_id, &id, &checked.bills, now)?;
     touch_plan(tx, member_id, &id, now)?;
     let plan = load(tx, member_id, &id)?.ok_or_else(|| ApiError::internal("plan vanished"))?;
-    debug_assert_eq!(checked.count as usize, view(tx, &plan, cal)?.schedule.len());
     mail::enqueue_once(
         tx,
         head,

@@ -144,6 +144,21 @@ async fn a_payment_scheduled_from_a_review_is_made_once_however_often_it_is_subm
         .unwrap();
     engine.sync().await.unwrap();
     let id = bill["id"].as_str().unwrap().to_string();
+    // A new bill's amounts are random: enough on it for the payment below.
+    let raise = id.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            tx.execute(
+                "UPDATE bills SET total_charges_cents = total_charges_cents + 5000 WHERE id = ?1",
+                [&raise],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    engine.sync().await.unwrap();
     let today = engine.dashboard().await.unwrap().freshness.business_date;
     let pay = |pay_on| PaymentDraft {
         allocations: vec![DraftAllocation {

@@ -246,14 +246,7 @@ async fn rule_edits_and_re_enabling_never_charge_a_bill_twice() {
 async fn a_declined_autopay_charge_is_recorded_told_and_not_retried() {
     let s = TestServer::start().await;
     let token = s.demo_token().await;
-    let declining = s
-        .post_auth(
-            "/v1/payment-methods",
-            &token,
-            json!({"token": s.card_token("4000000000000002").await}),
-        )
-        .await;
-    let method = declining.body["id"].as_str().unwrap().to_string();
+    let method = s.save_card(&token, "4000000000000002").await;
     put_autopay(&s, &token, rule(&method, "5000.00", json!({"type": "due_date"})))
         .await
         .expect(200);

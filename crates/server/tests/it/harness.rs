@@ -295,6 +295,18 @@ impl TestServer {
         r.body
     }
 
+    /// Saves a test card (its number decides what the sandbox answers) and answers its id.
+    pub async fn save_card(&self, token: &str, number: &str) -> String {
+        let saved = self
+            .post_auth(
+                "/v1/payment-methods",
+                token,
+                json!({"token": self.card_token(number).await}),
+            )
+            .await;
+        saved.body["id"].as_str().expect("a saved method").to_string()
+    }
+
     /// The id of the member's saved card.
     pub async fn card_method(&self, token: &str) -> String {
         self.method_of(token, "card").await

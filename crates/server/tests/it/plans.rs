@@ -378,14 +378,7 @@ async fn a_declined_instalment_puts_the_plan_behind_and_a_payment_by_hand_catche
     let s = TestServer::start().await;
     let token = s.demo_token().await;
     let good = s.card_method(&token).await;
-    let declining = s
-        .post_auth(
-            "/v1/payment-methods",
-            &token,
-            json!({"token": s.card_token("4000000000000002").await}),
-        )
-        .await;
-    let declining = declining.body["id"].as_str().unwrap().to_string();
+    let declining = s.save_card(&token, "4000000000000002").await;
     let (bill, _) = big_bill(&s, &token).await;
     let plan = create(&s, &token, plan_request(&[&bill], &declining, json!({"months": 6}), 1)).await;
     let id = plan["id"].as_str().unwrap().to_string();
@@ -451,14 +444,7 @@ async fn more_misses_than_the_policy_allows_end_the_plan_and_the_bills_return_to
     })
     .await;
     let token = s.demo_token().await;
-    let declining = s
-        .post_auth(
-            "/v1/payment-methods",
-            &token,
-            json!({"token": s.card_token("4000000000000002").await}),
-        )
-        .await;
-    let declining = declining.body["id"].as_str().unwrap().to_string();
+    let declining = s.save_card(&token, "4000000000000002").await;
     let (bill, _) = big_bill(&s, &token).await;
     let plan = create(&s, &token, plan_request(&[&bill], &declining, json!({"months": 4}), 1)).await;
     let id = plan["id"].as_str().unwrap().to_string();
@@ -778,6 +764,8 @@ async fn a_scheduled_payment_is_reminded_the_day_before_and_made_once_on_its_dat
     let card = s.card_method(&token).await;
     let bill = issue_bill(&s).await; // due 2026-12-27
     let id = bill["id"].as_str().unwrap();
+    // A new bill's amounts are random: enough on it for every amount below.
+    add_charges(&s, id, 5_000).await;
     let body = |pay_on: &str, amount: &str| json!({"pay_on": pay_on, "payment_method_id": card, "allocations": [{"bill_id": id, "amount": amount}]});
     let cases = [
         (body("2026-11-26", "10.00"), 422, "invalid_pay_on", "/pay_on"),
@@ -956,6 +944,7 @@ async fn moving_a_scheduled_bank_payment_keeps_its_debit_authorization_and_anoth
     let bank = s.method_of(&token, "bank_account").await;
     let card = s.card_method(&token).await;
     let bill = issue_bill(&s).await;
+    add_charges(&s, bill["id"].as_str().unwrap(), 5_000).await;
     let body = |pay_on: &str, method: &str, ach: bool| {
         let mut b = json!({"pay_on": pay_on, "payment_method_id": method, "allocations": [{"bill_id": bill["id"], "amount": "3.00"}]});
         if ach {
@@ -1047,14 +1036,7 @@ async fn the_schedulers_charges_are_never_refused_by_the_members_own_payment_lim
     .await;
     let token = s.demo_token().await;
     let card = s.card_method(&token).await;
-    let declining = s
-        .post_auth(
-            "/v1/payment-methods",
-            &token,
-            json!({"token": s.card_token("4000000000000002").await}),
-        )
-        .await;
-    let declining = declining.body["id"].as_str().unwrap().to_string();
+    let declining = s.save_card(&token, "4000000000000002").await;
     let (bill, _) = big_bill(&s, &token).await;
     create(&s, &token, plan_request(&[&bill], &declining, json!({"months": 4}), 1)).await;
     let other = issue_bill(&s).await;
