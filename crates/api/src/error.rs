@@ -64,6 +64,7 @@ error_codes! {
     // 404
     NotFound = "not_found" => 404, "There is nothing here.";
     BillNotFound = "bill_not_found" => 404, "We could not find that bill.";
+    ClaimNotFound = "claim_not_found" => 404, "We could not find that claim.";
     PaymentNotFound = "payment_not_found" => 404, "We could not find that payment.";
     PaymentMethodNotFound = "payment_method_not_found" => 404, "We could not find that payment method.";
     AutopayNotFound = "autopay_not_found" => 404, "Autopay is not set up.";

@@ -29,7 +29,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         create_session, refresh_session, delete_current_session, delete_all_sessions,
         get_me, change_password, set_locale,
         request_password_reset, confirm_password_reset,
-        list_bills, get_bill, sync,
+        list_bills, get_bill, list_claims, get_claim, sync,
         create_payment_method, list_payment_methods, delete_payment_method,
         create_payment, list_payments, get_payment, ach_authorization,
         get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
@@ -49,6 +49,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "members", description = "The signed-in member"),
         (name = "password-resets", description = "Forgotten passwords"),
         (name = "bills", description = "Bills and line items"),
+        (name = "claims", description = "Claims the plan processed (Explanations of Benefits): what was charged, allowed, paid, and what the member may owe and why"),
         (name = "sync", description = "The change feed for offline copies"),
         (name = "payment-methods", description = "Saved cards and bank accounts (display fields only)"),
         (name = "payments", description = "Paying bills, exactly once per Idempotency-Key"),
@@ -156,6 +157,27 @@ fn list_bills() {}
         (status = 404, description = "`bill_not_found`: no such bill for this member", body = ErrorBody),
     ))]
 fn get_bill() {}
+
+#[utoipa::path(get, path = "/v1/claims", tag = "claims", operation_id = "listClaims",
+    summary = "The member's claims (dependents' included), newest service first, then id", security(("bearer" = [])),
+    params(
+        ("year" = Option<i32>, Query, minimum = 2000, maximum = 2100, description = "Claims whose service began in this calendar year"),
+        ("provider" = Option<String>, Query, description = "Provider or facility name contains this (case-insensitive), 1 to 100 characters"),
+        ("claim_number" = Option<String>, Query, description = "The claim with this number (a bill's `claim_number`)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of claims", body = ClaimPage)))]
+fn list_claims() {}
+
+#[utoipa::path(get, path = "/v1/claims/{id}", tag = "claims", operation_id = "getClaim",
+    summary = "A claim with its lines, every adjudication, totals and plan-year figures", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The claim's id")),
+    responses(
+        (status = 200, description = "The claim", body = ClaimDetail),
+        (status = 404, description = "`claim_not_found`: no such claim for this member", body = ErrorBody),
+    ))]
+fn get_claim() {}
 
 #[utoipa::path(get, path = "/v1/sync", tag = "sync", operation_id = "sync",
     summary = "Changes since a cursor, at most 500 a page", security(("bearer" = [])),

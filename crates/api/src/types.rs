@@ -88,8 +88,9 @@ pub const MESES: [&str; 12] = [
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
-    /// As printed on the member card, like `M200000002`.
-    #[schema(example = "M200000002", pattern = "^[Mm][0-9]{9}$")]
+    /// As printed on the member card, in the plan's format (`member_id` of `GET /v1/plan`;
+    /// by default the letter M and 9 digits, like `M200000002`).
+    #[schema(example = "M200000002", pattern = "^[A-Za-z0-9-]{1,30}$")]
     pub member_id: String,
     #[schema(example = "Alex", min_length = 1, max_length = 100)]
     pub first_name: String,
@@ -292,6 +293,11 @@ pub struct Bill {
     /// The payment plan paying this bill ("On a payment plan": never overdue while it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_plan_id: Option<String>,
+    /// The plan's claim this bill is for, when the provider or the plan's records say so: the
+    /// bill then "matches your claim" (`GET /v1/claims?claim_number=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "CLM-2026-000123")]
+    pub claim_number: Option<String>,
 }
 
 /// One service on a bill. The columns of a bill's line items add up to its totals.
@@ -367,6 +373,130 @@ pub struct BillPage {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Claims
+
+/// The kind of claim, as the CARIN Blue Button profiles name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    Inpatient,
+    Outpatient,
+    Professional,
+    Pharmacy,
+    Oral,
+}
+
+/// One amount of an adjudication, by its CARIN category code: `submitted`, `eligible`,
+/// `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit` (paid by the plan),
+/// `memberliability`, `paidbypatient`, ... Negative on a reversal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimAmount {
+    #[schema(example = "coinsurance")]
+    pub category: String,
+    #[serde(deserialize_with = "carebill_billing::money::signed::deserialize")]
+    #[schema(value_type = String, pattern = "^-?[0-9]+\\.[0-9]{2}$", example = "232.56")]
+    pub amount: Money,
+}
+
+/// A claim the plan processed (from its Explanation of Benefits). Not a bill: the provider sends
+/// the bill. Totals are as the EOB states them; where it gives none, the lines' sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Claim {
+    #[schema(example = "clm_8m2k4x9q7w3v")]
+    pub id: String,
+    /// The plan's claim number.
+    #[schema(example = "CLM-2026-000123")]
+    pub claim_number: String,
+    pub kind: ClaimKind,
+    /// The patient's name as the plan's roster has it (a dependent has their own).
+    pub patient_name: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub service_date_from: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub service_date_to: Option<NaiveDate>,
+    pub provider: Option<String>,
+    pub facility: Option<String>,
+    /// `complete`, `partial`, `error` or `queued`, as the EOB says.
+    pub outcome: Option<String>,
+    /// What the provider charged (`submitted`).
+    #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
+    pub billed: Option<Money>,
+    /// What the plan allowed (`eligible`).
+    #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
+    pub allowed: Option<Money>,
+    /// What the plan paid (`benefit`).
+    #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
+    pub plan_paid: Option<Money>,
+    /// What the member may owe (`memberliability`).
+    #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
+    pub member_owes: Option<Money>,
+    /// Why the member owes it: the member-cost categories with an amount (deductible, copay,
+    /// coinsurance, not covered), in that order.
+    pub member_costs: Vec<ClaimAmount>,
+}
+
+/// One service on a claim with every adjudication the EOB gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimLine {
+    pub sequence: u32,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub service_date: Option<NaiveDate>,
+    /// CPT, HCPCS or NDC code.
+    #[schema(example = "99213")]
+    pub code: Option<String>,
+    pub code_system: Option<String>,
+    pub display: Option<String>,
+    /// The revenue code (institutional claims).
+    pub revenue_code: Option<String>,
+    pub quantity: Option<String>,
+    pub amounts: Vec<ClaimAmount>,
+}
+
+/// A deductible or out-of-pocket figure for the plan year, as of this claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BenefitBalance {
+    /// `deductible` or `out_of_pocket` (or the code the EOB gives).
+    #[schema(example = "deductible")]
+    pub kind: String,
+    /// The year's limit.
+    pub limit: Option<Money>,
+    /// Used so far.
+    pub used: Option<Money>,
+}
+
+/// A claim with its lines, the header adjudications, its totals and the plan-year figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimDetail {
+    #[serde(flatten)]
+    pub claim: Claim,
+    pub lines: Vec<ClaimLine>,
+    /// Adjudications of the whole claim (inpatient EOBs put their amounts here).
+    pub adjudications: Vec<ClaimAmount>,
+    /// The totals exactly as the EOB states them.
+    pub totals: Vec<ClaimAmount>,
+    pub benefit_balance: Vec<BenefitBalance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimPage {
+    pub data: Vec<Claim>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sync
 
 /// What kind of thing changed.
@@ -380,6 +510,7 @@ pub enum SyncEntity {
     Autopay,
     PaymentPlan,
     ScheduledPayment,
+    Claim,
 }
 
 impl SyncEntity {
@@ -391,6 +522,7 @@ impl SyncEntity {
             SyncEntity::Autopay => "autopay",
             SyncEntity::PaymentPlan => "payment_plan",
             SyncEntity::ScheduledPayment => "scheduled_payment",
+            SyncEntity::Claim => "claim",
         }
     }
 
@@ -402,6 +534,7 @@ impl SyncEntity {
             "autopay" => Some(SyncEntity::Autopay),
             "payment_plan" => Some(SyncEntity::PaymentPlan),
             "scheduled_payment" => Some(SyncEntity::ScheduledPayment),
+            "claim" => Some(SyncEntity::Claim),
             _ => None,
         }
     }
@@ -422,7 +555,7 @@ pub struct Change {
     pub entity: SyncEntity,
     pub op: SyncOp,
     pub id: String,
-    /// For `bill`: a BillDetail. Later entities carry their own shapes.
+    /// For `bill`: a BillDetail; `claim`: a ClaimDetail. Later entities carry their own shapes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
@@ -1330,6 +1463,30 @@ pub struct PlanInfo {
     /// The rules for payment plans (absent from copies kept by earlier releases: the defaults).
     #[serde(default)]
     pub payment_plans: PaymentPlanPolicy,
+    /// The format of the plan's member IDs (absent from copies kept by earlier releases: the
+    /// default, the letter M and 9 digits).
+    #[serde(default)]
+    pub member_id: MemberIdFormat,
+}
+
+/// The plan's member ID format, for the registration hint and its as-you-type check: a regular
+/// expression that must match the whole ID after trimming and upper-casing, and an example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MemberIdFormat {
+    #[schema(example = "M[0-9]{9}")]
+    pub pattern: String,
+    #[schema(example = "M200000002")]
+    pub example: String,
+}
+
+impl Default for MemberIdFormat {
+    fn default() -> MemberIdFormat {
+        MemberIdFormat {
+            pattern: carebill_billing::validate::DEFAULT_MEMBER_ID_PATTERN.into(),
+            example: carebill_billing::validate::DEFAULT_MEMBER_ID_EXAMPLE.into(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 pub mod autopay;
 pub mod bill;
 pub mod calendar;
+pub mod claims;
 pub mod money;
 pub mod password;
 pub mod plans;

@@ -237,6 +237,32 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// Amounts that may be negative on the wire: what a claim states (a reversal line, an adjusted
+/// total), never a payment. `#[serde(deserialize_with = "signed::deserialize")]`, or
+/// `signed::option` for an `Option<Money>` (with `default`).
+pub mod signed {
+    use serde::{Deserialize, Deserializer};
+
+    use super::Money;
+
+    pub fn parse(s: &str) -> Result<Money, super::MoneyError> {
+        match s.strip_prefix('-') {
+            Some(rest) => Money::parse(rest).map(|m| Money::from_cents(-m.cents())),
+            None => Money::parse(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Money>, D::Error> {
+        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        s.map(|s| parse(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
 #[cfg(feature = "specta")]
 impl specta::Type for Money {
     /// A string like "1234.56" in TypeScript.

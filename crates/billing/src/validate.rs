@@ -224,17 +224,85 @@ pub fn postal_code(input: &str) -> Rule<()> {
     Ok(())
 }
 
-/// Member IDs look like `M200000001`: the letter M and nine digits. Case-insensitive on input.
-pub fn member_id(input: &str) -> Rule<String> {
-    let upper = input.trim().to_ascii_uppercase();
-    let b = upper.as_bytes();
-    if b.len() != 10 || b[0] != b'M' || !b[1..].iter().all(u8::is_ascii_digit) {
-        return Err(Invalid::new(
-            "invalid_member_id",
-            "Enter your member ID as it appears on your card: the letter M and 9 digits.",
-        ));
+/// The default member ID format: the letter M and nine digits, like `M200000001`.
+pub const DEFAULT_MEMBER_ID_PATTERN: &str = "M[0-9]{9}";
+pub const DEFAULT_MEMBER_ID_EXAMPLE: &str = "M200000002";
+
+/// A plan's member ID format: a regular expression that must match the whole ID after trimming
+/// and upper-casing (each plan prints its own: the CARIN examples use 11 digits, others mix
+/// letters and digits), and an example printed in the hint and the refusal.
+#[derive(Debug, Clone)]
+pub struct MemberIdRule {
+    whole: regex::Regex,
+    pattern: String,
+    example: String,
+}
+
+impl Default for MemberIdRule {
+    fn default() -> MemberIdRule {
+        MemberIdRule::new(DEFAULT_MEMBER_ID_PATTERN, DEFAULT_MEMBER_ID_EXAMPLE).expect("the default rule is valid")
     }
-    Ok(upper)
+}
+
+impl MemberIdRule {
+    /// The rule, or why the configuration cannot be one: a pattern that is not a regular
+    /// expression, longer than 200 characters, that could accept an empty ID or more than 30
+    /// characters is refused, and so is an example it does not accept.
+    pub fn new(pattern: &str, example: &str) -> Result<MemberIdRule, String> {
+        if pattern.trim().is_empty() || pattern.chars().count() > 200 {
+            return Err("member_id_pattern must be 1 to 200 characters".into());
+        }
+        let whole = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("member_id_pattern is not a regular expression: {e}"))?;
+        let rule = MemberIdRule {
+            whole,
+            pattern: pattern.to_string(),
+            example: example.trim().to_ascii_uppercase(),
+        };
+        if rule.whole.is_match("") {
+            return Err("member_id_pattern must not accept an empty member ID".into());
+        }
+        if rule.example.is_empty() || rule.check(example).is_err() {
+            return Err(format!(
+                "member_id_example {example:?} does not match member_id_pattern"
+            ));
+        }
+        Ok(rule)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn example(&self) -> &str {
+        &self.example
+    }
+
+    /// The member ID, trimmed and upper-cased, if it is in the plan's format (at most 30
+    /// characters of letters, digits and hyphens, whatever the pattern allows).
+    pub fn check(&self, input: &str) -> Rule<String> {
+        let upper = input.trim().to_ascii_uppercase();
+        let plain =
+            !upper.is_empty() && upper.len() <= 30 && upper.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !plain || !self.whole.is_match(&upper) {
+            return Err(Invalid::new(
+                "invalid_member_id",
+                format!(
+                    "Enter your member ID as it appears on your card, like {}.",
+                    self.example
+                ),
+            )
+            .with("example", self.example.clone()));
+        }
+        Ok(upper)
+    }
+}
+
+/// A member ID in the default format ([`DEFAULT_MEMBER_ID_PATTERN`]). Case-insensitive on input.
+pub fn member_id(input: &str) -> Rule<String> {
+    MemberIdRule::default().check(input)
 }
 
 /// A person's name: 1 to 100 characters of letters (any script), spaces, hyphens, apostrophes
@@ -489,6 +557,20 @@ mod tests {
         assert_eq!(member_id(" m200000002 ").unwrap(), "M200000002");
         assert!(member_id("M2000000").is_err());
         assert!(member_id("X200000002").is_err());
+        let eleven = MemberIdRule::new("[0-9]{11}", "12345678901").unwrap();
+        assert_eq!(eleven.check(" 12345678901 ").unwrap(), "12345678901");
+        assert!(eleven.check("M200000002").is_err());
+        // The whole ID: a pattern cannot match a part of it.
+        assert!(eleven.check("123456789012").is_err());
+        let mixed = MemberIdRule::new("[A-Z]{3}[0-9]{6}(-[0-9]{2})?", "XYZ123456-01").unwrap();
+        assert_eq!(mixed.check("xyz123456").unwrap(), "XYZ123456");
+        assert_eq!(mixed.check("xyz12345").unwrap_err().code, "invalid_member_id");
+        assert!(MemberIdRule::new("[0-9]*", "1").is_err(), "accepts an empty ID");
+        assert!(MemberIdRule::new("([", "1").is_err(), "not a regular expression");
+        assert!(
+            MemberIdRule::new("[0-9]{4}", "12345").is_err(),
+            "the example must match"
+        );
         assert_eq!(person_name("  José María ", "first name").unwrap(), "José María");
         assert_eq!(person_name("O'Brien-Smith", "last name").unwrap(), "O'Brien-Smith");
         assert!(person_name("Robert'); DROP TABLE", "last name").is_err());

@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use carebill_api::types::{LocalizedText, MemberServices, PlanInfo, Tagline};
+use carebill_api::types::{LocalizedText, MemberIdFormat, MemberServices, PlanInfo, Tagline};
 use carebill_billing::BusinessCalendar;
+use carebill_billing::validate::MemberIdRule;
 use serde::Deserialize;
 
 /// A 256-bit SQLCipher key. Never printed.
@@ -141,6 +142,13 @@ pub struct PlanConfig {
     /// language, each written in its own language.
     #[serde(default)]
     pub language_assistance: Vec<Tagline>,
+    /// The plan's member ID format: a regular expression the whole ID must match after trimming
+    /// and upper-casing. Default `M[0-9]{9}`.
+    #[serde(default)]
+    pub member_id_pattern: Option<String>,
+    /// A member ID in that format, for the registration hint. Required with a pattern.
+    #[serde(default)]
+    pub member_id_example: Option<String>,
 }
 
 fn default_tty() -> String {
@@ -188,6 +196,17 @@ impl PlanConfig {
             }
             text(&format!("language_assistance ({})", t.lang), &t.text, 600)?;
         }
+        let member_id = match (self.member_id_pattern, self.member_id_example) {
+            (None, None) => MemberIdFormat::default(),
+            (Some(pattern), Some(example)) => {
+                let rule = MemberIdRule::new(&pattern, &example).map_err(ConfigError::BadPlan)?;
+                MemberIdFormat {
+                    pattern: rule.pattern().to_string(),
+                    example: rule.example().to_string(),
+                }
+            }
+            _ => return bad("member_id_pattern and member_id_example go together".into()),
+        };
         Ok(PlanInfo {
             name: self.name.trim().to_string(),
             member_services: MemberServices {
@@ -197,6 +216,7 @@ impl PlanConfig {
             },
             language_assistance: self.language_assistance,
             payment_plans: Default::default(),
+            member_id,
         })
     }
 }
@@ -239,6 +259,7 @@ pub fn demo_plan() -> PlanInfo {
             },
         ],
         payment_plans: Default::default(),
+        member_id: MemberIdFormat::default(),
     }
 }
 
@@ -724,4 +745,12 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     let mut f = options.open(path)?;
     f.write_all(bytes)
+}
+
+/// The plan's member ID rule, compiled (the format was checked when the config was read).
+pub fn member_id_rule(format: &MemberIdFormat) -> MemberIdRule {
+    MemberIdRule::new(&format.pattern, &format.example).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the member ID format does not compile; using the default");
+        MemberIdRule::default()
+    })
 }

@@ -103,6 +103,10 @@ fn page_in(
             (SyncEntity::ScheduledPayment, SyncOp::Upsert) => Some(to_value(serde_json::to_value(
                 crate::scheduled::get(conn, &member_id, id)?,
             ))?),
+            (SyncEntity::Claim, SyncOp::Upsert) => match store::claims::detail(conn, &member_id, id)? {
+                Some(c) => Some(to_value(serde_json::to_value(c))?),
+                None => continue,
+            },
         };
         changes.push(Change {
             entity,

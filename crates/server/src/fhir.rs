@@ -10,8 +10,7 @@
 //! so an import writes all of it or nothing. Amounts are exact: a FHIR decimal with more than two
 //! places, or in another currency than USD, is refused, never rounded.
 //!
-//! This module reads; it does not write (the import that stores claims comes with the rest of
-//! issue 19). It imports nothing of the crate.
+//! This module reads; `import` stores what it reads. It imports nothing of the crate.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -263,6 +262,8 @@ pub struct ClaimLine {
 /// A claim as the EOB states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    /// The file it came from.
+    pub file: String,
     /// The resource id in its file.
     pub resource_id: String,
     /// The payer's claim identifier (CARIN `uc`, else the first identifier).
@@ -408,7 +409,9 @@ impl Reader {
             };
             let eob: Eob =
                 serde_json::from_value(v.clone()).map_err(|e| at("", format!("not an ExplanationOfBenefit: {e}")))?;
-            claims.push(self.claim(&eob, &id, &at)?);
+            let mut claim = self.claim(&eob, &id, &at)?;
+            claim.file = file.clone();
+            claims.push(claim);
         }
         Ok(ClaimSet { claims })
     }
@@ -574,6 +577,7 @@ impl Reader {
                 .find_map(|c| c.provider.as_ref().and_then(|r| self.name_of(r)))
         });
         Ok(Claim {
+            file: String::new(),
             resource_id: id.to_string(),
             identifier,
             cancelled: status == "cancelled",

@@ -60,12 +60,20 @@ struct Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load a roster (CSV) and bills (JSON), all or nothing.
+    /// Load a roster (CSV), bills (JSON) and claims (FHIR R4 EOBs), all or nothing.
     Import {
         #[arg(long)]
         roster: Option<PathBuf>,
         #[arg(long)]
         bills: Option<PathBuf>,
+        /// FHIR R4 Bundles or NDJSON files (or directories of them, as a Bulk Data export
+        /// writes them) of CARIN Blue Button ExplanationOfBenefit resources and the Patient,
+        /// Coverage, Organization and Practitioner resources they reference.
+        #[arg(long, num_args = 1..)]
+        fhir: Vec<PathBuf>,
+        /// Refuse the import when a claim's patient is not on the roster (else skipped, counted).
+        #[arg(long)]
+        strict: bool,
     },
     /// Enroll, list or revoke clinic kiosks (guest pay).
     Kiosk {
@@ -170,13 +178,32 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Some(Command::Import { roster, bills }) => {
+        Some(Command::Import {
+            roster,
+            bills,
+            fhir,
+            strict,
+        }) => {
             let db = app::open_database(&config)?;
-            let summary = import::import(&db, roster.as_deref(), bills.as_deref(), chrono::Utc::now())?;
-            println!(
-                "Imported {} roster members and {} bills.",
-                summary.members, summary.bills
-            );
+            let rule = config
+                .plan
+                .as_ref()
+                .map(|p| carebill_server::config::member_id_rule(&p.member_id))
+                .unwrap_or_default();
+            let sources = import::Sources {
+                roster: roster.as_deref(),
+                bills: bills.as_deref(),
+                fhir: &fhir,
+                strict,
+            };
+            let s = import::import(&db, &sources, &rule, chrono::Utc::now())?;
+            println!("Imported {} roster members and {} bills.", s.members, s.bills);
+            if !fhir.is_empty() {
+                println!(
+                    "Claims: {} added, {} updated, {} cancelled or replaced; {} skipped (patient not on the roster).",
+                    s.claims_added, s.claims_updated, s.claims_hidden, s.claims_skipped
+                );
+            }
             Ok(())
         }
         Some(Command::Kiosk { action }) => {

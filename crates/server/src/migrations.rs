@@ -15,6 +15,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_bill_other_payments.sql"),
     include_str!("../migrations/postgres/0005_account_locale.sql"),
     include_str!("../migrations/postgres/0006_payment_plans.sql"),
+    include_str!("../migrations/postgres/0007_claims.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -491,6 +492,38 @@ CREATE TABLE notices (
 ) WITHOUT ROWID;
 ALTER TABLE bills ADD COLUMN payment_plan_id TEXT;
 CREATE INDEX bills_plan ON bills(payment_plan_id) WHERE payment_plan_id IS NOT NULL;
+"#,
+    // 10: claims from the plan's Explanations of Benefits (issue 19): the figures a list needs in
+    // columns, the lines with every adjudication, totals and benefit balance as JSON (`detail`,
+    // read whole with the claim); which claims an adjusted claim replaces; a bill's claim number.
+    r#"
+CREATE TABLE claims (
+    id              TEXT PRIMARY KEY,
+    member_id       TEXT NOT NULL,
+    claim_number    TEXT NOT NULL UNIQUE,
+    status          TEXT NOT NULL CHECK (status IN ('active', 'cancelled', 'superseded')),
+    superseded_by   TEXT,
+    kind            TEXT NOT NULL CHECK (kind IN ('inpatient', 'outpatient', 'professional', 'pharmacy', 'oral')),
+    service_from    TEXT,
+    service_to      TEXT,
+    provider        TEXT,
+    facility        TEXT,
+    outcome         TEXT,
+    billed_cents    INTEGER,
+    allowed_cents   INTEGER,
+    plan_paid_cents INTEGER,
+    member_cents    INTEGER,
+    detail          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX claims_member ON claims(member_id, service_from DESC, id) WHERE status = 'active';
+CREATE TABLE claim_replacements (
+    claim_number TEXT NOT NULL,
+    replaces     TEXT NOT NULL,
+    PRIMARY KEY (replaces, claim_number)
+) WITHOUT ROWID;
+ALTER TABLE bills ADD COLUMN claim_number TEXT;
 "#,
 ];
 

@@ -291,6 +291,7 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
             lines,
             other_payments: 0,
             billing_phone: Some(provider.billing_phone.to_string()),
+            claim_number: None,
         };
         if bill.amount_due_cents() >= 500 {
             return bill;
@@ -433,6 +434,125 @@ pub fn add_bills(
     Ok(ids)
 }
 
+/// The plan's claims behind a member's bills, as an EOB import would leave them: each bill's
+/// claim (the plan paid the insurance amount; the member owes a deductible part and
+/// coinsurance), with the plan-year deductible and out-of-pocket figures. The bills carry their
+/// claim numbers ("Matches your claim"), except that the second bill's claim says $20.00 less
+/// than the bill ("Differs by $20.00") and the fourth bill has no claim number, so its claim is
+/// only "Probably this claim".
+fn add_claims(
+    tx: &Connection,
+    member_id: &str,
+    patient: &str,
+    bill_ids: &[String],
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    use carebill_api::types::{BenefitBalance, Claim, ClaimAmount, ClaimDetail, ClaimKind, ClaimLine};
+    let mut rng = StdRng::from_entropy();
+    let amount = |category: &str, cents: i64| ClaimAmount {
+        category: category.into(),
+        amount: Money::from_cents(cents),
+    };
+    let (mut deductible_used, mut oop_used) = (0i64, 0i64);
+    for (i, bill_id) in bill_ids.iter().enumerate() {
+        let Some(bill) = crate::store::bill_detail(tx, member_id, bill_id)? else {
+            continue;
+        };
+        let b = &bill.bill;
+        let claim_number = format!("CLM-{}", b.statement_number);
+        let owed = b.amount_due.cents();
+        // The claim says $20.00 less than the second bill.
+        let claim_owes = if i == 1 { (owed - 2_000).max(0) } else { owed };
+        let (deductible, rest) = if claim_owes <= 5_000 {
+            (0, claim_owes)
+        } else {
+            let d = (claim_owes * 2 / 5).min(150_000 - deductible_used).max(0);
+            (d, claim_owes - d)
+        };
+        deductible_used += deductible;
+        oop_used += claim_owes;
+        let mut member_costs = Vec::new();
+        if deductible > 0 {
+            member_costs.push(amount("deductible", deductible));
+        }
+        if rest > 0 {
+            member_costs.push(amount(if claim_owes <= 5_000 { "copay" } else { "coinsurance" }, rest));
+        }
+        let lines = bill
+            .line_items
+            .iter()
+            .enumerate()
+            .map(|(n, l)| ClaimLine {
+                sequence: n as u32 + 1,
+                service_date: Some(l.service_date),
+                code: Some(l.code.clone()),
+                code_system: Some("http://www.ama-assn.org/go/cpt".into()),
+                display: Some(l.description.clone()),
+                revenue_code: None,
+                quantity: Some(l.quantity.to_string()),
+                amounts: vec![
+                    amount("submitted", l.charge.cents()),
+                    amount("eligible", l.charge.cents() - l.adjustment.cents()),
+                    amount("benefit", l.insurance_paid.cents()),
+                    amount("memberliability", l.patient_responsibility.cents()),
+                ],
+            })
+            .collect();
+        let mut totals = vec![
+            amount("submitted", b.total_charges.cents()),
+            amount("eligible", b.total_charges.cents() - b.adjustments.cents()),
+            amount("benefit", b.insurance_paid.cents()),
+            amount("memberliability", claim_owes),
+        ];
+        totals.extend(member_costs.iter().cloned());
+        let detail = ClaimDetail {
+            claim: Claim {
+                id: String::new(),
+                claim_number: claim_number.clone(),
+                kind: match b.kind {
+                    BillKind::Hospital => ClaimKind::Outpatient,
+                    BillKind::Professional => ClaimKind::Professional,
+                },
+                patient_name: patient.into(),
+                service_date_from: Some(b.service_date_from),
+                service_date_to: Some(b.service_date_to),
+                provider: Some(b.provider.to_uppercase()),
+                facility: Some(b.facility.clone()),
+                outcome: Some("complete".into()),
+                billed: Some(b.total_charges),
+                allowed: Some(Money::from_cents(b.total_charges.cents() - b.adjustments.cents())),
+                plan_paid: Some(b.insurance_paid),
+                member_owes: Some(Money::from_cents(claim_owes)),
+                member_costs,
+            },
+            lines,
+            adjudications: Vec::new(),
+            totals,
+            benefit_balance: vec![
+                BenefitBalance {
+                    kind: "deductible".into(),
+                    limit: Some(Money::from_cents(150_000)),
+                    used: Some(Money::from_cents(deductible_used)),
+                },
+                BenefitBalance {
+                    kind: "out_of_pocket".into(),
+                    limit: Some(Money::from_cents(400_000)),
+                    used: Some(Money::from_cents(oop_used.min(400_000))),
+                },
+            ],
+        };
+        let id = random_id(&mut rng, "clm");
+        crate::store::claims::write(tx, member_id, &id, &detail, false, &[], now)?;
+        if i != 3 {
+            tx.execute(
+                "UPDATE bills SET claim_number = ?1 WHERE id = ?2",
+                params![claim_number, bill_id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Saves a test Visa and the test bank account for a member, through the processor as the app
 /// would (tokenize, attach), so they can really be charged.
 fn save_demo_methods(
@@ -505,7 +625,11 @@ pub fn seed_demo_if_empty(
                     save_demo_methods(tx, processor, person.member_id, &format!("{} {}", person.first, person.last), today, now)?;
                 }
                 let count = rng.gen_range(8..=20);
-                add_bills(tx, &mut rng, person.member_id, count, today, now)?;
+                let bills = add_bills(tx, &mut rng, person.member_id, count, today, now)?;
+                if person.email.is_some() {
+                    let name = format!("{} {}", person.first, person.last);
+                    add_claims(tx, person.member_id, &name, &bills, now)?;
+                }
             }
             crate::kiosk::enroll_with(tx, "Demo front desk", DEMO_KIOSK_CREDENTIAL, now)?;
             Ok::<_, ApiError>(())

@@ -45,6 +45,8 @@ pub struct Inner {
 /// The plan's facts as served: the document, its JSON and its `ETag` (a hash of the JSON).
 pub struct ServedPlan {
     pub info: Arc<carebill_api::types::PlanInfo>,
+    /// The plan's member ID format, compiled: registration, sign-in and imports use it.
+    pub member_ids: carebill_billing::validate::MemberIdRule,
     pub body: axum::body::Bytes,
     pub etag: axum::http::HeaderValue,
 }
@@ -57,6 +59,7 @@ impl ServedPlan {
         let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
         let tag = format!("\"{hex}\"");
         ServedPlan {
+            member_ids: crate::config::member_id_rule(&info.member_id),
             info: Arc::new(info),
             body: body.into(),
             etag: axum::http::HeaderValue::from_str(&tag).unwrap_or(axum::http::HeaderValue::from_static("\"plan\"")),

@@ -823,6 +823,7 @@ mod tests {
                 text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
             }],
             payment_plans: Default::default(),
+            member_id: Default::default(),
         };
         let en = footer(Locale::En, &plan);
         assert!(en.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));

@@ -22,7 +22,11 @@ pub async fn create_account(
     JsonBody(req): JsonBody<CreateAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountCreated>)> {
     let today = state.business.today();
-    let member_id = validate::member_id(&req.member_id).map_err(|e| ApiError::invalid("/member_id", e))?;
+    let member_id = state
+        .plan
+        .member_ids
+        .check(&req.member_id)
+        .map_err(|e| ApiError::invalid("/member_id", e))?;
     let first_name =
         validate::person_name(&req.first_name, "first name").map_err(|e| ApiError::invalid("/first_name", e))?;
     let last_name =

@@ -3,6 +3,7 @@
 mod accounts;
 mod autopay;
 mod bills;
+mod claims;
 mod guest;
 mod intake;
 mod methods;
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/password-resets/confirm", post(accounts::confirm_password_reset))
         .route("/v1/bills", get(bills::list_bills))
         .route("/v1/bills/{id}", get(bills::get_bill))
+        .route("/v1/claims", get(claims::list_claims))
+        .route("/v1/claims/{id}", get(claims::get_claim))
         .route("/v1/sync", get(bills::sync))
         .route(
             "/v1/payment-methods",

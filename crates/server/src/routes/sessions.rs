@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use carebill_api::ErrorCode;
 use carebill_api::types::{CreateSessionRequest, RefreshSessionRequest, SessionTokens};
-use carebill_billing::validate;
 use chrono::Duration;
 
 use crate::auth::throttle::address_limit;
@@ -28,7 +27,7 @@ pub async fn create_session(
         return Err(ApiError::validation("/password", "Enter your password."));
     }
     address_limit(&state, "sign-in", &client, 60, Duration::minutes(1)).await?;
-    let by_member_id = validate::member_id(&login).ok();
+    let by_member_id = state.plan.member_ids.check(&login).ok();
     let key = by_member_id.clone().unwrap_or_else(|| login.clone());
     let account = state
         .db

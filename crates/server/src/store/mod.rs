@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub mod accounts;
 pub mod bills;
+pub mod claims;
 pub mod methods;
 pub mod payments;
 
@@ -38,7 +39,7 @@ pub fn money(cents: i64) -> Money {
 pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.kind, b.provider, b.facility, \
     b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
     b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents, b.other_payments_cents, \
-    b.billing_phone, b.payment_plan_id";
+    b.billing_phone, b.payment_plan_id, b.claim_number";
 
 /// Balance in SQL, for filters: amount due less settled payments and payments received elsewhere.
 pub const BALANCE_SQL: &str =
@@ -60,6 +61,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     let (account_number, statement_number, provider, facility) = (text(1)?, text(2)?, text(4)?, text(5)?);
     let billing_phone: Option<String> = r.get(16)?;
     let payment_plan_id: Option<String> = r.get(17)?;
+    let claim_number: Option<String> = r.get(18)?;
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -91,6 +93,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             status: b.status,
             billing_phone,
             payment_plan_id,
+            claim_number,
             id,
         })
     })())

@@ -3,6 +3,7 @@
 mod accounts;
 mod autopay;
 mod bills;
+mod claims;
 mod guest;
 mod hardening;
 mod harness;

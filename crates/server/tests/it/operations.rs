@@ -207,6 +207,20 @@ fn bill(statement: &str, member: &str, patient: &str) -> serde_json::Value {
     })
 }
 
+/// A roster and bills import with the default member ID format.
+fn import_files(
+    db: &carebill_server::db::Db,
+    roster: Option<&std::path::Path>,
+    bills: Option<&std::path::Path>,
+) -> Result<import::ImportSummary, import::ImportError> {
+    let sources = import::Sources {
+        roster,
+        bills,
+        ..Default::default()
+    };
+    import::import(db, &sources, &Default::default(), start_instant())
+}
+
 #[tokio::test]
 async fn import_loads_a_roster_and_bills_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,8 +236,15 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "bills.json",
         &serde_json::to_string(&json!([bill("ACME-001", "M300000001", "10.00")])).unwrap(),
     );
-    let summary = import::import(&db, Some(&roster), Some(&good), start_instant()).unwrap();
-    assert_eq!(summary, import::ImportSummary { members: 2, bills: 1 });
+    let summary = import_files(&db, Some(&roster), Some(&good)).unwrap();
+    assert_eq!(
+        summary,
+        import::ImportSummary {
+            members: 2,
+            bills: 1,
+            ..Default::default()
+        }
+    );
     let detail = |db: &carebill_server::db::Db, statement: &str| {
         db.with_writer(|c| {
             let id: String = c
@@ -264,7 +285,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "office.json",
         &serde_json::to_string(&json!([paid_at_office])).unwrap(),
     );
-    import::import(&db, None, Some(&path), start_instant()).unwrap();
+    import_files(&db, None, Some(&path)).unwrap();
     let b = detail(&db, "ACME-010").bill;
     assert_eq!(
         [
@@ -312,7 +333,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
             &format!("{name}.json"),
             &serde_json::to_string(&bills).unwrap(),
         );
-        let err = import::import(&db, None, Some(&path), start_instant()).unwrap_err();
+        let err = import_files(&db, None, Some(&path)).unwrap_err();
         assert!(matches!(err, import::ImportError::Invalid { .. }), "{name}: {err}");
         assert_eq!(count(&db), (2, 2), "{name} changed nothing");
     }
@@ -321,7 +342,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "bad.csv",
         "member_id,first_name,last_name,date_of_birth\nM300000003,Cy,Ng,1990-02-30\n",
     );
-    assert!(import::import(&db, Some(&bad_roster), None, start_instant()).is_err());
+    assert!(import_files(&db, Some(&bad_roster), None).is_err());
     assert_eq!(count(&db), (2, 2));
 }
 

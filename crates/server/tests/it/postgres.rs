@@ -490,6 +490,16 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
             .await,
         0
     );
+    // Migration 7 (issue 19): no old bill names a claim, there are no claims yet, and the old
+    // bills still read whole.
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM bills WHERE claim_number IS NOT NULL")
+            .await,
+        0
+    );
+    let claims = s.get("/v1/claims?provider=bay&year=2026", &token).await;
+    claims.expect(200);
+    assert_eq!(claims.body["data"], json!([]));
     let card = s.card_method(&token).await;
     let big = s
         .payable_bills(&token)
