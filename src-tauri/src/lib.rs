@@ -89,6 +89,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::read::bill,
             commands::read::payments,
             commands::read::payment,
+            commands::read::claims,
+            commands::read::claim,
             commands::read::payment_methods,
             commands::read::autopay,
             commands::read::sync_now,

@@ -24,6 +24,10 @@ export const DASHBOARD = {
     paid_count: 1, total_count: 6, behind_amount: "105.43", needs_authorization: false, paused_until: null, pay_now: [{ bill_id: "b1", amount: "105.43" }] }],
   plan_offer: { bill_ids: ["b4"], balance: "1200.00" },
   scheduled: [] as unknown[],
+  benefits: [
+    { kind: "deductible", year: 2026, limit: "1500.00", used: "400.00", remaining: "1100.00" },
+    { kind: "out_of_pocket", year: 2026, limit: "4000.00", used: "1032.56", remaining: "2967.44" },
+  ],
   freshness: FRESH,
 };
 
@@ -79,3 +83,29 @@ export const PAYMENT = { id: "p1", status: "succeeded", amount: "316.00", confir
   payment_method: { type: "card", brand: "visa", last4: "4242" }, created_at: "2026-11-12T18:00:00Z", settled_at: "2026-11-12T18:00:00Z", failure: null, idempotency_key: null, source: "member" };
 
 export const VISA = { id: "pm1", type: "card", brand: "visa", funding: "credit", last4: "4242", exp_month: 8, exp_year: 2030, bank_name: null, account_type: null, holder_name: "Jordan Lee", created_at: "2026-01-01T00:00:00Z" };
+
+/** The claim behind BILL, as the plan processed it: the bill asks $20.00 more. */
+export const CLAIM = {
+  id: "clm1", claim_number: "CLM-BRM26000002", kind: "outpatient", patient_name: "Jordan Lee",
+  service_date_from: "2026-10-20", service_date_to: "2026-10-22", provider: "BAYSIDE REGIONAL MEDICAL CENTER", facility: "Bayside Regional Medical Center",
+  outcome: "complete", billed: "2140.00", allowed: "1650.94", plan_paid: "1018.38", member_owes: "612.56",
+  member_costs: [{ category: "deductible", amount: "400.00" }, { category: "coinsurance", amount: "212.56" }],
+};
+
+export const CLAIM_DETAIL = {
+  ...CLAIM,
+  lines: [
+    { sequence: 1, service_date: "2026-10-20", code: "99284", code_system: "http://www.ama-assn.org/go/cpt", display: "Emergency department visit", revenue_code: "0450", quantity: "1",
+      amounts: [{ category: "submitted", amount: "2140.00" }, { category: "eligible", amount: "1650.94" }, { category: "benefit", amount: "1018.38" },
+        { category: "deductible", amount: "400.00" }, { category: "coinsurance", amount: "212.56" }, { category: "memberliability", amount: "612.56" }] },
+    { sequence: 2, service_date: "2026-10-20", code: "99284", code_system: "http://www.ama-assn.org/go/cpt", display: "Emergency department visit (reversed)", revenue_code: null, quantity: "1",
+      amounts: [{ category: "submitted", amount: "-100.00" }, { category: "paidbypatient", amount: "0.00" }] },
+  ],
+  adjudications: [],
+  totals: [{ category: "submitted", amount: "2140.00" }, { category: "benefit", amount: "1018.38" }, { category: "memberliability", amount: "612.56" }],
+  benefit_balance: [{ kind: "deductible", limit: "1500.00", used: "400.00" }],
+};
+
+/** How BILL stands against its claim. */
+export const BILL_CLAIMS = [{ claim_id: "clm1", claim_number: "CLM-BRM26000002", link: "named", member_owes: "612.56",
+  member_costs: CLAIM.member_costs, matches: false, difference: "20.00", bill_is_higher: true }];

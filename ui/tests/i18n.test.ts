@@ -23,6 +23,8 @@ import GuestPay from "../src/screens/GuestPay.svelte";
 import Dashboard from "../src/screens/Dashboard.svelte";
 import Bills from "../src/screens/Bills.svelte";
 import BillDetail from "../src/screens/BillDetail.svelte";
+import Claims from "../src/screens/Claims.svelte";
+import ClaimDetail from "../src/screens/ClaimDetail.svelte";
 import History from "../src/screens/History.svelte";
 import Receipt from "../src/screens/Receipt.svelte";
 import Help from "../src/screens/Help.svelte";
@@ -31,7 +33,7 @@ import Methods from "../src/screens/Methods.svelte";
 import Autopay from "../src/screens/Autopay.svelte";
 import Pay from "../src/screens/Pay.svelte";
 import PaymentPlan from "../src/screens/PaymentPlan.svelte";
-import { BILL, BILL_ROW, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, PAYMENT_PLAN, PLAN_PREVIEW, SCHEDULED, VISA } from "./fixtures";
+import { BILL, BILL_CLAIMS, BILL_ROW, CLAIM, CLAIM_DETAIL, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, PAYMENT_PLAN, PLAN_PREVIEW, SCHEDULED, VISA } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -212,7 +214,9 @@ function kiosk() {
 function answers() {
   respond("dashboard", () => DASHBOARD);
   respond("bills", () => ({ bills: [BILL_ROW], total: 1, offset: 0, providers: [BILL_ROW.provider], total_payable: BILL_ROW.payable, freshness: FRESH }));
-  respond("bill", () => ({ bill: BILL, overdue: true, payment_in_flight: false, autopay: null, freshness: FRESH }));
+  respond("bill", () => ({ bill: BILL, overdue: true, payment_in_flight: false, autopay: null, claims: BILL_CLAIMS, freshness: FRESH }));
+  respond("claims", () => ({ claims: [CLAIM], total: 1, offset: 0, years: [2026], providers: [CLAIM.provider], freshness: FRESH }));
+  respond("claim", () => ({ claim: CLAIM_DETAIL, bills: [{ bill_id: BILL.id, provider: BILL.provider, statement_number: BILL.statement_number }], freshness: FRESH }));
   respond("payments", () => ({ payments: [PAYMENT], total: 1, offset: 0, years: [2026], bills: [{ bill_id: BILL.id, provider: BILL.provider, statement_number: BILL.statement_number }], freshness: FRESH }));
   respond("payment_methods", () => [VISA]);
   respond("autopay", () => ({ payment_method_id: VISA.id, payment_method: { type: "card", brand: "visa", last4: "4242" }, amount: { type: "statement_balance" }, max_amount: "500.00",
@@ -237,6 +241,8 @@ const CASES: Case[] = [
   { name: "dashboard", component: Dashboard as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Total balance/ : /Saldo total/) },
   { name: "bills", component: Bills as Component, setup: () => { member(); answers(); app.route = { screen: "bills" }; }, ready: (l) => (l === "en" ? /Showing 1–1 of 1 bills/ : /Mostrando 1–1 de 1 facturas/) },
   { name: "bill", component: BillDetail as Component, setup: () => { member(); answers(); app.route = { screen: "bill", id: BILL.id }; }, ready: (l) => (l === "en" ? /How this bill adds up/ : /Cómo se calcula esta factura/) },
+  { name: "claims", component: Claims as Component, setup: () => { member(); answers(); app.route = { screen: "claims" }; }, ready: (l) => (l === "en" ? /Claims, newest service first \(1–1 of 1\)/ : /Reclamaciones, la atención más reciente primero/) },
+  { name: "claim", component: ClaimDetail as Component, setup: () => { member(); answers(); app.route = { screen: "claim", id: CLAIM.id }; }, ready: (l) => (l === "en" ? /This is not a bill/ : /Esto no es una factura/) },
   { name: "history", component: History as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Payments 1–1 of 1/ : /Pagos 1–1 de 1/) },
   { name: "receipt", component: Receipt as Component, setup: () => { member(); answers(); app.route = { screen: "receipt", payment: PAYMENT as never }; }, ready: (l) => (l === "en" ? /Bills paid/ : /Facturas pagadas/) },
   { name: "help", component: Help as Component, setup: member, ready: (l) => (l === "en" ? /Talk to a person/ : /Hable con una persona/) },

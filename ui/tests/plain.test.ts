@@ -52,7 +52,7 @@ describe("Bill detail", () => {
     signedIn();
     app.route = { screen: "bill", id: "b1" };
     const autopay = { bill_id: "b1", charge_date: "2026-12-09", amount: "251.56", status: "scheduled", skip_deadline: "2026-12-07", can_skip: true };
-    respond("bill", () => ({ bill: BILL, overdue: false, payment_in_flight: false, autopay, freshness: FRESH }));
+    respond("bill", () => ({ bill: BILL, overdue: false, payment_in_flight: false, autopay, claims: [], freshness: FRESH }));
     const { container } = render(BillDetail);
     const table = await screen.findByRole("table", { name: /How the amount you owe now is worked out/ });
     const rows = within(table).getAllByRole("row").map((r) => Array.from(r.children).map((c) => c.textContent?.replace(/\s+/g, " ").trim()).join(" "));

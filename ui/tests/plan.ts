@@ -13,4 +13,5 @@ export const PLAN: PlanInfo_Serialize = {
     { lang: "es", text: "ATENCIÓN: si habla español, tiene a su disposición servicios gratuitos de asistencia lingüística. Llame al 1-800-555-0142 (TTY: 711)." },
   ],
   payment_plans: { min_balance: "100.00", min_monthly: "25.00", max_months: 24, notice_days: 3, misses_allowed: 2, max_pause_days: 60 },
+  member_id: { pattern: "M[0-9]{9}", example: "M200000002" },
 };

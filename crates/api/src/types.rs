@@ -396,6 +396,7 @@ pub struct ClaimAmount {
     #[schema(example = "coinsurance")]
     pub category: String,
     #[serde(deserialize_with = "carebill_billing::money::signed::deserialize")]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     #[schema(value_type = String, pattern = "^-?[0-9]+\\.[0-9]{2}$", example = "232.56")]
     pub amount: Money,
 }
@@ -423,18 +424,22 @@ pub struct Claim {
     pub outcome: Option<String>,
     /// What the provider charged (`submitted`).
     #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
     pub billed: Option<Money>,
     /// What the plan allowed (`eligible`).
     #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
     pub allowed: Option<Money>,
     /// What the plan paid (`benefit`).
     #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
     pub plan_paid: Option<Money>,
     /// What the member may owe (`memberliability`).
     #[serde(default, deserialize_with = "carebill_billing::money::signed::option")]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     #[schema(value_type = Option<String>, pattern = "^-?[0-9]+\\.[0-9]{2}$")]
     pub member_owes: Option<Money>,
     /// Why the member owes it: the member-cost categories with an amount (deductible, copay,

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use carebill_api::types::{
-    Autopay, Bill, BillDetail, Payment, PaymentMethod, PaymentPlan, ScheduledPayment, SyncEntity, SyncOp,
-    UpcomingCharge,
+    Autopay, Bill, BillDetail, Claim, ClaimDetail, Payment, PaymentMethod, PaymentPlan, ScheduledPayment, SyncEntity,
+    SyncOp, UpcomingCharge,
 };
 
 use crate::api::RawChange;
@@ -106,6 +106,26 @@ CREATE TABLE scheduled_payments (
     data   TEXT NOT NULL
 ) WITHOUT ROWID;
 ALTER TABLE bills ADD COLUMN plan_id TEXT;
+"#,
+    // 6 (issue 19): the plan's claims as synced, narrow columns for the list's filters and order,
+    // the summary a list row shows and the whole claim. Copies from before hold none, and their
+    // sync position is past the claims the service already had: the next sync starts over (it
+    // upserts everything again; nothing synced is lost meanwhile).
+    r#"
+CREATE TABLE claims (
+    id           TEXT PRIMARY KEY,
+    claim_number TEXT NOT NULL,
+    year         INTEGER NOT NULL,
+    service_from TEXT NOT NULL,
+    service_to   TEXT NOT NULL,
+    providers    TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    detail       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX claims_by_date ON claims(year, service_from DESC, id DESC);
+CREATE INDEX claims_number ON claims(claim_number);
+CREATE INDEX claims_dates ON claims(service_from, service_to);
+DELETE FROM meta WHERE key IN ('cursor', 'etag');
 "#,
 ];
 
@@ -464,7 +484,44 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
         (SyncEntity::ScheduledPayment, SyncOp::Delete) => {
             conn.execute("DELETE FROM scheduled_payments WHERE id = ?1", [&c.id])?;
         }
+        (SyncEntity::Claim, SyncOp::Upsert) => upsert_claim(conn, &serde_json::from_str(raw()?)?)?,
+        (SyncEntity::Claim, SyncOp::Delete) => {
+            conn.execute("DELETE FROM claims WHERE id = ?1", [&c.id])?;
+        }
     }
+    Ok(())
+}
+
+/// Stores a claim as synced (the bench and tests fill copies with it too).
+pub fn upsert_claim(conn: &Connection, d: &ClaimDetail) -> ClientResult<()> {
+    let c = &d.claim;
+    let Some(from) = c.service_date_from else {
+        return Err(ClientError::internal(format!("claim {} without a service date", c.id)));
+    };
+    let to = c.service_date_to.unwrap_or(from).max(from);
+    let providers = [c.provider.as_deref(), c.facility.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+    conn.prepare_cached(
+        "INSERT INTO claims (id, claim_number, year, service_from, service_to, providers, summary, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET claim_number = excluded.claim_number, year = excluded.year,
+            service_from = excluded.service_from, service_to = excluded.service_to, providers = excluded.providers,
+            summary = excluded.summary, detail = excluded.detail",
+    )?
+    .execute(params![
+        c.id,
+        c.claim_number,
+        from.year(),
+        from.format("%Y-%m-%d").to_string(),
+        to.format("%Y-%m-%d").to_string(),
+        providers,
+        serde_json::to_string(c)?,
+        serde_json::to_string(d)?,
+    ])?;
     Ok(())
 }
 
@@ -687,6 +744,7 @@ pub fn bill(
             s.status == carebill_api::types::ScheduledStatus::Scheduled
                 && s.allocations.iter().any(|a| a.bill_id == d.bill.id)
         }),
+        claims: bill_claims(conn, &d.bill)?,
         bill: d,
         freshness,
     }))
@@ -881,8 +939,199 @@ pub fn dashboard(conn: &Connection, business_date: NaiveDate, freshness: Freshne
             .into_iter()
             .filter(|s| s.status == carebill_api::types::ScheduledStatus::Scheduled)
             .collect(),
+        benefits: benefits(conn, business_date)?,
         freshness,
     })
+}
+
+/// A page of claims, newest service first, with the years and providers for the filters.
+pub fn claims_page(conn: &Connection, q: &ClaimQuery, freshness: Freshness) -> ClientResult<ClaimsPage> {
+    let needle = q
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.to_lowercase());
+    let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
+    let filter = "WHERE (?1 IS NULL OR year = ?1) AND (?2 IS NULL OR instr(providers, ?2) > 0)";
+    let total: u32 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM claims {filter}"))?
+        .query_row(params![q.year, needle], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT summary FROM claims {filter} ORDER BY year DESC, service_from DESC, id DESC LIMIT ?3 OFFSET ?4"
+    ))?;
+    let claims = stmt
+        .query_map(params![q.year, needle, limit, q.offset], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<Claim>(&d?)?))
+        .collect::<ClientResult<Vec<_>>>()?;
+    let years = conn
+        .prepare_cached("SELECT DISTINCT year FROM claims ORDER BY year DESC")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<i32>, _>>()?;
+    let mut providers: Vec<String> = conn
+        .prepare_cached("SELECT DISTINCT json_extract(summary, '$.provider') FROM claims")?
+        .query_map([], |r| r.get::<_, Option<String>>(0))?
+        .filter_map(|p| p.transpose())
+        .collect::<Result<_, _>>()?;
+    providers.sort_by_key(|p| p.to_lowercase());
+    Ok(ClaimsPage {
+        claims,
+        total,
+        offset: q.offset,
+        years,
+        providers,
+        freshness,
+    })
+}
+
+pub fn claim_detail(conn: &Connection, id: &str) -> ClientResult<Option<ClaimDetail>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT detail FROM claims WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+}
+
+/// A claim and the bills that name it or probably are for it.
+pub fn claim(conn: &Connection, id: &str, freshness: Freshness) -> ClientResult<Option<ClaimView>> {
+    let Some(claim) = claim_detail(conn, id)? else {
+        return Ok(None);
+    };
+    let c = &claim.claim;
+    let (from, to) = (
+        c.service_date_from.map(|d| d.format("%Y-%m-%d").to_string()),
+        c.service_date_to.or(c.service_date_from).map(|d| d.format("%Y-%m-%d").to_string()),
+    );
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.detail FROM bills b JOIN bill_docs d ON d.id = b.id
+         WHERE json_extract(d.summary, '$.claim_number') = ?1
+            OR (json_extract(d.summary, '$.claim_number') IS NULL AND b.service_date_from <= ?3 AND b.service_date_to >= ?2)
+         ORDER BY b.due_date, b.id",
+    )?;
+    let mut bills = Vec::new();
+    for detail in stmt.query_map(params![c.claim_number, from, to], |r| r.get::<_, String>(0))? {
+        let d: BillDetail = serde_json::from_str(&detail?)?;
+        let named = d.bill.claim_number.as_deref() == Some(c.claim_number.as_str());
+        if named || (d.bill.claim_number.is_none() && probably_same(&d.bill, c)) {
+            bills.push(BillLabel {
+                bill_id: d.bill.id.clone(),
+                provider: d.bill.provider.clone(),
+                statement_number: d.bill.statement_number.clone(),
+            });
+        }
+    }
+    Ok(Some(ClaimView {
+        claim,
+        bills,
+        freshness,
+    }))
+}
+
+fn probably_same(bill: &Bill, c: &Claim) -> bool {
+    carebill_billing::claims::probably_same(
+        &carebill_billing::claims::BillFacts {
+            provider: &bill.provider,
+            facility: &bill.facility,
+            from: bill.service_date_from,
+            to: bill.service_date_to,
+            total_charges: bill.total_charges,
+            responsibility: bill.amount_due,
+        },
+        &carebill_billing::claims::ClaimFacts {
+            provider: c.provider.as_deref(),
+            facility: c.facility.as_deref(),
+            from: c.service_date_from,
+            to: c.service_date_to,
+            submitted: c.billed,
+            member_liability: c.member_owes,
+        },
+    )
+}
+
+/// The claims behind a bill: the one its claim number names; without a number, those that
+/// probably are (never both kinds).
+pub fn bill_claims(conn: &Connection, bill: &Bill) -> ClientResult<Vec<BillClaim>> {
+    let (link, candidates): (ClaimLink, Vec<String>) = match &bill.claim_number {
+        Some(n) => (
+            ClaimLink::Named,
+            conn.prepare_cached("SELECT summary FROM claims WHERE claim_number = ?1")?
+                .query_map([n], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+        ),
+        None => (
+            ClaimLink::Probable,
+            conn.prepare_cached("SELECT summary FROM claims WHERE service_from <= ?2 AND service_to >= ?1")?
+                .query_map(
+                    params![
+                        bill.service_date_from.format("%Y-%m-%d").to_string(),
+                        bill.service_date_to.format("%Y-%m-%d").to_string()
+                    ],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let mut out = Vec::new();
+    for summary in candidates {
+        let c: Claim = serde_json::from_str(&summary)?;
+        if link == ClaimLink::Probable && !probably_same(bill, &c) {
+            continue;
+        }
+        let (matches, difference, bill_is_higher) = match c.member_owes {
+            Some(owes) => {
+                let diff = bill.amount_due.cents() - owes.cents();
+                (diff == 0, Money::from_cents(diff.abs()), diff > 0)
+            }
+            None => (false, Money::ZERO, false),
+        };
+        out.push(BillClaim {
+            claim_id: c.id,
+            claim_number: c.claim_number,
+            link,
+            member_owes: c.member_owes,
+            member_costs: c.member_costs,
+            matches: matches && link == ClaimLink::Named,
+            difference,
+            bill_is_higher,
+        });
+    }
+    Ok(out)
+}
+
+/// Deductible and out-of-pocket progress for the plan year of `today`: the figures of the claim
+/// with the latest service date that states them.
+pub fn benefits(conn: &Connection, today: NaiveDate) -> ClientResult<Vec<BenefitProgress>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT detail FROM claims WHERE year = ?1 AND instr(detail, '\"benefit_balance\":[]') = 0
+         ORDER BY service_from DESC, id DESC LIMIT 20",
+    )?;
+    let mut out: Vec<BenefitProgress> = Vec::new();
+    for detail in stmt.query_map([today.year()], |r| r.get::<_, String>(0))? {
+        let d: ClaimDetail = serde_json::from_str(&detail?)?;
+        for b in d.benefit_balance {
+            let kind = match b.kind.as_str() {
+                "deductible" => "deductible",
+                k if k.contains("out") || k == "oop" => "out_of_pocket",
+                _ => continue,
+            };
+            let (Some(limit), Some(used)) = (b.limit, b.used) else { continue };
+            if out.iter().any(|o| o.kind == kind) {
+                continue;
+            }
+            out.push(BenefitProgress {
+                kind: kind.into(),
+                year: today.year(),
+                limit,
+                used,
+                remaining: Money::from_cents((limit.cents() - used.cents()).max(0)),
+            });
+        }
+        if out.len() == 2 {
+            break;
+        }
+    }
+    out.sort_by_key(|b| b.kind != "deductible");
+    Ok(out)
 }
 
 /// Open bills on no plan with something to pay now, oldest due first: what a new plan can hold.

@@ -111,6 +111,86 @@ pub struct BillView {
     pub plan_offer: bool,
     /// A payment scheduled for this bill, not yet made.
     pub scheduled: Option<carebill_api::types::ScheduledPayment>,
+    /// The plan's claims behind this bill: the one its claim number names, or those that
+    /// probably are (same provider, overlapping dates, same amount).
+    pub claims: Vec<BillClaim>,
+    pub freshness: Freshness,
+}
+
+/// How a bill is linked to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimLink {
+    /// The bill names the claim's number.
+    Named,
+    /// Same provider, overlapping service dates and the same amount: only probably this claim.
+    Probable,
+}
+
+/// A claim behind a bill, and whether the bill agrees with it: "Why you owe this" and the match
+/// flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BillClaim {
+    pub claim_id: String,
+    pub claim_number: String,
+    pub link: ClaimLink,
+    /// What the claim says the member may owe (`None` when the EOB does not say).
+    pub member_owes: Option<Money>,
+    /// Why: deductible, copay, coinsurance, not covered, as the EOB states them.
+    pub member_costs: Vec<carebill_api::types::ClaimAmount>,
+    /// The bill's responsibility equals the claim's member liability.
+    pub matches: bool,
+    /// How far apart they are (never negative); zero when they match or the claim says nothing.
+    pub difference: Money,
+    /// The bill asks for more than the claim says.
+    pub bill_is_higher: bool,
+}
+
+/// Deductible or out-of-pocket progress for the plan year, from the latest claim that says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BenefitProgress {
+    /// `deductible` or `out_of_pocket`.
+    pub kind: String,
+    pub year: i32,
+    pub limit: Money,
+    pub used: Money,
+    /// `limit - used`, never below zero.
+    pub remaining: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(default)]
+pub struct ClaimQuery {
+    pub year: Option<i32>,
+    /// Provider or facility contains this (any case).
+    pub provider: Option<String>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimsPage {
+    pub claims: Vec<carebill_api::types::Claim>,
+    pub total: u32,
+    pub offset: u32,
+    /// Years that have claims, newest first, for the filter.
+    pub years: Vec<i32>,
+    /// Providers of the claims, for the filter.
+    pub providers: Vec<String>,
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ClaimView {
+    pub claim: carebill_api::types::ClaimDetail,
+    /// The bills that name this claim or probably are for it.
+    pub bills: Vec<BillLabel>,
     pub freshness: Freshness,
 }
 
@@ -189,6 +269,8 @@ pub struct Dashboard {
     pub plan_offer: Option<PlanOffer>,
     /// Payments scheduled for a later date, soonest first.
     pub scheduled: Vec<carebill_api::types::ScheduledPayment>,
+    /// Deductible and out-of-pocket progress for this plan year, when a claim says.
+    pub benefits: Vec<BenefitProgress>,
     pub freshness: Freshness,
 }
 

@@ -37,8 +37,9 @@ pub fn email(email: &str) -> ClientResult<String> {
     validate::email(email).map_err(|e| invalid("/email", e))
 }
 
-pub fn member_id(member_id: &str) -> ClientResult<String> {
-    validate::member_id(member_id).map_err(|e| invalid("/member_id", e))
+/// A member ID in the plan's format (`Engine::member_id_rule`).
+pub fn member_id(member_id: &str, rule: &validate::MemberIdRule) -> ClientResult<String> {
+    rule.check(member_id).map_err(|e| invalid("/member_id", e))
 }
 
 /// A first (`which` = "first") or last ("last") name.

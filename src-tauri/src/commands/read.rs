@@ -1,7 +1,9 @@
 //! Reading the member's copy, and syncing it now.
 
 use carebill_api::types::*;
-use carebill_client::types::{BillQuery, BillView, BillsPage, Dashboard, PaymentQuery, PaymentsPage};
+use carebill_client::types::{
+    BillQuery, BillView, BillsPage, ClaimQuery, ClaimView, ClaimsPage, Dashboard, PaymentQuery, PaymentsPage,
+};
 use tauri::State;
 
 use crate::AppState;
@@ -30,6 +32,20 @@ pub async fn bill(state: State<'_, AppState>, id: String) -> Result<BillView> {
 #[specta::specta]
 pub async fn payments(state: State<'_, AppState>, query: PaymentQuery) -> Result<PaymentsPage> {
     state.engine.payments(query).await
+}
+
+/// A page of the plan's claims from the member's copy.
+#[tauri::command]
+#[specta::specta]
+pub async fn claims(state: State<'_, AppState>, query: ClaimQuery) -> Result<ClaimsPage> {
+    state.engine.claims(query).await
+}
+
+/// One claim from the member's copy, with the bills for it.
+#[tauri::command]
+#[specta::specta]
+pub async fn claim(state: State<'_, AppState>, id: String) -> Result<ClaimView> {
+    state.engine.claim(&id).await
 }
 
 /// One payment from the member's copy, for its receipt.

@@ -19,8 +19,8 @@ pub fn validate_email(email: String) -> Result<String> {
 
 #[tauri::command]
 #[specta::specta]
-pub fn validate_member_id(member_id: String) -> Result<String> {
-    validate::member_id(&member_id)
+pub fn validate_member_id(state: tauri::State<'_, crate::AppState>, member_id: String) -> Result<String> {
+    validate::member_id(&member_id, &state.engine.member_id_rule())
 }
 
 #[tauri::command]

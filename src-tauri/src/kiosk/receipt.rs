@@ -163,6 +163,7 @@ mod tests {
                 text: "ATENCIÓN: Llame al 1-800-555-0100.".into(),
             }],
             payment_plans: Default::default(),
+            member_id: Default::default(),
         };
         let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan), Locale::En);
         assert!(printed.starts_with("Northside Clinic\n"));

@@ -17,6 +17,8 @@ export type Route =
   | { screen: "dashboard" }
   | { screen: "bills"; status?: BillStatusFilter }
   | { screen: "bill"; id: string }
+  | { screen: "claims" }
+  | { screen: "claim"; id: string; fromBill?: string }
   | { screen: "account" }
   | { screen: "help" }
   | { screen: "pay"; billIds?: string[]; all?: boolean; amounts?: Record<string, string> }

@@ -2,7 +2,7 @@
 // @ts-nocheck
 
 /** Every error code the billing API answers with (carebill_api::ErrorCode). */
-export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "payment_plan_not_found" | "scheduled_payment_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "in_use_by_payment_plan" | "in_use_by_scheduled_payment" | "bill_on_payment_plan" | "payment_plan_closed" | "changed_elsewhere" | "precondition_required" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "plan_below_minimum" | "instalment_too_small" | "plan_too_long" | "invalid_day_of_month" | "plan_terms_required" | "plan_authorization_required" | "pause_too_long" | "invalid_pay_on" | "too_late_to_change" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
+export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "claim_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "payment_plan_not_found" | "scheduled_payment_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "in_use_by_payment_plan" | "in_use_by_scheduled_payment" | "bill_on_payment_plan" | "payment_plan_closed" | "changed_elsewhere" | "precondition_required" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "plan_below_minimum" | "instalment_too_small" | "plan_too_long" | "invalid_day_of_month" | "plan_terms_required" | "plan_authorization_required" | "pause_too_long" | "invalid_pay_on" | "too_late_to_change" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
 
 /** Every error code the app makes itself (carebill_client::ClientCode). */
 export type ClientCode = "offline" | "read_only_offline" | "internal" | "insecure_url" | "ca_bundle_unreadable" | "ca_bundle_invalid" | "not_signed_in" | "locked" | "password_required" | "invalid_credentials" | "unlock_attempts_exceeded" | "unresolved_payments" | "review_expired" | "nothing_to_pay" | "saved_method_required" | "payment_in_flight" | "payment_not_received" | "guest_session_ended" | "payment_not_found" | "account_numbers_differ" | "invalid_card_number" | "kiosk_no_saving" | "not_a_kiosk" | "kiosk_setting" | "idle_minutes_out_of_range" | "wrong_passcode" | "no_passcode" | "no_printer" | "print_failed" | "updates_disabled" | "update_endpoint_invalid" | "update_unavailable" | "update_signature_invalid" | "update_install_failed" | "no_update";
@@ -76,6 +76,10 @@ export const commands = {
 	payments: (query: PaymentQuery_Deserialize) => typedError<PaymentsPage_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payments", { query })),
 	/**  One payment from the member's copy, for its receipt. */
 	payment: (id: string) => typedError<Payment_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payment", { id })),
+	/**  A page of the plan's claims from the member's copy. */
+	claims: (query: ClaimQuery_Deserialize) => typedError<ClaimsPage_Serialize, ClientError_Serialize>(__TAURI_INVOKE("claims", { query })),
+	/**  One claim from the member's copy, with the bills for it. */
+	claim: (id: string) => typedError<ClaimView_Serialize, ClientError_Serialize>(__TAURI_INVOKE("claim", { id })),
 	paymentMethods: () => typedError<PaymentMethod_Serialize[], ClientError_Serialize>(__TAURI_INVOKE("payment_methods")),
 	autopay: () => typedError<Autopay | null, ClientError_Serialize>(__TAURI_INVOKE("autopay")),
 	syncNow: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("sync_now")),
@@ -228,8 +232,88 @@ export type BankAccountDetails = {
 	holder_name: string,
 };
 
+/**  A deductible or out-of-pocket figure for the plan year, as of this claim. */
+export type BenefitBalance = BenefitBalance_Serialize | BenefitBalance_Deserialize;
+
+/**  A deductible or out-of-pocket figure for the plan year, as of this claim. */
+export type BenefitBalance_Deserialize = {
+	/**  `deductible` or `out_of_pocket` (or the code the EOB gives). */
+	kind: string,
+	/**  The year's limit. */
+	limit?: string | null,
+	/**  Used so far. */
+	used?: string | null,
+};
+
+/**  A deductible or out-of-pocket figure for the plan year, as of this claim. */
+export type BenefitBalance_Serialize = {
+	/**  `deductible` or `out_of_pocket` (or the code the EOB gives). */
+	kind: string,
+	/**  The year's limit. */
+	limit: string | null,
+	/**  Used so far. */
+	used: string | null,
+};
+
+/**  Deductible or out-of-pocket progress for the plan year, from the latest claim that says. */
+export type BenefitProgress = {
+	/**  `deductible` or `out_of_pocket`. */
+	kind: string,
+	year: number,
+	limit: string,
+	used: string,
+	/**  `limit - used`, never below zero. */
+	remaining: string,
+};
+
 /**  A bill with its amounts as of now. */
 export type Bill = Bill_Serialize | Bill_Deserialize;
+
+/**
+ *  A claim behind a bill, and whether the bill agrees with it: "Why you owe this" and the match
+ *  flag.
+ */
+export type BillClaim = BillClaim_Serialize | BillClaim_Deserialize;
+
+/**
+ *  A claim behind a bill, and whether the bill agrees with it: "Why you owe this" and the match
+ *  flag.
+ */
+export type BillClaim_Deserialize = {
+	claim_id: string,
+	claim_number: string,
+	link: ClaimLink,
+	/**  What the claim says the member may owe (`None` when the EOB does not say). */
+	member_owes?: string | null,
+	/**  Why: deductible, copay, coinsurance, not covered, as the EOB states them. */
+	member_costs: ClaimAmount_Deserialize[],
+	/**  The bill's responsibility equals the claim's member liability. */
+	matches: boolean,
+	/**  How far apart they are (never negative); zero when they match or the claim says nothing. */
+	difference: string,
+	/**  The bill asks for more than the claim says. */
+	bill_is_higher: boolean,
+};
+
+/**
+ *  A claim behind a bill, and whether the bill agrees with it: "Why you owe this" and the match
+ *  flag.
+ */
+export type BillClaim_Serialize = {
+	claim_id: string,
+	claim_number: string,
+	link: ClaimLink,
+	/**  What the claim says the member may owe (`None` when the EOB does not say). */
+	member_owes: string | null,
+	/**  Why: deductible, copay, coinsurance, not covered, as the EOB states them. */
+	member_costs: ClaimAmount_Serialize[],
+	/**  The bill's responsibility equals the claim's member liability. */
+	matches: boolean,
+	/**  How far apart they are (never negative); zero when they match or the claim says nothing. */
+	difference: string,
+	/**  The bill asks for more than the claim says. */
+	bill_is_higher: boolean,
+};
 
 /**  A bill with its line items and the payments applied to it. */
 export type BillDetail = BillDetail_Serialize | BillDetail_Deserialize;
@@ -381,6 +465,11 @@ export type BillView_Deserialize = {
 	plan_offer: boolean,
 	/**  A payment scheduled for this bill, not yet made. */
 	scheduled?: ScheduledPayment_Deserialize | null,
+	/**
+	 *  The plan's claims behind this bill: the one its claim number names, or those that
+	 *  probably are (same provider, overlapping dates, same amount).
+	 */
+	claims: BillClaim_Deserialize[],
 	freshness: Freshness_Deserialize,
 };
 
@@ -396,6 +485,11 @@ export type BillView_Serialize = {
 	plan_offer: boolean,
 	/**  A payment scheduled for this bill, not yet made. */
 	scheduled: ScheduledPayment_Serialize | null,
+	/**
+	 *  The plan's claims behind this bill: the one its claim number names, or those that
+	 *  probably are (same provider, overlapping dates, same amount).
+	 */
+	claims: BillClaim_Serialize[],
 	freshness: Freshness_Serialize,
 };
 
@@ -436,6 +530,11 @@ export type Bill_Deserialize = {
 	billing_phone?: string | null,
 	/**  The payment plan paying this bill ("On a payment plan": never overdue while it is). */
 	payment_plan_id?: string | null,
+	/**
+	 *  The plan's claim this bill is for, when the provider or the plan's records say so: the
+	 *  bill then "matches your claim" (`GET /v1/claims?claim_number=`).
+	 */
+	claim_number?: string | null,
 };
 
 /**  A bill with its amounts as of now. */
@@ -475,6 +574,11 @@ export type Bill_Serialize = {
 	billing_phone: string | null,
 	/**  The payment plan paying this bill ("On a payment plan": never overdue while it is). */
 	payment_plan_id?: string,
+	/**
+	 *  The plan's claim this bill is for, when the provider or the plan's records say so: the
+	 *  bill then "matches your claim" (`GET /v1/claims?claim_number=`).
+	 */
+	claim_number?: string,
 };
 
 export type BillsPage = BillsPage_Serialize | BillsPage_Deserialize;
@@ -525,6 +629,225 @@ export type CardDetails = {
 };
 
 /**
+ *  A claim the plan processed (from its Explanation of Benefits). Not a bill: the provider sends
+ *  the bill. Totals are as the EOB states them; where it gives none, the lines' sum.
+ */
+export type Claim = Claim_Serialize | Claim_Deserialize;
+
+/**
+ *  One amount of an adjudication, by its CARIN category code: `submitted`, `eligible`,
+ *  `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit` (paid by the plan),
+ *  `memberliability`, `paidbypatient`, ... Negative on a reversal.
+ */
+export type ClaimAmount = ClaimAmount_Serialize | ClaimAmount_Deserialize;
+
+/**
+ *  One amount of an adjudication, by its CARIN category code: `submitted`, `eligible`,
+ *  `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit` (paid by the plan),
+ *  `memberliability`, `paidbypatient`, ... Negative on a reversal.
+ */
+export type ClaimAmount_Deserialize = {
+	category: string,
+	amount: string,
+};
+
+/**
+ *  One amount of an adjudication, by its CARIN category code: `submitted`, `eligible`,
+ *  `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit` (paid by the plan),
+ *  `memberliability`, `paidbypatient`, ... Negative on a reversal.
+ */
+export type ClaimAmount_Serialize = {
+	category: string,
+	amount: string,
+};
+
+/**  A claim with its lines, the header adjudications, its totals and the plan-year figures. */
+export type ClaimDetail = ClaimDetail_Serialize | ClaimDetail_Deserialize;
+
+/**  A claim with its lines, the header adjudications, its totals and the plan-year figures. */
+export type ClaimDetail_Deserialize = {
+	lines: ClaimLine_Deserialize[],
+	/**  Adjudications of the whole claim (inpatient EOBs put their amounts here). */
+	adjudications: ClaimAmount_Deserialize[],
+	/**  The totals exactly as the EOB states them. */
+	totals: ClaimAmount_Deserialize[],
+	benefit_balance: BenefitBalance_Deserialize[],
+} & Claim_Deserialize;
+
+/**  A claim with its lines, the header adjudications, its totals and the plan-year figures. */
+export type ClaimDetail_Serialize = {
+	lines: ClaimLine_Serialize[],
+	/**  Adjudications of the whole claim (inpatient EOBs put their amounts here). */
+	adjudications: ClaimAmount_Serialize[],
+	/**  The totals exactly as the EOB states them. */
+	totals: ClaimAmount_Serialize[],
+	benefit_balance: BenefitBalance_Serialize[],
+} & Claim_Serialize;
+
+/**  The kind of claim, as the CARIN Blue Button profiles name them. */
+export type ClaimKind = "inpatient" | "outpatient" | "professional" | "pharmacy" | "oral";
+
+/**  One service on a claim with every adjudication the EOB gives it. */
+export type ClaimLine = ClaimLine_Serialize | ClaimLine_Deserialize;
+
+/**  One service on a claim with every adjudication the EOB gives it. */
+export type ClaimLine_Deserialize = {
+	sequence: number,
+	service_date?: string | null,
+	/**  CPT, HCPCS or NDC code. */
+	code?: string | null,
+	code_system?: string | null,
+	display?: string | null,
+	/**  The revenue code (institutional claims). */
+	revenue_code?: string | null,
+	quantity?: string | null,
+	amounts: ClaimAmount_Deserialize[],
+};
+
+/**  One service on a claim with every adjudication the EOB gives it. */
+export type ClaimLine_Serialize = {
+	sequence: number,
+	service_date: string | null,
+	/**  CPT, HCPCS or NDC code. */
+	code: string | null,
+	code_system: string | null,
+	display: string | null,
+	/**  The revenue code (institutional claims). */
+	revenue_code: string | null,
+	quantity: string | null,
+	amounts: ClaimAmount_Serialize[],
+};
+
+/**  How a bill is linked to a claim. */
+export type ClaimLink = 
+/**  The bill names the claim's number. */
+"named" | 
+/**  Same provider, overlapping service dates and the same amount: only probably this claim. */
+"probable";
+
+export type ClaimQuery = ClaimQuery_Serialize | ClaimQuery_Deserialize;
+
+export type ClaimQuery_Deserialize = {
+	year?: number | null,
+	/**  Provider or facility contains this (any case). */
+	provider?: string | null,
+	offset?: number,
+	limit?: number,
+};
+
+export type ClaimQuery_Serialize = {
+	year: number | null,
+	/**  Provider or facility contains this (any case). */
+	provider: string | null,
+	offset: number,
+	limit: number,
+};
+
+export type ClaimView = ClaimView_Serialize | ClaimView_Deserialize;
+
+export type ClaimView_Deserialize = {
+	claim: ClaimDetail_Deserialize,
+	/**  The bills that name this claim or probably are for it. */
+	bills: BillLabel[],
+	freshness: Freshness_Deserialize,
+};
+
+export type ClaimView_Serialize = {
+	claim: ClaimDetail_Serialize,
+	/**  The bills that name this claim or probably are for it. */
+	bills: BillLabel[],
+	freshness: Freshness_Serialize,
+};
+
+/**
+ *  A claim the plan processed (from its Explanation of Benefits). Not a bill: the provider sends
+ *  the bill. Totals are as the EOB states them; where it gives none, the lines' sum.
+ */
+export type Claim_Deserialize = {
+	id: string,
+	/**  The plan's claim number. */
+	claim_number: string,
+	kind: ClaimKind,
+	/**  The patient's name as the plan's roster has it (a dependent has their own). */
+	patient_name: string,
+	service_date_from?: string | null,
+	service_date_to?: string | null,
+	provider?: string | null,
+	facility?: string | null,
+	/**  `complete`, `partial`, `error` or `queued`, as the EOB says. */
+	outcome?: string | null,
+	/**  What the provider charged (`submitted`). */
+	billed?: string | null,
+	/**  What the plan allowed (`eligible`). */
+	allowed?: string | null,
+	/**  What the plan paid (`benefit`). */
+	plan_paid?: string | null,
+	/**  What the member may owe (`memberliability`). */
+	member_owes?: string | null,
+	/**
+	 *  Why the member owes it: the member-cost categories with an amount (deductible, copay,
+	 *  coinsurance, not covered), in that order.
+	 */
+	member_costs: ClaimAmount_Deserialize[],
+};
+
+/**
+ *  A claim the plan processed (from its Explanation of Benefits). Not a bill: the provider sends
+ *  the bill. Totals are as the EOB states them; where it gives none, the lines' sum.
+ */
+export type Claim_Serialize = {
+	id: string,
+	/**  The plan's claim number. */
+	claim_number: string,
+	kind: ClaimKind,
+	/**  The patient's name as the plan's roster has it (a dependent has their own). */
+	patient_name: string,
+	service_date_from: string | null,
+	service_date_to: string | null,
+	provider: string | null,
+	facility: string | null,
+	/**  `complete`, `partial`, `error` or `queued`, as the EOB says. */
+	outcome: string | null,
+	/**  What the provider charged (`submitted`). */
+	billed: string | null,
+	/**  What the plan allowed (`eligible`). */
+	allowed: string | null,
+	/**  What the plan paid (`benefit`). */
+	plan_paid: string | null,
+	/**  What the member may owe (`memberliability`). */
+	member_owes: string | null,
+	/**
+	 *  Why the member owes it: the member-cost categories with an amount (deductible, copay,
+	 *  coinsurance, not covered), in that order.
+	 */
+	member_costs: ClaimAmount_Serialize[],
+};
+
+export type ClaimsPage = ClaimsPage_Serialize | ClaimsPage_Deserialize;
+
+export type ClaimsPage_Deserialize = {
+	claims: Claim_Deserialize[],
+	total: number,
+	offset: number,
+	/**  Years that have claims, newest first, for the filter. */
+	years: number[],
+	/**  Providers of the claims, for the filter. */
+	providers: string[],
+	freshness: Freshness_Deserialize,
+};
+
+export type ClaimsPage_Serialize = {
+	claims: Claim_Serialize[],
+	total: number,
+	offset: number,
+	/**  Years that have claims, newest first, for the filter. */
+	years: number[],
+	/**  Providers of the claims, for the filter. */
+	providers: string[],
+	freshness: Freshness_Serialize,
+};
+
+/**
  *  An error for the UI: serialized flat (`{kind, code, message, ...}`), boxed in Rust because it
  *  travels through every `Result`.
  */
@@ -547,7 +870,10 @@ export type CreateAccountRequest = CreateAccountRequest_Serialize | CreateAccoun
 
 /**  Registration. The member ID, names and date of birth must match the plan's roster. */
 export type CreateAccountRequest_Deserialize = {
-	/**  As printed on the member card, like `M200000002`. */
+	/**
+	 *  As printed on the member card, in the plan's format (`member_id` of `GET /v1/plan`;
+	 *  by default the letter M and 9 digits, like `M200000002`).
+	 */
 	member_id: string,
 	first_name: string,
 	last_name: string,
@@ -568,7 +894,10 @@ export type CreateAccountRequest_Deserialize = {
 
 /**  Registration. The member ID, names and date of birth must match the plan's roster. */
 export type CreateAccountRequest_Serialize = {
-	/**  As printed on the member card, like `M200000002`. */
+	/**
+	 *  As printed on the member card, in the plan's format (`member_id` of `GET /v1/plan`;
+	 *  by default the letter M and 9 digits, like `M200000002`).
+	 */
 	member_id: string,
 	first_name: string,
 	last_name: string,
@@ -612,6 +941,8 @@ export type Dashboard_Deserialize = {
 	plan_offer?: PlanOffer | null,
 	/**  Payments scheduled for a later date, soonest first. */
 	scheduled: ScheduledPayment_Deserialize[],
+	/**  Deductible and out-of-pocket progress for this plan year, when a claim says. */
+	benefits: BenefitProgress[],
 	freshness: Freshness_Deserialize,
 };
 
@@ -638,6 +969,8 @@ export type Dashboard_Serialize = {
 	plan_offer: PlanOffer | null,
 	/**  Payments scheduled for a later date, soonest first. */
 	scheduled: ScheduledPayment_Serialize[],
+	/**  Deductible and out-of-pocket progress for this plan year, when a claim says. */
+	benefits: BenefitProgress[],
 	freshness: Freshness_Serialize,
 };
 
@@ -919,6 +1252,15 @@ export type Member = {
 	email_verified: boolean,
 	/**  The language of the member's mail (and of the app on a device without its own choice). */
 	locale: Locale,
+};
+
+/**
+ *  The plan's member ID format, for the registration hint and its as-you-type check: a regular
+ *  expression that must match the whole ID after trimming and upper-casing, and an example.
+ */
+export type MemberIdFormat = {
+	pattern: string,
+	example: string,
 };
 
 /**  How members reach a person at the plan. */
@@ -1371,6 +1713,11 @@ export type PlanInfo_Deserialize = {
 	language_assistance: Tagline[],
 	/**  The rules for payment plans (absent from copies kept by earlier releases: the defaults). */
 	payment_plans?: PaymentPlanPolicy,
+	/**
+	 *  The format of the plan's member IDs (absent from copies kept by earlier releases: the
+	 *  default, the letter M and 9 digits).
+	 */
+	member_id?: MemberIdFormat,
 };
 
 /**
@@ -1384,6 +1731,11 @@ export type PlanInfo_Serialize = {
 	language_assistance: Tagline[],
 	/**  The rules for payment plans (absent from copies kept by earlier releases: the defaults). */
 	payment_plans: PaymentPlanPolicy,
+	/**
+	 *  The format of the plan's member IDs (absent from copies kept by earlier releases: the
+	 *  default, the letter M and 9 digits).
+	 */
+	member_id: MemberIdFormat,
 };
 
 /**  An instalment the scheduler charged (or tried to). */

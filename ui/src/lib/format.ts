@@ -127,3 +127,42 @@ export function atLeast(amount: string | null | undefined, floor: string | null 
   };
   return cents(amount) >= cents(floor);
 }
+
+/** The words for a claim's adjudication categories (CARIN codes), in the app's glossary. */
+const CLAIM_CATEGORY: Record<string, MessageKey> = {
+  submitted: "glossary.amount_billed",
+  eligible: "claim_category.allowed",
+  benefit: "glossary.insurance_paid",
+  deductible: "claim_category.deductible",
+  copay: "claim_category.copay",
+  coinsurance: "claim_category.coinsurance",
+  noncovered: "claim_category.noncovered",
+  memberliability: "claim_category.member_owes",
+  paidbypatient: "claim_category.paid_by_you",
+  paidtoprovider: "claim_category.paid_to_provider",
+  priorpayerpaid: "claim_category.other_insurance",
+  discount: "glossary.discounts",
+};
+
+export function claimCategory(code: string): string {
+  const key = CLAIM_CATEGORY[code];
+  return key ? t(key) : code;
+}
+
+const CLAIM_KIND: Record<string, MessageKey> = {
+  inpatient: "claim_kind.inpatient",
+  outpatient: "claim_kind.outpatient",
+  professional: "claim_kind.professional",
+  pharmacy: "claim_kind.pharmacy",
+  oral: "claim_kind.oral",
+};
+
+export function claimKind(kind: string): string {
+  const key = CLAIM_KIND[kind];
+  return key ? t(key) : kind;
+}
+
+/** "Deductible $400.00 · Coinsurance $232.56": why the member owes what a claim says. */
+export function whyText(costs: { category: string; amount: string }[]): string {
+  return costs.map((c) => `${claimCategory(c.category)} ${money(c.amount)}`).join(" · ");
+}

@@ -59,6 +59,16 @@ impl Engine {
         Ok(Some(copy.plan))
     }
 
+    /// The plan's member ID format, from the copy of its facts this device holds (the default,
+    /// the letter M and 9 digits, before the first answer ever).
+    pub fn member_id_rule(&self) -> carebill_billing::validate::MemberIdRule {
+        let held = lock(&self.0.plan).clone().or_else(|| self.read_plan_file());
+        held.and_then(|c| {
+            carebill_billing::validate::MemberIdRule::new(&c.plan.member_id.pattern, &c.plan.member_id.example).ok()
+        })
+        .unwrap_or_default()
+    }
+
     fn plan_file(&self) -> Option<PathBuf> {
         (self.0.config.persistence != Persistence::Memory).then(|| self.0.config.data_dir.join("plan.json"))
     }

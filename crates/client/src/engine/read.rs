@@ -126,6 +126,24 @@ impl Engine {
         s.cache.run(move |c| cache::payments_page(c, &query, f)).await
     }
 
+    /// A page of the plan's claims from the copy.
+    pub async fn claims(&self, query: ClaimQuery) -> ClientResult<ClaimsPage> {
+        let s = self.session().await?;
+        let f = self.freshness(&s).await?;
+        s.cache.run(move |c| cache::claims_page(c, &query, f)).await
+    }
+
+    /// One claim from the copy, with the bills for it.
+    pub async fn claim(&self, id: &str) -> ClientResult<ClaimView> {
+        let s = self.session().await?;
+        let f = self.freshness(&s).await?;
+        let id = id.to_string();
+        s.cache
+            .run(move |c| cache::claim(c, &id, f))
+            .await?
+            .ok_or_else(|| ClientError::server(carebill_api::ErrorCode::ClaimNotFound))
+    }
+
     /// One payment from the copy (a bill's payment list opens its receipt with it).
     pub async fn payment(&self, id: &str) -> ClientResult<Payment> {
         let s = self.session().await?;
