@@ -1000,7 +1000,9 @@ pub fn claim(conn: &Connection, id: &str, freshness: Freshness) -> ClientResult<
     let c = &claim.claim;
     let (from, to) = (
         c.service_date_from.map(|d| d.format("%Y-%m-%d").to_string()),
-        c.service_date_to.or(c.service_date_from).map(|d| d.format("%Y-%m-%d").to_string()),
+        c.service_date_to
+            .or(c.service_date_from)
+            .map(|d| d.format("%Y-%m-%d").to_string()),
     );
     let mut stmt = conn.prepare_cached(
         "SELECT d.detail FROM bills b JOIN bill_docs d ON d.id = b.id
@@ -1114,7 +1116,9 @@ pub fn benefits(conn: &Connection, today: NaiveDate) -> ClientResult<Vec<Benefit
                 k if k.contains("out") || k == "oop" => "out_of_pocket",
                 _ => continue,
             };
-            let (Some(limit), Some(used)) = (b.limit, b.used) else { continue };
+            let (Some(limit), Some(used)) = (b.limit, b.used) else {
+                continue;
+            };
             if out.iter().any(|o| o.kind == kind) {
                 continue;
             }

@@ -437,9 +437,9 @@ pub fn add_bills(
 /// The plan's claims behind a member's bills, as an EOB import would leave them: each bill's
 /// claim (the plan paid the insurance amount; the member owes a deductible part and
 /// coinsurance), with the plan-year deductible and out-of-pocket figures. The bills carry their
-/// claim numbers ("Matches your claim"), except that the second bill's claim says $20.00 less
-/// than the bill ("Differs by $20.00") and the fourth bill has no claim number, so its claim is
-/// only "Probably this claim".
+/// claim numbers ("Matches your claim"), except that one bill's claim (the first after the first
+/// that owes $40.00 or more) says $20.00 less than the bill ("Differs by $20.00") and the fourth
+/// bill has no claim number, so its claim is only "Probably this claim".
 fn add_claims(
     tx: &Connection,
     member_id: &str,
@@ -454,15 +454,25 @@ fn add_claims(
         amount: Money::from_cents(cents),
     };
     let (mut deductible_used, mut oop_used) = (0i64, 0i64);
-    for (i, bill_id) in bill_ids.iter().enumerate() {
-        let Some(bill) = crate::store::bill_detail(tx, member_id, bill_id)? else {
-            continue;
-        };
+    let mut bills = Vec::with_capacity(bill_ids.len());
+    for id in bill_ids {
+        if let Some(bill) = crate::store::bill_detail(tx, member_id, id)? {
+            bills.push(bill);
+        }
+    }
+    // The bill whose claim says $20.00 less: the first after the first that owes $40.00 or more.
+    let differs = bills
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(i, b)| *i != 3 && b.bill.amount_due.cents() >= 4_000)
+        .map(|(i, _)| i);
+    for (i, bill) in bills.iter().enumerate() {
+        let bill_id = &bill.bill.id;
         let b = &bill.bill;
         let claim_number = format!("CLM-{}", b.statement_number);
         let owed = b.amount_due.cents();
-        // The claim says $20.00 less than the second bill.
-        let claim_owes = if i == 1 { (owed - 2_000).max(0) } else { owed };
+        let claim_owes = if Some(i) == differs { owed - 2_000 } else { owed };
         let (deductible, rest) = if claim_owes <= 5_000 {
             (0, claim_owes)
         } else {

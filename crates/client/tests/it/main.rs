@@ -1,5 +1,6 @@
 //! Client engine tests against a real billing server on loopback.
 
+mod claims;
 mod faults;
 mod harness;
 mod kiosk;

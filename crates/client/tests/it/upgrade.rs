@@ -116,6 +116,9 @@ async fn upgrade(engine: Engine) {
         "SELECT COUNT(*) FROM payment_plans",
         "SELECT COUNT(*) FROM scheduled_payments",
         "SELECT COUNT(*) FROM notices",
+        // Server migration 10 (issue 19): no claims, and no old bill names one.
+        "SELECT COUNT(*) FROM claims",
+        "SELECT COUNT(*) FROM bills WHERE claim_number IS NOT NULL",
     ] {
         assert_eq!(w.server_count(sql.into()).await, 0, "{sql}");
     }
@@ -161,6 +164,44 @@ async fn upgrade(engine: Engine) {
         })
         .collect();
     assert_eq!(learned.len(), 1, "the copy shows the payment once");
+    // Cache migration 6 (issue 19): the old copy gains claims, and the plan's claims reach it,
+    // those imported before the app upgraded included (its sync started over).
+    let db = w.server().state.db.clone();
+    let eob = std::env::temp_dir().join(format!("carebill-upgrade-eob-{}.json", std::process::id()));
+    std::fs::write(
+        &eob,
+        serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "identifier": [{"type": {"coding": [{"code": "MB"}]}, "value": "M200000001"}]}},
+            {"resource": {"resourceType": "ExplanationOfBenefit", "id": "e1", "identifier": [{"value": "UPG-1"}], "status": "active",
+                "type": {"coding": [{"code": "professional"}]}, "patient": {"reference": "Patient/p1"},
+                "billablePeriod": {"start": "2026-10-01"},
+                "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "99213"}]},
+                    "adjudication": [{"category": {"coding": [{"code": "memberliability"}]}, "amount": {"value": 25, "currency": "USD"}}]}]}}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let file = eob.clone();
+    std::thread::spawn(move || {
+        let sources = carebill_server::import::Sources {
+            fhir: std::slice::from_ref(&file),
+            ..Default::default()
+        };
+        carebill_server::import::import(&db, &sources, &Default::default(), chrono::Utc::now()).unwrap()
+    })
+    .join()
+    .unwrap();
+    std::fs::remove_file(&eob).unwrap();
+    engine.sync().await.unwrap();
+    let claims = engine.claims(Default::default()).await.unwrap();
+    assert_eq!(
+        claims
+            .claims
+            .iter()
+            .map(|c| c.claim_number.as_str())
+            .collect::<Vec<_>>(),
+        ["UPG-1"]
+    );
     // What the old copy held is readable offline too.
     engine.sign_out(false).await.unwrap();
     let offline = w.engine_with(w.config("http://127.0.0.1:9"));
