@@ -1,6 +1,7 @@
 //! The member's journeys through the real app window, against the real server on loopback.
 //! Every screen visited is checked with axe-core (WCAG 2.1 A and AA).
 
+mod claims;
 mod kiosk;
 mod pay;
 mod plans;
