@@ -83,6 +83,16 @@ async fn take_the_readme_screenshots() {
     app.sees("Payment plan:").await;
     app.screenshot(&out.join("dashboard-with-plan.png")).await;
 
+    // The plan's claims, and one claim.
+    app.click("Claims").await;
+    app.screen("Claims").await;
+    app.sees("Claims, newest service first").await;
+    app.screenshot(&out.join("claims.png")).await;
+    app.click_xpath("(//table[@id='claims-table']//button[contains(@class, 'row-link')])[1]")
+        .await;
+    app.sees("This is not a bill.").await;
+    app.screenshot(&out.join("claim.png")).await;
+
     // The largest text size, as a member who needs it sees the dashboard and a bill.
     app.click("Account").await;
     app.screen("Account and settings").await;
