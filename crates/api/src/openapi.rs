@@ -162,8 +162,10 @@ fn get_bill() {}
     summary = "The member's claims (dependents' included), newest service first, then id", security(("bearer" = [])),
     params(
         ("year" = Option<i32>, Query, minimum = 2000, maximum = 2100, description = "Claims whose service began in this calendar year"),
-        ("provider" = Option<String>, Query, description = "Provider or facility name contains this (case-insensitive), 1 to 100 characters"),
-        ("claim_number" = Option<String>, Query, description = "The claim with this number (a bill's `claim_number`)"),
+        ("provider" = Option<String>, Query, min_length = 1, max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f]{1,100}$",
+            description = "Provider or facility name contains this (case-insensitive), 1 to 100 characters"),
+        ("claim_number" = Option<String>, Query, pattern = "^[A-Za-z0-9._/-]{1,64}$",
+            description = "The claim with this number (a bill's `claim_number`)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

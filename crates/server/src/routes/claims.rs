@@ -26,9 +26,11 @@ pub async fn list_claims(
                 .ok_or_else(|| ApiError::validation("/year", "year must be a year from 2000 to 2100."))?,
         ),
     };
-    let provider = match params.0.get("provider").map(|p| p.trim()) {
+    let provider = match params.0.get("provider") {
         None => None,
-        Some(p) if !p.is_empty() && p.chars().count() <= 100 && !p.chars().any(char::is_control) => Some(p.to_string()),
+        Some(p) if !p.is_empty() && p.chars().count() <= 100 && !p.chars().any(|c| c.is_ascii_control()) => {
+            Some(p.to_string())
+        }
         Some(_) => {
             return Err(ApiError::validation(
                 "/provider",
@@ -36,7 +38,7 @@ pub async fn list_claims(
             ));
         }
     };
-    let claim_number = match params.0.get("claim_number").map(|n| n.trim()) {
+    let claim_number = match params.0.get("claim_number") {
         None => None,
         Some(n)
             if !n.is_empty()
