@@ -108,7 +108,8 @@ CREATE TABLE scheduled_payments (
 ALTER TABLE bills ADD COLUMN plan_id TEXT;
 "#,
     // 6 (issue 19): the plan's claims as synced, narrow columns for the list's filters and order,
-    // the summary a list row shows and the whole claim. Copies from before hold none, and their
+    // the summary a list row shows and the whole claim; a bill's claim number, for a claim's
+    // bills. Copies from before hold none, and their
     // sync position is past the claims the service already had: the next sync starts over (it
     // upserts everything again; nothing synced is lost meanwhile).
     r#"
@@ -125,6 +126,9 @@ CREATE TABLE claims (
 CREATE INDEX claims_by_date ON claims(year, service_from DESC, id DESC);
 CREATE INDEX claims_number ON claims(claim_number);
 CREATE INDEX claims_dates ON claims(service_from, service_to);
+ALTER TABLE bills ADD COLUMN claim_number TEXT;
+CREATE INDEX bills_claim ON bills(claim_number) WHERE claim_number IS NOT NULL;
+CREATE INDEX bills_service ON bills(service_date_from);
 DELETE FROM meta WHERE key IN ('cursor', 'etag');
 "#,
 ];
@@ -370,12 +374,12 @@ fn search_text(d: &BillDetail) -> String {
 fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()> {
     conn.prepare_cached(
         "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents,
-            plan_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            plan_id, claim_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, provider = excluded.provider, due_date = excluded.due_date,
             service_date_from = excluded.service_date_from, service_date_to = excluded.service_date_to,
             balance_cents = excluded.balance_cents, payable_cents = excluded.payable_cents, pending_cents = excluded.pending_cents,
-            plan_id = excluded.plan_id",
+            plan_id = excluded.plan_id, claim_number = excluded.claim_number",
     )?
     .execute(params![
         d.bill.id,
@@ -388,6 +392,7 @@ fn upsert_bill(conn: &Connection, d: &BillDetail, raw: &str) -> ClientResult<()>
         d.bill.payable.cents(),
         d.bill.pending_amount.cents(),
         d.bill.payment_plan_id,
+        d.bill.claim_number,
     ])?;
     conn.prepare_cached(
         "INSERT INTO bill_docs (id, search, summary, detail) VALUES (?1, '', ?2, ?3)
@@ -1004,14 +1009,20 @@ pub fn claim(conn: &Connection, id: &str, freshness: Freshness) -> ClientResult<
             .or(c.service_date_from)
             .map(|d| d.format("%Y-%m-%d").to_string()),
     );
+    // Bills naming the claim, and bills naming none whose service overlaps it (a bill's service
+    // spans at most a year, which bounds the index range).
+    let earliest = c
+        .service_date_from
+        .map(|d| (d - chrono::Days::new(366)).format("%Y-%m-%d").to_string());
     let mut stmt = conn.prepare_cached(
         "SELECT d.detail FROM bills b JOIN bill_docs d ON d.id = b.id
-         WHERE json_extract(d.summary, '$.claim_number') = ?1
-            OR (json_extract(d.summary, '$.claim_number') IS NULL AND b.service_date_from <= ?3 AND b.service_date_to >= ?2)
-         ORDER BY b.due_date, b.id",
+         WHERE b.claim_number = ?1
+         UNION ALL
+         SELECT d.detail FROM bills b JOIN bill_docs d ON d.id = b.id
+         WHERE b.claim_number IS NULL AND b.service_date_from BETWEEN ?4 AND ?3 AND b.service_date_to >= ?2",
     )?;
     let mut bills = Vec::new();
-    for detail in stmt.query_map(params![c.claim_number, from, to], |r| r.get::<_, String>(0))? {
+    for detail in stmt.query_map(params![c.claim_number, from, to, earliest], |r| r.get::<_, String>(0))? {
         let d: BillDetail = serde_json::from_str(&detail?)?;
         let named = d.bill.claim_number.as_deref() == Some(c.claim_number.as_str());
         if named || (d.bill.claim_number.is_none() && probably_same(&d.bill, c)) {
@@ -1062,15 +1073,22 @@ pub fn bill_claims(conn: &Connection, bill: &Bill) -> ClientResult<Vec<BillClaim
         ),
         None => (
             ClaimLink::Probable,
-            conn.prepare_cached("SELECT summary FROM claims WHERE service_from <= ?2 AND service_to >= ?1")?
-                .query_map(
-                    params![
-                        bill.service_date_from.format("%Y-%m-%d").to_string(),
-                        bill.service_date_to.format("%Y-%m-%d").to_string()
-                    ],
-                    |r| r.get(0),
-                )?
-                .collect::<Result<_, _>>()?,
+            // Overlapping dates; a claim's service spans at most a year, which bounds the index
+            // range (a copy holds years of claims).
+            conn.prepare_cached(
+                "SELECT summary FROM claims WHERE service_from BETWEEN ?3 AND ?2 AND service_to >= ?1",
+            )?
+            .query_map(
+                params![
+                    bill.service_date_from.format("%Y-%m-%d").to_string(),
+                    bill.service_date_to.format("%Y-%m-%d").to_string(),
+                    (bill.service_date_from - chrono::Days::new(366))
+                        .format("%Y-%m-%d")
+                        .to_string(),
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?,
         ),
     };
     let mut out = Vec::new();
@@ -1220,7 +1238,7 @@ mod tests {
         assert!(payment_plans(&conn).unwrap().is_empty());
         assert!(scheduled_payments(&conn).unwrap().is_empty());
         let page: crate::api::RawSyncPage = serde_json::from_str(
-            r#"{"changes": [{"entity": "claim", "op": "upsert", "id": "clm_1", "data": {"anything": 1}},
+            r#"{"changes": [{"entity": "conversation", "op": "upsert", "id": "cnv_1", "data": {"anything": 1}},
                             {"entity": "payment_method", "op": "delete", "id": "pm_1"}],
                 "next_cursor": "c2", "has_more": false}"#,
         )
@@ -1232,6 +1250,49 @@ mod tests {
             Some("c2"),
             "the page was applied past it"
         );
+    }
+
+    /// Migration 6: a copy from before claims keeps its bills, gains an empty claims table, and
+    /// starts sync over so the claims the service already had arrive.
+    #[test]
+    fn a_copy_from_before_claims_keeps_its_bills_and_syncs_again_from_the_start() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute(
+            "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents)
+             VALUES ('bil_1', 'professional', 'Summit Family Practice', '2026-10-20', '2026-09-01', '2026-09-01', 3550, 3050, 500)",
+            [],
+        )
+        .unwrap();
+        set_meta(&conn, "cursor", "old-cursor").unwrap();
+        set_meta(&conn, "etag", "\"41\"").unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (i64, Option<String>) = conn
+            .query_row(
+                "SELECT payable_cents, claim_number FROM bills WHERE id = 'bil_1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (3050, None));
+        assert_eq!(
+            (meta(&conn, "cursor").unwrap(), meta(&conn, "etag").unwrap()),
+            (None, None)
+        );
+        let page = claims_page(
+            &conn,
+            &ClaimQuery::default(),
+            Freshness {
+                offline: true,
+                synced_at: None,
+                business_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            },
+        )
+        .unwrap();
+        assert_eq!((page.total, page.years.len()), (0, 0));
     }
 
     /// Migration 3: the member saved by an earlier release still opens offline (as English).

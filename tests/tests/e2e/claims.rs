@@ -32,10 +32,19 @@ async fn a_bill_explains_what_is_owed_flags_a_difference_with_its_claim_and_open
     let claims = claims["data"].as_array().expect("claims").clone();
     let bills = backend.get(&token, "/v1/bills?status=all&limit=100").await;
     let bills = bills["data"].as_array().expect("bills").clone();
-    let claim_of = |b: &Value| claims.iter().find(|c| Some(&c["claim_number"]) == b.get("claim_number")).cloned();
+    let claim_of = |b: &Value| {
+        claims
+            .iter()
+            .find(|c| Some(&c["claim_number"]) == b.get("claim_number"))
+            .cloned()
+    };
     let (differs, differs_claim) = bills
         .iter()
-        .find_map(|b| claim_of(b).filter(|c| c["member_owes"] != b["amount_due"]).map(|c| (b.clone(), c)))
+        .find_map(|b| {
+            claim_of(b)
+                .filter(|c| c["member_owes"] != b["amount_due"])
+                .map(|c| (b.clone(), c))
+        })
         .expect("a bill that differs from its claim");
     let matching = bills
         .iter()
