@@ -1,6 +1,7 @@
 //! Client engine benchmarks (docs/PERFORMANCE.md): initial sync of 10,000 bills into an empty
-//! encrypted cache, a no-change sync, a 50-row filtered and sorted bills page, a bill's detail,
-//! and the same page on an unencrypted cache for the cost of SQLCipher.
+//! encrypted cache, a no-change sync, a 50-row filtered and sorted bills page, a bill's detail
+//! (with 10,000 claims in the copy to match it against), a 50-row claims page for one year, and
+//! the same pages on an unencrypted cache for the cost of SQLCipher.
 //!
 //! `cargo bench -p carebill-client --bench engine` (or `cargo xtask bench client`).
 
@@ -14,11 +15,92 @@ use carebill_client::api::ApiClient;
 use carebill_client::cache::{self, Cache};
 use carebill_client::keys::DataKey;
 use carebill_client::sync::sync_once;
-use carebill_client::types::{BillQuery, BillSort, BillStatusFilter, Freshness};
+use carebill_client::types::{BillQuery, BillSort, BillStatusFilter, ClaimQuery, Freshness};
 use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD, TestServer};
 use criterion::{BatchSize, Criterion};
 
 const BILLS: usize = 10_000;
+const CLAIMS: usize = 10_000;
+
+/// 10,000 claims over three years from 20 providers, each of 5 lines with 8 adjudications, as
+/// sync stores them.
+fn fill_claims(cache: &Cache) {
+    use carebill_api::types::{BenefitBalance, Claim, ClaimAmount, ClaimDetail, ClaimKind, ClaimLine};
+    use carebill_billing::Money;
+    const CATEGORIES: [&str; 8] = [
+        "submitted",
+        "eligible",
+        "deductible",
+        "copay",
+        "coinsurance",
+        "noncovered",
+        "benefit",
+        "memberliability",
+    ];
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    cache
+        .run_blocking(|c| {
+            let tx = c.transaction()?;
+            for i in 0..CLAIMS {
+                let day = start + chrono::Days::new((i * 1096 / CLAIMS) as u64);
+                let amount = |k: usize| ClaimAmount {
+                    category: CATEGORIES[k].into(),
+                    amount: Money::from_cents(((i * 37 + k * 101) % 50_000) as i64),
+                };
+                let lines = (0..5)
+                    .map(|n| ClaimLine {
+                        sequence: n + 1,
+                        service_date: Some(day),
+                        code: Some(format!("9921{n}")),
+                        code_system: Some("http://www.ama-assn.org/go/cpt".into()),
+                        display: Some("Office or other outpatient visit".into()),
+                        revenue_code: None,
+                        quantity: Some("1".into()),
+                        amounts: (0..8).map(amount).collect(),
+                    })
+                    .collect();
+                let detail = ClaimDetail {
+                    claim: Claim {
+                        id: format!("clm_{i:08}"),
+                        claim_number: format!("BENCH-{i:08}"),
+                        kind: ClaimKind::Professional,
+                        patient_name: "Jordan Lee".into(),
+                        service_date_from: Some(day),
+                        service_date_to: Some(day),
+                        provider: Some(format!("Provider {}", i % 20)),
+                        facility: None,
+                        outcome: Some("complete".into()),
+                        billed: Some(Money::from_cents(25_000)),
+                        allowed: Some(Money::from_cents(18_000)),
+                        plan_paid: Some(Money::from_cents(14_000)),
+                        member_owes: Some(Money::from_cents(4_000)),
+                        member_costs: vec![amount(2), amount(4)],
+                    },
+                    lines,
+                    adjudications: Vec::new(),
+                    totals: (0..8).map(amount).collect(),
+                    benefit_balance: vec![BenefitBalance {
+                        kind: "deductible".into(),
+                        limit: Some(Money::from_cents(150_000)),
+                        used: Some(Money::from_cents(40_000)),
+                    }],
+                };
+                cache::upsert_claim(&tx, &detail)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn claims_query() -> ClaimQuery {
+    ClaimQuery {
+        year: Some(2025),
+        limit: 50,
+        offset: 50,
+        ..Default::default()
+    }
+}
 
 struct Setup {
     rt: tokio::runtime::Runtime,
@@ -157,6 +239,10 @@ fn main() {
         })
         .unwrap();
     println!("cache holds {bills} bills");
+    for cache in [&s.encrypted, &s.plain] {
+        fill_claims(cache);
+    }
+    println!("and {CLAIMS} claims");
 
     // Percentiles for the latency targets.
     for (name, cache) in [("encrypted", &s.encrypted), ("plain", &s.plain)] {
@@ -174,11 +260,25 @@ fn main() {
                 .run_blocking(|c| cache::bills_page(c, &search_query(), today(), fresh()))
                 .unwrap();
         });
-        percentiles(&format!("bill detail ({name})"), 2000, || {
-            cache
-                .run_blocking(|c| cache::bill(c, &s.sample_bill, today(), fresh()))
-                .unwrap();
-        });
+        percentiles(
+            &format!("bill detail, matched against {CLAIMS} claims ({name})"),
+            2000,
+            || {
+                cache
+                    .run_blocking(|c| cache::bill(c, &s.sample_bill, today(), fresh()))
+                    .unwrap();
+            },
+        );
+        percentiles(
+            &format!("claims page, 50 rows, one year by service date ({name})"),
+            2000,
+            || {
+                let page = cache
+                    .run_blocking(|c| cache::claims_page(c, &claims_query(), fresh()))
+                    .unwrap();
+                assert_eq!(page.claims.len(), 50);
+            },
+        );
     }
     if std::env::var_os("CAREBILL_BENCH_QUICK").is_some() {
         return;

@@ -107,9 +107,9 @@ CREATE TABLE scheduled_payments (
 ) WITHOUT ROWID;
 ALTER TABLE bills ADD COLUMN plan_id TEXT;
 "#,
-    // 6 (issue 19): the plan's claims as synced, narrow columns for the list's filters and order,
-    // the summary a list row shows and the whole claim; a bill's claim number, for a claim's
-    // bills. Copies from before hold none, and their
+    // 6 (issue 19): the plan's claims as synced: narrow rows for the list's filters and order,
+    // and the documents (the summary a list row shows, the whole claim) apart, read only for the
+    // rows shown, as bills do; a bill's claim number, for a claim's bills. Copies from before hold none, and their
     // sync position is past the claims the service already had: the next sync starts over (it
     // upserts everything again; nothing synced is lost meanwhile).
     r#"
@@ -119,13 +119,14 @@ CREATE TABLE claims (
     year         INTEGER NOT NULL,
     service_from TEXT NOT NULL,
     service_to   TEXT NOT NULL,
+    provider     TEXT,
     providers    TEXT NOT NULL,
-    summary      TEXT NOT NULL,
-    detail       TEXT NOT NULL
+    balances     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX claims_by_date ON claims(year, service_from DESC, id DESC);
 CREATE INDEX claims_number ON claims(claim_number);
 CREATE INDEX claims_dates ON claims(service_from, service_to);
+CREATE TABLE claim_docs (id TEXT PRIMARY KEY, summary TEXT NOT NULL, detail TEXT NOT NULL);
 ALTER TABLE bills ADD COLUMN claim_number TEXT;
 CREATE INDEX bills_claim ON bills(claim_number) WHERE claim_number IS NOT NULL;
 CREATE INDEX bills_service ON bills(service_date_from);
@@ -492,6 +493,7 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
         (SyncEntity::Claim, SyncOp::Upsert) => upsert_claim(conn, &serde_json::from_str(raw()?)?)?,
         (SyncEntity::Claim, SyncOp::Delete) => {
             conn.execute("DELETE FROM claims WHERE id = ?1", [&c.id])?;
+            conn.execute("DELETE FROM claim_docs WHERE id = ?1", [&c.id])?;
         }
     }
     Ok(())
@@ -511,11 +513,11 @@ pub fn upsert_claim(conn: &Connection, d: &ClaimDetail) -> ClientResult<()> {
         .join("\n")
         .to_lowercase();
     conn.prepare_cached(
-        "INSERT INTO claims (id, claim_number, year, service_from, service_to, providers, summary, detail)
+        "INSERT INTO claims (id, claim_number, year, service_from, service_to, provider, providers, balances)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(id) DO UPDATE SET claim_number = excluded.claim_number, year = excluded.year,
-            service_from = excluded.service_from, service_to = excluded.service_to, providers = excluded.providers,
-            summary = excluded.summary, detail = excluded.detail",
+            service_from = excluded.service_from, service_to = excluded.service_to, provider = excluded.provider,
+            providers = excluded.providers, balances = excluded.balances",
     )?
     .execute(params![
         c.id,
@@ -523,10 +525,15 @@ pub fn upsert_claim(conn: &Connection, d: &ClaimDetail) -> ClientResult<()> {
         from.year(),
         from.format("%Y-%m-%d").to_string(),
         to.format("%Y-%m-%d").to_string(),
+        c.provider,
         providers,
-        serde_json::to_string(c)?,
-        serde_json::to_string(d)?,
+        !d.benefit_balance.is_empty(),
     ])?;
+    conn.prepare_cached(
+        "INSERT INTO claim_docs (id, summary, detail) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET summary = excluded.summary, detail = excluded.detail",
+    )?
+    .execute(params![c.id, serde_json::to_string(c)?, serde_json::to_string(d)?])?;
     Ok(())
 }
 
@@ -958,15 +965,34 @@ pub fn claims_page(conn: &Connection, q: &ClaimQuery, freshness: Freshness) -> C
         .filter(|p| !p.is_empty())
         .map(|p| p.to_lowercase());
     let limit = if q.limit == 0 { 50 } else { q.limit.min(200) };
-    let filter = "WHERE (?1 IS NULL OR year = ?1) AND (?2 IS NULL OR instr(providers, ?2) > 0)";
+    let mut clauses = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(y) = q.year {
+        args.push(Box::new(y));
+        clauses.push(format!("year = ?{}", args.len()));
+    }
+    if let Some(n) = needle {
+        args.push(Box::new(n));
+        clauses.push(format!("instr(providers, ?{}) > 0", args.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let arg_refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let total: u32 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM claims {filter}"))?
-        .query_row(params![q.year, needle], |r| r.get(0))?;
+        .query_row(arg_refs.as_slice(), |r| r.get(0))?;
+    // The page's ids from the narrow rows, then only their summaries.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT summary FROM claims {filter} ORDER BY year DESC, service_from DESC, id DESC LIMIT ?3 OFFSET ?4"
+        "SELECT d.summary FROM (SELECT id, year, service_from FROM claims {filter}
+            ORDER BY year DESC, service_from DESC, id DESC LIMIT {limit} OFFSET {}) c
+         JOIN claim_docs d ON d.id = c.id ORDER BY c.year DESC, c.service_from DESC, c.id DESC",
+        q.offset
     ))?;
     let claims = stmt
-        .query_map(params![q.year, needle, limit, q.offset], |r| r.get::<_, String>(0))?
+        .query_map(arg_refs.as_slice(), |r| r.get::<_, String>(0))?
         .map(|d| Ok(serde_json::from_str::<Claim>(&d?)?))
         .collect::<ClientResult<Vec<_>>>()?;
     let years = conn
@@ -974,9 +1000,8 @@ pub fn claims_page(conn: &Connection, q: &ClaimQuery, freshness: Freshness) -> C
         .query_map([], |r| r.get(0))?
         .collect::<Result<Vec<i32>, _>>()?;
     let mut providers: Vec<String> = conn
-        .prepare_cached("SELECT DISTINCT json_extract(summary, '$.provider') FROM claims")?
-        .query_map([], |r| r.get::<_, Option<String>>(0))?
-        .filter_map(|p| p.transpose())
+        .prepare_cached("SELECT DISTINCT provider FROM claims WHERE provider IS NOT NULL")?
+        .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
     providers.sort_by_key(|p| p.to_lowercase());
     Ok(ClaimsPage {
@@ -991,7 +1016,7 @@ pub fn claims_page(conn: &Connection, q: &ClaimQuery, freshness: Freshness) -> C
 
 pub fn claim_detail(conn: &Connection, id: &str) -> ClientResult<Option<ClaimDetail>> {
     let data: Option<String> = conn
-        .prepare_cached("SELECT detail FROM claims WHERE id = ?1")?
+        .prepare_cached("SELECT detail FROM claim_docs WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
@@ -1067,16 +1092,19 @@ pub fn bill_claims(conn: &Connection, bill: &Bill) -> ClientResult<Vec<BillClaim
     let (link, candidates): (ClaimLink, Vec<String>) = match &bill.claim_number {
         Some(n) => (
             ClaimLink::Named,
-            conn.prepare_cached("SELECT summary FROM claims WHERE claim_number = ?1")?
-                .query_map([n], |r| r.get(0))?
-                .collect::<Result<_, _>>()?,
+            conn.prepare_cached(
+                "SELECT d.summary FROM claims c JOIN claim_docs d ON d.id = c.id WHERE c.claim_number = ?1",
+            )?
+            .query_map([n], |r| r.get(0))?
+            .collect::<Result<_, _>>()?,
         ),
         None => (
             ClaimLink::Probable,
             // Overlapping dates; a claim's service spans at most a year, which bounds the index
             // range (a copy holds years of claims).
             conn.prepare_cached(
-                "SELECT summary FROM claims WHERE service_from BETWEEN ?3 AND ?2 AND service_to >= ?1",
+                "SELECT d.summary FROM claims c JOIN claim_docs d ON d.id = c.id
+                 WHERE c.service_from BETWEEN ?3 AND ?2 AND c.service_to >= ?1",
             )?
             .query_map(
                 params![
@@ -1122,8 +1150,9 @@ pub fn bill_claims(conn: &Connection, bill: &Bill) -> ClientResult<Vec<BillClaim
 /// with the latest service date that states them.
 pub fn benefits(conn: &Connection, today: NaiveDate) -> ClientResult<Vec<BenefitProgress>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT detail FROM claims WHERE year = ?1 AND instr(detail, '\"benefit_balance\":[]') = 0
-         ORDER BY service_from DESC, id DESC LIMIT 20",
+        "SELECT d.detail FROM claims c JOIN claim_docs d ON d.id = c.id
+         WHERE c.year = ?1 AND c.balances
+         ORDER BY c.service_from DESC, c.id DESC LIMIT 20",
     )?;
     let mut out: Vec<BenefitProgress> = Vec::new();
     for detail in stmt.query_map([today.year()], |r| r.get::<_, String>(0))? {
