@@ -445,6 +445,23 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
             .collect::<Vec<_>>()
             .join(", "),
     ));
+    step(&format!(
+        "{}: import 100,000 EOBs (FHIR NDJSON, 5 lines of 8 adjudications each), then again",
+        engine.name
+    ));
+    let mut fhir = Command::new(root().join("target/release/examples/fhir_import"));
+    fhir.arg("100000");
+    if let Some(c) = engine.cluster {
+        fhir.env("CAREBILL_DATABASE_URL", c.create_database("bench_fhir")?);
+    }
+    let fhir = fhir.output().map_err(|e| e.to_string())?;
+    rows.push((
+        "`import --fhir` of 100,000 EOBs".into(),
+        String::from_utf8_lossy(&fhir.stdout)
+            .lines()
+            .collect::<Vec<_>>()
+            .join("; "),
+    ));
     Ok(rows)
 }
 

@@ -314,8 +314,20 @@ pub struct ClaimSet {
 /// The raw resources of an import, by `Type/id`, before references are followed.
 #[derive(Default)]
 pub struct Reader {
-    eobs: Vec<(String, serde_json::Value)>,
+    /// Each EOB as read straight into its typed elements (no JSON tree kept): its file, its id,
+    /// and the elements or why they could not be read (reported by `read`, with the rest).
+    eobs: Vec<(String, String, Result<Eob, String>)>,
     others: HashMap<String, (String, serde_json::Value)>,
+}
+
+/// What a line of NDJSON is, read before the rest of it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    #[serde(default)]
+    resource_type: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 impl Reader {
@@ -361,9 +373,24 @@ impl Reader {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    let v: serde_json::Value = serde_json::from_str(line)
-                        .map_err(|e| err(format!("line {}", n + 1), format!("not JSON: {e}")))?;
-                    self.add(name, v, &format!("line {}", n + 1))?;
+                    let at = || format!("line {}", n + 1);
+                    // The resource's type and id first; an EOB is then read straight into its
+                    // typed elements (a large export is mostly EOBs: no JSON tree for them).
+                    let head: Head = serde_json::from_str(line).map_err(|e| err(at(), format!("not JSON: {e}")))?;
+                    if head.resource_type.as_deref() == Some("ExplanationOfBenefit") {
+                        let Some(id) = head.id else {
+                            return Err(err(
+                                format!("{}.id", at()),
+                                "a ExplanationOfBenefit without an id".into(),
+                            ));
+                        };
+                        let eob = serde_json::from_str::<Eob>(line).map_err(|e| e.to_string());
+                        self.eobs.push((name.to_string(), id, eob));
+                        continue;
+                    }
+                    let v: serde_json::Value =
+                        serde_json::from_str(line).map_err(|e| err(at(), format!("not JSON: {e}")))?;
+                    self.add(name, v, &at())?;
                 }
                 Ok(())
             }
@@ -386,7 +413,10 @@ impl Reader {
             });
         };
         match kind.as_str() {
-            "ExplanationOfBenefit" => self.eobs.push((file.to_string(), v)),
+            "ExplanationOfBenefit" => {
+                let eob = Eob::deserialize(&v).map_err(|e| e.to_string());
+                self.eobs.push((file.to_string(), id, eob));
+            }
             "Patient" | "Coverage" | "Organization" | "Practitioner" => {
                 self.others.insert(format!("{kind}/{id}"), (file.to_string(), v));
             }
@@ -399,17 +429,17 @@ impl Reader {
     /// Reads every EOB into a claim, following its references; the first problem refuses all.
     pub fn read(self) -> Result<ClaimSet, FhirError> {
         let mut claims = Vec::with_capacity(self.eobs.len());
-        for (file, v) in &self.eobs {
-            let id = v.get("id").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+        for (file, id, eob) in &self.eobs {
             let at = |path: &str, message: String| FhirError {
                 file: file.clone(),
                 resource: Some(format!("ExplanationOfBenefit/{id}")),
                 path: path.to_string(),
                 message,
             };
-            let eob: Eob =
-                serde_json::from_value(v.clone()).map_err(|e| at("", format!("not an ExplanationOfBenefit: {e}")))?;
-            let mut claim = self.claim(&eob, &id, &at)?;
+            let eob = eob
+                .as_ref()
+                .map_err(|e| at("", format!("not an ExplanationOfBenefit: {e}")))?;
+            let mut claim = self.claim(eob, id, &at)?;
             claim.file = file.clone();
             claims.push(claim);
         }
