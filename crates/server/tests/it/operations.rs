@@ -300,8 +300,22 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         ["50.00", "0.00", "15.00", "35.00", "0.00", "35.00"]
     );
     assert_eq!(b.billing_phone.as_deref(), Some("(415) 555-0100"));
+    assert_eq!(b.claim_number, None);
+    // A bill may name the plan's claim it is for.
+    let mut with_claim = bill("ACME-011", "M300000001", "10.00");
+    with_claim["claim_number"] = json!("CLM-2026-000123");
+    let path = write(
+        dir.path(),
+        "claim.json",
+        &serde_json::to_string(&json!([with_claim])).unwrap(),
+    );
+    import_files(&db, None, Some(&path)).unwrap();
+    assert_eq!(
+        detail(&db, "ACME-011").bill.claim_number.as_deref(),
+        Some("CLM-2026-000123")
+    );
     assert_eq!(b.status, carebill_billing::BillStatus::PartiallyPaid);
-    assert_eq!(count(&db), (2, 2));
+    assert_eq!(count(&db), (2, 3));
 
     // Line items that do not add up, a member not on the roster, a repeated statement, a float,
     // more paid elsewhere than the member owes, a negative amount paid elsewhere, a phone that is
@@ -327,6 +341,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         ("overpaid", with("other_payments", "50.01")),
         ("negative", with("other_payments", "-1.00")),
         ("phone", with("billing_phone", "call the office")),
+        ("claim number", with("claim_number", "claim #1")),
     ] {
         let path = write(
             dir.path(),
@@ -335,7 +350,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         );
         let err = import_files(&db, None, Some(&path)).unwrap_err();
         assert!(matches!(err, import::ImportError::Invalid { .. }), "{name}: {err}");
-        assert_eq!(count(&db), (2, 2), "{name} changed nothing");
+        assert_eq!(count(&db), (2, 3), "{name} changed nothing");
     }
     let bad_roster = write(
         dir.path(),
@@ -343,7 +358,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "member_id,first_name,last_name,date_of_birth\nM300000003,Cy,Ng,1990-02-30\n",
     );
     assert!(import_files(&db, Some(&bad_roster), None).is_err());
-    assert_eq!(count(&db), (2, 2));
+    assert_eq!(count(&db), (2, 3));
 }
 
 /// Review finding 4: outside demo mode the server refuses to serve until a processor is chosen
@@ -400,6 +415,32 @@ async fn production_refuses_to_start_without_an_explicit_processor() {
         (
             plan.replace("{ en = \"Weekdays, 8 a.m. to 8 p.m.\" }", "{ en = \"\" }"),
             "member_services_hours.en",
+        ),
+        // The member ID format: a regular expression with an example it accepts, both or neither.
+        (
+            plan.replace("[plan]\n", "[plan]\nmember_id_pattern = \"[0-9]{11}\"\n"),
+            "go together",
+        ),
+        (
+            plan.replace(
+                "[plan]\n",
+                "[plan]\nmember_id_pattern = \"[0-9]{11\"\nmember_id_example = \"12345678901\"\n",
+            ),
+            "not a regular expression",
+        ),
+        (
+            plan.replace(
+                "[plan]\n",
+                "[plan]\nmember_id_pattern = \"[0-9]{11}\"\nmember_id_example = \"M200000002\"\n",
+            ),
+            "does not match",
+        ),
+        (
+            plan.replace(
+                "[plan]\n",
+                "[plan]\nmember_id_pattern = \"[0-9]*\"\nmember_id_example = \"1\"\n",
+            ),
+            "empty member ID",
         ),
     ] {
         let file: FileConfig = toml::from_str(&format!("[processor]\nkind = \"sandbox\"\n{broken}")).unwrap();
