@@ -81,7 +81,7 @@ async fn a_sqlite_deployment_moves_to_postgresql_and_keeps_working() {
     )
     .await
     .expect(201);
-    put_autopay(&s, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+    put_autopay(&s, &token, rule(&card, "99999.99", json!({"type": "due_date"})))
         .await
         .expect(200);
     let autopaid = issue_bill(&s).await["id"].as_str().unwrap().to_string();
@@ -325,7 +325,7 @@ async fn two_servers_on_one_database_pay_settle_and_notice_once() {
 
     // Autopay: each notice mailed once, each bill charged once, with both servers' passes running.
     let token = a.demo_token().await;
-    put_autopay(&a, &token, rule(&card, "5000.00", json!({"type": "due_date"})))
+    put_autopay(&a, &token, rule(&card, "99999.99", json!({"type": "due_date"})))
         .await
         .expect(200);
     let mut issued = Vec::new();
