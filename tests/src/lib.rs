@@ -433,6 +433,19 @@ impl App {
             .expect("click");
     }
 
+    /// On the Bills screen: searches for one statement and opens its bill.
+    pub async fn open_bill_by_statement(&self, statement: &str) {
+        self.fill("search", statement).await;
+        self.until("the bill alone in the list", || async {
+            self.wd
+                .find_all(By::Css("#bills-table .row-link"))
+                .await
+                .is_ok_and(|rows| rows.len() == 1)
+        })
+        .await;
+        self.open_first_bill().await;
+    }
+
     /// Ticks the checkbox `#id`, waiting for it to appear (a list may paint after its heading).
     pub async fn check(&self, id: &str) {
         let mut last = String::new();

@@ -414,54 +414,44 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
         ));
     }
     drop(server);
-    step(&format!("{}: one autopay run over 10,000 due bills", engine.name));
-    let mut autopay = Command::new(root().join("target/release/examples/autopay_timing"));
-    autopay.arg("10000");
-    if let Some(c) = engine.cluster {
-        autopay.env("CAREBILL_DATABASE_URL", c.create_database("bench_autopay")?);
+    for (what, example, arg, database, row) in [
+        (
+            "one autopay run over 10,000 due bills",
+            "autopay_timing",
+            "10000",
+            "bench_autopay",
+            "One autopay run over 10,000 due bills",
+        ),
+        (
+            "one scheduler pass over 10,000 payment plans with an instalment due",
+            "plans_timing",
+            "10000",
+            "bench_plans",
+            "One pass over 10,000 payment plans with an instalment due",
+        ),
+        (
+            "import 100,000 EOBs (FHIR NDJSON, 5 lines of 8 adjudications each), then again",
+            "fhir_import",
+            "100000",
+            "bench_fhir",
+            "`import --fhir` of 100,000 EOBs",
+        ),
+    ] {
+        step(&format!("{}: {what}", engine.name));
+        let mut cmd = Command::new(root().join("target/release/examples").join(example));
+        cmd.arg(arg);
+        if let Some(c) = engine.cluster {
+            cmd.env("CAREBILL_DATABASE_URL", c.create_database(database)?);
+        }
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        rows.push((
+            row.to_string(),
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
     }
-    let autopay = autopay.output().map_err(|e| e.to_string())?;
-    rows.push((
-        "One autopay run over 10,000 due bills".into(),
-        String::from_utf8_lossy(&autopay.stdout)
-            .lines()
-            .collect::<Vec<_>>()
-            .join(", "),
-    ));
-    step(&format!(
-        "{}: one scheduler pass over 10,000 payment plans with an instalment due",
-        engine.name
-    ));
-    let mut plans = Command::new(root().join("target/release/examples/plans_timing"));
-    plans.arg("10000");
-    if let Some(c) = engine.cluster {
-        plans.env("CAREBILL_DATABASE_URL", c.create_database("bench_plans")?);
-    }
-    let plans = plans.output().map_err(|e| e.to_string())?;
-    rows.push((
-        "One pass over 10,000 payment plans with an instalment due".into(),
-        String::from_utf8_lossy(&plans.stdout)
-            .lines()
-            .collect::<Vec<_>>()
-            .join(", "),
-    ));
-    step(&format!(
-        "{}: import 100,000 EOBs (FHIR NDJSON, 5 lines of 8 adjudications each), then again",
-        engine.name
-    ));
-    let mut fhir = Command::new(root().join("target/release/examples/fhir_import"));
-    fhir.arg("100000");
-    if let Some(c) = engine.cluster {
-        fhir.env("CAREBILL_DATABASE_URL", c.create_database("bench_fhir")?);
-    }
-    let fhir = fhir.output().map_err(|e| e.to_string())?;
-    rows.push((
-        "`import --fhir` of 100,000 EOBs".into(),
-        String::from_utf8_lossy(&fhir.stdout)
-            .lines()
-            .collect::<Vec<_>>()
-            .join("; "),
-    ));
     Ok(rows)
 }
 

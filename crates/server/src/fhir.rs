@@ -215,27 +215,8 @@ struct HumanName {
 
 // --- What comes out ------------------------------------------------------------------------------
 
-/// The kinds of claim the CARIN profiles describe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimKind {
-    Inpatient,
-    Outpatient,
-    Professional,
-    Pharmacy,
-    Oral,
-}
-
-impl ClaimKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClaimKind::Inpatient => "inpatient",
-            ClaimKind::Outpatient => "outpatient",
-            ClaimKind::Professional => "professional",
-            ClaimKind::Pharmacy => "pharmacy",
-            ClaimKind::Oral => "oral",
-        }
-    }
-}
+/// The kinds of claim the CARIN profiles describe: the contract's own.
+pub use carebill_api::types::ClaimKind;
 
 /// One adjudication: its category code as the EOB says it (`submitted`, `eligible`,
 /// `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit`, `memberliability`, ...), and

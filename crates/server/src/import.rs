@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::sql::{OptionalExtension, params};
-use carebill_api::types::{BenefitBalance, Claim, ClaimAmount, ClaimDetail, ClaimKind, ClaimLine};
+use carebill_api::types::{BenefitBalance, Claim, ClaimAmount, ClaimDetail, ClaimLine};
 use carebill_billing::bill::check_line_items;
 use carebill_billing::claims::MEMBER_COST_CATEGORIES;
 use carebill_billing::validate::MemberIdRule;
@@ -458,13 +458,7 @@ pub fn claim_view(c: &fhir::Claim, patient_name: &str) -> ClaimDetail {
         claim: Claim {
             id: String::new(),
             claim_number: c.identifier.clone(),
-            kind: match c.kind {
-                fhir::ClaimKind::Inpatient => ClaimKind::Inpatient,
-                fhir::ClaimKind::Outpatient => ClaimKind::Outpatient,
-                fhir::ClaimKind::Professional => ClaimKind::Professional,
-                fhir::ClaimKind::Pharmacy => ClaimKind::Pharmacy,
-                fhir::ClaimKind::Oral => ClaimKind::Oral,
-            },
+            kind: c.kind,
             patient_name: patient_name.to_string(),
             service_date_from: from,
             service_date_to: c.billable_to.or(last_line).or(from),

@@ -5,7 +5,6 @@
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, cents, usd};
 use serde_json::Value;
-use thirtyfour::prelude::*;
 
 use crate::sign_in;
 
@@ -13,15 +12,7 @@ async fn open_bill(app: &App, statement: &str) {
     app.click("Bills").await;
     app.screen("Bills").await;
     app.click("All").await;
-    app.fill("search", statement).await;
-    app.until("the bill alone in the list", || async {
-        app.wd
-            .find_all(By::Css("#bills-table .row-link"))
-            .await
-            .is_ok_and(|rows| rows.len() == 1)
-    })
-    .await;
-    app.open_first_bill().await;
+    app.open_bill_by_statement(statement).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

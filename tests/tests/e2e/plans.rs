@@ -84,15 +84,7 @@ async fn a_six_month_plan_set_up_from_a_bill_recovers_from_a_declined_instalment
     // From the bill: "Can't pay all at once?"
     app.click("Bills").await;
     app.screen("Bills").await;
-    app.fill("search", &statement).await;
-    app.until("the bill alone in the list", || async {
-        app.wd
-            .find_all(By::Css("#bills-table .row-link"))
-            .await
-            .is_ok_and(|rows| rows.len() == 1)
-    })
-    .await;
-    app.open_first_bill().await;
+    app.open_bill_by_statement(&statement).await;
     app.click("Can't pay all at once? Set up a payment plan").await;
     app.screen("Payment plan").await;
     app.sees("How do you want to pay?").await;
