@@ -164,6 +164,12 @@ struct BenefitBalance {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+struct Insurance {
+    #[serde(default)]
+    coverage: Option<Reference>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CareTeam {
     #[serde(default)]
@@ -189,6 +195,10 @@ struct Eob {
     facility: Option<Reference>,
     #[serde(default)]
     care_team: Vec<CareTeam>,
+    #[serde(default)]
+    insurer: Option<Reference>,
+    #[serde(default)]
+    insurance: Vec<Insurance>,
     #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]
@@ -299,6 +309,9 @@ pub struct Reader {
     /// and the elements or why they could not be read (reported by `read`, with the rest).
     eobs: Vec<(String, String, Result<Eob, String>)>,
     others: HashMap<String, (String, serde_json::Value)>,
+    /// A Bundle entry's `fullUrl` (`urn:uuid:...`, or an absolute URL) -> `Type/id`: references
+    /// inside a Bundle may use either.
+    aliases: HashMap<String, String>,
 }
 
 /// What a line of NDJSON is, read before the rest of it.
@@ -344,6 +357,13 @@ impl Reader {
                     let Some(resource) = entry.get("resource").cloned() else {
                         return Err(err(format!("entry[{i}]"), "an entry without a resource".into()));
                     };
+                    if let (Some(url), Some(kind), Some(id)) = (
+                        entry.get("fullUrl").and_then(|u| u.as_str()),
+                        resource.get("resourceType").and_then(|t| t.as_str()),
+                        resource.get("id").and_then(|t| t.as_str()),
+                    ) {
+                        self.aliases.insert(url.to_string(), format!("{kind}/{id}"));
+                    }
                     self.add(name, resource, &format!("entry[{i}].resource"))?;
                 }
                 Ok(())
@@ -429,6 +449,9 @@ impl Reader {
 
     fn resolve(&self, r: &Reference) -> Option<&serde_json::Value> {
         let key = r.reference.as_deref()?;
+        if let Some(alias) = self.aliases.get(key) {
+            return self.others.get(alias).map(|(_, v)| v);
+        }
         // `Patient/123`, or a full URL ending in it.
         let key = key.rsplit('/').take(2).collect::<Vec<_>>();
         if key.len() != 2 {
@@ -496,11 +519,24 @@ impl Reader {
                     "the patient has no member number (identifier of type MB)".into(),
                 )
             })?;
-        for (path, r) in [("provider", &eob.provider), ("facility", &eob.facility)] {
-            if let Some(r) = r
-                && r.reference.is_some()
-                && self.resolve(r).is_none()
-            {
+        // Every reference to a resource of the import must be in it (a reference by identifier
+        // or display alone is not one).
+        let mut references: Vec<(String, &Reference)> = Vec::new();
+        for (path, r) in [
+            ("provider", &eob.provider),
+            ("facility", &eob.facility),
+            ("insurer", &eob.insurer),
+        ] {
+            references.extend(r.as_ref().map(|r| (path.to_string(), r)));
+        }
+        for (i, c) in eob.care_team.iter().enumerate() {
+            references.extend(c.provider.as_ref().map(|r| (format!("careTeam[{i}].provider"), r)));
+        }
+        for (i, c) in eob.insurance.iter().enumerate() {
+            references.extend(c.coverage.as_ref().map(|r| (format!("insurance[{i}].coverage"), r)));
+        }
+        for (path, r) in references {
+            if r.reference.is_some() && self.resolve(r).is_none() {
                 return Err(at(
                     &format!("{path}.reference"),
                     format!("{:?} is not in the import", r.reference),
@@ -780,6 +816,31 @@ mod tests {
     }
 
     #[test]
+    fn references_inside_a_bundle_may_name_an_entry_by_its_full_url() {
+        let mut e = eob(
+            "e1",
+            "professional",
+            None,
+            vec![line(1, "99213", vec![adj("memberliability", 20.0)])],
+        );
+        e["patient"] = serde_json::json!({"reference": "urn:uuid:6a1c7d52-patient"});
+        e["provider"] = serde_json::json!({"reference": "urn:uuid:0f3b-org"});
+        e["insurance"] = serde_json::json!([{"focal": true, "coverage": {"reference": "urn:uuid:c0ve-rage"}}]);
+        let text = serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": [
+            {"fullUrl": "urn:uuid:6a1c7d52-patient", "resource": patient("p1", "88800933501")},
+            {"fullUrl": "urn:uuid:0f3b-org", "resource": org("o1", "Orange Medical Group")},
+            {"fullUrl": "urn:uuid:c0ve-rage", "resource": {"resourceType": "Coverage", "id": "cov1", "status": "active"}},
+            {"fullUrl": "urn:uuid:e1", "resource": e},
+        ]})
+        .to_string();
+        let mut r = Reader::new();
+        r.add_file("bundle.json", &text).unwrap();
+        let set = r.read().unwrap();
+        assert_eq!(set.claims[0].member_number, "88800933501");
+        assert_eq!(set.claims[0].provider.as_deref(), Some("Orange Medical Group"));
+    }
+
+    #[test]
     fn ndjson_files_of_one_export_make_one_set_and_totals_win_over_the_lines_sum() {
         let mut e = eob(
             "e1",
@@ -861,6 +922,25 @@ mod tests {
                     e
                 },
                 "provider.reference",
+                "is not in the import",
+            ),
+            (
+                {
+                    let mut e = eob("e1", "professional", None, vec![]);
+                    e["insurance"] = serde_json::json!([{"focal": true, "coverage": {"reference": "Coverage/gone"}}]);
+                    e
+                },
+                "insurance[0].coverage.reference",
+                "is not in the import",
+            ),
+            (
+                {
+                    let mut e = eob("e1", "professional", None, vec![]);
+                    e["careTeam"] =
+                        serde_json::json!([{"sequence": 1, "provider": {"reference": "Practitioner/gone"}}]);
+                    e
+                },
+                "careTeam[0].provider.reference",
                 "is not in the import",
             ),
             (

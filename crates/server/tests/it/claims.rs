@@ -107,7 +107,7 @@ fn claims_bundle() -> String {
         )],
     );
     outpatient["item"][0]["revenue"] = coding("https://www.nubc.org/CodeSystem/RevenueCodes", "0320");
-    let professional = eob(
+    let mut professional = eob(
         "pro",
         "PRO-1",
         "professional",
@@ -134,6 +134,7 @@ fn claims_bundle() -> String {
             ),
         ],
     );
+    professional["insurance"] = json!([{"focal": true, "coverage": {"reference": "Coverage/cov1"}}]);
     let mut pharmacy = eob(
         "rx",
         "RX-1",
@@ -171,6 +172,7 @@ fn claims_bundle() -> String {
         professional,
         pharmacy,
         stranger,
+        json!({"resourceType": "Coverage", "id": "cov1", "status": "active", "beneficiary": {"reference": "Patient/p1"}}),
     ])
 }
 
@@ -445,6 +447,11 @@ async fn every_kind_of_bad_input_is_named_and_writes_nothing() {
             "not USD",
             with(&|v| v["entry"][7]["resource"]["item"][0]["adjudication"][0]["amount"]["currency"] = json!("EUR")),
             "item[0].adjudication[0].amount.currency",
+        ),
+        (
+            "unknown coverage",
+            with(&|v| v["entry"][7]["resource"]["insurance"][0]["coverage"]["reference"] = json!("Coverage/none")),
+            "insurance[0].coverage.reference",
         ),
         (
             "missing status",
