@@ -36,6 +36,7 @@ pub mod scheduler;
 pub(crate) mod secret;
 pub mod seed;
 pub(crate) mod serve;
+pub mod sniff;
 pub mod sql;
 pub mod state;
 pub mod store;
