@@ -387,6 +387,19 @@ pub enum ClaimKind {
     Oral,
 }
 
+impl ClaimKind {
+    /// The name on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimKind::Inpatient => "inpatient",
+            ClaimKind::Outpatient => "outpatient",
+            ClaimKind::Professional => "professional",
+            ClaimKind::Pharmacy => "pharmacy",
+            ClaimKind::Oral => "oral",
+        }
+    }
+}
+
 /// One amount of an adjudication, by its CARIN category code: `submitted`, `eligible`,
 /// `deductible`, `copay`, `coinsurance`, `noncovered`, `benefit` (paid by the plan),
 /// `memberliability`, `paidbypatient`, ... Negative on a reversal.

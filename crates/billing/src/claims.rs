@@ -9,6 +9,14 @@ use crate::Money;
 /// ("Deductible $400.00 - Coinsurance $232.56"). CARIN's codes.
 pub const MEMBER_COST_CATEGORIES: [&str; 4] = ["deductible", "copay", "coinsurance", "noncovered"];
 
+/// A claim number as bills and claims carry it: 1 to 64 letters, digits and `- . _ /`.
+pub fn is_claim_number(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/'))
+}
+
 /// A provider's name reduced to what identifies it: lower case letters and digits in words,
 /// without punctuation and without the words that vary between a bill and a claim ("the",
 /// "inc", "llc", "pc", "md", ...). "St. Mary's Medical Center, Inc." and "ST MARYS MEDICAL

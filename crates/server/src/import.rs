@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::sql::{OptionalExtension, params};
 use carebill_api::types::{BenefitBalance, Claim, ClaimAmount, ClaimDetail, ClaimLine};
 use carebill_billing::bill::check_line_items;
-use carebill_billing::claims::MEMBER_COST_CATEGORIES;
+use carebill_billing::claims::{MEMBER_COST_CATEGORIES, is_claim_number};
 use carebill_billing::validate::MemberIdRule;
 use carebill_billing::{BillKind, Charges, LineItem, Money, validate};
 use chrono::{DateTime, Utc};
@@ -253,7 +253,7 @@ pub fn import(
                     ))
                 })?;
             if let Some(n) = &b.claim_number
-                && !claim_number_ok(n)
+                && !is_claim_number(n.trim())
             {
                 return Err(bad(
                     "claim_number must be 1 to 64 characters of letters, digits, - . _ /".into(),
@@ -359,15 +359,6 @@ pub fn import(
     })
 }
 
-/// A claim number as bills and claims carry it.
-fn claim_number_ok(n: &str) -> bool {
-    let n = n.trim();
-    !n.is_empty()
-        && n.len() <= 64
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/'))
-}
-
 /// Every FHIR file named (directories: their `.json` and `.ndjson` files, by name), read as one
 /// set; the first problem refuses it all.
 fn read_claims(paths: &[PathBuf]) -> Result<Vec<fhir::Claim>, ImportError> {
@@ -420,7 +411,7 @@ fn read_claims(paths: &[PathBuf]) -> Result<Vec<fhir::Claim>, ImportError> {
             )
             .into());
         }
-        if !claim_number_ok(&c.identifier) {
+        if !is_claim_number(c.identifier.trim()) {
             return Err(at(
                 "identifier",
                 format!(

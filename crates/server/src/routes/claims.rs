@@ -40,14 +40,7 @@ pub async fn list_claims(
     };
     let claim_number = match params.0.get("claim_number") {
         None => None,
-        Some(n)
-            if !n.is_empty()
-                && n.len() <= 64
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/')) =>
-        {
-            Some(n.to_string())
-        }
+        Some(n) if carebill_billing::claims::is_claim_number(n) => Some(n.to_string()),
         Some(_) => {
             return Err(ApiError::validation(
                 "/claim_number",

@@ -9,7 +9,7 @@
 //! their change feed as a deletion.
 
 use crate::sql::{Connection, OptionalExtension, params};
-use carebill_api::types::{Claim, ClaimDetail, ClaimKind, SyncEntity, SyncOp};
+use carebill_api::types::{Claim, ClaimDetail, SyncEntity, SyncOp};
 use carebill_billing::Money;
 use chrono::{DateTime, Utc};
 
@@ -23,16 +23,6 @@ pub enum Written {
     Updated,
     /// Stored, but not shown: cancelled, or replaced by an adjusted claim.
     Hidden,
-}
-
-pub fn kind_str(kind: ClaimKind) -> &'static str {
-    match kind {
-        ClaimKind::Inpatient => "inpatient",
-        ClaimKind::Outpatient => "outpatient",
-        ClaimKind::Professional => "professional",
-        ClaimKind::Pharmacy => "pharmacy",
-        ClaimKind::Oral => "oral",
-    }
 }
 
 /// Writes one claim for a member: a new claim number is added, a known one updated in place (its
@@ -106,7 +96,7 @@ pub fn write(
         c.claim_number,
         status,
         replaced_by,
-        kind_str(c.kind),
+        c.kind.as_str(),
         c.service_date_from.map(date_str),
         c.service_date_to.map(date_str),
         c.provider,
