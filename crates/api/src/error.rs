@@ -70,6 +70,8 @@ error_codes! {
     AutopayNotFound = "autopay_not_found" => 404, "Autopay is not set up.";
     PaymentPlanNotFound = "payment_plan_not_found" => 404, "We could not find that payment plan.";
     ScheduledPaymentNotFound = "scheduled_payment_not_found" => 404, "We could not find that scheduled payment.";
+    ConversationNotFound = "conversation_not_found" => 404, "We could not find that conversation.";
+    AttachmentNotFound = "attachment_not_found" => 404, "We could not find that attachment.";
     // 405
     MethodNotAllowed = "method_not_allowed" => 405, "That method is not allowed here.";
     // 409: conflicts with the current state.
@@ -80,6 +82,7 @@ error_codes! {
     InUseByScheduledPayment = "in_use_by_scheduled_payment" => 409, "This payment method pays a scheduled payment. Change or cancel that payment first.";
     BillOnPaymentPlan = "bill_on_payment_plan" => 409, "This bill is already on a payment plan.";
     PaymentPlanClosed = "payment_plan_closed" => 409, "This payment plan has ended, so it cannot be changed.";
+    ConversationClosed = "conversation_closed" => 409, "This conversation is closed. Start a new one to ask something else.";
     // 412, 428: a change made from an out-of-date copy.
     ChangedElsewhere = "changed_elsewhere" => 412, "This was changed on another device since you opened it. Look at it again, then make your change.";
     PreconditionRequired = "precondition_required" => 428, "Send If-Match with the version you are changing.";
@@ -88,6 +91,8 @@ error_codes! {
     // 413, 415
     PayloadTooLarge = "payload_too_large" => 413, "The request body is larger than this server accepts (64 KiB unless the plan set another limit).";
     UnsupportedMediaType = "unsupported_media_type" => 415, "Send the request body as application/json.";
+    AttachmentTooLarge = "attachment_too_large" => 413, "The file is larger than 10 MB. Attach a smaller file, or a photo of fewer pages.";
+    AttachmentTypeNotAllowed = "attachment_type_not_allowed" => 415, "Attach a PDF, JPEG or PNG file. Other kinds of file are not accepted.";
     // 422: understood, but not acceptable; nothing changed.
     ValidationFailed = "validation_failed" => 422, "Some of the information is not valid.";
     IdentityNotVerified = "identity_not_verified" => 422, "We could not match these details to a member of the plan. Check them against your member card.";
@@ -118,6 +123,10 @@ error_codes! {
     PlanAuthorizationRequired = "plan_authorization_required" => 422, "Accept the payment plan authorization for this payment method.";
     PauseTooLong = "pause_too_long" => 422, "A payment plan cannot be paused that long.";
     InvalidPayOn = "invalid_pay_on" => 422, "Choose a date from today to the bill's due date.";
+    AttachmentEmpty = "attachment_empty" => 422, "The file is empty. Choose the file again.";
+    AttachmentTruncated = "attachment_truncated" => 422, "The file is incomplete. Save it again and attach it.";
+    AttachmentMalformed = "attachment_malformed" => 422, "The file is damaged. Save it again and attach it.";
+    TooManyAttachments = "too_many_attachments" => 422, "A message can have up to 5 attachments.";
     TooLateToChange = "too_late_to_change" => 422, "This scheduled payment is being made today, so it can no longer be changed or cancelled.";
     // 429
     TooManyAttempts = "too_many_attempts" => 429, "Too many attempts. Wait a moment, then try again.";

@@ -18,6 +18,12 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 pub const DEVICE_HEADER: &str = "X-Carebill-Device";
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest attachment (`POST /v1/attachments` has its own limit; JSON bodies keep theirs).
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Most attachments on one message.
+pub const MAX_ATTACHMENTS: usize = 5;
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
 /// Largest page of bills.
 pub const MAX_BILLS_PAGE: u32 = 100;
 /// Default page of bills.

@@ -30,6 +30,8 @@ Every response carries the plan's current business date in the `Business-Date` h
         get_me, change_password, set_locale,
         request_password_reset, confirm_password_reset,
         list_bills, get_bill, list_claims, get_claim, sync,
+        list_conversations, create_conversation, get_conversation, create_message, close_conversation,
+        upload_attachment, get_attachment,
         create_payment_method, list_payment_methods, delete_payment_method,
         create_payment, list_payments, get_payment, ach_authorization,
         get_autopay, put_autopay, delete_autopay, autopay_upcoming, autopay_skip,
@@ -50,6 +52,7 @@ Every response carries the plan's current business date in the `Business-Date` h
         (name = "password-resets", description = "Forgotten passwords"),
         (name = "bills", description = "Bills and line items"),
         (name = "claims", description = "Claims the plan processed (Explanations of Benefits): what was charged, allowed, paid, and what the member may owe and why"),
+        (name = "conversations", description = "Secure messages with the billing office: questions about a bill or anything billing, with attachments"),
         (name = "sync", description = "The change feed for offline copies"),
         (name = "payment-methods", description = "Saved cards and bank accounts (display fields only)"),
         (name = "payments", description = "Paying bills, exactly once per Idempotency-Key"),
@@ -180,6 +183,89 @@ fn list_claims() {}
         (status = 404, description = "`claim_not_found`: no such claim for this member", body = ErrorBody),
     ))]
 fn get_claim() {}
+
+#[utoipa::path(get, path = "/v1/conversations", tag = "conversations", operation_id = "listConversations",
+    summary = "The member's conversations with the billing office, newest first, with their messages", security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of conversations", body = ConversationPage)))]
+fn list_conversations() {}
+
+#[utoipa::path(post, path = "/v1/conversations", tag = "conversations", operation_id = "createConversation",
+    summary = "Ask the billing office something, about a bill (or one of its lines) or anything billing",
+    description = "While a conversation about a bill is not closed, autopay, plan instalments and scheduled payments do not charge that bill and their reminders stop.",
+    security(("bearer" = [])), request_body = NewConversation,
+    params(("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+        description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per message; sent again, it answers 200 with what the first request made")),
+    responses(
+        (status = 201, description = "The conversation, with its reference number", body = Conversation),
+        (status = 200, description = "The conversation this key made before", body = Conversation),
+        (status = 404, description = "`bill_not_found`, `attachment_not_found`", body = ErrorBody),
+    ))]
+fn create_conversation() {}
+
+#[utoipa::path(get, path = "/v1/conversations/{id}", tag = "conversations", operation_id = "getConversation",
+    summary = "One conversation with its messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The conversation", body = Conversation),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+    ))]
+fn get_conversation() {}
+
+#[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = "conversations", operation_id = "createMessage",
+    summary = "Reply in a conversation (it is open again: the billing office owes an answer)",
+    security(("bearer" = [])), request_body = NewMessage,
+    params(("id" = String, Path, description = "The conversation's id"),
+        ("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+        description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per message; sent again, it answers 200 with the conversation")),
+    responses(
+        (status = 201, description = "The conversation with the new message", body = Conversation),
+        (status = 200, description = "The conversation, with the message this key sent before", body = Conversation),
+        (status = 404, description = "`conversation_not_found`, `attachment_not_found`", body = ErrorBody),
+        (status = 409, description = "`conversation_closed`", body = ErrorBody),
+    ))]
+fn create_message() {}
+
+#[utoipa::path(post, path = "/v1/conversations/{id}/close", tag = "conversations", operation_id = "closeConversation",
+    summary = "Close a conversation (a closed one answers as it is): automatic charges of its bill resume", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    responses(
+        (status = 200, description = "The closed conversation", body = Conversation),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+    ))]
+fn close_conversation() {}
+
+#[utoipa::path(post, path = "/v1/attachments", tag = "conversations", operation_id = "uploadAttachment",
+    summary = "Upload a file to attach to a message: PDF, JPEG or PNG, up to 10 MB, decided by its content",
+    description = "The body is the file's bytes (any Content-Type; the content decides). It has its own size limit; JSON bodies keep theirs. An uploaded file not sent with a message within a day is deleted.",
+    security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    params(
+        ("file_name" = String, Query, pattern = "^[A-Za-z0-9 ._()-]{1,100}$", description = "The file's name, for showing only"),
+        ("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
+        description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per file; sent again, it answers 200 with the file it stored"),
+    ),
+    responses(
+        (status = 201, description = "Stored", body = Attachment),
+        (status = 200, description = "The file this key stored before", body = Attachment),
+        (status = 413, description = "`attachment_too_large`: over 10 MB", body = ErrorBody),
+        (status = 415, description = "`attachment_type_not_allowed`: not a PDF, JPEG or PNG by its content", body = ErrorBody),
+        (status = 422, description = "`attachment_empty`, `attachment_truncated`, `attachment_malformed`, `validation_failed`", body = ErrorBody),
+    ))]
+fn upload_attachment() {}
+
+#[utoipa::path(get, path = "/v1/attachments/{id}", tag = "conversations", operation_id = "getAttachment",
+    summary = "An attachment's bytes, as a download", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The attachment's id")),
+    responses(
+        (status = 200, description = "The file (`Content-Type` from its content, `Content-Disposition: attachment`)",
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
+        (status = 404, description = "`attachment_not_found`", body = ErrorBody),
+    ))]
+fn get_attachment() {}
 
 #[utoipa::path(get, path = "/v1/sync", tag = "sync", operation_id = "sync",
     summary = "Changes since a cursor, at most 500 a page", security(("bearer" = [])),

@@ -298,6 +298,11 @@ pub struct Bill {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "CLM-2026-000123")]
     pub claim_number: Option<String>,
+    /// The member's open question about this bill (a conversation's id): while there is one
+    /// the bill is "Under review", and autopay, plan instalments and scheduled payments do not
+    /// charge it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_conversation_id: Option<String>,
 }
 
 /// One service on a bill. The columns of a bill's line items add up to its totals.
@@ -515,6 +520,242 @@ pub struct ClaimPage {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Conversations with the billing office
+
+/// What a member's question is about (the topics the app offers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationTopic {
+    /// "I don't recognize a charge"
+    UnrecognizedCharge,
+    /// "Insurance should have paid"
+    InsuranceShouldHavePaid,
+    /// "I already paid"
+    AlreadyPaid,
+    /// "I need an itemized bill"
+    ItemizedBill,
+    /// "I want a payment plan or help paying"
+    PaymentHelp,
+    /// "Something else"
+    Other,
+}
+
+impl ConversationTopic {
+    pub const ALL: [ConversationTopic; 6] = [
+        ConversationTopic::UnrecognizedCharge,
+        ConversationTopic::InsuranceShouldHavePaid,
+        ConversationTopic::AlreadyPaid,
+        ConversationTopic::ItemizedBill,
+        ConversationTopic::PaymentHelp,
+        ConversationTopic::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationTopic::UnrecognizedCharge => "unrecognized_charge",
+            ConversationTopic::InsuranceShouldHavePaid => "insurance_should_have_paid",
+            ConversationTopic::AlreadyPaid => "already_paid",
+            ConversationTopic::ItemizedBill => "itemized_bill",
+            ConversationTopic::PaymentHelp => "payment_help",
+            ConversationTopic::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationTopic> {
+        ConversationTopic::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// The member wrote last: the billing office owes an answer.
+    Open,
+    /// The billing office asked the member something.
+    WaitingOnMember,
+    /// The billing office answered.
+    Answered,
+    /// Closed by the member or the billing office. A question about a bill holds automatic
+    /// charges of that bill until it is closed.
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::WaitingOnMember => "waiting_on_member",
+            ConversationStatus::Answered => "answered",
+            ConversationStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationStatus> {
+        match s {
+            "open" => Some(ConversationStatus::Open),
+            "waiting_on_member" => Some(ConversationStatus::WaitingOnMember),
+            "answered" => Some(ConversationStatus::Answered),
+            "closed" => Some(ConversationStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum MessageAuthor {
+    Member,
+    Staff,
+}
+
+/// What an attachment is, decided from its content (never from its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Pdf,
+    Jpeg,
+    Png,
+}
+
+impl AttachmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Pdf => "pdf",
+            AttachmentKind::Jpeg => "jpeg",
+            AttachmentKind::Png => "png",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttachmentKind> {
+        match s {
+            "pdf" => Some(AttachmentKind::Pdf),
+            "jpeg" => Some(AttachmentKind::Jpeg),
+            "png" => Some(AttachmentKind::Png),
+            _ => None,
+        }
+    }
+
+    /// The media type it is served as.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            AttachmentKind::Pdf => "application/pdf",
+            AttachmentKind::Jpeg => "image/jpeg",
+            AttachmentKind::Png => "image/png",
+        }
+    }
+}
+
+/// A file attached to a message (its bytes: `GET /v1/attachments/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Attachment {
+    #[schema(example = "att_8m2k4x9q7w3v")]
+    pub id: String,
+    /// The name the file was sent with (letters, digits, spaces and `._-()`), for showing only.
+    #[schema(example = "itemized-statement.pdf")]
+    pub file_name: String,
+    pub kind: AttachmentKind,
+    /// Its size in bytes.
+    pub size: u32,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Message {
+    #[schema(example = "msg_8m2k4x9q7w3v")]
+    pub id: String,
+    pub author: MessageAuthor,
+    /// The staff member's display name (staff messages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Dana, billing office")]
+    pub staff_name: Option<String>,
+    pub body: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub sent_at: DateTime<Utc>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A member's conversation with the billing office, with its messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Conversation {
+    #[schema(example = "cnv_8m2k4x9q7w3v")]
+    pub id: String,
+    /// The reference number to quote to the billing office.
+    #[schema(example = "Q-7K3M9P2X")]
+    pub reference: String,
+    pub topic: ConversationTopic,
+    pub status: ConversationStatus,
+    /// The bill it is about, if any: while the conversation is not closed, autopay, plan
+    /// instalments and scheduled payments do not charge that bill and their reminders stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_id: Option<String>,
+    /// The line item it is about (1 is the bill's first line), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub line: Option<u32>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// When the last message was written or the status changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    pub messages: Vec<Message>,
+}
+
+/// A new question for the billing office.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    pub topic: ConversationTopic,
+    /// The member's bill it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_id: Option<String>,
+    /// One of that bill's line items (1 is the first); needs `bill_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub line: Option<u32>,
+    /// 1 to 2,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub body: String,
+    /// Files uploaded with `POST /v1/attachments` and not yet sent with a message.
+    #[serde(default)]
+    #[schema(max_items = 5)]
+    pub attachment_ids: Vec<String>,
+}
+
+/// A member's reply in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// 1 to 2,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub body: String,
+    #[serde(default)]
+    #[schema(max_items = 5)]
+    pub attachment_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationPage {
+    /// Newest first (by when they were started), then id.
+    pub data: Vec<Conversation>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sync
 
 /// What kind of thing changed.
@@ -529,6 +770,7 @@ pub enum SyncEntity {
     PaymentPlan,
     ScheduledPayment,
     Claim,
+    Conversation,
 }
 
 impl SyncEntity {
@@ -541,6 +783,7 @@ impl SyncEntity {
             SyncEntity::PaymentPlan => "payment_plan",
             SyncEntity::ScheduledPayment => "scheduled_payment",
             SyncEntity::Claim => "claim",
+            SyncEntity::Conversation => "conversation",
         }
     }
 
@@ -553,6 +796,7 @@ impl SyncEntity {
             "payment_plan" => Some(SyncEntity::PaymentPlan),
             "scheduled_payment" => Some(SyncEntity::ScheduledPayment),
             "claim" => Some(SyncEntity::Claim),
+            "conversation" => Some(SyncEntity::Conversation),
             _ => None,
         }
     }
@@ -573,7 +817,7 @@ pub struct Change {
     pub entity: SyncEntity,
     pub op: SyncOp,
     pub id: String,
-    /// For `bill`: a BillDetail; `claim`: a ClaimDetail. Later entities carry their own shapes.
+    /// For `bill`: a BillDetail; `claim`: a ClaimDetail; `conversation`: a Conversation. Later entities carry their own shapes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
@@ -1046,6 +1290,10 @@ pub enum UpcomingStatus {
     Skipped,
     /// More than the maximum per charge: it will not be charged.
     OverLimit,
+    /// The member asked the billing office about this bill: nothing is charged (and no notice
+    /// sent) until the conversation is closed; then it is charged at the next pass if its date
+    /// has come.
+    UnderReview,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -1,13 +1,14 @@
 //! The member's copy on this device: SQLCipher-encrypted SQLite (WAL, forward-only migrations),
 //! or in memory for kiosks. Holds what sync brings (bills with line items, payments, payment
-//! methods, autopay), the sync position, and the outbox of writes in flight.
+//! methods, autopay, plans, claims, conversations with the billing office and the attachments
+//! opened), the sync position, and the outbox of writes in flight.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use carebill_api::types::{
-    Autopay, Bill, BillDetail, Claim, ClaimDetail, Payment, PaymentMethod, PaymentPlan, ScheduledPayment, SyncEntity,
-    SyncOp, UpcomingCharge,
+    Autopay, Bill, BillDetail, Claim, ClaimDetail, Conversation, MessageAuthor, Payment, PaymentMethod, PaymentPlan,
+    ScheduledPayment, SyncEntity, SyncOp, UpcomingCharge,
 };
 
 use crate::api::RawChange;
@@ -131,6 +132,36 @@ ALTER TABLE bills ADD COLUMN claim_number TEXT;
 CREATE INDEX bills_claim ON bills(claim_number) WHERE claim_number IS NOT NULL;
 CREATE INDEX bills_service ON bills(service_date_from);
 DELETE FROM meta WHERE key IN ('cursor', 'etag');
+"#,
+    // 7 (issue 20): conversations with the billing office as synced (the whole thread a
+    // document), how many of each thread's messages the member has seen on this device (kept
+    // apart, so a sync that starts over does not mark replies unread again), downloaded
+    // attachments within a size budget, and the files of messages waiting in the outbox. Copies
+    // from before hold none: nothing to fill.
+    r#"
+CREATE TABLE conversations (
+    id         TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,
+    bill_id    TEXT,
+    created_at TEXT NOT NULL,
+    data       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_date ON conversations(created_at DESC, id);
+CREATE TABLE conversation_seen (id TEXT PRIMARY KEY, seen INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE attachment_files (
+    id      TEXT PRIMARY KEY,
+    bytes   BLOB NOT NULL,
+    size    INTEGER NOT NULL,
+    used_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE outbox_files (
+    entry_id      TEXT NOT NULL,
+    position      INTEGER NOT NULL,
+    file_name     TEXT NOT NULL,
+    bytes         BLOB NOT NULL,
+    attachment_id TEXT,
+    PRIMARY KEY (entry_id, position)
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -495,6 +526,10 @@ fn apply_change(conn: &Connection, c: &RawChange) -> ClientResult<()> {
             conn.execute("DELETE FROM claims WHERE id = ?1", [&c.id])?;
             conn.execute("DELETE FROM claim_docs WHERE id = ?1", [&c.id])?;
         }
+        (SyncEntity::Conversation, SyncOp::Upsert) => upsert_conversation(conn, &serde_json::from_str(raw()?)?)?,
+        (SyncEntity::Conversation, SyncOp::Delete) => {
+            conn.execute("DELETE FROM conversations WHERE id = ?1", [&c.id])?;
+        }
     }
     Ok(())
 }
@@ -537,6 +572,114 @@ pub fn upsert_claim(conn: &Connection, d: &ClaimDetail) -> ClientResult<()> {
     Ok(())
 }
 
+/// Stores a conversation as synced or as a send answered.
+pub fn upsert_conversation(conn: &Connection, c: &Conversation) -> ClientResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO conversations (id, status, bill_id, created_at, data) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, bill_id = excluded.bill_id, data = excluded.data",
+    )?
+    .execute(params![
+        c.id,
+        c.status.as_str(),
+        c.bill_id,
+        c.created_at.to_rfc3339(),
+        serde_json::to_string(c)?
+    ])?;
+    Ok(())
+}
+
+/// Records that the member has seen the first `seen` messages of a conversation (never fewer).
+pub fn mark_seen(conn: &Connection, id: &str, seen: usize) -> ClientResult<()> {
+    conn.execute(
+        "INSERT INTO conversation_seen (id, seen) VALUES (?1, ?2)
+         ON CONFLICT(id) DO UPDATE SET seen = MAX(seen, excluded.seen)",
+        params![id, seen as i64],
+    )?;
+    Ok(())
+}
+
+/// The member's conversations, newest started first, each with how many of the billing office's
+/// replies they have not seen.
+pub fn conversations(conn: &Connection) -> ClientResult<Vec<(Conversation, u32)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.data, COALESCE(s.seen, 0) FROM conversations c LEFT JOIN conversation_seen s ON s.id = c.id
+         ORDER BY c.created_at DESC, c.id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(data, seen)| {
+            let c: Conversation = serde_json::from_str(&data)?;
+            let unread = unread_in(&c, seen);
+            Ok((c, unread))
+        })
+        .collect()
+}
+
+/// The billing office's messages after the first `seen`.
+pub fn unread_in(c: &Conversation, seen: i64) -> u32 {
+    c.messages
+        .iter()
+        .skip(usize::try_from(seen).unwrap_or(0))
+        .filter(|m| m.author == MessageAuthor::Staff)
+        .count() as u32
+}
+
+/// One conversation, with how many of its messages the member has seen.
+pub fn conversation(conn: &Connection, id: &str) -> ClientResult<Option<(Conversation, i64)>> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT c.data, COALESCE(s.seen, 0) FROM conversations c LEFT JOIN conversation_seen s ON s.id = c.id
+             WHERE c.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(data, seen)| Ok((serde_json::from_str(&data)?, seen)))
+        .transpose()
+}
+
+/// Downloaded attachments are kept up to this many bytes; the least recently opened go first.
+pub const ATTACHMENT_BUDGET: i64 = 50 * 1024 * 1024;
+
+/// A downloaded attachment's bytes, if this copy has them (marked as just used).
+pub fn attachment_file(conn: &Connection, id: &str, now: i64) -> ClientResult<Option<Vec<u8>>> {
+    let bytes: Option<Vec<u8>> = conn
+        .query_row("SELECT bytes FROM attachment_files WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    if bytes.is_some() {
+        conn.execute(
+            "UPDATE attachment_files SET used_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+    }
+    Ok(bytes)
+}
+
+/// Keeps a downloaded attachment, then drops the least recently used ones past the budget.
+pub fn keep_attachment_file(conn: &Connection, id: &str, bytes: &[u8], now: i64) -> ClientResult<()> {
+    conn.execute(
+        "INSERT INTO attachment_files (id, bytes, size, used_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(id) DO UPDATE SET used_at = excluded.used_at",
+        params![id, bytes, bytes.len() as i64, now],
+    )?;
+    let mut total: i64 = conn.query_row("SELECT COALESCE(SUM(size), 0) FROM attachment_files", [], |r| r.get(0))?;
+    while total > ATTACHMENT_BUDGET {
+        let oldest: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT id, size FROM attachment_files WHERE id != ?1 ORDER BY used_at, id LIMIT 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((old, size)) = oldest else { break };
+        conn.execute("DELETE FROM attachment_files WHERE id = ?1", [&old])?;
+        total -= size;
+    }
+    Ok(())
+}
+
 /// Applies one page of changes and moves the cursor, in one transaction: a crash leaves the cache
 /// at the last consistent cursor.
 pub fn apply_page(
@@ -565,6 +708,8 @@ pub fn reset_synced(conn: &mut Connection) -> ClientResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "DELETE FROM bills; DELETE FROM bill_docs; DELETE FROM bill_search; DELETE FROM payments; DELETE FROM payment_methods; DELETE FROM autopay;
+         DELETE FROM payment_plans; DELETE FROM scheduled_payments; DELETE FROM claims; DELETE FROM claim_docs;
+         DELETE FROM conversations;
          DELETE FROM meta WHERE key IN ('cursor', 'etag');",
     )?;
     tx.commit()?;
@@ -1267,7 +1412,7 @@ mod tests {
         assert!(payment_plans(&conn).unwrap().is_empty());
         assert!(scheduled_payments(&conn).unwrap().is_empty());
         let page: crate::api::RawSyncPage = serde_json::from_str(
-            r#"{"changes": [{"entity": "conversation", "op": "upsert", "id": "cnv_1", "data": {"anything": 1}},
+            r#"{"changes": [{"entity": "future_thing", "op": "upsert", "id": "ft_1", "data": {"anything": 1}},
                             {"entity": "payment_method", "op": "delete", "id": "pm_1"}],
                 "next_cursor": "c2", "has_more": false}"#,
         )
@@ -1279,6 +1424,86 @@ mod tests {
             Some("c2"),
             "the page was applied past it"
         );
+    }
+
+    /// Migration 7: a copy from before conversations keeps its bills and cursor (nothing about
+    /// conversations existed to miss), then takes synced threads; replies the member has not
+    /// seen are counted per device, and a sync that starts over does not count them again.
+    #[test]
+    fn a_copy_from_before_conversations_keeps_its_data_and_counts_unseen_replies() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        set_meta(&conn, "cursor", "c1").unwrap();
+        conn.execute(
+            "INSERT INTO bills (id, kind, provider, due_date, service_date_from, service_date_to, balance_cents, payable_cents, pending_cents)
+             VALUES ('bil_1', 'professional', 'Summit Family Practice', '2026-10-20', '2026-09-01', '2026-09-01', 3550, 3050, 500)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(meta(&conn, "cursor").unwrap().as_deref(), Some("c1"));
+        assert_eq!(
+            conn.query_row("SELECT COUNT(*) FROM bills", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            1
+        );
+        let thread = |messages: &str| {
+            format!(
+                r#"{{"entity": "conversation", "op": "upsert", "id": "cnv_1", "data": {{"id": "cnv_1", "reference": "Q-ABCD2345",
+                "topic": "other", "status": "answered", "bill_id": "bil_1", "created_at": "2026-11-27T20:00:00Z",
+                "updated_at": "2026-11-27T21:00:00Z", "messages": [{messages}]}}}}"#
+            )
+        };
+        let member = r#"{"id": "m1", "author": "member", "body": "Why?", "sent_at": "2026-11-27T20:00:00Z"}"#;
+        let staff = |id: &str| {
+            format!(
+                r#"{{"id": "{id}", "author": "staff", "staff_name": "Dana", "body": "Because", "sent_at": "2026-11-27T21:00:00Z"}}"#
+            )
+        };
+        let apply = |conn: &mut Connection, change: String| {
+            let page: crate::api::RawSyncPage = serde_json::from_str(&format!(
+                r#"{{"changes": [{change}], "next_cursor": "c2", "has_more": false}}"#
+            ))
+            .unwrap();
+            apply_page(conn, &page.changes, "c2", None).unwrap();
+        };
+        apply(&mut conn, thread(&format!("{member}, {}", staff("s1"))));
+        let list = conversations(&conn).unwrap();
+        assert_eq!((list.len(), list[0].1), (1, 1), "one unseen reply");
+        mark_seen(&conn, "cnv_1", 2).unwrap();
+        assert_eq!(conversations(&conn).unwrap()[0].1, 0);
+        reset_synced(&mut conn).unwrap();
+        apply(
+            &mut conn,
+            thread(&format!("{member}, {}, {}", staff("s1"), staff("s2"))),
+        );
+        assert_eq!(conversations(&conn).unwrap()[0].1, 1, "only the new reply");
+        mark_seen(&conn, "cnv_1", 1).unwrap();
+        assert_eq!(conversations(&conn).unwrap()[0].1, 1, "a marker never goes back");
+    }
+
+    /// Downloaded attachments stay within their budget, the least recently opened going first.
+    #[test]
+    fn downloaded_attachments_stay_within_their_budget() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let mb = vec![7u8; 1024 * 1024];
+        let files = (ATTACHMENT_BUDGET / (1024 * 1024)) as usize;
+        for i in 0..files {
+            keep_attachment_file(&conn, &format!("att_{i}"), &mb, i as i64).unwrap();
+        }
+        // Opening the first makes it the most recently used; one more file evicts the second.
+        assert!(attachment_file(&conn, "att_0", 1_000).unwrap().is_some());
+        keep_attachment_file(&conn, "att_new", &mb, 1_001).unwrap();
+        assert!(attachment_file(&conn, "att_1", 1_002).unwrap().is_none());
+        assert!(attachment_file(&conn, "att_0", 1_003).unwrap().is_some());
+        let total: i64 = conn
+            .query_row("SELECT SUM(size) FROM attachment_files", [], |r| r.get(0))
+            .unwrap();
+        assert!(total <= ATTACHMENT_BUDGET);
     }
 
     /// Migration 6: a copy from before claims keeps its bills, gains an empty claims table, and

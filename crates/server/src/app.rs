@@ -288,6 +288,7 @@ fn spawn_maintenance(state: AppState) {
                     crate::payments::purge_keys(tx, now)?;
                     crate::accounts::purge_unverified(tx, now)?;
                     crate::mail::erase_old_bodies(tx, now)?;
+                    crate::conversations::purge_unsent(tx, now)?;
                     Ok(())
                 })
                 .await;

@@ -293,13 +293,16 @@ struct Candidate {
     notice_sent: bool,
     outcome: Option<String>,
     provider: String,
+    /// A question about the bill is open (`conversations::bill_on_hold`).
+    held: bool,
 }
 
 fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
         "SELECT b.id, b.statement_date, b.due_date,
                 b.total_charges_cents - b.insurance_paid_cents - b.adjustments_cents - b.settled_cents - b.other_payments_cents - b.pending_cents,
-                ab.skipped_at IS NOT NULL, ab.notice_sent_at IS NOT NULL, ab.outcome, b.provider
+                ab.skipped_at IS NOT NULL, ab.notice_sent_at IS NOT NULL, ab.outcome, b.provider,
+                EXISTS (SELECT 1 FROM conversations q WHERE q.bill_id = b.id AND q.status != 'closed')
          FROM bills b LEFT JOIN autopay_bills ab ON ab.bill_id = b.id
          WHERE b.member_id = ?1 AND b.issued_at >= ?2 AND b.payment_plan_id IS NULL
          ORDER BY b.due_date, b.id",
@@ -314,11 +317,12 @@ fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<
             r.get::<_, Option<bool>>(5)?,
             r.get::<_, Option<String>>(6)?,
             r.get::<_, String>(7)?,
+            r.get::<_, bool>(8)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (bill_id, statement, due, payable, skipped, notice, outcome, provider) = row?;
+        let (bill_id, statement, due, payable, skipped, notice, outcome, provider, held) = row?;
         out.push(Candidate {
             bill_id,
             statement_date: parse_date(&statement)?,
@@ -328,6 +332,7 @@ fn candidates(conn: &Connection, member_id: &str, enabled_at: i64) -> ApiResult<
             notice_sent: notice.unwrap_or(false),
             outcome,
             provider,
+            held,
         });
     }
     Ok(out)
@@ -339,6 +344,8 @@ fn upcoming_for(c: &Candidate, rule: &Rule, today: NaiveDate, cal: &BusinessCale
     let amount = rule.charge_amount(c.payable);
     let status = if c.skipped {
         UpcomingStatus::Skipped
+    } else if c.held {
+        UpcomingStatus::UnderReview
     } else if amount.is_none() {
         UpcomingStatus::OverLimit
     } else {
@@ -586,7 +593,8 @@ fn plan_member(
     });
     let mut touched = false;
     for c in candidates(tx, member_id, stored.enabled_at)? {
-        if c.outcome.is_some() || c.skipped || !c.payable.is_positive() {
+        // A bill under review (a question about it is open) gets no notice and no charge.
+        if c.outcome.is_some() || c.skipped || c.held || !c.payable.is_positive() {
             continue;
         }
         let u = upcoming_for(&c, &stored.rule, today, cal);

@@ -347,8 +347,13 @@ pub struct FileConfig {
     /// Seconds to read a request's body and answer it. Default 30. A payment is never cancelled
     /// by it: it finishes, and a retry with the same key gets its answer.
     pub request_timeout_secs: Option<u64>,
-    /// Largest request body in bytes, on every route. Default 65536.
+    /// Largest request body in bytes, on every route but the attachment upload. Default 65536.
     pub max_body_bytes: Option<usize>,
+    /// Largest attachment in bytes (`POST /v1/attachments`, its own limit). Default and most
+    /// 10485760 (10 MiB): members are told "up to 10 MB".
+    pub max_attachment_bytes: Option<usize>,
+    /// Seconds to receive an attachment and answer. Default 120 (10 MB at under 1 Mbit/s).
+    pub upload_timeout_secs: Option<u64>,
     /// Velocity limits on payments (card testing). Demo mode, without this section, allows
     /// practically unlimited test payments.
     pub payment_limits: Option<PaymentLimits>,
@@ -535,8 +540,12 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Connection cap and time limits (see `serve`).
     pub limits: crate::serve::Limits,
-    /// Largest request body in bytes, on every route.
+    /// Largest request body in bytes, on every route but the attachment upload.
     pub max_body_bytes: usize,
+    /// Largest attachment in bytes.
+    pub max_attachment_bytes: usize,
+    /// The time limit of an attachment upload (instead of `limits.request_timeout`).
+    pub upload_timeout: std::time::Duration,
     pub payment_limits: PaymentLimits,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
@@ -567,6 +576,8 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             limits: crate::serve::Limits::default(),
             max_body_bytes: carebill_api::MAX_BODY_BYTES,
+            max_attachment_bytes: carebill_api::MAX_ATTACHMENT_BYTES,
+            upload_timeout: std::time::Duration::from_secs(120),
             payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
@@ -641,6 +652,11 @@ impl ServerConfig {
             request_timeout: secs(file.request_timeout_secs, d.request_timeout),
         };
         config.max_body_bytes = file.max_body_bytes.unwrap_or(carebill_api::MAX_BODY_BYTES);
+        config.max_attachment_bytes = file
+            .max_attachment_bytes
+            .unwrap_or(carebill_api::MAX_ATTACHMENT_BYTES)
+            .clamp(1, carebill_api::MAX_ATTACHMENT_BYTES);
+        config.upload_timeout = secs(file.upload_timeout_secs, config.upload_timeout);
         config.payment_limits = file.payment_limits.unwrap_or(if demo {
             PaymentLimits::generous()
         } else {

@@ -107,6 +107,10 @@ fn page_in(
                 Some(c) => Some(to_value(serde_json::to_value(c))?),
                 None => continue,
             },
+            (SyncEntity::Conversation, SyncOp::Upsert) => match crate::conversations::get(conn, &member_id, id)? {
+                Some(c) => Some(to_value(serde_json::to_value(c))?),
+                None => continue,
+            },
         };
         changes.push(Change {
             entity,

@@ -13,6 +13,7 @@ pub(crate) mod auth;
 pub mod autopay;
 pub(crate) mod clock;
 pub mod config;
+pub mod conversations;
 pub(crate) mod cursor;
 pub mod db;
 pub mod error;

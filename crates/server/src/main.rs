@@ -85,6 +85,12 @@ enum Command {
         #[command(subcommand)]
         action: PaymentsAction,
     },
+    /// The billing office's side of members' conversations. Demo and development only, until the
+    /// staff console exists: it refuses to run without --demo.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
     /// Move this SQLite deployment (--data-dir, its database key) into an empty PostgreSQL
     /// database (--database-url, CAREBILL_DATABASE_URL or database_url in the config file), in
     /// one transaction, verified table by table. Stop the server first.
@@ -113,6 +119,32 @@ enum KioskAction {
     Revoke { id: String },
     /// List enrolled kiosks.
     List,
+}
+
+#[derive(Subcommand)]
+enum StaffAction {
+    /// Reply to a member's conversation (by its reference number). The member gets a
+    /// "You have a reply" mail without the text.
+    Reply {
+        /// The conversation's reference, like Q-7K3M9P2X.
+        #[arg(long)]
+        reference: String,
+        /// The staff member's display name, as the member sees it.
+        #[arg(long)]
+        name: String,
+        /// The reply (1 to 2,000 characters).
+        #[arg(long)]
+        body: String,
+        /// Ask the member something: the conversation waits on them.
+        #[arg(long, conflicts_with = "close")]
+        waiting: bool,
+        /// Reply and close the conversation (a hold on its bill ends).
+        #[arg(long)]
+        close: bool,
+        /// A PDF, JPEG or PNG to attach (up to 5), checked like a member's.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +285,66 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     p.reason,
                 );
             }
+            Ok(())
+        }
+        Some(Command::Staff {
+            action:
+                StaffAction::Reply {
+                    reference,
+                    name,
+                    body,
+                    waiting,
+                    close,
+                    attach,
+                },
+        }) => {
+            if !config.demo {
+                return Err("staff reply is for demo and development servers (--demo); \
+                            billing staff answer in the staff console"
+                    .into());
+            }
+            let mut files = Vec::new();
+            for path in &attach {
+                let file_name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                files.push(carebill_server::conversations::StaffFile { file_name, bytes });
+            }
+            let status = if close {
+                carebill_server::conversations::StaffStatus::Closed
+            } else if waiting {
+                carebill_server::conversations::StaffStatus::WaitingOnMember
+            } else {
+                carebill_server::conversations::StaffStatus::Answered
+            };
+            let db = app::open_database(&config)?;
+            let head = carebill_server::mail::Letterhead {
+                demo: config.demo,
+                plan: Arc::new(config.plan()?.clone()),
+            };
+            let max = config.max_attachment_bytes;
+            let c = db
+                .with_writer(|conn| {
+                    conn.transaction(|tx| {
+                        let reply = carebill_server::conversations::StaffReply {
+                            reference: &reference,
+                            staff_name: &name,
+                            body: &body,
+                            status,
+                            files: &files,
+                        };
+                        carebill_server::conversations::staff_reply(tx, &head, &reply, max, chrono::Utc::now())
+                    })
+                })
+                .map_err(|e| e.describe())?;
+            println!(
+                "Replied to {} ({} messages, now {}).",
+                c.reference,
+                c.messages.len(),
+                c.status.as_str()
+            );
             Ok(())
         }
         Some(Command::MigrateTo) => {

@@ -16,6 +16,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_account_locale.sql"),
     include_str!("../migrations/postgres/0006_payment_plans.sql"),
     include_str!("../migrations/postgres/0007_claims.sql"),
+    include_str!("../migrations/postgres/0008_conversations.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -524,6 +525,59 @@ CREATE TABLE claim_replacements (
     PRIMARY KEY (replaces, claim_number)
 ) WITHOUT ROWID;
 ALTER TABLE bills ADD COLUMN claim_number TEXT;
+"#,
+    // 11: conversations with the billing office (issue 20): a conversation (its bill and line,
+    // while not closed, hold that bill's automatic charges), its messages (a member's carries the
+    // Idempotency-Key it was sent with), and attachments, whose bytes are kept in chunks in the
+    // (encrypted) database, uploaded before the message that sends them.
+    r#"
+CREATE TABLE conversations (
+    id          TEXT PRIMARY KEY,
+    member_id   TEXT NOT NULL,
+    reference   TEXT NOT NULL UNIQUE,
+    topic       TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('open', 'waiting_on_member', 'answered', 'closed')),
+    bill_id     TEXT,
+    line        INTEGER,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    closed_at   INTEGER
+);
+CREATE INDEX conversations_member ON conversations(member_id, created_at DESC, id);
+CREATE INDEX conversations_bill_open ON conversations(bill_id, id) WHERE status != 'closed';
+CREATE TABLE conversation_messages (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    seq             INTEGER NOT NULL,
+    member_id       TEXT NOT NULL,
+    author          TEXT NOT NULL CHECK (author IN ('member', 'staff')),
+    staff_name      TEXT,
+    body            TEXT NOT NULL,
+    idempotency_key TEXT,
+    fingerprint     BLOB,
+    created_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX conversation_messages_thread ON conversation_messages(conversation_id, seq);
+CREATE UNIQUE INDEX conversation_messages_key ON conversation_messages(member_id, idempotency_key);
+CREATE TABLE attachments (
+    id              TEXT PRIMARY KEY,
+    member_id       TEXT NOT NULL,
+    message_id      TEXT,
+    file_name       TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('pdf', 'jpeg', 'png')),
+    size            INTEGER NOT NULL,
+    sha256          TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX attachments_key ON attachments(member_id, idempotency_key);
+CREATE INDEX attachments_message ON attachments(message_id, id);
+CREATE TABLE attachment_chunks (
+    attachment_id TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    data          BLOB NOT NULL,
+    PRIMARY KEY (attachment_id, seq)
+) WITHOUT ROWID;
 "#,
 ];
 

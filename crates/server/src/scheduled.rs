@@ -268,9 +268,21 @@ pub fn create(
 }
 
 /// Whether the member may still change it: scheduled, and before its date.
-fn changeable(s: &Stored, if_match: Precondition, today: NaiveDate) -> ApiResult<()> {
+/// Whether a question about one of its bills is open: it then waits (no reminder, no charge),
+/// and stays changeable past its date, until the question is closed.
+fn on_hold(conn: &Connection, allocations: &[(String, Money)]) -> ApiResult<bool> {
+    for (bill, _) in allocations {
+        if crate::conversations::bill_on_hold(conn, bill)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn changeable(conn: &Connection, s: &Stored, if_match: Precondition, today: NaiveDate) -> ApiResult<()> {
     if_match.check(s.version)?;
-    if s.status != ScheduledStatus::Scheduled || today >= s.pay_on {
+    let waiting = today >= s.pay_on && on_hold(conn, &allocations_of(conn, &s.id)?)?;
+    if s.status != ScheduledStatus::Scheduled || (today >= s.pay_on && !waiting) {
         return Err(ApiError::new(ErrorCode::TooLateToChange));
     }
     Ok(())
@@ -291,7 +303,7 @@ pub fn update(
 ) -> ApiResult<ScheduledPayment> {
     lock_member(tx, member_id)?;
     let s = load(tx, member_id, id)?.ok_or_else(|| ApiError::new(ErrorCode::ScheduledPaymentNotFound))?;
-    changeable(&s, if_match, today)?;
+    changeable(tx, &s, if_match, today)?;
     let kept = s.ach_version.as_deref().map(|v| (s.method_id.as_str(), v));
     let checked = check(tx, member_id, req, today, kept)?;
     tx.execute(
@@ -325,7 +337,7 @@ pub fn cancel(
 ) -> ApiResult<ScheduledPayment> {
     lock_member(tx, member_id)?;
     let s = load(tx, member_id, id)?.ok_or_else(|| ApiError::new(ErrorCode::ScheduledPaymentNotFound))?;
-    changeable(&s, if_match, today)?;
+    changeable(tx, &s, if_match, today)?;
     tx.execute(
         "UPDATE scheduled_payments SET status = 'cancelled', cancel_reason = 'member', version = version + 1, updated_at = ?2
          WHERE id = ?1",
@@ -403,6 +415,11 @@ fn plan_one(
     charges: &mut Vec<Intent>,
 ) -> ApiResult<()> {
     let scheduled = allocations_of(tx, &s.id)?;
+    if on_hold(tx, &scheduled)? {
+        // A question about one of its bills is open: no reminder and no charge until it is
+        // closed; then the next pass charges it, its date having come.
+        return Ok(());
+    }
     let total: Money = scheduled.iter().map(|(_, m)| *m).sum();
     let Some((method, _)) = method_summary(tx, &s.member_id, &s.method_id)? else {
         return Ok(());

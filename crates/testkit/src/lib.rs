@@ -6,6 +6,7 @@
 //! - [`logs`]: every log line of the test binary, for the secrets canaries;
 //! - [`canary`]: looking for secrets and health data in files and logs;
 //! - [`files`]: a tiny file server (a stand-in for an update server);
+//! - [`samples`]: small real PDF, PNG and JPEG files, and files an upload must refuse;
 //! - [`postgres`]: a throwaway PostgreSQL 15 cluster on a Unix socket in a temp dir;
 //! - [`smtp`]: a mail relay on a loopback port that keeps what it receives.
 
@@ -16,5 +17,6 @@ pub mod files;
 pub mod logs;
 pub mod postgres;
 pub mod proxy;
+pub mod samples;
 pub mod server;
 pub mod smtp;

@@ -2,7 +2,7 @@
 // @ts-nocheck
 
 /** Every error code the billing API answers with (carebill_api::ErrorCode). */
-export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "claim_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "payment_plan_not_found" | "scheduled_payment_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "in_use_by_payment_plan" | "in_use_by_scheduled_payment" | "bill_on_payment_plan" | "payment_plan_closed" | "changed_elsewhere" | "precondition_required" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "plan_below_minimum" | "instalment_too_small" | "plan_too_long" | "invalid_day_of_month" | "plan_terms_required" | "plan_authorization_required" | "pause_too_long" | "invalid_pay_on" | "too_late_to_change" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
+export type ServerCode = "invalid_json" | "invalid_cursor" | "idempotency_key_missing" | "bad_request" | "unauthenticated" | "token_expired" | "session_revoked" | "session_expired" | "invalid_credentials" | "device_unauthenticated" | "guest_session_ended" | "card_declined" | "insufficient_funds" | "expired_card" | "incorrect_cvc" | "processing_error" | "email_not_verified" | "forbidden" | "not_found" | "bill_not_found" | "claim_not_found" | "payment_not_found" | "payment_method_not_found" | "autopay_not_found" | "payment_plan_not_found" | "scheduled_payment_not_found" | "conversation_not_found" | "attachment_not_found" | "method_not_allowed" | "account_exists" | "idempotency_key_in_use" | "in_use_by_autopay" | "in_use_by_payment_plan" | "in_use_by_scheduled_payment" | "bill_on_payment_plan" | "payment_plan_closed" | "conversation_closed" | "changed_elsewhere" | "precondition_required" | "cursor_expired" | "payload_too_large" | "unsupported_media_type" | "attachment_too_large" | "attachment_type_not_allowed" | "validation_failed" | "identity_not_verified" | "weak_password" | "invalid_code" | "code_expired" | "incorrect_password" | "invalid_amount" | "amount_exceeds_balance" | "duplicate_bill" | "ach_authorization_required" | "idempotency_key_reused" | "idempotency_key_expired" | "invalid_card_number" | "invalid_expiry" | "invalid_cvc" | "invalid_routing_number" | "invalid_account_number" | "invalid_payment_token" | "too_late_to_skip" | "guest_lookup_failed" | "nothing_to_pay" | "plan_below_minimum" | "instalment_too_small" | "plan_too_long" | "invalid_day_of_month" | "plan_terms_required" | "plan_authorization_required" | "pause_too_long" | "invalid_pay_on" | "attachment_empty" | "attachment_truncated" | "attachment_malformed" | "too_many_attachments" | "too_late_to_change" | "too_many_attempts" | "rate_limited" | "too_many_payments" | "too_many_declines" | "internal" | "request_timeout" | "processor_unavailable";
 
 /** Every error code the app makes itself (carebill_client::ClientCode). */
 export type ClientCode = "offline" | "read_only_offline" | "internal" | "insecure_url" | "ca_bundle_unreadable" | "ca_bundle_invalid" | "not_signed_in" | "locked" | "password_required" | "invalid_credentials" | "unlock_attempts_exceeded" | "unresolved_payments" | "review_expired" | "nothing_to_pay" | "saved_method_required" | "payment_in_flight" | "payment_not_received" | "guest_session_ended" | "payment_not_found" | "account_numbers_differ" | "invalid_card_number" | "kiosk_no_saving" | "not_a_kiosk" | "kiosk_setting" | "idle_minutes_out_of_range" | "wrong_passcode" | "no_passcode" | "no_printer" | "print_failed" | "updates_disabled" | "update_endpoint_invalid" | "update_unavailable" | "update_signature_invalid" | "update_install_failed" | "no_update";
@@ -535,6 +535,12 @@ export type Bill_Deserialize = {
 	 *  bill then "matches your claim" (`GET /v1/claims?claim_number=`).
 	 */
 	claim_number?: string | null,
+	/**
+	 *  The member's open question about this bill (a conversation's id): while there is one
+	 *  the bill is "Under review", and autopay, plan instalments and scheduled payments do not
+	 *  charge it.
+	 */
+	open_conversation_id?: string | null,
 };
 
 /**  A bill with its amounts as of now. */
@@ -579,6 +585,12 @@ export type Bill_Serialize = {
 	 *  bill then "matches your claim" (`GET /v1/claims?claim_number=`).
 	 */
 	claim_number?: string,
+	/**
+	 *  The member's open question about this bill (a conversation's id): while there is one
+	 *  the bill is "Under review", and autopay, plan instalments and scheduled payments do not
+	 *  charge it.
+	 */
+	open_conversation_id?: string,
 };
 
 export type BillsPage = BillsPage_Serialize | BillsPage_Deserialize;
@@ -2027,7 +2039,13 @@ export type UpcomingCharge = {
 
 export type UpcomingStatus = "scheduled" | "skipped" | 
 /**  More than the maximum per charge: it will not be charged. */
-"over_limit";
+"over_limit" | 
+/**
+ *  The member asked the billing office about this bill: nothing is charged (and no notice
+ *  sent) until the conversation is closed; then it is charged at the next pass if its date
+ *  has come.
+ */
+"under_review";
 
 /**  An update on offer, for the UI. */
 export type UpdateInfo = UpdateInfo_Serialize | UpdateInfo_Deserialize;

@@ -686,6 +686,29 @@ pub fn scheduled_cancelled(l: Locale, first: &str, amount: Money, on: NaiveDate)
     )
 }
 
+/// The billing office answered a member's question. The mail never carries the message: it may
+/// hold health information, and mail is not a secure channel.
+pub fn message_reply(l: Locale, first: &str, reference: &str) -> Mail {
+    letter(
+        l,
+        first,
+        (
+            "Carebill: you have a reply",
+            format!(
+                "The billing office replied to your question {reference}. \
+                 To read it, open Carebill and go to Messages. For your privacy, this email does not include the reply."
+            ),
+        ),
+        (
+            "Carebill: tiene una respuesta",
+            format!(
+                "La oficina de facturación respondió a su pregunta {reference}. \
+                 Para leerla, abra Carebill y vaya a Mensajes. Por su privacidad, este correo no incluye la respuesta."
+            ),
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,7 +116,9 @@ pub async fn bill(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
         .ok_or_else(|| ApiError::new(ErrorCode::BillNotFound))?;
     // The person at the kiosk knows the statement, not the member's payments (their methods,
     // dates, confirmation numbers): the guest view has none.
+    // Nor the member's questions to the billing office.
     detail.payments.clear();
+    detail.bill.open_conversation_id = None;
     Ok(Json(detail))
 }
 

@@ -4,6 +4,7 @@ mod accounts;
 mod autopay;
 mod bills;
 mod claims;
+mod conversations;
 mod guest;
 mod intake;
 mod methods;
@@ -49,6 +50,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/claims", get(claims::list_claims))
         .route("/v1/claims/{id}", get(claims::get_claim))
         .route("/v1/sync", get(bills::sync))
+        .route(
+            "/v1/conversations",
+            get(conversations::list_conversations).post(conversations::create_conversation),
+        )
+        .route("/v1/conversations/{id}", get(conversations::get_conversation))
+        .route("/v1/conversations/{id}/messages", post(conversations::create_message))
+        .route("/v1/conversations/{id}/close", post(conversations::close_conversation))
+        .route("/v1/attachments", post(conversations::upload_attachment))
+        .route("/v1/attachments/{id}", get(conversations::get_attachment))
         .route(
             "/v1/payment-methods",
             post(methods::create_payment_method).get(methods::list_payment_methods),
@@ -144,7 +154,12 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
     // database work runs to its end on the blocking pool, and payments run in the group
     // committer's own task, so a payment whose request timed out still completes and its key
     // replays the answer.
-    let limit = state.config.limits.request_timeout;
+    // An attachment upload has its own, longer limit (10 MB on a slow line).
+    let limit = if request.uri().path() == "/v1/attachments" {
+        state.config.upload_timeout
+    } else {
+        state.config.limits.request_timeout
+    };
     let mut response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(ErrorCode::RequestTimeout).retry_after(1).into_response(),

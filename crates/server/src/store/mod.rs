@@ -39,7 +39,8 @@ pub fn money(cents: i64) -> Money {
 pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.kind, b.provider, b.facility, \
     b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
     b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents, b.other_payments_cents, \
-    b.billing_phone, b.payment_plan_id, b.claim_number";
+    b.billing_phone, b.payment_plan_id, b.claim_number, \
+    (SELECT MIN(q.id) FROM conversations q WHERE q.bill_id = b.id AND q.status != 'closed')";
 
 /// Balance in SQL, for filters: amount due less settled payments and payments received elsewhere.
 pub const BALANCE_SQL: &str =
@@ -62,6 +63,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     let billing_phone: Option<String> = r.get(16)?;
     let payment_plan_id: Option<String> = r.get(17)?;
     let claim_number: Option<String> = r.get(18)?;
+    let open_conversation_id: Option<String> = r.get(19)?;
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -94,6 +96,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             billing_phone,
             payment_plan_id,
             claim_number,
+            open_conversation_id,
             id,
         })
     })())

@@ -1082,3 +1082,41 @@ async fn the_schedulers_charges_are_never_refused_by_the_members_own_payment_lim
     assert_eq!(plan_payments(&s).await, 2, "the next instalment was tried as well");
     s.stop().await;
 }
+
+/// While a question about a plan's bill is open, its instalment waits: no notice, no charge, not
+/// a miss. Closed, the next pass charges it, once.
+#[tokio::test]
+async fn an_instalment_waits_while_a_question_about_the_plans_bill_is_open() {
+    use crate::conversations::{ask, close};
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let card = s.card_method(&token).await;
+    let (bill, _) = big_bill(&s, &token).await;
+    let plan = create(&s, &token, plan_request(&[&bill], &card, json!({"months": 6}), 15)).await;
+    let asked = ask(
+        &s,
+        &token,
+        "plan-q",
+        json!({"topic": "payment_help", "bill_id": bill, "body": "Can I lower this?"}),
+    )
+    .await;
+    asked.expect(201);
+    s.advance_business("P20D").await; // 2026-12-17, past the first charge date (12-15)
+    s.run_scheduler().await;
+    assert_eq!(
+        mails(&s, "Carebill: your next payment plan payment").await,
+        0,
+        "no notice"
+    );
+    assert_eq!(plan_payments(&s).await, 0, "no charge");
+    let token = s.demo_token().await;
+    let now = s
+        .get(&format!("/v1/payment-plans/{}", plan["id"].as_str().unwrap()), &token)
+        .await;
+    assert_eq!(now.body["status"], "active", "a held instalment is not a miss");
+    close(&s, &token, asked.body["id"].as_str().unwrap()).await.expect(200);
+    s.run_scheduler().await;
+    s.run_scheduler().await;
+    assert_eq!(plan_payments(&s).await, 1, "charged once after the question is closed");
+    s.stop().await;
+}

@@ -519,6 +519,19 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
         s.bill(&token, big["id"].as_str().unwrap()).await["payment_plan_id"],
         plan.body["id"]
     );
+    // Migration 8 (issue 20): no conversations yet; an old bill can be asked about, and is then
+    // under review.
+    assert_eq!(s.count("SELECT COUNT(*) FROM conversations").await, 0);
+    let old_bill = big["id"].as_str().unwrap();
+    let asked = crate::conversations::ask(
+        &s,
+        &token,
+        "upgrade-q",
+        json!({"topic": "other", "bill_id": old_bill, "line": 1, "body": "About this old bill"}),
+    )
+    .await;
+    asked.expect(201);
+    assert_eq!(s.bill(&token, old_bill).await["open_conversation_id"], asked.body["id"]);
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
