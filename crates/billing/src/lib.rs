@@ -1,5 +1,6 @@
 //! Carebill's billing domain: exact money, bills and their balances, input rules, the business
-//! calendar and the password policy. Pure: no IO, no clock, no randomness. Callers pass "today"
+//! calendar, the password policy, and what an attached file is by its content (`sniff`, checked
+//! by the app before a message waits offline and by the server on upload). Pure: no IO, no clock, no randomness. Callers pass "today"
 //! and "now" in.
 
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@ pub mod claims;
 pub mod money;
 pub mod password;
 pub mod plans;
+pub mod sniff;
 pub mod validate;
 
 pub use bill::{Balances, BillError, BillKind, BillStatus, Charges, LineItem};

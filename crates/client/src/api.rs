@@ -202,9 +202,11 @@ impl ApiClient {
                 req = req.header(*name, value);
             }
             if let Some(b) = &body {
-                req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.clone());
+                // JSON unless the caller said otherwise (an attachment's bytes).
+                if !extra.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+                    req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+                }
+                req = req.body(b.clone());
             }
             let can_retry = retry == Retry::Idempotent && attempt < self.retries;
             let res = match req.send().await {
@@ -773,6 +775,79 @@ impl ApiClient {
             .call(method, self.url(path), body, Auth::Bearer, Retry::Idempotent, extra)
             .await?;
         Ok(serde_json::from_slice(&answer.body)?)
+    }
+
+    /// Asks the billing office something, once per key (sent again, the server answers the
+    /// conversation the key started).
+    pub async fn create_conversation(&self, key: &str, req: &NewConversation) -> ClientResult<Conversation> {
+        self.json_with(
+            Method::POST,
+            "/v1/conversations",
+            Some(req),
+            &[(IDEMPOTENCY_KEY_HEADER, key.to_string())],
+        )
+        .await
+    }
+
+    /// A reply in a conversation, once per key.
+    pub async fn create_message(&self, id: &str, key: &str, req: &NewMessage) -> ClientResult<Conversation> {
+        self.json_with(
+            Method::POST,
+            &format!("/v1/conversations/{}", form_urlencoded_key(id) + "/messages"),
+            Some(req),
+            &[(IDEMPOTENCY_KEY_HEADER, key.to_string())],
+        )
+        .await
+    }
+
+    /// Closes a conversation (closing a closed one answers it as it is).
+    pub async fn close_conversation(&self, id: &str) -> ClientResult<Conversation> {
+        self.json(
+            Method::POST,
+            &format!("/v1/conversations/{}/close", form_urlencoded_key(id)),
+            None::<&()>,
+            Auth::Bearer,
+            Retry::Idempotent,
+        )
+        .await
+    }
+
+    /// Uploads a file to attach, once per key (sent again, the file the key stored).
+    pub async fn upload_attachment(&self, key: &str, file_name: &str, bytes: Vec<u8>) -> ClientResult<Attachment> {
+        let url = format!(
+            "{}?file_name={}",
+            self.url("/v1/attachments"),
+            form_urlencoded_key(file_name)
+        );
+        let answer = self
+            .call(
+                Method::POST,
+                url,
+                Some(bytes),
+                Auth::Bearer,
+                Retry::Idempotent,
+                &[
+                    (IDEMPOTENCY_KEY_HEADER, key.to_string()),
+                    ("Content-Type", "application/octet-stream".to_string()),
+                ],
+            )
+            .await?;
+        Ok(serde_json::from_slice(&answer.body)?)
+    }
+
+    /// An attachment's bytes.
+    pub async fn attachment(&self, id: &str) -> ClientResult<Vec<u8>> {
+        let answer = self
+            .call(
+                Method::GET,
+                self.url(&format!("/v1/attachments/{}", form_urlencoded_key(id))),
+                None,
+                Auth::Bearer,
+                Retry::Idempotent,
+                &[],
+            )
+            .await?;
+        Ok(answer.body)
     }
 
     /// Sets up a plan, once per key (sent again, the server answers the plan the key made).

@@ -88,6 +88,10 @@ client_codes! {
     NotInThisSession = "payment_not_found" => NotFound, "There is no payment with that confirmation number in this session.";
     AccountNumbersDiffer = "account_numbers_differ" => Validation, "The account numbers do not match. Type it again.";
     CardDigitsOnly = "invalid_card_number" => Validation, "Card numbers have only digits.";
+    // Messages to the billing office.
+    MessageEmpty = "message_empty" => Validation, "Write your message.";
+    MessageTooLong = "message_too_long" => Validation, "A message can be up to 2,000 characters.";
+    FileUnreadable = "file_unreadable" => Validation, "This file could not be read. Choose it again.";
     // Kiosks.
     KioskNoSaving = "kiosk_no_saving" => Validation, "Payment methods are not saved on a clinic kiosk. Add them in Carebill on your own device.";
     NotAKiosk = "not_a_kiosk" => Validation, "This works only on an enrolled clinic kiosk.";

@@ -8,7 +8,9 @@
 //! ends them. A payment older than the server's key retention
 //! (24 hours) is never re-sent: it is reconciled against the synced payment history by its key.
 
-use carebill_api::types::{AutopayRequest, CreatePaymentRequest, PaymentPlanRequest, ScheduledPaymentRequest};
+use carebill_api::types::{
+    AutopayRequest, CreatePaymentRequest, NewConversation, NewMessage, PaymentPlanRequest, ScheduledPaymentRequest,
+};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -63,6 +65,17 @@ pub enum Request {
         id: String,
         version: i64,
     },
+    /// A question for the billing office; the entry's key is its Idempotency-Key, its files wait
+    /// in `outbox_files` (uploaded with keys derived from it) and fill `attachment_ids`.
+    Ask(NewConversation),
+    /// A reply in a conversation, like a question.
+    Reply {
+        conversation_id: String,
+        message: NewMessage,
+    },
+    CloseConversation {
+        id: String,
+    },
 }
 
 impl Request {
@@ -80,6 +93,9 @@ impl Request {
             Request::CreateScheduled(_) => "create_scheduled",
             Request::PutScheduled { .. } => "put_scheduled",
             Request::CancelScheduled { .. } => "cancel_scheduled",
+            Request::Ask(_) => "ask",
+            Request::Reply { .. } => "reply",
+            Request::CloseConversation { .. } => "close_conversation",
         }
     }
 }
@@ -210,6 +226,67 @@ pub fn get(conn: &Connection, id: &str) -> ClientResult<Option<Entry>> {
         .optional()?
         .map(decode)
         .transpose()
+}
+
+/// Messages to the billing office: they wait for a connection however long it takes (the
+/// server keeps their keys for good), and are sent once.
+pub fn is_message(request: &Request) -> bool {
+    matches!(request, Request::Ask(_) | Request::Reply { .. })
+}
+
+/// Keeps a message's files with its entry, until it is sent.
+pub fn insert_files(conn: &Connection, id: &str, files: &[(String, Vec<u8>)]) -> ClientResult<()> {
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO outbox_files (entry_id, position, file_name, bytes) VALUES (?1, ?2, ?3, ?4)",
+            params![id, i as i64, name, bytes],
+        )?;
+    }
+    Ok(())
+}
+
+/// A message's files: position, name, bytes and, once uploaded, the attachment's id.
+pub type OutboxFile = (i64, String, Vec<u8>, Option<String>);
+
+pub fn files(conn: &Connection, id: &str) -> ClientResult<Vec<OutboxFile>> {
+    let mut stmt = conn.prepare(
+        "SELECT position, file_name, bytes, attachment_id FROM outbox_files WHERE entry_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The names of a message's files (for showing it while it waits).
+pub fn file_names(conn: &Connection, id: &str) -> ClientResult<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT file_name FROM outbox_files WHERE entry_id = ?1 ORDER BY position")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Records (or, with `None`, forgets) the attachment a file became.
+pub fn set_file_attachment(conn: &Connection, id: &str, position: i64, attachment: Option<&str>) -> ClientResult<()> {
+    conn.execute(
+        "UPDATE outbox_files SET attachment_id = ?3 WHERE entry_id = ?1 AND position = ?2",
+        params![id, position, attachment],
+    )?;
+    Ok(())
+}
+
+/// Drops a message's files once it is answered (sent or refused).
+pub fn drop_files(conn: &Connection, id: &str) -> ClientResult<()> {
+    conn.execute("DELETE FROM outbox_files WHERE entry_id = ?1", [id])?;
+    Ok(())
+}
+
+/// Messages waiting to be sent, oldest first.
+pub fn pending_messages(conn: &Connection) -> ClientResult<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND kind IN ('ask', 'reply') ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(decode).collect()
 }
 
 /// Entries whose answer is not known, oldest first.

@@ -398,6 +398,10 @@ pub enum Event {
     },
     /// Kiosk: the session ended (idle time-out or its end); everything of it is gone.
     SessionEnded,
+    /// The billing office replied: `unread` replies are now unseen on this device.
+    NewReplies {
+        unread: u32,
+    },
 }
 
 /// What the member does to a plan besides new terms.
@@ -408,4 +412,115 @@ pub enum PlanAction {
     Pause { until: NaiveDate },
     Resume,
     Cancel,
+}
+
+// --- Conversations with the billing office ------------------------------------------------------
+
+/// A file the member attaches, as the UI read it (base64, since IPC carries text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct FileDraft {
+    pub file_name: String,
+    pub data_base64: String,
+}
+
+/// A new question for the billing office.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QuestionDraft {
+    pub topic: carebill_api::types::ConversationTopic,
+    pub bill_id: Option<String>,
+    /// The bill's line item (1 is the first).
+    pub line: Option<u32>,
+    pub body: String,
+    pub files: Vec<FileDraft>,
+}
+
+/// A reply in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ReplyDraft {
+    pub conversation_id: String,
+    pub body: String,
+    pub files: Vec<FileDraft>,
+}
+
+/// What happened to a message the member sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MessageSent {
+    /// The billing office has it: the conversation as it is now.
+    Sent {
+        conversation: carebill_api::types::Conversation,
+    },
+    /// No connection: it waits on this device and is sent once, as soon as Carebill is back
+    /// online.
+    Queued { outbox_id: String },
+}
+
+/// A message waiting on this device to be sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QueuedMessage {
+    pub outbox_id: String,
+    /// The conversation it replies in; none for a new question.
+    pub conversation_id: Option<String>,
+    pub topic: Option<carebill_api::types::ConversationTopic>,
+    pub bill_id: Option<String>,
+    pub body: String,
+    pub file_names: Vec<String>,
+    pub written_at: DateTime<Utc>,
+}
+
+/// A conversation in the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationSummary {
+    pub id: String,
+    pub reference: String,
+    pub topic: carebill_api::types::ConversationTopic,
+    pub status: carebill_api::types::ConversationStatus,
+    pub bill_id: Option<String>,
+    /// The bill's provider and statement, when the copy has the bill.
+    pub bill_label: Option<String>,
+    pub line: Option<u32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The last message's first words.
+    pub preview: String,
+    /// The billing office's replies not yet seen on this device.
+    pub unread: u32,
+}
+
+/// The member's conversations (newest first) and the messages waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Conversations {
+    pub conversations: Vec<ConversationSummary>,
+    pub queued: Vec<QueuedMessage>,
+    pub unread: u32,
+    pub freshness: Freshness,
+}
+
+/// One conversation with its messages (opening it marks them seen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationView {
+    pub conversation: carebill_api::types::Conversation,
+    pub bill_label: Option<String>,
+    /// Replies written here and waiting to be sent.
+    pub queued: Vec<QueuedMessage>,
+    /// Replies that were unseen until this opening (for announcing them).
+    pub new_replies: u32,
+    pub freshness: Freshness,
+}
+
+/// An attachment's bytes for showing or saving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AttachmentData {
+    pub attachment: carebill_api::types::Attachment,
+    pub media_type: String,
+    pub data_base64: String,
 }

@@ -37,7 +37,8 @@ pub mod scheduler;
 pub(crate) mod secret;
 pub mod seed;
 pub(crate) mod serve;
-pub mod sniff;
+/// What an uploaded file is, by its content (shared with the app: `carebill_billing::sniff`).
+pub use carebill_billing::sniff;
 pub mod sql;
 pub mod state;
 pub mod store;

@@ -10,6 +10,8 @@
 //! - `pay`: member payments, exactly once through the outbox (see `outbox`), and confirming
 //!   payments whose answer did not come;
 //! - `writes`: the other changes (methods, autopay), through the outbox too;
+//! - `messages`: conversations with the billing office: questions and replies through the
+//!   outbox (sent once, however long they wait offline), threads and attachments from the copy;
 //! - `guest`: kiosk guest pay, in memory only.
 //!
 //! What a payment review is and how a payment is sent until its answer is known are shared by
@@ -39,6 +41,7 @@ use crate::types::*;
 mod accounts;
 mod guest;
 mod idle;
+mod messages;
 mod pay;
 mod payment_plans;
 mod plan;
@@ -98,6 +101,8 @@ struct Inner {
     reviews: Mutex<HashMap<String, StoredReview>>,
     sync_now: Notify,
     last_sync: Mutex<Option<SyncStatus>>,
+    /// The unseen replies the UI was last told of (`Event::NewReplies` when there are more).
+    last_unread: Mutex<u32>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     offline_failures: Mutex<u32>,
     /// Payments being submitted: the idle timer waits for them.
@@ -160,6 +165,7 @@ impl Engine {
             reviews: Mutex::default(),
             sync_now: Notify::new(),
             last_sync: Mutex::default(),
+            last_unread: Mutex::default(),
             tasks: Mutex::default(),
             offline_failures: Mutex::new(0),
             busy: Arc::default(),

@@ -287,6 +287,11 @@ impl Engine {
                 {
                     resolved += 1;
                 }
+            } else if outbox::is_message(&entry.request) {
+                // A message waits for a connection however long it takes, and is sent once.
+                if self.drive_message(&s, entry).await.is_ok() {
+                    resolved += 1;
+                }
             } else if age > outbox::WRITE_RESEND_WINDOW {
                 // A change whose answer never came, from long ago: never re-sent (the member may
                 // have changed their mind elsewhere since); the sync shows what the server has.

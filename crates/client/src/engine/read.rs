@@ -28,6 +28,18 @@ impl Engine {
         match sync_once(&self.0.api, &s.cache, self.now()).await {
             Ok(report) => {
                 self.publish(SyncStatus::Synced { at: self.now() });
+                // New replies from the billing office are announced (a live region in the UI).
+                if let Ok(unread) = self.unread_replies().await {
+                    let more = {
+                        let mut last = lock(&self.0.last_unread);
+                        let more = unread > *last;
+                        *last = unread;
+                        more
+                    };
+                    if more {
+                        self.emit(Event::NewReplies { unread });
+                    }
+                }
                 Ok(report)
             }
             Err(e) => {

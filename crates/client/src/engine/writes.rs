@@ -79,7 +79,14 @@ impl Engine {
                 .cancel_scheduled_payment(id, *version)
                 .await
                 .and_then(|p| Ok(serde_json::to_value(p)?)),
+            Request::CloseConversation { id } => api
+                .close_conversation(id)
+                .await
+                .and_then(|c| Ok(serde_json::to_value(c)?)),
             Request::Payment(_) => return Err(ClientError::internal("payments go through drive_payment")),
+            Request::Ask(_) | Request::Reply { .. } => {
+                return Err(ClientError::internal("messages go through drive_message"));
+            }
         };
         // A change made against a version (If-Match) may have been made by an attempt whose answer
         // was lost and then refused on the retry as made "elsewhere": the server's current state

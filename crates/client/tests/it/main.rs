@@ -4,6 +4,7 @@ mod claims;
 mod faults;
 mod harness;
 mod kiosk;
+mod messages;
 mod offline;
 mod payments;
 mod plans;

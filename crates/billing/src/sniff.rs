@@ -1,11 +1,12 @@
 //! What an uploaded file is, decided by its content, never by its name or declared type: a PDF,
 //! a JPEG or a PNG, each checked by its magic bytes and a parse of its header and its end. The
-//! first part of issue 20 (attachments to the billing office); the upload route uses it.
+//! server's upload route decides with it; the app checks a file with it before a message waits
+//! in its outbox, so a file the server would refuse is refused at once, offline too.
 //!
 //! Refused, each with a stable code: an empty file, one over the size limit, a program (PE, ELF,
 //! Mach-O, a script), a web page (HTML, SVG), a ZIP archive (an Office document too) whatever it
 //! is called, anything else that is not one of the three, a file cut short (no end marker), and
-//! one whose header does not parse. A leaf: it imports nothing of the crate.
+//! one whose header does not parse. Pure: it imports nothing of the crate.
 
 use std::fmt;
 
