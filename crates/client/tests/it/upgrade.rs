@@ -202,6 +202,28 @@ async fn upgrade(engine: Engine) {
             .collect::<Vec<_>>(),
         ["UPG-1"]
     );
+    // Cache migration 7 and server migration 11 (issue 20): a question about a bill the old
+    // release stored is sent, holds the bill, and its thread is in the old copy, offline too.
+    let old_bill = manifest["paid_bill"].as_str().unwrap().to_string();
+    let asked = engine
+        .ask(carebill_client::types::QuestionDraft {
+            topic: carebill_api::types::ConversationTopic::AlreadyPaid,
+            bill_id: Some(old_bill.clone()),
+            line: Some(1),
+            body: "I paid this before the update".into(),
+            files: vec![],
+        })
+        .await
+        .unwrap();
+    let carebill_client::types::MessageSent::Sent { conversation } = asked else {
+        panic!("sent: {asked:?}")
+    };
+    engine.sync().await.unwrap();
+    assert_eq!(
+        engine.bill(&old_bill).await.unwrap().bill.bill.open_conversation_id,
+        Some(conversation.id.clone()),
+        "the old bill is under review"
+    );
     // What the old copy held is readable offline too.
     engine.sign_out(false).await.unwrap();
     let offline = w.engine_with(w.config("http://127.0.0.1:9"));
@@ -212,6 +234,9 @@ async fn upgrade(engine: Engine) {
         .unwrap()
         .bill;
     assert!(!paid.payments.is_empty(), "the paid bill lists its payment");
+    let threads = offline.conversations().await.unwrap();
+    assert_eq!(threads.conversations.len(), 1);
+    assert_eq!(threads.conversations[0].id, conversation.id);
     assert_eq!(
         paid.bill.amount_due.checked_sub(paid.bill.payments_made),
         Some(paid.bill.balance),
