@@ -109,3 +109,29 @@ export const CLAIM_DETAIL = {
 /** How BILL stands against its claim. */
 export const BILL_CLAIMS = [{ claim_id: "clm1", claim_number: "CLM-BRM26000002", link: "named", member_owes: "612.56",
   member_costs: CLAIM.member_costs, matches: false, difference: "20.00", bill_is_higher: true }];
+
+/** A question about line 1 of BILL that the billing office answered, with a file. */
+export const CONVERSATION = {
+  id: "cnv1", reference: "Q-7K3M9P2X", topic: "unrecognized_charge", status: "answered", bill_id: BILL.id, line: 1,
+  created_at: "2026-11-28T15:00:00Z", updated_at: "2026-11-29T16:30:00Z",
+  messages: [
+    { id: "m1", author: "member", body: "What is the emergency visit charge for?", sent_at: "2026-11-28T15:00:00Z", attachments: [] },
+    { id: "m2", author: "staff", staff_name: "Dana", body: "It is the visit on Oct 20. Your itemized statement is attached.", sent_at: "2026-11-29T16:30:00Z",
+      attachments: [{ id: "att1", file_name: "itemized.png", kind: "png", size: 2048 }] },
+  ],
+};
+
+export const CONVERSATIONS = {
+  conversations: [{ id: CONVERSATION.id, reference: CONVERSATION.reference, topic: CONVERSATION.topic, status: CONVERSATION.status, bill_id: BILL.id,
+    bill_label: "Bayside Regional Medical Center · BRM26000002", line: 1, created_at: CONVERSATION.created_at, updated_at: CONVERSATION.updated_at,
+    preview: "It is the visit on Oct 20. Your itemized statement is attached.", unread: 1 }],
+  queued: [{ outbox_id: "msg-1", conversation_id: null, topic: "already_paid", bill_id: null, body: "I paid at the desk.", file_names: ["receipt.pdf"], written_at: "2026-11-30T09:00:00Z" }],
+  unread: 1,
+  freshness: FRESH,
+};
+
+/** A 1x1 PNG, as the engine answers an opened attachment. */
+export const PNG_ATTACHMENT = {
+  attachment: { id: "att1", file_name: "itemized.png", kind: "png", size: 2048 }, media_type: "image/png",
+  data_base64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==",
+};

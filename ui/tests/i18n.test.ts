@@ -33,7 +33,10 @@ import Methods from "../src/screens/Methods.svelte";
 import Autopay from "../src/screens/Autopay.svelte";
 import Pay from "../src/screens/Pay.svelte";
 import PaymentPlan from "../src/screens/PaymentPlan.svelte";
-import { BILL, BILL_CLAIMS, BILL_ROW, CLAIM, CLAIM_DETAIL, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, PAYMENT_PLAN, PLAN_PREVIEW, SCHEDULED, VISA } from "./fixtures";
+import Messages from "../src/screens/Messages.svelte";
+import ConversationScreen from "../src/screens/Conversation.svelte";
+import Ask from "../src/screens/Ask.svelte";
+import { BILL, BILL_CLAIMS, BILL_ROW, CLAIM, CLAIM_DETAIL, CONVERSATION, CONVERSATIONS, DASHBOARD, FRESH, MEMBER, noViolations, PAYMENT, PAYMENT_PLAN, PLAN_PREVIEW, SCHEDULED, VISA } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -225,6 +228,9 @@ function answers() {
   respond("payment_plans", () => [PAYMENT_PLAN]);
   respond("scheduled_payments", () => [SCHEDULED]);
   respond("preview_payment_plan", () => PLAN_PREVIEW);
+  respond("conversations", () => CONVERSATIONS);
+  respond("conversation", () => ({ conversation: CONVERSATION, bill_label: "Bayside Regional Medical Center · BRM26000002", queued: [], new_replies: 0, freshness: FRESH }));
+  respond("unread_replies", () => 0);
 }
 
 type Case = { name: string; component: Component; setup: () => void; ready: (l: Locale) => RegExp };
@@ -251,6 +257,9 @@ const CASES: Case[] = [
   { name: "autopay", component: Autopay as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Upcoming charges/ : /Próximos cobros/) },
   { name: "payment plan", component: PaymentPlan as Component, setup: () => { member(); answers(); app.route = { screen: "plan", id: PAYMENT_PLAN.id }; }, ready: (l) => (l === "en" ? /Behind: pay \$105\.43/ : /Atrasado: pague \$105\.43/) },
   { name: "payment plan set-up", component: PaymentPlan as Component, setup: () => { member(); answers(); app.route = { screen: "plan", billIds: [BILL.id] }; }, ready: (l) => (l === "en" ? /How do you want to pay/ : /Cómo quiere pagar/) },
+  { name: "messages", component: Messages as Component, setup: () => { member(); answers(); app.route = { screen: "messages" }; }, ready: (l) => (l === "en" ? /Your questions to the billing office/ : /Sus preguntas a la oficina de facturación/) },
+  { name: "conversation", component: ConversationScreen as Component, setup: () => { member(); answers(); app.route = { screen: "conversation", id: CONVERSATION.id }; }, ready: (l) => (l === "en" ? /Reference number/ : /Número de referencia/) },
+  { name: "ask", component: Ask as Component, setup: () => { member(); answers(); app.route = { screen: "ask", billId: BILL.id, line: 1 }; }, ready: (l) => (l === "en" ? /Line 1: Emergency department visit/ : /Línea 1: Emergency department visit/) },
   { name: "pay", component: Pay as Component, setup: () => { member(); answers(); app.route = { screen: "pay", billIds: [BILL.id] }; }, ready: (l) => (l === "en" ? /Bills to pay/ : /Facturas que va a pagar/) },
 ];
 

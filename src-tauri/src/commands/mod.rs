@@ -3,6 +3,7 @@
 //! The one list of them is `commands.list`; `specta_builder` in `lib.rs` registers exactly these.
 
 pub mod kiosk;
+pub mod messages;
 pub mod pay;
 pub mod read;
 pub mod session;

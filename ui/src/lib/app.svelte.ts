@@ -1,7 +1,7 @@
 // App-wide state: which screen, who is signed in, sync and lock status. No business rules here.
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
-import { accountLocale, chooseLocale, i18n, type Locale } from "./i18n/index.svelte";
+import { accountLocale, chooseLocale, i18n, t, type Locale } from "./i18n/index.svelte";
 import type { GuestBillView, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 /** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
@@ -19,6 +19,9 @@ export type Route =
   | { screen: "bill"; id: string }
   | { screen: "claims" }
   | { screen: "claim"; id: string; fromBill?: string }
+  | { screen: "messages" }
+  | { screen: "conversation"; id: string }
+  | { screen: "ask"; billId?: string; line?: number }
   | { screen: "account" }
   | { screen: "help" }
   | { screen: "pay"; billIds?: string[]; all?: boolean; amounts?: Record<string, string> }
@@ -58,7 +61,21 @@ export const app = $state({
   update: null as UpdateInfo | null,
   /** The plan's facts (member services phone, hours, language assistance); null until known. */
   plan: null as PlanInfo_Serialize | null,
+  /** Replies from the billing office not yet seen on this device (the sidebar's count). */
+  unread: 0,
+  /** What the polite live region says (new replies). */
+  announcement: "",
 });
+
+/** Asks how many replies are unseen (quietly keeps the last count on failure). */
+export async function loadUnread() {
+  if (!app.session || kiosk()) return;
+  try {
+    app.unread = await call(commands.unreadReplies());
+  } catch {
+    // Keep what is shown.
+  }
+}
 
 /** Asks for the plan's facts (the engine answers from its copy when offline or recently asked). */
 export async function loadPlan() {
@@ -141,11 +158,15 @@ export function signedOut(flash: typeof app.flash = null) {
   go("sign_in", flash);
 }
 
-function onEngineEvent(e: EngineEvent) {
+/** What the app does with an engine event (exported for the tests). */
+export function onEngineEvent(e: EngineEvent) {
   switch (e.type) {
     case "sync":
       app.sync = e as unknown as SyncStatus;
-      if (app.sync.state === "synced") loadPlan();
+      if (app.sync.state === "synced") {
+        loadPlan();
+        loadUnread();
+      }
       break;
     case "session_expired":
       app.sessionExpired = true;
@@ -159,6 +180,12 @@ function onEngineEvent(e: EngineEvent) {
       break;
     case "payment_resolved":
       app.resolved += 1;
+      break;
+    case "new_replies":
+      app.unread = (e as { unread: number }).unread;
+      app.announcement = "";
+      // A fresh text each time, so screen readers announce it again.
+      tick().then(() => (app.announcement = t("messages.announce")));
       break;
   }
 }
