@@ -15,6 +15,11 @@ use crate::BUSINESS_DATE_HEADER;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::types::*;
 
+/// A file's bytes in a request or response body (a `Vec<u8>` would read as an array of numbers).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+struct FileBytes(Vec<u8>);
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -242,9 +247,10 @@ fn close_conversation() {}
     summary = "Upload a file to attach to a message: PDF, JPEG or PNG, up to 10 MB, decided by its content",
     description = "The body is the file's bytes (any Content-Type; the content decides). It has its own size limit; JSON bodies keep theirs. An uploaded file not sent with a message within a day is deleted.",
     security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file"),
     params(
-        ("file_name" = String, Query, pattern = "^[A-Za-z0-9 ._()-]{1,100}$", description = "The file's name, for showing only"),
+        ("file_name" = String, Query, max_length = 100, pattern = "^ *[A-Za-z0-9._()-][A-Za-z0-9 ._()-]*$",
+            description = "The file's name, for showing only: up to 100 letters, digits, spaces and `._()-`, not only spaces (surrounding spaces are dropped)"),
         ("Idempotency-Key" = String, Header, pattern = "^[A-Za-z0-9._~-]{1,255}$",
         description = "1 to 255 letters, digits, `-`, `_`, `.` or `~`, unique per file; sent again, it answers 200 with the file it stored"),
     ),
@@ -262,7 +268,7 @@ fn upload_attachment() {}
     params(("id" = String, Path, description = "The attachment's id")),
     responses(
         (status = 200, description = "The file (`Content-Type` from its content, `Content-Disposition: attachment`)",
-            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
+            content((FileBytes = "application/pdf"), (FileBytes = "image/jpeg"), (FileBytes = "image/png"))),
         (status = 404, description = "`attachment_not_found`", body = ErrorBody),
     ))]
 fn get_attachment() {}

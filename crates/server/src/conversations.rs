@@ -38,7 +38,8 @@ const CHUNK: usize = 512 * 1024;
 /// How long an uploaded file waits for the message that sends it.
 pub const UNSENT_RETENTION: chrono::Duration = chrono::Duration::days(1);
 
-/// A file name as shown: 1 to 100 letters, digits, spaces and `._()-`.
+/// A file name as shown: up to 100 letters, digits, spaces and `._()-`, not only spaces
+/// (surrounding spaces are dropped).
 pub fn check_file_name(name: &str) -> ApiResult<String> {
     let ok = !name.trim().is_empty()
         && name.chars().count() <= 100
@@ -48,7 +49,7 @@ pub fn check_file_name(name: &str) -> ApiResult<String> {
     if !ok {
         return Err(ApiError::validation(
             "/file_name",
-            "file_name must be 1 to 100 letters, digits, spaces or . _ ( ) -",
+            "file_name must be up to 100 letters, digits, spaces or . _ ( ) -, not only spaces",
         ));
     }
     Ok(name.trim().to_string())
