@@ -35,6 +35,13 @@ pub fn app_binary() -> PathBuf {
         .unwrap_or_else(|| root().join("target/debug/carebill"))
 }
 
+/// The billing server's command line: target/debug/carebill-server, or `CAREBILL_SERVER`.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("CAREBILL_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug/carebill-server"))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

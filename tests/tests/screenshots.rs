@@ -93,6 +93,53 @@ async fn take_the_readme_screenshots() {
     app.sees("This is not a bill.").await;
     app.screenshot(&out.join("claim.png")).await;
 
+    // Asking the billing office about a line of a bill, and the office's answer.
+    app.click("Bills").await;
+    app.screen("Bills").await;
+    app.open_first_bill().await;
+    app.sees("How this bill adds up").await;
+    app.click("Ask").await;
+    app.screen("Ask the billing office").await;
+    app.check("topic-0").await;
+    app.fill(
+        "ask-body",
+        "I don't remember this lab test. Was it ordered at my visit?",
+    )
+    .await;
+    app.screenshot(&out.join("ask.png")).await;
+    app.click("Send").await;
+    app.sees("Sent. Your reference number is").await;
+    let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let listed = backend.get(&token, "/v1/conversations").await;
+    let reference = listed["data"][0]["reference"].as_str().expect("a question").to_string();
+    let head = backend.state().letterhead();
+    backend
+        .state()
+        .db
+        .transaction(move |tx| {
+            let reply = carebill_server::conversations::StaffReply {
+                reference: &reference,
+                staff_name: "Dana",
+                body: "Yes: Dr. Patel ordered it during your visit on the 20th. Your plan has not processed it yet; \
+                       we have paused autopay on this bill until it does.",
+                status: carebill_server::conversations::StaffStatus::Answered,
+                files: &[],
+            };
+            carebill_server::conversations::staff_reply(tx, &head, &reply, 1 << 20, chrono::Utc::now())
+        })
+        .await
+        .expect("the office replies");
+    let _ = app.invoke("sync_now", serde_json::json!({})).await;
+    app.click_xpath("//nav//button[starts-with(normalize-space(), 'Messages')]")
+        .await;
+    app.screen("Messages").await;
+    app.sees("Answered").await;
+    app.screenshot(&out.join("messages.png")).await;
+    app.click_xpath("//table[@id='conversations-table']//button[contains(@class, 'row-link')]")
+        .await;
+    app.sees("Dana, billing office").await;
+    app.screenshot(&out.join("conversation.png")).await;
+
     // The largest text size, as a member who needs it sees the dashboard and a bill.
     app.click("Account").await;
     app.screen("Account and settings").await;

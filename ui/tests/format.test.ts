@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, date, dateTime, money, period, statusLabel } from "../src/lib/format";
+import { ago, count, date, dateTime, money, period, statusLabel } from "../src/lib/format";
 import { fieldId } from "../src/lib/api";
 
 describe("money", () => {
@@ -17,6 +17,14 @@ describe("money", () => {
     expect(money("12.3")).toBe("12.3");
     expect(money("1e3")).toBe("1e3");
     expect(money(null)).toBe("");
+  });
+});
+
+describe("counts", () => {
+  it("group thousands the US way", () => {
+    expect(count(7)).toBe("7");
+    expect(count(2000)).toBe("2,000");
+    expect(count(1234567)).toBe("1,234,567");
   });
 });
 

@@ -70,8 +70,8 @@ fn in_app_session(mut cmd: Command, env: &[(&str, &OsStr)]) -> Result {
 
 /// Builds the app (the UI must already be built) and runs the end-to-end tests.
 pub fn run(filter: Option<&str>) -> Result {
-    step("Building the desktop app (debug) for the end-to-end tests");
-    sh(cargo().args(["build", "--package", "carebill"]))?;
+    step("Building the desktop app and the billing server (debug) for the end-to-end tests");
+    sh(cargo().args(["build", "--package", "carebill", "--package", "carebill-server"]))?;
     step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
     let mut args = vec!["--test", "e2e", "--", "--test-threads=1"];
     args.extend(filter);
@@ -82,13 +82,21 @@ pub fn run(filter: Option<&str>) -> Result {
 pub fn run_built(built: &[crate::testbins::TestBinary]) -> Result {
     step("End-to-end tests (the real app under Xvfb, WebDriver, D-Bus keyring)");
     let app = crate::testbins::built_binary("carebill")?;
+    // The billing server's command line (`staff reply`), from the same build.
+    let server = crate::testbins::built_binary("carebill-server")?;
     let e2e = built
         .iter()
         .find(|b| b.package == "carebill-e2e" && b.name == "e2e")
         .ok_or("the build made no e2e test executable")?;
     let mut cmd = crate::in_test_keyring(e2e.exe.as_os_str(), &["--test-threads=1"])?;
     cmd.current_dir(&e2e.package_dir);
-    in_app_session(cmd, &[("CAREBILL_APP", app.as_os_str())])
+    in_app_session(
+        cmd,
+        &[
+            ("CAREBILL_APP", app.as_os_str()),
+            ("CAREBILL_SERVER", server.as_os_str()),
+        ],
+    )
 }
 
 /// The README's screenshots, taken from the real app by the e2e harness's `screenshots` test.

@@ -3,6 +3,7 @@
 
 mod claims;
 mod kiosk;
+mod messages;
 mod pay;
 mod plans;
 mod spanish;

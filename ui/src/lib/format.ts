@@ -166,3 +166,8 @@ export function claimKind(kind: string): string {
 export function whyText(costs: { category: string; amount: string }[]): string {
   return costs.map((c) => `${claimCategory(c.category)} ${money(c.amount)}`).join(" · ");
 }
+
+/** 2000 -> "2,000": a count written the US way (in both languages, as money is). */
+export function count(n: number): string {
+  return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
