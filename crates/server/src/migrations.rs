@@ -696,6 +696,31 @@ mod tests {
         assert_eq!(pg_indexes, indexes, "the same named indexes");
     }
 
+    /// A bill's open question is found through the partial index of open conversations, not by
+    /// reading the conversations: every bill a page or a sync reads asks it (`store::BILL_COLUMNS`).
+    #[test]
+    fn a_bills_open_question_is_looked_up_by_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, MIGRATIONS).unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT {} FROM bills b WHERE b.id = 'x'",
+            crate::store::BILL_COLUMNS
+        );
+        let plan: Vec<String> = conn
+            .prepare(&sql)
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH q USING") && step.contains("INDEX conversations_bill_open")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.starts_with("SCAN q")), "{plan:?}");
+    }
+
     /// A database written by the release before migration 4 (payments, their allocations and
     /// keys) keeps every row: the rebuilt tables cascade nothing, and recovery of a payment made
     /// then keeps the processor key it was charged under.
