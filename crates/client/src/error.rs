@@ -78,6 +78,7 @@ client_codes! {
     WrongUnlockPassword = "invalid_credentials" => Unauthenticated, "That password is not right.";
     UnlockAttemptsExceeded = "unlock_attempts_exceeded" => SessionExpired, "That password was wrong too many times, so Carebill signed you out. Sign in again.";
     UnresolvedPayments = "unresolved_payments" => Conflict, "A payment is still being confirmed. If you sign out now, Carebill will finish confirming it the next time you sign in on this device.";
+    UnsentMessages = "unsent_messages" => Conflict, "A message to the billing office has not been sent yet. If you sign out now, Carebill will send it the next time you sign in on this device.";
     // Paying.
     ReviewExpired = "review_expired" => NotFound, "This payment review is no longer available. Start the payment again.";
     NothingToPay = "nothing_to_pay" => Validation, "Choose at least one bill to pay.";

@@ -1,6 +1,7 @@
 // What the message screens share: the topics in the order members see them, their words, a
 // file's size for people, reading a chosen file for the engine, and opening an attachment.
-import type { AttachmentData, ConversationStatus, ConversationTopic } from "./bindings";
+import { hasCode } from "./api";
+import type { AttachmentData, ClientError, ConversationStatus, ConversationTopic } from "./bindings";
 import { t, type MessageKey } from "./i18n/index.svelte";
 
 export const TOPICS: ConversationTopic[] = [
@@ -59,4 +60,20 @@ export function readFile(file: File): Promise<string> {
 export function attachmentUrl(data: AttachmentData): string {
   const bytes = Uint8Array.from(atob(data.data_base64), (c) => c.charCodeAt(0));
   return URL.createObjectURL(new Blob([bytes], { type: data.media_type }));
+}
+
+/** Whether a refusal is about the chosen files (shown at the file field). */
+export function aboutFiles(err: ClientError): boolean {
+  const field = (err.field ?? "").replace(/^\//, "");
+  return (
+    field.startsWith("files") ||
+    hasCode(err, "attachment_empty") ||
+    hasCode(err, "attachment_too_large") ||
+    hasCode(err, "attachment_type_not_allowed") ||
+    hasCode(err, "attachment_truncated") ||
+    hasCode(err, "attachment_malformed") ||
+    hasCode(err, "attachment_not_found") ||
+    hasCode(err, "too_many_attachments") ||
+    hasCode(err, "file_unreadable")
+  );
 }

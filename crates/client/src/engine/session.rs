@@ -277,9 +277,15 @@ impl Engine {
             Phase::Active(s) | Phase::Locked(s) => s.clone(),
             Phase::SignedOut => return Ok(()),
         };
-        let n = s.cache.run(|c| outbox::count_unresolved(c)).await?;
-        if n > 0 {
+        let (all, messages) = s
+            .cache
+            .run(|c| Ok((outbox::count_unresolved(c)?, outbox::pending_messages(c)?.len() as u32)))
+            .await?;
+        if all > messages {
             return Err(ClientError::of(ClientCode::UnresolvedPayments));
+        }
+        if messages > 0 {
+            return Err(ClientError::of(ClientCode::UnsentMessages));
         }
         Ok(())
     }

@@ -99,6 +99,8 @@ async fn a_message_written_without_answers_waits_and_is_sent_exactly_once() {
     let waiting = e.conversations().await.unwrap();
     assert_eq!(waiting.queued.len(), 2);
     assert_eq!(waiting.queued[0].file_names, ["statement.pdf"]);
+    // Signing out says a message waits (it would be sent at the next sign-in here).
+    assert_eq!(e.sign_out(false).await.unwrap_err().code, "unsent_messages");
     // The server has the file and the second question already; only the answers were lost.
     assert_eq!(w.server_count("SELECT COUNT(*) FROM attachments".into()).await, 1);
 
