@@ -268,15 +268,32 @@ fn check_attachments(tx: &Connection, member_id: &str, ids: &[String]) -> ApiRes
     Ok(())
 }
 
-/// The message a member already sent with this key, in which conversation; or nothing.
-fn sent_with_key(tx: &Connection, member_id: &str, key: &str) -> ApiResult<Option<(String, Vec<u8>)>> {
-    Ok(tx
+/// The conversation as it is now when the member already sent this message with this key (a
+/// retry, a double click, a second server); `idempotency_key_reused` when the key sent another
+/// message (or, for a reply, in another conversation); nothing when the key is new.
+fn sent_before(
+    tx: &Connection,
+    member_id: &str,
+    key: &str,
+    print: &[u8],
+    in_conversation: Option<&str>,
+) -> ApiResult<Option<Conversation>> {
+    let sent: Option<(String, Option<Vec<u8>>)> = tx
         .query_row(
             "SELECT conversation_id, fingerprint FROM conversation_messages WHERE member_id = ?1 AND idempotency_key = ?2",
             params![member_id, key],
-            |r| Ok((r.get(0)?, r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default())),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?)
+        .optional()?;
+    let Some((conversation_id, known)) = sent else {
+        return Ok(None);
+    };
+    if known.as_deref() != Some(print) || in_conversation.is_some_and(|id| id != conversation_id) {
+        return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
+    }
+    get(tx, member_id, &conversation_id)?
+        .map(Some)
+        .ok_or_else(|| ApiError::internal("conversation vanished"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -348,11 +365,7 @@ pub fn create(
         &req.body,
         &req.attachment_ids.join(","),
     ]);
-    if let Some((conversation_id, known)) = sent_with_key(tx, member_id, key)? {
-        if known != print {
-            return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-        }
-        let c = get(tx, member_id, &conversation_id)?.ok_or_else(|| ApiError::internal("conversation vanished"))?;
+    if let Some(c) = sent_before(tx, member_id, key, &print, None)? {
         return Ok((false, c));
     }
     if let Some(bill_id) = &req.bill_id {
@@ -424,11 +437,7 @@ pub fn reply(
     check_body(&req.body, "/body")?;
     lock_member(tx, member_id)?;
     let print = fingerprint(&["reply", id, &req.body, &req.attachment_ids.join(",")]);
-    if let Some((conversation_id, known)) = sent_with_key(tx, member_id, key)? {
-        if known != print || conversation_id != id {
-            return Err(ApiError::new(ErrorCode::IdempotencyKeyReused));
-        }
-        let c = get(tx, member_id, id)?.ok_or_else(|| ApiError::internal("conversation vanished"))?;
+    if let Some(c) = sent_before(tx, member_id, key, &print, Some(id))? {
         return Ok((false, c));
     }
     let status = status_of(tx, member_id, id)?.ok_or_else(|| ApiError::new(ErrorCode::ConversationNotFound))?;

@@ -1,21 +1,7 @@
 //! Small, real files for attachment tests: a PDF, a PNG and a JPEG that pass the server's check
 //! by content, a PDF of any size, and files that must be refused whatever their name.
 
-/// CRC-32 (IEEE), as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+use carebill_server::sniff::crc32;
 
 fn png_chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
     let mut c = (data.len() as u32).to_be_bytes().to_vec();

@@ -208,7 +208,8 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let foot = app
         .wd
         .find(By::XPath(
-            "//caption[starts-with(., 'Services on this bill')]/../tfoot/tr/td[last()]",
+            // The fourth amount: what the member owes (the column after it holds each line's "Ask").
+            "//caption[starts-with(., 'Services on this bill')]/../tfoot/tr/td[4]",
         ))
         .await
         .expect("total");

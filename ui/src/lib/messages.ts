@@ -43,6 +43,14 @@ export function fileSize(bytes: number): string {
   return t("ask.size_mb", { size: (bytes / (1024 * 1024)).toFixed(1) });
 }
 
+/** A file the member chose, read for sending. */
+export type ChosenFile = { name: string; size: number; data: string };
+
+/** The files of a draft, as the engine takes them. */
+export function fileDrafts(files: ChosenFile[]): { file_name: string; data_base64: string }[] {
+  return files.map((f) => ({ file_name: f.name, data_base64: f.data }));
+}
+
 /** A chosen file's bytes as base64 (IPC carries text); the engine decodes and checks them. */
 export function readFile(file: File): Promise<string> {
   return new Promise((resolve, reject) => {
