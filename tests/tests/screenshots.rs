@@ -113,6 +113,7 @@ async fn take_the_readme_screenshots() {
     let listed = backend.get(&token, "/v1/conversations").await;
     let reference = listed["data"][0]["reference"].as_str().expect("a question").to_string();
     let head = backend.state().letterhead();
+    let secret = backend.state().secret.clone();
     backend
         .state()
         .db
@@ -124,8 +125,9 @@ async fn take_the_readme_screenshots() {
                        we have paused autopay on this bill until it does.",
                 status: carebill_server::conversations::StaffStatus::Answered,
                 files: &[],
+                origin: "test",
             };
-            carebill_server::conversations::staff_reply(tx, &head, &reply, 1 << 20, chrono::Utc::now())
+            carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
         })
         .await
         .expect("the office replies");

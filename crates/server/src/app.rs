@@ -109,7 +109,7 @@ pub fn open_database(config: &ServerConfig) -> Result<Db, StartError> {
 /// secret fail with another, so a database never silently changes secret: a configured secret
 /// must be the one the database was made with (its stored copy, or the SHA-256 fingerprint
 /// recorded the first time a file's secret was used), or the server refuses to start.
-fn load_secret(db: &Db, configured: Option<&crate::config::DatabaseKey>) -> Result<Secret, StartError> {
+pub fn load_secret(db: &Db, configured: Option<&crate::config::DatabaseKey>) -> Result<Secret, StartError> {
     use sha2::{Digest, Sha256};
     let mismatch = || {
         StartError::Setup(
@@ -273,6 +273,7 @@ fn spawn_maintenance(state: AppState) {
         loop {
             tick.tick().await;
             let now = state.now();
+            let retention = state.config.staff_audit_retention_days;
             let result = state
                 .db
                 .transaction(move |tx| {
@@ -289,6 +290,7 @@ fn spawn_maintenance(state: AppState) {
                     crate::accounts::purge_unverified(tx, now)?;
                     crate::mail::erase_old_bodies(tx, now)?;
                     crate::conversations::purge_unsent(tx, now)?;
+                    crate::staff_audit::purge(tx, now, retention)?;
                     Ok(())
                 })
                 .await;

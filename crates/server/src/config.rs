@@ -354,6 +354,8 @@ pub struct FileConfig {
     pub max_attachment_bytes: Option<usize>,
     /// Seconds to receive an attachment and answer. Default 120 (10 MB at under 1 Mbit/s).
     pub upload_timeout_secs: Option<u64>,
+    /// Days the staff audit log keeps an entry. Default 2192 (six years); at least 365.
+    pub staff_audit_retention_days: Option<u32>,
     /// Velocity limits on payments (card testing). Demo mode, without this section, allows
     /// practically unlimited test payments.
     pub payment_limits: Option<PaymentLimits>,
@@ -546,6 +548,8 @@ pub struct ServerConfig {
     pub max_attachment_bytes: usize,
     /// The time limit of an attachment upload (instead of `limits.request_timeout`).
     pub upload_timeout: std::time::Duration,
+    /// Days the staff audit log keeps an entry.
+    pub staff_audit_retention_days: u32,
     pub payment_limits: PaymentLimits,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
@@ -578,6 +582,7 @@ impl ServerConfig {
             max_body_bytes: carebill_api::MAX_BODY_BYTES,
             max_attachment_bytes: carebill_api::MAX_ATTACHMENT_BYTES,
             upload_timeout: std::time::Duration::from_secs(120),
+            staff_audit_retention_days: crate::staff_audit::DEFAULT_RETENTION_DAYS,
             payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
@@ -657,6 +662,10 @@ impl ServerConfig {
             .unwrap_or(carebill_api::MAX_ATTACHMENT_BYTES)
             .clamp(1, carebill_api::MAX_ATTACHMENT_BYTES);
         config.upload_timeout = secs(file.upload_timeout_secs, config.upload_timeout);
+        config.staff_audit_retention_days = file
+            .staff_audit_retention_days
+            .unwrap_or(crate::staff_audit::DEFAULT_RETENTION_DAYS)
+            .max(365);
         config.payment_limits = file.payment_limits.unwrap_or(if demo {
             PaymentLimits::generous()
         } else {

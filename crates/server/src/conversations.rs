@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
 use crate::mail::{self, Letterhead, templates};
+use crate::secret::Secret;
 use crate::sniff;
 use crate::sql::{Connection, OptionalExtension, params};
 use crate::store::{from_ms, lock_member, ms, touch};
@@ -521,13 +522,16 @@ pub struct StaffReply<'a> {
     pub body: &'a str,
     pub status: StaffStatus,
     pub files: &'a [StaffFile],
+    /// Where the reply was written from, for the staff audit log (`command line`, an address).
+    pub origin: &'a str,
 }
 
 /// The billing office's reply to the conversation with this reference: the member gets one
-/// "You have a reply" mail (without the message's text).
+/// "You have a reply" mail (without the message's text), and the staff audit log records it.
 pub fn staff_reply(
     tx: &Connection,
     head: &Letterhead,
+    secret: &Secret,
     reply: &StaffReply<'_>,
     max_bytes: usize,
     now: DateTime<Utc>,
@@ -538,6 +542,7 @@ pub fn staff_reply(
         body,
         status,
         files,
+        origin,
     } = *reply;
     let name = staff_name.trim();
     if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
@@ -600,6 +605,24 @@ pub fn staff_reply(
         touch(tx, &member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
     }
     let reference = reference.trim().to_ascii_uppercase();
+    let who = format!("{name} (billing office)");
+    crate::staff_audit::append(
+        tx,
+        secret,
+        &crate::staff_audit::Entry {
+            staff: &who,
+            member_id: Some(&member_id),
+            action: if status == "closed" {
+                "conversation_replied_and_closed"
+            } else {
+                "conversation_replied"
+            },
+            detail: &reference,
+            origin,
+            reason: None,
+        },
+        now,
+    )?;
     mail::enqueue_once(
         tx,
         head,

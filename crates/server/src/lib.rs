@@ -34,12 +34,13 @@ pub mod processor;
 pub(crate) mod routes;
 pub mod scheduled;
 pub mod scheduler;
-pub(crate) mod secret;
+pub mod secret;
 pub mod seed;
 pub(crate) mod serve;
 /// What an uploaded file is, by its content (shared with the app: `carebill_billing::sniff`).
 pub use carebill_billing::sniff;
 pub mod sql;
+pub mod staff_audit;
 pub mod state;
 pub mod store;
 

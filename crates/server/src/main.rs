@@ -91,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         action: StaffAction,
     },
+    /// The staff audit log: check that no entry was edited, removed or inserted, or export it.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Move this SQLite deployment (--data-dir, its database key) into an empty PostgreSQL
     /// database (--database-url, CAREBILL_DATABASE_URL or database_url in the config file), in
     /// one transaction, verified table by table. Stop the server first.
@@ -119,6 +124,21 @@ enum KioskAction {
     Revoke { id: String },
     /// List enrolled kiosks.
     List,
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Walk the whole chain: exits 0 when it is intact, 1 naming the first entry that breaks it.
+    Verify,
+    /// Write the entries as CSV (spreadsheet-safe) to standard output, oldest first.
+    Export {
+        /// From this day (YYYY-MM-DD, UTC), inclusive.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// To this day (YYYY-MM-DD, UTC), inclusive.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -325,6 +345,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 plan: Arc::new(config.plan()?.clone()),
             };
             let max = config.max_attachment_bytes;
+            let secret = app::load_secret(&db, config.server_secret.as_ref())?;
             let c = db
                 .with_writer(|conn| {
                     conn.transaction(|tx| {
@@ -334,8 +355,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                             body: &body,
                             status,
                             files: &files,
+                            origin: "command line",
                         };
-                        carebill_server::conversations::staff_reply(tx, &head, &reply, max, chrono::Utc::now())
+                        carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, max, chrono::Utc::now())
                     })
                 })
                 .map_err(|e| e.describe())?;
@@ -346,6 +368,49 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 c.status.as_str()
             );
             Ok(())
+        }
+        Some(Command::Audit { action }) => {
+            let db = app::open_database(&config)?;
+            match action {
+                AuditAction::Verify => {
+                    let secret = app::load_secret(&db, config.server_secret.as_ref())?;
+                    let verdict = db
+                        .with_writer(|conn| carebill_server::staff_audit::verify(conn, &secret))
+                        .map_err(|e| e.describe())?;
+                    match verdict {
+                        carebill_server::staff_audit::Verdict::Intact { entries, first, last } => {
+                            match (first, last) {
+                                (Some(first), Some(last)) => {
+                                    println!("The staff audit log is intact: {entries} entries, {first} to {last}.")
+                                }
+                                _ => println!("The staff audit log is intact: no entries yet."),
+                            }
+                            Ok(())
+                        }
+                        carebill_server::staff_audit::Verdict::Broken { seq, why } => {
+                            Err(format!("the staff audit log is broken at entry {seq}: {why}").into())
+                        }
+                    }
+                }
+                AuditAction::Export { from, to } => {
+                    let at = |d: chrono::NaiveDate, end: bool| {
+                        let t = if end {
+                            d.and_hms_milli_opt(23, 59, 59, 999)
+                        } else {
+                            d.and_hms_opt(0, 0, 0)
+                        };
+                        t.map(|t| t.and_utc())
+                    };
+                    let (from, to) = (from.and_then(|d| at(d, false)), to.and_then(|d| at(d, true)));
+                    let n = db
+                        .with_writer(|conn| {
+                            carebill_server::staff_audit::export_csv(conn, std::io::stdout().lock(), from, to)
+                        })
+                        .map_err(|e| e.describe())?;
+                    eprintln!("Exported {n} entries.");
+                    Ok(())
+                }
+            }
         }
         Some(Command::MigrateTo) => {
             let target = carebill_server::config::check_database_url(&move_target.unwrap_or_default())?;

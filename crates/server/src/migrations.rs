@@ -17,6 +17,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_payment_plans.sql"),
     include_str!("../migrations/postgres/0007_claims.sql"),
     include_str!("../migrations/postgres/0008_conversations.sql"),
+    include_str!("../migrations/postgres/0009_staff_audit.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -578,6 +579,34 @@ CREATE TABLE attachment_chunks (
     data          BLOB NOT NULL,
     PRIMARY KEY (attachment_id, seq)
 ) WITHOUT ROWID;
+"#,
+    // 12: the staff audit log (issue 21's first part): every staff view of member data and every
+    // staff action, append-only and tamper-evident: each entry carries an HMAC of the one before
+    // (keyed by the server secret); `staff_audit_head` holds the last entry's number and link (one
+    // row, made by the first entry, so appenders on several servers take turns) and the anchor the
+    // oldest kept entry must name (the link of the last entry retention removed).
+    r#"
+CREATE TABLE staff_audit (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    staff     TEXT NOT NULL,
+    member_id TEXT,
+    action    TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    origin    TEXT NOT NULL,
+    reason    TEXT,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+);
+CREATE INDEX staff_audit_member ON staff_audit(member_id, seq);
+CREATE TABLE staff_audit_head (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    seq    INTEGER NOT NULL,
+    hash   BLOB NOT NULL,
+    anchor BLOB NOT NULL
+);
+CREATE TRIGGER staff_audit_no_update BEFORE UPDATE ON staff_audit
+BEGIN SELECT RAISE(ABORT, 'the staff audit log is append-only'); END;
 "#,
 ];
 

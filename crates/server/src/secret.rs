@@ -35,6 +35,14 @@ impl Secret {
         self.mac(&[b"code", purpose.as_bytes(), code.as_bytes()]).to_vec()
     }
 
+    /// The link of a staff audit entry: a MAC of the previous entry's link and this entry's
+    /// fields, so an entry cannot be edited, removed or inserted without the secret.
+    pub fn audit_link(&self, prev: &[u8], fields: &[&[u8]]) -> [u8; 32] {
+        let mut parts: Vec<&[u8]> = vec![b"staff-audit", prev];
+        parts.extend_from_slice(fields);
+        self.mac(&parts)
+    }
+
     /// A short tag authenticating an opaque value (cursors).
     pub fn tag(&self, context: &str, value: &[u8]) -> [u8; 12] {
         let full = self.mac(&[b"tag", context.as_bytes(), value]);

@@ -130,6 +130,7 @@ async fn a_message_written_without_answers_waits_and_is_sent_exactly_once() {
     // The billing office replies with a file: announced after the sync, counted, then seen.
     let mut events = e.events();
     let head = w.server().state.letterhead();
+    let secret = w.server().state.secret.clone();
     let reference = asked.reference.clone();
     w.server()
         .state
@@ -145,8 +146,9 @@ async fn a_message_written_without_answers_waits_and_is_sent_exactly_once() {
                 body: "That is the lab work from your visit.",
                 status: StaffStatus::Answered,
                 files: &files,
+                origin: "test",
             };
-            staff_reply(tx, &head, &reply, 1 << 20, chrono::Utc::now())
+            staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
         })
         .await
         .unwrap();

@@ -49,6 +49,7 @@ async fn upload(s: &TestServer, token: &str, key: &str, name: &str, bytes: Vec<u
 /// The billing office answers (as `carebill-server staff reply` does).
 async fn staff(s: &TestServer, reference: &str, body: &str, status: StaffStatus, files: Vec<StaffFile>) -> Value {
     let head = s.server.state.letterhead();
+    let secret = s.server.state.secret.clone();
     let (reference, body, now) = (reference.to_string(), body.to_string(), s.clock_now());
     let max = s.server.state.config.max_attachment_bytes;
     let c = s
@@ -62,8 +63,9 @@ async fn staff(s: &TestServer, reference: &str, body: &str, status: StaffStatus,
                 body: &body,
                 status,
                 files: &files,
+                origin: "test",
             };
-            staff_reply(tx, &head, &reply, max, now)
+            staff_reply(tx, &head, &secret, &reply, max, now)
         })
         .await
         .unwrap();
@@ -519,6 +521,7 @@ async fn a_staff_reply_is_shown_with_its_name_and_mailed_once_without_its_text()
     // A closed conversation takes no more replies from either side; unknown references and bad
     // input are refused.
     let head = s.server.state.letterhead();
+    let secret = s.server.state.secret.clone();
     let now = s.clock_now();
     let errors = s
         .server
@@ -546,8 +549,9 @@ async fn a_staff_reply_is_shown_with_its_name_and_mailed_once_without_its_text()
                     body,
                     status: StaffStatus::Answered,
                     files: &files,
+                    origin: "test",
                 };
-                let e = staff_reply(tx, &head, &reply, 1 << 20, now).unwrap_err();
+                let e = staff_reply(tx, &head, &secret, &reply, 1 << 20, now).unwrap_err();
                 codes.push(e.code.as_str().to_string());
             }
             Ok(codes)

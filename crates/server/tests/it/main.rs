@@ -15,4 +15,5 @@ mod payments;
 mod plans;
 mod postgres;
 mod sessions;
+mod staff_audit;
 mod sync;

@@ -532,6 +532,57 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
     .await;
     asked.expect(201);
     assert_eq!(s.bill(&token, old_bill).await["open_conversation_id"], asked.body["id"]);
+    // Migration 9 (issue 21's first part): the staff audit log starts empty and intact, and the
+    // billing office's reply is its first entry.
+    let secret = s.server.state.secret.clone();
+    let (head, reference) = (
+        s.server.state.letterhead(),
+        asked.body["reference"].as_str().unwrap().to_string(),
+    );
+    let check = secret.clone();
+    let before = s
+        .server
+        .state
+        .db
+        .read(move |c| carebill_server::staff_audit::verify(c, &check))
+        .await
+        .unwrap();
+    assert_eq!(
+        before,
+        carebill_server::staff_audit::Verdict::Intact {
+            entries: 0,
+            first: None,
+            last: None
+        }
+    );
+    let now = s.clock_now();
+    let check = secret.clone();
+    let after = s
+        .server
+        .state
+        .db
+        .transaction(move |tx| {
+            let reply = carebill_server::conversations::StaffReply {
+                reference: &reference,
+                staff_name: "Dana",
+                body: "Found it.",
+                status: carebill_server::conversations::StaffStatus::Answered,
+                files: &[],
+                origin: "test",
+            };
+            carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, 1 << 20, now)?;
+            carebill_server::staff_audit::verify(tx, &check)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        carebill_server::staff_audit::Verdict::Intact {
+            entries: 1,
+            first: Some(1),
+            last: Some(1)
+        }
+    );
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
