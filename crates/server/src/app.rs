@@ -213,6 +213,7 @@ pub async fn start_with(
         business_date: Default::default(),
         plan,
         mail_wakeup: Arc::clone(&mail_wakeup),
+        uploads: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1))),
     });
     mail::spawn_sender(state.clone(), mail_wakeup);
     let (listener_stop, stop) = tokio::sync::watch::channel(false);

@@ -354,6 +354,9 @@ pub struct FileConfig {
     pub max_attachment_bytes: Option<usize>,
     /// Seconds to receive an attachment and answer. Default 120 (10 MB at under 1 Mbit/s).
     pub upload_timeout_secs: Option<u64>,
+    /// Attachment uploads received at once (each holds up to 10 MiB until it is checked); more
+    /// are answered 429 with `Retry-After`. Default 16.
+    pub max_concurrent_uploads: Option<usize>,
     /// Days the staff audit log keeps an entry. Default 2192 (six years); at least 365.
     pub staff_audit_retention_days: Option<u32>,
     /// Velocity limits on payments (card testing). Demo mode, without this section, allows
@@ -548,6 +551,8 @@ pub struct ServerConfig {
     pub max_attachment_bytes: usize,
     /// The time limit of an attachment upload (instead of `limits.request_timeout`).
     pub upload_timeout: std::time::Duration,
+    /// Attachment uploads received at once.
+    pub max_concurrent_uploads: usize,
     /// Days the staff audit log keeps an entry.
     pub staff_audit_retention_days: u32,
     pub payment_limits: PaymentLimits,
@@ -582,6 +587,7 @@ impl ServerConfig {
             max_body_bytes: carebill_api::MAX_BODY_BYTES,
             max_attachment_bytes: carebill_api::MAX_ATTACHMENT_BYTES,
             upload_timeout: std::time::Duration::from_secs(120),
+            max_concurrent_uploads: 16,
             staff_audit_retention_days: crate::staff_audit::DEFAULT_RETENTION_DAYS,
             payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -662,6 +668,7 @@ impl ServerConfig {
             .unwrap_or(carebill_api::MAX_ATTACHMENT_BYTES)
             .clamp(1, carebill_api::MAX_ATTACHMENT_BYTES);
         config.upload_timeout = secs(file.upload_timeout_secs, config.upload_timeout);
+        config.max_concurrent_uploads = file.max_concurrent_uploads.unwrap_or(16).max(1);
         config.staff_audit_retention_days = file
             .staff_audit_retention_days
             .unwrap_or(crate::staff_audit::DEFAULT_RETENTION_DAYS)

@@ -36,6 +36,9 @@ pub struct Inner {
     pub throttle: Throttle,
     pub audit: AuditSink,
     pub mail_wakeup: Arc<Notify>,
+    /// Attachment uploads being received at once: each holds up to `max_attachment_bytes` in
+    /// memory until it is checked, so their number is bounded (`max_concurrent_uploads`).
+    pub uploads: Arc<tokio::sync::Semaphore>,
     /// `GET /v1/plan`, serialized once.
     pub plan: ServedPlan,
     /// (business minute, header value) of the last `Business-Date` computed.

@@ -156,6 +156,12 @@ pub async fn upload_attachment(
     if too_large {
         return Err(ApiError::new(ErrorCode::AttachmentTooLarge));
     }
+    // Bounded memory: each upload being received holds its bytes until they are checked.
+    let _receiving = state
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(ErrorCode::RateLimited).retry_after(5))?;
     let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| ApiError::new(ErrorCode::AttachmentTooLarge))?;

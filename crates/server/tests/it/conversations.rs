@@ -678,3 +678,43 @@ async fn a_scheduled_payment_waits_while_a_question_about_its_bill_is_open() {
     assert_eq!(scheduled_payments().await, 1, "made once the question is closed");
     s.stop().await;
 }
+
+/// Uploads being received at once are bounded (each holds its bytes until checked): one more is
+/// answered 429 with Retry-After, and is taken once the first is done.
+#[tokio::test]
+async fn uploads_received_at_once_are_bounded() {
+    use std::io::Write;
+    let s = TestServer::start_with(|c| c.max_concurrent_uploads = 1).await;
+    let token = s.demo_token().await;
+    // A slow upload: its headers and a first part, then nothing for now.
+    let mut slow = std::net::TcpStream::connect(s.server.addr).unwrap();
+    let head = format!(
+        "POST /v1/attachments?file_name=slow.pdf HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: slow\r\nContent-Length: 100000\r\n\r\n%PDF-1.7\n"
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    let mut waited = 0;
+    let busy = loop {
+        let r = upload(&s, &token, "second", "second.png", samples::png()).await;
+        if r.status == 429 || waited > 50 {
+            break r;
+        }
+        // The slow upload has not reached the route yet.
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    busy.expect_error(429, "rate_limited");
+    assert!(busy.headers.contains_key("retry-after"));
+    drop(slow);
+    let mut done = None;
+    for _ in 0..50 {
+        let r = upload(&s, &token, "second", "second.png", samples::png()).await;
+        if r.status != 429 {
+            done = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done.expect("taken once the first is done").expect(201);
+    s.stop().await;
+}
