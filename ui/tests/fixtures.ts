@@ -125,7 +125,9 @@ export const CONVERSATIONS = {
   conversations: [{ id: CONVERSATION.id, reference: CONVERSATION.reference, topic: CONVERSATION.topic, status: CONVERSATION.status, bill_id: BILL.id,
     bill_label: "Bayside Regional Medical Center · BRM26000002", line: 1, created_at: CONVERSATION.created_at, updated_at: CONVERSATION.updated_at,
     preview: "It is the visit on Oct 20. Your itemized statement is attached.", unread: 1 }],
-  queued: [{ outbox_id: "msg-1", conversation_id: null, topic: "already_paid", bill_id: null, body: "I paid at the desk.", file_names: ["receipt.pdf"], written_at: "2026-11-30T09:00:00Z" }],
+  queued: [{ outbox_id: "msg-1", conversation_id: null, topic: "already_paid", bill_id: null, body: "I paid at the desk.", file_names: ["receipt.pdf"], written_at: "2026-11-30T09:00:00Z", refused: null }],
+  not_sent: [{ outbox_id: "msg-0", conversation_id: "cnv0", topic: null, bill_id: null, body: "One more thing.", file_names: [], written_at: "2026-11-29T09:00:00Z",
+    refused: { kind: "conflict", code: "conversation_closed", message: "This conversation is closed. Start a new one to ask something else." } }],
   unread: 1,
   freshness: FRESH,
 };

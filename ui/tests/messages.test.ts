@@ -79,6 +79,8 @@ describe("Messages", () => {
     expect(within(table).getByText("1 new")).toBeTruthy();
     expect(screen.getByText("I paid at the desk.")).toBeTruthy();
     expect(screen.getByText("Files: receipt.pdf")).toBeTruthy();
+    expect(screen.getByText("One more thing.")).toBeTruthy();
+    expect(screen.getByText("This conversation is closed. Start a new one to ask something else.")).toBeTruthy();
     expect(app.unread).toBe(1);
     await noViolations(container);
     await fireEvent.click(within(table).getByRole("button", { name: "Open question Q-7K3M9P2X: I don't recognize a charge" }));

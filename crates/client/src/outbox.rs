@@ -289,6 +289,19 @@ pub fn pending_messages(conn: &Connection) -> ClientResult<Vec<Entry>> {
     rows.into_iter().map(decode).collect()
 }
 
+/// Messages the service refused (a bill no longer there, a conversation closed meanwhile...),
+/// answered since `since`, newest first: they are shown as not sent, with why.
+pub fn refused_messages(conn: &Connection, since: DateTime<Utc>) -> ClientResult<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'failed' AND kind IN ('ask', 'reply') AND updated_at >= ?1
+         ORDER BY updated_at DESC, id"
+    ))?;
+    let rows = stmt
+        .query_map([since.timestamp_millis()], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
 /// Entries whose answer is not known, oldest first.
 pub fn unresolved(conn: &Connection) -> ClientResult<Vec<Entry>> {
     let mut stmt = conn.prepare(&format!(

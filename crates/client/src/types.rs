@@ -471,6 +471,8 @@ pub struct QueuedMessage {
     pub body: String,
     pub file_names: Vec<String>,
     pub written_at: DateTime<Utc>,
+    /// Why the billing service refused it (it was not sent); none while it waits.
+    pub refused: Option<crate::ClientError>,
 }
 
 /// A conversation in the list.
@@ -493,12 +495,14 @@ pub struct ConversationSummary {
     pub unread: u32,
 }
 
-/// The member's conversations (newest first) and the messages waiting to be sent.
+/// The member's conversations (newest first), the messages waiting to be sent, and those the
+/// service refused in the last week.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Conversations {
     pub conversations: Vec<ConversationSummary>,
     pub queued: Vec<QueuedMessage>,
+    pub not_sent: Vec<QueuedMessage>,
     pub unread: u32,
     pub freshness: Freshness,
 }

@@ -1045,21 +1045,32 @@ export type Conversation_Serialize = {
 	messages: Message_Serialize[],
 };
 
-/**  The member's conversations (newest first) and the messages waiting to be sent. */
+/**
+ *  The member's conversations (newest first), the messages waiting to be sent, and those the
+ *  service refused in the last week.
+ */
 export type Conversations = Conversations_Serialize | Conversations_Deserialize;
 
-/**  The member's conversations (newest first) and the messages waiting to be sent. */
+/**
+ *  The member's conversations (newest first), the messages waiting to be sent, and those the
+ *  service refused in the last week.
+ */
 export type Conversations_Deserialize = {
 	conversations: ConversationSummary_Deserialize[],
 	queued: QueuedMessage_Deserialize[],
+	not_sent: QueuedMessage_Deserialize[],
 	unread: number,
 	freshness: Freshness_Deserialize,
 };
 
-/**  The member's conversations (newest first) and the messages waiting to be sent. */
+/**
+ *  The member's conversations (newest first), the messages waiting to be sent, and those the
+ *  service refused in the last week.
+ */
 export type Conversations_Serialize = {
 	conversations: ConversationSummary_Serialize[],
 	queued: QueuedMessage_Serialize[],
+	not_sent: QueuedMessage_Serialize[],
 	unread: number,
 	freshness: Freshness_Serialize,
 };
@@ -2152,6 +2163,8 @@ export type QueuedMessage_Deserialize = {
 	body: string,
 	file_names: string[],
 	written_at: string,
+	/**  Why the billing service refused it (it was not sent); none while it waits. */
+	refused?: ClientError_Deserialize | null,
 };
 
 /**  A message waiting on this device to be sent. */
@@ -2164,6 +2177,8 @@ export type QueuedMessage_Serialize = {
 	body: string,
 	file_names: string[],
 	written_at: string,
+	/**  Why the billing service refused it (it was not sent); none while it waits. */
+	refused: ClientError_Serialize | null,
 };
 
 /**  A reply in a conversation. */

@@ -290,11 +290,18 @@ impl Engine {
         Ok(c)
     }
 
-    async fn queued(&self, s: &Session) -> ClientResult<Vec<QueuedMessage>> {
+    /// Messages waiting to be sent (`refused`: false), or those refused in the last week.
+    async fn queued(&self, s: &Session, refused: bool) -> ClientResult<Vec<QueuedMessage>> {
+        let since = self.now() - chrono::Duration::days(7);
         s.cache
-            .run(|c| {
+            .run(move |c| {
+                let entries = if refused {
+                    outbox::refused_messages(c, since)?
+                } else {
+                    outbox::pending_messages(c)?
+                };
                 let mut out = Vec::new();
-                for e in outbox::pending_messages(c)? {
+                for e in entries {
                     let file_names = outbox::file_names(c, &e.id)?;
                     let (conversation_id, topic, bill_id, body) = match e.request {
                         Request::Ask(r) => (None, Some(r.topic), r.bill_id, r.body),
@@ -312,6 +319,7 @@ impl Engine {
                         body,
                         file_names,
                         written_at: e.created_at,
+                        refused: e.error,
                     });
                 }
                 Ok(out)
@@ -349,7 +357,8 @@ impl Engine {
         let unread = conversations.iter().map(|c| c.unread).sum();
         Ok(Conversations {
             conversations,
-            queued: self.queued(&s).await?,
+            queued: self.queued(&s, false).await?,
+            not_sent: self.queued(&s, true).await?,
             unread,
             freshness,
         })
@@ -378,9 +387,9 @@ impl Engine {
         // What was unseen is seen: the next reply is news again.
         let unread = self.unread_replies().await?;
         *super::lock(&self.0.last_unread) = unread;
-        let queued = self
-            .queued(&s)
-            .await?
+        let mut queued = self.queued(&s, false).await?;
+        queued.extend(self.queued(&s, true).await?);
+        let queued = queued
             .into_iter()
             .filter(|q| q.conversation_id.as_deref() == Some(id))
             .collect();

@@ -190,3 +190,98 @@ async fn a_message_written_without_answers_waits_and_is_sent_exactly_once() {
     let offline = e.conversation(&asked.id).await.unwrap();
     assert_eq!(offline.conversation.messages.len(), 3, "threads read offline");
 }
+
+/// Written in a copy opened offline (nothing reaches the server), a reply waits in the outbox;
+/// when the member is back online it is sent, and if the billing office closed the conversation
+/// meanwhile it is refused: shown as not sent, with why, never lost quietly.
+#[tokio::test]
+async fn a_reply_written_offline_is_sent_when_back_online_or_shown_as_not_sent_with_why() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    let MessageSent::Sent { conversation } = e.ask(question("A question", vec![])).await.unwrap() else {
+        panic!("sent online")
+    };
+    e.sign_out(false).await.unwrap();
+    drop(e);
+    let messages = || {
+        w.server_count(format!(
+            "SELECT COUNT(*) FROM conversation_messages WHERE conversation_id = '{}'",
+            conversation.id
+        ))
+    };
+
+    // Offline: both replies wait on the device; nothing reaches the server.
+    let offline = w.engine_with(w.config("http://127.0.0.1:9"));
+    offline.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    for body in ["Here is more", "And another thing"] {
+        let waiting = offline
+            .reply(ReplyDraft {
+                conversation_id: conversation.id.clone(),
+                body: body.into(),
+                files: vec![file("receipt.png", &samples::png())],
+            })
+            .await
+            .unwrap();
+        assert!(matches!(waiting, MessageSent::Queued { .. }));
+    }
+    let view = offline.conversation(&conversation.id).await.unwrap();
+    assert_eq!(view.queued.len(), 2, "shown in the thread as waiting");
+    assert!(view.queued.iter().all(|q| q.refused.is_none()));
+    assert_eq!(messages().await, 1);
+    offline.sign_out(false).await.unwrap_err(); // unsent messages: the member is told
+    drop(offline);
+
+    // Back online: the first is sent, once; then the office closes, and the second is refused.
+    let online = w.engine();
+    online.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    online.resolve_unresolved().await.unwrap();
+    assert_eq!(messages().await, 3, "both sent once, each with its file");
+    assert_eq!(w.server_count("SELECT COUNT(*) FROM attachments".into()).await, 2);
+    online.resolve_unresolved().await.unwrap();
+    assert_eq!(messages().await, 3, "never twice");
+
+    let head = w.server().state.letterhead();
+    let secret = w.server().state.secret.clone();
+    let reference = conversation.reference.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            let reply = StaffReply {
+                reference: &reference,
+                staff_name: "Dana",
+                body: "All done here.",
+                status: StaffStatus::Closed,
+                files: &[],
+                origin: "test",
+            };
+            staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
+        })
+        .await
+        .unwrap();
+    online.sign_out(false).await.unwrap();
+    drop(online);
+    let offline = w.engine_with(w.config("http://127.0.0.1:9"));
+    offline.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    offline
+        .reply(ReplyDraft {
+            conversation_id: conversation.id.clone(),
+            body: "Wait, one more".into(),
+            files: vec![],
+        })
+        .await
+        .unwrap();
+    offline.sign_out(true).await.unwrap();
+    drop(offline);
+    let online = w.engine();
+    online.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    online.resolve_unresolved().await.unwrap();
+    assert_eq!(messages().await, 4, "the office's last reply; the member's was refused");
+    let list = online.conversations().await.unwrap();
+    assert!(list.queued.is_empty());
+    assert_eq!(list.not_sent.len(), 1, "{:?}", list.not_sent);
+    assert_eq!(list.not_sent[0].body, "Wait, one more");
+    assert_eq!(list.not_sent[0].refused.as_ref().unwrap().code, "conversation_closed");
+}
