@@ -7,8 +7,9 @@ import Ask from "../src/screens/Ask.svelte";
 import ConversationScreen from "../src/screens/Conversation.svelte";
 import Messages from "../src/screens/Messages.svelte";
 import BillDetail from "../src/screens/BillDetail.svelte";
+import Dashboard from "../src/screens/Dashboard.svelte";
 import { app, onEngineEvent } from "../src/lib/app.svelte";
-import { BILL, CONVERSATION, CONVERSATIONS, FRESH, MEMBER, noViolations, PNG_ATTACHMENT } from "./fixtures";
+import { BILL, CONVERSATION, CONVERSATIONS, DASHBOARD, FRESH, MEMBER, noViolations, PNG_ATTACHMENT } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -112,6 +113,18 @@ describe("Messages", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Close this question" }));
     expect(await screen.findByText(/This question is closed/)).toBeTruthy();
     expect(screen.queryByLabelText("Your reply")).toBeNull();
+  });
+
+  it("says on the dashboard that the office replied, and opens Messages", async () => {
+    signedIn();
+    app.unread = 1;
+    respond("dashboard", () => DASHBOARD);
+    const { container } = render(Dashboard);
+    expect(await screen.findByText(/The billing office replied to your question\./)).toBeTruthy();
+    await noViolations(container);
+    await fireEvent.click(screen.getByRole("button", { name: "Read the reply" }));
+    expect(app.route).toEqual({ screen: "messages" });
+    app.unread = 0;
   });
 
   it("announces a new reply in the live region and counts it", async () => {
