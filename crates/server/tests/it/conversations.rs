@@ -686,35 +686,33 @@ async fn uploads_received_at_once_are_bounded() {
     use std::io::Write;
     let s = TestServer::start_with(|c| c.max_concurrent_uploads = 1).await;
     let token = s.demo_token().await;
-    // A slow upload: its headers and a first part, then nothing for now.
+    let uploads = s.server.state.uploads.clone();
+    let until = |what: &'static str, want: usize| {
+        let uploads = uploads.clone();
+        async move {
+            let started = std::time::Instant::now();
+            while uploads.available_permits() != want {
+                assert!(started.elapsed() < std::time::Duration::from_secs(20), "{what}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // A slow upload: its headers and half its body, then nothing for now.
     let mut slow = std::net::TcpStream::connect(s.server.addr).unwrap();
     let head = format!(
         "POST /v1/attachments?file_name=slow.pdf HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
          Idempotency-Key: slow\r\nContent-Length: 100000\r\n\r\n%PDF-1.7\n"
     );
     slow.write_all(head.as_bytes()).unwrap();
-    let mut waited = 0;
-    let busy = loop {
-        let r = upload(&s, &token, "second", "second.png", samples::png()).await;
-        if r.status == 429 || waited > 50 {
-            break r;
-        }
-        // The slow upload has not reached the route yet.
-        waited += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    slow.write_all(&[b'x'; 50_000]).unwrap();
+    until("the slow upload is being received", 0).await;
+    let busy = upload(&s, &token, "second", "second.png", samples::png()).await;
     busy.expect_error(429, "rate_limited");
     assert!(busy.headers.contains_key("retry-after"));
     drop(slow);
-    let mut done = None;
-    for _ in 0..50 {
-        let r = upload(&s, &token, "second", "second.png", samples::png()).await;
-        if r.status != 429 {
-            done = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    done.expect("taken once the first is done").expect(201);
+    until("the slow upload is done", 1).await;
+    upload(&s, &token, "second", "second.png", samples::png())
+        .await
+        .expect(201);
     s.stop().await;
 }
