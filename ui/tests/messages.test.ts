@@ -8,8 +8,9 @@ import ConversationScreen from "../src/screens/Conversation.svelte";
 import Messages from "../src/screens/Messages.svelte";
 import BillDetail from "../src/screens/BillDetail.svelte";
 import Dashboard from "../src/screens/Dashboard.svelte";
+import Bills from "../src/screens/Bills.svelte";
 import { app, onEngineEvent } from "../src/lib/app.svelte";
-import { BILL, CONVERSATION, CONVERSATIONS, DASHBOARD, FRESH, MEMBER, noViolations, PNG_ATTACHMENT } from "./fixtures";
+import { BILL, BILL_ROW, CONVERSATION, CONVERSATIONS, DASHBOARD, FRESH, MEMBER, noViolations, PNG_ATTACHMENT } from "./fixtures";
 import { PLAN } from "./plan";
 import { callsTo, respond } from "./tauri";
 
@@ -148,5 +149,15 @@ describe("A bill under review", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Ask about Emergency department visit" }));
     expect(app.route).toEqual({ screen: "ask", billId: BILL.id, line: 1 });
     app.route = { screen: "bill", id: BILL.id };
+  });
+
+  it("is marked in the bills list too", async () => {
+    signedIn();
+    app.route = { screen: "bills" };
+    const row = { ...BILL_ROW, open_conversation_id: "cnv1" };
+    respond("bills", () => ({ bills: [row], total: 1, offset: 0, providers: [row.provider], total_payable: row.payable, freshness: FRESH }));
+    const { container } = render(Bills);
+    expect(await screen.findByText("Under review")).toBeTruthy();
+    await noViolations(container);
   });
 });
