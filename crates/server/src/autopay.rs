@@ -293,7 +293,7 @@ struct Candidate {
     notice_sent: bool,
     outcome: Option<String>,
     provider: String,
-    /// A question about the bill is open (`conversations::bill_on_hold`).
+    /// A question about the bill is open (the `conversations_bill_open` index, as `conversations::any_on_hold` asks it).
     held: bool,
 }
 

@@ -11,7 +11,7 @@
 //!   the data. A message takes up to five of the member's files not yet sent; one not sent
 //!   within [`UNSENT_RETENTION`] is deleted by the hourly maintenance.
 //! - **The hold.** While a conversation about a bill is not closed, autopay, plan instalments and
-//!   scheduled payments do not charge the bill and send no reminder for it ([`bill_on_hold`]).
+//!   scheduled payments do not charge the bill and send no reminder for it ([`any_on_hold`]).
 //!   Opening and closing one touch the bill in the change feed, so the app shows "Under review"
 //!   and the autopay and plan screens say why.
 //! - **Staff replies** come from the billing office's tool (`carebill-server staff reply` until
@@ -215,14 +215,18 @@ pub fn purge_unsent(tx: &Connection, now: DateTime<Utc>) -> ApiResult<usize> {
     )?)
 }
 
-/// Whether a question about this bill is open: autopay, plan instalments and scheduled payments
-/// then neither charge it nor remind about it.
-pub fn bill_on_hold(conn: &Connection, bill_id: &str) -> ApiResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM conversations WHERE bill_id = ?1 AND status != 'closed' LIMIT 1")?
-        .query_row([bill_id], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// Whether a question about any of these bills is open: plan instalments and scheduled payments
+/// holding one of them then neither charge nor remind (autopay asks the same of each bill in its
+/// own query).
+pub fn any_on_hold<'a>(conn: &Connection, bill_ids: impl IntoIterator<Item = &'a str>) -> ApiResult<bool> {
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM conversations WHERE bill_id = ?1 AND status != 'closed' LIMIT 1")?;
+    for bill_id in bill_ids {
+        if stmt.query_row([bill_id], |_| Ok(())).optional()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn fingerprint(parts: &[&str]) -> Vec<u8> {

@@ -178,6 +178,17 @@ impl QueryParams {
         }
     }
 
+    /// A list's `cursor` whose sort key is an instant (milliseconds) and an id.
+    pub fn instant_cursor(&self, state: &AppState, context: &str) -> ApiResult<Option<(i64, String)>> {
+        match self.pair_cursor(state, context)? {
+            None => Ok(None),
+            Some((at, id)) => Ok(Some((
+                at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
+                id,
+            ))),
+        }
+    }
+
     /// A list's `cursor` (made for `context`) carrying a sort key and an id, `None` when absent.
     pub fn pair_cursor(&self, state: &AppState, context: &str) -> ApiResult<Option<(String, String)>> {
         let Some(c) = self.0.get("cursor").filter(|c| !c.is_empty()) else {

@@ -1195,10 +1195,8 @@ fn plan_one(
     }
     // A question about one of the plan's bills is open: the instalment waits (no notice, no
     // charge, not a miss) until it is closed; then the next pass charges it, its date having come.
-    for b in bills.iter().filter(|b| b.on_plan) {
-        if crate::conversations::bill_on_hold(tx, &b.id)? {
-            return Ok(());
-        }
+    if crate::conversations::any_on_hold(tx, bills.iter().filter(|b| b.on_plan).map(|b| b.id.as_str()))? {
+        return Ok(());
     }
     let Some(next) = schedule.first() else {
         return Ok(());

@@ -271,12 +271,7 @@ pub fn create(
 /// Whether a question about one of its bills is open: it then waits (no reminder, no charge),
 /// and stays changeable past its date, until the question is closed.
 fn on_hold(conn: &Connection, allocations: &[(String, Money)]) -> ApiResult<bool> {
-    for (bill, _) in allocations {
-        if crate::conversations::bill_on_hold(conn, bill)? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    crate::conversations::any_on_hold(conn, allocations.iter().map(|(bill, _)| bill.as_str()))
 }
 
 fn changeable(conn: &Connection, s: &Stored, if_match: Precondition, today: NaiveDate) -> ApiResult<()> {

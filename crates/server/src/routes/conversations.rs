@@ -27,13 +27,7 @@ pub async fn list_conversations(
 ) -> ApiResult<Json<ConversationPage>> {
     let limit = params.page_limit()?;
     let context = format!("conversations:{}", who.member_id);
-    let after = match params.pair_cursor(&state, &context)? {
-        None => None,
-        Some((at, id)) => Some((
-            at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
-            id,
-        )),
-    };
+    let after = params.instant_cursor(&state, &context)?;
     let member_id = who.member_id.clone();
     let (data, has_more) = state
         .db

@@ -80,13 +80,7 @@ pub async fn list_payments(
         return by_key(&state, &who.member_id, key).await.map(Json);
     }
     let context = format!("payments:{}", who.member_id);
-    let before = match params.pair_cursor(&state, &context)? {
-        None => None,
-        Some((at, id)) => Some((
-            at.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor))?,
-            id,
-        )),
-    };
+    let before = params.instant_cursor(&state, &context)?;
     let member_id = who.member_id.clone();
     let (data, has_more) = state
         .db
