@@ -168,6 +168,11 @@ fn run(kiosk: bool) -> Result {
     step("Starting the demo billing server");
     let server = server::DemoServer::start(&data, "127.0.0.1:8787", true)?;
     eprintln!("{}", server.banner);
+    if let Some(console) = &server.console_url {
+        step(&format!(
+            "The billing office console is at {console}/ (staff sign-in above; the authenticator key works in any TOTP app)"
+        ));
+    }
     let app = root().join("target/debug/carebill");
     let mut cmd = Command::new(&app);
     cmd.env("CAREBILL_API_URL", &server.url);

@@ -10,6 +10,8 @@ use crate::{Result, root};
 pub struct DemoServer {
     child: Child,
     pub url: String,
+    /// The billing office console's address (its own listener).
+    pub console_url: Option<String>,
     pub banner: String,
 }
 
@@ -45,6 +47,11 @@ impl DemoServer {
             .arg(data_dir)
             .arg("--listen")
             .arg(listen);
+        // Automated runs (port 0) take any free port for the console too, so runs side by side
+        // never collide; people get the documented 127.0.0.1:8788.
+        if listen.ends_with(":0") {
+            cmd.arg("--console-listen").arg("127.0.0.1:0");
+        }
         if !for_people {
             cmd.arg("--no-address-limits");
         }
@@ -57,11 +64,15 @@ impl DemoServer {
         let mut lines = BufReader::new(stdout).lines();
         let mut banner = String::new();
         let mut url = None;
+        let mut console_url = None;
         let started = Instant::now();
         for line in lines.by_ref() {
             let line = line.map_err(|e| e.to_string())?;
             if let Some(rest) = line.split("listening on ").nth(1) {
                 url = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.strip_prefix("Billing office console: ") {
+                console_url = Some(rest.trim().trim_end_matches('/').to_string());
             }
             banner.push_str(&line);
             banner.push('\n');
@@ -81,7 +92,12 @@ impl DemoServer {
             let _ = child.kill();
             "the server did not say where it listens".to_string()
         })?;
-        Ok(DemoServer { child, url, banner })
+        Ok(DemoServer {
+            child,
+            url,
+            console_url,
+            banner,
+        })
     }
 }
 

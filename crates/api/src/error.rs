@@ -50,6 +50,7 @@ error_codes! {
     SessionRevoked = "session_revoked" => 401, "You have been signed out. Sign in again to continue.";
     SessionExpired = "session_expired" => 401, "Your session has ended. Sign in again to continue.";
     InvalidCredentials = "invalid_credentials" => 401, "The email or member ID and password do not match our records.";
+    StaffSignInFailed = "staff_sign_in_failed" => 401, "The email, password and code do not match, or this account cannot sign in. A supervisor can reset your sign-in.";
     DeviceUnauthenticated = "device_unauthenticated" => 401, "This kiosk is not enrolled or its credential was revoked.";
     GuestSessionEnded = "guest_session_ended" => 401, "This bill lookup has ended: it lasts 10 minutes and stops after 3 declined payments. Look up the bill again.";
     // 402: the payment was declined; nothing was charged.
@@ -61,6 +62,7 @@ error_codes! {
     // 403
     EmailNotVerified = "email_not_verified" => 403, "Confirm your email address with the code we sent before signing in.";
     Forbidden = "forbidden" => 403, "You cannot do that.";
+    CsrfRejected = "csrf_rejected" => 403, "This request did not come from the console's own page. Reload the console and try again.";
     // 404
     NotFound = "not_found" => 404, "There is nothing here.";
     BillNotFound = "bill_not_found" => 404, "We could not find that bill.";
@@ -127,6 +129,8 @@ error_codes! {
     AttachmentTruncated = "attachment_truncated" => 422, "The file is incomplete. Save it again and attach it.";
     AttachmentMalformed = "attachment_malformed" => 422, "The file is damaged. Save it again and attach it.";
     TooManyAttachments = "too_many_attachments" => 422, "A message can have up to 5 attachments.";
+    ReasonRequired = "reason_required" => 422, "Say why you need this member's account (10 to 500 characters). The reason is recorded in the audit log.";
+    SetupCodeInvalid = "setup_code_invalid" => 422, "This setup code is not valid or has expired. Ask a supervisor for a new one.";
     TooLateToChange = "too_late_to_change" => 422, "This scheduled payment is being made today, so it can no longer be changed or cancelled.";
     // 429
     TooManyAttempts = "too_many_attempts" => 429, "Too many attempts. Wait a moment, then try again.";

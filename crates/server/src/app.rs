@@ -48,8 +48,12 @@ impl From<ApiError> for StartError {
 /// A server that is listening.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The billing office console's own address (`console_listen`), when it is served.
+    pub console_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    console_shutdown: Option<oneshot::Sender<()>>,
+    console_task: Option<JoinHandle<()>>,
     /// Stops the database listener (PostgreSQL).
     listener_stop: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -61,8 +65,14 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(tx) = self.console_shutdown.take() {
+            let _ = tx.send(());
+        }
         let _ = self.listener_stop.send(true);
         let _ = (&mut self.task).await;
+        if let Some(task) = self.console_task.take() {
+            let _ = task.await;
+        }
         self.state.audit.flush().await;
     }
 
@@ -174,6 +184,7 @@ pub async fn start_with(
             };
             if config.demo {
                 seed::seed_demo_if_empty(&db, &config, clock.now(), processor.as_ref())?;
+                seed::seed_demo_staff(&db, &secret, clock.now())?;
             }
             let offset_ms: i64 = db
                 .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
@@ -238,32 +249,56 @@ pub async fn start_with(
     }
 
     let app = routes::router(state.clone());
-    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    listener.set_nonblocking(true).map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, addr) = bind(config.listen)?;
     let tls = match &config.tls {
         None => None,
         Some((cert, key)) => Some(crate::serve::tls_acceptor(cert, key).map_err(StartError::Tls)?),
     };
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
+    // The console: its own listener, so the member API's address never serves it.
+    let console = match config.console_listen {
+        None => None,
+        Some(at) => {
+            let (listener, console_addr) = bind(at)?;
+            let cookies = routes::CookiePolicy {
+                secure: !(config.demo && tls.is_none() && console_addr.ip().is_loopback()),
+            };
+            let console_app = routes::console_router(state.clone(), cookies);
+            let (tx, rx) = oneshot::channel::<()>();
+            let task = tokio::spawn(crate::serve::serve(
+                listener,
+                console_app,
+                tls.clone(),
+                config.limits,
+                rx,
+            ));
+            Some((console_addr, tx, task))
+        }
+    };
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(crate::serve::serve(listener, app, tls, config.limits, shutdown_rx));
+    let (console_addr, console_shutdown, console_task) = match console {
+        Some((a, tx, t)) => (Some(a), Some(tx), Some(t)),
+        None => (None, None, None),
+    };
     Ok(RunningServer {
         addr,
+        console_addr,
         state,
         shutdown: Some(shutdown_tx),
+        console_shutdown,
+        console_task,
         listener_stop,
         task,
     })
+}
+
+fn bind(at: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Bind { addr: at, source };
+    let listener = std::net::TcpListener::bind(at).map_err(failed)?;
+    listener.set_nonblocking(true).map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, addr))
 }
 
 /// Hourly: forget expired tokens, sessions, codes, old changes and unverified accounts; drop
@@ -292,6 +327,7 @@ fn spawn_maintenance(state: AppState) {
                     crate::mail::erase_old_bodies(tx, now)?;
                     crate::conversations::purge_unsent(tx, now)?;
                     crate::staff_audit::purge(tx, now, retention)?;
+                    crate::staff::purge_sessions(tx, now)?;
                     Ok(())
                 })
                 .await;

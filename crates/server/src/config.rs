@@ -72,6 +72,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("refusing to serve plain HTTP on {0}: use a loopback address or configure --tls-cert and --tls-key")]
     PlainHttpOffLoopback(SocketAddr),
+    #[error("console_listen must be an address like 127.0.0.1:8788 or \"off\", and not the member API's: {0}")]
+    ConsoleListen(String),
     #[error("demo mode listens on loopback only, not {0}")]
     DemoOffLoopback(SocketAddr),
     #[error("unknown plan time zone {0:?}")]
@@ -359,6 +361,10 @@ pub struct FileConfig {
     pub max_concurrent_uploads: Option<usize>,
     /// Days the staff audit log keeps an entry. Default 2192 (six years); at least 365.
     pub staff_audit_retention_days: Option<u32>,
+    /// Where the billing office console listens: its own address, never the member API's, so
+    /// it can stay on the plan's internal network. Default `127.0.0.1:8788`; `"off"` serves no
+    /// console. Plain HTTP on loopback only (else the `--tls-cert` certificate is used).
+    pub console_listen: Option<String>,
     /// Velocity limits on payments (card testing). Demo mode, without this section, allows
     /// practically unlimited test payments.
     pub payment_limits: Option<PaymentLimits>,
@@ -524,6 +530,9 @@ impl FileConfig {
 }
 
 /// Everything the server needs to start.
+/// The console's port when the config names none.
+pub const DEFAULT_CONSOLE_PORT: u16 = 8788;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -555,6 +564,8 @@ pub struct ServerConfig {
     pub max_concurrent_uploads: usize,
     /// Days the staff audit log keeps an entry.
     pub staff_audit_retention_days: u32,
+    /// The billing office console's own listener; `None` serves no console.
+    pub console_listen: Option<SocketAddr>,
     pub payment_limits: PaymentLimits,
     /// How many password hashes may run at once (default: the number of CPUs).
     pub hash_concurrency: usize,
@@ -589,6 +600,7 @@ impl ServerConfig {
             upload_timeout: std::time::Duration::from_secs(120),
             max_concurrent_uploads: 16,
             staff_audit_retention_days: crate::staff_audit::DEFAULT_RETENTION_DAYS,
+            console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             payment_limits: PaymentLimits::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scheduler_every: Some(std::time::Duration::from_secs(60)),
@@ -673,6 +685,24 @@ impl ServerConfig {
             .staff_audit_retention_days
             .unwrap_or(crate::staff_audit::DEFAULT_RETENTION_DAYS)
             .max(365);
+        config.console_listen = match file.console_listen.as_deref().map(str::trim) {
+            Some("off") => None,
+            Some(addr) => Some(addr.parse().map_err(|_| ConfigError::ConsoleListen(addr.to_string()))?),
+            None => Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_CONSOLE_PORT))),
+        };
+        if let Some(console) = config.console_listen {
+            if demo && !console.ip().is_loopback() {
+                return Err(ConfigError::DemoOffLoopback(console));
+            }
+            if config.tls.is_none() && !console.ip().is_loopback() {
+                return Err(ConfigError::PlainHttpOffLoopback(console));
+            }
+            if console.port() != 0 && console == listen {
+                return Err(ConfigError::ConsoleListen(format!(
+                    "{console} (the member API's own address)"
+                )));
+            }
+        }
         config.payment_limits = file.payment_limits.unwrap_or(if demo {
             PaymentLimits::generous()
         } else {

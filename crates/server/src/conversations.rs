@@ -178,6 +178,55 @@ pub fn store_attachment(
     ))
 }
 
+/// The key prefix of files staff upload from the console; members' keys never hold a `:`.
+const STAFF_UPLOAD: &str = "staff-upload:";
+
+/// A file a staff member uploads for their next reply in a conversation (checked like a
+/// member's); it is sent with [`staff_reply_as`], and deleted after a day if never sent.
+pub fn staff_upload(
+    tx: &Connection,
+    conversation_id: &str,
+    staff_id: &str,
+    file_name: &str,
+    bytes: &[u8],
+    max_bytes: usize,
+    now: DateTime<Utc>,
+) -> ApiResult<Attachment> {
+    let member_id: Option<String> = tx
+        .query_row(
+            "SELECT member_id FROM conversations WHERE id = ?1",
+            [conversation_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let member_id = member_id.ok_or_else(|| ApiError::new(ErrorCode::ConversationNotFound))?;
+    let file_name = check_file_name(file_name)?;
+    let kind = check_file(bytes, max_bytes)?;
+    let key = format!(
+        "{STAFF_UPLOAD}{staff_id}:{}",
+        crate::ids::random_id(&mut rand::thread_rng(), "up")
+    );
+    store_attachment(tx, &member_id, &key, &file_name, kind, bytes, None, now).map(|(_, a)| a)
+}
+
+/// Files a staff member's reply takes: their own uploads in this member's conversation, not yet sent.
+fn check_staff_uploads(tx: &Connection, member_id: &str, staff_id: &str, ids: &[String]) -> ApiResult<()> {
+    let prefix = format!("{STAFF_UPLOAD}{staff_id}:%");
+    for (i, id) in ids.iter().enumerate() {
+        let ok: Option<Option<String>> = tx
+            .query_row(
+                "SELECT message_id FROM attachments WHERE id = ?1 AND member_id = ?2 AND idempotency_key LIKE ?3",
+                params![id, member_id, prefix],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if ok != Some(None) || ids[..i].contains(id) {
+            return Err(ApiError::new(ErrorCode::AttachmentNotFound).at(&format!("/attachment_ids/{i}")));
+        }
+    }
+    Ok(())
+}
+
 /// A member's attachment (sent or not) with its bytes; `None` for anyone else's.
 pub fn attachment_bytes(conn: &Connection, member_id: &str, id: &str) -> ApiResult<Option<(Attachment, Vec<u8>)>> {
     let row = conn
@@ -252,8 +301,8 @@ fn check_attachments(tx: &Connection, member_id: &str, ids: &[String]) -> ApiRes
         }
         let sent: Option<Option<String>> = tx
             .query_row(
-                "SELECT message_id FROM attachments WHERE id = ?1 AND member_id = ?2",
-                params![id, member_id],
+                "SELECT message_id FROM attachments WHERE id = ?1 AND member_id = ?2 AND idempotency_key NOT LIKE ?3",
+                params![id, member_id, format!("{STAFF_UPLOAD}%")],
                 |r| r.get(0),
             )
             .optional()?;
@@ -540,6 +589,30 @@ pub fn staff_reply(
     max_bytes: usize,
     now: DateTime<Utc>,
 ) -> ApiResult<Conversation> {
+    staff_reply_as(tx, head, secret, reply, None, &[], max_bytes, now)
+}
+
+/// Who replies from the console: their account id and how the audit log names them.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyBy<'a> {
+    pub staff_id: &'a str,
+    pub audit_name: &'a str,
+}
+
+/// [`staff_reply`] by a staff account (the console): the message records the account, the
+/// conversation is assigned to them when it was nobody's, and files they uploaded first
+/// ([`staff_upload`], `uploaded`) go with it.
+#[allow(clippy::too_many_arguments)]
+pub fn staff_reply_as(
+    tx: &Connection,
+    head: &Letterhead,
+    secret: &Secret,
+    reply: &StaffReply<'_>,
+    by: Option<ReplyBy<'_>>,
+    uploaded: &[String],
+    max_bytes: usize,
+    now: DateTime<Utc>,
+) -> ApiResult<Conversation> {
     let StaffReply {
         reference,
         staff_name,
@@ -556,7 +629,7 @@ pub fn staff_reply(
         ));
     }
     check_body(body, "/body")?;
-    if files.len() > MAX_ATTACHMENTS {
+    if files.len() + uploaded.len() > MAX_ATTACHMENTS {
         return Err(ApiError::new(ErrorCode::TooManyAttachments));
     }
     let found: Option<(String, String, String, Option<String>)> = tx
@@ -573,6 +646,9 @@ pub fn staff_reply(
     if was == "closed" {
         return Err(ApiError::new(ErrorCode::ConversationClosed));
     }
+    if let Some(by) = by {
+        check_staff_uploads(tx, &member_id, by.staff_id, uploaded)?;
+    }
     let mut checked = Vec::with_capacity(files.len());
     for f in files {
         let name = check_file_name(&f.file_name)?;
@@ -586,9 +662,19 @@ pub fn staff_reply(
         Some(name),
         body,
         None,
-        &[],
+        uploaded,
         now,
     )?;
+    if let Some(by) = by {
+        tx.execute(
+            "UPDATE conversation_messages SET staff_id = ?2 WHERE id = ?1",
+            params![message_id, by.staff_id],
+        )?;
+        tx.execute(
+            "UPDATE conversations SET assigned_to = ?2 WHERE id = ?1 AND assigned_to IS NULL",
+            params![id, by.staff_id],
+        )?;
+    }
     for (f, (file_name, kind)) in files.iter().zip(checked) {
         let key = format!("staff:{message_id}:{file_name}");
         store_attachment(tx, &member_id, &key, &file_name, kind, &f.bytes, Some(&message_id), now)?;
@@ -609,7 +695,7 @@ pub fn staff_reply(
         touch(tx, &member_id, SyncEntity::Bill, bill, SyncOp::Upsert, now)?;
     }
     let reference = reference.trim().to_ascii_uppercase();
-    let who = format!("{name} (billing office)");
+    let who = by.map_or_else(|| format!("{name} (billing office)"), |b| b.audit_name.to_string());
     crate::staff_audit::append(
         tx,
         secret,

@@ -40,6 +40,7 @@ pub(crate) mod serve;
 /// What an uploaded file is, by its content (shared with the app: `carebill_billing::sniff`).
 pub use carebill_billing::sniff;
 pub mod sql;
+pub mod staff;
 pub mod staff_audit;
 pub mod state;
 pub mod store;

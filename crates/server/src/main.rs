@@ -34,6 +34,10 @@ struct Cli {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Where the billing office console listens (its own address; "off" for none). Default
+    /// `console_listen` from the config file, else 127.0.0.1:8788.
+    #[arg(long)]
+    console_listen: Option<String>,
     /// Turn off per-address limits (load tests only).
     #[arg(long)]
     no_address_limits: bool,
@@ -85,8 +89,7 @@ enum Command {
         #[command(subcommand)]
         action: PaymentsAction,
     },
-    /// The billing office's side of members' conversations. Demo and development only, until the
-    /// staff console exists: it refuses to run without --demo.
+    /// Billing office staff accounts for the console (and, in demo, replying from here).
     Staff {
         #[command(subcommand)]
         action: StaffAction,
@@ -143,6 +146,30 @@ enum AuditAction {
 
 #[derive(Subcommand)]
 enum StaffAction {
+    /// Add a staff account and print its one-time setup code (72 hours): with it, its owner
+    /// chooses a password and enrolls an authenticator app in the console. No default passwords.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// The display name members see on replies, like "Dana".
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["agent", "supervisor"])]
+        role: String,
+    },
+    /// Disable an account: it cannot sign in and its sessions end now.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear an account's authenticator and recovery codes, end its sessions, and print a new
+    /// setup code (a lost phone).
+    ResetTotp {
+        #[arg(long)]
+        email: String,
+    },
+    /// List staff accounts.
+    List,
     /// Reply to a member's conversation (by its reference number). The member gets a
     /// "You have a reply" mail without the text.
     Reply {
@@ -216,6 +243,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         ),
         _ => None,
     };
+    if let Some(console) = cli.console_listen.clone() {
+        file.console_listen = Some(console);
+    }
     let tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
     let mut config = ServerConfig::resolve(
         cli.listen,
@@ -307,6 +337,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Some(Command::Staff {
+            action:
+                action @ (StaffAction::Add { .. }
+                | StaffAction::Disable { .. }
+                | StaffAction::ResetTotp { .. }
+                | StaffAction::List),
+        }) => staff_accounts(&config, action),
         Some(Command::Staff {
             action:
                 StaffAction::Reply {
@@ -474,10 +511,88 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
                 println!("  Kiosk device credential: {}", seed::DEMO_KIOSK_CREDENTIAL);
                 println!("  Mailbox:       {scheme}://{}/dev/mailbox", server.addr);
+                if server.console_addr.is_some() {
+                    let key = carebill_server::staff::key_base32(seed::DEMO_TOTP_KEY);
+                    println!(
+                        "  Staff console: agent {} / {}, supervisor {} / {}",
+                        seed::DEMO_AGENT_EMAIL,
+                        seed::DEMO_STAFF_PASSWORD,
+                        seed::DEMO_SUPERVISOR_EMAIL,
+                        seed::DEMO_STAFF_PASSWORD
+                    );
+                    println!("  Staff authenticator key (both, demo only): {key}");
+                }
+            }
+            if let Some(console) = server.console_addr {
+                println!("Billing office console: {scheme}://{console}/");
             }
             println!("Ready. Press Ctrl-C to stop.");
             server.run_until_signal().await;
             Ok(())
         }),
     }
+}
+
+/// `staff add | disable | reset-totp | list`.
+fn staff_accounts(config: &ServerConfig, action: StaffAction) -> Result<(), Box<dyn std::error::Error>> {
+    use carebill_server::staff;
+    let db = app::open_database(config)?;
+    let secret = app::load_secret(&db, config.server_secret.as_ref())?;
+    let now = chrono::Utc::now();
+    let origin = "command line";
+    let console = match config.console_listen {
+        Some(a) => format!("{}://{a}/", if config.tls.is_some() { "https" } else { "http" }),
+        None => "the console".to_string(),
+    };
+    db.with_writer(|conn| -> Result<(), Box<dyn std::error::Error>> {
+        match action {
+            StaffAction::Add { email, name, role } => {
+                let role = staff::Role::parse(&role).ok_or("role is agent or supervisor")?;
+                let (a, code) = conn
+                    .transaction(|tx| staff::add(tx, &secret, &email, &name, role, origin, now))
+                    .map_err(|e| e.describe())?;
+                println!("Added {} <{}> ({}).", a.name, a.email, a.role.as_str());
+                println!("One-time setup code (72 hours; give it to them in person or by phone):");
+                println!("  {code}");
+                println!("They open {console}setup and enter it to choose a password and enroll an authenticator app.");
+            }
+            StaffAction::Disable { email } => {
+                let a = conn
+                    .transaction(|tx| staff::disable(tx, &secret, &email, origin, now))
+                    .map_err(|e| e.describe())?;
+                println!(
+                    "Disabled {} <{}>: their sessions ended and they cannot sign in.",
+                    a.name, a.email
+                );
+            }
+            StaffAction::ResetTotp { email } => {
+                let code = conn
+                    .transaction(|tx| staff::reset_totp(tx, &secret, &email, origin, now))
+                    .map_err(|e| e.describe())?;
+                println!("Cleared the authenticator and recovery codes of {email}; their sessions ended.");
+                println!("New one-time setup code (72 hours):");
+                println!("  {code}");
+                println!("They open {console}setup and enter it to choose a password and enroll again.");
+            }
+            StaffAction::List => {
+                for a in staff::list(conn).map_err(|e| e.describe())? {
+                    let state = match (a.disabled, a.enrolled) {
+                        (true, _) => "disabled",
+                        (false, true) => "active",
+                        (false, false) => "waiting for setup",
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{state}\tadded {}",
+                        a.id,
+                        a.email,
+                        a.name,
+                        a.role.as_str(),
+                        a.created_at.format("%Y-%m-%d")
+                    );
+                }
+            }
+            StaffAction::Reply { .. } => return Err("staff reply is handled on its own".into()),
+        }
+        Ok(())
+    })
 }

@@ -18,6 +18,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_claims.sql"),
     include_str!("../migrations/postgres/0008_conversations.sql"),
     include_str!("../migrations/postgres/0009_staff_audit.sql"),
+    include_str!("../migrations/postgres/0010_staff_console.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -607,6 +608,61 @@ CREATE TABLE staff_audit_head (
 );
 CREATE TRIGGER staff_audit_no_update BEFORE UPDATE ON staff_audit
 BEGIN SELECT RAISE(ABORT, 'the staff audit log is append-only'); END;
+"#,
+    // 13: the billing office console (issue 21): staff accounts (a password and a TOTP secret,
+    // set through a one-time setup code; the TOTP secret sealed with the server secret), their
+    // recovery codes (hashed), their console sessions (cookie tokens, hashed), the members they
+    // opened with a reason (per session), internal notes on conversations, and who works each
+    // conversation.
+    r#"
+CREATE TABLE staff_accounts (
+    id                  TEXT PRIMARY KEY,
+    email               TEXT NOT NULL UNIQUE,
+    name                TEXT NOT NULL,
+    role                TEXT NOT NULL CHECK (role IN ('agent', 'supervisor')),
+    password_hash       TEXT,
+    totp_secret         BLOB,
+    totp_last_step      INTEGER NOT NULL DEFAULT 0,
+    setup_hash          BLOB,
+    setup_expires_at    INTEGER,
+    setup_password_hash TEXT,
+    setup_totp_secret   BLOB,
+    disabled_at         INTEGER,
+    created_at          INTEGER NOT NULL
+);
+CREATE INDEX staff_accounts_setup ON staff_accounts(setup_hash);
+CREATE TABLE staff_recovery_codes (
+    staff_id  TEXT NOT NULL REFERENCES staff_accounts(id),
+    code_hash BLOB NOT NULL,
+    used_at   INTEGER,
+    PRIMARY KEY (staff_id, code_hash)
+);
+CREATE TABLE staff_sessions (
+    token_hash   BLOB PRIMARY KEY,
+    staff_id     TEXT NOT NULL REFERENCES staff_accounts(id),
+    origin       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    revoked_at   INTEGER
+);
+CREATE INDEX staff_sessions_staff ON staff_sessions(staff_id);
+CREATE TABLE staff_member_access (
+    token_hash BLOB NOT NULL,
+    member_id  TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (token_hash, member_id)
+);
+CREATE TABLE conversation_notes (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    staff_id        TEXT NOT NULL REFERENCES staff_accounts(id),
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX conversation_notes_thread ON conversation_notes(conversation_id, created_at);
+ALTER TABLE conversations ADD COLUMN assigned_to TEXT REFERENCES staff_accounts(id);
+ALTER TABLE conversation_messages ADD COLUMN staff_id TEXT;
 "#,
 ];
 

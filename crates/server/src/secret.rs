@@ -43,6 +43,49 @@ impl Secret {
         self.mac(&parts)
     }
 
+    /// Seals a small secret (a staff member's TOTP key) for storage: encrypted with a keystream
+    /// of HMAC blocks over a random nonce, then authenticated (encrypt-then-MAC), so a copy of
+    /// the database alone neither reads it nor swaps in another. `nonce || ciphertext || tag`.
+    pub fn seal(&self, purpose: &str, plain: &[u8]) -> Vec<u8> {
+        let nonce: [u8; 16] = rand::random();
+        let mut out = nonce.to_vec();
+        out.extend(self.keystream(purpose, &nonce, plain));
+        let tag = self.mac(&[b"seal-tag", purpose.as_bytes(), &out]);
+        out.extend_from_slice(&tag[..16]);
+        out
+    }
+
+    /// What [`Secret::seal`] sealed for `purpose`; `None` when it was altered, or sealed for
+    /// another purpose or with another secret.
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < 32 {
+            return None;
+        }
+        let (body, tag) = sealed.split_at(sealed.len() - 16);
+        let expected = self.mac(&[b"seal-tag", purpose.as_bytes(), body]);
+        if !constant_time_eq(&expected[..16], tag) {
+            return None;
+        }
+        let (nonce, cipher) = body.split_at(16);
+        Some(self.keystream(purpose, nonce, cipher))
+    }
+
+    fn keystream(&self, purpose: &str, nonce: &[u8], data: &[u8]) -> Vec<u8> {
+        data.chunks(32)
+            .enumerate()
+            .flat_map(|(i, chunk)| {
+                let block = self.mac(&[b"seal", purpose.as_bytes(), nonce, &(i as u32).to_be_bytes()]);
+                chunk.iter().zip(block).map(|(a, b)| a ^ b).collect::<Vec<u8>>()
+            })
+            .collect()
+    }
+
+    /// The CSRF token of a console session: derived from its cookie token, so nothing more is
+    /// stored, and useless without the cookie (which scripts cannot read).
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(&[b"staff-csrf", session_token.as_bytes()]))
+    }
+
     /// A short tag authenticating an opaque value (cursors).
     pub fn tag(&self, context: &str, value: &[u8]) -> [u8; 12] {
         let full = self.mac(&[b"tag", context.as_bytes(), value]);
@@ -50,6 +93,11 @@ impl Secret {
         out.copy_from_slice(&full[..12]);
         out
     }
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn unreachable_key() -> Hmac<Sha256> {

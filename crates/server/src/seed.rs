@@ -642,9 +642,73 @@ pub fn seed_demo_if_empty(
                 }
             }
             crate::kiosk::enroll_with(tx, "Demo front desk", DEMO_KIOSK_CREDENTIAL, now)?;
+            seed_demo_conversations(tx, now)?;
             Ok::<_, ApiError>(())
         })
     })
+}
+
+/// The demo's billing office staff (demo only: their passwords and authenticator key are in the
+/// banner): an agent and a supervisor.
+pub const DEMO_AGENT_EMAIL: &str = "dana@billing.carebill.example";
+pub const DEMO_SUPERVISOR_EMAIL: &str = "morgan@billing.carebill.example";
+pub const DEMO_STAFF_PASSWORD: &str = "lantern harbor kestrel";
+/// The demo staff's TOTP key (20 bytes; the banner shows it in base32).
+pub const DEMO_TOTP_KEY: &[u8; 20] = b"carebill-demo-totp!!";
+
+/// Seeds the demo staff once (a later start finds the agent; a demo made by an earlier release
+/// gets them on its next start).
+pub fn seed_demo_staff(db: &Db, secret: &crate::secret::Secret, now: DateTime<Utc>) -> ApiResult<()> {
+    db.with_writer(|conn| {
+        conn.transaction(|tx| {
+            crate::store::lock_once(tx, crate::store::OnceLock::DemoSeed)?;
+            if crate::staff::get_by_email(tx, DEMO_AGENT_EMAIL)?.is_some() {
+                return Ok(());
+            }
+            use crate::staff::Role;
+            for (email, name, role) in [
+                (DEMO_AGENT_EMAIL, "Dana", Role::Agent),
+                (DEMO_SUPERVISOR_EMAIL, "Morgan", Role::Supervisor),
+            ] {
+                crate::staff::seed_enrolled(tx, secret, email, name, role, DEMO_STAFF_PASSWORD, DEMO_TOTP_KEY, now)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+    })
+}
+
+/// A few questions of the second demo member for the demo staff to answer (fresh demo data only).
+fn seed_demo_conversations(tx: &Connection, now: DateTime<Utc>) -> ApiResult<()> {
+    use carebill_api::types::{ConversationTopic, NewConversation};
+    let asks = [
+        (
+            ConversationTopic::PaymentHelp,
+            "Can I split what I owe into smaller payments? Money is tight this month.",
+            26,
+        ),
+        (
+            ConversationTopic::InsuranceShouldHavePaid,
+            "My insurance card changed in March. Can you send my newer bills to the new plan?",
+            5,
+        ),
+        (
+            ConversationTopic::Other,
+            "How do I get a copy of my statements for my tax preparer?",
+            2,
+        ),
+    ];
+    for (i, (topic, body, hours_ago)) in asks.into_iter().enumerate() {
+        let req = NewConversation {
+            topic,
+            bill_id: None,
+            line: None,
+            body: body.to_string(),
+            attachment_ids: Vec::new(),
+        };
+        let at = now - chrono::Duration::hours(hours_ago);
+        crate::conversations::create(tx, "M200000003", &format!("demo-seed-{i}"), &req, at)?;
+    }
+    Ok(())
 }
 
 /// Two statements of the unregistered demo member with something to pay, for guest pay.

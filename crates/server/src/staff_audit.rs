@@ -228,6 +228,55 @@ pub fn purge(tx: &Connection, now: DateTime<Utc>, retention_days: u32) -> ApiRes
     Ok(tx.execute("DELETE FROM staff_audit WHERE seq <= ?1", [seq])?)
 }
 
+/// An entry as the supervisors' console shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Shown {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub staff: String,
+    pub member_id: Option<String>,
+    pub action: String,
+    pub detail: String,
+    pub origin: String,
+    pub reason: Option<String>,
+}
+
+/// The newest entries (before entry `before`, when given), optionally only those about one
+/// member or by one staff member (their audit name contains `staff`).
+pub fn recent(
+    conn: &Connection,
+    member_id: Option<&str>,
+    staff: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> ApiResult<Vec<Shown>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, staff, member_id, action, detail, origin, reason FROM staff_audit
+         WHERE seq < ?1 AND (CAST(?2 AS TEXT) IS NULL OR member_id = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR LOWER(staff) LIKE ?3)
+         ORDER BY seq DESC LIMIT ?4",
+    )?;
+    let staff = staff.map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")));
+    let rows = stmt
+        .query_map(
+            params![before.unwrap_or(i64::MAX), member_id, staff, i64::from(limit)],
+            |r| {
+                Ok(Shown {
+                    seq: r.get(0)?,
+                    at: from_ms(r.get(1)?),
+                    staff: r.get(2)?,
+                    member_id: r.get(3)?,
+                    action: r.get(4)?,
+                    detail: r.get(5)?,
+                    origin: r.get(6)?,
+                    reason: r.get(7)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// A field as a spreadsheet shows it and never runs it: one that starts like a formula (`=`,
 /// `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`.
 pub fn spreadsheet_safe(field: &str) -> String {

@@ -141,24 +141,7 @@ pub async fn upload_attachment(
     let key = idempotency_key(request.headers())?;
     let file_name = conversations::check_file_name(params.0.get("file_name").map_or("", String::as_str))?;
     let limit = state.config.max_attachment_bytes;
-    let too_large = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > limit);
-    if too_large {
-        return Err(ApiError::new(ErrorCode::AttachmentTooLarge));
-    }
-    // Bounded memory: each upload being received holds its bytes until they are checked.
-    let _receiving = state
-        .uploads
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::new(ErrorCode::RateLimited).retry_after(5))?;
-    let bytes = axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::AttachmentTooLarge))?;
+    let bytes = receive_file(&state, request).await?;
     let kind = conversations::check_file(&bytes, limit)?;
     let (member_id, now) = (who.member_id.clone(), state.now());
     let (made, a) = state
@@ -177,6 +160,51 @@ pub async fn upload_attachment(
     }
     let status = if made { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(a)).into_response())
+}
+
+/// An uploaded file's bytes (members' and staff's uploads alike): a length over the limit is
+/// refused before anything is read, a body that grows past it as soon as it does, and at most
+/// `max_concurrent_uploads` are received at once (each holds its bytes until checked).
+pub(super) async fn receive_file(state: &AppState, request: Request) -> ApiResult<axum::body::Bytes> {
+    let limit = state.config.max_attachment_bytes;
+    let too_large = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > limit);
+    if too_large {
+        return Err(ApiError::new(ErrorCode::AttachmentTooLarge));
+    }
+    let _receiving = state
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(ErrorCode::RateLimited).retry_after(5))?;
+    axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::AttachmentTooLarge))
+}
+
+/// A downloaded attachment: the type its content is, a download never shown inline.
+pub(super) fn file_response(a: &carebill_api::types::Attachment, bytes: Vec<u8>) -> Response {
+    // The name is letters, digits, spaces and `._()-` (checked on upload): safe in quotes.
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", a.file_name))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(a.kind.media_type())),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// `GET /v1/attachments/{id}`: the member's file, as a download of the type its content is.
@@ -198,21 +226,5 @@ pub async fn get_attachment(
         Some(&client),
         Some(a.id.clone()),
     );
-    // The name is letters, digits, spaces and `._()-` (checked on upload): safe in quotes.
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", a.file_name))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(a.kind.media_type())),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; sandbox"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(file_response(&a, bytes))
 }

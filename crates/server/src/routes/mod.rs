@@ -4,6 +4,7 @@ mod accounts;
 mod autopay;
 mod bills;
 mod claims;
+mod console;
 mod conversations;
 mod guest;
 mod intake;
@@ -28,6 +29,8 @@ use carebill_api::{BUSINESS_DATE_HEADER, ErrorCode};
 use crate::config::ProcessorKind;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+pub use console::{CookiePolicy, router as console_router};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()

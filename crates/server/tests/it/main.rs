@@ -4,6 +4,7 @@ mod accounts;
 mod autopay;
 mod bills;
 mod claims;
+mod console;
 mod conversations;
 mod guest;
 mod hardening;

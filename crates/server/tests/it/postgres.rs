@@ -583,6 +583,35 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
             last: Some(1)
         }
     );
+    // Migration 10 (issue 21, the console): the demo staff arrive on the next start; the old
+    // question is in the inbox, nobody's, and is worked: assigned, noted, answered.
+    let dana = crate::console::agent(&s).await;
+    let inbox = dana.get(&s, "/api/inbox?status=answered").await;
+    inbox.expect(200);
+    let old = inbox
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == asked.body["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(old["assigned_to"], Value::Null);
+    let conversation = format!("/api/conversations/{}", asked.body["id"].as_str().unwrap());
+    let me = dana.get(&s, "/api/session").await.body["staff"]["id"].clone();
+    dana.post(&s, &format!("{conversation}/assign"), json!({"staff_id": me}))
+        .await
+        .expect(200);
+    dana.post(
+        &s,
+        &format!("{conversation}/notes"),
+        json!({"body": "Old question, new console."}),
+    )
+    .await
+    .expect(201);
+    let worked = dana.get(&s, &conversation).await;
+    assert_eq!(worked.body["conversation"]["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(worked.body["notes"][0]["body"], "Old question, new console.");
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
