@@ -258,6 +258,8 @@ impl Default for AppHome {
 pub struct App {
     pub wd: WebDriver,
     driver: Child,
+    /// Chromium's own profile directory (the console), removed with the browser.
+    _profile: Option<tempfile::TempDir>,
 }
 
 /// A test that fails midway still stops its driver (and with it WebKitWebDriver and the app).
@@ -301,7 +303,49 @@ impl App {
             .request_timeout(Duration::from_secs(60))
             .await
             .expect("a WebDriver session");
-        App { wd, driver }
+        App {
+            wd,
+            driver,
+            _profile: None,
+        }
+    }
+
+    /// A page in Debian's Chromium (headless, its own profile) under its chromedriver, instead of
+    /// the app: the billing office console. The same helpers (screens, fields, axe) work on it.
+    pub async fn browse(url: &str) -> App {
+        let port = free_port();
+        let profile = tempfile::tempdir().expect("a Chromium profile directory");
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts (Debian package chromium-driver)");
+        assert!(wait_port(port, Duration::from_secs(10)), "chromedriver listens");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let wd = WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
+            .request_timeout(Duration::from_secs(60))
+            .await
+            .expect("a Chromium WebDriver session");
+        wd.goto(url).await.expect("the page opens");
+        App {
+            wd,
+            driver,
+            _profile: Some(profile),
+        }
     }
 
     /// Closes the app and its driver.

@@ -18,6 +18,9 @@ const APT_PACKAGES: &[&str] = &[
     "dbus",
     "gnome-keyring",
     "curl",
+    // The billing office console's end-to-end test: a real browser and its WebDriver.
+    "chromium",
+    "chromium-driver",
     // The Tauri shell on Linux (WebKitGTK 4.1 and friends).
     "libwebkit2gtk-4.1-dev",
     "libxdo-dev",
@@ -192,9 +195,12 @@ pub fn node_packages() -> Result {
 /// Builds the UI into ui/dist, which the shell embeds at compile time.
 pub fn build_ui() -> Result {
     node_packages()?;
-    step("Building the UI (vite build -> ui/dist)");
+    step("Building the UI (vite build -> ui/dist) and the billing office console (-> ui/console/dist)");
     sh(Command::new("npm")
         .args(["run", "--silent", "build"])
+        .current_dir(root().join("ui")))?;
+    sh(Command::new("npm")
+        .args(["run", "--silent", "build:console"])
         .current_dir(root().join("ui")))
 }
 

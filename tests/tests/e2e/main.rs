@@ -2,6 +2,7 @@
 //! Every screen visited is checked with axe-core (WCAG 2.1 A and AA).
 
 mod claims;
+mod console;
 mod kiosk;
 mod messages;
 mod pay;
