@@ -798,3 +798,114 @@ async fn looking_up_a_member_needs_a_reason_unless_one_works_their_conversation(
     intact(&s).await;
     s.stop().await;
 }
+
+/// `carebill-server staff …` on the server's own database, as an administrator runs it.
+fn staff_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
+    let config = s.server.state.config.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    off_runtime(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_carebill-server"));
+        cmd.arg("--data-dir")
+            .arg(&config.data_dir)
+            .arg("staff")
+            .args(&args)
+            .env("CAREBILL_DB_KEY", config.database_key.to_hex())
+            .env_remove("CAREBILL_DATABASE_URL");
+        if let Some(url) = &config.database_url {
+            cmd.env("CAREBILL_DATABASE_URL", &url.0);
+        }
+        cmd.output().unwrap()
+    })
+}
+
+#[tokio::test]
+async fn staff_accounts_are_added_listed_reset_and_disabled_from_the_command_line() {
+    let s = TestServer::start().await;
+    let added = staff_cli(
+        &s,
+        &[
+            "add",
+            "--email",
+            "Avery@Billing.Example",
+            "--name",
+            "Avery",
+            "--role",
+            "supervisor",
+        ],
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let out = String::from_utf8_lossy(&added.stdout).to_string();
+    assert!(
+        out.contains("Added Avery <avery@billing.example> (supervisor)."),
+        "{out}"
+    );
+    // The printed code (four groups of four) is the one the console's setup takes.
+    let code = out
+        .split_whitespace()
+        .find(|w| w.len() == 19 && w.matches('-').count() == 3)
+        .expect("a setup code")
+        .to_string();
+    let c = Console::new(&s);
+    c.post(&s, "/api/setup", json!({"code": code})).await.expect(200);
+    // The same email again, an unknown role, a bad email: refused, nothing added.
+    let again = staff_cli(
+        &s,
+        &[
+            "add",
+            "--email",
+            "avery@billing.example",
+            "--name",
+            "Avery",
+            "--role",
+            "agent",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    assert!(
+        !staff_cli(
+            &s,
+            &["add", "--email", "x@billing.example", "--name", "X", "--role", "admin"]
+        )
+        .status
+        .success()
+    );
+    let bad = staff_cli(
+        &s,
+        &["add", "--email", "not-an-email", "--name", "X", "--role", "agent"],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("email address"));
+    let list = String::from_utf8_lossy(&staff_cli(&s, &["list"]).stdout).to_string();
+    assert!(
+        list.contains("avery@billing.example\tAvery\tsupervisor\twaiting for setup"),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!("{DEMO_AGENT_EMAIL}\tDana\tagent\tactive")),
+        "{list}"
+    );
+    assert!(!list.contains("x@billing.example"));
+    // reset-totp prints a new code (the old one stops working); disable ends sign-in.
+    let reset = staff_cli(&s, &["reset-totp", "--email", "avery@billing.example"]);
+    assert!(reset.status.success());
+    c.post(&s, "/api/setup", json!({"code": code}))
+        .await
+        .expect_error(422, "setup_code_invalid");
+    let disabled = staff_cli(&s, &["disable", "--email", DEMO_AGENT_EMAIL]);
+    assert!(disabled.status.success());
+    let list = String::from_utf8_lossy(&staff_cli(&s, &["list"]).stdout).to_string();
+    assert!(
+        list.contains(&format!("{DEMO_AGENT_EMAIL}\tDana\tagent\tdisabled")),
+        "{list}"
+    );
+    assert!(
+        !staff_cli(&s, &["disable", "--email", "nobody@billing.example"])
+            .status
+            .success()
+    );
+    let actions: Vec<String> = entries(&s).await.into_iter().map(|e| e.action).collect();
+    for want in ["staff_added", "staff_totp_reset", "staff_disabled"] {
+        assert!(actions.iter().any(|a| a == want), "{want} not in {actions:?}");
+    }
+    s.stop().await;
+}
