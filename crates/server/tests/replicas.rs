@@ -62,6 +62,8 @@ impl Replica {
             .arg(&self.data_dir)
             .arg("--listen")
             .arg(self.addr.to_string())
+            // Each replica's console on a port of its own (the default, 8788, is one per machine).
+            .args(["--console-listen", "127.0.0.1:0"])
             .env("CAREBILL_DATABASE_URL", url)
             .env("CAREBILL_DB_KEY", DB_KEY)
             .env("CAREBILL_LOG", "warn")

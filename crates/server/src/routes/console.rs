@@ -646,7 +646,7 @@ async fn upload(
     let (now, max) = (state.now(), state.config.max_attachment_bytes);
     let a = state
         .db
-        .transaction(move |tx| crate::conversations::staff_upload(tx, &id, &s.id, &file_name, &bytes, max, now))
+        .transaction(move |tx| desk::upload(tx, &s, &id, &file_name, &bytes, max, now))
         .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }

@@ -430,6 +430,21 @@ pub fn close(
     thread_of(tx, id)
 }
 
+/// A file a staff member uploads for their next reply, in a conversation they may work.
+pub fn upload(
+    tx: &Connection,
+    staff: &Staff,
+    id: &str,
+    file_name: &str,
+    bytes: &[u8],
+    max_bytes: usize,
+    now: DateTime<Utc>,
+) -> ApiResult<carebill_api::types::Attachment> {
+    let it = item(tx, id)?;
+    may_work(staff, &it)?;
+    crate::conversations::staff_upload(tx, id, &staff.id, file_name, bytes, max_bytes, now)
+}
+
 /// A file of a conversation (the member's or the office's), recorded as a view.
 pub fn attachment(
     tx: &Connection,

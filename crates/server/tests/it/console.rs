@@ -586,6 +586,14 @@ async fn agents_work_the_inbox_and_every_read_and_write_is_audited() {
     kim.post(&s, &format!("/api/conversations/{id}/replies"), json!({"body": "Hi"}))
         .await
         .expect_error(403, "forbidden");
+    let upload = s
+        .send(
+            kim.request(reqwest::Method::POST, &format!("/api/conversations/{id}/attachments"))
+                .query(&[("file_name", "x.pdf")])
+                .body(pdf.clone()),
+        )
+        .await;
+    upload.expect_error(403, "forbidden");
     let kims = kim.get(&s, "/api/inbox").await;
     assert!(kims.body.as_array().unwrap().iter().all(|i| i["id"] != asked["id"]));
 
