@@ -207,6 +207,28 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
+/// Runs a desk action in one transaction, as this staff member, from this address, now.
+async fn at_desk<T: Send + 'static>(
+    state: &AppState,
+    staff: Staff,
+    origin: String,
+    f: impl FnOnce(&crate::sql::Connection, &desk::At<'_>) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let (secret, now) = (state.secret.clone(), state.now());
+    state
+        .db
+        .transaction(move |tx| {
+            let at = desk::At {
+                secret: &secret,
+                staff: &staff,
+                origin: &origin,
+                now,
+            };
+            f(tx, &at)
+        })
+        .await
+}
+
 /// Requests made before a session (setup, sign-in) come from the console's own page too.
 fn from_console(headers: &HeaderMap) -> ApiResult<()> {
     if same_origin(headers) {
@@ -245,6 +267,13 @@ fn session_view(state: &AppState, s: &Staff, token: &str) -> SessionView {
     }
 }
 
+/// Every setup step: from the console's own page, and at most 20 tries in 10 minutes per
+/// address (a setup code is long, but guessing is still counted).
+async fn setup_gate(state: &AppState, headers: &HeaderMap, client: &str) -> ApiResult<()> {
+    from_console(headers)?;
+    address_limit(state, "staff-setup", client, 20, chrono::Duration::minutes(10)).await
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SetupCode {
@@ -263,8 +292,7 @@ async fn setup_lookup(
     headers: HeaderMap,
     JsonBody(req): JsonBody<SetupCode>,
 ) -> ApiResult<Json<SetupWho>> {
-    from_console(&headers)?;
-    address_limit(&state, "staff-setup", &client, 20, chrono::Duration::minutes(10)).await?;
+    setup_gate(&state, &headers, &client).await?;
     let (secret, now) = (state.secret.clone(), state.now());
     let a = state
         .db
@@ -289,8 +317,7 @@ async fn setup_password(
     headers: HeaderMap,
     JsonBody(req): JsonBody<SetupPassword>,
 ) -> ApiResult<Json<staff::Enrollment>> {
-    from_console(&headers)?;
-    address_limit(&state, "staff-setup", &client, 20, chrono::Duration::minutes(10)).await?;
+    setup_gate(&state, &headers, &client).await?;
     let (secret, now) = (state.secret.clone(), state.now());
     let code = req.code.clone();
     let account = state
@@ -333,8 +360,7 @@ async fn setup_confirm(
     headers: HeaderMap,
     JsonBody(req): JsonBody<SetupConfirm>,
 ) -> ApiResult<Json<RecoveryCodes>> {
-    from_console(&headers)?;
-    address_limit(&state, "staff-setup", &client, 20, chrono::Duration::minutes(10)).await?;
+    setup_gate(&state, &headers, &client).await?;
     let (secret, now) = (state.secret.clone(), state.now());
     let recovery_codes = state
         .db
@@ -506,11 +532,7 @@ async fn thread(
     Path(id): Path<String>,
 ) -> ApiResult<Json<desk::Thread>> {
     check_id(&id, "cnv_", ErrorCode::ConversationNotFound)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    let t = state
-        .db
-        .transaction(move |tx| desk::thread(tx, &secret, &s, &id, &client, now))
-        .await?;
+    let t = at_desk(&state, s, client, move |tx, at| desk::thread(tx, at, &id)).await?;
     Ok(Json(t))
 }
 
@@ -529,11 +551,10 @@ async fn assign(
     JsonBody(req): JsonBody<Assign>,
 ) -> ApiResult<Json<desk::Thread>> {
     check_id(&id, "cnv_", ErrorCode::ConversationNotFound)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    let t = state
-        .db
-        .transaction(move |tx| desk::assign(tx, &secret, &s, &id, req.staff_id.as_deref(), &client, now))
-        .await?;
+    let t = at_desk(&state, s, client, move |tx, at| {
+        desk::assign(tx, at, &id, req.staff_id.as_deref())
+    })
+    .await?;
     Ok(Json(t))
 }
 
@@ -551,11 +572,7 @@ async fn add_note(
     JsonBody(req): JsonBody<NoteRequest>,
 ) -> ApiResult<(StatusCode, Json<desk::Thread>)> {
     check_id(&id, "cnv_", ErrorCode::ConversationNotFound)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    let t = state
-        .db
-        .transaction(move |tx| desk::add_note(tx, &secret, &s, &id, &req.body, &client, now))
-        .await?;
+    let t = at_desk(&state, s, client, move |tx, at| desk::add_note(tx, at, &id, &req.body)).await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -589,30 +606,11 @@ async fn reply(
             ));
         }
     };
-    let (secret, now, head, max) = (
-        state.secret.clone(),
-        state.now(),
-        state.letterhead(),
-        state.config.max_attachment_bytes,
-    );
-    let t = state
-        .db
-        .transaction(move |tx| {
-            desk::reply(
-                tx,
-                &head,
-                &secret,
-                &s,
-                &id,
-                &req.body,
-                status,
-                &req.attachment_ids,
-                &client,
-                max,
-                now,
-            )
-        })
-        .await?;
+    let (head, max) = (state.letterhead(), state.config.max_attachment_bytes);
+    let t = at_desk(&state, s, client, move |tx, at| {
+        desk::reply(tx, &head, at, &id, &req.body, status, &req.attachment_ids, max)
+    })
+    .await?;
     state.mail_queued();
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -624,11 +622,7 @@ async fn close(
     Path(id): Path<String>,
 ) -> ApiResult<Json<desk::Thread>> {
     check_id(&id, "cnv_", ErrorCode::ConversationNotFound)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    let t = state
-        .db
-        .transaction(move |tx| desk::close(tx, &secret, &s, &id, &client, now))
-        .await?;
+    let t = at_desk(&state, s, client, move |tx, at| desk::close(tx, at, &id)).await?;
     Ok(Json(t))
 }
 
@@ -659,11 +653,10 @@ async fn download(
 ) -> ApiResult<Response> {
     check_id(&id, "cnv_", ErrorCode::ConversationNotFound)?;
     check_id(&attachment, "att_", ErrorCode::AttachmentNotFound)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    let (a, bytes) = state
-        .db
-        .transaction(move |tx| desk::attachment(tx, &secret, &s, &id, &attachment, &client, now))
-        .await?;
+    let (a, bytes) = at_desk(&state, s, client, move |tx, at| {
+        desk::attachment(tx, at, &id, &attachment)
+    })
+    .await?;
     Ok(super::conversations::file_response(&a, bytes))
 }
 
@@ -673,11 +666,7 @@ async fn search(
     Signed(s): Signed,
     JsonBody(q): JsonBody<Lookup>,
 ) -> ApiResult<Json<Vec<desk::MemberSummary>>> {
-    let (secret, now) = (state.secret.clone(), state.now());
-    let found = state
-        .db
-        .transaction(move |tx| desk::search(tx, &secret, &s, &q, &client, now))
-        .await?;
+    let found = at_desk(&state, s, client, move |tx, at| desk::search(tx, at, &q)).await?;
     Ok(Json(found))
 }
 
@@ -699,16 +688,8 @@ async fn member(
     Path(id): Path<String>,
 ) -> ApiResult<Json<desk::MemberView>> {
     check_member_id(&id)?;
-    let (secret, now, today, cal) = (
-        state.secret.clone(),
-        state.now(),
-        state.business.today(),
-        *state.business.calendar(),
-    );
-    let view = state
-        .db
-        .transaction(move |tx| desk::member(tx, &secret, &s, &id, today, &cal, &client, now))
-        .await?;
+    let (today, cal) = (state.business.today(), *state.business.calendar());
+    let view = at_desk(&state, s, client, move |tx, at| desk::member(tx, at, &id, today, &cal)).await?;
     Ok(Json(view))
 }
 
@@ -726,11 +707,10 @@ async fn open_with_reason(
     JsonBody(req): JsonBody<Reason>,
 ) -> ApiResult<StatusCode> {
     check_member_id(&id)?;
-    let (secret, now) = (state.secret.clone(), state.now());
-    state
-        .db
-        .transaction(move |tx| desk::open_with_reason(tx, &secret, &s, &id, &req.reason, &client, now))
-        .await?;
+    at_desk(&state, s, client, move |tx, at| {
+        desk::open_with_reason(tx, at, &id, &req.reason)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -748,11 +728,7 @@ async fn figures(
             .filter(|d| (1..=365).contains(d))
             .ok_or_else(|| ApiError::validation("/days", "days is 1 to 365."))?,
     };
-    let (secret, now) = (state.secret.clone(), state.now());
-    let f = state
-        .db
-        .transaction(move |tx| desk::figures(tx, &secret, &s, days, &client, now))
-        .await?;
+    let f = at_desk(&state, s, client, move |tx, at| desk::figures(tx, at, days)).await?;
     Ok(Json(f))
 }
 
@@ -783,11 +759,10 @@ async fn audit(
                 .ok_or_else(|| ApiError::validation("/before", "before is an entry number."))?,
         ),
     };
-    let (secret, now) = (state.secret.clone(), state.now());
-    let rows = state
-        .db
-        .transaction(move |tx| desk::audit_log(tx, &secret, &s, member.as_deref(), by.as_deref(), before, &client, now))
-        .await?;
+    let rows = at_desk(&state, s, client, move |tx, at| {
+        desk::audit_log(tx, at, member.as_deref(), by.as_deref(), before)
+    })
+    .await?;
     Ok(Json(rows))
 }
 
@@ -813,11 +788,7 @@ async fn audit_csv(
         }
     };
     let (from, to) = (day("from", false)?, day("to", true)?);
-    let (secret, now) = (state.secret.clone(), state.now());
-    let csv = state
-        .db
-        .transaction(move |tx| desk::audit_csv(tx, &secret, &s, from, to, &client, now))
-        .await?;
+    let csv = at_desk(&state, s, client, move |tx, at| desk::audit_csv(tx, at, from, to)).await?;
     Ok((
         StatusCode::OK,
         [

@@ -24,32 +24,41 @@ pub const REASON_CHARS: (usize, usize) = (10, 500);
 /// An internal note is at most this long.
 pub const NOTE_CHARS: usize = 2_000;
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    member_id: Option<&str>,
-    action: &str,
-    detail: &str,
-    origin: &str,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    staff_audit::append(
-        tx,
-        secret,
-        &Entry {
-            staff: &staff.audit_name(),
-            member_id,
-            action,
-            detail,
-            origin,
-            reason,
-        },
-        now,
-    )
-    .map(|_| ())
+/// Who acts at the desk, from where, and when: what every desk action checks and records.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub secret: &'a Secret,
+    pub staff: &'a Staff,
+    /// The client's address, for the audit log.
+    pub origin: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+impl At<'_> {
+    /// Appends this action's staff audit entry, in the caller's transaction.
+    fn record(
+        &self,
+        tx: &Connection,
+        member_id: Option<&str>,
+        action: &str,
+        detail: &str,
+        reason: Option<&str>,
+    ) -> ApiResult<()> {
+        staff_audit::append(
+            tx,
+            self.secret,
+            &Entry {
+                staff: &self.staff.audit_name(),
+                member_id,
+                action,
+                detail,
+                origin: self.origin,
+                reason,
+            },
+            self.now,
+        )
+        .map(|_| ())
+    }
 }
 
 /// Which conversations the inbox shows.
@@ -254,41 +263,24 @@ fn thread_of(conn: &Connection, id: &str) -> ApiResult<Thread> {
 }
 
 /// Opens a conversation (recorded as a view of the member's data).
-pub fn thread(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    id: &str,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Thread> {
+pub fn thread(tx: &Connection, at: &At<'_>, id: &str) -> ApiResult<Thread> {
+    let At { staff, .. } = *at;
     let t = thread_of(tx, id)?;
     may_work(staff, &t.item)?;
-    record(
+    at.record(
         tx,
-        secret,
-        staff,
         Some(&t.item.member_id),
         "conversation_viewed",
         &t.item.reference,
-        origin,
         None,
-        now,
     )?;
     Ok(t)
 }
 
 /// Assigns a conversation: to oneself (anyone, when it is nobody's or already theirs), or, for
 /// supervisors, to any active staff member or to nobody.
-pub fn assign(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    id: &str,
-    to: Option<&str>,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Thread> {
+pub fn assign(tx: &Connection, at: &At<'_>, id: &str, to: Option<&str>) -> ApiResult<Thread> {
+    let At { staff, .. } = *at;
     let before = item(tx, id)?;
     crate::store::lock_member(tx, &before.member_id)?;
     let before = item(tx, id)?;
@@ -316,30 +308,19 @@ pub fn assign(
         "UPDATE conversations SET assigned_to = ?2 WHERE id = ?1",
         params![id, to],
     )?;
-    record(
+    at.record(
         tx,
-        secret,
-        staff,
         Some(&before.member_id),
         "conversation_assigned",
         &format!("{} to {name}", before.reference),
-        origin,
         None,
-        now,
     )?;
     thread_of(tx, id)
 }
 
 /// Adds an internal note.
-pub fn add_note(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    id: &str,
-    body: &str,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Thread> {
+pub fn add_note(tx: &Connection, at: &At<'_>, id: &str, body: &str) -> ApiResult<Thread> {
+    let At { staff, now, .. } = *at;
     let it = item(tx, id)?;
     may_work(staff, &it)?;
     let text = body.trim();
@@ -356,17 +337,7 @@ pub fn add_note(
             ms(now)
         ],
     )?;
-    record(
-        tx,
-        secret,
-        staff,
-        Some(&it.member_id),
-        "note_added",
-        &it.reference,
-        origin,
-        None,
-        now,
-    )?;
+    at.record(tx, Some(&it.member_id), "note_added", &it.reference, None)?;
     thread_of(tx, id)
 }
 
@@ -375,16 +346,19 @@ pub fn add_note(
 pub fn reply(
     tx: &Connection,
     head: &crate::mail::Letterhead,
-    secret: &Secret,
-    staff: &Staff,
+    at: &At<'_>,
     id: &str,
     body: &str,
     status: crate::conversations::StaffStatus,
     uploaded: &[String],
-    origin: &str,
     max_bytes: usize,
-    now: DateTime<Utc>,
 ) -> ApiResult<Thread> {
+    let At {
+        secret,
+        staff,
+        origin,
+        now,
+    } = *at;
     let it = item(tx, id)?;
     may_work(staff, &it)?;
     let audit_name = staff.audit_name();
@@ -405,28 +379,12 @@ pub fn reply(
 }
 
 /// Closes a conversation without a message (a hold on its bill ends).
-pub fn close(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    id: &str,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Thread> {
+pub fn close(tx: &Connection, at: &At<'_>, id: &str) -> ApiResult<Thread> {
+    let At { staff, now, .. } = *at;
     let it = item(tx, id)?;
     may_work(staff, &it)?;
     crate::conversations::close(tx, &it.member_id, id, now)?;
-    record(
-        tx,
-        secret,
-        staff,
-        Some(&it.member_id),
-        "conversation_closed",
-        &it.reference,
-        origin,
-        None,
-        now,
-    )?;
+    at.record(tx, Some(&it.member_id), "conversation_closed", &it.reference, None)?;
     thread_of(tx, id)
 }
 
@@ -448,13 +406,11 @@ pub fn upload(
 /// A file of a conversation (the member's or the office's), recorded as a view.
 pub fn attachment(
     tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
+    at: &At<'_>,
     conversation_id: &str,
     attachment_id: &str,
-    origin: &str,
-    now: DateTime<Utc>,
 ) -> ApiResult<(carebill_api::types::Attachment, Vec<u8>)> {
+    let At { staff, .. } = *at;
     let it = item(tx, conversation_id)?;
     may_work(staff, &it)?;
     let belongs: Option<i64> = tx
@@ -470,16 +426,12 @@ pub fn attachment(
         None => None,
     };
     let (info, bytes) = found.ok_or_else(|| ApiError::new(ErrorCode::AttachmentNotFound))?;
-    record(
+    at.record(
         tx,
-        secret,
-        staff,
         Some(&it.member_id),
         "attachment_viewed",
         &format!("{} {}", it.reference, info.file_name),
-        origin,
         None,
-        now,
     )?;
     Ok((info, bytes))
 }
@@ -545,14 +497,8 @@ fn grant(tx: &Connection, staff: &Staff, member_id: &str, reason: &str, now: Dat
 
 /// Finds members by member ID, by name and date of birth, or by a statement number, with a
 /// reason (recorded; the members found may then be opened in this session under it).
-pub fn search(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    q: &Lookup,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Vec<MemberSummary>> {
+pub fn search(tx: &Connection, at: &At<'_>, q: &Lookup) -> ApiResult<Vec<MemberSummary>> {
+    let At { staff, now, .. } = *at;
     let reason = check_reason(&q.reason)?;
     let clean = |s: &Option<String>| {
         s.as_deref()
@@ -598,16 +544,12 @@ pub fn search(
     for m in &found {
         grant(tx, staff, &m.member_id, reason, now)?;
     }
-    record(
+    at.record(
         tx,
-        secret,
-        staff,
         None,
         "member_searched",
         &format!("{} ({} found)", how.trim(), found.len()),
-        origin,
         Some(reason),
-        now,
     )?;
     Ok(found)
 }
@@ -636,15 +578,8 @@ fn access(conn: &Connection, staff: &Staff, member_id: &str) -> ApiResult<Option
 }
 
 /// Opens a member's account with a reason for the rest of this session.
-pub fn open_with_reason(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    member_id: &str,
-    reason: &str,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
+pub fn open_with_reason(tx: &Connection, at: &At<'_>, member_id: &str, reason: &str) -> ApiResult<()> {
+    let At { staff, now, .. } = *at;
     let reason = check_reason(reason)?;
     let known: Option<i64> = tx
         .query_row("SELECT 1 FROM roster WHERE member_id = ?1", [member_id], |r| r.get(0))
@@ -656,17 +591,7 @@ pub fn open_with_reason(
         ));
     }
     grant(tx, staff, member_id, reason, now)?;
-    record(
-        tx,
-        secret,
-        staff,
-        Some(member_id),
-        "member_access_granted",
-        "",
-        origin,
-        Some(reason),
-        now,
-    )
+    at.record(tx, Some(member_id), "member_access_granted", "", Some(reason))
 }
 
 /// A member's account, read-only, as the billing office sees it.
@@ -684,17 +609,14 @@ pub struct MemberView {
 
 /// A member's bills, payments, autopay, plans and conversations, when this staff member may see
 /// them (else `reason_required`); the view is recorded with its reason.
-#[allow(clippy::too_many_arguments)]
 pub fn member(
     tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
+    at: &At<'_>,
     member_id: &str,
     today: NaiveDate,
     cal: &BusinessCalendar,
-    origin: &str,
-    now: DateTime<Utc>,
 ) -> ApiResult<MemberView> {
+    let At { staff, .. } = *at;
     let summary = tx
         .query_row(&format!("{SUMMARY} WHERE r.member_id = ?1"), [member_id], summary)
         .optional()?
@@ -715,16 +637,12 @@ pub fn member(
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .collect::<ApiResult<Vec<_>>>()?;
-    record(
+    at.record(
         tx,
-        secret,
-        staff,
         Some(member_id),
         "member_viewed",
         "bills, payments, autopay, payment plans",
-        origin,
         reason.as_deref(),
-        now,
     )?;
     Ok(MemberView {
         member: summary,
@@ -768,14 +686,8 @@ pub struct Figures {
 }
 
 /// Queue sizes, waiting times and response times (supervisors only; recorded).
-pub fn figures(
-    tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
-    days: u32,
-    origin: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Figures> {
+pub fn figures(tx: &Connection, at: &At<'_>, days: u32) -> ApiResult<Figures> {
+    let At { staff, now, .. } = *at;
     if staff.role != Role::Supervisor {
         return Err(ApiError::with_message(
             ErrorCode::Forbidden,
@@ -823,17 +735,7 @@ pub fn figures(
         .iter()
         .filter(|i| i.assigned_to.is_none() && i.waiting_since.is_some())
         .collect();
-    record(
-        tx,
-        secret,
-        staff,
-        None,
-        "figures_viewed",
-        &format!("{days} days"),
-        origin,
-        None,
-        now,
-    )?;
+    at.record(tx, None, "figures_viewed", &format!("{days} days"), None)?;
     Ok(Figures {
         days,
         unassigned_waiting: unassigned.len() as u32,
@@ -847,17 +749,14 @@ pub fn figures(
 }
 
 /// The audit log's newest entries (supervisors only; viewing it is recorded too).
-#[allow(clippy::too_many_arguments)]
 pub fn audit_log(
     tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
+    at: &At<'_>,
     member_id: Option<&str>,
     by: Option<&str>,
     before: Option<i64>,
-    origin: &str,
-    now: DateTime<Utc>,
 ) -> ApiResult<Vec<staff_audit::Shown>> {
+    let At { staff, .. } = *at;
     if staff.role != Role::Supervisor {
         return Err(ApiError::with_message(
             ErrorCode::Forbidden,
@@ -870,7 +769,7 @@ pub fn audit_log(
         (None, Some(b)) => format!("entries by {b}"),
         (None, None) => "latest entries".to_string(),
     };
-    record(tx, secret, staff, member_id, "audit_viewed", &detail, origin, None, now)?;
+    at.record(tx, member_id, "audit_viewed", &detail, None)?;
     Ok(rows)
 }
 
@@ -878,13 +777,11 @@ pub fn audit_log(
 /// is in it).
 pub fn audit_csv(
     tx: &Connection,
-    secret: &Secret,
-    staff: &Staff,
+    at: &At<'_>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    origin: &str,
-    now: DateTime<Utc>,
 ) -> ApiResult<Vec<u8>> {
+    let At { staff, .. } = *at;
     if staff.role != Role::Supervisor {
         return Err(ApiError::with_message(
             ErrorCode::Forbidden,
@@ -896,7 +793,7 @@ pub fn audit_csv(
         from.map_or("the start".into(), |d| d.format("%Y-%m-%d").to_string()),
         to.map_or("now".into(), |d| d.format("%Y-%m-%d").to_string())
     );
-    record(tx, secret, staff, None, "audit_exported", &span, origin, None, now)?;
+    at.record(tx, None, "audit_exported", &span, None)?;
     let mut out = Vec::new();
     staff_audit::export_csv(tx, &mut out, from, to)?;
     Ok(out)
