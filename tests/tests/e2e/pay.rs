@@ -381,9 +381,10 @@ async fn autopay_charges_new_bills_once_and_skips_what_was_skipped() {
     s.choose_saved("Visa •••• 4242").await;
     app.sees("We'll charge up to $500.00 to Visa •••• 4242 on each new bill's due date.")
         .await;
-    // New bills' amounts are random: a maximum above any of them keeps both charges scheduled.
-    app.fill("autopay-max", "5000.00").await;
-    app.sees("We'll charge up to $5,000.00 to Visa •••• 4242 on each new bill's due date.")
+    // New bills' amounts are random, and a hospital stay insurance did not cover can owe more than
+    // $5,000: a maximum above any generated bill keeps both charges scheduled.
+    app.fill("autopay-max", "99999.00").await;
+    app.sees("We'll charge up to $99,999.00 to Visa •••• 4242 on each new bill's due date.")
         .await;
     app.axe("autopay form").await;
     app.click("Turn on autopay").await;
