@@ -249,4 +249,33 @@ describe("the console", () => {
     expect(screen.getByRole("link", { name: "Download CSV" }).getAttribute("href")).toBe("/api/audit.csv");
     await noViolations(audit.container);
   });
+
+  it("pages the audit log back and refreshes the inbox in place", async () => {
+    as(SUPERVISOR);
+    const entry = (seq: number) => ({ seq, at: "2026-11-30T12:00:00Z", staff: "Dana <dana@billing.example>", member_id: null, action: "staff_signed_in", detail: "", origin: "127.0.0.1", reason: null });
+    answers["GET /api/audit"] = (c) =>
+      c.path.includes("before=")
+        ? [200, [entry(1)]]
+        : [200, Array.from({ length: 200 }, (_, i) => entry(201 - i))];
+    const audit = render(Audit);
+    await screen.findByText("The 200 newest matching entries");
+    await fireEvent.click(screen.getByRole("button", { name: "Show older entries" }));
+    await screen.findByText("The 201 newest matching entries");
+    expect(calls.at(-1)?.path).toBe("/api/audit?before=2");
+    expect(screen.queryByRole("button", { name: "Show older entries" })).toBeNull();
+    await noViolations(audit.container);
+    audit.unmount();
+
+    as(AGENT);
+    let second = false;
+    answers["GET /api/inbox"] = () => [200, second ? [ITEM, { ...ITEM, id: "cnv_3", reference: "Q-33333333" }] : [ITEM]];
+    render(Inbox);
+    await screen.findByText("Q-7K3M9P2X");
+    second = true;
+    await fireEvent.click(screen.getByRole("button", { name: "Refresh" }));
+    await screen.findByText("Q-33333333");
+    // The list stayed on screen while it refreshed.
+    expect(screen.queryByText("Loading conversations…")).toBeNull();
+    await waitFor(() => expect(app.announcement).toBe("Inbox refreshed: 2 conversations."));
+  });
 });
