@@ -32,7 +32,7 @@ Every response carries the plan's current business date in the `Business-Date` h
     paths(
         create_account, verify_email, resend_verification,
         create_session, refresh_session, delete_current_session, delete_all_sessions,
-        get_me, change_password, set_locale,
+        get_me, change_password, set_locale, get_notifications, put_notifications,
         request_password_reset, confirm_password_reset,
         list_bills, get_bill, list_claims, get_claim, sync,
         list_conversations, create_conversation, get_conversation, create_message, close_conversation,
@@ -134,6 +134,17 @@ fn change_password() {}
     request_body = SetLocaleRequest,
     responses((status = 200, description = "The member, with the new language", body = Member)))]
 fn set_locale() {}
+
+#[utoipa::path(get, path = "/v1/me/notifications", tag = "members", operation_id = "getNotifications",
+    summary = "What the member is told about, and how (every switch on until turned off)", security(("bearer" = [])),
+    responses((status = 200, description = "The member's notification preferences", body = NotificationPreferences)))]
+fn get_notifications() {}
+
+#[utoipa::path(put, path = "/v1/me/notifications", tag = "members", operation_id = "putNotifications",
+    summary = "Set what the member is told about, and how; and paperless statements", security(("bearer" = [])),
+    request_body = NotificationPreferences,
+    responses((status = 200, description = "The preferences as saved", body = NotificationPreferences)))]
+fn put_notifications() {}
 
 #[utoipa::path(post, path = "/v1/password-resets", tag = "password-resets", operation_id = "requestPasswordReset",
     summary = "Mail a reset code if an account uses this address (always 202)",

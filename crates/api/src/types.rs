@@ -168,6 +168,50 @@ pub struct SetLocaleRequest {
     pub locale: Locale,
 }
 
+/// Where the member wants one kind of notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct NotificationChannels {
+    /// By email. On by default.
+    pub email: bool,
+    /// As a desktop notification from the app (which asks the system for permission first).
+    /// On by default; kiosks never show any.
+    pub desktop: bool,
+}
+
+impl Default for NotificationChannels {
+    fn default() -> Self {
+        NotificationChannels {
+            email: true,
+            desktop: true,
+        }
+    }
+}
+
+/// What the member is told about, and how. Every switch is on until the member turns it off;
+/// paperless is off until they turn it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPreferences {
+    /// A new bill arrived.
+    pub new_bill: NotificationChannels,
+    /// A bill is due in 7 days.
+    pub due_soon: NotificationChannels,
+    /// A bill is 1 day overdue.
+    pub overdue: NotificationChannels,
+    /// A card or bank account needs attention before a scheduled charge (autopay, a plan's
+    /// instalment, a scheduled payment): it expires first, or was removed.
+    pub method_attention: NotificationChannels,
+    /// A payment failed or a bank payment was returned.
+    pub payment_failed: NotificationChannels,
+    /// The billing office replied to a question.
+    pub message_reply: NotificationChannels,
+    /// No paper statements: the plan mails none, and each new bill sends a "new statement" email.
+    pub paperless: bool,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions
 

@@ -713,15 +713,17 @@ pub fn staff_reply_as(
         },
         now,
     )?;
-    mail::enqueue_once(
-        tx,
-        head,
-        &member_id,
-        &format!("message:{message_id}"),
-        "reply",
-        now,
-        |first, locale| Ok(templates::message_reply(locale, first, &reference)),
-    )?;
+    if crate::notifications::wants_email(tx, &member_id, crate::notifications::Notice::MessageReply)? {
+        mail::enqueue_once(
+            tx,
+            head,
+            &member_id,
+            &format!("message:{message_id}"),
+            "reply",
+            now,
+            |first, locale| Ok(templates::message_reply(locale, first, &reference)),
+        )?;
+    }
     get(tx, &member_id, &id)?.ok_or_else(|| ApiError::internal("conversation vanished"))
 }
 

@@ -26,6 +26,7 @@ pub mod kiosk;
 pub mod mail;
 pub mod migrate_to;
 pub(crate) mod migrations;
+pub mod notifications;
 pub(crate) mod page_cache;
 pub mod payments;
 pub mod pg_tls;

@@ -94,6 +94,13 @@ enum Command {
         #[command(subcommand)]
         action: StaffAction,
     },
+    /// Write data for the plan's vendors as CSV to standard output.
+    Export {
+        /// Every roster member's statement delivery (paperless or paper) and language, for the
+        /// plan's print-and-mail vendor.
+        #[arg(long, required = true)]
+        preferences: bool,
+    },
     /// The staff audit log: check that no entry was edited, removed or inserted, or export it.
     Audit {
         #[command(subcommand)]
@@ -404,6 +411,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 c.messages.len(),
                 c.status.as_str()
             );
+            Ok(())
+        }
+        Some(Command::Export { .. }) => {
+            let db = app::open_database(&config)?;
+            let n = db
+                .with_writer(|conn| carebill_server::notifications::export_preferences(conn, std::io::stdout().lock()))
+                .map_err(|e| e.describe())?;
+            eprintln!("Exported {n} members' statement preferences.");
             Ok(())
         }
         Some(Command::Audit { action }) => {

@@ -19,6 +19,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0008_conversations.sql"),
     include_str!("../migrations/postgres/0009_staff_audit.sql"),
     include_str!("../migrations/postgres/0010_staff_console.sql"),
+    include_str!("../migrations/postgres/0011_notification_preferences.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -663,6 +664,28 @@ CREATE TABLE conversation_notes (
 CREATE INDEX conversation_notes_thread ON conversation_notes(conversation_id, created_at);
 ALTER TABLE conversations ADD COLUMN assigned_to TEXT REFERENCES staff_accounts(id);
 ALTER TABLE conversation_messages ADD COLUMN staff_id TEXT;
+"#,
+    // 14: what members are told about, and how (issue 22): a row per member who changed a switch
+    // (without one, every switch is on and paperless is off): email and desktop per event, and
+    // paperless statements, which the plan's print-and-mail vendor reads (`export --preferences`).
+    r#"
+CREATE TABLE notification_preferences (
+    member_id              TEXT PRIMARY KEY,
+    email_new_bill         INTEGER NOT NULL,
+    desktop_new_bill       INTEGER NOT NULL,
+    email_due_soon         INTEGER NOT NULL,
+    desktop_due_soon       INTEGER NOT NULL,
+    email_overdue          INTEGER NOT NULL,
+    desktop_overdue        INTEGER NOT NULL,
+    email_method_attention INTEGER NOT NULL,
+    desktop_method_attention INTEGER NOT NULL,
+    email_payment_failed   INTEGER NOT NULL,
+    desktop_payment_failed INTEGER NOT NULL,
+    email_message_reply    INTEGER NOT NULL,
+    desktop_message_reply  INTEGER NOT NULL,
+    paperless              INTEGER NOT NULL,
+    updated_at             INTEGER NOT NULL
+);
 "#,
 ];
 

@@ -515,7 +515,7 @@ fn scheduled_outcome(
     }
 }
 
-/// Tells the member an autopay charge was declined.
+/// Tells the member an autopay charge was declined (unless they turned off failed-payment mail).
 fn autopay_declined_mail(
     tx: &Connection,
     head: &Letterhead,
@@ -525,6 +525,9 @@ fn autopay_declined_mail(
     code: ErrorCode,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
+    if !crate::notifications::wants_email(tx, member_id, crate::notifications::Notice::PaymentFailed)? {
+        return Ok(());
+    }
     mail::enqueue_for_member(tx, head, member_id, now, |first, locale| {
         let provider: String = tx.query_row("SELECT provider FROM bills WHERE id = ?1", [bill_id], |r| r.get(0))?;
         Ok(templates::autopay_declined(locale, first, p, &provider, code.as_str()))

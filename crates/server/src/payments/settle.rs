@@ -104,9 +104,11 @@ fn settle_one(
         AchResult::Returned(code) => {
             reservations::release(tx, &allocs)?;
             if let Some(p) = load_payment(tx, member_id, payment_id)? {
-                mail::enqueue_for_member(tx, head, member_id, now, |first_name, locale| {
-                    Ok(templates::payment_returned(locale, first_name, &p, code))
-                })?;
+                if crate::notifications::wants_email(tx, member_id, crate::notifications::Notice::PaymentFailed)? {
+                    mail::enqueue_for_member(tx, head, member_id, now, |first_name, locale| {
+                        Ok(templates::payment_returned(locale, first_name, &p, code))
+                    })?;
+                }
                 if p.source == carebill_api::types::PaymentSource::PaymentPlan {
                     crate::plans::instalment_returned(tx, head, payment_id, p.amount, code, now)?;
                 }

@@ -119,6 +119,33 @@ pub async fn set_locale(
     Ok(Json(accounts::set_locale(&state, &who, req.locale).await?))
 }
 
+pub async fn get_notifications(
+    State(state): State<AppState>,
+    who: Authed,
+) -> ApiResult<Json<carebill_api::types::NotificationPreferences>> {
+    let member_id = who.member_id.clone();
+    Ok(Json(
+        state
+            .db
+            .read(move |conn| crate::notifications::get(conn, &member_id))
+            .await?,
+    ))
+}
+
+pub async fn put_notifications(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(req): JsonBody<carebill_api::types::NotificationPreferences>,
+) -> ApiResult<Json<carebill_api::types::NotificationPreferences>> {
+    let (member_id, now) = (who.member_id.clone(), state.now());
+    let saved = state
+        .db
+        .transaction(move |tx| crate::notifications::set(tx, &member_id, &req, now))
+        .await?;
+    state.audit(Some(who.account_id), "notifications_changed", None, None);
+    Ok(Json(saved))
+}
+
 pub async fn change_password(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

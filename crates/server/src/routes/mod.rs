@@ -46,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(accounts::get_me))
         .route("/v1/me/password", post(accounts::change_password))
         .route("/v1/me/locale", put(accounts::set_locale))
+        .route(
+            "/v1/me/notifications",
+            get(accounts::get_notifications).put(accounts::put_notifications),
+        )
         .route("/v1/password-resets", post(accounts::request_password_reset))
         .route("/v1/password-resets/confirm", post(accounts::confirm_password_reset))
         .route("/v1/bills", get(bills::list_bills))

@@ -11,6 +11,7 @@ mod hardening;
 mod harness;
 mod input;
 mod layers;
+mod notifications;
 mod operations;
 mod payments;
 mod plans;

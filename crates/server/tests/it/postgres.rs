@@ -612,6 +612,24 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
     let worked = dana.get(&s, &conversation).await;
     assert_eq!(worked.body["conversation"]["messages"].as_array().unwrap().len(), 2);
     assert_eq!(worked.body["notes"][0]["body"], "Old question, new console.");
+    // Migration 11 (issue 22's preferences): an old member has every switch on and paper
+    // statements until they change them.
+    let prefs = s.get("/v1/me/notifications", &token).await;
+    prefs.expect(200);
+    assert_eq!(prefs.body["due_soon"], json!({"email": true, "desktop": true}));
+    assert_eq!(prefs.body["paperless"], false);
+    let mut paperless = prefs.body.clone();
+    paperless["paperless"] = json!(true);
+    let saved = s
+        .send(
+            s.http
+                .put(format!("{}/v1/me/notifications", s.base))
+                .bearer_auth(&token)
+                .json(&paperless),
+        )
+        .await;
+    saved.expect(200);
+    assert_eq!(saved.body["paperless"], true);
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(
