@@ -213,6 +213,36 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The address of the server's billing office console.
+    pub fn console_url(&self) -> String {
+        let addr = self
+            .server
+            .as_ref()
+            .and_then(|s| s.console_addr)
+            .expect("the console listens");
+        format!("http://{addr}")
+    }
+
+    /// The demo staff's authenticator code now, by the server's clock.
+    pub fn staff_code(&self) -> String {
+        use carebill_server::{seed, staff};
+        staff::current_code(&staff::key_base32(seed::DEMO_TOTP_KEY), self.state().now()).expect("a code")
+    }
+}
+
+/// Signs a demo staff member in on the console's sign-in screen, up to the inbox.
+pub async fn sign_in_staff(console: &App, backend: &Backend, email: &str) {
+    console.screen("Sign in to the billing office console").await;
+    console.fill("email", email).await;
+    console
+        .fill("password", carebill_server::seed::DEMO_STAFF_PASSWORD)
+        .await;
+    console.fill("code", &backend.staff_code()).await;
+    console.click("Sign in").await;
+    console.screen("Inbox").await;
+}
+
 /// Where one app instance keeps its files and secrets; reused across restarts.
 pub struct AppHome {
     pub dir: tempfile::TempDir,

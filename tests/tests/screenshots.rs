@@ -248,34 +248,16 @@ async fn take_the_kiosk_screenshots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/screenshots; run with `cargo xtask screenshots`"]
 async fn take_the_console_screenshots() {
-    use carebill_server::seed::{DEMO_AGENT_EMAIL, DEMO_STAFF_PASSWORD, DEMO_SUPERVISOR_EMAIL, DEMO_TOTP_KEY};
-    use carebill_server::staff;
+    use carebill_e2e::sign_in_staff;
+    use carebill_server::seed::{DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL};
     let out = PathBuf::from(std::env::var_os("CAREBILL_SCREENSHOTS").expect("CAREBILL_SCREENSHOTS names the folder"));
     std::fs::create_dir_all(&out).expect("screenshot folder");
     let backend = Backend::start().await;
-    let console_addr = backend
-        .server
-        .as_ref()
-        .and_then(|s| s.console_addr)
-        .expect("the console listens");
-    let base = format!("http://{console_addr}");
+    let base = backend.console_url();
     let console = App::browse(&format!("{base}/")).await;
-    let sign_in = |email: &'static str| {
-        let console = &console;
-        let backend = &backend;
-        async move {
-            console.screen("Sign in to the billing office console").await;
-            console.fill("email", email).await;
-            console.fill("password", DEMO_STAFF_PASSWORD).await;
-            let code = staff::current_code(&staff::key_base32(DEMO_TOTP_KEY), backend.state().now()).expect("code");
-            console.fill("code", &code).await;
-            console.click("Sign in").await;
-            console.screen("Inbox").await;
-        }
-    };
     console.screen("Sign in to the billing office console").await;
     console.screenshot(&out.join("console-sign-in.png")).await;
-    sign_in(DEMO_AGENT_EMAIL).await;
+    sign_in_staff(&console, &backend, DEMO_AGENT_EMAIL).await;
     console.sees("Taylor Nguyen").await;
     console.screenshot(&out.join("console-inbox.png")).await;
     console
@@ -306,7 +288,7 @@ async fn take_the_console_screenshots() {
     console.screen("Jordan Lee").await;
     console.screenshot(&out.join("console-member.png")).await;
     console.click("Sign out").await;
-    sign_in(DEMO_SUPERVISOR_EMAIL).await;
+    sign_in_staff(&console, &backend, DEMO_SUPERVISOR_EMAIL).await;
     console.click("Team").await;
     console.sees("Queues by staff member").await;
     console.screenshot(&out.join("console-team.png")).await;

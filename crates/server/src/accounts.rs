@@ -67,7 +67,8 @@ pub struct Registration {
     pub locale: Locale,
 }
 
-fn weak(reason: WeakReason, field: &str) -> ApiError {
+/// A refused new password, at `field`, with the rule it broke (members' and staff's alike).
+pub fn weak(reason: WeakReason, field: &str) -> ApiError {
     ApiError::with_message(ErrorCode::WeakPassword, reason.message())
         .at(field)
         .reason(reason.as_str())

@@ -659,18 +659,24 @@ pub const DEMO_TOTP_KEY: &[u8; 20] = b"carebill-demo-totp!!";
 /// Seeds the demo staff once (a later start finds the agent; a demo made by an earlier release
 /// gets them on its next start).
 pub fn seed_demo_staff(db: &Db, secret: &crate::secret::Secret, now: DateTime<Utc>) -> ApiResult<()> {
+    if db
+        .with_writer(|conn| crate::staff::get_by_email(conn, DEMO_AGENT_EMAIL))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    // Hashed once, before the transaction: argon2 must not hold the writer.
+    let hash = crate::staff::hash_password(DEMO_STAFF_PASSWORD)?;
     db.with_writer(|conn| {
         conn.transaction(|tx| {
             crate::store::lock_once(tx, crate::store::OnceLock::DemoSeed)?;
-            if crate::staff::get_by_email(tx, DEMO_AGENT_EMAIL)?.is_some() {
-                return Ok(());
-            }
             use crate::staff::Role;
             for (email, name, role) in [
                 (DEMO_AGENT_EMAIL, "Dana", Role::Agent),
                 (DEMO_SUPERVISOR_EMAIL, "Morgan", Role::Supervisor),
             ] {
-                crate::staff::seed_enrolled(tx, secret, email, name, role, DEMO_STAFF_PASSWORD, DEMO_TOTP_KEY, now)?;
+                // Nothing when another server seeded them meanwhile.
+                crate::staff::seed_enrolled(tx, secret, email, name, role, &hash, DEMO_TOTP_KEY, now)?;
             }
             Ok::<_, ApiError>(())
         })

@@ -5,28 +5,13 @@
 //! shows the reply by the agent's name, and the "You have a reply" mail is in the demo mailbox.
 //! axe-core runs on every console screen.
 
-use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD};
-use carebill_server::seed::{DEMO_AGENT_EMAIL, DEMO_STAFF_PASSWORD, DEMO_SUPERVISOR_EMAIL, DEMO_TOTP_KEY};
-use carebill_server::staff;
+use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD, sign_in_staff};
+use carebill_server::seed::{DEMO_AGENT_EMAIL, DEMO_STAFF_PASSWORD, DEMO_SUPERVISOR_EMAIL};
 use serde_json::json;
 
 use crate::sign_in;
 
 const REPLY: &str = "We found your front desk payment and corrected the bill.";
-
-/// The authenticator's code now, by the server's clock.
-fn code(backend: &Backend) -> String {
-    staff::current_code(&staff::key_base32(DEMO_TOTP_KEY), backend.state().now()).expect("a code")
-}
-
-async fn sign_in_staff(console: &App, backend: &Backend, email: &str) {
-    console.screen("Sign in to the billing office console").await;
-    console.fill("email", email).await;
-    console.fill("password", DEMO_STAFF_PASSWORD).await;
-    console.fill("code", &code(backend)).await;
-    console.click("Sign in").await;
-    console.screen("Inbox").await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_answers_a_question_in_the_console_and_the_member_reads_it_in_the_app() {
@@ -44,12 +29,7 @@ async fn an_agent_answers_a_question_in_the_console_and_the_member_reads_it_in_t
         .await
         .expect("json");
     let reference = asked["reference"].as_str().expect("a reference").to_string();
-    let console_addr = backend
-        .server
-        .as_ref()
-        .and_then(|s| s.console_addr)
-        .expect("the console listens");
-    let base = format!("http://{console_addr}");
+    let base = backend.console_url();
 
     let console = App::browse(&format!("{base}/")).await;
     console.screen("Sign in to the billing office console").await;
@@ -57,7 +37,7 @@ async fn an_agent_answers_a_question_in_the_console_and_the_member_reads_it_in_t
     // A wrong code is refused on the page, nothing else said.
     console.fill("email", DEMO_AGENT_EMAIL).await;
     console.fill("password", DEMO_STAFF_PASSWORD).await;
-    let right = code(&backend);
+    let right = backend.staff_code();
     console
         .fill("code", if right == "000000" { "111111" } else { "000000" })
         .await;

@@ -118,13 +118,7 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
     } else {
         state.config.limits.request_timeout
     };
-    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(ErrorCode::RequestTimeout).retry_after(1).into_response(),
-    };
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
-        response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();
-    }
+    let mut response = super::within(limit, request, next).await;
     let h = response.headers_mut();
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
@@ -146,9 +140,6 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         );
-    }
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }
@@ -296,7 +287,7 @@ async fn setup_lookup(
     let (secret, now) = (state.secret.clone(), state.now());
     let a = state
         .db
-        .transaction(move |tx| staff::setup_account(tx, &secret, &req.code, now))
+        .read(move |conn| staff::setup_account(conn, &secret, &req.code, now))
         .await?;
     Ok(Json(SetupWho {
         name: a.name,
@@ -322,17 +313,14 @@ async fn setup_password(
     let code = req.code.clone();
     let account = state
         .db
-        .transaction(move |tx| staff::setup_account(tx, &secret, &code, now))
+        .read(move |conn| staff::setup_account(conn, &secret, &code, now))
         .await?;
     let ctx = carebill_billing::password::PasswordContext {
         email: Some(&account.email),
         member_id: None,
     };
-    if let Err(reason) = carebill_billing::password::check(&req.password, ctx) {
-        return Err(ApiError::with_message(ErrorCode::WeakPassword, reason.message())
-            .at("/password")
-            .reason(reason.as_str()));
-    }
+    carebill_billing::password::check(&req.password, ctx)
+        .map_err(|reason| crate::accounts::weak(reason, "/password"))?;
     let hash = state.hasher.hash(req.password).await?;
     let secret = state.secret.clone();
     let enrollment = state

@@ -147,6 +147,29 @@ async fn loopback_host_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// What both listeners (the member API and the console) do with every request: answer within
+/// `limit` (else 503 `request_timeout`), a bare 405 in the error envelope, and nothing cached but
+/// what a route marks cacheable itself (the plan's document, the console's hashed bundle).
+pub(crate) async fn within(limit: std::time::Duration, request: Request, next: Next) -> Response {
+    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(ErrorCode::RequestTimeout).retry_after(1).into_response(),
+    };
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// Every response: the business date header; 405s in the error envelope; a log line.
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -167,26 +190,10 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
     } else {
         state.config.limits.request_timeout
     };
-    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(ErrorCode::RequestTimeout).retry_after(1).into_response(),
-    };
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED && response.headers().get(header::CONTENT_TYPE).is_none() {
-        let allow = response.headers().get(header::ALLOW).cloned();
-        response = ApiError::new(ErrorCode::MethodNotAllowed).into_response();
-        if let Some(allow) = allow {
-            response.headers_mut().insert(header::ALLOW, allow);
-        }
-    }
+    let mut response = within(limit, request, next).await;
     response
         .headers_mut()
         .insert(BUSINESS_DATE_HEADER, state.business_date_header());
-    // Nothing is cached but what a route marks public itself (the plan's document).
-    if !response.headers().contains_key(header::CACHE_CONTROL) {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
     if let Some(request) = log {
         tracing::debug!(%request, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     }

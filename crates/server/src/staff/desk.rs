@@ -710,17 +710,20 @@ pub fn figures(tx: &Connection, at: &At<'_>, days: u32) -> ApiResult<Figures> {
         .collect();
     waits.sort_unstable();
     let pick = |q: f64| (!waits.is_empty()).then(|| waits[((waits.len() - 1) as f64 * q).round() as usize]);
+    let replies: std::collections::HashMap<String, i64> = tx
+        .prepare_cached(
+            "SELECT staff_id, COUNT(*) FROM conversation_messages
+             WHERE staff_id IS NOT NULL AND created_at >= ?1 GROUP BY staff_id",
+        )?
+        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     let mut agents = Vec::new();
     for account in super::list(tx)? {
         let mine: Vec<&InboxItem> = active
             .iter()
             .filter(|i| i.assigned_to.as_deref() == Some(&account.id))
             .collect();
-        let replies: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM conversation_messages WHERE staff_id = ?1 AND created_at >= ?2",
-            params![account.id, since],
-            |r| r.get(0),
-        )?;
+        let replies = replies.get(&account.id).copied().unwrap_or(0);
         agents.push(AgentLoad {
             active: mine.len() as u32,
             waiting: mine.iter().filter(|i| i.waiting_since.is_some()).count() as u32,

@@ -650,9 +650,15 @@ pub fn purge_sessions(tx: &Connection, now: DateTime<Utc>) -> ApiResult<()> {
     Ok(())
 }
 
-/// An account enrolled at once, with a password and an authenticator key chosen here: the demo's
-/// staff (their key is in the demo banner) and tests. Nothing when the email exists. Hashes the
-/// password: blocking work.
+/// A password's argon2id hash, for [`seed_enrolled`] (blocking work: hash before the
+/// transaction, never inside it, where it would hold the writer).
+pub fn hash_password(password: &str) -> ApiResult<String> {
+    crate::auth::password::hash_blocking(password)
+}
+
+/// An account enrolled at once, with a password (its [`hash_password`]) and an authenticator key
+/// chosen here: the demo's staff (their key is in the demo banner) and tests. Nothing when the
+/// email exists.
 #[allow(clippy::too_many_arguments)]
 pub fn seed_enrolled(
     tx: &Connection,
@@ -660,7 +666,7 @@ pub fn seed_enrolled(
     email: &str,
     name: &str,
     role: Role,
-    password: &str,
+    password_hash: &str,
     totp_key: &[u8],
     now: DateTime<Utc>,
 ) -> ApiResult<StaffAccount> {
@@ -668,7 +674,6 @@ pub fn seed_enrolled(
     if let Some(known) = get_by_email(tx, &email)? {
         return Ok(known);
     }
-    let password_hash = crate::auth::password::hash_blocking(password)?;
     let id = crate::ids::random_id(&mut rand::thread_rng(), "stf");
     tx.execute(
         "INSERT INTO staff_accounts (id, email, name, role, password_hash, totp_secret, created_at)
@@ -694,7 +699,7 @@ pub fn key_base32(key: &[u8]) -> String {
     }
 }
 
-/// The current TOTP code for a base32 key (the demo banner's helper and tests).
+/// The current TOTP code for a base32 key (tests and the end-to-end harness).
 pub fn current_code(secret_base32: &str, now: DateTime<Utc>) -> Option<String> {
     let key = totp_rs::Secret::Encoded(secret_base32.to_string()).to_bytes().ok()?;
     Some(totp_of(key).ok()?.generate(now.timestamp().max(0) as u64))

@@ -377,6 +377,7 @@ async fn member_tokens_and_staff_sessions_never_cross_and_the_console_has_its_ow
 async fn cookies_are_secure_outside_a_loopback_demo() {
     let s = TestServer::start_with(|c| c.demo = false).await;
     let (secret, now) = (s.server.state.secret.clone(), s.clock_now());
+    let hash = staff::hash_password(GOOD_PASSWORD).unwrap();
     s.server
         .state
         .db
@@ -387,7 +388,7 @@ async fn cookies_are_secure_outside_a_loopback_demo() {
                 "ops@billing.example",
                 "Ops",
                 Role::Agent,
-                GOOD_PASSWORD,
+                &hash,
                 b"12345678901234567890",
                 now,
             )
@@ -558,6 +559,7 @@ async fn agents_work_the_inbox_and_every_read_and_write_is_audited() {
 
     // Another agent cannot work Dana's conversation.
     let (secret, now) = (s.server.state.secret.clone(), s.clock_now());
+    let hash = staff::hash_password(GOOD_PASSWORD).unwrap();
     s.server
         .state
         .db
@@ -568,7 +570,7 @@ async fn agents_work_the_inbox_and_every_read_and_write_is_audited() {
                 "kim@billing.example",
                 "Kim",
                 Role::Agent,
-                GOOD_PASSWORD,
+                &hash,
                 b"kim-key-kim-key-kim!",
                 now,
             )
