@@ -121,8 +121,14 @@ pub fn sh(cmd: &mut Command) -> Result {
     }
 }
 
+/// Cargo, as the `cargo xtask` alias ran it. On CI (`CI` set: one build from a clean clone) without
+/// incremental state, which only helps a rebuild and takes gigabytes of the machine's disk.
 pub fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        cargo.env("CARGO_INCREMENTAL", "0");
+    }
+    cargo
 }
 
 /// The demo: a fresh seeded billing server on loopback, and the desktop app connected to it. The

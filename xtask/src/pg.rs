@@ -53,7 +53,7 @@ impl Cluster {
             ])
             .stdout(std::process::Stdio::null()))?;
         let options = format!(
-            "-k {} -c listen_addresses='' -p 5432 -c fsync=on -c synchronous_commit=on -c max_connections=300",
+            "-k {} -c listen_addresses='' -p 5432 -c fsync=on -c synchronous_commit=on -c max_connections=300 -c max_wal_size=256MB -c min_wal_size=64MB",
             cluster.dir.display()
         );
         sh(program("pg_ctl")

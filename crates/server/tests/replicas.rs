@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use carebill_server::config::{DatabaseUrl, ServerConfig};
 use carebill_server::processor::sandbox::SandboxProcessor;
 use carebill_server::seed::{DEMO_PASSWORD, generated_email};
-use carebill_testkit::postgres::PgCluster;
 use carebill_testkit::proxy::{FaultProxy, Mode};
 use carebill_testkit::smtp::SmtpSink;
 use rand::{Rng, SeedableRng};
@@ -242,14 +241,7 @@ fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_killed_under_load_charge_every_payment_once_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, _cluster) = off_runtime(|| match carebill_testkit::server::postgres_database() {
-        Some(url) => (url, None),
-        None => {
-            let cluster = PgCluster::start().expect("a PostgreSQL cluster starts");
-            cluster.create_database("replicas").unwrap();
-            (cluster.url("replicas"), Some(cluster))
-        }
-    });
+    let (url, _cluster) = off_runtime(|| carebill_testkit::postgres::empty_database("replicas"));
 
     // The members: generated, each with an account, a card, a bank account and bills.
     let now = chrono::Utc::now();

@@ -26,6 +26,26 @@ pub struct PgCluster {
     tcp_port: Option<u16>,
 }
 
+/// An empty database for a test that needs PostgreSQL whatever the run: in the run's cluster when
+/// the suite runs on PostgreSQL (dropped with the handle), else `name` in a cluster of its own
+/// (stopped and removed with the handle). Synchronous: call it off the async runtime.
+pub fn empty_database(name: &str) -> (String, EmptyDatabase) {
+    match crate::server::postgres_database() {
+        Some(database) => (database.url.clone(), EmptyDatabase::Shared(database)),
+        None => {
+            let cluster = PgCluster::start().expect("a PostgreSQL cluster starts");
+            cluster.create_database(name).expect("the database is created");
+            (cluster.url(name), EmptyDatabase::Own(cluster))
+        }
+    }
+}
+
+/// What keeps an [`empty_database`] alive.
+pub enum EmptyDatabase {
+    Shared(crate::server::TestDatabase),
+    Own(PgCluster),
+}
+
 /// A certificate chain and its private key (PEM), for a cluster that speaks TLS.
 #[derive(Debug, Clone)]
 pub struct ServerCert {

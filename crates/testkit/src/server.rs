@@ -16,12 +16,14 @@ pub use carebill_server::seed::{DEMO_EMAIL, DEMO_PASSWORD};
 type Adjust<'a> = Box<dyn FnOnce(&mut ServerConfig) + 'a>;
 type MakeProcessor<'a> = Box<dyn FnOnce(&ServerConfig) -> Option<Arc<dyn PaymentProcessor>> + Send + 'a>;
 
-/// A running test server and the temp dir it keeps its data in (removed when dropped).
+/// A running test server and the temp dir it keeps its data in (removed when dropped), and on
+/// PostgreSQL the database made for it (dropped when dropped).
 pub struct TestServer {
     pub server: RunningServer,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     pub dir: tempfile::TempDir,
+    pub database: Option<TestDatabase>,
 }
 
 impl TestServer {
@@ -121,15 +123,21 @@ impl<'a> TestServerBuilder<'a> {
         };
         let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("loopback"), dir.path().to_path_buf());
         // The PostgreSQL client is synchronous: never on the test's async worker.
-        config.database_url = std::thread::spawn(postgres_database)
+        let mut database = std::thread::spawn(postgres_database)
             .join()
-            .expect("the test database is made")
-            .map(carebill_server::config::DatabaseUrl);
+            .expect("the test database is made");
+        config.database_url = database
+            .as_ref()
+            .map(|d| carebill_server::config::DatabaseUrl(d.url.clone()));
         config.demo = true;
         config.hash_concurrency = 2;
         config.scheduler_every = None;
         for adjust in self.adjust {
             adjust(&mut config);
+        }
+        // A test that chose another database (or SQLite) does not keep the one made for it.
+        if database.as_ref().map(|d| &d.url) != config.database_url.as_ref().map(|u| &u.0) {
+            database = None;
         }
         // A processor may open a database connection: never on the test's async worker.
         let processor = self
@@ -139,21 +147,52 @@ impl<'a> TestServerBuilder<'a> {
             .await
             .expect("the test server starts");
         let url = format!("http://{}", server.addr);
-        TestServer { server, url, dir }
+        TestServer {
+            server,
+            url,
+            dir,
+            database,
+        }
     }
 }
 
 /// The URL template of the PostgreSQL cluster the tests run on, if they run on one.
 pub const POSTGRES_ENV: &str = "CAREBILL_TEST_POSTGRES";
 
-/// A new, empty database in the test cluster (`None`: the tests run on SQLite).
-pub fn postgres_database() -> Option<String> {
+/// A new, empty database in the test cluster (`None`: the tests run on SQLite), dropped with its
+/// handle, so a run of hundreds of tests never holds more than the running ones' databases.
+pub fn postgres_database() -> Option<TestDatabase> {
     let template = std::env::var(POSTGRES_ENV).ok().filter(|t| !t.is_empty())?;
     let name = format!("t_{:016x}", rand::random::<u64>());
-    let mut admin = postgres::Client::connect(&template.replace("{db}", "postgres"), postgres::NoTls)
-        .expect("the test cluster answers");
-    admin
+    let admin = template.replace("{db}", "postgres");
+    postgres::Client::connect(&admin, postgres::NoTls)
+        .expect("the test cluster answers")
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("a test database is created");
-    Some(template.replace("{db}", &name))
+    Some(TestDatabase {
+        url: template.replace("{db}", &name),
+        admin,
+        name,
+    })
+}
+
+/// A database of the test cluster, dropped (its connections closed) when this is dropped.
+pub struct TestDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // The PostgreSQL client is synchronous: on a thread of its own, never on a test's async
+        // worker, and not waited for (dropping a database waits for a checkpoint; the test is
+        // done). A cluster already stopped has nothing left to drop.
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        std::thread::spawn(move || {
+            if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
 }

@@ -23,6 +23,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub base: String,
     pub _dir: tempfile::TempDir,
+    pub _database: Option<carebill_testkit::server::TestDatabase>,
 }
 
 #[derive(Debug)]
@@ -102,6 +103,7 @@ impl TestServer {
             http,
             base: started.url,
             _dir: started.dir,
+            _database: started.database,
         }
     }
 

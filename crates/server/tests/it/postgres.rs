@@ -5,7 +5,6 @@
 //! a second move into the now non-empty database is refused without touching it.
 
 use carebill_server::config::DatabaseUrl;
-use carebill_testkit::postgres::PgCluster;
 use serde_json::{Value, json};
 
 use crate::autopay::{autopay_payments, issue_bill, put_autopay, rule};
@@ -14,17 +13,8 @@ use crate::sync::sync_all;
 
 /// An empty PostgreSQL database: in the run's cluster when the suite runs on PostgreSQL, else in
 /// a cluster of its own (kept alive by the returned handle).
-fn empty_database() -> (String, Option<PgCluster>) {
-    off_runtime(|| match carebill_testkit::server::postgres_database() {
-        Some(url) => (url, None),
-        None => {
-            let cluster = PgCluster::start().expect("a PostgreSQL cluster starts");
-            cluster
-                .create_database("moved")
-                .expect("the target database is created");
-            (cluster.url("moved"), Some(cluster))
-        }
-    })
+fn empty_database() -> (String, carebill_testkit::postgres::EmptyDatabase) {
+    off_runtime(|| carebill_testkit::postgres::empty_database("moved"))
 }
 
 /// A test server on the PostgreSQL database `url`.
