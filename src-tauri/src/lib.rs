@@ -78,6 +78,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::session::register,
             commands::session::set_language,
             commands::session::set_account_language,
+            commands::session::notification_preferences,
+            commands::session::set_notification_preferences,
             commands::session::verify_email,
             commands::session::resend_verification,
             commands::session::request_password_reset,

@@ -452,6 +452,33 @@ impl ApiClient {
         .await
     }
 
+    /// What the member is told about, and how (email and desktop per kind; paperless).
+    pub async fn notification_preferences(&self) -> ClientResult<NotificationPreferences> {
+        self.json(
+            Method::GET,
+            "/v1/me/notifications",
+            None::<&()>,
+            Auth::Bearer,
+            Retry::Idempotent,
+        )
+        .await
+    }
+
+    /// Saves every switch at once; answers them as saved.
+    pub async fn set_notification_preferences(
+        &self,
+        p: &NotificationPreferences,
+    ) -> ClientResult<NotificationPreferences> {
+        self.json(
+            Method::PUT,
+            "/v1/me/notifications",
+            Some(p),
+            Auth::Bearer,
+            Retry::Idempotent,
+        )
+        .await
+    }
+
     pub async fn change_password(&self, req: &ChangePasswordRequest) -> ClientResult<()> {
         self.no_content(Method::POST, "/v1/me/password", Some(req), Auth::Bearer, Retry::Once)
             .await

@@ -190,6 +190,12 @@ pub async fn start_with(
                 .with_writer(|conn| setting(conn, BUSINESS_OFFSET_KEY))?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
+            // Reminders start with the first server that has them, on the business clock: what
+            // was issued or fell due before is never announced (crate::reminders).
+            let started = (clock.now() + Duration::milliseconds(offset_ms)).timestamp_millis();
+            db.with_writer(|conn| {
+                crate::store::setting_or_insert(conn, crate::reminders::REMINDERS_FROM_KEY, &started.to_string())
+            })?;
             Ok((db, secret, processor, offset_ms))
         })
         .await

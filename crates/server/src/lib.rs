@@ -32,6 +32,7 @@ pub mod payments;
 pub mod pg_tls;
 pub mod plans;
 pub mod processor;
+pub mod reminders;
 pub(crate) mod routes;
 pub mod scheduled;
 pub mod scheduler;

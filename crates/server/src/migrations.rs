@@ -20,6 +20,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0009_staff_audit.sql"),
     include_str!("../migrations/postgres/0010_staff_console.sql"),
     include_str!("../migrations/postgres/0011_notification_preferences.sql"),
+    include_str!("../migrations/postgres/0012_reminders.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -686,6 +687,13 @@ CREATE TABLE notification_preferences (
     paperless              INTEGER NOT NULL,
     updated_at             INTEGER NOT NULL
 );
+"#,
+    // 15: reminders (issue 22): the scheduler finds the bills due around today, and the bills
+    // issued since its last days, without reading every bill.
+    r#"
+CREATE INDEX bills_open_due ON bills(due_date, id)
+    WHERE (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents) > 0;
+CREATE INDEX bills_issued ON bills(issued_at);
 "#,
 ];
 

@@ -1,5 +1,6 @@
 //! The server's scheduler, on the business clock: settles bank payments, runs autopay, payment
-//! plans' instalments and scheduled payments, and resumes payments whose lease expired. Safe to run in several processes on one database:
+//! plans' instalments and scheduled payments, decides the members' reminders, and resumes
+//! payments whose lease expired. Safe to run in several processes on one database:
 //! every step claims its rows atomically.
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use crate::error::ApiResult;
 use crate::payments;
 use crate::state::AppState;
 use crate::store::{BUSINESS_OFFSET_KEY, setting};
-use crate::{plans, scheduled};
+use crate::{plans, reminders, scheduled};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -17,6 +18,7 @@ pub struct Summary {
     pub autopay: autopay::RunSummary,
     pub plans: plans::RunSummary,
     pub scheduled: scheduled::RunSummary,
+    pub reminders: reminders::RunSummary,
     pub resumed: usize,
 }
 
@@ -41,12 +43,15 @@ pub async fn run_once(state: &AppState) -> ApiResult<Summary> {
     let autopay = autopay::run(state).await?;
     let plans = plans::run(state).await?;
     let scheduled = scheduled::run(state).await?;
+    // After the charges: a bill they just paid, or put in processing, needs no reminder.
+    let reminders = reminders::run(state).await?;
     let resumed = payments::sweep(state).await?;
     Ok(Summary {
         settled,
         autopay,
         plans,
         scheduled,
+        reminders,
         resumed,
     })
 }

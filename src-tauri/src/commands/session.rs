@@ -79,6 +79,23 @@ pub async fn set_account_language(state: State<'_, AppState>, locale: Locale) ->
     state.engine.set_account_language(locale).await
 }
 
+/// What the member is told about, and how (readable offline from the copy).
+#[tauri::command]
+#[specta::specta]
+pub async fn notification_preferences(state: State<'_, AppState>) -> Result<NotificationPreferences> {
+    state.engine.notification_preferences().await
+}
+
+/// Saves every notification switch at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_notification_preferences(
+    state: State<'_, AppState>,
+    preferences: NotificationPreferences,
+) -> Result<NotificationPreferences> {
+    state.engine.set_notification_preferences(preferences).await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn verify_email(state: State<'_, AppState>, email: String, code: String) -> Result<()> {

@@ -63,6 +63,10 @@ export const commands = {
 	setLanguage: (locale: Locale) => __TAURI_INVOKE<void>("set_language", { locale }),
 	/**  The language of the signed-in member's mail from now on. */
 	setAccountLanguage: (locale: Locale) => typedError<Member, ClientError_Serialize>(__TAURI_INVOKE("set_account_language", { locale })),
+	/**  What the member is told about, and how (readable offline from the copy). */
+	notificationPreferences: () => typedError<NotificationPreferences, ClientError_Serialize>(__TAURI_INVOKE("notification_preferences")),
+	/**  Saves every notification switch at once. */
+	setNotificationPreferences: (preferences: NotificationPreferences) => typedError<NotificationPreferences, ClientError_Serialize>(__TAURI_INVOKE("set_notification_preferences", { preferences })),
 	verifyEmail: (email: string, code: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("verify_email", { email, code })),
 	resendVerification: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("resend_verification", { email })),
 	requestPasswordReset: (email: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("request_password_reset", { email })),
@@ -1566,6 +1570,41 @@ export type NotCoveredBill = {
 	bill_id: string,
 	payable: string,
 	due_date: string,
+};
+
+/**  Where the member wants one kind of notice. */
+export type NotificationChannels = {
+	/**  By email. On by default. */
+	email: boolean,
+	/**
+	 *  As a desktop notification from the app (which asks the system for permission first).
+	 *  On by default; kiosks never show any.
+	 */
+	desktop: boolean,
+};
+
+/**
+ *  What the member is told about, and how. Every switch is on until the member turns it off;
+ *  paperless is off until they turn it on.
+ */
+export type NotificationPreferences = {
+	/**  A new bill arrived. */
+	new_bill: NotificationChannels,
+	/**  A bill is due in 7 days. */
+	due_soon: NotificationChannels,
+	/**  A bill is 1 day overdue. */
+	overdue: NotificationChannels,
+	/**
+	 *  A card or bank account needs attention before a scheduled charge (autopay, a plan's
+	 *  instalment, a scheduled payment): it expires first, or was removed.
+	 */
+	method_attention: NotificationChannels,
+	/**  A payment failed or a bank payment was returned. */
+	payment_failed: NotificationChannels,
+	/**  The billing office replied to a question. */
+	message_reply: NotificationChannels,
+	/**  No paper statements: the plan mails none, and each new bill sends a "new statement" email. */
+	paperless: boolean,
 };
 
 export type Payment = Payment_Serialize | Payment_Deserialize;

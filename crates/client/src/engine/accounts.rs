@@ -10,6 +10,9 @@ use crate::cache;
 use crate::error::{ClientError, ClientResult};
 use crate::keys;
 
+/// Where the copy keeps the member's notification preferences.
+const NOTIFICATIONS_META: &str = "notifications";
+
 impl Engine {
     /// Registers; the account's mail is in the device's language unless the request names one.
     pub async fn register(&self, mut req: CreateAccountRequest) -> ClientResult<AccountCreated> {
@@ -64,6 +67,44 @@ impl Engine {
         s.cache.run(move |c| cache::set_meta(c, "member", &m)).await?;
         self.update_session_member(&member).await;
         Ok(member)
+    }
+
+    /// The member's notification preferences: from the service, kept in the encrypted copy so
+    /// they read offline (and desktop notices, decided on this device, follow them there).
+    pub async fn notification_preferences(&self) -> ClientResult<NotificationPreferences> {
+        let s = self.session().await?;
+        if !s.offline {
+            match self.0.api.notification_preferences().await {
+                Ok(p) => {
+                    let json = serde_json::to_string(&p)?;
+                    s.cache
+                        .run(move |c| cache::set_meta(c, NOTIFICATIONS_META, &json))
+                        .await?;
+                    return Ok(p);
+                }
+                Err(e) if e.0.kind != crate::error::ErrorKind::Offline => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let kept = s.cache.run(|c| cache::meta(c, NOTIFICATIONS_META)).await?;
+        match kept {
+            Some(json) => Ok(serde_json::from_str(&json)?),
+            None => Err(ClientError::of(crate::error::ClientCode::Offline)),
+        }
+    }
+
+    /// Saves every switch at once (online only); the copy keeps what the service saved.
+    pub async fn set_notification_preferences(
+        &self,
+        p: NotificationPreferences,
+    ) -> ClientResult<NotificationPreferences> {
+        let s = self.acting_session().await?;
+        let saved = self.0.api.set_notification_preferences(&p).await?;
+        let json = serde_json::to_string(&saved)?;
+        s.cache
+            .run(move |c| cache::set_meta(c, NOTIFICATIONS_META, &json))
+            .await?;
+        Ok(saved)
     }
 
     pub async fn change_password(&self, current: &str, new: &str) -> ClientResult<()> {

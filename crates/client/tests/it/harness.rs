@@ -14,6 +14,7 @@ pub use carebill_testkit::server::{DEMO_EMAIL, DEMO_PASSWORD};
 pub struct World {
     pub server: Option<RunningServer>,
     pub _server_dir: tempfile::TempDir,
+    pub _database: Option<carebill_testkit::server::TestDatabase>,
     pub data: tempfile::TempDir,
     pub secrets: Arc<MemoryStore>,
     pub api_url: String,
@@ -25,10 +26,16 @@ impl World {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
-        let TestServer { server, url, dir } = TestServer::builder().configure(adjust).start().await;
+        let TestServer {
+            server,
+            url,
+            dir,
+            database,
+        } = TestServer::builder().configure(adjust).start().await;
         World {
             server: Some(server),
             _server_dir: dir,
+            _database: database,
             data: tempfile::tempdir().unwrap(),
             secrets: Arc::new(MemoryStore::new()),
             api_url: url,

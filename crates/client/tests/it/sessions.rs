@@ -324,3 +324,36 @@ async fn mail_follows_the_apps_language_and_the_account_keeps_its_own() {
     let refused = offline.set_account_language(Locale::En).await.unwrap_err();
     assert_eq!(refused.code, "read_only_offline", "nothing changes offline");
 }
+
+#[tokio::test]
+async fn notification_preferences_are_saved_whole_and_read_offline_from_the_copy() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    let mut p = e.notification_preferences().await.unwrap();
+    assert!(p.due_soon.email && p.due_soon.desktop && !p.paperless, "every switch on, paper");
+    p.due_soon.email = false;
+    p.message_reply.desktop = false;
+    p.paperless = true;
+    let saved = e.set_notification_preferences(p.clone()).await.unwrap();
+    assert_eq!(saved, p);
+    assert_eq!(
+        w.server_count(
+            "SELECT COUNT(*) FROM notification_preferences WHERE member_id = 'M200000001'
+               AND NOT email_due_soon AND NOT desktop_message_reply AND paperless"
+                .into()
+        )
+        .await,
+        1
+    );
+    e.sign_out(false).await.unwrap();
+
+    // Offline: what was saved reads from the copy; nothing can change.
+    let mut w = w;
+    w.stop_server().await;
+    let offline = w.engine();
+    offline.unlock_offline(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    assert_eq!(offline.notification_preferences().await.unwrap(), p);
+    let refused = offline.set_notification_preferences(p).await.unwrap_err();
+    assert_eq!(refused.code, "read_only_offline");
+}

@@ -48,17 +48,10 @@ async fn data_written_by_bc362b3_moved_to_postgresql_loses_nothing_and_resolves_
 
 /// An empty PostgreSQL database: in the run's cluster when there is one, else in a cluster of
 /// its own (kept alive by the returned handle).
-fn empty_postgres() -> (String, Option<carebill_testkit::postgres::PgCluster>) {
-    std::thread::spawn(|| match carebill_testkit::server::postgres_database() {
-        Some(url) => (url, None),
-        None => {
-            let cluster = carebill_testkit::postgres::PgCluster::start().expect("a PostgreSQL cluster starts");
-            cluster.create_database("upgraded").expect("a database is created");
-            (cluster.url("upgraded"), Some(cluster))
-        }
-    })
-    .join()
-    .expect("the database is made")
+fn empty_postgres() -> (String, carebill_testkit::postgres::EmptyDatabase) {
+    std::thread::spawn(|| carebill_testkit::postgres::empty_database("upgraded"))
+        .join()
+        .expect("the database is made")
 }
 
 async fn upgrade(engine: Engine) {
@@ -81,7 +74,7 @@ async fn upgrade(engine: Engine) {
                 .unwrap()
                 .expect("the old deployment moves");
             assert!(moved.iter().any(|t| t.table == "payments" && t.rows > 0));
-            (Some(carebill_server::config::DatabaseUrl(url)), cluster)
+            (Some(carebill_server::config::DatabaseUrl(url)), Some(cluster))
         }
     };
     let server_path = server_dir.path().to_path_buf();

@@ -860,3 +860,189 @@ mod tests {
         );
     }
 }
+
+/// A bill as a reminder names it: its provider, what is owed and when it is due. Never a service,
+/// a code or a diagnosis: mail is not a secure channel.
+pub struct BillFacts<'a> {
+    pub provider: &'a str,
+    pub owed: Money,
+    pub due: NaiveDate,
+}
+
+/// A new bill arrived (members who get paper statements).
+pub fn new_bill(l: Locale, first: &str, bill: &BillFacts<'_>) -> Mail {
+    let (provider, owed, due) = (bill.provider, bill.owed.display_usd(), date(l, bill.due));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: you have a new bill",
+            format!(
+                "You have a new bill from {provider} for {owed}, due {due}.\n\n\
+                 To see every line of it and pay, open Carebill and go to Bills."
+            ),
+        ),
+        (
+            "Carebill: tiene una factura nueva",
+            format!(
+                "Tiene una factura nueva de {provider} por {owed}, con vencimiento el {due}.\n\n\
+                 Para ver cada línea y pagarla, abra Carebill y vaya a Facturas."
+            ),
+        ),
+    )
+}
+
+/// A new statement is ready (paperless members: this mail is their statement's delivery).
+pub fn new_statement(l: Locale, first: &str, bill: &BillFacts<'_>) -> Mail {
+    let (provider, owed, due) = (bill.provider, bill.owed.display_usd(), date(l, bill.due));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: your new statement is ready",
+            format!(
+                "Your statement from {provider} is ready in Carebill: {owed}, due {due}. \
+                 You chose paperless statements, so it will not come by mail.\n\n\
+                 To read, download or pay it, open Carebill and go to Bills."
+            ),
+        ),
+        (
+            "Carebill: su nuevo estado de cuenta está listo",
+            format!(
+                "Su estado de cuenta de {provider} está listo en Carebill: {owed}, con vencimiento el {due}. \
+                 Usted eligió estados de cuenta sin papel, así que no le llegará por correo postal.\n\n\
+                 Para leerlo, descargarlo o pagarlo, abra Carebill y vaya a Facturas."
+            ),
+        ),
+    )
+}
+
+/// A bill is due in a week.
+pub fn due_soon(l: Locale, first: &str, bill: &BillFacts<'_>) -> Mail {
+    let (provider, owed, due) = (bill.provider, bill.owed.display_usd(), weekday_date(l, bill.due));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: a bill is due in 7 days",
+            format!(
+                "Your bill from {provider} for {owed} is due on {due}.\n\n\
+                 To pay it, or to set up a payment plan if you need more time, open Carebill and go to Bills."
+            ),
+        ),
+        (
+            "Carebill: una factura vence en 7 días",
+            format!(
+                "Su factura de {provider} por {owed} vence el {due}.\n\n\
+                 Para pagarla, o para crear un plan de pagos si necesita más tiempo, abra Carebill y vaya a Facturas."
+            ),
+        ),
+    )
+}
+
+/// A bill's due date has passed.
+pub fn overdue(l: Locale, first: &str, bill: &BillFacts<'_>) -> Mail {
+    let (provider, owed, due) = (bill.provider, bill.owed.display_usd(), date(l, bill.due));
+    letter(
+        l,
+        first,
+        (
+            "Carebill: a bill is past due",
+            format!(
+                "Your bill from {provider} for {owed} was due on {due}.\n\n\
+                 Please pay it in Carebill. If you cannot pay it all now, you can set up a payment plan there, \
+                 or write to the billing office under Messages."
+            ),
+        ),
+        (
+            "Carebill: una factura está vencida",
+            format!(
+                "Su factura de {provider} por {owed} venció el {due}.\n\n\
+                 Por favor, páguela en Carebill. Si no puede pagarla completa ahora, allí puede crear un plan de pagos \
+                 o escribir a la oficina de facturación en Mensajes."
+            ),
+        ),
+    )
+}
+
+/// What a scheduled charge is, for a mail about its payment method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduledCharge {
+    Autopay,
+    Instalment,
+    ScheduledPayment,
+}
+
+/// Why a payment method needs attention before a charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodProblem {
+    /// The card's last valid month ends before the charge.
+    CardExpires { month: u32, year: i32 },
+    /// The bank returned an earlier payment from this account as closed, unknown or invalid.
+    AccountReturned,
+    /// The member removed the method.
+    Removed,
+}
+
+/// A card or bank account will not work for a scheduled charge.
+pub fn method_attention(
+    l: Locale,
+    first: &str,
+    method: &PaymentMethodSummary,
+    problem: MethodProblem,
+    charge: ScheduledCharge,
+    amount: Money,
+    on: NaiveDate,
+) -> Mail {
+    let (method, amount, on) = (method_label(l, method), amount.display_usd(), weekday_date(l, on));
+    let what = match (charge, l) {
+        (ScheduledCharge::Autopay, Locale::En) => "autopay charge",
+        (ScheduledCharge::Autopay, Locale::Es) => "cargo de pago automático",
+        (ScheduledCharge::Instalment, Locale::En) => "payment plan instalment",
+        (ScheduledCharge::Instalment, Locale::Es) => "cuota del plan de pagos",
+        (ScheduledCharge::ScheduledPayment, Locale::En) => "scheduled payment",
+        (ScheduledCharge::ScheduledPayment, Locale::Es) => "pago programado",
+    };
+    let where_ = match (charge, l) {
+        (ScheduledCharge::Autopay, Locale::En) => "Autopay",
+        (ScheduledCharge::Autopay, Locale::Es) => "Pago automático",
+        (ScheduledCharge::Instalment, Locale::En) => "Payment plan",
+        (ScheduledCharge::Instalment, Locale::Es) => "Plan de pagos",
+        (ScheduledCharge::ScheduledPayment, Locale::En) => "Payment history",
+        (ScheduledCharge::ScheduledPayment, Locale::Es) => "Historial de pagos",
+    };
+    let why = match (problem, l) {
+        (MethodProblem::CardExpires { month, year }, Locale::En) => {
+            format!("but the card expires at the end of {month:02}/{year}")
+        }
+        (MethodProblem::CardExpires { month, year }, Locale::Es) => {
+            format!("pero la tarjeta vence al final de {month:02}/{year}")
+        }
+        (MethodProblem::AccountReturned, Locale::En) => {
+            "but the bank returned an earlier payment from this account as closed or not valid".to_string()
+        }
+        (MethodProblem::AccountReturned, Locale::Es) => {
+            "pero el banco devolvió un pago anterior de esta cuenta porque está cerrada o no es válida".to_string()
+        }
+        (MethodProblem::Removed, Locale::En) => "but it was removed from your account".to_string(),
+        (MethodProblem::Removed, Locale::Es) => "pero se eliminó de su cuenta".to_string(),
+    };
+    letter(
+        l,
+        first,
+        (
+            "Carebill: update your payment method before your next charge",
+            format!(
+                "Your {what} of {amount} on {on} is set to use {method}, {why}.\n\n\
+                 So that it does not fail, open Carebill, go to {where_} and choose another card or bank account."
+            ),
+        ),
+        (
+            "Carebill: actualice su método de pago antes de su próximo cargo",
+            format!(
+                "Su {what} de {amount} del {on} usará {method}, {why}.\n\n\
+                 Para que no falle, abra Carebill, vaya a {where_} y elija otra tarjeta o cuenta bancaria."
+            ),
+        ),
+    )
+}

@@ -16,6 +16,7 @@ mod operations;
 mod payments;
 mod plans;
 mod postgres;
+mod reminders;
 mod sessions;
 mod staff_audit;
 mod sync;

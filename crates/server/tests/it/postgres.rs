@@ -448,9 +448,12 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
             .read(move |c| Ok(c.query_row(&sql, [], |r| r.get(0))?))
             .await
             .unwrap();
-        // The version table gains the migrations that ran since.
+        // The version table gains the migrations that ran since; settings gains the instant
+        // reminders started (the upgraded server's first start).
         if table == "schema_migrations" {
             assert_eq!(now, versions, "{table}");
+        } else if table == "settings" {
+            assert_eq!(now, before.as_i64().unwrap() + 1, "{table}");
         } else {
             assert_eq!(now, before.as_i64().unwrap(), "rows of {table}");
         }
@@ -620,6 +623,19 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
         .await;
     saved.expect(200);
     assert_eq!(saved.body["paperless"], true);
+    // Migration 12 (reminders): reminders start with the upgraded server; its old bills, issued
+    // before, are never announced as new, even to a member now paperless. A bill issued after is.
+    s.run_scheduler().await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM notices WHERE event = 'new_bill'").await,
+        0
+    );
+    s.post("/dev/bills", json!({})).await.expect(201);
+    s.run_scheduler().await;
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM notices WHERE event = 'new_bill'").await,
+        1
+    );
     let paid_bill = manifest["card_body"]["allocations"][0]["bill_id"].as_str().unwrap();
     let bill = s.bill(&token, paid_bill).await;
     assert!(

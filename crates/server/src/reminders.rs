@@ -1,0 +1,587 @@
+//! Reminders the scheduler decides from the bills' dates and the charges it will make: a new bill
+//! (for paperless members, the new statement's delivery), a bill due in 7 days, a bill 1 day past
+//! due, and a card or bank account that will not work for a scheduled charge (autopay, a plan's
+//! instalment, a scheduled payment).
+//!
+//! Each is decided exactly once per bill (or charge) and event, however many passes, restarts and
+//! servers: `mail::enqueue_once` writes the decision to `notices` and the mail to the outbox in
+//! one transaction, and delivery from the outbox is at least once. A pass that stops half way
+//! (a crash, a restart) leaves the members it finished decided and the rest to the next pass.
+//!
+//! Nothing is sent for a bill already paid, fully processing, on a payment plan, paid by a
+//! scheduled payment, about to be charged by autopay, or under review (a question about it is
+//! open with the billing office): the member has nothing to do. Only the statement's delivery to a
+//! paperless member is sent whatever covers the bill: it replaces the paper.
+//!
+//! Reminders start with the first start of a server that has them (`reminders_from` in
+//! `settings`): bills issued before it and dates that passed before it are never announced, so an
+//! upgrade does not mail every member about every old bill. A reminder whose day the scheduler
+//! missed (the server was down) is still sent up to [`CATCH_UP_DAYS`] late, never later.
+
+use carebill_api::types::{Locale, UpcomingStatus};
+use carebill_billing::Money;
+use carebill_billing::calendar::BusinessCalendar;
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+
+use crate::error::ApiResult;
+use crate::mail::templates::{self, BillFacts, MethodProblem, ScheduledCharge};
+use crate::mail::{self, Letterhead};
+use crate::notifications::{self, Notice};
+use crate::sql::{Connection, OptionalExtension, params};
+use crate::state::AppState;
+use crate::store::{BALANCE_SQL, claim_members, date_str, ms, parse_date, setting, setting_or_insert};
+use crate::{autopay, conversations, scheduled};
+
+/// The instant reminders started on this database (milliseconds), written by the first pass.
+pub const REMINDERS_FROM_KEY: &str = "reminders_from";
+/// "Due in 7 days".
+pub const DUE_SOON_DAYS: u64 = 7;
+/// "1 day overdue".
+pub const OVERDUE_DAYS: u64 = 1;
+/// How late a missed reminder may still be sent.
+pub const CATCH_UP_DAYS: u64 = 6;
+/// How far ahead a scheduled charge's payment method is checked.
+pub const ATTENTION_AHEAD_DAYS: u64 = 10;
+/// Bank returns that mean the account itself will not work again (closed, not found, invalid).
+const ACCOUNT_RETURN_CODES: [&str; 3] = ["R02", "R03", "R04"];
+/// Members per transaction.
+const BATCH: usize = 100;
+
+/// What one pass decided.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub new_bills: usize,
+    pub statements: usize,
+    pub due_soon: usize,
+    pub overdue: usize,
+    pub method_attention: usize,
+}
+
+/// A reminder about a bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BillEvent {
+    New,
+    DueSoon,
+    Overdue,
+}
+
+impl BillEvent {
+    fn name(self) -> &'static str {
+        match self {
+            BillEvent::New => "new_bill",
+            BillEvent::DueSoon => "due_soon",
+            BillEvent::Overdue => "overdue",
+        }
+    }
+}
+
+/// A bill some reminder may be due for.
+#[derive(Debug, Clone)]
+struct BillCandidate {
+    id: String,
+    member_id: String,
+    event: BillEvent,
+}
+
+/// A scheduled charge whose payment method may need attention.
+#[derive(Debug, Clone)]
+struct ChargeCandidate {
+    member_id: String,
+    /// The notice's entity: the charge, so each charge is told of once.
+    entity: String,
+    charge: ScheduledCharge,
+    method_id: String,
+    amount: Money,
+    on: NaiveDate,
+}
+
+/// The pass: the day's bill reminders and the method checks, a batch of members per transaction
+/// (claimed, so servers divide them).
+pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
+    // Bills are issued on the business clock (the demo's can be moved ahead): the windows are read
+    // on it; decisions are recorded at the real instant.
+    let (now, business_now) = (state.now(), state.business.now());
+    let cal = *state.business.calendar();
+    let today = state.business.today();
+    let from = match state.db.read(|conn| setting(conn, REMINDERS_FROM_KEY)).await? {
+        Some(from) => from,
+        None => {
+            state
+                .db
+                .transaction(move |tx| setting_or_insert(tx, REMINDERS_FROM_KEY, &ms(business_now).to_string()))
+                .await?
+        }
+    };
+    let from = from.parse::<i64>().unwrap_or(i64::MAX);
+    let (bills, charges) = state
+        .db
+        .read(move |conn| {
+            let bills = bill_candidates(conn, from, &cal, today, business_now)?;
+            let charges = charge_candidates(conn, &cal, today)?;
+            Ok((bills, charges))
+        })
+        .await?;
+    let mut members: Vec<String> = bills
+        .iter()
+        .map(|b| b.member_id.clone())
+        .chain(charges.iter().map(|c| c.member_id.clone()))
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    let mut summary = RunSummary::default();
+    let head = state.letterhead();
+    for batch in members.chunks(BATCH) {
+        let batch = batch.to_vec();
+        let (bills, charges, head) = (
+            bills
+                .iter()
+                .filter(|b| batch.binary_search(&b.member_id).is_ok())
+                .cloned()
+                .collect::<Vec<_>>(),
+            charges
+                .iter()
+                .filter(|c| batch.binary_search(&c.member_id).is_ok())
+                .cloned()
+                .collect::<Vec<_>>(),
+            head.clone(),
+        );
+        let done = state
+            .db
+            .transaction(move |tx| {
+                let claimed = claim_members(tx, &batch)?;
+                let mut summary = RunSummary::default();
+                for bill in bills.iter().filter(|b| claimed.binary_search(&b.member_id).is_ok()) {
+                    decide_bill(tx, &head, bill, &cal, today, now, &mut summary)?;
+                }
+                for charge in charges.iter().filter(|c| claimed.binary_search(&c.member_id).is_ok()) {
+                    if decide_charge(tx, &head, charge, now)? {
+                        summary.method_attention += 1;
+                    }
+                }
+                Ok(summary)
+            })
+            .await?;
+        summary.new_bills += done.new_bills;
+        summary.statements += done.statements;
+        summary.due_soon += done.due_soon;
+        summary.overdue += done.overdue;
+        summary.method_attention += done.method_attention;
+    }
+    if summary != RunSummary::default() {
+        state.mail_queued();
+    }
+    Ok(summary)
+}
+
+/// The bills a reminder is due for today and not yet decided: issued since reminders started (and
+/// in the last [`CATCH_UP_DAYS`]), due within 7 days, or a day past due, with a balance.
+fn bill_candidates(
+    conn: &Connection,
+    from: i64,
+    cal: &BusinessCalendar,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<BillCandidate>> {
+    let from_date = cal.date_at(DateTime::from_timestamp_millis(from).unwrap_or(now));
+    let issued_since = from.max(ms(now) - (CATCH_UP_DAYS as i64 + 1) * 86_400_000);
+    let day = |d: Option<NaiveDate>| date_str(d.unwrap_or(today));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT b.id, b.member_id, b.due_date, b.issued_at FROM bills b
+         WHERE {BALANCE_SQL} > 0
+           AND ((b.due_date >= ?1 AND b.due_date <= ?2) OR (b.issued_at >= ?3 AND b.issued_at <= ?4))
+         ORDER BY b.member_id, b.id"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            day(today.checked_sub_days(Days::new(OVERDUE_DAYS + CATCH_UP_DAYS))),
+            day(today.checked_add_days(Days::new(DUE_SOON_DAYS))),
+            issued_since,
+            ms(now),
+        ],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        },
+    )?;
+    let mut decided = conn.prepare_cached("SELECT 1 FROM notices WHERE entity = ?1 AND event = ?2")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, member_id, due, issued_at) = row?;
+        let due = parse_date(&due)?;
+        let mut events = Vec::new();
+        if issued_at >= issued_since && issued_at <= ms(now) {
+            events.push(BillEvent::New);
+        }
+        if let Some(event) = date_event(due, today, from_date) {
+            events.push(event);
+        }
+        for event in events {
+            if !decided.exists(params![bill_entity(&id), event.name()])? {
+                out.push(BillCandidate {
+                    id: id.clone(),
+                    member_id: member_id.clone(),
+                    event,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which dated reminder a bill due on `due` has today: its day came (at most [`CATCH_UP_DAYS`]
+/// ago) and was not before reminders started.
+fn date_event(due: NaiveDate, today: NaiveDate, from: NaiveDate) -> Option<BillEvent> {
+    let within = |day: Option<NaiveDate>| {
+        day.is_some_and(|day| day >= from && day <= today && today <= day + Days::new(CATCH_UP_DAYS))
+    };
+    if today < due && within(due.checked_sub_days(Days::new(DUE_SOON_DAYS))) {
+        Some(BillEvent::DueSoon)
+    } else if within(due.checked_add_days(Days::new(OVERDUE_DAYS))) {
+        Some(BillEvent::Overdue)
+    } else {
+        None
+    }
+}
+
+fn bill_entity(id: &str) -> String {
+    format!("bill:{id}")
+}
+
+/// A bill as its reminder needs it, read again in the deciding transaction.
+struct BillNow {
+    member_id: String,
+    provider: String,
+    due: NaiveDate,
+    balance: Money,
+    payable: Money,
+    on_plan: bool,
+}
+
+fn bill_now(conn: &Connection, id: &str) -> ApiResult<Option<BillNow>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT b.member_id, b.provider, b.due_date, {BALANCE_SQL}, {BALANCE_SQL} - b.pending_cents,
+                    b.payment_plan_id IS NOT NULL
+             FROM bills b WHERE b.id = ?1"
+        ))?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(member_id, provider, due, balance, payable, on_plan)| {
+        Ok(BillNow {
+            member_id,
+            provider,
+            due: parse_date(&due)?,
+            balance: Money::from_cents(balance),
+            payable: Money::from_cents(payable),
+            on_plan,
+        })
+    })
+    .transpose()
+}
+
+/// Why a bill's member has nothing to do about it, if so: paid, fully processing, on a plan, paid
+/// by a scheduled payment, about to be charged by autopay, or under review.
+fn covered(conn: &Connection, id: &str, bill: &BillNow, cal: &BusinessCalendar, today: NaiveDate) -> ApiResult<bool> {
+    if !bill.balance.is_positive() || !bill.payable.is_positive() || bill.on_plan {
+        return Ok(true);
+    }
+    if scheduled::scheduled_for_bill(conn, id)?.is_some() || conversations::any_on_hold(conn, [id])? {
+        return Ok(true);
+    }
+    if let Some(rule) = autopay::load_rule(conn, &bill.member_id)? {
+        let upcoming = autopay::upcoming(conn, &rule, today, cal)?;
+        if upcoming
+            .iter()
+            .any(|c| c.bill_id == id && c.status == UpcomingStatus::Scheduled)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A bill reminder's words.
+type Template = fn(Locale, &str, &BillFacts<'_>) -> templates::Mail;
+
+/// Decides one bill's reminder in the pass's transaction.
+fn decide_bill(
+    tx: &Connection,
+    head: &Letterhead,
+    candidate: &BillCandidate,
+    cal: &BusinessCalendar,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    summary: &mut RunSummary,
+) -> ApiResult<()> {
+    let Some(bill) = bill_now(tx, &candidate.id)? else {
+        return Ok(());
+    };
+    let facts = BillFacts {
+        provider: &bill.provider,
+        owed: bill.balance,
+        due: bill.due,
+    };
+    let prefs = notifications::get(tx, &bill.member_id)?;
+    let (entity, event) = (bill_entity(&candidate.id), candidate.event.name());
+    let enqueue = |write: Template| {
+        mail::enqueue_once(tx, head, &bill.member_id, &entity, event, now, |first, l| {
+            Ok(write(l, first, &facts))
+        })
+    };
+    let (write, count, statement): (Template, &mut usize, bool) = match candidate.event {
+        // The statement's delivery: a paperless member gets it whatever covers the bill.
+        BillEvent::New if prefs.paperless => (templates::new_statement, &mut summary.statements, true),
+        BillEvent::New if prefs.new_bill.email => (templates::new_bill, &mut summary.new_bills, false),
+        BillEvent::DueSoon if prefs.due_soon.email => (templates::due_soon, &mut summary.due_soon, false),
+        BillEvent::Overdue if prefs.overdue.email => (templates::overdue, &mut summary.overdue, false),
+        _ => return Ok(()),
+    };
+    if !bill.balance.is_positive() || (!statement && covered(tx, &candidate.id, &bill, cal, today)?) {
+        return Ok(());
+    }
+    if enqueue(write)? {
+        *count += 1;
+    }
+    Ok(())
+}
+
+/// The charges of the next [`ATTENTION_AHEAD_DAYS`] whose method was not yet checked: scheduled
+/// payments, plans' next instalments and autopay's scheduled charges.
+fn charge_candidates(conn: &Connection, cal: &BusinessCalendar, today: NaiveDate) -> ApiResult<Vec<ChargeCandidate>> {
+    let horizon = today + Days::new(ATTENTION_AHEAD_DAYS);
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.member_id, s.pay_on, s.payment_method_id,
+                (SELECT CAST(COALESCE(SUM(a.amount_cents), 0) AS BIGINT) FROM scheduled_allocations a WHERE a.scheduled_id = s.id)
+         FROM scheduled_payments s WHERE s.status = 'scheduled' AND s.pay_on >= ?1 AND s.pay_on <= ?2",
+    )?;
+    let rows = stmt.query_map(params![date_str(today), date_str(horizon)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, member_id, on, method_id, cents) = row?;
+        out.push(ChargeCandidate {
+            member_id,
+            entity: format!("scheduled:{id}"),
+            charge: ScheduledCharge::ScheduledPayment,
+            method_id,
+            amount: Money::from_cents(cents),
+            on: parse_date(&on)?,
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, member_id, next_date, payment_method_id, monthly_cents FROM payment_plans
+         WHERE status IN ('active', 'behind') AND next_date >= ?1 AND next_date <= ?2",
+    )?;
+    let rows = stmt.query_map(params![date_str(today), date_str(horizon)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, member_id, on, method_id, cents) = row?;
+        out.push(ChargeCandidate {
+            member_id,
+            entity: format!("instalment:{id}:{on}"),
+            charge: ScheduledCharge::Instalment,
+            method_id,
+            amount: Money::from_cents(cents),
+            on: parse_date(&on)?,
+        });
+    }
+    // Autopay: the members with a rule and a bill with a balance issued by the horizon.
+    let members: Vec<String> = conn
+        .prepare_cached(&format!(
+            "SELECT DISTINCT r.member_id FROM autopay_rules r JOIN bills b ON b.member_id = r.member_id
+             WHERE {BALANCE_SQL} > 0 AND b.statement_date <= ?1 ORDER BY r.member_id"
+        ))?
+        .query_map([date_str(horizon)], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for member_id in members {
+        let Some(rule) = autopay::load_rule(conn, &member_id)? else {
+            continue;
+        };
+        for c in autopay::upcoming(conn, &rule, today, cal)? {
+            if c.status == UpcomingStatus::Scheduled && c.charge_date >= today && c.charge_date <= horizon {
+                out.push(ChargeCandidate {
+                    member_id: member_id.clone(),
+                    entity: format!("autopay:{}", c.bill_id),
+                    charge: ScheduledCharge::Autopay,
+                    method_id: rule.payment_method_id.clone(),
+                    amount: c.amount,
+                    on: c.charge_date,
+                });
+            }
+        }
+    }
+    let mut decided = conn.prepare_cached("SELECT 1 FROM notices WHERE entity = ?1 AND event = 'method_attention'")?;
+    let mut undecided = Vec::with_capacity(out.len());
+    for c in out {
+        if !decided.exists([&c.entity])? && method_problem(conn, &c.member_id, &c.method_id, c.on)?.is_some() {
+            undecided.push(c);
+        }
+    }
+    Ok(undecided)
+}
+
+/// Why a method will not work for a charge on `on`, if it will not.
+fn method_problem(
+    conn: &Connection,
+    member_id: &str,
+    method_id: &str,
+    on: NaiveDate,
+) -> ApiResult<Option<MethodProblem>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT kind, exp_month, exp_year, deleted_at IS NOT NULL FROM payment_methods WHERE id = ?1 AND member_id = ?2",
+        )?
+        .query_row(params![method_id, member_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((kind, month, year, deleted)) = row else {
+        return Ok(Some(MethodProblem::Removed));
+    };
+    if deleted {
+        return Ok(Some(MethodProblem::Removed));
+    }
+    if kind == "card" {
+        if let (Some(month), Some(year)) = (month, year)
+            && let (Ok(month), Ok(year)) = (u32::try_from(month), i32::try_from(year))
+            && card_expired_by(month, year, on)
+        {
+            return Ok(Some(MethodProblem::CardExpires { month, year }));
+        }
+        return Ok(None);
+    }
+    let returned = conn
+        .prepare_cached(
+            "SELECT 1 FROM payments WHERE payment_method_id = ?1 AND status = 'returned'
+               AND failure_code IN (?2, ?3, ?4) LIMIT 1",
+        )?
+        .exists(params![
+            method_id,
+            ACCOUNT_RETURN_CODES[0],
+            ACCOUNT_RETURN_CODES[1],
+            ACCOUNT_RETURN_CODES[2]
+        ])?;
+    Ok(returned.then_some(MethodProblem::AccountReturned))
+}
+
+/// A card is good through the last day of its expiry month.
+fn card_expired_by(month: u32, year: i32, on: NaiveDate) -> bool {
+    (on.year(), on.month()) > (year, month)
+}
+
+/// Decides one charge's method notice in the pass's transaction (the problem read again).
+fn decide_charge(tx: &Connection, head: &Letterhead, c: &ChargeCandidate, now: DateTime<Utc>) -> ApiResult<bool> {
+    let Some(problem) = method_problem(tx, &c.member_id, &c.method_id, c.on)? else {
+        return Ok(false);
+    };
+    if !notifications::wants_email(tx, &c.member_id, Notice::MethodAttention)? {
+        return Ok(false);
+    }
+    let Some(method) = method_label_any(tx, &c.member_id, &c.method_id)? else {
+        return Ok(false);
+    };
+    mail::enqueue_once(
+        tx,
+        head,
+        &c.member_id,
+        &c.entity,
+        "method_attention",
+        now,
+        |first, l| {
+            Ok(templates::method_attention(
+                l, first, &method, problem, c.charge, c.amount, c.on,
+            ))
+        },
+    )
+}
+
+/// A method's summary for a mail, removed ones included (the mail says it was removed).
+fn method_label_any(
+    conn: &Connection,
+    member_id: &str,
+    id: &str,
+) -> ApiResult<Option<carebill_api::types::PaymentMethodSummary>> {
+    use carebill_api::types::{PaymentMethodSummary, PaymentMethodType};
+    Ok(conn
+        .prepare_cached(
+            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4
+             FROM payment_methods WHERE id = ?1 AND member_id = ?2",
+        )?
+        .query_row(params![id, member_id], |r| {
+            let kind: String = r.get(0)?;
+            Ok(PaymentMethodSummary {
+                kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
+                brand: r.get(1)?,
+                last4: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_dated_reminder_comes_on_its_day_or_up_to_six_days_late_never_before_reminders_started() {
+        let from = d("2026-12-01");
+        let due = d("2026-12-20");
+        assert_eq!(date_event(due, d("2026-12-12"), from), None);
+        assert_eq!(date_event(due, d("2026-12-13"), from), Some(BillEvent::DueSoon));
+        assert_eq!(date_event(due, d("2026-12-19"), from), Some(BillEvent::DueSoon));
+        assert_eq!(date_event(due, d("2026-12-20"), from), None, "on the due date: neither");
+        assert_eq!(date_event(due, d("2026-12-21"), from), Some(BillEvent::Overdue));
+        assert_eq!(date_event(due, d("2026-12-27"), from), Some(BillEvent::Overdue));
+        assert_eq!(date_event(due, d("2026-12-28"), from), None, "too late to be news");
+        // Reminders started after the day: never announced.
+        assert_eq!(date_event(due, d("2026-12-14"), d("2026-12-14")), None);
+        assert_eq!(
+            date_event(due, d("2026-12-21"), d("2026-12-14")),
+            Some(BillEvent::Overdue)
+        );
+    }
+
+    #[test]
+    fn a_card_is_good_through_its_expiry_month() {
+        assert!(!card_expired_by(12, 2026, d("2026-12-31")));
+        assert!(card_expired_by(12, 2026, d("2027-01-01")));
+        assert!(card_expired_by(3, 2026, d("2026-04-15")));
+        assert!(!card_expired_by(1, 2027, d("2026-12-15")));
+    }
+}
