@@ -5,7 +5,8 @@
 //!
 //! Each is decided exactly once per bill (or charge) and event, however many passes, restarts and
 //! servers: `mail::enqueue_once` writes the decision to `notices` and the mail to the outbox in
-//! one transaction, and delivery from the outbox is at least once. A pass that stops half way
+//! one transaction, and delivery from the outbox is at least once. A mail the member switched off
+//! is decided too, without a mail (`mail::decide_once`): switching it on later sends nothing old. A pass that stops half way
 //! (a crash, a restart) leaves the members it finished decided and the rest to the next pass.
 //!
 //! Nothing is sent for a bill already paid, fully processing, on a payment plan, paid by a
@@ -341,15 +342,20 @@ fn decide_bill(
             Ok(write(l, first, &facts))
         })
     };
-    let (write, count, statement): (Template, &mut usize, bool) = match candidate.event {
+    let (write, count, wanted, statement): (Template, &mut usize, bool, bool) = match candidate.event {
         // The statement's delivery: a paperless member gets it whatever covers the bill.
-        BillEvent::New if prefs.paperless => (templates::new_statement, &mut summary.statements, true),
-        BillEvent::New if prefs.new_bill.email => (templates::new_bill, &mut summary.new_bills, false),
-        BillEvent::DueSoon if prefs.due_soon.email => (templates::due_soon, &mut summary.due_soon, false),
-        BillEvent::Overdue if prefs.overdue.email => (templates::overdue, &mut summary.overdue, false),
-        _ => return Ok(()),
+        BillEvent::New if prefs.paperless => (templates::new_statement, &mut summary.statements, true, true),
+        BillEvent::New => (templates::new_bill, &mut summary.new_bills, prefs.new_bill.email, false),
+        BillEvent::DueSoon => (templates::due_soon, &mut summary.due_soon, prefs.due_soon.email, false),
+        BillEvent::Overdue => (templates::overdue, &mut summary.overdue, prefs.overdue.email, false),
     };
     if !bill.balance.is_positive() || (!statement && covered(tx, &candidate.id, &bill, cal, today)?) {
+        // Nothing to do for now; decided if that changes while the day's window lasts.
+        return Ok(());
+    }
+    if !wanted {
+        // Switched off: decided, without a mail, so turning the switch on later sends nothing old.
+        mail::decide_once(tx, &bill.member_id, &entity, event, now)?;
         return Ok(());
     }
     if enqueue(write)? {
@@ -507,6 +513,7 @@ fn decide_charge(tx: &Connection, head: &Letterhead, c: &ChargeCandidate, now: D
         return Ok(false);
     };
     if !notifications::wants_email(tx, &c.member_id, Notice::MethodAttention)? {
+        mail::decide_once(tx, &c.member_id, &c.entity, "method_attention", now)?;
         return Ok(false);
     }
     let Some(method) = method_label_any(tx, &c.member_id, &c.method_id)? else {

@@ -5,6 +5,7 @@ mod claims;
 mod console;
 mod kiosk;
 mod messages;
+mod notifications;
 mod pay;
 mod plans;
 mod spanish;

@@ -331,7 +331,10 @@ async fn notification_preferences_are_saved_whole_and_read_offline_from_the_copy
     let e = w.engine();
     e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
     let mut p = e.notification_preferences().await.unwrap();
-    assert!(p.due_soon.email && p.due_soon.desktop && !p.paperless, "every switch on, paper");
+    assert!(
+        p.due_soon.email && p.due_soon.desktop && !p.paperless,
+        "every switch on, paper"
+    );
     p.due_soon.email = false;
     p.message_reply.desktop = false;
     p.paperless = true;

@@ -78,16 +78,23 @@ pub fn enqueue_once(
     now: DateTime<Utc>,
     write: impl FnOnce(&str, Locale) -> ApiResult<templates::Mail>,
 ) -> ApiResult<bool> {
+    if !decide_once(tx, member_id, entity, event, now)? {
+        return Ok(false);
+    }
+    enqueue_for_member(tx, head, member_id, now, write)?;
+    Ok(true)
+}
+
+/// Records that a member's notice about one entity and event was decided, without a mail (the
+/// member turned that mail off): a later pass, or the switch turned on again, never sends it.
+/// Returns whether this call decided it.
+pub fn decide_once(tx: &Connection, member_id: &str, entity: &str, event: &str, now: DateTime<Utc>) -> ApiResult<bool> {
     let decided = tx.execute(
         "INSERT INTO notices (entity, event, member_id, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (entity, event) DO NOTHING",
         params![entity, event, member_id, ms(now)],
     )?;
-    if decided != 1 {
-        return Ok(false);
-    }
-    enqueue_for_member(tx, head, member_id, now, write)?;
-    Ok(true)
+    Ok(decided == 1)
 }
 
 /// Queues a mail inside the caller's transaction, ending with the plan's footer in the mail's

@@ -257,7 +257,11 @@ async fn switches_off_send_nothing_and_paperless_members_get_their_statement_by_
     s.advance_business("P23D").await;
     assert!(mails(&s, NEW_BILL).await.is_empty(), "new bill: off");
     assert!(mails(&s, DUE_SOON).await.is_empty(), "due soon: off");
-    assert!(events(&s, first["id"].as_str().unwrap()).await.is_empty());
+    // Decided without a mail: switching on again later sends nothing about it.
+    assert_eq!(
+        events(&s, first["id"].as_str().unwrap()).await,
+        ["due_soon", "new_bill"]
+    );
     // Paperless: the statement comes by email even with the new-bill switch off.
     prefs["paperless"] = json!(true);
     s.send(
@@ -279,7 +283,19 @@ async fn switches_off_send_nothing_and_paperless_members_get_their_statement_by_
         "{body}"
     );
     assert!(mails(&s, NEW_BILL).await.is_empty());
-    // Overdue is still on: the first bill's late notice comes.
+    prefs["new_bill"]["email"] = json!(true);
+    prefs["due_soon"]["email"] = json!(true);
+    s.send(
+        s.http
+            .put(format!("{}/v1/me/notifications", s.base))
+            .bearer_auth(&token)
+            .json(&prefs),
+    )
+    .await
+    .expect(200);
+    s.run_scheduler().await;
+    assert!(mails(&s, NEW_BILL).await.is_empty() && mails(&s, DUE_SOON).await.is_empty());
+    // Overdue was on all along: the first bill's late notice comes.
     s.advance_business("P8D").await;
     assert_eq!(mails(&s, OVERDUE).await.len(), 1);
 }
@@ -348,7 +364,8 @@ async fn a_card_expiring_before_autopays_charge_is_announced_once_and_not_when_s
     assert_eq!(
         s.count("SELECT COUNT(*) FROM notices WHERE event = 'method_attention'")
             .await,
-        1
+        2,
+        "both decided, the second without a mail"
     );
 }
 
