@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, count, date, dateTime, money, period, statusLabel } from "../src/lib/format";
+import { ago, count, date, dateTime, methodLabel, money, period, statusLabel, summaryLabel } from "../src/lib/format";
 import { fieldId } from "../src/lib/api";
 
 describe("money", () => {
@@ -62,5 +62,16 @@ describe("fieldId", () => {
     expect(fieldId("/allocations/0/amount")).toBe("allocations-0-amount");
     expect(fieldId("")).toBeNull();
     expect(fieldId(null)).toBeNull();
+  });
+});
+
+describe("methodLabel", () => {
+  it("says which card is an HSA or FSA card, and never a bank account", () => {
+    expect(methodLabel({ type: "card", brand: "visa", last4: "4242", funding: "credit" })).toBe("Visa •••• 4242");
+    expect(methodLabel({ type: "card", brand: "visa", last4: "1000", funding: "hsa_fsa" })).toBe("Visa (HSA/FSA card) •••• 1000");
+    expect(summaryLabel({ type: "card", brand: "mastercard", last4: "4444", funding: "hsa_fsa" })).toBe("Mastercard (HSA/FSA card) •••• 4444");
+    expect(summaryLabel({ type: "bank_account", brand: "Carebill Test Bank", last4: "6789", funding: "hsa_fsa" })).toBe("Carebill Test Bank •••• 6789");
+    // A payment from before funding was recorded.
+    expect(summaryLabel({ type: "card", brand: "visa", last4: "4242" })).toBe("Visa •••• 4242");
   });
 });

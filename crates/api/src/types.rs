@@ -1014,6 +1014,9 @@ impl PaymentMethodType {
 pub enum Funding {
     Credit,
     Debit,
+    /// A card drawing on a health savings account or a flexible spending account: a debit card on
+    /// a card network, for medical costs ("HSA/FSA card" wherever it is shown).
+    HsaFsa,
 }
 
 /// A single-use token standing for card or bank details, and what may be shown about them.
@@ -1217,6 +1220,10 @@ pub struct PaymentMethodSummary {
     /// Card network, or the bank's name.
     pub brand: String,
     pub last4: String,
+    /// A card's funding when the processor reported it (`hsa_fsa`: an HSA or FSA card); absent
+    /// for bank accounts and for payments made before it was recorded.
+    #[serde(default)]
+    pub funding: Option<Funding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

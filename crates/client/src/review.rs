@@ -278,12 +278,18 @@ pub(crate) fn check_pay_on(
 
 /// How a saved method is shown on a review and a receipt.
 pub(crate) fn method_summary(m: &PaymentMethod) -> PaymentMethodSummary {
-    summary(m.kind, m.brand.as_deref(), m.bank_name.as_deref(), &m.last4)
+    PaymentMethodSummary {
+        funding: m.funding,
+        ..summary(m.kind, m.brand.as_deref(), m.bank_name.as_deref(), &m.last4)
+    }
 }
 
 /// How a new (tokenized) card or bank account is shown on a review.
 pub(crate) fn token_summary(t: &ProcessorToken) -> PaymentMethodSummary {
-    summary(t.kind, t.brand.as_deref(), t.bank_name.as_deref(), &t.last4)
+    PaymentMethodSummary {
+        funding: t.funding,
+        ..summary(t.kind, t.brand.as_deref(), t.bank_name.as_deref(), &t.last4)
+    }
 }
 
 fn summary(kind: PaymentMethodType, brand: Option<&str>, bank_name: Option<&str>, last4: &str) -> PaymentMethodSummary {
@@ -295,6 +301,7 @@ fn summary(kind: PaymentMethodType, brand: Option<&str>, bank_name: Option<&str>
         kind,
         brand: name.to_string(),
         last4: last4.to_string(),
+        funding: None,
     }
 }
 

@@ -384,13 +384,18 @@ pub(crate) fn method_summary(
 ) -> ApiResult<Option<(PaymentMethodSummary, String)>> {
     Ok(conn
         .query_row(
-            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, processor_ref
+            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, processor_ref, funding
              FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL",
             params![id, member_id],
             |r| {
                 let kind: String = r.get(0)?;
                 Ok((
-                    PaymentMethodSummary { kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card), brand: r.get(1)?, last4: r.get(2)? },
+                    PaymentMethodSummary {
+                        kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
+                        brand: r.get(1)?,
+                        last4: r.get(2)?,
+                        funding: crate::store::payments::funding_from_text(r.get(4)?),
+                    },
                     r.get(3)?,
                 ))
             },

@@ -21,6 +21,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0010_staff_console.sql"),
     include_str!("../migrations/postgres/0011_notification_preferences.sql"),
     include_str!("../migrations/postgres/0012_reminders.sql"),
+    include_str!("../migrations/postgres/0013_payment_funding.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -694,6 +695,11 @@ CREATE TABLE notification_preferences (
 CREATE INDEX bills_open_due ON bills(due_date, id)
     WHERE (total_charges_cents - insurance_paid_cents - adjustments_cents - settled_cents - other_payments_cents) > 0;
 CREATE INDEX bills_issued ON bills(issued_at);
+"#,
+    // 16: a payment's card funding (issue 22: HSA/FSA cards are labelled on receipts and in the
+    // history); NULL for bank accounts and for payments made before.
+    r#"
+ALTER TABLE payments ADD COLUMN method_funding TEXT;
 "#,
 ];
 

@@ -267,6 +267,7 @@ pub fn view(conn: &Connection, plan: &StoredPlan, cal: &BusinessCalendar) -> Api
             kind: PaymentMethodType::Card,
             brand: String::new(),
             last4: String::new(),
+            funding: None,
         },
         String::new(),
     ));

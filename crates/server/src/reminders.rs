@@ -543,7 +543,7 @@ fn method_label_any(
     use carebill_api::types::{PaymentMethodSummary, PaymentMethodType};
     Ok(conn
         .prepare_cached(
-            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4
+            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, funding
              FROM payment_methods WHERE id = ?1 AND member_id = ?2",
         )?
         .query_row(params![id, member_id], |r| {
@@ -552,6 +552,7 @@ fn method_label_any(
                 kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
                 brand: r.get(1)?,
                 last4: r.get(2)?,
+                funding: crate::store::payments::funding_from_text(r.get(3)?),
             })
         })
         .optional()?)

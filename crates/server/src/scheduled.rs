@@ -90,6 +90,7 @@ fn view(conn: &Connection, s: &Stored) -> ApiResult<ScheduledPayment> {
             kind: PaymentMethodType::Card,
             brand: String::new(),
             last4: String::new(),
+            funding: None,
         },
         String::new(),
     ));

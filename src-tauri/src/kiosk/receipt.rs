@@ -133,6 +133,7 @@ mod tests {
                 kind: PaymentMethodType::Card,
                 brand: "visa".into(),
                 last4: "4242".into(),
+                funding: None,
             },
             created_at: "2026-11-28T10:00:00Z".parse().unwrap(),
             settled_at: None,

@@ -97,7 +97,7 @@ export const commands = {
 	/**  An attachment's bytes (from the copy when opened before, else downloaded and kept). */
 	attachment: (id: string) => typedError<AttachmentData, ClientError_Serialize>(__TAURI_INVOKE("attachment", { id })),
 	paymentMethods: () => typedError<PaymentMethod_Serialize[], ClientError_Serialize>(__TAURI_INVOKE("payment_methods")),
-	autopay: () => typedError<Autopay | null, ClientError_Serialize>(__TAURI_INVOKE("autopay")),
+	autopay: () => typedError<Autopay_Serialize | null, ClientError_Serialize>(__TAURI_INVOKE("autopay")),
 	syncNow: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("sync_now")),
 	/**
 	 *  The plan's facts (member services phone, hours, TTY, language assistance); `None` only before
@@ -114,13 +114,13 @@ export const commands = {
 	addPaymentMethod: (token: string) => typedError<PaymentMethod_Serialize, ClientError_Serialize>(__TAURI_INVOKE("add_payment_method", { token })),
 	removePaymentMethod: (id: string) => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("remove_payment_method", { id })),
 	achAuthorization: (recurring: boolean) => typedError<AchAuthorization, ClientError_Serialize>(__TAURI_INVOKE("ach_authorization", { recurring })),
-	setAutopay: (request: AutopayRequest_Deserialize) => typedError<Autopay, ClientError_Serialize>(__TAURI_INVOKE("set_autopay", { request })),
+	setAutopay: (request: AutopayRequest_Deserialize) => typedError<Autopay_Serialize, ClientError_Serialize>(__TAURI_INVOKE("set_autopay", { request })),
 	turnOffAutopay: () => typedError<null, ClientError_Serialize>(__TAURI_INVOKE("turn_off_autopay")),
 	skipAutopay: (billId: string) => typedError<UpcomingCharge, ClientError_Serialize>(__TAURI_INVOKE("skip_autopay", { billId })),
 	/**  The member's payment plans (ended ones too), newest first, from the copy. */
 	paymentPlans: () => typedError<PaymentPlan_Serialize[], ClientError_Serialize>(__TAURI_INVOKE("payment_plans")),
 	/**  Every instalment a draft makes, checked with the service's rules, before anything is sent. */
-	previewPaymentPlan: (draft: PlanDraft_Deserialize, planId: string | null) => typedError<PlanPreview, ClientError_Serialize>(__TAURI_INVOKE("preview_payment_plan", { draft, planId })),
+	previewPaymentPlan: (draft: PlanDraft_Deserialize, planId: string | null) => typedError<PlanPreview_Serialize, ClientError_Serialize>(__TAURI_INVOKE("preview_payment_plan", { draft, planId })),
 	createPaymentPlan: (draft: PlanDraft_Deserialize, textVersion: string) => typedError<PaymentPlan_Serialize, ClientError_Serialize>(__TAURI_INVOKE("create_payment_plan", { draft, textVersion })),
 	changePaymentPlan: (id: string, version: number, draft: PlanDraft_Deserialize, textVersion: string) => typedError<PaymentPlan_Serialize, ClientError_Serialize>(__TAURI_INVOKE("change_payment_plan", { id, version, draft, textVersion })),
 	paymentPlanAction: (id: string, version: number, action: PlanAction) => typedError<PaymentPlan_Serialize, ClientError_Serialize>(__TAURI_INVOKE("payment_plan_action", { id, version, action })),
@@ -203,19 +203,7 @@ export type AttachmentData = {
 /**  What an attachment is, decided from its content (never from its name). */
 export type AttachmentKind = "pdf" | "jpeg" | "png";
 
-export type Autopay = {
-	payment_method_id: string,
-	payment_method: PaymentMethodSummary,
-	amount: AutopayAmount,
-	max_amount: string,
-	timing: AutopayTiming,
-	/**  Bills issued on or after this business date are covered. */
-	covers_bills_from: string,
-	updated_at: string,
-	upcoming: UpcomingCharge[],
-	/**  Open bills from before autopay: pay these yourself. */
-	not_covered: NotCoveredBill[],
-};
+export type Autopay = Autopay_Serialize | Autopay_Deserialize;
 
 export type AutopayAmount = 
 /**  Whatever can be paid on each bill. */
@@ -248,17 +236,45 @@ export type AutopayRequest_Serialize = {
 export type AutopaySummary = AutopaySummary_Serialize | AutopaySummary_Deserialize;
 
 export type AutopaySummary_Deserialize = {
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Deserialize,
 	next_charge?: UpcomingCharge | null,
 };
 
 export type AutopaySummary_Serialize = {
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Serialize,
 	next_charge: UpcomingCharge | null,
 };
 
 /**  When each bill is charged. `day_of_month` past the end of a short month is its last day. */
 export type AutopayTiming = { type: "due_date" } | { type: "days_before_due"; days: number } | { type: "day_of_month"; day: number };
+
+export type Autopay_Deserialize = {
+	payment_method_id: string,
+	payment_method: PaymentMethodSummary_Deserialize,
+	amount: AutopayAmount,
+	max_amount: string,
+	timing: AutopayTiming,
+	/**  Bills issued on or after this business date are covered. */
+	covers_bills_from: string,
+	updated_at: string,
+	upcoming: UpcomingCharge[],
+	/**  Open bills from before autopay: pay these yourself. */
+	not_covered: NotCoveredBill[],
+};
+
+export type Autopay_Serialize = {
+	payment_method_id: string,
+	payment_method: PaymentMethodSummary_Serialize,
+	amount: AutopayAmount,
+	max_amount: string,
+	timing: AutopayTiming,
+	/**  Bills issued on or after this business date are covered. */
+	covers_bills_from: string,
+	updated_at: string,
+	upcoming: UpcomingCharge[],
+	/**  Open bills from before autopay: pay these yourself. */
+	not_covered: NotCoveredBill[],
+};
 
 export type BankAccountDetails = {
 	/**  9 digits passing the ABA checksum. */
@@ -398,7 +414,7 @@ export type BillPayment_Deserialize = {
 	status: PaymentStatus,
 	/**  The part of the payment applied to this bill (a payment may pay several bills). */
 	amount: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Deserialize,
 	created_at: string,
 	settled_at?: string | null,
 	source: PaymentSource,
@@ -411,7 +427,7 @@ export type BillPayment_Serialize = {
 	status: PaymentStatus,
 	/**  The part of the payment applied to this bill (a payment may pay several bills). */
 	amount: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Serialize,
 	created_at: string,
 	settled_at: string | null,
 	source: PaymentSource,
@@ -1354,7 +1370,12 @@ export type Freshness_Serialize = {
 	business_date: string,
 };
 
-export type Funding = "credit" | "debit";
+export type Funding = "credit" | "debit" | 
+/**
+ *  A card drawing on a health savings account or a flexible spending account: a debit card on
+ *  a card network, for medical costs ("HSA/FSA card" wherever it is shown).
+ */
+"hsa_fsa";
 
 /**  The bill a kiosk guest looked up, as the guest sees it (no payments of the member's). */
 export type GuestBillView = GuestBillView_Serialize | GuestBillView_Deserialize;
@@ -1641,11 +1662,32 @@ export type PaymentFailure = {
 export type PaymentMethod = PaymentMethod_Serialize | PaymentMethod_Deserialize;
 
 /**  How a payment was paid, for display. */
-export type PaymentMethodSummary = {
+export type PaymentMethodSummary = PaymentMethodSummary_Serialize | PaymentMethodSummary_Deserialize;
+
+/**  How a payment was paid, for display. */
+export type PaymentMethodSummary_Deserialize = {
 	type: PaymentMethodType,
 	/**  Card network, or the bank's name. */
 	brand: string,
 	last4: string,
+	/**
+	 *  A card's funding when the processor reported it (`hsa_fsa`: an HSA or FSA card); absent
+	 *  for bank accounts and for payments made before it was recorded.
+	 */
+	funding?: Funding | null,
+};
+
+/**  How a payment was paid, for display. */
+export type PaymentMethodSummary_Serialize = {
+	type: PaymentMethodType,
+	/**  Card network, or the bank's name. */
+	brand: string,
+	last4: string,
+	/**
+	 *  A card's funding when the processor reported it (`hsa_fsa`: an HSA or FSA card); absent
+	 *  for bank accounts and for payments made before it was recorded.
+	 */
+	funding: Funding | null,
 };
 
 export type PaymentMethodType = "card" | "bank_account";
@@ -1722,7 +1764,7 @@ export type PaymentPlan_Deserialize = {
 	monthly_amount: string,
 	day_of_month: number,
 	payment_method_id: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Deserialize,
 	bills: PlanBill[],
 	/**  What is still owed on the plan's bills. */
 	balance: string,
@@ -1763,7 +1805,7 @@ export type PaymentPlan_Serialize = {
 	monthly_amount: string,
 	day_of_month: number,
 	payment_method_id: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Serialize,
 	bills: PlanBill[],
 	/**  What is still owed on the plan's bills. */
 	balance: string,
@@ -1819,7 +1861,7 @@ export type PaymentReview_Deserialize = {
 	review_id: string,
 	lines: ReviewLine[],
 	total: string,
-	method: PaymentMethodSummary,
+	method: PaymentMethodSummary_Deserialize,
 	/**  For bank payments: the authorization to accept. */
 	ach_authorization?: AchAuthorization | null,
 	/**
@@ -1841,7 +1883,7 @@ export type PaymentReview_Serialize = {
 	review_id: string,
 	lines: ReviewLine[],
 	total: string,
-	method: PaymentMethodSummary,
+	method: PaymentMethodSummary_Serialize,
 	/**  For bank payments: the authorization to accept. */
 	ach_authorization: AchAuthorization | null,
 	/**
@@ -1885,7 +1927,7 @@ export type Payment_Deserialize = {
 	amount: string,
 	allocations: Allocation[],
 	confirmation_number: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Deserialize,
 	created_at: string,
 	settled_at?: string | null,
 	failure?: PaymentFailure | null,
@@ -1899,7 +1941,7 @@ export type Payment_Serialize = {
 	amount: string,
 	allocations: Allocation[],
 	confirmation_number: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Serialize,
 	created_at: string,
 	settled_at: string | null,
 	failure: PaymentFailure | null,
@@ -2085,11 +2127,30 @@ export type PlanOffer = {
  *  What a draft comes to, before anything is sent: every instalment with its date and amount
  *  (they add up to the balance to the cent), and the authorization to accept.
  */
-export type PlanPreview = {
+export type PlanPreview = PlanPreview_Serialize | PlanPreview_Deserialize;
+
+/**
+ *  What a draft comes to, before anything is sent: every instalment with its date and amount
+ *  (they add up to the balance to the cent), and the authorization to accept.
+ */
+export type PlanPreview_Deserialize = {
 	balance: string,
 	monthly_amount: string,
 	schedule: ScheduledInstalment[],
-	method: PaymentMethodSummary,
+	method: PaymentMethodSummary_Deserialize,
+	authorization: AchAuthorization,
+	policy: PaymentPlanPolicy,
+};
+
+/**
+ *  What a draft comes to, before anything is sent: every instalment with its date and amount
+ *  (they add up to the balance to the cent), and the authorization to accept.
+ */
+export type PlanPreview_Serialize = {
+	balance: string,
+	monthly_amount: string,
+	schedule: ScheduledInstalment[],
+	method: PaymentMethodSummary_Serialize,
 	authorization: AchAuthorization,
 	policy: PaymentPlanPolicy,
 };
@@ -2252,7 +2313,7 @@ export type ScheduledPayment_Deserialize = {
 	amount: string,
 	allocations: Allocation[],
 	payment_method_id: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Deserialize,
 	/**  The payment made on `pay_on`, once made. */
 	payment_id?: string | null,
 	/**  Why it was cancelled: `member` or `nothing_to_pay`. */
@@ -2270,7 +2331,7 @@ export type ScheduledPayment_Serialize = {
 	amount: string,
 	allocations: Allocation[],
 	payment_method_id: string,
-	payment_method: PaymentMethodSummary,
+	payment_method: PaymentMethodSummary_Serialize,
 	/**  The payment made on `pay_on`, once made. */
 	payment_id: string | null,
 	/**  Why it was cancelled: `member` or `nothing_to_pay`. */

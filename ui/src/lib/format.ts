@@ -100,14 +100,15 @@ export function positive(amount: string | null | undefined): boolean {
   return !!amount && /^\d+\.\d{2}$/.test(amount) && /[1-9]/.test(amount);
 }
 
-/** "Visa •••• 4242" or "Carebill Test Bank •••• 6789". */
-export function methodLabel(m: { brand?: string | null; bank_name?: string | null; last4: string; type?: string }): string {
+/** "Visa •••• 4242", "Visa (HSA/FSA card) •••• 1000" or "Carebill Test Bank •••• 6789". */
+export function methodLabel(m: { brand?: string | null; bank_name?: string | null; last4: string; type?: string; funding?: string | null }): string {
   const name = m.type === "bank_account" ? (m.bank_name ?? m.brand ?? t("method.bank_account")) : m.brand ? brandName(m.brand) : t("method.card");
-  return `${name} •••• ${m.last4}`;
+  const hsa = m.type !== "bank_account" && m.funding === "hsa_fsa" ? ` (${t("method.hsa_fsa")})` : "";
+  return `${name}${hsa} •••• ${m.last4}`;
 }
 
 /** The label of a payment's method summary (for a bank account, `brand` is the bank's name). */
-export function summaryLabel(m: { type: string; brand: string; last4: string }): string {
+export function summaryLabel(m: { type: string; brand: string; last4: string; funding?: string | null }): string {
   return methodLabel({ ...m, bank_name: m.type === "bank_account" ? m.brand : null });
 }
 

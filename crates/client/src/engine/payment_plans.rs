@@ -138,6 +138,7 @@ impl Engine {
                     method.bank_name.clone().unwrap_or_default()
                 },
                 last4: method.last4.clone(),
+                funding: method.funding,
             },
             authorization,
             policy,

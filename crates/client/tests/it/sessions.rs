@@ -338,7 +338,7 @@ async fn notification_preferences_are_saved_whole_and_read_offline_from_the_copy
     p.due_soon.email = false;
     p.message_reply.desktop = false;
     p.paperless = true;
-    let saved = e.set_notification_preferences(p.clone()).await.unwrap();
+    let saved = e.set_notification_preferences(p).await.unwrap();
     assert_eq!(saved, p);
     assert_eq!(
         w.server_count(

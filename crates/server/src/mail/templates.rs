@@ -68,7 +68,14 @@ pub fn footer(l: Locale, plan: &PlanInfo) -> String {
 
 /// "Visa ending 4242", "Chase Bank account ending 6789" (Spanish: "Visa que termina en 4242").
 pub fn method_label(l: Locale, m: &PaymentMethodSummary) -> String {
+    let hsa = m.funding == Some(carebill_api::types::Funding::HsaFsa);
     match (m.kind, l) {
+        (PaymentMethodType::Card, Locale::En) if hsa => {
+            format!("{} HSA/FSA card ending {}", brand_name(&m.brand), m.last4)
+        }
+        (PaymentMethodType::Card, Locale::Es) if hsa => {
+            format!("tarjeta HSA/FSA {} que termina en {}", brand_name(&m.brand), m.last4)
+        }
         (PaymentMethodType::Card, Locale::En) => format!("{} ending {}", brand_name(&m.brand), m.last4),
         (PaymentMethodType::Card, Locale::Es) => format!("{} que termina en {}", brand_name(&m.brand), m.last4),
         (PaymentMethodType::BankAccount, Locale::En) => format!("{} account ending {}", m.brand, m.last4),
@@ -720,8 +727,18 @@ mod tests {
             kind: PaymentMethodType::Card,
             brand: brand.into(),
             last4: "4242".into(),
+            funding: None,
         };
         assert_eq!(method_label(Locale::En, &card("visa")), "Visa ending 4242");
+        let hsa = PaymentMethodSummary {
+            funding: Some(carebill_api::types::Funding::HsaFsa),
+            ..card("visa")
+        };
+        assert_eq!(method_label(Locale::En, &hsa), "Visa HSA/FSA card ending 4242");
+        assert_eq!(
+            method_label(Locale::Es, &hsa),
+            "tarjeta HSA/FSA Visa que termina en 4242"
+        );
         assert_eq!(method_label(Locale::En, &card("amex")), "American Express ending 4242");
         assert_eq!(method_label(Locale::En, &card("Card")), "Card ending 4242");
         assert_eq!(method_label(Locale::Es, &card("visa")), "Visa que termina en 4242");
@@ -741,6 +758,7 @@ mod tests {
                 kind: PaymentMethodType::BankAccount,
                 brand: "Carebill Test Bank".into(),
                 last4: "6789".into(),
+                funding: None,
             },
             created_at: "2026-12-05T18:00:00Z".parse().unwrap(),
             settled_at: None,

@@ -204,7 +204,7 @@ fn check_velocity(
 fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<Method>> {
     Ok(tx
         .prepare_cached(
-            "SELECT processor_ref, kind, brand, last4, bank_name, holder_name, fingerprint FROM payment_methods
+            "SELECT processor_ref, kind, brand, last4, bank_name, holder_name, fingerprint, funding FROM payment_methods
              WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL",
         )?
         .query_row(params![id, member_id], |r| {
@@ -215,7 +215,7 @@ fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<
                 details: InstrumentDetails {
                     kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
                     brand: r.get(2)?,
-                    funding: None,
+                    funding: crate::store::payments::funding_from_text(r.get(7)?),
                     last4: r.get(3)?,
                     exp_month: None,
                     exp_year: None,
@@ -374,8 +374,8 @@ pub(super) fn claim(
     tx.prepare_cached(
         "INSERT INTO payments (id, member_id, status, amount_cents, confirmation_number, method_type, method_brand, method_last4,
             created_at, source, payment_method_id, idempotency_key, processor_source, ach_text, ach_text_version, ach_accepted_at, ach_client,
-            processor_key, card_fingerprint)
-         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            processor_key, card_fingerprint, method_funding)
+         VALUES (?1, ?2, 'processing', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute_later(params![
         payment_id,
@@ -396,6 +396,7 @@ pub(super) fn claim(
         intent.client,
         processor_key,
         (!method.details.fingerprint.is_empty()).then_some(&method.details.fingerprint),
+        crate::store::payments::funding_text(method.details.funding),
     ])?;
     let mut alloc =
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;

@@ -62,7 +62,7 @@ ALTER TABLE tokens ADD COLUMN attached_by TEXT;
 fn card_outcome(number: &str) -> &'static str {
     match number {
         "4242424242424242" | "4000056655665556" | "5555555555554444" | "5200828282828210" | "378282246310005"
-        | "6011111111111117" => "succeed",
+        | "6011111111111117" | "4000000000001000" => "succeed",
         "4000000000009995" => "insufficient_funds",
         "4000000000000069" => "expired_card",
         "4000000000000127" => "incorrect_cvc",
@@ -74,6 +74,8 @@ fn card_outcome(number: &str) -> &'static str {
 fn card_funding(number: &str) -> Funding {
     match number {
         "4000056655665556" | "5200828282828210" => Funding::Debit,
+        // A Visa HSA/FSA card.
+        "4000000000001000" => Funding::HsaFsa,
         _ => Funding::Credit,
     }
 }

@@ -1209,3 +1209,58 @@ async fn a_bank_payment_authorized_in_spanish_records_the_spanish_words() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_hsa_or_fsa_card_is_labelled_as_one_on_the_method_the_payment_and_the_receipt() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let tokenized = s.tokenize(card("4000000000001000")).await;
+    tokenized.expect(201);
+    assert_eq!(tokenized.body["funding"], "hsa_fsa");
+    let saved = s
+        .post_auth("/v1/payment-methods", &token, json!({"token": tokenized.body["token"]}))
+        .await;
+    saved.expect(201);
+    assert_eq!(saved.body["funding"], "hsa_fsa");
+    let bill = s.payable_bills(&token).await[0]["id"].as_str().unwrap().to_string();
+    let paid = s
+        .pay(
+            &token,
+            "hsa-1",
+            json!({"payment_method_id": saved.body["id"], "allocations": one_bill(&bill, "10.00")}),
+        )
+        .await;
+    paid.expect(201);
+    assert_eq!(paid.body["payment_method"]["funding"], "hsa_fsa");
+    let id = paid.body["id"].as_str().unwrap();
+    let again = s.get(&format!("/v1/payments/{id}"), &token).await;
+    assert_eq!(again.body["payment_method"]["funding"], "hsa_fsa");
+    let receipt = s.last_mail_to(DEMO_EMAIL).await.unwrap();
+    assert!(
+        receipt["body"]
+            .as_str()
+            .unwrap()
+            .contains("Visa HSA/FSA card ending 1000"),
+        "{receipt}"
+    );
+    // An ordinary card says what it is; a bank account has no funding.
+    let mastercard = s.save_card(&token, "5555555555554444").await;
+    let credit = s
+        .pay(
+            &token,
+            "credit-1",
+            json!({"payment_method_id": mastercard, "allocations": one_bill(&bill, "1.00")}),
+        )
+        .await;
+    credit.expect(201);
+    assert_eq!(credit.body["payment_method"]["funding"], "credit");
+    let history = s.get("/v1/payments", &token).await;
+    assert!(
+        history.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["payment_method"]["type"] == "bank_account")
+            .all(|p| p["payment_method"]["funding"].is_null())
+    );
+}

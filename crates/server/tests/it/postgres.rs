@@ -467,6 +467,8 @@ async fn data_written_on_postgresql_by_a9726bd_survives_the_later_migrations() {
         "the same payment, not a new one"
     );
     assert_eq!(replay.body["amount"], "12.34");
+    // Migration 13 (a payment's card funding): a payment from before says nothing of it.
+    assert!(replay.body["payment_method"]["funding"].is_null(), "{}", replay.body);
     // Migration 4 (issue 17): nothing of an old bill was paid elsewhere; each still adds up, and
     // the bill the replayed payment paid lists it.
     assert_eq!(
