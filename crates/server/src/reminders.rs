@@ -35,6 +35,8 @@ use crate::{autopay, conversations, scheduled};
 
 /// The instant reminders started on this database (milliseconds), written by the first pass.
 pub const REMINDERS_FROM_KEY: &str = "reminders_from";
+/// The business day whose method check was last claimed.
+pub const METHODS_CHECKED_KEY: &str = "methods_checked_on";
 /// "Due in 7 days".
 pub const DUE_SOON_DAYS: u64 = 7;
 /// "1 day overdue".
@@ -114,11 +116,20 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
         }
     };
     let from = from.parse::<i64>().unwrap_or(i64::MAX);
+    // The methods of the coming charges are checked once a business day, by the first pass (of
+    // whichever server) that claims the day: the check reads every autopay member's upcoming
+    // charges, too much for every pass. A day whose check fails half way is caught up the next
+    // day, well within the 10 days ahead.
+    let check_methods = state.db.transaction(move |tx| claim_method_check(tx, today)).await?;
     let (bills, charges) = state
         .db
         .read(move |conn| {
             let bills = bill_candidates(conn, from, &cal, today, business_now)?;
-            let charges = charge_candidates(conn, &cal, today)?;
+            let charges = if check_methods {
+                charge_candidates(conn, &cal, today)?
+            } else {
+                Vec::new()
+            };
             Ok((bills, charges))
         })
         .await?;
@@ -172,6 +183,16 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
         state.mail_queued();
     }
     Ok(summary)
+}
+
+/// Claims today's method check: true for the one caller that moves `methods_checked_on` to
+/// `today` (a conditional upsert, so two servers never both claim the day).
+fn claim_method_check(tx: &Connection, today: NaiveDate) -> ApiResult<bool> {
+    Ok(tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE settings.value < excluded.value",
+        params![METHODS_CHECKED_KEY, date_str(today)],
+    )? == 1)
 }
 
 /// The bills a reminder is due for today and not yet decided: issued since reminders started (and
@@ -369,55 +390,25 @@ fn decide_bill(
 fn charge_candidates(conn: &Connection, cal: &BusinessCalendar, today: NaiveDate) -> ApiResult<Vec<ChargeCandidate>> {
     let horizon = today + Days::new(ATTENTION_AHEAD_DAYS);
     let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(
+    dated_charges(
+        conn,
         "SELECT s.id, s.member_id, s.pay_on, s.payment_method_id,
                 (SELECT CAST(COALESCE(SUM(a.amount_cents), 0) AS BIGINT) FROM scheduled_allocations a WHERE a.scheduled_id = s.id)
          FROM scheduled_payments s WHERE s.status = 'scheduled' AND s.pay_on >= ?1 AND s.pay_on <= ?2",
+        (today, horizon),
+        ScheduledCharge::ScheduledPayment,
+        |id, _| format!("scheduled:{id}"),
+        &mut out,
     )?;
-    let rows = stmt.query_map(params![date_str(today), date_str(horizon)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, member_id, on, method_id, cents) = row?;
-        out.push(ChargeCandidate {
-            member_id,
-            entity: format!("scheduled:{id}"),
-            charge: ScheduledCharge::ScheduledPayment,
-            method_id,
-            amount: Money::from_cents(cents),
-            on: parse_date(&on)?,
-        });
-    }
-    let mut stmt = conn.prepare_cached(
+    dated_charges(
+        conn,
         "SELECT id, member_id, next_date, payment_method_id, monthly_cents FROM payment_plans
          WHERE status IN ('active', 'behind') AND next_date >= ?1 AND next_date <= ?2",
+        (today, horizon),
+        ScheduledCharge::Instalment,
+        |id, on| format!("instalment:{id}:{on}"),
+        &mut out,
     )?;
-    let rows = stmt.query_map(params![date_str(today), date_str(horizon)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, member_id, on, method_id, cents) = row?;
-        out.push(ChargeCandidate {
-            member_id,
-            entity: format!("instalment:{id}:{on}"),
-            charge: ScheduledCharge::Instalment,
-            method_id,
-            amount: Money::from_cents(cents),
-            on: parse_date(&on)?,
-        });
-    }
     // Autopay: the members with a rule and a bill with a balance issued by the horizon.
     let members: Vec<String> = conn
         .prepare_cached(&format!(
@@ -451,6 +442,40 @@ fn charge_candidates(conn: &Connection, cal: &BusinessCalendar, today: NaiveDate
         }
     }
     Ok(undecided)
+}
+
+/// The charges `sql` finds between the two dates (`?1`, `?2`), as (id, member, date, method,
+/// amount in cents), each told of as `entity(id, date)`.
+fn dated_charges(
+    conn: &Connection,
+    sql: &str,
+    (from, through): (NaiveDate, NaiveDate),
+    charge: ScheduledCharge,
+    entity: fn(&str, &str) -> String,
+    out: &mut Vec<ChargeCandidate>,
+) -> ApiResult<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![date_str(from), date_str(through)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, member_id, on, method_id, cents) = row?;
+        out.push(ChargeCandidate {
+            member_id,
+            entity: entity(&id, &on),
+            charge,
+            method_id,
+            amount: Money::from_cents(cents),
+            on: parse_date(&on)?,
+        });
+    }
+    Ok(())
 }
 
 /// Why a method will not work for a charge on `on`, if it will not.

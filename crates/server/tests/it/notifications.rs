@@ -15,7 +15,7 @@ fn all(email: bool, desktop: bool, paperless: bool) -> Value {
     })
 }
 
-async fn put(s: &TestServer, token: &str, body: Value) -> Resp {
+pub(crate) async fn put(s: &TestServer, token: &str, body: Value) -> Resp {
     s.send(
         s.http
             .put(format!("{}/v1/me/notifications", s.base))

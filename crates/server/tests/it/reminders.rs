@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::autopay::{issue_bill, put_autopay, rule};
 use crate::harness::*;
+use crate::notifications::put as put_preferences;
 use crate::plans::{plan_request, post_keyed};
 
 const NEW_BILL: &str = "Carebill: you have a new bill";
@@ -244,14 +245,7 @@ async fn switches_off_send_nothing_and_paperless_members_get_their_statement_by_
     let mut prefs = s.get("/v1/me/notifications", &token).await.body;
     prefs["new_bill"]["email"] = json!(false);
     prefs["due_soon"]["email"] = json!(false);
-    s.send(
-        s.http
-            .put(format!("{}/v1/me/notifications", s.base))
-            .bearer_auth(&token)
-            .json(&prefs),
-    )
-    .await
-    .expect(200);
+    put_preferences(&s, &token, prefs.clone()).await.expect(200);
     let first = issue_bill(&s).await;
     s.run_scheduler().await;
     s.advance_business("P23D").await;
@@ -264,14 +258,7 @@ async fn switches_off_send_nothing_and_paperless_members_get_their_statement_by_
     );
     // Paperless: the statement comes by email even with the new-bill switch off.
     prefs["paperless"] = json!(true);
-    s.send(
-        s.http
-            .put(format!("{}/v1/me/notifications", s.base))
-            .bearer_auth(&token)
-            .json(&prefs),
-    )
-    .await
-    .expect(200);
+    put_preferences(&s, &token, prefs.clone()).await.expect(200);
     let second = issue_bill(&s).await;
     s.run_scheduler().await;
     s.run_scheduler().await;
@@ -285,14 +272,7 @@ async fn switches_off_send_nothing_and_paperless_members_get_their_statement_by_
     assert!(mails(&s, NEW_BILL).await.is_empty());
     prefs["new_bill"]["email"] = json!(true);
     prefs["due_soon"]["email"] = json!(true);
-    s.send(
-        s.http
-            .put(format!("{}/v1/me/notifications", s.base))
-            .bearer_auth(&token)
-            .json(&prefs),
-    )
-    .await
-    .expect(200);
+    put_preferences(&s, &token, prefs.clone()).await.expect(200);
     s.run_scheduler().await;
     assert!(mails(&s, NEW_BILL).await.is_empty() && mails(&s, DUE_SOON).await.is_empty());
     // Overdue was on all along: the first bill's late notice comes.
@@ -344,14 +324,7 @@ async fn a_card_expiring_before_autopays_charge_is_announced_once_and_not_when_s
     let theirs = s.token(SECOND_EMAIL, DEMO_PASSWORD).await;
     let mut prefs = s.get("/v1/me/notifications", &theirs).await.body;
     prefs["method_attention"]["email"] = json!(false);
-    s.send(
-        s.http
-            .put(format!("{}/v1/me/notifications", s.base))
-            .bearer_auth(&theirs)
-            .json(&prefs),
-    )
-    .await
-    .expect(200);
+    put_preferences(&s, &theirs, prefs.clone()).await.expect(200);
     let their_card = save_expiring(theirs.clone()).await;
     put_autopay(&s, &theirs, rule(&their_card, "99999.99", json!({"type": "due_date"})))
         .await
