@@ -302,6 +302,11 @@ pub struct Bill {
     /// The statement's number, printed on the paper bill.
     pub statement_number: String,
     pub kind: BillKind,
+    /// Who the care was for, when not the member (a subscriber pays for dependents); absent: the
+    /// member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Riley Lee")]
+    pub patient_name: Option<String>,
     /// Who provided the care.
     pub provider: String,
     /// Where the care was provided.

@@ -4,7 +4,8 @@
 //! are updated. Bills: a JSON array of bills in the API's shape (money as strings, dates as
 //! `YYYY-MM-DD`) without the derived fields, each with its line items, and optionally
 //! `other_payments` (paid at the provider's office or by another party; at most the amount due)
-//! and `billing_phone` (the provider's billing office). Every row is checked
+//! and `billing_phone` (the provider's billing office), and `patient_name` when the care was for
+//! someone else than the member (a dependent). Every row is checked
 //! (formats, that line items add up to the bill, that the member is on the roster, that
 //! statement numbers are new) before anything is written; then everything is written in one
 //! transaction. A bill may name its `claim_number`.
@@ -107,6 +108,9 @@ struct ImportBill {
     /// The plan's claim this bill is for.
     #[serde(default)]
     claim_number: Option<String>,
+    /// Who the care was for, when not the member (a dependent).
+    #[serde(default)]
+    patient_name: Option<String>,
     line_items: Vec<ImportLine>,
 }
 
@@ -264,6 +268,15 @@ pub fn import(
                 .as_deref()
                 .map(|p| validate::phone(p).map_err(|e| bad(format!("billing_phone: {}", e.message))))
                 .transpose()?;
+            let patient_name = match b.patient_name.as_deref().map(str::trim) {
+                None => None,
+                Some(name) if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) => {
+                    return Err(bad(
+                        "patient_name must be 1 to 200 characters with no control characters".into(),
+                    ));
+                }
+                Some(name) => Some(name.to_string()),
+            };
             check_line_items(&charges, from, to, &items).map_err(|e| bad(e.to_string()))?;
             new_bills.push(NewBill {
                 id: random_id(&mut rng, "bil"),
@@ -292,6 +305,7 @@ pub fn import(
                 other_payments: b.other_payments.cents(),
                 billing_phone,
                 claim_number: b.claim_number.map(|n| n.trim().to_string()),
+                patient_name,
             });
         }
     }

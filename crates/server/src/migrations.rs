@@ -22,6 +22,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0011_notification_preferences.sql"),
     include_str!("../migrations/postgres/0012_reminders.sql"),
     include_str!("../migrations/postgres/0013_payment_funding.sql"),
+    include_str!("../migrations/postgres/0014_patient_name.sql"),
 ];
 
 pub const MIGRATIONS: &[&str] = &[
@@ -700,6 +701,11 @@ CREATE INDEX bills_issued ON bills(issued_at);
     // history); NULL for bank accounts and for payments made before.
     r#"
 ALTER TABLE payments ADD COLUMN method_funding TEXT;
+"#,
+    // 17: who the care was for when not the member (issue 22: a subscriber pays for dependents);
+    // NULL for the member and for bills from before.
+    r#"
+ALTER TABLE bills ADD COLUMN patient_name TEXT;
 "#,
 ];
 

@@ -25,6 +25,8 @@ pub const DEMO_PASSWORD: &str = "correct horse battery staple";
 pub const DEMO_MEMBER_ID: &str = "M200000001";
 /// On the roster, without an account: for trying registration.
 pub const UNREGISTERED_MEMBER_ID: &str = "M200000002";
+/// The demo member's dependent, the patient on one of their bills.
+pub const DEMO_DEPENDENT: &str = "Riley Lee";
 pub const SECOND_EMAIL: &str = "taylor.nguyen@carebill.example";
 /// The demo's enrolled kiosk credential (demo servers only; real kiosks get a random one).
 pub const DEMO_KIOSK_CREDENTIAL: &str = "kdc_demo-front-desk";
@@ -292,6 +294,7 @@ pub fn make_bill(rng: &mut StdRng, member_id: &str, statement_seq: u64, today: N
             other_payments: 0,
             billing_phone: Some(provider.billing_phone.to_string()),
             claim_number: None,
+            patient_name: None,
         };
         if bill.amount_due_cents() >= 500 {
             return bill;
@@ -410,6 +413,10 @@ pub fn add_bills(
         if i == 1 {
             // A copay paid at the provider's office, as the plan's records show it.
             bill.other_payments = 2_500.min(bill.amount_due_cents() / 4);
+        }
+        if i == 5 && member_id == DEMO_MEMBER_ID {
+            // The demo subscriber also pays for a dependent's care.
+            bill.patient_name = Some(DEMO_DEPENDENT.to_string());
         }
         let issued_at = bill
             .statement_date

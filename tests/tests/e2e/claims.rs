@@ -83,3 +83,37 @@ async fn a_bill_explains_what_is_owed_flags_a_difference_with_its_claim_and_open
     app.axe("claims").await;
     app.quit().await;
 }
+
+/// A subscriber's bill for a dependent's care names the patient; the member's own bills name them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependents_bill_names_the_patient() {
+    let backend = Backend::start().await;
+    let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let bills = backend.get(&token, "/v1/bills?status=all&limit=100").await;
+    let bills = bills["data"].as_array().expect("bills").clone();
+    let statement = |dependent: bool| {
+        bills
+            .iter()
+            .find(|b| b.get("patient_name").is_some() == dependent)
+            .expect("a bill")["statement_number"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, false).await;
+    app.screen("Hello, Jordan").await;
+    for (dependent, patient) in [(true, "Riley Lee"), (false, "Jordan Lee")] {
+        open_bill(&app, &statement(dependent)).await;
+        app.until(&format!("the patient {patient}"), || async {
+            match app.wd.find(thirtyfour::By::Id("bill-patient")).await {
+                Ok(e) => e.text().await.is_ok_and(|t| t == patient),
+                Err(_) => false,
+            }
+        })
+        .await;
+    }
+    app.axe("a dependent's bill").await;
+    app.quit().await;
+}

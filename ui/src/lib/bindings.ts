@@ -553,6 +553,11 @@ export type Bill_Deserialize = {
 	/**  The statement's number, printed on the paper bill. */
 	statement_number: string,
 	kind: BillKind,
+	/**
+	 *  Who the care was for, when not the member (a subscriber pays for dependents); absent: the
+	 *  member.
+	 */
+	patient_name?: string | null,
 	/**  Who provided the care. */
 	provider: string,
 	/**  Where the care was provided. */
@@ -603,6 +608,11 @@ export type Bill_Serialize = {
 	/**  The statement's number, printed on the paper bill. */
 	statement_number: string,
 	kind: BillKind,
+	/**
+	 *  Who the care was for, when not the member (a subscriber pays for dependents); absent: the
+	 *  member.
+	 */
+	patient_name?: string,
 	/**  Who provided the care. */
 	provider: string,
 	/**  Where the care was provided. */

@@ -38,6 +38,8 @@ pub struct NewBill {
     pub billing_phone: Option<String>,
     /// The plan's claim this bill is for, when known.
     pub claim_number: Option<String>,
+    /// Who the care was for, when not the member.
+    pub patient_name: Option<String>,
 }
 
 impl NewBill {
@@ -55,8 +57,8 @@ pub fn insert_bill(tx: &Connection, bill: &NewBill, issued_at: i64, now: DateTim
         "INSERT INTO bills (id, member_id, account_number, statement_number, kind, provider, facility,
             service_date_from, service_date_to, statement_date, due_date,
             total_charges_cents, insurance_paid_cents, adjustments_cents, created_at, issued_at,
-            other_payments_cents, billing_phone, claim_number)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            other_payments_cents, billing_phone, claim_number, patient_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         bill.id,
@@ -78,6 +80,7 @@ pub fn insert_bill(tx: &Connection, bill: &NewBill, issued_at: i64, now: DateTim
         bill.other_payments,
         bill.billing_phone,
         bill.claim_number,
+        bill.patient_name,
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO line_items (bill_id, position, service_date, description, code, quantity, charge_cents, insurance_paid_cents, adjustment_cents)

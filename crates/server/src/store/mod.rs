@@ -40,7 +40,7 @@ pub const BILL_COLUMNS: &str = "b.id, b.account_number, b.statement_number, b.ki
     b.service_date_from, b.service_date_to, b.statement_date, b.due_date, b.total_charges_cents, \
     b.insurance_paid_cents, b.adjustments_cents, b.settled_cents, b.pending_cents, b.other_payments_cents, \
     b.billing_phone, b.payment_plan_id, b.claim_number, \
-    (SELECT MIN(q.id) FROM conversations q WHERE q.bill_id = b.id AND q.status != 'closed')";
+    (SELECT MIN(q.id) FROM conversations q WHERE q.bill_id = b.id AND q.status != 'closed'), b.patient_name";
 
 /// Balance in SQL, for filters: amount due less settled payments and payments received elsewhere.
 pub const BALANCE_SQL: &str =
@@ -64,6 +64,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
     let payment_plan_id: Option<String> = r.get(17)?;
     let claim_number: Option<String> = r.get(18)?;
     let open_conversation_id: Option<String> = r.get(19)?;
+    let patient_name: Option<String> = r.get(20)?;
     Ok((|| {
         let charges = Charges {
             total_charges: money(cents[0]),
@@ -77,6 +78,7 @@ pub fn bill_from_row(r: &Row<'_>) -> crate::sql::Result<ApiResult<Bill>> {
             account_number,
             statement_number,
             kind: BillKind::parse(&kind).ok_or_else(|| ApiError::internal(format!("bill {id}: kind {kind}")))?,
+            patient_name,
             provider,
             facility,
             service_date_from: parse_date(&dates[0])?,

@@ -356,3 +356,16 @@ async fn the_plan_document_is_public_and_cacheable() {
     stale.expect(200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_dependents_bill_names_the_patient_and_the_members_own_bills_do_not() {
+    let s = TestServer::start().await;
+    let token = s.demo_token().await;
+    let mut bills = s.all_bills(&token, "open").await;
+    bills.extend(s.all_bills(&token, "paid").await);
+    let named: Vec<&Value> = bills.iter().filter(|b| b.get("patient_name").is_some()).collect();
+    assert_eq!(named.len(), 1, "one demo bill is for a dependent");
+    assert_eq!(named[0]["patient_name"], carebill_server::seed::DEMO_DEPENDENT);
+    let id = named[0]["id"].as_str().unwrap();
+    assert_eq!(s.bill(&token, id).await["patient_name"], "Riley Lee");
+}

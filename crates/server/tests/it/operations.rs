@@ -315,7 +315,18 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         Some("CLM-2026-000123")
     );
     assert_eq!(b.status, carebill_billing::BillStatus::PartiallyPaid);
-    assert_eq!(count(&db), (2, 3));
+    assert_eq!(b.patient_name, None, "no patient named: the member");
+    // A dependent's care, paid by the subscriber: the patient is named, trimmed.
+    let mut dependent = bill("ACME-012", "M300000001", "10.00");
+    dependent["patient_name"] = json!("  Riley Lee ");
+    let path = write(
+        dir.path(),
+        "dependent.json",
+        &serde_json::to_string(&json!([dependent])).unwrap(),
+    );
+    import_files(&db, None, Some(&path)).unwrap();
+    assert_eq!(detail(&db, "ACME-012").bill.patient_name.as_deref(), Some("Riley Lee"));
+    assert_eq!(count(&db), (2, 4));
 
     // Line items that do not add up, a member not on the roster, a repeated statement, a float,
     // more paid elsewhere than the member owes, a negative amount paid elsewhere, a phone that is
@@ -342,6 +353,9 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         ("negative", with("other_payments", "-1.00")),
         ("phone", with("billing_phone", "call the office")),
         ("claim number", with("claim_number", "claim #1")),
+        ("blank patient", with("patient_name", "   ")),
+        ("long patient", with("patient_name", &"R".repeat(201))),
+        ("control in patient", with("patient_name", "Riley\u{7}Lee")),
     ] {
         let path = write(
             dir.path(),
@@ -350,7 +364,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         );
         let err = import_files(&db, None, Some(&path)).unwrap_err();
         assert!(matches!(err, import::ImportError::Invalid { .. }), "{name}: {err}");
-        assert_eq!(count(&db), (2, 3), "{name} changed nothing");
+        assert_eq!(count(&db), (2, 4), "{name} changed nothing");
     }
     let bad_roster = write(
         dir.path(),
@@ -358,7 +372,7 @@ async fn import_loads_a_roster_and_bills_all_or_nothing() {
         "member_id,first_name,last_name,date_of_birth\nM300000003,Cy,Ng,1990-02-30\n",
     );
     assert!(import_files(&db, Some(&bad_roster), None).is_err());
-    assert_eq!(count(&db), (2, 3));
+    assert_eq!(count(&db), (2, 4));
 }
 
 /// Review finding 4: outside demo mode the server refuses to serve until a processor is chosen
