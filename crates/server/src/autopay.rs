@@ -394,7 +394,7 @@ pub(crate) fn method_summary(
                         kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
                         brand: r.get(1)?,
                         last4: r.get(2)?,
-                        funding: crate::store::payments::funding_from_text(r.get(4)?),
+                        funding: crate::store::methods::funding_from_text(r.get(4)?),
                     },
                     r.get(3)?,
                 ))

@@ -19,7 +19,7 @@
 //! upgrade does not mail every member about every old bill. A reminder whose day the scheduler
 //! missed (the server was down) is still sent up to [`CATCH_UP_DAYS`] late, never later.
 
-use carebill_api::types::{Locale, UpcomingStatus};
+use carebill_api::types::{Bill, Locale, PaymentMethod, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
 use carebill_billing::Money;
 use carebill_billing::calendar::BusinessCalendar;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -28,10 +28,10 @@ use crate::error::ApiResult;
 use crate::mail::templates::{self, BillFacts, MethodProblem, ScheduledCharge};
 use crate::mail::{self, Letterhead};
 use crate::notifications::{self, Notice};
-use crate::sql::{Connection, OptionalExtension, params};
+use crate::sql::{Connection, params};
 use crate::state::AppState;
-use crate::store::{BALANCE_SQL, claim_members, date_str, ms, parse_date, setting, setting_or_insert};
-use crate::{autopay, conversations, scheduled};
+use crate::store::{BALANCE_SQL, claim_members, date_str, ms, parse_date, setting};
+use crate::{autopay, scheduled, store};
 
 /// The instant reminders started on this database (milliseconds), written by the first pass.
 pub const REMINDERS_FROM_KEY: &str = "reminders_from";
@@ -106,16 +106,13 @@ pub async fn run(state: &AppState) -> ApiResult<RunSummary> {
     let (now, business_now) = (state.now(), state.business.now());
     let cal = *state.business.calendar();
     let today = state.business.today();
-    let from = match state.db.read(|conn| setting(conn, REMINDERS_FROM_KEY)).await? {
-        Some(from) => from,
-        None => {
-            state
-                .db
-                .transaction(move |tx| setting_or_insert(tx, REMINDERS_FROM_KEY, &ms(business_now).to_string()))
-                .await?
-        }
-    };
-    let from = from.parse::<i64>().unwrap_or(i64::MAX);
+    // Written at start (app.rs): every server that runs this pass has it.
+    let from = state
+        .db
+        .read(|conn| setting(conn, REMINDERS_FROM_KEY))
+        .await?
+        .and_then(|from| from.parse::<i64>().ok())
+        .unwrap_or(ms(business_now));
     // The methods of the coming charges are checked once a business day, by the first pass (of
     // whichever server) that claims the day: the check reads every autopay member's upcoming
     // charges, too much for every pass. A day whose check fails half way is caught up the next
@@ -273,66 +270,29 @@ fn bill_entity(id: &str) -> String {
     format!("bill:{id}")
 }
 
-/// A bill as its reminder needs it, read again in the deciding transaction.
-struct BillNow {
-    member_id: String,
-    provider: String,
-    due: NaiveDate,
-    balance: Money,
-    payable: Money,
-    on_plan: bool,
-}
-
-fn bill_now(conn: &Connection, id: &str) -> ApiResult<Option<BillNow>> {
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT b.member_id, b.provider, b.due_date, {BALANCE_SQL}, {BALANCE_SQL} - b.pending_cents,
-                    b.payment_plan_id IS NOT NULL
-             FROM bills b WHERE b.id = ?1"
-        ))?
-        .query_row([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
-        })
-        .optional()?;
-    row.map(|(member_id, provider, due, balance, payable, on_plan)| {
-        Ok(BillNow {
-            member_id,
-            provider,
-            due: parse_date(&due)?,
-            balance: Money::from_cents(balance),
-            payable: Money::from_cents(payable),
-            on_plan,
-        })
-    })
-    .transpose()
-}
-
 /// Why a bill's member has nothing to do about it, if so: paid, fully processing, on a plan, paid
 /// by a scheduled payment, about to be charged by autopay, or under review.
-fn covered(conn: &Connection, id: &str, bill: &BillNow, cal: &BusinessCalendar, today: NaiveDate) -> ApiResult<bool> {
-    if !bill.balance.is_positive() || !bill.payable.is_positive() || bill.on_plan {
+fn covered(
+    conn: &Connection,
+    member_id: &str,
+    bill: &Bill,
+    cal: &BusinessCalendar,
+    today: NaiveDate,
+) -> ApiResult<bool> {
+    if !bill.balance.is_positive()
+        || !bill.payable.is_positive()
+        || bill.payment_plan_id.is_some()
+        || bill.open_conversation_id.is_some()
+        || scheduled::scheduled_for_bill(conn, &bill.id)?.is_some()
+    {
         return Ok(true);
     }
-    if scheduled::scheduled_for_bill(conn, id)?.is_some() || conversations::any_on_hold(conn, [id])? {
-        return Ok(true);
-    }
-    if let Some(rule) = autopay::load_rule(conn, &bill.member_id)? {
-        let upcoming = autopay::upcoming(conn, &rule, today, cal)?;
-        if upcoming
-            .iter()
-            .any(|c| c.bill_id == id && c.status == UpcomingStatus::Scheduled)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let Some(rule) = autopay::load_rule(conn, member_id)? else {
+        return Ok(false);
+    };
+    Ok(autopay::upcoming(conn, &rule, today, cal)?
+        .iter()
+        .any(|c| c.bill_id == bill.id && c.status == UpcomingStatus::Scheduled))
 }
 
 /// A bill reminder's words.
@@ -348,18 +308,19 @@ fn decide_bill(
     now: DateTime<Utc>,
     summary: &mut RunSummary,
 ) -> ApiResult<()> {
-    let Some(bill) = bill_now(tx, &candidate.id)? else {
+    let Some(bill) = store::bill(tx, &candidate.member_id, &candidate.id)? else {
         return Ok(());
     };
     let facts = BillFacts {
         provider: &bill.provider,
         owed: bill.balance,
-        due: bill.due,
+        due: bill.due_date,
     };
-    let prefs = notifications::get(tx, &bill.member_id)?;
+    let member_id = &candidate.member_id;
+    let prefs = notifications::get(tx, member_id)?;
     let (entity, event) = (bill_entity(&candidate.id), candidate.event.name());
     let enqueue = |write: Template| {
-        mail::enqueue_once(tx, head, &bill.member_id, &entity, event, now, |first, l| {
+        mail::enqueue_once(tx, head, member_id, &entity, event, now, |first, l| {
             Ok(write(l, first, &facts))
         })
     };
@@ -370,13 +331,13 @@ fn decide_bill(
         BillEvent::DueSoon => (templates::due_soon, &mut summary.due_soon, prefs.due_soon.email, false),
         BillEvent::Overdue => (templates::overdue, &mut summary.overdue, prefs.overdue.email, false),
     };
-    if !bill.balance.is_positive() || (!statement && covered(tx, &candidate.id, &bill, cal, today)?) {
+    if !bill.balance.is_positive() || (!statement && covered(tx, member_id, &bill, cal, today)?) {
         // Nothing to do for now; decided if that changes while the day's window lasts.
         return Ok(());
     }
     if !wanted {
         // Switched off: decided, without a mail, so turning the switch on later sends nothing old.
-        mail::decide_once(tx, &bill.member_id, &entity, event, now)?;
+        mail::decide_once(tx, member_id, &entity, event, now)?;
         return Ok(());
     }
     if enqueue(write)? {
@@ -478,43 +439,28 @@ fn dated_charges(
     Ok(())
 }
 
-/// Why a method will not work for a charge on `on`, if it will not.
+/// How a method is named in a mail, and why it will not work for a charge on `on`, if it will
+/// not. A method that is gone altogether has nothing to name.
 fn method_problem(
     conn: &Connection,
     member_id: &str,
     method_id: &str,
     on: NaiveDate,
-) -> ApiResult<Option<MethodProblem>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT kind, exp_month, exp_year, deleted_at IS NOT NULL FROM payment_methods WHERE id = ?1 AND member_id = ?2",
-        )?
-        .query_row(params![method_id, member_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, bool>(3)?,
-            ))
-        })
-        .optional()?;
-    let Some((kind, month, year, deleted)) = row else {
-        return Ok(Some(MethodProblem::Removed));
-    };
-    if deleted {
-        return Ok(Some(MethodProblem::Removed));
-    }
-    if kind == "card" {
-        if let (Some(month), Some(year)) = (month, year)
-            && let (Ok(month), Ok(year)) = (u32::try_from(month), i32::try_from(year))
-            && card_expired_by(month, year, on)
-        {
-            return Ok(Some(MethodProblem::CardExpires { month, year }));
-        }
+) -> ApiResult<Option<(PaymentMethodSummary, MethodProblem)>> {
+    let Some((method, removed)) = store::methods::load_method_even_removed(conn, member_id, method_id)? else {
         return Ok(None);
-    }
-    let returned = conn
-        .prepare_cached(
+    };
+    let problem = if removed {
+        Some(MethodProblem::Removed)
+    } else if method.kind == PaymentMethodType::Card {
+        match (method.exp_month, method.exp_year) {
+            (Some(month), Some(year)) if card_expired_by(month, year, on) => {
+                Some(MethodProblem::CardExpires { month, year })
+            }
+            _ => None,
+        }
+    } else {
+        conn.prepare_cached(
             "SELECT 1 FROM payments WHERE payment_method_id = ?1 AND status = 'returned'
                AND failure_code IN (?2, ?3, ?4) LIMIT 1",
         )?
@@ -523,8 +469,24 @@ fn method_problem(
             ACCOUNT_RETURN_CODES[0],
             ACCOUNT_RETURN_CODES[1],
             ACCOUNT_RETURN_CODES[2]
-        ])?;
-    Ok(returned.then_some(MethodProblem::AccountReturned))
+        ])?
+        .then_some(MethodProblem::AccountReturned)
+    };
+    Ok(problem.map(|p| (summary_of(&method), p)))
+}
+
+/// A saved method as a mail names it (a card by its network, a bank account by its bank).
+fn summary_of(m: &PaymentMethod) -> PaymentMethodSummary {
+    let name = match m.kind {
+        PaymentMethodType::Card => m.brand.clone(),
+        PaymentMethodType::BankAccount => m.bank_name.clone(),
+    };
+    PaymentMethodSummary {
+        kind: m.kind,
+        brand: name.unwrap_or_else(|| "Bank account".to_string()),
+        last4: m.last4.clone(),
+        funding: m.funding,
+    }
 }
 
 /// A card is good through the last day of its expiry month.
@@ -534,16 +496,13 @@ fn card_expired_by(month: u32, year: i32, on: NaiveDate) -> bool {
 
 /// Decides one charge's method notice in the pass's transaction (the problem read again).
 fn decide_charge(tx: &Connection, head: &Letterhead, c: &ChargeCandidate, now: DateTime<Utc>) -> ApiResult<bool> {
-    let Some(problem) = method_problem(tx, &c.member_id, &c.method_id, c.on)? else {
+    let Some((method, problem)) = method_problem(tx, &c.member_id, &c.method_id, c.on)? else {
         return Ok(false);
     };
     if !notifications::wants_email(tx, &c.member_id, Notice::MethodAttention)? {
         mail::decide_once(tx, &c.member_id, &c.entity, "method_attention", now)?;
         return Ok(false);
     }
-    let Some(method) = method_label_any(tx, &c.member_id, &c.method_id)? else {
-        return Ok(false);
-    };
     mail::enqueue_once(
         tx,
         head,
@@ -557,30 +516,6 @@ fn decide_charge(tx: &Connection, head: &Letterhead, c: &ChargeCandidate, now: D
             ))
         },
     )
-}
-
-/// A method's summary for a mail, removed ones included (the mail says it was removed).
-fn method_label_any(
-    conn: &Connection,
-    member_id: &str,
-    id: &str,
-) -> ApiResult<Option<carebill_api::types::PaymentMethodSummary>> {
-    use carebill_api::types::{PaymentMethodSummary, PaymentMethodType};
-    Ok(conn
-        .prepare_cached(
-            "SELECT kind, COALESCE(CASE kind WHEN 'card' THEN brand ELSE bank_name END, 'Bank account'), last4, funding
-             FROM payment_methods WHERE id = ?1 AND member_id = ?2",
-        )?
-        .query_row(params![id, member_id], |r| {
-            let kind: String = r.get(0)?;
-            Ok(PaymentMethodSummary {
-                kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
-                brand: r.get(1)?,
-                last4: r.get(2)?,
-                funding: crate::store::payments::funding_from_text(r.get(3)?),
-            })
-        })
-        .optional()?)
 }
 
 #[cfg(test)]

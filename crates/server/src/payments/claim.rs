@@ -215,7 +215,7 @@ fn saved_method(tx: &Connection, member_id: &str, id: &str) -> ApiResult<Option<
                 details: InstrumentDetails {
                     kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
                     brand: r.get(2)?,
-                    funding: crate::store::payments::funding_from_text(r.get(7)?),
+                    funding: crate::store::methods::funding_from_text(r.get(7)?),
                     last4: r.get(3)?,
                     exp_month: None,
                     exp_year: None,
@@ -396,7 +396,7 @@ pub(super) fn claim(
         intent.client,
         processor_key,
         (!method.details.fingerprint.is_empty()).then_some(&method.details.fingerprint),
-        crate::store::payments::funding_text(method.details.funding),
+        crate::store::methods::funding_text(method.details.funding),
     ])?;
     let mut alloc =
         tx.prepare_cached("INSERT INTO payment_allocations (payment_id, bill_id, amount_cents) VALUES (?1, ?2, ?3)")?;

@@ -2,7 +2,7 @@
 
 use crate::sql::{OptionalExtension, params};
 use carebill_api::ErrorCode;
-use carebill_api::types::{PaymentMethod, PaymentMethodType, SyncEntity, SyncOp};
+use carebill_api::types::{Funding, PaymentMethod, PaymentMethodType, SyncEntity, SyncOp};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -14,15 +14,24 @@ use crate::store::{from_ms, ms, touch};
 const METHOD_COLUMNS: &str =
     "id, kind, brand, funding, last4, exp_month, exp_year, bank_name, account_type, holder_name, created_at";
 
+/// A card's funding as stored (`credit`, `debit`, `hsa_fsa`); anything else is not shown.
+pub(crate) fn funding_from_text(text: Option<String>) -> Option<Funding> {
+    text.and_then(|f| serde_json::from_value(json!(f)).ok())
+}
+
+/// A card's funding as stored.
+pub(crate) fn funding_text(funding: Option<Funding>) -> Option<String> {
+    funding.and_then(|f| json!(f).as_str().map(str::to_string))
+}
+
 fn method_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<PaymentMethod> {
     let kind: String = r.get(1)?;
-    let funding: Option<String> = r.get(3)?;
     let account_type: Option<String> = r.get(8)?;
     Ok(PaymentMethod {
         id: r.get(0)?,
         kind: PaymentMethodType::parse(&kind).unwrap_or(PaymentMethodType::Card),
         brand: r.get(2)?,
-        funding: funding.and_then(|f| serde_json::from_value(json!(f)).ok()),
+        funding: funding_from_text(r.get(3)?),
         last4: r.get(4)?,
         exp_month: r.get(5)?,
         exp_year: r.get(6)?,
@@ -39,6 +48,23 @@ pub fn load_method(conn: &crate::sql::Connection, member_id: &str, id: &str) -> 
             "SELECT {METHOD_COLUMNS} FROM payment_methods WHERE id = ?1 AND member_id = ?2 AND deleted_at IS NULL"
         ))?
         .query_row(params![id, member_id], method_from_row)
+        .optional()?)
+}
+
+/// A method of the member's even if they removed it, and whether they did (for telling them a
+/// scheduled charge will not find it).
+pub fn load_method_even_removed(
+    conn: &crate::sql::Connection,
+    member_id: &str,
+    id: &str,
+) -> ApiResult<Option<(PaymentMethod, bool)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {METHOD_COLUMNS}, deleted_at IS NOT NULL FROM payment_methods WHERE id = ?1 AND member_id = ?2"
+        ))?
+        .query_row(params![id, member_id], |r| {
+            Ok((method_from_row(r)?, r.get::<_, bool>(11)?))
+        })
         .optional()?)
 }
 
@@ -84,7 +110,7 @@ pub fn save_method(
             d.fingerprint.as_bytes(),
             d.kind.as_str(),
             d.brand,
-            d.funding.and_then(|f| json_str(json!(f))),
+            funding_text(d.funding),
             d.last4,
             d.exp_month,
             d.exp_year,

@@ -171,15 +171,21 @@ pub fn member_version(conn: &Connection, member_id: &str) -> ApiResult<i64> {
         .query_row([member_id], |r| r.get(0))?)
 }
 
-/// One of the member's bills with its line items; `None` when it is not theirs.
-pub fn bill_detail(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResult<Option<BillDetail>> {
+/// One of the member's bills, without its line items; `None` when it is not theirs.
+pub fn bill(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResult<Option<Bill>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = ?1 AND b.member_id = ?2"
     ))?;
-    let Some(bill) = stmt.query_row(params![bill_id, member_id], bill_from_row).optional()? else {
+    stmt.query_row(params![bill_id, member_id], bill_from_row)
+        .optional()?
+        .transpose()
+}
+
+/// One of the member's bills with its line items; `None` when it is not theirs.
+pub fn bill_detail(conn: &Connection, member_id: &str, bill_id: &str) -> ApiResult<Option<BillDetail>> {
+    let Some(bill) = bill(conn, member_id, bill_id)? else {
         return Ok(None);
     };
-    let bill = bill?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {LINE_COLUMNS} FROM line_items li WHERE li.bill_id = ?1 ORDER BY li.position"
     ))?;

@@ -84,19 +84,6 @@ fn payment_from_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<Payment> {
     payment_from_row_at(r, 0)
 }
 
-/// A card's funding as stored (`credit`, `debit`, `hsa_fsa`); anything else is not shown.
-pub(crate) fn funding_from_text(text: Option<String>) -> Option<carebill_api::types::Funding> {
-    text.and_then(|f| serde_json::from_value(serde_json::Value::String(f)).ok())
-}
-
-/// A card's funding as stored.
-pub(crate) fn funding_text(funding: Option<carebill_api::types::Funding>) -> Option<String> {
-    funding.and_then(|f| match serde_json::to_value(f) {
-        Ok(serde_json::Value::String(s)) => Some(s),
-        _ => None,
-    })
-}
-
 /// A payment from [`PAYMENT_COLUMNS`] starting at column `at`; no allocations.
 pub(crate) fn payment_from_row_at(r: &crate::sql::Row<'_>, at: usize) -> crate::sql::Result<Payment> {
     let status: String = r.get(at + 1)?;
@@ -118,7 +105,7 @@ pub(crate) fn payment_from_row_at(r: &crate::sql::Row<'_>, at: usize) -> crate::
             } else {
                 r.get(at + 6)?
             },
-            funding: funding_from_text(r.get(at + 13)?),
+            funding: super::methods::funding_from_text(r.get(at + 13)?),
         },
         created_at: from_ms(r.get(at + 7)?),
         settled_at: r.get::<_, Option<i64>>(at + 8)?.map(from_ms),
