@@ -66,6 +66,10 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::kiosk::guest_mail_receipt,
             commands::kiosk::guest_receipt_qr,
             commands::kiosk::guest_print_receipt,
+            commands::documents::save_statement,
+            commands::documents::save_receipt,
+            commands::documents::yearly_summary,
+            commands::documents::save_yearly_summary,
             commands::updates::update_check,
             commands::updates::update_install,
             commands::session::sign_in,
@@ -267,11 +271,14 @@ pub fn run() {
                 .level(log::LevelFilter::Info)
                 .build(),
         );
-    // Kiosks always open fullscreen: no remembered window state.
+    // Kiosks always open fullscreen (no remembered window state), and never save files (no
+    // save dialog).
     let builder = if kiosk_mode {
         builder
     } else {
-        builder.plugin(tauri_plugin_window_state::Builder::new().build())
+        builder
+            .plugin(tauri_plugin_window_state::Builder::new().build())
+            .plugin(tauri_plugin_dialog::init())
     };
     if let Err(e) = app_builder(builder, state).run(tauri::generate_context!()) {
         eprintln!("Carebill stopped: {e}");

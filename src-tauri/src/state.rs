@@ -1,5 +1,5 @@
 //! What every command shares: the engine, the app's config, the kiosk exit guard, and what the
-//! commands need of the running shell (its window, exit, restart, update check) without naming its
+//! commands need of the running shell (its window, exit, restart, update check, save dialog) without naming its
 //! runtime type.
 
 use std::sync::{Mutex, OnceLock};
@@ -37,6 +37,9 @@ impl AppState {
     }
 }
 
+/// Where the member chose to save a document (`None`: they closed the dialog).
+pub type SaveAsk = std::pin::Pin<Box<dyn Future<Output = Option<std::path::PathBuf>> + Send>>;
+
 type UpdateCheck =
     std::pin::Pin<Box<dyn Future<Output = Result<Option<tauri_plugin_updater::Update>, updates::UpdateError>> + Send>>;
 
@@ -47,4 +50,7 @@ pub struct Shell {
     pub exit: Box<dyn Fn() + Send + Sync>,
     pub restart: Box<dyn Fn() + Send + Sync>,
     pub check_update: Box<dyn Fn(updates::UpdateSource) -> UpdateCheck + Send + Sync>,
+    /// The native save dialog over the window, for a suggested file name (`None` on kiosks,
+    /// which never save files).
+    pub ask_where: Option<Box<dyn Fn(commands::documents::SaveRequest) -> SaveAsk + Send + Sync>>,
 }

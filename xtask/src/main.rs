@@ -54,14 +54,15 @@ fn main() -> ExitCode {
             Some("startup") => bench::startup(&args[2..]),
             Some("ui") => bench::ui(&args[2..]),
             Some("client") => sh(cargo().args(["bench", "--package", "carebill-client", "--bench", "engine"])),
+            Some("documents") => sh(cargo().args(["bench", "--package", "carebill-documents", "--bench", "documents"])),
             _ => Err(
-                "usage: cargo xtask bench <api [--postgres [--replicas N]] | payments [--postgres [--replicas N]] | client | startup | ui>".into(),
+                "usage: cargo xtask bench <api [--postgres [--replicas N]] | payments [--postgres [--replicas N]] | client | documents | startup | ui>".into(),
             ),
         },
         _ => {
             eprintln!(
                 "usage: cargo xtask <run [--kiosk] | test | e2e [filter] | conformance [schemathesis options] | openapi | bindings | ui | screenshots \
-                 | bundle [--smoke] | actionlint | notices [--check] | bench <api | payments | client | startup | ui> [--no-build]>"
+                 | bundle [--smoke] | actionlint | notices [--check] | bench <api | payments | client | documents | startup | ui> [--no-build]>"
             );
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
@@ -228,7 +229,10 @@ fn test() -> Result {
         .filter(|b| !(on_postgres(b) && b.name == "replicas"))
         .collect();
     testbins::run_all(&unit_and_integration, &[], |exe, args| {
-        in_test_keyring(exe.as_os_str(), args)
+        let mut cmd = in_test_keyring(exe.as_os_str(), args)?;
+        // The PDF checks read documents back with pypdf, from the tools' Python environment.
+        cmd.env("CAREBILL_PYTHON", deps::venv_bin("python"));
+        Ok(cmd)
     })?;
     sh(cargo().args(["test", "--workspace", "--doc"]))?;
     step("The server's integration tests again, and the replica fault test, on PostgreSQL (a throwaway cluster)");

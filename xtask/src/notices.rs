@@ -177,5 +177,13 @@ fn generate() -> Result<String> {
     );
     section(&mut out, "Rust crates", &crates);
     section(&mut out, "JavaScript packages in the app's interface", &npm);
+    // The typeface embedded in the app (and, subset, in every PDF it makes).
+    let fonts = [Package {
+        name: "Carebill Sans (Regular, Bold), modified from Liberation Sans".into(),
+        version: "2.1.5".into(),
+        license: "OFL-1.1".into(),
+        dir: root().join("crates/documents/fonts"),
+    }];
+    section(&mut out, "Fonts in the app's documents", &fonts);
     Ok(out)
 }

@@ -1231,6 +1231,27 @@ pub struct PaymentMethodSummary {
     pub funding: Option<Funding>,
 }
 
+impl PaymentMethodSummary {
+    /// How receipts, statements and mail name the method: "Visa ending 4242", "Visa HSA/FSA card
+    /// ending 1000", "Chase Bank account ending 6789" (Spanish: "Visa que termina en 4242").
+    pub fn label(&self, l: Locale) -> String {
+        let brand = match carebill_billing::validate::CardBrand::from_wire(&self.brand) {
+            Some(known) => known.display_name(),
+            None => self.brand.as_str(),
+        };
+        let last4 = &self.last4;
+        let hsa = self.funding == Some(Funding::HsaFsa);
+        match (self.kind, l) {
+            (PaymentMethodType::Card, Locale::En) if hsa => format!("{brand} HSA/FSA card ending {last4}"),
+            (PaymentMethodType::Card, Locale::Es) if hsa => format!("tarjeta HSA/FSA {brand} que termina en {last4}"),
+            (PaymentMethodType::Card, Locale::En) => format!("{brand} ending {last4}"),
+            (PaymentMethodType::Card, Locale::Es) => format!("{brand} que termina en {last4}"),
+            (PaymentMethodType::BankAccount, Locale::En) => format!("{} account ending {last4}", self.brand),
+            (PaymentMethodType::BankAccount, Locale::Es) => format!("cuenta de {} que termina en {last4}", self.brand),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PaymentFailure {
@@ -1789,6 +1810,67 @@ pub struct PlanInfo {
     /// default, the letter M and 9 digits).
     #[serde(default)]
     pub member_id: MemberIdFormat,
+    /// The IANA time zone of the plan's business day: due dates, and the calendar year of a
+    /// payment in the yearly summary (absent from copies kept by earlier releases: the default).
+    #[serde(default = "default_time_zone")]
+    #[schema(example = "America/Los_Angeles")]
+    pub time_zone: String,
+    /// That zone's UTC offsets from 2015 to 2045, oldest first: a client puts an instant on the
+    /// plan's calendar with them, without a time zone database (absent from copies kept by
+    /// earlier releases).
+    #[serde(default)]
+    pub utc_offsets: Vec<UtcOffset>,
+}
+
+fn default_time_zone() -> String {
+    carebill_billing::calendar::DEFAULT_PLAN_TIME_ZONE_NAME.to_string()
+}
+
+/// From `from` on, the plan's time zone is `offset_seconds` ahead of UTC (negative: behind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct UtcOffset {
+    #[schema(value_type = String, format = DateTime)]
+    pub from: DateTime<Utc>,
+    #[schema(example = -28800)]
+    pub offset_seconds: i32,
+    #[schema(example = "PST")]
+    pub abbreviation: String,
+}
+
+impl PlanInfo {
+    /// The plan's time zone as data; `None` for a copy of its facts from before `utc_offsets`.
+    pub fn zone_rules(&self) -> Option<carebill_billing::calendar::ZoneRules> {
+        if self.utc_offsets.is_empty() {
+            return None;
+        }
+        Some(carebill_billing::calendar::ZoneRules {
+            name: self.time_zone.clone(),
+            changes: self
+                .utc_offsets
+                .iter()
+                .map(|o| carebill_billing::calendar::OffsetChange {
+                    from: o.from.timestamp(),
+                    offset_seconds: o.offset_seconds,
+                    abbreviation: o.abbreviation.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Sets the plan's time zone and its offsets, 2015 to 2045 (the server, from its calendar).
+    pub fn set_zone(&mut self, rules: &carebill_billing::calendar::ZoneRules) {
+        self.time_zone = rules.name.clone();
+        self.utc_offsets = rules
+            .changes
+            .iter()
+            .map(|c| UtcOffset {
+                from: DateTime::from_timestamp(c.from, 0).unwrap_or_default(),
+                offset_seconds: c.offset_seconds,
+                abbreviation: c.abbreviation.clone(),
+            })
+            .collect();
+    }
 }
 
 /// The plan's member ID format, for the registration hint and its as-you-type check: a regular

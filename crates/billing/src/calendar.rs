@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 
 /// The plan's time zone unless configured otherwise.
 pub const DEFAULT_PLAN_TIME_ZONE: Tz = chrono_tz::America::Los_Angeles;
+/// Its IANA name (a constant: naming a `Tz` links the whole time zone database).
+pub const DEFAULT_PLAN_TIME_ZONE_NAME: &str = "America/Los_Angeles";
 
 /// Business-day arithmetic in one plan time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,16 @@ impl BusinessCalendar {
 
     pub fn time_zone(&self) -> Tz {
         self.tz
+    }
+
+    /// The zone's UTC offsets from `from_year` to `to_year`, as data ([`ZoneRules`]): what the
+    /// desktop app needs to put an instant on the plan's calendar without a time zone database.
+    pub fn rules(&self, from_year: i32, to_year: i32) -> ZoneRules {
+        use chrono::{Offset, TimeZone};
+        ZoneRules::scan(self.tz.name(), from_year, to_year, |instant| {
+            let o = self.tz.offset_from_utc_datetime(&instant.naive_utc());
+            (o.fix().local_minus_utc(), o.to_string())
+        })
     }
 
     /// The plan's calendar date at an instant.
@@ -139,6 +151,37 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    #[test]
+    fn zone_rules_as_data_give_the_same_dates_and_times_as_the_time_zone_database() {
+        for zone in [
+            "America/Los_Angeles",
+            "America/New_York",
+            "America/Phoenix",
+            "Pacific/Honolulu",
+            "America/Sao_Paulo",
+        ] {
+            let calendar = BusinessCalendar::for_zone(zone).unwrap();
+            let rules = calendar.rules(2015, 2040);
+            assert_eq!(rules.name, zone);
+            // Every 7 hours and 13 minutes over the span: the same wall clock and abbreviation.
+            let mut t = Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap();
+            while t.year() < 2041 {
+                let local = t.with_timezone(&calendar.time_zone());
+                let (wall, abbreviation) = rules.local(t);
+                assert_eq!(wall, local.naive_local(), "{zone} at {t}");
+                assert_eq!(abbreviation, local.format("%Z").to_string(), "{zone} at {t}");
+                assert_eq!(rules.date_at(t), calendar.date_at(t));
+                t += chrono::Duration::minutes(7 * 60 + 13);
+            }
+        }
+        let la = BusinessCalendar::default().rules(2026, 2026);
+        // The change to daylight time: Mar 8, 2026, 2:00 PST = 10:00 UTC.
+        let spring = Utc.with_ymd_and_hms(2026, 3, 8, 10, 0, 0).unwrap();
+        assert_eq!(la.local(spring - chrono::Duration::seconds(1)).1, "PST");
+        assert_eq!(la.local(spring).1, "PDT");
+        assert_eq!(la.changes.len(), 3, "January, March and November");
+    }
+
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
@@ -202,5 +245,109 @@ mod tests {
         let ny = BusinessCalendar::for_zone("America/New_York").unwrap();
         assert_eq!(ny.date_at(late_utc), day("2026-11-28"));
         assert!(BusinessCalendar::for_zone("Mars/Olympus").is_none());
+    }
+}
+
+/// From `from` (seconds since 1970, UTC) the zone is `offset_seconds` ahead of UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetChange {
+    pub from: i64,
+    pub offset_seconds: i32,
+    /// "PST", "PDT", or the offset ("-03") where the zone has no abbreviation.
+    pub abbreviation: String,
+}
+
+/// A time zone as data: its name and its offsets over a span of years, as the server states
+/// them in `GET /v1/plan`. Before the first change, the first offset; after the last, the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRules {
+    pub name: String,
+    /// Oldest first; never empty for a zone made by [`BusinessCalendar::rules`].
+    pub changes: Vec<OffsetChange>,
+}
+
+impl ZoneRules {
+    /// A zone's rules from its offset at any instant (seconds ahead of UTC, and its
+    /// abbreviation), from `from_year` to `to_year`: offsets change at most a few times a year, so
+    /// it looks day by day, then finds the second.
+    pub fn scan(
+        name: &str,
+        from_year: i32,
+        to_year: i32,
+        offset_at: impl Fn(DateTime<Utc>) -> (i32, String),
+    ) -> ZoneRules {
+        let jan1 = |y: i32| {
+            NaiveDate::from_ymd_opt(y, 1, 1)
+                .unwrap_or_default()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp()
+        };
+        let at = |t: i64| offset_at(DateTime::from_timestamp(t, 0).unwrap_or_default());
+        let (start, end) = (jan1(from_year), jan1(to_year + 1));
+        let (offset_seconds, abbreviation) = at(start);
+        let mut changes = vec![OffsetChange {
+            from: start,
+            offset_seconds,
+            abbreviation,
+        }];
+        let mut t = start;
+        while t < end {
+            let next = t + 86_400;
+            let (o, _) = at(next);
+            if changes.last().is_some_and(|c| c.offset_seconds != o) {
+                let (mut lo, mut hi) = (t, next);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if at(mid).0 == o { hi = mid } else { lo = mid }
+                }
+                let (offset_seconds, abbreviation) = at(hi);
+                changes.push(OffsetChange {
+                    from: hi,
+                    offset_seconds,
+                    abbreviation,
+                });
+            }
+            t = next;
+        }
+        ZoneRules {
+            name: name.to_string(),
+            changes,
+        }
+    }
+
+    /// A zone that is UTC (what a plan's facts without offsets are read as, with its name kept).
+    pub fn utc(name: &str) -> ZoneRules {
+        ZoneRules {
+            name: name.to_string(),
+            changes: vec![OffsetChange {
+                from: i64::MIN,
+                offset_seconds: 0,
+                abbreviation: "UTC".into(),
+            }],
+        }
+    }
+
+    fn change_at(&self, instant: DateTime<Utc>) -> Option<&OffsetChange> {
+        let t = instant.timestamp();
+        let after = self.changes.partition_point(|c| c.from <= t);
+        self.changes.get(after.saturating_sub(1))
+    }
+
+    /// The zone's wall-clock time at an instant, and the zone's abbreviation then.
+    pub fn local(&self, instant: DateTime<Utc>) -> (chrono::NaiveDateTime, &str) {
+        match self.change_at(instant) {
+            Some(c) => (
+                instant.naive_utc() + chrono::Duration::seconds(i64::from(c.offset_seconds)),
+                c.abbreviation.as_str(),
+            ),
+            None => (instant.naive_utc(), "UTC"),
+        }
+    }
+
+    /// The zone's calendar date at an instant.
+    pub fn date_at(&self, instant: DateTime<Utc>) -> NaiveDate {
+        self.local(instant).0.date()
     }
 }

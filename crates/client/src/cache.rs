@@ -979,6 +979,30 @@ pub fn payment(conn: &Connection, id: &str) -> ClientResult<Option<Payment>> {
     data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
 }
 
+/// Every payment the copy holds (the yearly summary sums them), oldest first.
+pub fn all_payments(conn: &Connection) -> ClientResult<Vec<Payment>> {
+    let mut stmt = conn.prepare_cached("SELECT data FROM payments ORDER BY created_at, id")?;
+    stmt.query_map([], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<Payment>(&d?)?))
+        .collect()
+}
+
+/// The bills the payments paid that the copy holds (to name their providers).
+pub fn bills_paid_by(conn: &Connection, payments: &[Payment]) -> ClientResult<Vec<Bill>> {
+    let mut stmt = conn.prepare_cached("SELECT summary FROM bill_docs WHERE id = ?1")?;
+    let mut bills: Vec<Bill> = Vec::new();
+    for bill_id in payments.iter().flat_map(|p| p.allocations.iter().map(|a| &a.bill_id)) {
+        if bills.iter().any(|b| &b.id == bill_id) {
+            continue;
+        }
+        let found: Option<String> = stmt.query_row([bill_id], |r| r.get(0)).optional()?;
+        if let Some(summary) = found {
+            bills.push(serde_json::from_str(&summary)?);
+        }
+    }
+    Ok(bills)
+}
+
 pub fn payment_by_key(conn: &Connection, key: &str) -> ClientResult<Option<Payment>> {
     let data: Option<String> = conn
         .query_row("SELECT data FROM payments WHERE idempotency_key = ?1", [key], |r| {

@@ -102,6 +102,9 @@ client_codes! {
     NoPasscode = "no_passcode" => Validation, "No admin passcode is set on this kiosk. Clinic IT sets one with `carebill kiosk set-passcode`.";
     NoPrinter = "no_printer" => Validation, "No receipt printer is set up on this kiosk.";
     PrintFailed = "print_failed" => Server, "The receipt could not be printed.";
+    KioskNoFiles = "kiosk_no_files" => Validation, "Files are not saved on a clinic kiosk. Print the receipt instead, or download it in Carebill on your own device.";
+    FileNotSaved = "file_not_saved" => Server, "The file could not be saved there. Choose another folder and try again.";
+    NoSuchYear = "invalid_year" => Validation, "Choose a year between 2000 and 2100.";
     // Updates.
     UpdatesDisabled = "updates_disabled" => Conflict, "Updates are turned off on this computer by its administrator.";
     UpdateEndpointInvalid = "update_endpoint_invalid" => Validation, "The update server's address is not valid.";

@@ -22,8 +22,9 @@ pub mod sync;
 pub mod types;
 pub mod validate;
 
+pub use carebill_documents::{MonthTotal, ProviderTotal, SummaryRow, YearlySummary};
 pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
-pub use engine::{Engine, UnresolvedIntent};
+pub use engine::{DocumentFile, Engine, SummaryFormat, UnresolvedIntent};
 pub use error::{ClientCode, ClientError, ClientResult, ErrorKind};
 pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, PlanAfterPayment, SubmitOutcome};
 pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};

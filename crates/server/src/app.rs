@@ -169,7 +169,11 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     // Refuse before anything is opened or created.
     config.processor().map_err(|e| StartError::Setup(e.to_string()))?;
-    let plan = crate::state::ServedPlan::new(config.plan().map_err(|e| StartError::Setup(e.to_string()))?.clone());
+    let mut plan_info = config.plan().map_err(|e| StartError::Setup(e.to_string()))?.clone();
+    // The plan's calendar is the one this server keeps (`plan_time_zone`), with its offsets as
+    // data for the app.
+    plan_info.set_zone(&config.calendar.rules(2015, 2045));
+    let plan = crate::state::ServedPlan::new(plan_info);
     // Opening, migrating, the secret, the sandbox and the demo seed are blocking database work
     // (PostgreSQL's client is synchronous): on the blocking pool, never on an async worker.
     let kind = config.processor().map_err(|e| StartError::Setup(e.to_string()))?;

@@ -219,6 +219,9 @@ impl PlanConfig {
             language_assistance: self.language_assistance,
             payment_plans: Default::default(),
             member_id,
+            // The server sets the zone it runs its calendar in when it serves the plan.
+            time_zone: carebill_billing::calendar::DEFAULT_PLAN_TIME_ZONE_NAME.to_string(),
+            utc_offsets: Vec::new(),
         })
     }
 }
@@ -262,6 +265,8 @@ pub fn demo_plan() -> PlanInfo {
         ],
         payment_plans: Default::default(),
         member_id: MemberIdFormat::default(),
+        time_zone: carebill_billing::calendar::DEFAULT_PLAN_TIME_ZONE_NAME.to_string(),
+        utc_offsets: Vec::new(),
     }
 }
 

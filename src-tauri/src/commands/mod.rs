@@ -2,6 +2,7 @@
 //! call into `carebill_client` (the engine or its `validate` rules), errors as its `ClientError`.
 //! The one list of them is `commands.list`; `specta_builder` in `lib.rs` registers exactly these.
 
+pub mod documents;
 pub mod kiosk;
 pub mod messages;
 pub mod pay;

@@ -165,6 +165,8 @@ mod tests {
             }],
             payment_plans: Default::default(),
             member_id: Default::default(),
+            time_zone: "America/Chicago".into(),
+            utc_offsets: Vec::new(),
         };
         let printed = receipt_text(&payment, Some("Northside Clinic"), Some(&plan), Locale::En);
         assert!(printed.starts_with("Northside Clinic\n"));

@@ -3,6 +3,7 @@
 
 mod claims;
 mod console;
+mod documents;
 mod kiosk;
 mod messages;
 mod notifications;

@@ -172,3 +172,9 @@ export function whyText(costs: { category: string; amount: string }[]): string {
 export function count(n: number): string {
   return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
+
+/** A month (1 to 12) by name in the member's language: "January" / "enero"; short: "Jan" / "ene". */
+export function monthName(month: number, short = false): string {
+  const f = new Intl.DateTimeFormat(TAG[i18n.locale], { month: short ? "short" : "long", timeZone: "UTC" });
+  return f.format(new Date(Date.UTC(2026, month - 1, 15))).replace(".", "");
+}

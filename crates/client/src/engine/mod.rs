@@ -39,6 +39,7 @@ use crate::secrets::{KeyringStatus, MemoryStore, SecretStore};
 use crate::types::*;
 
 mod accounts;
+mod documents;
 mod guest;
 mod idle;
 mod messages;
@@ -48,6 +49,8 @@ mod plan;
 mod read;
 mod session;
 mod writes;
+
+pub use documents::{DocumentFile, SummaryFormat};
 
 pub use idle::{IDLE_WARNING, UNLOCK_ATTEMPTS};
 

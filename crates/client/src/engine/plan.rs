@@ -62,11 +62,19 @@ impl Engine {
     /// The plan's member ID format, from the copy of its facts this device holds (the default,
     /// the letter M and 9 digits, before the first answer ever).
     pub fn member_id_rule(&self) -> carebill_billing::validate::MemberIdRule {
-        let held = lock(&self.0.plan).clone().or_else(|| self.read_plan_file());
-        held.and_then(|c| {
-            carebill_billing::validate::MemberIdRule::new(&c.plan.member_id.pattern, &c.plan.member_id.example).ok()
-        })
-        .unwrap_or_default()
+        self.held_plan()
+            .and_then(|plan| {
+                carebill_billing::validate::MemberIdRule::new(&plan.member_id.pattern, &plan.member_id.example).ok()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The plan's facts this device holds, without asking the service.
+    pub(super) fn held_plan(&self) -> Option<PlanInfo> {
+        lock(&self.0.plan)
+            .clone()
+            .or_else(|| self.read_plan_file())
+            .map(|c| c.plan)
     }
 
     fn plan_file(&self) -> Option<PathBuf> {

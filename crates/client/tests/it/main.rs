@@ -1,6 +1,7 @@
 //! Client engine tests against a real billing server on loopback.
 
 mod claims;
+mod documents;
 mod faults;
 mod harness;
 mod kiosk;

@@ -6,9 +6,8 @@
 //! billing glossary of `ui/src/lib/i18n/glossary.md`, US money ("$1,298.40") and dates with the
 //! month spelled out ("5 de diciembre de 2026").
 
-use carebill_api::types::{Locale, Payment, PaymentMethodSummary, PaymentMethodType, PaymentStatus, PlanInfo};
+use carebill_api::types::{Locale, Payment, PaymentMethodSummary, PaymentStatus, PlanInfo};
 use carebill_billing::Money;
-use carebill_billing::validate::CardBrand;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 /// A mail: subject and body.
@@ -68,27 +67,7 @@ pub fn footer(l: Locale, plan: &PlanInfo) -> String {
 
 /// "Visa ending 4242", "Chase Bank account ending 6789" (Spanish: "Visa que termina en 4242").
 pub fn method_label(l: Locale, m: &PaymentMethodSummary) -> String {
-    let hsa = m.funding == Some(carebill_api::types::Funding::HsaFsa);
-    match (m.kind, l) {
-        (PaymentMethodType::Card, Locale::En) if hsa => {
-            format!("{} HSA/FSA card ending {}", brand_name(&m.brand), m.last4)
-        }
-        (PaymentMethodType::Card, Locale::Es) if hsa => {
-            format!("tarjeta HSA/FSA {} que termina en {}", brand_name(&m.brand), m.last4)
-        }
-        (PaymentMethodType::Card, Locale::En) => format!("{} ending {}", brand_name(&m.brand), m.last4),
-        (PaymentMethodType::Card, Locale::Es) => format!("{} que termina en {}", brand_name(&m.brand), m.last4),
-        (PaymentMethodType::BankAccount, Locale::En) => format!("{} account ending {}", m.brand, m.last4),
-        (PaymentMethodType::BankAccount, Locale::Es) => format!("cuenta de {} que termina en {}", m.brand, m.last4),
-    }
-}
-
-/// The display name of a card brand as stored (`visa` -> `Visa`); anything else as it is.
-fn brand_name(brand: &str) -> &str {
-    match CardBrand::from_wire(brand) {
-        Some(known) => known.display_name(),
-        None => brand,
-    }
+    m.label(l)
 }
 
 /// A bill as a mail names it: "Bayside Medical Group, statement BMG26000004".
@@ -719,7 +698,7 @@ pub fn message_reply(l: Locale, first: &str, reference: &str) -> Mail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carebill_api::types::{Allocation, PaymentSource};
+    use carebill_api::types::{Allocation, PaymentMethodType, PaymentSource};
 
     #[test]
     fn card_brands_read_as_people_know_them() {
@@ -865,6 +844,8 @@ mod tests {
             }],
             payment_plans: Default::default(),
             member_id: Default::default(),
+            time_zone: "America/Chicago".into(),
+            utc_offsets: Vec::new(),
         };
         let en = footer(Locale::En, &plan);
         assert!(en.contains("Call Example Health Plan member services at 1-800-555-0100 (TTY 711), weekdays"));

@@ -1,0 +1,100 @@
+//! The documents a member keeps: a bill's statement and a payment's receipt as PDFs, and the
+//! yearly summary of payments (figures, CSV and PDF). Everything an HSA or FSA administrator or
+//! a tax preparer asks for, from values the caller already holds (the app's encrypted copy):
+//! nothing here reads a file, a clock or the network.
+//!
+//! The PDFs are tagged (PDF/UA-1, checked by krilla's validator as they are written), US Letter,
+//! in the member's language, with Carebill Sans (Liberation Sans cut to Latin text) embedded.
+
+#[doc(hidden)]
+pub mod check;
+mod font;
+mod layout;
+pub mod receipt;
+#[doc(hidden)]
+pub mod sample;
+pub mod statement;
+pub mod summary;
+
+use carebill_api::types::Locale;
+
+pub use summary::{MonthTotal, ProviderTotal, SummaryRow, YearlySummary};
+
+/// Why a document was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The PDF writer refused the document (a bug: every document is checked in the tests).
+    #[error("the PDF could not be written: {0}")]
+    Pdf(String),
+    #[error("the CSV could not be written: {0}")]
+    Csv(String),
+}
+
+/// Who the documents are for, as the plan knows them.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub name: String,
+    pub member_id: String,
+    pub locale: Locale,
+    /// The plan's name, in every document's footer.
+    pub plan_name: String,
+}
+
+/// One sentence in both languages.
+fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
+    match l {
+        Locale::En => en,
+        Locale::Es => es,
+    }
+}
+
+/// The document language (BCP 47).
+fn lang(l: Locale) -> &'static str {
+    match l {
+        Locale::En => "en-US",
+        Locale::Es => "es-US",
+    }
+}
+
+/// "Page" / "Página".
+fn page_word(l: Locale) -> &'static str {
+    tr(l, "Page", "Página")
+}
+
+/// A file name safe on every desktop system: letters, digits, `-` and `_` from `parts`.
+pub fn file_name(parts: &[&str], extension: &str) -> String {
+    let stem: String = parts
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut squeezed = String::with_capacity(stem.len());
+    for c in stem.chars() {
+        if !(c == '-' && squeezed.ends_with('-')) {
+            squeezed.push(c);
+        }
+    }
+    format!("{}.{extension}", squeezed.trim_matches('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_keep_only_safe_characters() {
+        assert_eq!(
+            file_name(&["statement", "BMG 2600/0004"], "pdf"),
+            "statement-BMG-2600-0004.pdf"
+        );
+        assert_eq!(
+            file_name(&["receipt", "CB-7K2M-9QXP"], "pdf"),
+            "receipt-CB-7K2M-9QXP.pdf"
+        );
+        assert_eq!(file_name(&["../..", "x"], "csv"), "x.csv");
+    }
+}
