@@ -295,6 +295,50 @@ fn a_kiosk_refuses_setting_changes_and_receipts_for_payments_it_did_not_make() {
     assert_eq!(ok.deserialize::<u32>().unwrap(), 30);
 }
 
+/// Issue 22: a kiosk never saves files. Rust refuses the statement, receipt and summary
+/// downloads there (the screen does not show them either); on a member's computer they are made
+/// from the member's copy, so without a session the answer is to sign in.
+#[test]
+fn a_kiosk_refuses_to_save_documents_and_a_member_needs_a_session_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = support::app_with(support::kiosk_state(dir.path()));
+    for (command, args) in [
+        ("save_statement", serde_json::json!({"billId": "bil_1"})),
+        ("save_receipt", serde_json::json!({"paymentId": "pay_1"})),
+        (
+            "save_yearly_summary",
+            serde_json::json!({"year": 2026, "format": "pdf"}),
+        ),
+    ] {
+        let err = get_ipc_response(&window, request(command, args)).unwrap_err();
+        assert_eq!(err["code"].as_str(), Some("kiosk_no_files"), "{command}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, window) = support::app(dir.path());
+    for (command, args) in [
+        ("save_statement", serde_json::json!({"billId": "bil_1"})),
+        ("yearly_summary", serde_json::json!({"year": null})),
+        (
+            "save_yearly_summary",
+            serde_json::json!({"year": 2026, "format": "csv"}),
+        ),
+    ] {
+        let err = get_ipc_response(&window, request(command, args)).unwrap_err();
+        assert_eq!(err["code"].as_str(), Some("not_signed_in"), "{command}");
+    }
+    // A format the app does not make is refused by the arguments' types, before the command
+    // runs (no engine code, so not "sign in").
+    let err = get_ipc_response(
+        &window,
+        request(
+            "save_yearly_summary",
+            serde_json::json!({"year": 2026, "format": "xlsx"}),
+        ),
+    )
+    .unwrap_err();
+    assert!(err.get("code").is_none() && err.to_string().contains("xlsx"), "{err}");
+}
+
 /// The UI compares error codes only through `hasCode` (lib/api.ts), whose argument is typed as
 /// one of the two code tables, so a misspelt or retired code fails the UI's type check.
 #[test]
