@@ -124,35 +124,26 @@ fn fill(surface: &mut Surface, (r, g, b): (u8, u8, u8)) {
     }));
 }
 
-/// Draws one line of text as a tagged span, to be placed in the structure tree.
-fn text(surface: &mut Surface, face: &Face, size: f32, x: f32, baseline: f32, s: &str) -> Identifier {
+/// Draws one line of text marked as `tag`.
+fn line(surface: &mut Surface, tag: ContentTag, face: &Face, size: f32, at: Point, s: &str) -> Identifier {
     let (drawn, glyphs) = face.shape(s);
-    let id = surface.start_tagged(ContentTag::Span(SpanTag::empty()));
-    surface.draw_glyphs(
-        Point::from_xy(x, baseline),
-        &glyphs,
-        face.font.clone(),
-        &drawn,
-        size,
-        false,
-    );
+    let id = surface.start_tagged(tag);
+    surface.draw_glyphs(at, &glyphs, face.font.clone(), &drawn, size, false);
     surface.end_tagged();
     id
 }
 
-/// Draws one line of text that is not content (the footer, a repeated table header).
-fn artifact_text(surface: &mut Surface, face: &Face, size: f32, x: f32, baseline: f32, s: &str) {
-    let (drawn, glyphs) = face.shape(s);
-    surface.start_tagged(ContentTag::Artifact(Artifact::new(ArtifactType::PaginationOther, None)));
-    surface.draw_glyphs(
-        Point::from_xy(x, baseline),
-        &glyphs,
-        face.font.clone(),
-        &drawn,
-        size,
-        false,
-    );
-    surface.end_tagged();
+/// Draws one line of text as a tagged span, to be placed in the structure tree.
+fn text(surface: &mut Surface, face: &Face, size: f32, x: f32, baseline: f32, s: &str) -> Identifier {
+    let span = ContentTag::Span(SpanTag::empty());
+    line(surface, span, face, size, Point::from_xy(x, baseline), s)
+}
+
+/// Draws one line of text that is not content (the footer, a repeated table header, the chart's
+/// month labels).
+fn artifact_text(surface: &mut Surface, kind: ArtifactType, face: &Face, size: f32, x: f32, baseline: f32, s: &str) {
+    let artifact = ContentTag::Artifact(Artifact::new(kind, None));
+    line(surface, artifact, face, size, Point::from_xy(x, baseline), s);
 }
 
 /// A filled rectangle that is decoration (rules).
@@ -233,6 +224,7 @@ pub(crate) fn render(meta: &Meta, blocks: &[Block]) -> Result<Vec<u8>, Error> {
         let footer = format!("{}  ·  {} {}", meta.footer, meta.page_word, pager.page + 1);
         artifact_text(
             &mut surface,
+            ArtifactType::PaginationOther,
             &REGULAR,
             SMALL,
             MARGIN,
@@ -424,19 +416,8 @@ impl Pager {
                 // The axis labels are part of the figure's picture; the alternative text and the
                 // data table say what they say.
                 for (i, (label, _)) in chart.bars.iter().enumerate() {
-                    let w = REGULAR.width(label, SMALL);
-                    let x = MARGIN + i as f32 * slot + (slot - w) / 2.0;
-                    s.start_tagged(ContentTag::Artifact(Artifact::new(ArtifactType::Layout, None)));
-                    let (drawn, glyphs) = REGULAR.shape(label);
-                    s.draw_glyphs(
-                        Point::from_xy(x, base + SMALL + 2.0),
-                        &glyphs,
-                        REGULAR.font.clone(),
-                        &drawn,
-                        SMALL,
-                        false,
-                    );
-                    s.end_tagged();
+                    let x = MARGIN + i as f32 * slot + (slot - REGULAR.width(label, SMALL)) / 2.0;
+                    artifact_text(s, ArtifactType::Layout, &REGULAR, SMALL, x, base + SMALL + 2.0, label);
                 }
                 rule(s, MARGIN, base, CONTENT_WIDTH, 0.6);
                 let mut figure = TagGroup::new(Tag::Figure(Some(chart.alt.clone())));
@@ -491,7 +472,7 @@ impl Pager {
                 if first_time {
                     th.push(text(s, &BOLD, SMALL, lx, baseline, l));
                 } else {
-                    artifact_text(s, &BOLD, SMALL, lx, baseline, l);
+                    artifact_text(s, ArtifactType::PaginationOther, &BOLD, SMALL, lx, baseline, l);
                 }
             }
             tr.push(th);

@@ -40,6 +40,44 @@ pub struct Holder {
     pub plan_name: String,
 }
 
+impl Holder {
+    /// The member's name and ID, as every document opens.
+    fn facts(&self) -> Vec<(String, String)> {
+        let l = self.locale;
+        vec![
+            (tr(l, "Member", "Miembro").to_string(), self.name.clone()),
+            (
+                tr(l, "Member ID", "Número de identificación de miembro").to_string(),
+                self.member_id.clone(),
+            ),
+        ]
+    }
+
+    /// Writes a document of this member's: their language, and the plan and title in every
+    /// page's footer.
+    fn pdf(&self, title: &str, blocks: &[layout::Block]) -> Result<Vec<u8>, Error> {
+        let footer = format!("{}  ·  {title}", self.plan_name);
+        layout::render(
+            &layout::Meta {
+                title,
+                lang: lang(self.locale),
+                footer: &footer,
+                page_word: page_word(self.locale),
+            },
+            blocks,
+        )
+    }
+}
+
+/// A bill's service dates: one date, or "Mar 2, 2026 to Mar 6, 2026".
+fn service_dates(l: Locale, from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
+    if from == to {
+        l.date(from)
+    } else {
+        format!("{} {} {}", l.date(from), tr(l, "to", "al"), l.date(to))
+    }
+}
+
 /// One sentence in both languages.
 fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
     match l {

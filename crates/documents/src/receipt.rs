@@ -6,9 +6,9 @@ use carebill_api::types::{Bill, Locale, Payment, PaymentSource};
 use carebill_billing::calendar::ZoneRules;
 use chrono::{DateTime, Utc};
 
-use crate::layout::{Block, Column, Meta, Table, render};
+use crate::layout::{Block, Column, Table};
 use crate::statement::status_word;
-use crate::{Error, Holder, lang, page_word, tr};
+use crate::{Error, Holder, service_dates, tr};
 
 /// "Dec 1, 2026, 2:15 PM PST" in the plan's time zone.
 pub fn date_time(l: Locale, zone: &ZoneRules, at: DateTime<Utc>) -> String {
@@ -37,12 +37,8 @@ pub fn receipt_pdf(holder: &Holder, payment: &Payment, bills: &[Bill], zone: &Zo
     let l = holder.locale;
     let title = format!("{} {}", tr(l, "Receipt", "Recibo"), payment.confirmation_number);
     let mut blocks = vec![Block::Title(title.clone())];
-    let mut facts = vec![
-        (tr(l, "Member", "Miembro").to_string(), holder.name.clone()),
-        (
-            tr(l, "Member ID", "Número de identificación de miembro").to_string(),
-            holder.member_id.clone(),
-        ),
+    let mut facts = holder.facts();
+    facts.extend([
         (
             tr(l, "Confirmation number", "Número de confirmación").to_string(),
             payment.confirmation_number.clone(),
@@ -61,7 +57,7 @@ pub fn receipt_pdf(holder: &Holder, payment: &Payment, bills: &[Bill], zone: &Zo
             tr(l, "Paid by", "Pagado por").to_string(),
             source_word(l, payment.source).to_string(),
         ),
-    ];
+    ]);
     if let Some(settled) = payment.settled_at {
         facts.push((tr(l, "Settled", "Acreditado").to_string(), date_time(l, zone, settled)));
     }
@@ -80,11 +76,7 @@ pub fn receipt_pdf(holder: &Holder, payment: &Payment, bills: &[Bill], zone: &Zo
                 b.statement_number.clone(),
                 b.account_number.clone(),
                 b.patient_name.clone().unwrap_or_else(|| holder.name.clone()),
-                if b.service_date_from == b.service_date_to {
-                    l.date(b.service_date_from)
-                } else {
-                    format!("{} – {}", l.date(b.service_date_from), l.date(b.service_date_to))
-                },
+                service_dates(l, b.service_date_from, b.service_date_to),
                 a.amount.display_usd(),
             ],
             None => vec![
@@ -130,14 +122,5 @@ pub fn receipt_pdf(holder: &Holder, payment: &Payment, bills: &[Bill], zone: &Zo
         ),
         zone.name
     )));
-    let footer = format!("{}  ·  {title}", holder.plan_name);
-    render(
-        &Meta {
-            title: &title,
-            lang: lang(l),
-            footer: &footer,
-            page_word: page_word(l),
-        },
-        &blocks,
-    )
+    holder.pdf(&title, &blocks)
 }

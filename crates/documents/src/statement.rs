@@ -5,8 +5,8 @@ use carebill_api::types::{BillDetail, Locale, PaymentStatus};
 use carebill_billing::calendar::ZoneRules;
 use chrono::NaiveDate;
 
-use crate::layout::{Block, Column, Meta, Table, render};
-use crate::{Error, Holder, lang, page_word, tr};
+use crate::layout::{Block, Column, Table};
+use crate::{Error, Holder, service_dates, tr};
 
 /// What a payment's state is called on paper.
 pub(crate) fn status_word(l: Locale, s: PaymentStatus) -> &'static str {
@@ -32,28 +32,15 @@ pub fn statement_pdf(
     let title = format!("{} {}", tr(l, "Statement", "Estado de cuenta"), bill.statement_number);
     let mut blocks = vec![Block::Title(format!("{title}: {}", bill.provider))];
 
-    let service = if bill.service_date_from == bill.service_date_to {
-        l.date(bill.service_date_from)
-    } else {
-        format!(
-            "{} {} {}",
-            l.date(bill.service_date_from),
-            tr(l, "to", "al"),
-            l.date(bill.service_date_to)
-        )
-    };
-    let mut facts = vec![
-        (tr(l, "Member", "Miembro").to_string(), holder.name.clone()),
-        (
-            tr(l, "Member ID", "Número de identificación de miembro").to_string(),
-            holder.member_id.clone(),
-        ),
+    let service = service_dates(l, bill.service_date_from, bill.service_date_to);
+    let mut facts = holder.facts();
+    facts.extend([
         (
             tr(l, "Patient", "Paciente").to_string(),
             bill.patient_name.clone().unwrap_or_else(|| holder.name.clone()),
         ),
         (tr(l, "Provider", "Proveedor").to_string(), bill.provider.clone()),
-    ];
+    ]);
     if let Some(phone) = &bill.billing_phone {
         facts.push((
             tr(l, "Provider's billing phone", "Teléfono de facturación del proveedor").to_string(),
@@ -219,14 +206,5 @@ pub fn statement_pdf(
     };
     blocks.push(Block::Note(note));
 
-    let footer = format!("{}  ·  {title}", holder.plan_name);
-    render(
-        &Meta {
-            title: &title,
-            lang: lang(l),
-            footer: &footer,
-            page_word: page_word(l),
-        },
-        &blocks,
-    )
+    holder.pdf(&title, &blocks)
 }

@@ -19,8 +19,8 @@ use carebill_billing::calendar::ZoneRules;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{Block, Chart, Column, Meta, Table, render};
-use crate::{Error, Holder, lang, page_word, tr};
+use crate::layout::{Block, Chart, Column, Table};
+use crate::{Error, Holder, tr};
 
 /// A year of payments, summed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,27 +243,28 @@ pub fn summary_pdf(holder: &Holder, summary: &YearlySummary) -> Result<Vec<u8>, 
     };
     let mut blocks = vec![
         Block::Title(title.clone()),
-        Block::Facts(vec![
-            (tr(l, "Member", "Miembro").into(), holder.name.clone()),
-            (
-                tr(l, "Member ID", "Número de identificación de miembro").into(),
-                holder.member_id.clone(),
-            ),
-            (
-                tr(l, "Total paid", "Total pagado").into(),
-                summary.total_paid.display_usd(),
-            ),
-            (tr(l, "Payments", "Pagos").into(), summary.payment_count.to_string()),
-            (
-                tr(
-                    l,
-                    "Guest payments at a clinic kiosk",
-                    "Pagos de invitado en un quiosco de la clínica",
-                )
-                .into(),
-                summary.guest_payment_count.to_string(),
-            ),
-        ]),
+        Block::Facts(
+            holder
+                .facts()
+                .into_iter()
+                .chain([
+                    (
+                        tr(l, "Total paid", "Total pagado").into(),
+                        summary.total_paid.display_usd(),
+                    ),
+                    (tr(l, "Payments", "Pagos").into(), summary.payment_count.to_string()),
+                    (
+                        tr(
+                            l,
+                            "Guest payments at a clinic kiosk",
+                            "Pagos de invitado en un quiosco de la clínica",
+                        )
+                        .into(),
+                        summary.guest_payment_count.to_string(),
+                    ),
+                ])
+                .collect(),
+        ),
         Block::Heading(tr(l, "By month", "Por mes").to_string()),
     ];
     let described: Vec<String> = summary
@@ -395,16 +396,7 @@ pub fn summary_pdf(holder: &Holder, summary: &YearlySummary) -> Result<Vec<u8>, 
         ),
         summary.time_zone
     )));
-    let footer = format!("{}  ·  {title}", holder.plan_name);
-    render(
-        &Meta {
-            title: &title,
-            lang: lang(l),
-            footer: &footer,
-            page_word: page_word(l),
-        },
-        &blocks,
-    )
+    holder.pdf(&title, &blocks)
 }
 
 #[cfg(test)]
