@@ -78,6 +78,15 @@ fn service_dates(l: Locale, from: chrono::NaiveDate, to: chrono::NaiveDate) -> S
     }
 }
 
+/// A table's total row: "Total" spanning the columns left of the figures (empty cells join the
+/// one before them), then the figures, right-aligned in the last columns.
+fn total_row(l: Locale, columns: usize, figures: Vec<String>) -> Vec<String> {
+    let mut row = vec![tr(l, "Total", "Total").to_string()];
+    row.resize(columns.saturating_sub(figures.len()).max(1), String::new());
+    row.extend(figures);
+    row
+}
+
 /// One sentence in both languages.
 fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
     match l {
@@ -122,6 +131,16 @@ pub fn file_name(parts: &[&str], extension: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_total_row_spans_the_columns_before_its_figures() {
+        let row = total_row(Locale::Es, 5, vec!["$1.00".into()]);
+        assert_eq!(row, ["Total", "", "", "", "$1.00"]);
+        assert_eq!(
+            total_row(Locale::En, 3, vec!["2".into(), "$1.00".into()]),
+            ["Total", "2", "$1.00"]
+        );
+    }
 
     #[test]
     fn file_names_keep_only_safe_characters() {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::layout::{Block, Column, Table};
 use crate::statement::status_word;
-use crate::{Error, Holder, service_dates, tr};
+use crate::{Error, Holder, service_dates, total_row, tr};
 
 /// "Dec 1, 2026, 2:15 PM PST" in the plan's time zone.
 pub fn date_time(l: Locale, zone: &ZoneRules, at: DateTime<Utc>) -> String {
@@ -104,14 +104,7 @@ pub fn receipt_pdf(holder: &Holder, payment: &Payment, bills: &[Bill], zone: &Zo
             Column::right(tr(l, "Amount applied", "Cantidad aplicada"), 0.13),
         ],
         rows,
-        total: Some(vec![
-            tr(l, "Total", "Total").to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            payment.amount.display_usd(),
-        ]),
+        total: Some(total_row(l, 6, vec![payment.amount.display_usd()])),
     }));
     blocks.push(Block::Note(format!(
         "{} {}.",

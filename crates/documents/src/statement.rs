@@ -6,7 +6,7 @@ use carebill_billing::calendar::ZoneRules;
 use chrono::NaiveDate;
 
 use crate::layout::{Block, Column, Table};
-use crate::{Error, Holder, service_dates, tr};
+use crate::{Error, Holder, service_dates, total_row, tr};
 
 /// What a payment's state is called on paper.
 pub(crate) fn status_word(l: Locale, s: PaymentStatus) -> &'static str {
@@ -97,16 +97,16 @@ pub fn statement_pdf(
             Column::right(tr(l, "Your responsibility", "Su responsabilidad"), 0.15),
         ],
         rows,
-        total: Some(vec![
-            tr(l, "Total", "Total").to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-            bill.total_charges.display_usd(),
-            bill.insurance_paid.display_usd(),
-            bill.adjustments.display_usd(),
-            bill.amount_due.display_usd(),
-        ]),
+        total: Some(total_row(
+            l,
+            8,
+            vec![
+                bill.total_charges.display_usd(),
+                bill.insurance_paid.display_usd(),
+                bill.adjustments.display_usd(),
+                bill.amount_due.display_usd(),
+            ],
+        )),
     }));
 
     blocks.push(Block::Heading(tr(l, "What you owe", "Lo que usted debe").to_string()));

@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{Block, Chart, Column, Table};
-use crate::{Error, Holder, tr};
+use crate::{Error, Holder, total_row, tr};
 
 /// A year of payments, summed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,11 +313,11 @@ pub fn summary_pdf(holder: &Holder, summary: &YearlySummary) -> Result<Vec<u8>, 
                 ]
             })
             .collect(),
-        total: Some(vec![
-            tr(l, "Total", "Total").to_string(),
-            summary.payment_count.to_string(),
-            summary.total_paid.display_usd(),
-        ]),
+        total: Some(total_row(
+            l,
+            3,
+            vec![summary.payment_count.to_string(), summary.total_paid.display_usd()],
+        )),
     }));
     blocks.push(Block::Heading(tr(l, "By provider", "Por proveedor").to_string()));
     if summary.by_provider.is_empty() {
@@ -341,11 +341,7 @@ pub fn summary_pdf(holder: &Holder, summary: &YearlySummary) -> Result<Vec<u8>, 
                 .iter()
                 .map(|p| vec![p.provider.clone(), p.payments.to_string(), p.amount.display_usd()])
                 .collect(),
-            total: Some(vec![
-                tr(l, "Total", "Total").to_string(),
-                String::new(),
-                summary.total_paid.display_usd(),
-            ]),
+            total: Some(total_row(l, 3, vec![summary.total_paid.display_usd()])),
         }));
         blocks.push(Block::Heading(tr(l, "Payments", "Pagos").to_string()));
         blocks.push(Block::Table(Table {
@@ -378,13 +374,7 @@ pub fn summary_pdf(holder: &Holder, summary: &YearlySummary) -> Result<Vec<u8>, 
                     ]
                 })
                 .collect(),
-            total: Some(vec![
-                tr(l, "Total", "Total").to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                summary.total_paid.display_usd(),
-            ]),
+            total: Some(total_row(l, 5, vec![summary.total_paid.display_usd()])),
         }));
     }
     blocks.push(Block::Note(format!(
