@@ -100,6 +100,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::messages::conversations,
             commands::messages::conversation,
             commands::messages::unread_replies,
+            commands::notices::notices,
+            commands::notices::read_notices,
             commands::messages::ask_billing_office,
             commands::messages::reply_to_conversation,
             commands::messages::close_conversation,
@@ -203,6 +205,9 @@ fn forward_events<R: Runtime>(app: tauri::AppHandle<R>) {
                 reset_kiosk_window(&handle);
                 continue;
             }
+            if let carebill_client::types::Event::Notices { fresh, .. } = &event {
+                commands::notices::show_on_screen(&handle, fresh);
+            }
             let _ = EngineEvent(event).emit(&handle);
         }
     });
@@ -271,14 +276,15 @@ pub fn run() {
                 .level(log::LevelFilter::Info)
                 .build(),
         );
-    // Kiosks always open fullscreen (no remembered window state), and never save files (no
-    // save dialog).
+    // Kiosks always open fullscreen (no remembered window state), never save files (no save
+    // dialog) and never show desktop notices (no notification plugin).
     let builder = if kiosk_mode {
         builder
     } else {
         builder
             .plugin(tauri_plugin_window_state::Builder::new().build())
             .plugin(tauri_plugin_dialog::init())
+            .plugin(tauri_plugin_notification::init())
     };
     if let Err(e) = app_builder(builder, state).run(tauri::generate_context!()) {
         eprintln!("Carebill stopped: {e}");

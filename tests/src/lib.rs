@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod notifications;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -29,6 +29,7 @@ import History from "../src/screens/History.svelte";
 import Receipt from "../src/screens/Receipt.svelte";
 import Help from "../src/screens/Help.svelte";
 import Account from "../src/screens/Account.svelte";
+import Notices from "../src/screens/Notices.svelte";
 import Methods from "../src/screens/Methods.svelte";
 import Autopay from "../src/screens/Autopay.svelte";
 import Pay from "../src/screens/Pay.svelte";
@@ -231,6 +232,7 @@ function answers() {
   respond("conversations", () => CONVERSATIONS);
   respond("conversation", () => ({ conversation: CONVERSATION, bill_label: "Bayside Regional Medical Center · BRM26000002", queued: [], new_replies: 0, freshness: FRESH }));
   respond("unread_replies", () => 0);
+  respond("notices", () => ({ notices: [], unread: 0 }));
 }
 
 type Case = { name: string; component: Component; setup: () => void; ready: (l: Locale) => RegExp };
@@ -252,6 +254,7 @@ const CASES: Case[] = [
   { name: "history", component: History as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Payments 1–1 of 1/ : /Pagos 1–1 de 1/) },
   { name: "receipt", component: Receipt as Component, setup: () => { member(); answers(); app.route = { screen: "receipt", payment: PAYMENT as never }; }, ready: (l) => (l === "en" ? /Bills paid/ : /Facturas pagadas/) },
   { name: "help", component: Help as Component, setup: member, ready: (l) => (l === "en" ? /Talk to a person/ : /Hable con una persona/) },
+  { name: "notifications", component: Notices as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /No notifications yet/ : /Todavía no hay notificaciones/) },
   { name: "account", component: Account as Component, setup: member, ready: (l) => (l === "en" ? /Account and settings/ : /Cuenta y configuración/) },
   { name: "methods", component: Methods as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Saved cards and bank accounts/ : /Tarjetas y cuentas bancarias guardadas/) },
   { name: "autopay", component: Autopay as Component, setup: () => { member(); answers(); }, ready: (l) => (l === "en" ? /Upcoming charges/ : /Próximos cobros/) },

@@ -1231,6 +1231,23 @@ pub struct PaymentMethodSummary {
     pub funding: Option<Funding>,
 }
 
+impl PaymentMethod {
+    /// The saved method as receipts and mail name it: a card by its network, a bank account by
+    /// its bank.
+    pub fn summary(&self) -> PaymentMethodSummary {
+        let name = match self.kind {
+            PaymentMethodType::Card => self.brand.clone(),
+            PaymentMethodType::BankAccount => self.bank_name.clone(),
+        };
+        PaymentMethodSummary {
+            kind: self.kind,
+            brand: name.unwrap_or_else(|| "Bank account".to_string()),
+            last4: self.last4.clone(),
+            funding: self.funding,
+        }
+    }
+}
+
 impl PaymentMethodSummary {
     /// How receipts, statements and mail name the method: "Visa ending 4242", "Visa HSA/FSA card
     /// ending 1000", "Chase Bank account ending 6789" (Spanish: "Visa que termina en 4242").

@@ -163,6 +163,20 @@ CREATE TABLE outbox_files (
     PRIMARY KEY (entry_id, position)
 ) WITHOUT ROWID;
 "#,
+    // 8 (issue 22): the desktop notices decided on this device, one row per event key, kept so
+    // that no event is announced twice; `facts` are what the words are made from (in the language
+    // of the moment). Copies from before hold none: their first decision records what is already
+    // true as `baseline` (see `crate::notices`).
+    r#"
+CREATE TABLE desktop_notices (
+    key        TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    facts      TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('baseline', 'off', 'unread', 'read'))
+) WITHOUT ROWID;
+CREATE INDEX desktop_notices_listed ON desktop_notices(decided_at DESC, key) WHERE state IN ('unread', 'read');
+"#,
 ];
 
 /// Runs after migration `after` in its transaction: the data steps SQL cannot do exactly.
@@ -601,6 +615,17 @@ pub fn mark_seen(conn: &Connection, id: &str, seen: usize) -> ClientResult<()> {
 /// The member's conversations, newest started first, each with how many of the billing office's
 /// replies they have not seen.
 pub fn conversations(conn: &Connection) -> ClientResult<Vec<(Conversation, u32)>> {
+    Ok(conversations_seen(conn)?
+        .into_iter()
+        .map(|(c, seen)| {
+            let unread = unread_in(&c, seen);
+            (c, unread)
+        })
+        .collect())
+}
+
+/// Every conversation, newest first, with how many of its messages were seen on this device.
+pub fn conversations_seen(conn: &Connection) -> ClientResult<Vec<(Conversation, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.data, COALESCE(s.seen, 0) FROM conversations c LEFT JOIN conversation_seen s ON s.id = c.id
          ORDER BY c.created_at DESC, c.id",
@@ -609,11 +634,15 @@ pub fn conversations(conn: &Connection) -> ClientResult<Vec<(Conversation, u32)>
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(data, seen)| {
-            let c: Conversation = serde_json::from_str(&data)?;
-            let unread = unread_in(&c, seen);
-            Ok((c, unread))
-        })
+        .map(|(data, seen)| Ok((serde_json::from_str(&data)?, seen)))
+        .collect()
+}
+
+/// Every bill in the copy.
+pub fn all_bills(conn: &Connection) -> ClientResult<Vec<Bill>> {
+    let mut stmt = conn.prepare_cached("SELECT summary FROM bill_docs ORDER BY id")?;
+    stmt.query_map([], |r| r.get::<_, String>(0))?
+        .map(|d| Ok(serde_json::from_str::<Bill>(&d?)?))
         .collect()
 }
 
@@ -718,7 +747,7 @@ pub fn reset_synced(conn: &mut Connection) -> ClientResult<()> {
 
 // --- queries ----------------------------------------------------------------------------------------
 
-fn bill_ids_in_flight(conn: &Connection) -> ClientResult<std::collections::HashSet<String>> {
+pub(crate) fn bill_ids_in_flight(conn: &Connection) -> ClientResult<std::collections::HashSet<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT bill_ids FROM outbox WHERE state IN ('pending', 'unknown') AND kind = 'payment'")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;

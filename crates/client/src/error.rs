@@ -105,6 +105,7 @@ client_codes! {
     KioskNoFiles = "kiosk_no_files" => Validation, "Files are not saved on a clinic kiosk. Print the receipt instead, or download it in Carebill on your own device.";
     FileNotSaved = "file_not_saved" => Server, "The file could not be saved there. Choose another folder and try again.";
     NoSuchYear = "invalid_year" => Validation, "Choose a year between 2000 and 2100.";
+    InvalidNoticeKeys = "invalid_notice_keys" => Validation, "Those notifications could not be marked as read. Open the list again.";
     // Updates.
     UpdatesDisabled = "updates_disabled" => Conflict, "Updates are turned off on this computer by its administrator.";
     UpdateEndpointInvalid = "update_endpoint_invalid" => Validation, "The update server's address is not valid.";

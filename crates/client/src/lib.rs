@@ -15,6 +15,7 @@ pub(crate) mod config;
 pub mod engine;
 pub(crate) mod error;
 pub mod keys;
+pub mod notices;
 pub(crate) mod outbox;
 pub mod review;
 pub(crate) mod secrets;

@@ -402,6 +402,12 @@ pub enum Event {
     NewReplies {
         unread: u32,
     },
+    /// Desktop notices decided after a sync: the shell shows `fresh` on the screen (not on
+    /// kiosks); `unread` are waiting in the app's list.
+    Notices {
+        fresh: Vec<crate::notices::DesktopNotice>,
+        unread: u32,
+    },
 }
 
 /// What the member does to a plan besides new terms.

@@ -19,7 +19,7 @@
 //! upgrade does not mail every member about every old bill. A reminder whose day the scheduler
 //! missed (the server was down) is still sent up to [`CATCH_UP_DAYS`] late, never later.
 
-use carebill_api::types::{Bill, Locale, PaymentMethod, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
+use carebill_api::types::{Bill, Locale, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
 use carebill_billing::Money;
 use carebill_billing::calendar::BusinessCalendar;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -472,21 +472,7 @@ fn method_problem(
         ])?
         .then_some(MethodProblem::AccountReturned)
     };
-    Ok(problem.map(|p| (summary_of(&method), p)))
-}
-
-/// A saved method as a mail names it (a card by its network, a bank account by its bank).
-fn summary_of(m: &PaymentMethod) -> PaymentMethodSummary {
-    let name = match m.kind {
-        PaymentMethodType::Card => m.brand.clone(),
-        PaymentMethodType::BankAccount => m.bank_name.clone(),
-    };
-    PaymentMethodSummary {
-        kind: m.kind,
-        brand: name.unwrap_or_else(|| "Bank account".to_string()),
-        last4: m.last4.clone(),
-        funding: m.funding,
-    }
+    Ok(problem.map(|p| (method.summary(), p)))
 }
 
 /// A card is good through the last day of its expiry month.

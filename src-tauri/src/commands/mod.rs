@@ -5,6 +5,7 @@
 pub mod documents;
 pub mod kiosk;
 pub mod messages;
+pub mod notices;
 pub mod pay;
 pub mod read;
 pub mod session;

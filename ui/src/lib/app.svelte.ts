@@ -20,6 +20,7 @@ export type Route =
   | { screen: "claims" }
   | { screen: "claim"; id: string; fromBill?: string }
   | { screen: "messages" }
+  | { screen: "notices" }
   | { screen: "conversation"; id: string }
   | { screen: "ask"; billId?: string; line?: number }
   | { screen: "account" }
@@ -63,6 +64,8 @@ export const app = $state({
   plan: null as PlanInfo_Serialize | null,
   /** Replies from the billing office not yet seen on this device (the sidebar's count). */
   unread: 0,
+  /** Desktop notices not yet seen in the app's list (the sidebar's count). */
+  notices: 0,
   /** What the polite live region says (new replies). */
   announcement: "",
 });
@@ -72,6 +75,16 @@ export async function loadUnread() {
   if (!app.session || kiosk()) return;
   try {
     app.unread = await call(commands.unreadReplies());
+  } catch {
+    // Keep what is shown.
+  }
+}
+
+/** Asks how many desktop notices wait unread in the app's list (quietly keeps the last count). */
+export async function loadNotices() {
+  if (!app.session || kiosk()) return;
+  try {
+    app.notices = (await call(commands.notices())).unread;
   } catch {
     // Keep what is shown.
   }
@@ -180,6 +193,9 @@ export function onEngineEvent(e: EngineEvent) {
       break;
     case "payment_resolved":
       app.resolved += 1;
+      break;
+    case "notices":
+      app.notices = (e as { unread: number }).unread;
       break;
     case "new_replies":
       app.unread = (e as { unread: number }).unread;

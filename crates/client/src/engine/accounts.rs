@@ -11,7 +11,7 @@ use crate::error::{ClientError, ClientResult};
 use crate::keys;
 
 /// Where the copy keeps the member's notification preferences.
-const NOTIFICATIONS_META: &str = "notifications";
+pub(super) const NOTIFICATIONS_META: &str = "notifications";
 
 impl Engine {
     /// Registers; the account's mail is in the device's language unless the request names one.

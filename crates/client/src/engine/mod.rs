@@ -12,6 +12,7 @@
 //! - `writes`: the other changes (methods, autopay), through the outbox too;
 //! - `messages`: conversations with the billing office: questions and replies through the
 //!   outbox (sent once, however long they wait offline), threads and attachments from the copy;
+//! - `notices`: desktop notices, decided from the copy after each sync, once per event;
 //! - `guest`: kiosk guest pay, in memory only.
 //!
 //! What a payment review is and how a payment is sent until its answer is known are shared by
@@ -43,6 +44,7 @@ mod documents;
 mod guest;
 mod idle;
 mod messages;
+mod notices;
 mod pay;
 mod payment_plans;
 mod plan;

@@ -40,6 +40,14 @@ impl Engine {
                         self.emit(Event::NewReplies { unread });
                     }
                 }
+                // What the member should hear about on this device, once per event.
+                if let Err(e) = self.decide_notices(&s).await {
+                    tracing::warn!(
+                        code = e.code.as_str(),
+                        "desktop notices were not decided: {}",
+                        e.message
+                    );
+                }
                 Ok(report)
             }
             Err(e) => {

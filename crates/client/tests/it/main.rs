@@ -6,6 +6,7 @@ mod faults;
 mod harness;
 mod kiosk;
 mod messages;
+mod notices;
 mod offline;
 mod payments;
 mod plans;

@@ -157,6 +157,9 @@ async fn upgrade(engine: Engine) {
         })
         .collect();
     assert_eq!(learned.len(), 1, "the copy shows the payment once");
+    // Cache migration 8 (issue 22): the old copy's first decision of desktop notices records what
+    // it already held; none is announced.
+    assert_eq!(engine.notices().await.unwrap().notices, vec![]);
     // Cache migration 6 (issue 19): the old copy gains claims, and the plan's claims reach it,
     // those imported before the app upgraded included (its sync started over).
     let db = w.server().state.db.clone();
@@ -216,6 +219,33 @@ async fn upgrade(engine: Engine) {
         engine.bill(&old_bill).await.unwrap().bill.bill.open_conversation_id,
         Some(conversation.id.clone()),
         "the old bill is under review"
+    );
+    // ...and the billing office's reply to it, which came after the upgrade, is announced once.
+    let head = w.server().state.letterhead();
+    let secret = w.server().state.secret.clone();
+    let reference = conversation.reference.clone();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            let reply = carebill_server::conversations::StaffReply {
+                reference: &reference,
+                staff_name: "Dana, billing office",
+                body: "We found your payment.",
+                status: carebill_server::conversations::StaffStatus::Answered,
+                files: &[],
+                origin: "test",
+            };
+            carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
+        })
+        .await
+        .unwrap();
+    engine.sync().await.unwrap();
+    engine.sync().await.unwrap();
+    let notices = engine.notices().await.unwrap();
+    assert_eq!(
+        notices.notices.iter().map(|n| n.kind).collect::<Vec<_>>(),
+        [carebill_client::notices::NoticeKind::MessageReply]
     );
     // What the old copy held is readable offline too.
     engine.sign_out(false).await.unwrap();

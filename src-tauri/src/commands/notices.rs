@@ -1,0 +1,63 @@
+//! Desktop notices: the app's list (what was announced on this device, newest first), marking
+//! them read, and showing the fresh ones on the screen through the OS's notification service.
+//!
+//! The engine decides what to announce, from the copy, once per event; the shell only shows.
+//! Kiosks never show any: the notification plugin is not registered there, and nothing is shown
+//! when it is missing. The permission is asked for when there is something to show, never at
+//! start; a refusal, or a system without a notification service, leaves the notices in the list,
+//! unread, which the app shows at the next start.
+
+use carebill_client::notices::{DesktopNotice, NoticeList, SCREEN_AT_ONCE, many_words};
+use tauri::plugin::PermissionState;
+use tauri::{AppHandle, Manager, Runtime, State};
+
+use crate::AppState;
+
+use super::Result;
+
+/// The app's list of notices, with how many are unread.
+#[tauri::command]
+#[specta::specta]
+pub async fn notices(state: State<'_, AppState>) -> Result<NoticeList> {
+    state.engine.notices().await
+}
+
+/// Marks these notices read; answers how many are left unread.
+#[tauri::command]
+#[specta::specta]
+pub async fn read_notices(state: State<'_, AppState>, keys: Vec<String>) -> Result<u32> {
+    state.engine.read_notices(keys).await
+}
+
+/// Shows fresh notices on the screen: each one, or one that counts them when there are many.
+/// The words on the screen name no provider and no message text (`screen_body`). Failures are
+/// logged by kind only, never with the words.
+pub fn show_on_screen<R: Runtime>(app: &AppHandle<R>, fresh: &[DesktopNotice]) {
+    let state = app.state::<AppState>();
+    if state.config.kiosk.is_some() || fresh.is_empty() {
+        return;
+    }
+    let Some(plugin) = app.try_state::<tauri_plugin_notification::Notification<R>>() else {
+        return;
+    };
+    let allowed = match plugin.permission_state() {
+        Ok(PermissionState::Granted) => true,
+        Ok(PermissionState::Denied) | Err(_) => false,
+        Ok(_) => matches!(plugin.request_permission(), Ok(PermissionState::Granted)),
+    };
+    if !allowed {
+        tracing::info!("desktop notices are not allowed by the system; they wait in the app's list");
+        return;
+    }
+    let shown = if fresh.len() > SCREEN_AT_ONCE {
+        let (title, body) = many_words(fresh.len(), state.engine.language());
+        plugin.builder().title(title).body(body).show()
+    } else {
+        fresh
+            .iter()
+            .try_for_each(|n| plugin.builder().title(&n.title).body(&n.screen_body).show())
+    };
+    if shown.is_err() {
+        tracing::info!("a desktop notice could not be shown; it waits in the app's list");
+    }
+}
