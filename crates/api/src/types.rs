@@ -189,6 +189,46 @@ impl Default for NotificationChannels {
     }
 }
 
+/// A kind of notice the member can turn off, by email and on the desktop: one row of Account ->
+/// Notifications. The server mails them; the app decides the desktop ones from its copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    NewBill,
+    DueSoon,
+    Overdue,
+    MethodAttention,
+    PaymentFailed,
+    MessageReply,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 6] = [
+        NoticeKind::NewBill,
+        NoticeKind::DueSoon,
+        NoticeKind::Overdue,
+        NoticeKind::MethodAttention,
+        NoticeKind::PaymentFailed,
+        NoticeKind::MessageReply,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::NewBill => "new_bill",
+            NoticeKind::DueSoon => "due_soon",
+            NoticeKind::Overdue => "overdue",
+            NoticeKind::MethodAttention => "method_attention",
+            NoticeKind::PaymentFailed => "payment_failed",
+            NoticeKind::MessageReply => "message_reply",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoticeKind> {
+        NoticeKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// What the member is told about, and how. Every switch is on until the member turns it off;
 /// paperless is off until they turn it on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -210,6 +250,20 @@ pub struct NotificationPreferences {
     pub message_reply: NotificationChannels,
     /// No paper statements: the plan mails none, and each new bill sends a "new statement" email.
     pub paperless: bool,
+}
+
+impl NotificationPreferences {
+    /// The member's switches for one kind of notice.
+    pub fn channels(&self, kind: NoticeKind) -> NotificationChannels {
+        match kind {
+            NoticeKind::NewBill => self.new_bill,
+            NoticeKind::DueSoon => self.due_soon,
+            NoticeKind::Overdue => self.overdue,
+            NoticeKind::MethodAttention => self.method_attention,
+            NoticeKind::PaymentFailed => self.payment_failed,
+            NoticeKind::MessageReply => self.message_reply,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

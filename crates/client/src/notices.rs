@@ -23,9 +23,9 @@
 use std::collections::HashSet;
 
 use carebill_api::types::{
-    Bill, Conversation, ConversationStatus, Locale, MessageAuthor, NotificationChannels, NotificationPreferences,
-    Payment, PaymentMethod, PaymentPlan, PaymentPlanStatus, PaymentSource, PaymentStatus, ScheduledPayment,
-    ScheduledStatus, UpcomingCharge, UpcomingStatus,
+    Bill, Conversation, ConversationStatus, Locale, MessageAuthor, NotificationPreferences, Payment, PaymentMethod,
+    PaymentPlan, PaymentPlanStatus, PaymentSource, PaymentStatus, ScheduledPayment, ScheduledStatus, UpcomingCharge,
+    UpcomingStatus,
 };
 use carebill_billing::Money;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -45,55 +45,7 @@ pub const ATTENTION_AHEAD_DAYS: i64 = 10;
 pub const SCREEN_AT_ONCE: usize = 3;
 
 /// What a notice is about: one of the member's notification switches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    NewBill,
-    DueSoon,
-    Overdue,
-    MethodAttention,
-    PaymentFailed,
-    MessageReply,
-}
-
-impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::NewBill => "new_bill",
-            NoticeKind::DueSoon => "due_soon",
-            NoticeKind::Overdue => "overdue",
-            NoticeKind::MethodAttention => "method_attention",
-            NoticeKind::PaymentFailed => "payment_failed",
-            NoticeKind::MessageReply => "message_reply",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<NoticeKind> {
-        [
-            NoticeKind::NewBill,
-            NoticeKind::DueSoon,
-            NoticeKind::Overdue,
-            NoticeKind::MethodAttention,
-            NoticeKind::PaymentFailed,
-            NoticeKind::MessageReply,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
-    /// The member's switches for this kind.
-    pub fn channels(self, p: &NotificationPreferences) -> NotificationChannels {
-        match self {
-            NoticeKind::NewBill => p.new_bill,
-            NoticeKind::DueSoon => p.due_soon,
-            NoticeKind::Overdue => p.overdue,
-            NoticeKind::MethodAttention => p.method_attention,
-            NoticeKind::PaymentFailed => p.payment_failed,
-            NoticeKind::MessageReply => p.message_reply,
-        }
-    }
-}
+pub use carebill_api::types::NoticeKind;
 
 /// What the words of a notice are made from, kept with it in the copy (so the list reads in the
 /// language of the moment) and where opening it leads.
@@ -592,7 +544,7 @@ impl Decided {
 pub fn decide(kind: NoticeKind, first: bool, prefs: &NotificationPreferences) -> Decided {
     if first {
         Decided::Baseline
-    } else if kind.channels(prefs).desktop {
+    } else if prefs.channels(kind).desktop {
         Decided::Unread
     } else {
         Decided::Off

@@ -713,7 +713,7 @@ pub fn staff_reply_as(
         },
         now,
     )?;
-    if crate::notifications::wants_email(tx, &member_id, crate::notifications::Notice::MessageReply)? {
+    if crate::notifications::wants_email(tx, &member_id, carebill_api::types::NoticeKind::MessageReply)? {
         mail::enqueue_once(
             tx,
             head,

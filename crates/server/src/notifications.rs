@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use carebill_api::types::{NotificationChannels, NotificationPreferences};
+use carebill_api::types::{NoticeKind, NotificationChannels, NotificationPreferences};
 use chrono::{DateTime, Utc};
 
 use crate::error::{ApiError, ApiResult};
@@ -90,30 +90,11 @@ pub fn set(
     get(tx, member_id)
 }
 
-/// A kind of notice a member can turn off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    NewBill,
-    DueSoon,
-    Overdue,
-    MethodAttention,
-    PaymentFailed,
-    MessageReply,
-}
-
 /// Whether the member wants this notice by email (every kind is on until they turn it off).
 /// Mail that is part of an agreement or of signing in (receipts, autopay and plan notices before
 /// a charge, a plan falling behind, codes) is not a notice and is always sent.
-pub fn wants_email(conn: &Connection, member_id: &str, notice: Notice) -> ApiResult<bool> {
-    let p = get(conn, member_id)?;
-    Ok(match notice {
-        Notice::NewBill => p.new_bill.email,
-        Notice::DueSoon => p.due_soon.email,
-        Notice::Overdue => p.overdue.email,
-        Notice::MethodAttention => p.method_attention.email,
-        Notice::PaymentFailed => p.payment_failed.email,
-        Notice::MessageReply => p.message_reply.email,
-    })
+pub fn wants_email(conn: &Connection, member_id: &str, notice: NoticeKind) -> ApiResult<bool> {
+    Ok(get(conn, member_id)?.channels(notice).email)
 }
 
 /// Writes every roster member's statement delivery as CSV for the plan's print-and-mail vendor:

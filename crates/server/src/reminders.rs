@@ -19,7 +19,7 @@
 //! upgrade does not mail every member about every old bill. A reminder whose day the scheduler
 //! missed (the server was down) is still sent up to [`CATCH_UP_DAYS`] late, never later.
 
-use carebill_api::types::{Bill, Locale, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
+use carebill_api::types::{Bill, Locale, NoticeKind, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
 use carebill_billing::Money;
 use carebill_billing::calendar::BusinessCalendar;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -27,7 +27,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use crate::error::ApiResult;
 use crate::mail::templates::{self, BillFacts, MethodProblem, ScheduledCharge};
 use crate::mail::{self, Letterhead};
-use crate::notifications::{self, Notice};
+use crate::notifications;
 use crate::sql::{Connection, params};
 use crate::state::AppState;
 use crate::store::{BALANCE_SQL, claim_members, date_str, ms, parse_date, setting};
@@ -485,7 +485,7 @@ fn decide_charge(tx: &Connection, head: &Letterhead, c: &ChargeCandidate, now: D
     let Some((method, problem)) = method_problem(tx, &c.member_id, &c.method_id, c.on)? else {
         return Ok(false);
     };
-    if !notifications::wants_email(tx, &c.member_id, Notice::MethodAttention)? {
+    if !notifications::wants_email(tx, &c.member_id, NoticeKind::MethodAttention)? {
         mail::decide_once(tx, &c.member_id, &c.entity, "method_attention", now)?;
         return Ok(false);
     }

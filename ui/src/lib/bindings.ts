@@ -1646,7 +1646,10 @@ export type NotCoveredBill = {
 	due_date: string,
 };
 
-/**  What a notice is about: one of the member's notification switches. */
+/**
+ *  A kind of notice the member can turn off, by email and on the desktop: one row of Account ->
+ *  Notifications. The server mails them; the app decides the desktop ones from its copy.
+ */
 export type NoticeKind = "new_bill" | "due_soon" | "overdue" | "method_attention" | "payment_failed" | "message_reply";
 
 /**  The app's list of notices: the newest first, and how many are unread. */

@@ -25,16 +25,19 @@ impl Engine {
         if self.is_kiosk() || s.dir.is_none() {
             return Ok(Vec::new());
         }
-        // The switches as the service has them now (the member may have changed them on another
-        // device); the copy's if it cannot say.
-        if let Ok(p) = self.0.api.notification_preferences().await {
+        let today = self.freshness(s).await?.business_date;
+        let (now, l) = (self.now(), self.language());
+        // Something to decide: first the switches as the service has them now (the member may
+        // have changed them on another device; the copy's if it cannot say). Only then, so a sync
+        // with nothing new costs the service no second request.
+        if s.cache.run(move |c| undecided(c, today, l)).await?
+            && let Ok(p) = self.0.api.notification_preferences().await
+        {
             let json = serde_json::to_string(&p)?;
             s.cache
                 .run(move |c| cache::set_meta(c, super::accounts::NOTIFICATIONS_META, &json))
                 .await?;
         }
-        let today = self.freshness(s).await?.business_date;
-        let (now, l) = (self.now(), self.language());
         let (fresh, unread) = s
             .cache
             .run(move |c| {
@@ -103,6 +106,21 @@ fn preferences(c: &Connection) -> ClientResult<NotificationPreferences> {
         Some(json) => serde_json::from_str(&json)?,
         None => NotificationPreferences::default(),
     })
+}
+
+/// Whether the copy shows an event not decided before, on a copy that decided before (the first
+/// decision only records a baseline, whatever the switches).
+fn undecided(c: &Connection, today: NaiveDate, l: carebill_api::types::Locale) -> ClientResult<bool> {
+    if cache::meta(c, NOTICES_FROM_META)?.is_none() {
+        return Ok(false);
+    }
+    let mut known = c.prepare_cached("SELECT 1 FROM desktop_notices WHERE key = ?1")?;
+    for candidate in notices::candidates(&copy_facts(c)?, today, l) {
+        if !known.exists([&candidate.key])? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Writes every event not decided before; answers the fresh notices to show.

@@ -89,6 +89,36 @@ impl World {
     }
 }
 
+/// The billing office replies in a conversation (as the console does), with `files`, leaving it
+/// in `status`.
+pub async fn office_replies(
+    w: &World,
+    reference: &str,
+    body: &'static str,
+    status: carebill_server::conversations::StaffStatus,
+    files: Vec<carebill_server::conversations::StaffFile>,
+) {
+    let head = w.server().state.letterhead();
+    let secret = w.server().state.secret.clone();
+    let reference = reference.to_string();
+    w.server()
+        .state
+        .db
+        .transaction(move |tx| {
+            let reply = carebill_server::conversations::StaffReply {
+                reference: &reference,
+                staff_name: "Dana, billing office",
+                body,
+                status,
+                files: &files,
+                origin: "test",
+            };
+            carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
+        })
+        .await
+        .unwrap();
+}
+
 /// The member's open bills as the copy lists them (up to 200, soonest due first).
 pub async fn open_bills(e: &Engine) -> carebill_client::types::BillsPage {
     e.bills(carebill_client::types::BillQuery {

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use carebill_api::types::ConversationTopic;
 use carebill_client::types::{Event, FileDraft, MessageSent, QuestionDraft, ReplyDraft};
-use carebill_server::conversations::{StaffFile, StaffReply, StaffStatus, staff_reply};
+use carebill_server::conversations::{StaffFile, StaffStatus};
 use carebill_testkit::proxy::FaultProxy;
 use carebill_testkit::samples;
 
@@ -133,29 +133,18 @@ async fn a_message_written_without_answers_waits_and_is_sent_exactly_once() {
 
     // The billing office replies with a file: announced after the sync, counted, then seen.
     let mut events = e.events();
-    let head = w.server().state.letterhead();
-    let secret = w.server().state.secret.clone();
-    let reference = asked.reference.clone();
-    w.server()
-        .state
-        .db
-        .transaction(move |tx| {
-            let files = [StaffFile {
-                file_name: "receipt.png".into(),
-                bytes: samples::png(),
-            }];
-            let reply = StaffReply {
-                reference: &reference,
-                staff_name: "Dana, billing office",
-                body: "That is the lab work from your visit.",
-                status: StaffStatus::Answered,
-                files: &files,
-                origin: "test",
-            };
-            staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
-        })
-        .await
-        .unwrap();
+    let files = vec![StaffFile {
+        file_name: "receipt.png".into(),
+        bytes: samples::png(),
+    }];
+    office_replies(
+        &w,
+        &asked.reference,
+        "That is the lab work from your visit.",
+        StaffStatus::Answered,
+        files,
+    )
+    .await;
     e.sync().await.unwrap();
     let mut announced = None;
     while let Ok(ev) = events.try_recv() {
@@ -246,25 +235,14 @@ async fn a_reply_written_offline_is_sent_when_back_online_or_shown_as_not_sent_w
     online.resolve_unresolved().await.unwrap();
     assert_eq!(messages().await, 3, "never twice");
 
-    let head = w.server().state.letterhead();
-    let secret = w.server().state.secret.clone();
-    let reference = conversation.reference.clone();
-    w.server()
-        .state
-        .db
-        .transaction(move |tx| {
-            let reply = StaffReply {
-                reference: &reference,
-                staff_name: "Dana",
-                body: "All done here.",
-                status: StaffStatus::Closed,
-                files: &[],
-                origin: "test",
-            };
-            staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
-        })
-        .await
-        .unwrap();
+    office_replies(
+        &w,
+        &conversation.reference,
+        "All done here.",
+        StaffStatus::Closed,
+        vec![],
+    )
+    .await;
     online.sign_out(false).await.unwrap();
     drop(online);
     let offline = w.engine_with(w.config("http://127.0.0.1:9"));

@@ -221,25 +221,14 @@ async fn upgrade(engine: Engine) {
         "the old bill is under review"
     );
     // ...and the billing office's reply to it, which came after the upgrade, is announced once.
-    let head = w.server().state.letterhead();
-    let secret = w.server().state.secret.clone();
-    let reference = conversation.reference.clone();
-    w.server()
-        .state
-        .db
-        .transaction(move |tx| {
-            let reply = carebill_server::conversations::StaffReply {
-                reference: &reference,
-                staff_name: "Dana, billing office",
-                body: "We found your payment.",
-                status: carebill_server::conversations::StaffStatus::Answered,
-                files: &[],
-                origin: "test",
-            };
-            carebill_server::conversations::staff_reply(tx, &head, &secret, &reply, 1 << 20, chrono::Utc::now())
-        })
-        .await
-        .unwrap();
+    office_replies(
+        &w,
+        &conversation.reference,
+        "We found your payment.",
+        carebill_server::conversations::StaffStatus::Answered,
+        vec![],
+    )
+    .await;
     engine.sync().await.unwrap();
     engine.sync().await.unwrap();
     let notices = engine.notices().await.unwrap();

@@ -525,7 +525,7 @@ fn autopay_declined_mail(
     code: ErrorCode,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    if !crate::notifications::wants_email(tx, member_id, crate::notifications::Notice::PaymentFailed)? {
+    if !crate::notifications::wants_email(tx, member_id, carebill_api::types::NoticeKind::PaymentFailed)? {
         return Ok(());
     }
     mail::enqueue_for_member(tx, head, member_id, now, |first, locale| {

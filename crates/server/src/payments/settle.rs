@@ -104,7 +104,7 @@ fn settle_one(
         AchResult::Returned(code) => {
             reservations::release(tx, &allocs)?;
             if let Some(p) = load_payment(tx, member_id, payment_id)? {
-                if crate::notifications::wants_email(tx, member_id, crate::notifications::Notice::PaymentFailed)? {
+                if crate::notifications::wants_email(tx, member_id, carebill_api::types::NoticeKind::PaymentFailed)? {
                     mail::enqueue_for_member(tx, head, member_id, now, |first_name, locale| {
                         Ok(templates::payment_returned(locale, first_name, &p, code))
                     })?;
