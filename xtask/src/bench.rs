@@ -63,6 +63,51 @@ fn sign_in(url: &str, login: &str) -> Result<String> {
         .ok_or_else(|| format!("sign-in failed: {v}"))
 }
 
+/// A build of the server: the app's release profile (for size) or the server's own (for speed,
+/// `[profile.server]`). `bench api` and `bench payments` measure both side by side.
+#[derive(Debug, Clone, Copy)]
+struct Build {
+    name: &'static str,
+    profile: &'static str,
+}
+
+/// The server's profile first: it is what a health plan runs.
+const BUILDS: [Build; 2] = [
+    Build {
+        name: "server profile (speed)",
+        profile: "server",
+    },
+    Build {
+        name: "release profile (size, the app's)",
+        profile: "release",
+    },
+];
+
+/// The server's own build (speed): what the other benchmarks run.
+const SERVER: Build = BUILDS[0];
+
+impl Build {
+    fn dir(&self) -> PathBuf {
+        root().join("target").join(self.profile)
+    }
+
+    fn server(&self) -> PathBuf {
+        self.dir().join("carebill-server")
+    }
+
+    fn example(&self, name: &str) -> PathBuf {
+        self.dir().join("examples").join(name)
+    }
+
+    /// `cargo build --profile P --package carebill-server` with `what` (bins, examples).
+    fn build(&self, what: &[&str]) -> Result {
+        step(&format!("Building the server, {}", self.name));
+        sh(cargo()
+            .args(["build", "--profile", self.profile, "--package", "carebill-server"])
+            .args(what))
+    }
+}
+
 /// Where a benchmark's server keeps its data: SQLite in its data dir, or a database in the run's
 /// throwaway PostgreSQL cluster (durable settings: `fsync=on`, `synchronous_commit=on`).
 struct Engine<'c> {
@@ -177,13 +222,13 @@ fn p50_ms(v: &Value) -> f64 {
 }
 
 /// Prints figures side by side, one column per engine.
-fn print_table(engines: &[Engine], rows: &[Vec<(String, String)>]) {
+fn print_table(names: &[String], rows: &[Vec<(String, String)>]) {
     print!("\n| Figure |");
-    for e in engines {
-        print!(" {} |", e.name);
+    for name in names {
+        print!(" {name} |");
     }
     print!("\n|---|");
-    for _ in engines {
+    for _ in names {
         print!("---|");
     }
     println!();
@@ -198,39 +243,34 @@ fn print_table(engines: &[Engine], rows: &[Vec<(String, String)>]) {
 
 /// `cargo xtask bench api [--postgres [--replicas N]]`.
 pub fn api(args: &[String]) -> Result {
-    step("Building the server in release mode");
-    sh(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "carebill-server",
-        "--bin",
-        "carebill-server",
-        "--example",
-        "sync_timing",
-    ]))?;
+    for b in BUILDS {
+        b.build(&["--bin", "carebill-server", "--example", "sync_timing"])?;
+    }
     let replicas = replicas_arg(args)?;
     let mut cluster = None;
     let engines = engines(args, &mut cluster, "api")?;
-    let mut columns = Vec::new();
+    let (mut names, mut columns) = (Vec::new(), Vec::new());
     for engine in &engines {
-        columns.push(api_on(engine)?);
+        for b in BUILDS {
+            names.push(format!("{}, {}", engine.name, b.name));
+            columns.push(api_on(engine, b)?);
+        }
     }
     let scaled = match (replicas, engines.iter().find_map(|e| e.cluster)) {
         (Some(n), Some(c)) => Some(api_replicas(c, n)?),
         _ => None,
     };
-    print_table(&engines, &columns);
+    print_table(&names, &columns);
     if let Some(scaled) = scaled {
         print_named(&scaled);
     }
     Ok(())
 }
 
-fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
+fn api_on(engine: &Engine, build: Build) -> Result<Vec<(String, String)>> {
     let data = root().join("target/bench/api");
     let _ = std::fs::remove_dir_all(&data);
-    let bin = root().join("target/release/carebill-server");
+    let bin = build.server();
     step(&format!("{}: seeding 10,000 bills for the demo member", engine.name));
     sh(engine
         .command(&bin)
@@ -286,7 +326,7 @@ fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
         "{}: full sync (10,000+ bills) and no-change sync",
         engine.name
     ));
-    let sync = Command::new(root().join("target/release/examples/sync_timing"))
+    let sync = Command::new(build.example("sync_timing"))
         .args([&url, "demo@carebill.example", "correct horse battery staple", "5"])
         .output()
         .map_err(|e| e.to_string())?;
@@ -339,37 +379,34 @@ fn api_on(engine: &Engine) -> Result<Vec<(String, String)>> {
 /// `cargo xtask bench payments [--postgres [--replicas N]]`: payment throughput and latency, one
 /// autopay run over 10,000 due bills and one pass over 10,000 payment plans with an instalment due.
 pub fn payments(args: &[String]) -> Result {
-    step("Building the server and the load generators in release mode");
-    sh(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "carebill-server",
-        "--bins",
-        "--examples",
-    ]))?;
+    for b in BUILDS {
+        b.build(&["--bins", "--examples"])?;
+    }
     let replicas = replicas_arg(args)?;
     let mut cluster = None;
     let engines = engines(args, &mut cluster, "payments")?;
-    let mut columns = Vec::new();
+    let (mut names, mut columns) = (Vec::new(), Vec::new());
     for engine in &engines {
-        columns.push(payments_on(engine)?);
+        for b in BUILDS {
+            names.push(format!("{}, {}", engine.name, b.name));
+            columns.push(payments_on(engine, b)?);
+        }
     }
     let scaled = match (replicas, engines.iter().find_map(|e| e.cluster)) {
         (Some(n), Some(c)) => Some(payments_replicas(c, n)?),
         _ => None,
     };
-    print_table(&engines, &columns);
+    print_table(&names, &columns);
     if let Some(scaled) = scaled {
         print_named(&scaled);
     }
     Ok(())
 }
 
-fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
+fn payments_on(engine: &Engine, build: Build) -> Result<Vec<(String, String)>> {
     let data = root().join("target/bench/payments");
     let _ = std::fs::remove_dir_all(&data);
-    let bin = root().join("target/release/carebill-server");
+    let bin = build.server();
     sh(engine
         .command(&bin)
         .args(["--demo", "--data-dir"])
@@ -377,7 +414,7 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
         .args(["seed", "--bills", "2000"]))?;
     let server = engine.start(&bin, &data)?;
     let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<(String, Cpu)> {
-        let mut cmd = Command::new(root().join("target/release/examples/payment_load"));
+        let mut cmd = Command::new(build.example("payment_load"));
         cmd.args([
             server.url.as_str(),
             "demo@carebill.example",
@@ -438,7 +475,7 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
         ),
     ] {
         step(&format!("{}: {what}", engine.name));
-        let mut cmd = Command::new(root().join("target/release/examples").join(example));
+        let mut cmd = Command::new(build.example(example));
         cmd.arg(arg);
         if let Some(c) = engine.cluster {
             cmd.env("CAREBILL_DATABASE_URL", c.create_database(database)?);
@@ -455,27 +492,22 @@ fn payments_on(engine: &Engine) -> Result<Vec<(String, String)>> {
     Ok(rows)
 }
 
-/// The release app, and a release demo server whose demo member has 1,000 more open bills.
-/// With `--no-build`, the release binaries already in target/release are used as they are.
+/// The release app (target/release), and a demo server of the server's profile (target/server)
+/// whose demo member has 1,000 more open bills. With `--no-build`, the binaries already there are
+/// used as they are.
 fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoServer)> {
     crate::deps::system_packages()?;
     if args.iter().any(|a| a == "--no-build") {
-        step("Using the release binaries in target/release as they are (--no-build)");
+        step("Using the binaries in target/release and target/server as they are (--no-build)");
     } else {
         crate::deps::build_ui()?;
-        step("Building the app and the server in release mode");
-        sh(cargo().args([
-            "build",
-            "--release",
-            "--package",
-            "carebill",
-            "--package",
-            "carebill-server",
-        ]))?;
+        step("Building the app in release mode (size)");
+        sh(cargo().args(["build", "--release", "--package", "carebill"]))?;
+        SERVER.build(&["--bin", "carebill-server"])?;
     }
     let data = root().join("target/bench").join(name);
     let _ = std::fs::remove_dir_all(&data);
-    let bin = root().join("target/release/carebill-server");
+    let bin = SERVER.server();
     step("Seeding 1,000 bills for the demo member");
     sh(Command::new(&bin)
         .args(["--demo", "--data-dir"])
@@ -596,7 +628,7 @@ fn seeded_database(cluster: &pg::Cluster, bin: &Path, name: &str, data: &Path, s
 /// `GET /v1/bills` with 1 and `n` servers: one oha per server, each with its share of the
 /// connections and of the offered rate, at the same time.
 fn api_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
-    let bin = root().join("target/release/carebill-server");
+    let bin = SERVER.server();
     let mut columns = Vec::new();
     for count in [1, n] {
         let data = root().join(format!("target/bench/api-replicas-{count}"));
@@ -666,7 +698,7 @@ fn api_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
 /// `POST /v1/payments` with 1 and `n` servers: 16 generated members paying (so one member's lock
 /// is not the whole load), the connections spread over the servers.
 fn payments_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
-    let bin = root().join("target/release/carebill-server");
+    let bin = SERVER.server();
     let logins: Vec<String> = (1..=16).map(|k| format!("member-{k}@load.carebill.example")).collect();
     let logins = logins.join(",");
     let mut columns = Vec::new();
@@ -686,7 +718,7 @@ fn payments_replicas(cluster: &pg::Cluster, n: usize) -> Result<Vec<Column>> {
         let urls: Vec<&str> = fleet.servers.iter().map(|s| s.url.as_str()).collect();
         let urls = urls.join(",");
         let load = |seconds: &str, concurrency: &str, rate: Option<&str>| -> Result<String> {
-            let mut cmd = Command::new(root().join("target/release/examples/payment_load"));
+            let mut cmd = Command::new(SERVER.example("payment_load"));
             cmd.args([
                 urls.as_str(),
                 logins.as_str(),

@@ -106,6 +106,9 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(config: &ClientConfig) -> ClientResult<ApiClient> {
         config.validate()?;
+        // TLS by rustls with ring (reqwest's `rustls-no-provider`): the process's provider, set
+        // here for processes that did not set one (the tests, the benchmarks).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -132,7 +135,7 @@ impl ApiClient {
                     format!("The CA bundle {} is not valid PEM: {e}", path.display()),
                 )
             })? {
-                builder = builder.add_root_certificate(cert);
+                builder = builder.tls_certs_merge([cert]);
             }
         }
         Ok(ApiClient {

@@ -22,6 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = args[3].parse()?;
     let concurrency: usize = args[4].parse()?;
     let rate: Option<f64> = args.get(5).and_then(|r| r.parse().ok());
+    // reqwest's `rustls-no-provider`: the process sets the provider (ring, as the app).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let mut payers = Vec::with_capacity(logins.len());
     for login in &logins {

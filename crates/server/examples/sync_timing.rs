@@ -12,6 +12,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, login, password] = [&args[0], &args[1], &args[2]];
     let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(5);
+    // reqwest's `rustls-no-provider`: the process sets the provider (ring, as the app).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let session: Value = http
         .post(format!("{url}/v1/sessions"))

@@ -306,6 +306,8 @@ security = "none"
     for r in &mut replicas {
         r.spawn(&config_file, &url);
     }
+    // reqwest's `rustls-no-provider`: the process sets the provider (ring, as the app).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0) // a new connection, so a new fault roll and replica, per request
         .timeout(Duration::from_secs(20))

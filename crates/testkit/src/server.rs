@@ -114,6 +114,9 @@ impl<'a> TestServerBuilder<'a> {
     }
 
     pub async fn start(self) -> TestServer {
+        // The tests' HTTP clients use rustls with the process's provider (reqwest's
+        // `rustls-no-provider`), as the app does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         if self.capture_logs {
             crate::logs::capture();
         }

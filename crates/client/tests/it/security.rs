@@ -165,3 +165,40 @@ async fn the_copy_is_named_and_found_without_revealing_the_member() {
         "what was synced is there"
     );
 }
+
+/// The billing API over HTTPS with a certificate from a CA only the clinic's bundle holds (TLS
+/// inspection, a private CA): refused without the bundle, trusted with it (`extra_ca_pem`, merged
+/// with the computer's own trust store), and never over a name the certificate does not carry.
+#[tokio::test]
+async fn https_is_checked_against_the_system_store_and_the_clinics_extra_bundle() {
+    let certs = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let tls = (cert_path.clone(), key_path);
+    let w = World::start_with(move |c| c.tls = Some(tls)).await;
+    let port = w.server().addr.port();
+
+    let plain = w.engine_with(w.config(&format!("https://localhost:{port}")));
+    let refused = plain.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap_err();
+    assert_eq!(refused.code, "offline", "an unknown CA is not trusted: {refused:?}");
+
+    let mut with_bundle = w.config(&format!("https://localhost:{port}"));
+    with_bundle.extra_ca_pem = Some(cert_path.clone());
+    let trusted = w.engine_with(with_bundle);
+    trusted.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    trusted.sync().await.unwrap();
+    assert!(!open_bills(&trusted).await.bills.is_empty());
+    trusted.sign_out(false).await.unwrap();
+
+    // The certificate names "localhost", not the address.
+    let mut wrong_name = w.config(&format!("https://127.0.0.1:{port}"));
+    wrong_name.extra_ca_pem = Some(cert_path);
+    let refused = w
+        .engine_with(wrong_name)
+        .sign_in(DEMO_EMAIL, DEMO_PASSWORD, false)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "offline", "{refused:?}");
+}
