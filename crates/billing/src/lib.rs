@@ -1,5 +1,5 @@
 //! Carebill's billing domain: exact money, bills and their balances, input rules, the business
-//! calendar, the password policy, and what an attached file is by its content (`sniff`, checked
+//! calendar, the days reminders count, the password policy, and what an attached file is by its content (`sniff`, checked
 //! by the app before a message waits offline and by the server on upload). Pure: no IO, no clock, no randomness. Callers pass "today"
 //! and "now" in.
 
@@ -12,6 +12,7 @@ pub mod claims;
 pub mod money;
 pub mod password;
 pub mod plans;
+pub mod reminders;
 pub mod sniff;
 pub mod validate;
 

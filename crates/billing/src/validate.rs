@@ -168,7 +168,7 @@ pub fn card_expiry(month: u32, year: i32, today: NaiveDate) -> Rule<()> {
     if !(1..=12).contains(&month) || !(2000..=2099).contains(&year) {
         return Err(invalid());
     }
-    if (year, month) < (today.year(), today.month()) || year > today.year() + 20 {
+    if crate::reminders::card_expired_by(month, year, today) || year > today.year() + 20 {
         return Err(invalid());
     }
     Ok(())

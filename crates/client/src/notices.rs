@@ -24,22 +24,16 @@ use std::collections::HashSet;
 
 use carebill_api::types::{
     Bill, Conversation, ConversationStatus, Locale, MessageAuthor, NotificationPreferences, Payment, PaymentMethod,
-    PaymentPlan, PaymentPlanStatus, PaymentSource, PaymentStatus, ScheduledPayment, ScheduledStatus, UpcomingCharge,
-    UpcomingStatus,
+    PaymentMethodSummary, PaymentPlan, PaymentPlanStatus, PaymentSource, PaymentStatus, ScheduledPayment,
+    ScheduledStatus, UpcomingCharge, UpcomingStatus,
 };
 use carebill_billing::Money;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// "Due in 7 days", as the server's reminder.
-pub const DUE_SOON_DAYS: i64 = 7;
-/// "1 day overdue".
-pub const OVERDUE_DAYS: i64 = 1;
-/// How late an overdue notice may still come (the app was not opened on its day), as the
-/// server's reminders; a bill long past due is on the bills screen, not news.
-pub const CATCH_UP_DAYS: i64 = 6;
-/// How far ahead a scheduled charge's card or bank account is checked.
-pub const ATTENTION_AHEAD_DAYS: i64 = 10;
+/// The days counted (due soon, overdue, how late a missed one may come, how far ahead a charge's
+/// card is checked) are the server's reminders' own.
+pub use carebill_billing::reminders::{ATTENTION_AHEAD_DAYS, CATCH_UP_DAYS, DUE_SOON_DAYS, OVERDUE_DAYS};
 /// More fresh notices than this at once become one notification on the screen ("You have 5 new
 /// notifications"); the list in the app has each.
 pub const SCREEN_AT_ONCE: usize = 3;
@@ -60,8 +54,14 @@ pub enum NoticeFacts {
     },
     Method {
         method_id: String,
-        /// "Visa ending in 4242", "Bank account ending in 6789".
-        method: String,
+        /// The card or bank account as the copy had it; absent when it is no longer on file. Its
+        /// words ("Visa ending in 4242") are made in the language of the moment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<PaymentMethodSummary>,
+        /// Notices decided by the first release with notices kept the method's words in the
+        /// language of that day: read (they are still listed), never written.
+        #[serde(default, rename = "method", skip_serializing)]
+        label: Option<String>,
         /// The day of the charge it will not work for.
         charge_date: NaiveDate,
         amount: Money,
@@ -166,7 +166,7 @@ impl CopyFacts {
     fn charges_ahead(&self, today: NaiveDate) -> Vec<(String, NaiveDate, Money)> {
         let soon = |d: NaiveDate| {
             let days = (d - today).num_days();
-            (0..=ATTENTION_AHEAD_DAYS).contains(&days)
+            (0..=i64::from(ATTENTION_AHEAD_DAYS)).contains(&days)
         };
         let mut out = Vec::new();
         if let Some((method, upcoming)) = &self.autopay {
@@ -196,15 +196,13 @@ impl CopyFacts {
     }
 }
 
-/// The last day a card works: the end of its expiry month.
+/// The last day a saved card works (`None` for a bank account).
 fn card_good_through(m: &PaymentMethod) -> Option<NaiveDate> {
-    let (month, year) = (m.exp_month?, m.exp_year?);
-    let (next_year, next_month) = if month >= 12 { (year + 1, 1) } else { (year, month + 1) };
-    NaiveDate::from_ymd_opt(next_year, next_month, 1)?.pred_opt()
+    carebill_billing::reminders::card_good_through(m.exp_month?, m.exp_year?)
 }
 
 /// Every event the copy shows today, with its key. The same copy and day give the same keys.
-pub fn candidates(f: &CopyFacts, today: NaiveDate, l: Locale) -> Vec<Candidate> {
+pub fn candidates(f: &CopyFacts, today: NaiveDate) -> Vec<Candidate> {
     let mut out = Vec::new();
     for bill in &f.bills {
         let facts = || NoticeFacts::Bill {
@@ -224,14 +222,14 @@ pub fn candidates(f: &CopyFacts, today: NaiveDate, l: Locale) -> Vec<Candidate> 
             continue;
         }
         let days_left = (bill.due_date - today).num_days();
-        if (0..=DUE_SOON_DAYS).contains(&days_left) {
+        if (0..=i64::from(DUE_SOON_DAYS)).contains(&days_left) {
             out.push(Candidate {
                 key: format!("due_soon:{}:{}", bill.id, bill.due_date),
                 kind: NoticeKind::DueSoon,
                 facts: facts(),
             });
         }
-        if (OVERDUE_DAYS..=OVERDUE_DAYS + CATCH_UP_DAYS).contains(&-days_left) {
+        if (i64::from(OVERDUE_DAYS)..=i64::from(OVERDUE_DAYS + CATCH_UP_DAYS)).contains(&-days_left) {
             out.push(Candidate {
                 key: format!("overdue:{}:{}", bill.id, bill.due_date),
                 kind: NoticeKind::Overdue,
@@ -250,21 +248,13 @@ pub fn candidates(f: &CopyFacts, today: NaiveDate, l: Locale) -> Vec<Candidate> 
         if !told.insert((method_id.clone(), date)) {
             continue;
         }
-        let label = match method {
-            Some(m) => method_label(m, l),
-            None => tr(
-                l,
-                "a card or bank account no longer on file",
-                "una tarjeta o cuenta que ya no está registrada",
-            )
-            .into(),
-        };
         out.push(Candidate {
             key: format!("method_attention:{method_id}:{date}"),
             kind: NoticeKind::MethodAttention,
             facts: NoticeFacts::Method {
                 method_id,
-                method: label,
+                summary: method.map(PaymentMethod::summary),
+                label: None,
                 charge_date: date,
                 amount,
                 missing: method.is_none(),
@@ -308,8 +298,19 @@ pub fn candidates(f: &CopyFacts, today: NaiveDate, l: Locale) -> Vec<Candidate> 
     out
 }
 
-fn method_label(m: &PaymentMethod, l: Locale) -> String {
-    m.summary().label(l)
+/// How a method notice names the card or account: from its summary, or the words an older
+/// release kept, or as no longer on file.
+fn method_words(summary: Option<&PaymentMethodSummary>, label: Option<&str>, l: Locale) -> String {
+    match (summary, label) {
+        (Some(s), _) => s.label(l),
+        (None, Some(label)) => label.to_string(),
+        (None, None) => tr(
+            l,
+            "a card or bank account no longer on file",
+            "una tarjeta o cuenta que ya no está registrada",
+        )
+        .into(),
+    }
 }
 
 fn tr<'a>(l: Locale, en: &'a str, es: &'a str) -> &'a str {
@@ -398,7 +399,8 @@ pub fn words(kind: NoticeKind, facts: &NoticeFacts, l: Locale) -> (String, Strin
         (
             NoticeKind::MethodAttention,
             NoticeFacts::Method {
-                method,
+                summary,
+                label,
                 charge_date,
                 amount,
                 missing,
@@ -406,6 +408,7 @@ pub fn words(kind: NoticeKind, facts: &NoticeFacts, l: Locale) -> (String, Strin
             },
         ) => {
             let title = tr(l, "Update your payment method", "Actualice su método de pago").to_string();
+            let method = method_words(summary.as_ref(), label.as_deref(), l);
             let (amount, day) = (amount.display_usd(), date(*charge_date));
             let body = match (l, missing) {
                 (Locale::En, false) => format!(
@@ -576,10 +579,7 @@ mod tests {
     }
 
     fn keys(f: &CopyFacts, today: &str) -> Vec<String> {
-        candidates(f, day(today), Locale::En)
-            .into_iter()
-            .map(|c| c.key)
-            .collect()
+        candidates(f, day(today)).into_iter().map(|c| c.key).collect()
     }
 
     #[test]
@@ -653,13 +653,27 @@ mod tests {
         // Good through Dec 31: the Jan 4 charge will not work. Eleven days ahead is not checked yet.
         assert!(keys(&f, "2026-12-24").is_empty());
         assert_eq!(keys(&f, "2026-12-25"), ["method_attention:pm_1:2027-01-04"]);
-        let c = &candidates(&f, day("2026-12-25"), Locale::En)[0];
+        let c = &candidates(&f, day("2026-12-25"))[0];
         let (_, body, _) = words(c.kind, &c.facts, Locale::En);
         assert_eq!(
             body,
             "Visa ending 4242 expires before the $50.00 charge on Jan 4, 2027. Add a new card or choose another method."
         );
         assert_eq!(card_good_through(&card("x", 2, 2028)), Some(day("2028-02-29")));
+
+        // The copy keeps the card, not words: the list reads in the language of the moment.
+        let kept: NoticeFacts = serde_json::from_str(&serde_json::to_string(&c.facts).unwrap()).unwrap();
+        assert!(!serde_json::to_string(&kept).unwrap().contains("ending"));
+        let (_, body, _) = words(c.kind, &kept, Locale::Es);
+        assert!(body.starts_with("Visa que termina en 4242 vence antes"), "{body}");
+        // A notice kept by the first release with notices (its words fixed that day) still reads.
+        let old: NoticeFacts = serde_json::from_value(serde_json::json!({
+            "about": "method", "method_id": "pm_1", "method": "Visa ending 4242",
+            "charge_date": "2027-01-04", "amount": "50.00", "missing": false,
+        }))
+        .unwrap();
+        let (_, body, _) = words(NoticeKind::MethodAttention, &old, Locale::En);
+        assert!(body.starts_with("Visa ending 4242 expires before"), "{body}");
     }
 
     #[test]
@@ -704,7 +718,7 @@ mod tests {
                 "message_reply:M-3"
             ]
         );
-        let all = candidates(&f, day("2026-12-01"), Locale::Es);
+        let all = candidates(&f, day("2026-12-01"));
         let (title, body, screen) = words(all[2].kind, &all[2].facts, Locale::Es);
         assert_eq!(title, "La oficina de facturación respondió");
         assert!(body.contains("Q-1001"));
@@ -718,7 +732,7 @@ mod tests {
             ..CopyFacts::default()
         };
         for l in [Locale::En, Locale::Es] {
-            for c in candidates(&f, day("2026-12-11"), l) {
+            for c in candidates(&f, day("2026-12-11")) {
                 let (_, body, screen) = words(c.kind, &c.facts, l);
                 assert!(
                     body.contains("Valley Orthopedics") && body.contains("$1,234.50"),

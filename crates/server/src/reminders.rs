@@ -22,7 +22,7 @@
 use carebill_api::types::{Bill, Locale, NoticeKind, PaymentMethodSummary, PaymentMethodType, UpcomingStatus};
 use carebill_billing::Money;
 use carebill_billing::calendar::BusinessCalendar;
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::error::ApiResult;
 use crate::mail::templates::{self, BillFacts, MethodProblem, ScheduledCharge};
@@ -37,14 +37,7 @@ use crate::{autopay, scheduled, store};
 pub const REMINDERS_FROM_KEY: &str = "reminders_from";
 /// The business day whose method check was last claimed.
 pub const METHODS_CHECKED_KEY: &str = "methods_checked_on";
-/// "Due in 7 days".
-pub const DUE_SOON_DAYS: u64 = 7;
-/// "1 day overdue".
-pub const OVERDUE_DAYS: u64 = 1;
-/// How late a missed reminder may still be sent.
-pub const CATCH_UP_DAYS: u64 = 6;
-/// How far ahead a scheduled charge's payment method is checked.
-pub const ATTENTION_AHEAD_DAYS: u64 = 10;
+use carebill_billing::reminders::{ATTENTION_AHEAD_DAYS, CATCH_UP_DAYS, DUE_SOON_DAYS, OVERDUE_DAYS};
 /// Bank returns that mean the account itself will not work again (closed, not found, invalid).
 const ACCOUNT_RETURN_CODES: [&str; 3] = ["R02", "R03", "R04"];
 /// Members per transaction.
@@ -202,7 +195,7 @@ fn bill_candidates(
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<BillCandidate>> {
     let from_date = cal.date_at(DateTime::from_timestamp_millis(from).unwrap_or(now));
-    let issued_since = from.max(ms(now) - (CATCH_UP_DAYS as i64 + 1) * 86_400_000);
+    let issued_since = from.max(ms(now) - (i64::from(CATCH_UP_DAYS) + 1) * 86_400_000);
     let day = |d: Option<NaiveDate>| date_str(d.unwrap_or(today));
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT b.id, b.member_id, b.due_date, b.issued_at FROM bills b
@@ -212,8 +205,8 @@ fn bill_candidates(
     ))?;
     let rows = stmt.query_map(
         params![
-            day(today.checked_sub_days(Days::new(OVERDUE_DAYS + CATCH_UP_DAYS))),
-            day(today.checked_add_days(Days::new(DUE_SOON_DAYS))),
+            day(today.checked_sub_days(Days::new(u64::from(OVERDUE_DAYS + CATCH_UP_DAYS)))),
+            day(today.checked_add_days(Days::new(u64::from(DUE_SOON_DAYS)))),
             issued_since,
             ms(now),
         ],
@@ -255,11 +248,11 @@ fn bill_candidates(
 /// ago) and was not before reminders started.
 fn date_event(due: NaiveDate, today: NaiveDate, from: NaiveDate) -> Option<BillEvent> {
     let within = |day: Option<NaiveDate>| {
-        day.is_some_and(|day| day >= from && day <= today && today <= day + Days::new(CATCH_UP_DAYS))
+        day.is_some_and(|day| day >= from && day <= today && today <= day + Days::new(u64::from(CATCH_UP_DAYS)))
     };
-    if today < due && within(due.checked_sub_days(Days::new(DUE_SOON_DAYS))) {
+    if today < due && within(due.checked_sub_days(Days::new(u64::from(DUE_SOON_DAYS)))) {
         Some(BillEvent::DueSoon)
-    } else if within(due.checked_add_days(Days::new(OVERDUE_DAYS))) {
+    } else if within(due.checked_add_days(Days::new(u64::from(OVERDUE_DAYS)))) {
         Some(BillEvent::Overdue)
     } else {
         None
@@ -349,7 +342,7 @@ fn decide_bill(
 /// The charges of the next [`ATTENTION_AHEAD_DAYS`] whose method was not yet checked: scheduled
 /// payments, plans' next instalments and autopay's scheduled charges.
 fn charge_candidates(conn: &Connection, cal: &BusinessCalendar, today: NaiveDate) -> ApiResult<Vec<ChargeCandidate>> {
-    let horizon = today + Days::new(ATTENTION_AHEAD_DAYS);
+    let horizon = today + Days::new(u64::from(ATTENTION_AHEAD_DAYS));
     let mut out = Vec::new();
     dated_charges(
         conn,
@@ -454,7 +447,7 @@ fn method_problem(
         Some(MethodProblem::Removed)
     } else if method.kind == PaymentMethodType::Card {
         match (method.exp_month, method.exp_year) {
-            (Some(month), Some(year)) if card_expired_by(month, year, on) => {
+            (Some(month), Some(year)) if carebill_billing::reminders::card_expired_by(month, year, on) => {
                 Some(MethodProblem::CardExpires { month, year })
             }
             _ => None,
@@ -473,11 +466,6 @@ fn method_problem(
         .then_some(MethodProblem::AccountReturned)
     };
     Ok(problem.map(|p| (method.summary(), p)))
-}
-
-/// A card is good through the last day of its expiry month.
-fn card_expired_by(month: u32, year: i32, on: NaiveDate) -> bool {
-    (on.year(), on.month()) > (year, month)
 }
 
 /// Decides one charge's method notice in the pass's transaction (the problem read again).
@@ -529,13 +517,5 @@ mod tests {
             date_event(due, d("2026-12-21"), d("2026-12-14")),
             Some(BillEvent::Overdue)
         );
-    }
-
-    #[test]
-    fn a_card_is_good_through_its_expiry_month() {
-        assert!(!card_expired_by(12, 2026, d("2026-12-31")));
-        assert!(card_expired_by(12, 2026, d("2027-01-01")));
-        assert!(card_expired_by(3, 2026, d("2026-04-15")));
-        assert!(!card_expired_by(1, 2027, d("2026-12-15")));
     }
 }

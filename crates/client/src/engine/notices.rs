@@ -15,24 +15,49 @@ use crate::types::Event;
 
 /// When the copy's first decision was made (RFC 3339): before it, everything is a baseline.
 const NOTICES_FROM_META: &str = "notices_from";
+/// The business day of the copy's last decision.
+const NOTICES_DAY_META: &str = "notices_decided_on";
 /// How many notices the app's list shows.
 const LIST_LIMIT: usize = 50;
 
 impl Engine {
     /// Decides the copy's new events after a sync, and tells the shell of the fresh ones. Not on
-    /// kiosks (no member's notices are shown there), nor on a copy kept in memory.
-    pub(super) async fn decide_notices(&self, s: &Session) -> ClientResult<Vec<DesktopNotice>> {
+    /// kiosks (no member's notices are shown there), nor on a copy kept in memory. The copy is
+    /// read only when something could be new: the sync changed it, the business day turned (a
+    /// bill falls due, a card expires), or the copy never decided.
+    pub(super) async fn decide_notices(&self, s: &Session, changed: bool) -> ClientResult<Vec<DesktopNotice>> {
         if self.is_kiosk() || s.dir.is_none() {
             return Ok(Vec::new());
         }
         let today = self.freshness(s).await?.business_date;
         let (now, l) = (self.now(), self.language());
-        // Something to decide: first the switches as the service has them now (the member may
-        // have changed them on another device; the copy's if it cannot say). Only then, so a sync
-        // with nothing new costs the service no second request.
-        if s.cache.run(move |c| undecided(c, today, l)).await?
-            && let Ok(p) = self.0.api.notification_preferences().await
-        {
+        let news = s
+            .cache
+            .run(move |c| {
+                let day = today.to_string();
+                if !changed && cache::meta(c, NOTICES_DAY_META)?.as_deref() == Some(day.as_str()) {
+                    return Ok(None);
+                }
+                if cache::meta(c, NOTICES_FROM_META)?.is_none() {
+                    return Ok(Some(false));
+                }
+                // Until this decision is written, the next sync decides again, changed or not.
+                cache::set_meta(c, NOTICES_DAY_META, "")?;
+                if !undecided(c, today)? {
+                    cache::set_meta(c, NOTICES_DAY_META, &day)?;
+                    return Ok(None);
+                }
+                Ok(Some(true))
+            })
+            .await?;
+        // Nothing new: the facts were read once at most, the service not asked.
+        let Some(news) = news else {
+            return Ok(Vec::new());
+        };
+        // Something new: first the switches as the service has them now (the member may have
+        // changed them on another device; the copy's if it cannot say). A first decision records
+        // a baseline whatever the switches.
+        if news && let Ok(p) = self.0.api.notification_preferences().await {
             let json = serde_json::to_string(&p)?;
             s.cache
                 .run(move |c| cache::set_meta(c, super::accounts::NOTIFICATIONS_META, &json))
@@ -43,6 +68,7 @@ impl Engine {
             .run(move |c| {
                 cache::durable(c, |tx| {
                     let fresh = decide(tx, today, now, l)?;
+                    cache::set_meta(tx, NOTICES_DAY_META, &today.to_string())?;
                     Ok((fresh, unread_count(tx)?))
                 })
             })
@@ -108,14 +134,10 @@ fn preferences(c: &Connection) -> ClientResult<NotificationPreferences> {
     })
 }
 
-/// Whether the copy shows an event not decided before, on a copy that decided before (the first
-/// decision only records a baseline, whatever the switches).
-fn undecided(c: &Connection, today: NaiveDate, l: carebill_api::types::Locale) -> ClientResult<bool> {
-    if cache::meta(c, NOTICES_FROM_META)?.is_none() {
-        return Ok(false);
-    }
+/// Whether the copy shows an event not decided before.
+fn undecided(c: &Connection, today: NaiveDate) -> ClientResult<bool> {
     let mut known = c.prepare_cached("SELECT 1 FROM desktop_notices WHERE key = ?1")?;
-    for candidate in notices::candidates(&copy_facts(c)?, today, l) {
+    for candidate in notices::candidates(&copy_facts(c)?, today) {
         if !known.exists([&candidate.key])? {
             return Ok(true);
         }
@@ -141,7 +163,7 @@ fn decide(
          ON CONFLICT (key) DO NOTHING",
     )?;
     let mut fresh = Vec::new();
-    for c in notices::candidates(&facts, today, l) {
+    for c in notices::candidates(&facts, today) {
         let state = notices::decide(c.kind, first, &prefs);
         let json = serde_json::to_string(&c.facts)?;
         let added = insert.execute(params![c.key, c.kind.as_str(), json, now.to_rfc3339(), state.as_str()])?;

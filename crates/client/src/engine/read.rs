@@ -41,7 +41,7 @@ impl Engine {
                     }
                 }
                 // What the member should hear about on this device, once per event.
-                if let Err(e) = self.decide_notices(&s).await {
+                if let Err(e) = self.decide_notices(&s, report.changes > 0).await {
                     tracing::warn!(
                         code = e.code.as_str(),
                         "desktop notices were not decided: {}",

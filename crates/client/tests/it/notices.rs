@@ -134,3 +134,49 @@ async fn a_copy_kept_in_memory_decides_nothing() {
     assert!(announced(&mut events).is_empty());
     assert!(e.notices().await.unwrap().notices.is_empty());
 }
+
+#[tokio::test]
+async fn a_business_day_turning_is_news_even_when_the_sync_brings_nothing() {
+    // A sync with nothing new reads no copy on the same day; on a new day it does, because a bill
+    // falls due by the calendar, not by a change on the server.
+    let w = World::start().await;
+    let e = w.engine();
+    let mut events = e.events();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    let added = add_bills(&w, 4, 11).await;
+    e.sync().await.unwrap();
+    let bill = e.bill(&added[3]).await.unwrap().bill.bill;
+    let today = w.server().state.business.today();
+    let ahead = (bill.due_date - today).num_days() - i64::from(carebill_client::notices::DUE_SOON_DAYS);
+    assert!(
+        ahead > 0,
+        "a bill due after the reminder window: {} on {today}",
+        bill.due_date
+    );
+    let due_soon = |fresh: &[carebill_client::notices::DesktopNotice]| {
+        fresh
+            .iter()
+            .filter(|n| {
+                n.kind == NoticeKind::DueSoon
+                    && n.target
+                        == NoticeTarget::Bill {
+                            bill_id: bill.id.clone(),
+                        }
+            })
+            .count()
+    };
+    assert_eq!(due_soon(&announced(&mut events)), 0);
+
+    // The same day, nothing new: nothing said.
+    assert_eq!(e.sync().await.unwrap().changes, 0);
+    assert!(announced(&mut events).is_empty());
+
+    // The plan's calendar reaches the bill's reminder day; the server has nothing new to send.
+    w.server().state.business.set_offset(chrono::Duration::days(ahead));
+    let report = e.sync().await.unwrap();
+    assert_eq!(report.changes, 0, "{report:?}");
+    assert_eq!(due_soon(&announced(&mut events)), 1);
+    e.sync().await.unwrap();
+    assert_eq!(due_soon(&announced(&mut events)), 0, "once");
+}
