@@ -173,6 +173,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
+            // Before the window: the service is asked while WebKit starts.
+            commands::startup::begin(&app.state::<AppState>());
             open_window(app.handle())?;
             forward_events(app.handle().clone());
             start_kiosk_updates(app.handle());

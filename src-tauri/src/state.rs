@@ -21,6 +21,8 @@ pub struct AppState {
     pub shell: OnceLock<Shell>,
     /// The update found by the last check, until it is installed.
     pub update: tokio::sync::Mutex<Option<tauri_plugin_updater::Update>>,
+    /// The start-up answer begun when the process started, until `startup` takes it.
+    pub early: Mutex<Option<commands::startup::Confirming>>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             exiting: std::sync::atomic::AtomicBool::new(false),
             shell: OnceLock::new(),
             update: tokio::sync::Mutex::new(None),
+            early: Mutex::new(None),
         }
     }
 }

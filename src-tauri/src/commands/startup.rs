@@ -1,9 +1,11 @@
 //! Starting up: which screen opens, the engine's status, activity for the idle lock, and the
 //! startup harness's paint marks.
 
-use carebill_api::types::Locale;
-use carebill_client::KeyringStatus;
-use carebill_client::types::{EngineStatus, SessionInfo};
+use carebill_api::types::{Health, Locale};
+use carebill_client::types::{EngineStatus, SessionInfo, SyncStatus};
+use carebill_client::{ClientResult, KeyringStatus};
+use std::sync::PoisonError;
+
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -38,6 +40,32 @@ pub struct Startup {
     pub idle_minutes: u32,
     /// Kiosk mode: what the welcome screen shows.
     pub kiosk: Option<KioskInfo>,
+    /// The sync as it stands when the page asks (a remembered session's first sync may have
+    /// begun, or ended, before the page was listening for its events).
+    pub sync: Option<SyncStatus>,
+}
+
+/// The service's health and the remembered session, as the server answered them.
+type Confirmation = (ClientResult<Health>, ClientResult<Option<SessionInfo>>);
+
+/// The confirmation on its way.
+pub type Confirming = tauri::async_runtime::JoinHandle<Confirmation>;
+
+/// Asks the service, when the process starts, whether it is there and whether the remembered
+/// session still holds, so the round trips and the opening of the copy run while WebKit starts
+/// and loads the page. Nothing of the member reaches the page before the answer: the copy is
+/// opened only for a session the server confirmed (ARCHITECTURE.md, "Painting early"), and the
+/// page gets the session from `startup`, which waits for this.
+pub fn begin(state: &AppState) {
+    let engine = state.engine.clone();
+    let confirming = tauri::async_runtime::spawn(async move { confirm(&engine).await });
+    *state.early.lock().unwrap_or_else(PoisonError::into_inner) = Some(confirming);
+}
+
+/// The health probe and the remembered session's refresh are independent round trips: both at
+/// once. (Offline, the refresh fails without forgetting anything.)
+async fn confirm(engine: &carebill_client::Engine) -> Confirmation {
+    tokio::join!(engine.service_health(), engine.resume())
 }
 
 /// A kiosk's face: clinic name, support text, whether receipts can be printed, the idle time-out.
@@ -71,9 +99,15 @@ fn kiosk_info(state: &AppState) -> Option<KioskInfo> {
 #[tauri::command]
 #[specta::specta]
 pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
-    // The health probe and the remembered session's refresh are independent round trips: both at
-    // once. (Offline, the refresh fails without forgetting anything.)
-    let (health, resumed) = tokio::join!(state.engine.service_health(), state.engine.resume());
+    // The answer begun at process start, the first time; asked again after a reload of the page.
+    let early = state.early.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let (health, resumed) = match early {
+        Some(confirming) => match confirming.await {
+            Ok(answer) => answer,
+            Err(_) => confirm(&state.engine).await,
+        },
+        None => confirm(&state.engine).await,
+    };
     let session = resumed.ok().flatten();
     let online = health.is_ok() || session.is_some();
     let demo = health.map(|h| h.demo).unwrap_or(false);
@@ -85,6 +119,7 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
     let kiosk = kiosk_info(&state);
+    let sync = state.engine.status().await.ok().and_then(|s| s.sync);
     let screen = match (&session, online) {
         _ if kiosk.is_some() => StartScreen::Welcome,
         (Some(_), _) if crate::startup_probe_screen().as_deref() == Some("bills") => StartScreen::Bills,
@@ -100,11 +135,9 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
         keyring: state.engine.keyring_status(),
         version: env!("CARGO_PKG_VERSION").into(),
         api_url: state.config.api_url.clone(),
-        idle_minutes: *state
-            .idle_minutes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        idle_minutes: *state.idle_minutes.lock().unwrap_or_else(PoisonError::into_inner),
         kiosk,
+        sync,
     })
 }
 

@@ -340,6 +340,66 @@ async fn keep_me_signed_in_survives_a_restart_and_plain_sign_in_does_not() {
     app.quit().await;
 }
 
+/// Signs the demo member out everywhere over the API, as another device would: every session of
+/// theirs is revoked, the app's among them.
+async fn sign_out_everywhere_elsewhere(backend: &Backend) {
+    let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
+    let r = reqwest::Client::new()
+        .delete(format!("{}/v1/sessions", backend.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sign out everywhere");
+    assert_eq!(r.status(), 204);
+}
+
+/// What the page shows and can reach of the member: nothing once the service refused the session.
+async fn nothing_of_the_member(app: &App) {
+    let text = app.body_text().await;
+    assert!(!text.contains("Jordan") && !text.contains("M200000001"), "{text}");
+    let dashboard = app.invoke("dashboard", serde_json::json!({})).await;
+    assert_eq!(dashboard["error"]["code"], "not_signed_in", "{dashboard}");
+}
+
+/// Issue 23: the app asks the service about a remembered session while WebKit starts, and shows
+/// the member's data only once the service confirmed it. A session revoked elsewhere (sign out
+/// everywhere, a new password, a reported laptop) never shows a bill with the service reachable:
+/// not at the next start, and not in an open app, whose screen is cleared and copy closed the
+/// moment the service refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_revoked_elsewhere_never_shows_a_bill() {
+    let backend = Backend::start().await;
+    let home = AppHome::new();
+    let app = App::launch(&backend.url, &home).await;
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, true).await;
+    app.screen("Hello, Jordan").await;
+    app.sees("Synced").await;
+    app.quit().await;
+
+    // Revoked while the app was closed: the next start opens at "Sign in".
+    sign_out_everywhere_elsewhere(&backend).await;
+    let app = App::launch(&backend.url, &home).await;
+    app.screen("Sign in").await;
+    nothing_of_the_member(&app).await;
+    app.quit().await;
+    // And the one after (the remembered session is forgotten, not tried again).
+    let app = App::launch(&backend.url, &home).await;
+    app.screen("Sign in").await;
+
+    // Revoked while the app is open, on the bills list: the next sync is refused, and the
+    // screen and the copy close.
+    sign_in(&app, DEMO_EMAIL, DEMO_PASSWORD, true).await;
+    app.screen("Hello, Jordan").await;
+    app.click("View bills").await;
+    app.screen("Bills").await;
+    sign_out_everywhere_elsewhere(&backend).await;
+    app.invoke("sync_now", serde_json::json!({})).await;
+    app.screen("Sign in").await;
+    app.sees("Your session has ended").await;
+    nothing_of_the_member(&app).await;
+    app.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_server_gone_saved_bills_open_with_the_password_only() {
     let mut backend = Backend::start().await;

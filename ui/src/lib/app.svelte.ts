@@ -56,7 +56,6 @@ export const app = $state({
   locked: false,
   idleSecondsLeft: null as number | null,
   flash: null as { kind: "success" | "info" | "warning"; text: string } | null,
-  sessionExpired: false,
   resolved: 0,
   /** A newer version on offer (members' apps only; a kiosk updates itself when IT allows). */
   update: null as UpdateInfo | null,
@@ -144,7 +143,6 @@ export async function signedIn(session: SessionInfo) {
   await accountLocale(session.member.locale);
   tellEngineLanguage();
   app.session = session;
-  app.sessionExpired = false;
   app.locked = false;
   go("dashboard");
 }
@@ -182,7 +180,9 @@ export function onEngineEvent(e: EngineEvent) {
       }
       break;
     case "session_expired":
-      app.sessionExpired = true;
+      // The service refused the session (signed out everywhere, a new password, a reported
+      // device): the engine closed the copy; nothing of the member stays on screen.
+      signedOut({ kind: "warning", text: t("app.session_ended") });
       break;
     case "idle_warning":
       app.idleSecondsLeft = (e as { seconds_left: number }).seconds_left;
@@ -251,6 +251,9 @@ export async function boot() {
     await go("welcome");
   } else if (startup.session) {
     app.session = startup.session;
+    // The first sync may have begun before this page listened: its state so far, unless an
+    // event since said more.
+    if (startup.sync && app.sync === null) onEngineEvent({ type: "sync", ...startup.sync } as EngineEvent);
     await go(startup.screen === "bills" ? "bills" : "dashboard");
   } else {
     await go(startup.screen === "offline_unlock" ? "offline_unlock" : "sign_in");

@@ -2485,6 +2485,11 @@ export type Startup_Deserialize = {
 	idle_minutes: number,
 	/**  Kiosk mode: what the welcome screen shows. */
 	kiosk?: KioskInfo_Deserialize | null,
+	/**
+	 *  The sync as it stands when the page asks (a remembered session's first sync may have
+	 *  begun, or ended, before the page was listening for its events).
+	 */
+	sync?: SyncStatus_Deserialize | null,
 };
 
 export type Startup_Serialize = {
@@ -2499,6 +2504,11 @@ export type Startup_Serialize = {
 	idle_minutes: number,
 	/**  Kiosk mode: what the welcome screen shows. */
 	kiosk: KioskInfo_Serialize | null,
+	/**
+	 *  The sync as it stands when the page asks (a remembered session's first sync may have
+	 *  begun, or ended, before the page was listening for its events).
+	 */
+	sync: SyncStatus_Serialize | null,
 };
 
 /**  How a submitted payment ended, as far as is known. */

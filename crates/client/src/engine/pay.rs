@@ -202,7 +202,7 @@ impl Engine {
             Ok(Some(answer)) => self.settle_payment(s, &entry, answer).await,
             Ok(None) => Ok(pending()),
             Err(e) if e.kind == ErrorKind::SessionExpired => {
-                self.emit(Event::SessionExpired);
+                self.session_refused();
                 Ok(pending())
             }
             Err(e) => {

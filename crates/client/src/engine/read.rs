@@ -64,19 +64,16 @@ impl Engine {
                             last_synced: last,
                         }
                     }
-                    ErrorKind::SessionExpired => {
-                        self.emit(Event::SessionExpired);
-                        SyncStatus::Error {
-                            code: e.code.clone(),
-                            message: e.message.clone(),
-                        }
-                    }
                     _ => SyncStatus::Error {
                         code: e.code.clone(),
                         message: e.message.clone(),
                     },
                 };
                 self.publish(status);
+                if e.kind == ErrorKind::SessionExpired {
+                    // After the status, so the session's end is the last word.
+                    self.session_refused();
+                }
                 Err(e)
             }
         }

@@ -246,6 +246,26 @@ impl Engine {
         Ok(info)
     }
 
+    /// The service refused the session (signed out everywhere, a new password, an administrator
+    /// revoking a reported device, or simply expired): it ends here at once, as a sign-out does,
+    /// and the UI is told. The copy closes and its keyring key is deleted (the copy stays, for the
+    /// password); a payment still being confirmed stays in the copy's outbox with its key and is
+    /// resolved at the next sign-in. On a kiosk the patient's session ends as at "End session".
+    ///
+    /// Runs as a task of its own: the refusal is seen inside the background sync, which ending
+    /// the session stops.
+    pub(super) fn session_refused(&self) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if engine.is_kiosk() {
+                engine.end_kiosk_session().await;
+                return;
+            }
+            let _ = engine.end_session(true, false).await;
+            engine.emit(Event::SessionExpired);
+        });
+    }
+
     pub(super) fn stop_tasks(&self) {
         for t in lock(&self.0.tasks).drain(..) {
             t.abort();

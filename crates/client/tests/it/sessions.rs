@@ -360,3 +360,71 @@ async fn notification_preferences_are_saved_whole_and_read_offline_from_the_copy
     let refused = offline.set_notification_preferences(p).await.unwrap_err();
     assert_eq!(refused.code, "read_only_offline");
 }
+
+/// Signs the demo member out everywhere over the API, as another device would.
+async fn sign_out_everywhere_elsewhere(w: &World) {
+    let http = reqwest::Client::new();
+    let session: serde_json::Value = http
+        .post(format!("{}/v1/sessions", w.api_url))
+        .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD, "remember_device": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked = http
+        .delete(format!("{}/v1/sessions", w.api_url))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+}
+
+/// Issue 23's rule (ARCHITECTURE.md, "Painting early"): a session the service refuses shows
+/// nothing more, at the next start or in the running app.
+#[tokio::test]
+async fn a_refused_session_closes_the_copy_at_once() {
+    let w = World::start().await;
+    let e = w.engine();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    drop(e);
+
+    // Revoked while the app was closed: the remembered session is refused and forgotten, and the
+    // copy is not opened.
+    sign_out_everywhere_elsewhere(&w).await;
+    let again = w.engine();
+    assert!(again.resume().await.unwrap().is_none());
+    assert!(w.secrets.get("last-member").unwrap().is_none());
+    assert_eq!(again.dashboard().await.unwrap_err().code, "not_signed_in");
+    assert!(again.status().await.unwrap().session.is_none());
+
+    // Revoked while the app is open: the next sync is refused, and the session ends at once.
+    let e = w.engine();
+    let mut events = e.events();
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    e.sync().await.unwrap();
+    assert!(e.dashboard().await.unwrap().open_count > 0);
+    sign_out_everywhere_elsewhere(&w).await;
+    let refused = e.sync().await.unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::SessionExpired, "{refused:?}");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(events.recv().await, Ok(Event::SessionExpired)) {}
+    })
+    .await
+    .expect("the UI is told");
+    assert_eq!(e.dashboard().await.unwrap_err().code, "not_signed_in");
+    assert!(e.status().await.unwrap().session.is_none());
+    assert_eq!(
+        w.secrets.len(),
+        0,
+        "the remembered session and the copy's keyring key are gone"
+    );
+    assert!(
+        w.member_dir().join("cache.db").exists(),
+        "the copy stays, encrypted, for the password"
+    );
+    assert!(w.engine().resume().await.unwrap().is_none());
+}
