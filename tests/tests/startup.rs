@@ -5,6 +5,11 @@
 //! (the app prints `carebill-ready bills <ms>` when `CAREBILL_STARTUP_PROBE=bills`). One run then
 //! idles for 60 s and the proportional set size (PSS) of the app and its WebKit processes is read
 //! from /proc.
+//!
+//! The floor (`CAREBILL_FLOOR_APP`, xtask/floor: the smallest Tauri app painting a 50-row list,
+//! same profile) is started the same way, each of its starts right after one of Carebill's, so
+//! the machine's drift falls on both; Carebill's figures are reported as ratios to it, with the
+//! spread of the start-by-start ratios.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -62,8 +67,10 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
     app.sees("Synced").await;
     app.quit().await;
 
-    let spawn = || {
-        let mut cmd = Command::new(app_binary());
+    // Starts a binary and waits for its paint mark: (the process, spawn to mark, the app's own
+    // figure from main()).
+    let spawn = |bin: &std::path::Path, mark: &str| {
+        let mut cmd = Command::new(bin);
         cmd.envs(home.env(&api))
             .env("CAREBILL_STARTUP_PROBE", "bills")
             .stdout(Stdio::piped())
@@ -75,60 +82,97 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
         let mut reported = None;
         for line in lines.by_ref() {
             let line = line.expect("a line");
-            if let Some(ms) = line.strip_prefix("carebill-ready bills ") {
+            if let Some(ms) = line.strip_prefix(mark) {
                 reported = ms.trim().parse::<u64>().ok();
                 break;
             }
         }
         let wall = started.elapsed();
         std::thread::spawn(move || lines.for_each(drop));
-        (child, wall, reported.expect("the app reported the bills list painted"))
+        (child, wall, reported.expect("the app reported its list painted"))
     };
     let stop = |child: &mut std::process::Child| {
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         let _ = child.wait();
     };
+    let floor = std::env::var_os("CAREBILL_FLOOR_APP").map(std::path::PathBuf::from);
+    let carebill = app_binary();
+    const CAREBILL_MARK: &str = "carebill-ready bills ";
+    const FLOOR_MARK: &str = "floor-ready ";
 
-    let mut walls = Vec::new();
-    let mut inner = Vec::new();
+    let (mut walls, mut inner, mut floor_walls, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..=runs {
-        let (mut child, wall, reported) = spawn();
+        let (mut child, wall, reported) = spawn(&carebill, CAREBILL_MARK);
         stop(&mut child);
         wait_for_app_exit().await;
+        let floor_wall = floor.as_deref().map(|bin| {
+            let (mut child, wall, _) = spawn(bin, FLOOR_MARK);
+            stop(&mut child);
+            wall.as_secs_f64() * 1000.0
+        });
         if run == 0 {
             continue; // the first start warms the page cache like any second launch of the day
         }
-        walls.push(wall.as_secs_f64() * 1000.0);
+        let wall = wall.as_secs_f64() * 1000.0;
+        walls.push(wall);
         inner.push(reported as f64);
+        if let Some(f) = floor_wall {
+            floor_walls.push(f);
+            ratios.push(wall / f);
+        }
     }
-    walls.sort_by(f64::total_cmp);
+    let line = |what: &str, v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        println!(
+            "{what} ({} runs): p50 {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms",
+            v.len(),
+            percentile(v, 50.0),
+            percentile(v, 90.0),
+            v[0],
+            v[v.len() - 1]
+        );
+    };
+    line("startup (process spawn -> bills painted)", &mut walls);
     inner.sort_by(f64::total_cmp);
-    println!(
-        "startup (process spawn -> bills painted, {} runs): p50 {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms",
-        walls.len(),
-        percentile(&walls, 50.0),
-        percentile(&walls, 90.0),
-        walls[0],
-        walls[walls.len() - 1]
-    );
     println!(
         "startup (as the app measured it from main()): p50 {:.0} ms, p90 {:.0} ms",
         percentile(&inner, 50.0),
         percentile(&inner, 90.0)
     );
+    if !floor_walls.is_empty() {
+        line("floor (process spawn -> 50 rows painted)", &mut floor_walls);
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "startup / floor: {:.2}x at p50 (target <= 1.25x); start-by-start ratios p10 {:.2}x, p50 {:.2}x, p90 {:.2}x",
+            percentile(&walls, 50.0) / percentile(&floor_walls, 50.0),
+            percentile(&ratios, 10.0),
+            percentile(&ratios, 50.0),
+            percentile(&ratios, 90.0)
+        );
+    }
 
-    let (mut child, _, _) = spawn();
+    // Idle memory, one app at a time (two at once would share the libraries' pages and halve
+    // each one's part of them).
+    let idle = |child: &std::process::Child| {
+        let (total, parts) = pss_tree_kib(child.id());
+        let detail: Vec<String> = parts
+            .iter()
+            .map(|(n, k)| format!("{n} {:.1} MB", *k as f64 / 1024.0))
+            .collect();
+        (total as f64 / 1024.0, detail.join(", "))
+    };
+    let (mut child, _, _) = spawn(&carebill, CAREBILL_MARK);
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let (total, parts) = pss_tree_kib(child.id());
+    let (carebill_mb, detail) = idle(&child);
     stop(&mut child);
     wait_for_app_exit().await;
-    let detail: Vec<String> = parts
-        .iter()
-        .map(|(n, k)| format!("{n} {:.1} MB", *k as f64 / 1024.0))
-        .collect();
-    println!(
-        "idle PSS after 60 s: {:.1} MB ({})",
-        total as f64 / 1024.0,
-        detail.join(", ")
-    );
+    println!("idle PSS after 60 s: {carebill_mb:.1} MB ({detail})");
+    if let Some(bin) = floor.as_deref() {
+        let (mut child, _, _) = spawn(bin, FLOOR_MARK);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let (floor_mb, detail) = idle(&child);
+        stop(&mut child);
+        println!("floor idle PSS after 60 s: {floor_mb:.1} MB ({detail})");
+        println!("idle PSS / floor: {:.2}x (target <= 1.1x)", carebill_mb / floor_mb);
+    }
 }

@@ -518,27 +518,49 @@ fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoS
 }
 
 /// Runs one ignored harness test of the e2e crate against the release app and the bench server.
-fn harness(test: &str, app: &Path, server: &DemoServer) -> Result {
+fn harness(test: &str, app: &Path, server: &DemoServer, env: &[(&str, &OsStr)]) -> Result {
+    let mut all = vec![
+        ("CAREBILL_APP", app.as_os_str()),
+        ("CAREBILL_BENCH_API", OsStr::new(&server.url)),
+    ];
+    all.extend_from_slice(env);
     crate::e2e::app_tests(
         &["--test", test, "--", "--ignored", "--nocapture", "--test-threads=1"],
-        &[
-            ("CAREBILL_APP", app.as_os_str()),
-            ("CAREBILL_BENCH_API", OsStr::new(&server.url)),
-        ],
+        &all,
     )
 }
 
+/// The floor app (xtask/floor): built, outside the workspace, from the workspace's lock file and
+/// with its release profile, into target/floor.
+fn floor_app(build: bool) -> Result<PathBuf> {
+    let dir = root().join("xtask/floor");
+    let bin = root().join("target/floor/release/carebill-floor");
+    if build || !bin.exists() {
+        step("Building the floor app (xtask/floor: Tauri 2, one window, a 50-row list; same release profile)");
+        std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|e| e.to_string())?;
+        sh(cargo()
+            .args(["build", "--release", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", root().join("target/floor")))?;
+    }
+    Ok(bin)
+}
+
 /// `cargo xtask bench startup`: the release app's cold start to the bills list from a cache of
-/// 1,000+ bills, its idle memory after 60 s, and its binary size.
+/// 1,000+ bills, its idle memory after 60 s, and its binary size, each beside the floor app's
+/// (the platform's own cost, same run).
 pub fn startup(args: &[String]) -> Result {
     let (app, server) = release_app_and_server("startup", args)?;
+    let floor = floor_app(!args.iter().any(|a| a == "--no-build"))?;
     let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
-    step("Timing starts (tests/tests/startup.rs)");
-    let outcome = harness("startup", &app, &server);
+    let floor_size = std::fs::metadata(&floor).map_err(|e| e.to_string())?.len();
+    step("Timing starts (tests/tests/startup.rs), Carebill's and the floor's in turn");
+    let outcome = harness("startup", &app, &server, &[("CAREBILL_FLOOR_APP", floor.as_os_str())]);
     drop(server);
     eprintln!(
-        "release binary target/release/carebill: {:.2} MB ({size} bytes)",
-        size as f64 / 1_048_576.0
+        "release binary target/release/carebill: {:.2} MiB ({size} bytes; target 12 MiB); the floor's: {:.2} MiB ({floor_size} bytes)",
+        size as f64 / 1_048_576.0,
+        floor_size as f64 / 1_048_576.0
     );
     outcome
 }
@@ -548,7 +570,7 @@ pub fn startup(args: &[String]) -> Result {
 pub fn ui(args: &[String]) -> Result {
     let (app, server) = release_app_and_server("ui", args)?;
     step("Timing interactions (tests/tests/interaction.rs)");
-    harness("interaction", &app, &server)
+    harness("interaction", &app, &server, &[])
 }
 
 /// `--replicas N` (with `--postgres`): the figures again with one server and with N servers
