@@ -37,7 +37,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
     });
     if !kiosk {
-        builder.build()?;
+        lean_webkit(&builder.build()?)?;
         return Ok(());
     }
     // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
@@ -54,6 +54,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         .incognito(!driven)
         .devtools(false)
         .build()?;
+    lean_webkit(&window)?;
     let handle = app.clone();
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::CloseRequested { api, .. } = event {
@@ -64,6 +65,24 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         }
     });
     Ok(())
+}
+
+/// WebKitGTK's caches sized for a single-page app: the document-viewer cache model keeps no
+/// memory cache of resources and no back/forward page cache, which an app whose page never
+/// navigates and whose resources are in the binary has no use for (WebKit's default is sized for a
+/// web browser). Idle memory: `cargo xtask bench startup`, docs/PERFORMANCE.md.
+fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
+    window.with_webview(|webview| {
+        #[cfg(target_os = "linux")]
+        {
+            use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+            if let Some(context) = webview.inner().context() {
+                context.set_cache_model(CacheModel::DocumentViewer);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = webview;
+    })
 }
 
 /// Kiosk: after a session ends, the web view's storage is cleared and the UI starts over from
