@@ -40,7 +40,9 @@ pub fn startup_probe_screen() -> Option<String> {
     std::env::var("CAREBILL_STARTUP_PROBE").ok()
 }
 
-/// With `CAREBILL_STARTUP_PROBE` set, prints when a screen first painted, for the startup harness.
+/// With `CAREBILL_STARTUP_PROBE` set, prints when a screen first painted, for the startup harness
+/// (and, as `stage <name>`, when start-up passed a stage: the window built, the page asking who is
+/// signed in, the service's answer).
 pub fn startup_probe(screen: &str) {
     if std::env::var_os("CAREBILL_STARTUP_PROBE").is_some() {
         let ms = STARTED.get().map_or(0, |s| s.elapsed().as_millis());
@@ -172,10 +174,13 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .manage(state)
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
+            startup_probe("stage setup");
             specta.mount_events(app);
             // Before the window: the service is asked while WebKit starts.
             commands::startup::begin(&app.state::<AppState>());
+            startup_probe("stage asked");
             open_window(app.handle())?;
+            startup_probe("stage window");
             forward_events(app.handle().clone());
             start_kiosk_updates(app.handle());
             Ok(())
@@ -253,6 +258,7 @@ pub fn run() {
         }
     };
     let kiosk_mode = config.kiosk.is_some();
+    startup_probe("stage config");
     let state = match tauri::async_runtime::block_on(async { make_state(config) }) {
         Ok(s) => s,
         Err(e) => {
@@ -260,6 +266,7 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    startup_probe("stage engine");
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             if let Some(window) = app.get_webview_window("main") {

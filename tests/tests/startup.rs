@@ -79,17 +79,28 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
         let mut child = cmd.spawn().expect("the app starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let mut reported = None;
+        let (mut reported, mut stages) = (None, Vec::new());
         for line in lines.by_ref() {
             let line = line.expect("a line");
             if let Some(ms) = line.strip_prefix(mark) {
                 reported = ms.trim().parse::<u64>().ok();
                 break;
             }
+            if let Some((name, ms)) = line
+                .strip_prefix("carebill-ready stage ")
+                .and_then(|l| l.rsplit_once(' '))
+            {
+                stages.extend(ms.parse::<f64>().ok().map(|ms| (name.to_string(), ms)));
+            }
         }
         let wall = started.elapsed();
         std::thread::spawn(move || lines.for_each(drop));
-        (child, wall, reported.expect("the app reported its list painted"))
+        (
+            child,
+            wall,
+            reported.expect("the app reported its list painted"),
+            stages,
+        )
     };
     let stop = |child: &mut std::process::Child| {
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
@@ -101,17 +112,21 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
     const FLOOR_MARK: &str = "floor-ready ";
 
     let (mut walls, mut inner, mut floor_walls, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut stages: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for run in 0..=runs {
-        let (mut child, wall, reported) = spawn(&carebill, CAREBILL_MARK);
+        let (mut child, wall, reported, marks) = spawn(&carebill, CAREBILL_MARK);
         stop(&mut child);
         wait_for_app_exit().await;
         let floor_wall = floor.as_deref().map(|bin| {
-            let (mut child, wall, _) = spawn(bin, FLOOR_MARK);
+            let (mut child, wall, _, _) = spawn(bin, FLOOR_MARK);
             stop(&mut child);
             wall.as_secs_f64() * 1000.0
         });
         if run == 0 {
             continue; // the first start warms the page cache like any second launch of the day
+        }
+        for (name, ms) in marks {
+            stages.entry(name).or_default().push(ms);
         }
         let wall = wall.as_secs_f64() * 1000.0;
         walls.push(wall);
@@ -139,6 +154,21 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
         percentile(&inner, 50.0),
         percentile(&inner, 90.0)
     );
+    // Where the time went, from main(): each stage's median.
+    let mut order: Vec<(f64, String)> = stages
+        .iter_mut()
+        .map(|(name, v)| {
+            v.sort_by(f64::total_cmp);
+            (percentile(v, 50.0), name.clone())
+        })
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let order: Vec<String> = order.iter().map(|(ms, name)| format!("{name} {ms:.0} ms")).collect();
+    println!(
+        "startup stages from main(), p50: {}, bills painted {:.0} ms",
+        order.join(", "),
+        percentile(&inner, 50.0)
+    );
     if !floor_walls.is_empty() {
         line("floor (process spawn -> 50 rows painted)", &mut floor_walls);
         ratios.sort_by(f64::total_cmp);
@@ -161,14 +191,14 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
             .collect();
         (total as f64 / 1024.0, detail.join(", "))
     };
-    let (mut child, _, _) = spawn(&carebill, CAREBILL_MARK);
+    let (mut child, _, _, _) = spawn(&carebill, CAREBILL_MARK);
     tokio::time::sleep(Duration::from_secs(60)).await;
     let (carebill_mb, detail) = idle(&child);
     stop(&mut child);
     wait_for_app_exit().await;
     println!("idle PSS after 60 s: {carebill_mb:.1} MB ({detail})");
     if let Some(bin) = floor.as_deref() {
-        let (mut child, _, _) = spawn(bin, FLOOR_MARK);
+        let (mut child, _, _, _) = spawn(bin, FLOOR_MARK);
         tokio::time::sleep(Duration::from_secs(60)).await;
         let (floor_mb, detail) = idle(&child);
         stop(&mut child);

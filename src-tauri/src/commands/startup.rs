@@ -99,6 +99,7 @@ fn kiosk_info(state: &AppState) -> Option<KioskInfo> {
 #[tauri::command]
 #[specta::specta]
 pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
+    crate::startup_probe("stage page-asks");
     // The answer begun at process start, the first time; asked again after a reload of the page.
     let early = state.early.lock().unwrap_or_else(PoisonError::into_inner).take();
     let (health, resumed) = match early {
@@ -118,6 +119,7 @@ pub async fn startup(state: State<'_, AppState>) -> Result<Startup> {
         .read_dir()
         .map(|mut d| d.next().is_some())
         .unwrap_or(false);
+    crate::startup_probe("stage confirmed");
     let kiosk = kiosk_info(&state);
     let sync = state.engine.status().await.ok().and_then(|s| s.sync);
     let screen = match (&session, online) {

@@ -194,17 +194,7 @@ async fn a_change_shown_as_failed_is_never_replayed_later() {
         .await;
     assert!(failed.is_err(), "the member was told it failed");
     // Elsewhere (the member's other device), autopay is turned off.
-    let http = reqwest::Client::new();
-    let tokens: serde_json::Value = http
-        .post(format!("{}/v1/sessions", w.api_url))
-        .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let (http, token) = (reqwest::Client::new(), w.token_elsewhere().await);
     let off = http
         .delete(format!("{}/v1/autopay", w.api_url))
         .bearer_auth(&token)

@@ -21,6 +21,21 @@ pub struct World {
 }
 
 impl World {
+    /// Signs the demo member in over the API, as their other device would; answers the access
+    /// token.
+    pub async fn token_elsewhere(&self) -> String {
+        let tokens: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v1/sessions", self.api_url))
+            .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["access_token"].as_str().unwrap().to_string()
+    }
+
     pub async fn start() -> World {
         World::start_with(|_| {}).await
     }

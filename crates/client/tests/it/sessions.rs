@@ -363,19 +363,10 @@ async fn notification_preferences_are_saved_whole_and_read_offline_from_the_copy
 
 /// Signs the demo member out everywhere over the API, as another device would.
 async fn sign_out_everywhere_elsewhere(w: &World) {
-    let http = reqwest::Client::new();
-    let session: serde_json::Value = http
-        .post(format!("{}/v1/sessions", w.api_url))
-        .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD, "remember_device": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let revoked = http
+    let token = w.token_elsewhere().await;
+    let revoked = reqwest::Client::new()
         .delete(format!("{}/v1/sessions", w.api_url))
-        .bearer_auth(session["access_token"].as_str().unwrap())
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
