@@ -188,6 +188,17 @@ impl Backend {
         r.json().await.expect("json")
     }
 
+    /// DELETE with a bearer token; answers the status.
+    pub async fn delete(&self, token: &str, path: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("delete")
+            .status()
+    }
+
     /// Every open bill of the member, as the server lists them.
     pub async fn open_bills(&self, token: &str) -> Vec<Value> {
         let mut all = Vec::new();

@@ -497,7 +497,7 @@ fn payments_on(engine: &Engine, build: Build) -> Result<Vec<(String, String)>> {
 /// used as they are.
 fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoServer)> {
     crate::deps::system_packages()?;
-    if args.iter().any(|a| a == "--no-build") {
+    if no_build(args) {
         step("Using the binaries in target/release and target/server as they are (--no-build)");
     } else {
         crate::deps::build_ui()?;
@@ -515,6 +515,11 @@ fn release_app_and_server(name: &str, args: &[String]) -> Result<(PathBuf, DemoS
         .args(["seed", "--bills", "1000"]))?;
     let server = DemoServer::start_binary(&bin, &data, "127.0.0.1:0", false, None)?;
     Ok((root().join("target/release/carebill"), server))
+}
+
+/// `--no-build`: the bench uses the binaries already built.
+fn no_build(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--no-build")
 }
 
 /// Runs one ignored harness test of the e2e crate against the release app and the bench server.
@@ -551,7 +556,7 @@ fn floor_app(build: bool) -> Result<PathBuf> {
 /// (the platform's own cost, same run).
 pub fn startup(args: &[String]) -> Result {
     let (app, server) = release_app_and_server("startup", args)?;
-    let floor = floor_app(!args.iter().any(|a| a == "--no-build"))?;
+    let floor = floor_app(!no_build(args))?;
     let size = std::fs::metadata(&app).map_err(|e| e.to_string())?.len();
     let floor_size = std::fs::metadata(&floor).map_err(|e| e.to_string())?.len();
     step("Timing starts (tests/tests/startup.rs), Carebill's and the floor's in turn");

@@ -344,13 +344,7 @@ async fn keep_me_signed_in_survives_a_restart_and_plain_sign_in_does_not() {
 /// theirs is revoked, the app's among them.
 async fn sign_out_everywhere_elsewhere(backend: &Backend) {
     let token = backend.token(DEMO_EMAIL, DEMO_PASSWORD).await;
-    let r = reqwest::Client::new()
-        .delete(format!("{}/v1/sessions", backend.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sign out everywhere");
-    assert_eq!(r.status(), 204);
+    assert_eq!(backend.delete(&token, "/v1/sessions").await, 204);
 }
 
 /// What the page shows and can reach of the member: nothing once the service refused the session.

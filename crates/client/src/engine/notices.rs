@@ -20,6 +20,17 @@ const NOTICES_DAY_META: &str = "notices_decided_on";
 /// How many notices the app's list shows.
 const LIST_LIMIT: usize = 50;
 
+/// What a sync left for the notices to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Nothing: the same day and an unchanged copy, or no event not decided before.
+    Nothing,
+    /// The copy's first decision: what is there is recorded, announced nowhere.
+    Baseline,
+    /// Events not decided before.
+    News,
+}
+
 impl Engine {
     /// Decides the copy's new events after a sync, and tells the shell of the fresh ones. Not on
     /// kiosks (no member's notices are shown there), nor on a copy kept in memory. The copy is
@@ -31,33 +42,35 @@ impl Engine {
         }
         let today = self.freshness(s).await?.business_date;
         let (now, l) = (self.now(), self.language());
-        let news = s
+        let pending = s
             .cache
             .run(move |c| {
                 let day = today.to_string();
                 if !changed && cache::meta(c, NOTICES_DAY_META)?.as_deref() == Some(day.as_str()) {
-                    return Ok(None);
+                    return Ok(Pending::Nothing);
                 }
                 if cache::meta(c, NOTICES_FROM_META)?.is_none() {
-                    return Ok(Some(false));
+                    return Ok(Pending::Baseline);
                 }
                 // Until this decision is written, the next sync decides again, changed or not.
                 cache::set_meta(c, NOTICES_DAY_META, "")?;
                 if !undecided(c, today)? {
                     cache::set_meta(c, NOTICES_DAY_META, &day)?;
-                    return Ok(None);
+                    return Ok(Pending::Nothing);
                 }
-                Ok(Some(true))
+                Ok(Pending::News)
             })
             .await?;
         // Nothing new: the facts were read once at most, the service not asked.
-        let Some(news) = news else {
+        if pending == Pending::Nothing {
             return Ok(Vec::new());
-        };
+        }
         // Something new: first the switches as the service has them now (the member may have
         // changed them on another device; the copy's if it cannot say). A first decision records
         // a baseline whatever the switches.
-        if news && let Ok(p) = self.0.api.notification_preferences().await {
+        if pending == Pending::News
+            && let Ok(p) = self.0.api.notification_preferences().await
+        {
             let json = serde_json::to_string(&p)?;
             s.cache
                 .run(move |c| cache::set_meta(c, super::accounts::NOTIFICATIONS_META, &json))
