@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use carebill_server::RunningServer;
 use carebill_testkit::server::TestServer;
+use chrono::Timelike;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -223,6 +224,19 @@ impl Backend {
             .await
             .expect("post");
         r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Moves the business clock forward to the coming noon hour in the plan's time zone (not at
+    /// all if it is that hour now), so that a test which then moves it by an hour or two never
+    /// turns the business day, whatever the time of day it runs at: a turning day is news to the
+    /// app (bills fall due soon), which such a test does not expect.
+    pub async fn business_clock_to_noon(&self) {
+        let business = &self.state().business;
+        let local = business.now().with_timezone(&business.calendar().time_zone());
+        let hours = (12 + 24 - local.hour()) % 24;
+        if hours > 0 {
+            self.post("/dev/clock", json!({"advance": format!("PT{hours}H")})).await;
+        }
     }
 }
 

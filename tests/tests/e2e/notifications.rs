@@ -37,6 +37,8 @@ async fn issue_a_bill(backend: &Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_turned_off_is_not_sent_and_turned_on_again_it_is() {
     let backend = Backend::start().await;
+    // The bills the test issues are to be the only news: no business day turns during the test.
+    backend.business_clock_to_noon().await;
     let desktop = NotificationService::start().await;
     let home = AppHome::new();
     let app = App::launch(&backend.url, &home).await;
