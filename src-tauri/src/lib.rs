@@ -6,6 +6,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[cfg(target_os = "linux")]
+pub mod desktop;
 pub mod kiosk;
 pub mod state;
 pub mod updates;
@@ -168,13 +170,24 @@ pub fn typescript() -> specta_typescript::Typescript {
 
 /// The shell, shared by the app and the command tests.
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    shell(builder, move |_| state)
+}
+
+/// The shell around an engine that `state` hands over once Tauri's setup runs: the app builds
+/// its engine (and, on Linux, claims its single instance) on other threads while the windowing
+/// toolkit and the plugins start.
+fn shell<R: Runtime>(
+    builder: tauri::Builder<R>,
+    state: impl FnOnce(&tauri::AppHandle<R>) -> AppState + Send + 'static,
+) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
         .plugin(updates::plugin())
-        .manage(state)
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             startup_probe("stage setup");
+            app.manage(state(app.handle()));
+            startup_probe("stage engine");
             specta.mount_events(app);
             // Before the window: the service is asked while WebKit starts.
             commands::startup::begin(&app.state::<AppState>());
@@ -226,6 +239,15 @@ fn forward_events<R: Runtime>(app: tauri::AppHandle<R>) {
     });
 }
 
+/// Brings the main window to the front (a second start of the app asked for it).
+fn show_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
 /// Builds the engine from the configuration, with the OS keyring.
 pub fn make_state(config: AppConfig) -> Result<AppState, String> {
     let keyring: Arc<dyn SecretStore> = Arc::new(OsKeyring::open(&config.keyring_service));
@@ -259,43 +281,69 @@ pub fn run() {
     };
     let kiosk_mode = config.kiosk.is_some();
     startup_probe("stage config");
-    let state = match tauri::async_runtime::block_on(async { make_state(config) }) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Carebill cannot start: {e}");
-            std::process::exit(1);
+    let context = tauri::generate_context!();
+    // One Carebill per user session: a later start asks this one to show its window, and exits.
+    #[cfg(target_os = "linux")]
+    let instance = desktop::SingleInstance::claim(format!("{}.Instance", context.config().identifier));
+    // The engine (the keyring, the HTTP client and its trust roots, the outbox's directory) is
+    // made on its own thread while Tauri starts GTK and the plugins; setup waits for it.
+    let engine = std::thread::spawn(move || tauri::async_runtime::block_on(async { make_state(config) }));
+    let state = move |app: &tauri::AppHandle| {
+        #[cfg(target_os = "linux")]
+        {
+            let shown = app.clone();
+            if let desktop::Instance::Second { answered } = instance.wait(move || show_main_window(&shown)) {
+                if !answered {
+                    eprintln!("Carebill is already running, but did not answer; it was not started twice.");
+                }
+                std::process::exit(0);
+            }
+            if !kiosk_mode {
+                app.manage(desktop::ScreenNotices::default());
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = app;
+        match engine.join() {
+            Ok(Ok(state)) => state,
+            Ok(Err(e)) => {
+                eprintln!("Carebill cannot start: {e}");
+                std::process::exit(1);
+            }
+            Err(_) => {
+                eprintln!("Carebill cannot start: the engine failed while starting");
+                std::process::exit(1);
+            }
         }
     };
-    startup_probe("stage engine");
-    let builder = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
-        .plugin(
-            tauri_plugin_log::Builder::new()
-                .targets([tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::LogDir {
-                    file_name: Some("carebill".into()),
-                })])
-                .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(5))
-                .max_file_size(2_000_000)
-                .level(log::LevelFilter::Info)
-                .build(),
-        );
+    let builder = tauri::Builder::default();
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        show_main_window(app)
+    }));
+    let builder = builder.plugin(
+        tauri_plugin_log::Builder::new()
+            .targets([tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::LogDir {
+                file_name: Some("carebill".into()),
+            })])
+            .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(5))
+            .max_file_size(2_000_000)
+            .level(log::LevelFilter::Info)
+            .build(),
+    );
     // Kiosks always open fullscreen (no remembered window state), never save files (no save
-    // dialog) and never show desktop notices (no notification plugin).
+    // dialog) and never show desktop notices (no notifier: see `commands::notices`).
     let builder = if kiosk_mode {
         builder
     } else {
-        builder
+        let builder = builder
             .plugin(tauri_plugin_window_state::Builder::new().build())
-            .plugin(tauri_plugin_dialog::init())
-            .plugin(tauri_plugin_notification::init())
+            .plugin(tauri_plugin_dialog::init());
+        #[cfg(not(target_os = "linux"))]
+        let builder = builder.plugin(tauri_plugin_notification::init());
+        builder
     };
-    if let Err(e) = app_builder(builder, state).run(tauri::generate_context!()) {
+    if let Err(e) = shell(builder, state).run(context) {
         eprintln!("Carebill stopped: {e}");
         std::process::exit(1);
     }
