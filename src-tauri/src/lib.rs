@@ -170,15 +170,16 @@ pub fn typescript() -> specta_typescript::Typescript {
 
 /// The shell, shared by the app and the command tests.
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    shell(builder, move |_| state)
+    shell(builder.manage(state), |_| None)
 }
 
-/// The shell around an engine that `state` hands over once Tauri's setup runs: the app builds
-/// its engine (and, on Linux, claims its single instance) on other threads while the windowing
-/// toolkit and the plugins start.
+/// The shell, with the engine already managed or handed over by `state` once Tauri's setup runs
+/// (the app builds its engine, and on Linux claims its single instance, on other threads while
+/// the windowing toolkit and the plugins start; the command tests manage theirs at once, as the
+/// mock runtime may not have run setup when they invoke).
 fn shell<R: Runtime>(
     builder: tauri::Builder<R>,
-    state: impl FnOnce(&tauri::AppHandle<R>) -> AppState + Send + 'static,
+    state: impl FnOnce(&tauri::AppHandle<R>) -> Option<AppState> + Send + 'static,
 ) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
     builder
@@ -186,7 +187,9 @@ fn shell<R: Runtime>(
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             startup_probe("stage setup");
-            app.manage(state(app.handle()));
+            if let Some(state) = state(app.handle()) {
+                app.manage(state);
+            }
             startup_probe("stage engine");
             specta.mount_events(app);
             // Before the window: the service is asked while WebKit starts.
@@ -305,7 +308,7 @@ pub fn run() {
         #[cfg(not(target_os = "linux"))]
         let _ = app;
         match engine.join() {
-            Ok(Ok(state)) => state,
+            Ok(Ok(state)) => Some(state),
             Ok(Err(e)) => {
                 eprintln!("Carebill cannot start: {e}");
                 std::process::exit(1);
