@@ -24,16 +24,26 @@ impl World {
     /// Signs the demo member in over the API, as their other device would; answers the access
     /// token.
     pub async fn token_elsewhere(&self) -> String {
-        let tokens: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/v1/sessions", self.api_url))
-            .json(&serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        let tokens = self
+            .post(
+                "/v1/sessions",
+                serde_json::json!({"login": DEMO_EMAIL, "password": DEMO_PASSWORD}),
+            )
+            .await;
+        tokens["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// POSTs `body` to the server (no session) and answers the JSON it returns.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.api_url))
+            .json(&body)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        tokens["access_token"].as_str().unwrap().to_string()
+            .unwrap()
     }
 
     pub async fn start() -> World {

@@ -133,15 +133,7 @@ async fn a_payment_scheduled_from_a_review_is_made_once_however_often_it_is_subm
     engine.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
     engine.sync().await.unwrap();
     let method = card(&engine).await;
-    let bill = reqwest::Client::new()
-        .post(format!("{}/dev/bills", w.api_url))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let bill = w.post("/dev/bills", json!({})).await;
     engine.sync().await.unwrap();
     let id = bill["id"].as_str().unwrap().to_string();
     // A new bill's amounts are random: enough on it for the payment below.

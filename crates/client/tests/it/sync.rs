@@ -394,15 +394,7 @@ async fn a_bill_autopay_will_pay_shows_the_charge() {
     .await
     .unwrap();
     // A bill issued after autopay was set up is covered; the ones before are not.
-    let issued: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/dev/bills", w.api_url))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issued = w.post("/dev/bills", serde_json::json!({})).await;
     let new_bill = issued["id"].as_str().unwrap().to_string();
     e.sync().await.unwrap();
     let page = open_bills(&e).await;
