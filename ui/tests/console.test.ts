@@ -250,6 +250,8 @@ describe("the console", () => {
     await noViolations(audit.container);
   });
 
+  // 200 rows of the audit log under axe-core take more than vitest's default 5 s on a slow or busy
+  // machine (it timed out here while a release build ran).
   it("pages the audit log back and refreshes the inbox in place", async () => {
     as(SUPERVISOR);
     const entry = (seq: number) => ({ seq, at: "2026-11-30T12:00:00Z", staff: "Dana <dana@billing.example>", member_id: null, action: "staff_signed_in", detail: "", origin: "127.0.0.1", reason: null });
@@ -277,5 +279,5 @@ describe("the console", () => {
     // The list stayed on screen while it refreshed.
     expect(screen.queryByText("Loading conversations…")).toBeNull();
     await waitFor(() => expect(app.announcement).toBe("Inbox refreshed: 2 conversations."));
-  });
+  }, 30_000);
 });
