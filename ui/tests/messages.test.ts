@@ -86,7 +86,7 @@ describe("Messages", () => {
     expect(app.unread).toBe(1);
     await noViolations(container);
     await fireEvent.click(within(table).getByRole("button", { name: "Open question Q-7K3M9P2X: I don't recognize a charge" }));
-    expect(app.route).toEqual({ screen: "conversation", id: "cnv1" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "conversation", id: "cnv1" }));
   });
 
   it("shows a thread with the office's name and file, replies, and closes it", async () => {
@@ -124,7 +124,7 @@ describe("Messages", () => {
     expect(await screen.findByText(/The billing office replied to your question\./)).toBeTruthy();
     await noViolations(container);
     await fireEvent.click(screen.getByRole("button", { name: "Read the reply" }));
-    expect(app.route).toEqual({ screen: "messages" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "messages" }));
     app.unread = 0;
   });
 
@@ -147,7 +147,7 @@ describe("A bill under review", () => {
     expect(screen.getByText(/Until the question is closed, autopay, payment plans and scheduled payments will not charge it/)).toBeTruthy();
     await noViolations(container);
     await fireEvent.click(screen.getByRole("button", { name: "Ask about Emergency department visit" }));
-    expect(app.route).toEqual({ screen: "ask", billId: BILL.id, line: 1 });
+    await waitFor(() => expect(app.route).toEqual({ screen: "ask", billId: BILL.id, line: 1 }));
     app.route = { screen: "bill", id: BILL.id };
   });
 

@@ -52,9 +52,9 @@ describe("Notifications", () => {
     await waitFor(() => expect(app.notices).toBe(0));
     await noViolations(container);
     await fireEvent.click(within(items[0]).getByRole("button", { name: "View bill" }));
-    expect(app.route).toEqual({ screen: "bill", id: "bil1" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "bill", id: "bil1" }));
     await fireEvent.click(within(items[1]).getByRole("button", { name: "Read reply" }));
-    expect(app.route).toEqual({ screen: "conversation", id: "cnv1" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "conversation", id: "cnv1" }));
   });
 
   it("says what it will tell about when there is nothing yet", async () => {
@@ -75,7 +75,7 @@ describe("Notifications", () => {
     render(Dashboard);
     expect(await screen.findByText("You have 2 notifications you have not seen.")).toBeTruthy();
     await fireEvent.click(screen.getByRole("button", { name: "See notifications" }));
-    expect(app.route).toEqual({ screen: "notices" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "notices" }));
   });
 
   it("in Account has a switch for this computer beside the email one, saved with the rest", async () => {

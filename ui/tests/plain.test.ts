@@ -29,7 +29,7 @@ describe("Dashboard", () => {
     expect(within(cards[1]).getByText("$1,348.40")).toBeTruthy();
     expect(within(cards[2]).getByText("to Bayside Medical Group by Dec 5, 2026")).toBeTruthy();
     await fireEvent.click(cards[2]);
-    expect(app.route).toEqual({ screen: "bill", id: "b4" });
+    await waitFor(() => expect(app.route).toEqual({ screen: "bill", id: "b4" }));
     expect(screen.getAllByRole("button", { name: "Set up autopay" })).toHaveLength(1);
     expect(screen.getByRole("cell", { name: "Bayside Medical Group" })).toBeTruthy();
     expect(screen.getByText("Nov 24, 2026")).toBeTruthy();

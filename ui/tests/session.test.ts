@@ -1,10 +1,12 @@
-// Issue 23: what the page does with a session the service refused, and with a first sync that
-// began before the page listened for its events.
+// Issue 23: what the page does with a session the service refused, with a first sync that began
+// before the page listened for its events, and with the first screen's own read.
 import { describe, expect, it } from "vitest";
+import { render, screen } from "@testing-library/svelte";
 import { app, boot, onEngineEvent } from "../src/lib/app.svelte";
-import { MEMBER } from "./fixtures";
+import Dashboard from "../src/screens/Dashboard.svelte";
+import { DASHBOARD, MEMBER } from "./fixtures";
 import { PLAN } from "./plan";
-import { respond } from "./tauri";
+import { callsTo, respond } from "./tauri";
 
 const SESSION = { member: MEMBER, offline: false, remembered: true };
 
@@ -58,5 +60,26 @@ describe("A session", () => {
     respond("plan", () => PLAN);
     await boot();
     expect(app.sync).toEqual({ state: "syncing" });
+  });
+
+  it("asks for the first screen's data with start-up's answer, before the screen is built, and reads it once", async () => {
+    app.session = null;
+    app.route = { screen: "loading" };
+    respond("startup", () => started(null));
+    respond("set_language", () => null);
+    respond("plan", () => PLAN);
+    let asked = 0;
+    respond("dashboard", () => {
+      asked += 1;
+      // Asked before the screen is built: the app still shows "Opening".
+      expect(app.route.screen).toBe("loading");
+      return DASHBOARD;
+    });
+    await boot();
+    expect(app.route.screen).toBe("dashboard");
+    render(Dashboard);
+    await screen.findByText("Total balance");
+    expect(asked).toBe(1);
+    expect(callsTo("dashboard")).toHaveLength(1);
   });
 });

@@ -2,7 +2,8 @@
 import { tick } from "svelte";
 import { call, commands, events } from "./api";
 import { accountLocale, chooseLocale, i18n, t, type Locale } from "./i18n/index.svelte";
-import type { GuestBillView, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
+import { fetchScreen, screenFetched } from "./screens.svelte";
+import type { GuestBillView, BillQuery_Serialize, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 /** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
  * parameters are checked where it is opened and where it reads them). */
@@ -98,9 +99,18 @@ export async function loadPlan() {
   }
 }
 
-/** Shows a screen and moves focus to its heading, so screen readers announce it. */
+let navigations = 0;
+
+/** Shows a screen (its code fetched first, the first time) and moves focus to its heading, so
+ * screen readers announce it. Of two calls in quick succession, the later one wins. */
 export async function go(to: Route | PlainScreen, flash: typeof app.flash = null) {
-  app.route = typeof to === "string" ? ({ screen: to } as Route) : to;
+  const route = typeof to === "string" ? ({ screen: to } as Route) : to;
+  const navigation = ++navigations;
+  if (!screenFetched(route.screen)) {
+    await fetchScreen(route.screen);
+    if (navigation !== navigations) return;
+  }
+  app.route = route;
   app.flash = flash;
   await focusHeading();
 }
@@ -166,6 +176,7 @@ export function signedOut(flash: typeof app.flash = null) {
   app.locked = false;
   app.idleSecondsLeft = null;
   app.sync = null;
+  firstRead = null;
   go("sign_in", flash);
 }
 
@@ -231,10 +242,48 @@ export function loadAndRefresh(load: () => unknown) {
   });
 }
 
-/** Tells the startup harness a screen has painted: after Svelte's DOM update and the next frame. */
+/** The bills list's first page as it opens: the open bills, soonest due first. */
+export const FIRST_BILLS_PAGE: BillQuery_Serialize = {
+  status: "open", kind: null, provider: null, from: null, to: null, search: null, sort: "due_date_asc", offset: 0, limit: 50,
+};
+
+/** A remembered session's first screen's own read, asked for with start-up's answer, before that
+ * screen is built, so the screen and its data paint in one frame (docs/PERFORMANCE.md, issue 23).
+ * Taken once, by that screen's first load. */
+let firstRead: { screen: Screen; answer: Promise<unknown> } | null = null;
+
+/** The read `screen` asked for before it was built, if it is the first screen and has not taken it. */
+export function takeFirstRead<T>(screen: Screen): Promise<T> | null {
+  if (firstRead?.screen !== screen) return null;
+  const { answer } = firstRead;
+  firstRead = null;
+  return answer as Promise<T>;
+}
+
+let firstScreenShown: () => void = () => {};
+/** Settles once the first screen has painted (at the latest after 2 s): what is not on it (the
+ * sidebar's counts, the plan's facts) is asked for then, so it never queues ahead of that screen's
+ * own read of the copy (docs/PERFORMANCE.md, issue 23). */
+const firstScreen = new Promise<void>((resolve) => {
+  firstScreenShown = resolve;
+  setTimeout(resolve, 2_000);
+});
+
+/** Runs `work` once the first screen has painted (at once after that). */
+export function afterFirstScreen(work: () => unknown) {
+  firstScreen.then(work);
+}
+
+/** A screen has painted (after Svelte's DOM update and the next frame): what waits for the first
+ * screen goes, and the startup harness is told. */
 export async function painted(screen: string) {
   await tick();
-  requestAnimationFrame(() => setTimeout(() => commands.markReady(screen).catch(() => {}), 0));
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      firstScreenShown();
+      commands.markReady(screen).catch(() => {});
+    }, 0),
+  );
 }
 
 export async function boot() {
@@ -246,7 +295,7 @@ export async function boot() {
   if (startup.session) await accountLocale(startup.session.member.locale);
   else if (startup.kiosk?.language) await accountLocale(startup.kiosk.language);
   tellEngineLanguage();
-  loadPlan();
+  afterFirstScreen(loadPlan);
   if (startup.screen === "welcome") {
     await go("welcome");
   } else if (startup.session) {
@@ -254,7 +303,12 @@ export async function boot() {
     // The first sync may have begun before this page listened: its state so far, unless an
     // event since said more.
     if (startup.sync && app.sync === null) onEngineEvent({ type: "sync", ...startup.sync } as EngineEvent);
-    await go(startup.screen === "bills" ? "bills" : "dashboard");
+    const screen = startup.screen === "bills" ? "bills" : "dashboard";
+    const answer = screen === "bills" ? call(commands.bills(FIRST_BILLS_PAGE)) : call(commands.dashboard());
+    firstRead = { screen, answer };
+    // The screen shows a failure itself, when it takes the answer.
+    await answer.catch(() => {});
+    await go(screen);
   } else {
     await go(startup.screen === "offline_unlock" ? "offline_unlock" : "sign_in");
   }

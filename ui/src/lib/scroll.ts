@@ -22,7 +22,9 @@ export function scrollable(node: HTMLElement, label: string) {
   observer?.observe(node);
   const table = node.firstElementChild;
   if (table) observer?.observe(table);
-  update();
+  // A ResizeObserver reports each observed box once after its first layout: no synchronous
+  // layout here, in the middle of building the screen.
+  if (!observer) update();
   return {
     update(next: string) {
       name = next;
