@@ -1,7 +1,8 @@
-// The screens fetched when first opened. The screens a start can open first (the dashboard, the
+// The screens fetched after the first one. The screens a start can open first (the dashboard, the
 // bills list, sign-in, a kiosk's welcome) are in the first bundle (App.svelte); every other screen
-// is its own chunk, so WebKit parses and keeps less before the first paint (docs/PERFORMANCE.md,
-// issue 23). The chunks are in the app's own assets: opening one costs a few milliseconds, once.
+// is its own chunk, so WebKit parses less before the first paint (docs/PERFORMANCE.md, issue 23).
+// The chunks come from the app's own assets once the first screen has painted (`fetchTheRest`),
+// or when a screen opens before that.
 import type { Component } from "svelte";
 import type { Screen } from "./app.svelte";
 
@@ -40,8 +41,14 @@ export function screenFetched(screen: Screen): boolean {
   return !LATER[screen] || Boolean(fetched[screen]);
 }
 
-/** Fetches `screen`'s code (the first time it opens). */
+/** Fetches `screen`'s code, once. */
 export async function fetchScreen(screen: Screen): Promise<void> {
   const load = LATER[screen];
   if (load && !fetched[screen]) fetched[screen] = (await load()).default;
+}
+
+/** Fetches every screen not fetched yet (after the first screen has painted), so opening one
+ * later never waits for its code. A failure is left for the screen's own opening to report. */
+export function fetchTheRest() {
+  for (const screen of Object.keys(LATER) as Screen[]) fetchScreen(screen).catch(() => {});
 }
