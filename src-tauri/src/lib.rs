@@ -52,102 +52,114 @@ pub fn startup_probe(screen: &str) {
     }
 }
 
-/// The commands and events, for the invoke handler and the TypeScript bindings.
+/// `commands.list` in code: every command, once, expanded by Tauri's `generate_handler` into the
+/// app's invoke handler and by tauri-specta's `collect_commands` into the TypeScript bindings. The
+/// app's handler is Tauri's own, so a release build carries no type descriptions (docs/PERFORMANCE.md).
+macro_rules! each_command {
+    ($($expand:ident)::+) => {
+        $($expand)::+![
+                commands::startup::startup,
+                commands::startup::status,
+                commands::startup::record_activity,
+                commands::startup::mark_ready,
+                commands::kiosk::kiosk_status,
+                commands::kiosk::kiosk_end_session,
+                commands::kiosk::kiosk_exit,
+                commands::kiosk::guest_lookup,
+                commands::kiosk::guest_bill,
+                commands::kiosk::guest_prepare,
+                commands::kiosk::guest_submit,
+                commands::kiosk::guest_mail_receipt,
+                commands::kiosk::guest_receipt_qr,
+                commands::kiosk::guest_print_receipt,
+                commands::documents::save_statement,
+                commands::documents::save_receipt,
+                commands::documents::yearly_summary,
+                commands::documents::save_yearly_summary,
+                commands::updates::update_check,
+                commands::updates::update_install,
+                commands::session::sign_in,
+                commands::session::unlock_offline,
+                commands::session::sign_out,
+                commands::session::sign_out_everywhere,
+                commands::session::forget_device,
+                commands::session::lock,
+                commands::session::unlock,
+                commands::session::register,
+                commands::session::set_language,
+                commands::session::set_account_language,
+                commands::session::notification_preferences,
+                commands::session::set_notification_preferences,
+                commands::session::verify_email,
+                commands::session::resend_verification,
+                commands::session::request_password_reset,
+                commands::session::confirm_password_reset,
+                commands::session::change_password,
+                commands::session::set_idle_minutes,
+                commands::read::dashboard,
+                commands::read::bills,
+                commands::read::bill,
+                commands::read::payments,
+                commands::read::payment,
+                commands::read::claims,
+                commands::read::claim,
+                commands::messages::conversations,
+                commands::messages::conversation,
+                commands::messages::unread_replies,
+                commands::notices::notices,
+                commands::notices::read_notices,
+                commands::messages::ask_billing_office,
+                commands::messages::reply_to_conversation,
+                commands::messages::close_conversation,
+                commands::messages::attachment,
+                commands::read::payment_methods,
+                commands::read::autopay,
+                commands::read::sync_now,
+                commands::read::plan,
+                commands::pay::tokenize_card,
+                commands::pay::tokenize_bank_account,
+                commands::pay::bank_name,
+                commands::pay::prepare_payment,
+                commands::pay::submit_payment,
+                commands::pay::unresolved,
+                commands::pay::add_payment_method,
+                commands::pay::remove_payment_method,
+                commands::pay::ach_authorization,
+                commands::pay::set_autopay,
+                commands::pay::turn_off_autopay,
+                commands::pay::skip_autopay,
+                commands::pay::payment_plans,
+                commands::pay::preview_payment_plan,
+                commands::pay::create_payment_plan,
+                commands::pay::change_payment_plan,
+                commands::pay::payment_plan_action,
+                commands::pay::scheduled_payments,
+                commands::pay::change_scheduled_payment,
+                commands::pay::cancel_scheduled_payment,
+                commands::validate::validate_password,
+                commands::validate::validate_email,
+                commands::validate::validate_member_id,
+                commands::validate::validate_name,
+                commands::validate::validate_date_of_birth,
+                commands::validate::validate_amount,
+                commands::validate::validate_card_number,
+                commands::validate::validate_card_expiry,
+                commands::validate::validate_card_cvc,
+                commands::validate::validate_postal_code,
+                commands::validate::validate_routing_number,
+                commands::validate::validate_account_number,
+        ]
+    };
+}
+
+/// The events the UI hears, typed for the bindings and registered on the app.
+fn specta_events<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new().events(tauri_specta::collect_events![EngineEvent])
+}
+
+/// The commands and events, for the TypeScript bindings (`cargo xtask bindings`).
 pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
-    tauri_specta::Builder::<R>::new()
-        .commands(tauri_specta::collect_commands![
-            commands::startup::startup,
-            commands::startup::status,
-            commands::startup::record_activity,
-            commands::startup::mark_ready,
-            commands::kiosk::kiosk_status,
-            commands::kiosk::kiosk_end_session,
-            commands::kiosk::kiosk_exit,
-            commands::kiosk::guest_lookup,
-            commands::kiosk::guest_bill,
-            commands::kiosk::guest_prepare,
-            commands::kiosk::guest_submit,
-            commands::kiosk::guest_mail_receipt,
-            commands::kiosk::guest_receipt_qr,
-            commands::kiosk::guest_print_receipt,
-            commands::documents::save_statement,
-            commands::documents::save_receipt,
-            commands::documents::yearly_summary,
-            commands::documents::save_yearly_summary,
-            commands::updates::update_check,
-            commands::updates::update_install,
-            commands::session::sign_in,
-            commands::session::unlock_offline,
-            commands::session::sign_out,
-            commands::session::sign_out_everywhere,
-            commands::session::forget_device,
-            commands::session::lock,
-            commands::session::unlock,
-            commands::session::register,
-            commands::session::set_language,
-            commands::session::set_account_language,
-            commands::session::notification_preferences,
-            commands::session::set_notification_preferences,
-            commands::session::verify_email,
-            commands::session::resend_verification,
-            commands::session::request_password_reset,
-            commands::session::confirm_password_reset,
-            commands::session::change_password,
-            commands::session::set_idle_minutes,
-            commands::read::dashboard,
-            commands::read::bills,
-            commands::read::bill,
-            commands::read::payments,
-            commands::read::payment,
-            commands::read::claims,
-            commands::read::claim,
-            commands::messages::conversations,
-            commands::messages::conversation,
-            commands::messages::unread_replies,
-            commands::notices::notices,
-            commands::notices::read_notices,
-            commands::messages::ask_billing_office,
-            commands::messages::reply_to_conversation,
-            commands::messages::close_conversation,
-            commands::messages::attachment,
-            commands::read::payment_methods,
-            commands::read::autopay,
-            commands::read::sync_now,
-            commands::read::plan,
-            commands::pay::tokenize_card,
-            commands::pay::tokenize_bank_account,
-            commands::pay::bank_name,
-            commands::pay::prepare_payment,
-            commands::pay::submit_payment,
-            commands::pay::unresolved,
-            commands::pay::add_payment_method,
-            commands::pay::remove_payment_method,
-            commands::pay::ach_authorization,
-            commands::pay::set_autopay,
-            commands::pay::turn_off_autopay,
-            commands::pay::skip_autopay,
-            commands::pay::payment_plans,
-            commands::pay::preview_payment_plan,
-            commands::pay::create_payment_plan,
-            commands::pay::change_payment_plan,
-            commands::pay::payment_plan_action,
-            commands::pay::scheduled_payments,
-            commands::pay::change_scheduled_payment,
-            commands::pay::cancel_scheduled_payment,
-            commands::validate::validate_password,
-            commands::validate::validate_email,
-            commands::validate::validate_member_id,
-            commands::validate::validate_name,
-            commands::validate::validate_date_of_birth,
-            commands::validate::validate_amount,
-            commands::validate::validate_card_number,
-            commands::validate::validate_card_expiry,
-            commands::validate::validate_card_cvc,
-            commands::validate::validate_postal_code,
-            commands::validate::validate_routing_number,
-            commands::validate::validate_account_number,
-        ])
-        .events(tauri_specta::collect_events![EngineEvent])
+    specta_events().commands(each_command!(tauri_specta::collect_commands))
 }
 
 /// Where the committed bindings live.
@@ -181,17 +193,17 @@ fn shell<R: Runtime>(
     builder: tauri::Builder<R>,
     state: impl FnOnce(&tauri::AppHandle<R>) -> Option<AppState> + Send + 'static,
 ) -> tauri::Builder<R> {
-    let specta = specta_builder::<R>();
+    let events = specta_events::<R>();
     builder
         .plugin(updates::plugin())
-        .invoke_handler(specta.invoke_handler())
+        .invoke_handler(each_command!(tauri::generate_handler))
         .setup(move |app| {
             startup_probe("stage setup");
             if let Some(state) = state(app.handle()) {
                 app.manage(state);
             }
             startup_probe("stage engine");
-            specta.mount_events(app);
+            events.mount_events(app);
             // Before the window: the service is asked while WebKit starts.
             commands::startup::begin(&app.state::<AppState>());
             startup_probe("stage asked");
@@ -335,13 +347,11 @@ pub fn run() {
             .build(),
     );
     // Kiosks always open fullscreen (no remembered window state), never save files (no save
-    // dialog) and never show desktop notices (no notifier: see `commands::notices`).
+    // dialog: `window.rs`) and never show desktop notices (no notifier: see `commands::notices`).
     let builder = if kiosk_mode {
         builder
     } else {
-        let builder = builder
-            .plugin(tauri_plugin_window_state::Builder::new().build())
-            .plugin(tauri_plugin_dialog::init());
+        let builder = builder.plugin(tauri_plugin_window_state::Builder::new().build());
         #[cfg(not(target_os = "linux"))]
         let builder = builder.plugin(tauri_plugin_notification::init());
         builder

@@ -27,7 +27,8 @@ fn the_committed_typescript_bindings_match_the_commands() {
 }
 
 /// `commands.list` is the one list of commands: the capability permits exactly these,
-/// `collect_commands!` registers exactly these, and the bindings offer exactly these.
+/// `each_command!` (the invoke handler and the bindings) registers exactly these, and the bindings
+/// offer exactly these.
 #[test]
 fn the_command_list_the_capability_the_registration_and_the_bindings_agree() {
     use std::collections::BTreeSet;
@@ -56,8 +57,11 @@ fn the_command_list_the_capability_the_registration_and_the_bindings_agree() {
     );
 
     let lib = read("src/lib.rs");
-    let start = lib.find("collect_commands![").expect("collect_commands! in src/lib.rs");
-    let registered: BTreeSet<String> = lib[start + "collect_commands![".len()..]
+    let each = lib
+        .find("macro_rules! each_command")
+        .expect("each_command! in src/lib.rs");
+    let start = each + lib[each..].find("+![").expect("the list in each_command!") + "+![".len();
+    let registered: BTreeSet<String> = lib[start..]
         .split(']')
         .next()
         .unwrap()
@@ -67,7 +71,7 @@ fn the_command_list_the_capability_the_registration_and_the_bindings_agree() {
         .collect();
     assert_eq!(
         registered, listed,
-        "collect_commands! registers other commands than commands.list"
+        "each_command! (the invoke handler, and the bindings' commands) lists other commands than commands.list"
     );
 
     let bindings = std::fs::read_to_string(BINDINGS).unwrap();

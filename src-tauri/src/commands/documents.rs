@@ -124,30 +124,34 @@ async fn save(state: &AppState, file: DocumentFile) -> Result<SaveOutcome> {
     Ok(SaveOutcome::Saved { file_name: saved_name })
 }
 
-/// The native save dialog (Tauri's dialog plugin) over the main window, opening in the member's
-/// Documents folder. Without the plugin (it is not registered on kiosks) the answer is `None`.
+/// The native save dialog over the main window, opening in the member's Documents folder: the
+/// toolkit's own (GTK on Linux), through rfd, built on the main thread as the toolkit requires.
+/// `None` when the member closes it or it cannot be shown.
 pub fn native_save_dialog<R: Runtime>(app: AppHandle<R>) -> Box<dyn Fn(SaveRequest) -> SaveAsk + Send + Sync> {
     Box::new(move |request: SaveRequest| {
         let app = app.clone();
         Box::pin(async move {
-            use tauri_plugin_dialog::DialogExt;
-            app.try_state::<tauri_plugin_dialog::Dialog<R>>()?;
-            let mut dialog = app
-                .dialog()
-                .file()
-                .set_file_name(&request.file_name)
-                .add_filter(request.kind, &[request.extension]);
-            if let Some(window) = app.get_webview_window("main") {
-                dialog = dialog.set_parent(&window);
-            }
-            if let Some(documents) = dirs::document_dir() {
-                dialog = dialog.set_directory(documents);
-            }
             let (tx, rx) = tokio::sync::oneshot::channel();
-            dialog.save_file(move |path| {
-                let _ = tx.send(path);
-            });
-            rx.await.ok().flatten().and_then(|path| path.into_path().ok())
+            let main = app.clone();
+            app.run_on_main_thread(move || {
+                let mut dialog = rfd::AsyncFileDialog::new()
+                    .set_file_name(&request.file_name)
+                    .add_filter(request.kind, &[request.extension]);
+                if let Some(window) = main.get_webview_window("main") {
+                    dialog = dialog.set_parent(&window);
+                }
+                if let Some(documents) = dirs::document_dir() {
+                    dialog = dialog.set_directory(documents);
+                }
+                let chosen = dialog.save_file();
+                // The answer comes when the member closes the dialog; the main thread goes on.
+                std::thread::spawn(move || {
+                    let path = tauri::async_runtime::block_on(chosen).map(|file| file.path().to_path_buf());
+                    let _ = tx.send(path);
+                });
+            })
+            .ok()?;
+            rx.await.ok().flatten()
         })
     })
 }

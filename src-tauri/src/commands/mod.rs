@@ -1,6 +1,6 @@
 //! Commands, one file per area (in the way of GitButler's `gitbutler-tauri`): each command is one
 //! call into `carebill_client` (the engine or its `validate` rules), errors as its `ClientError`.
-//! The one list of them is `commands.list`; `specta_builder` in `lib.rs` registers exactly these.
+//! The one list of them is `commands.list`; `each_command!` in `lib.rs` registers exactly these.
 
 pub mod documents;
 pub mod kiosk;
