@@ -46,10 +46,16 @@ pub fn server_binary() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free loopback ports: every listener is held until all are known, so the kernel
+/// cannot hand the same port out twice (tauri-driver and WebKitWebDriver on one port never start).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("a bound port").port())
 }
 
 fn wait_port(port: u16, within: Duration) -> bool {
@@ -336,7 +342,7 @@ impl App {
             std::env::var_os("DISPLAY").is_some(),
             "end-to-end tests need a display: run them through `cargo xtask test`"
         );
-        let (port, native) = (free_port(), free_port());
+        let [port, native] = free_ports();
         let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
         cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .envs(home.env(api_url))
@@ -346,20 +352,27 @@ impl App {
             cmd.env(k, v);
         }
         wait_for_app_exit().await;
-        let driver = cmd.spawn().expect("tauri-driver starts (cargo install tauri-driver)");
-        assert!(
-            wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10)),
-            "tauri-driver and WebKitWebDriver listen"
-        );
+        let mut driver = cmd.spawn().expect("tauri-driver starts (cargo install tauri-driver)");
+        if !(wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10))) {
+            stop_driver(&mut driver);
+            panic!("tauri-driver and WebKitWebDriver listen");
+        }
         // thirtyfour's HTTP client takes rustls's process-wide provider; a workspace build can
         // turn on reqwest's `rustls-no-provider`, so name the one this workspace uses.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), json!({"application": app_binary()}));
-        let wd = WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
+        let wd = match WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
             .request_timeout(Duration::from_secs(60))
             .await
-            .expect("a WebDriver session");
+        {
+            Ok(wd) => wd,
+            Err(e) => {
+                // No App owns the driver yet: stop it here, so a failed start leaves nothing running.
+                stop_driver(&mut driver);
+                panic!("a WebDriver session: {e:?}");
+            }
+        };
         App {
             wd,
             driver,
