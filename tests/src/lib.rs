@@ -69,19 +69,36 @@ fn wait_port(port: u16, within: Duration) -> bool {
     false
 }
 
-/// Stops tauri-driver with SIGTERM (SIGKILL would orphan WebKitWebDriver and the app), and kills
-/// it if it is still there after 10 s.
-fn stop_driver(driver: &mut Child) {
-    if !matches!(driver.try_wait(), Ok(None)) {
-        return;
+/// A running WebDriver server (tauri-driver, or chromedriver for the console), stopped when
+/// dropped: a start that fails before an [`App`] owns it leaves nothing running.
+struct Driver(Child);
+
+impl Driver {
+    fn spawn(cmd: &mut Command, what: &str) -> Driver {
+        Driver(cmd.spawn().unwrap_or_else(|e| panic!("{what} starts: {e}")))
     }
-    let _ = Command::new("kill").arg("-TERM").arg(driver.id().to_string()).status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && matches!(driver.try_wait(), Ok(None)) {
-        std::thread::sleep(Duration::from_millis(50));
+
+    /// SIGTERM (SIGKILL would orphan WebKitWebDriver and the app), then SIGKILL if it is still
+    /// there after 10 s. Stopping a stopped driver does nothing.
+    fn stop(&mut self) {
+        let driver = &mut self.0;
+        if !matches!(driver.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(driver.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(driver.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = driver.kill();
+        let _ = driver.wait();
     }
-    let _ = driver.kill();
-    let _ = driver.wait();
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// Process ids of running copies of the app binary (Linux: by /proc/PID/exe).
@@ -320,15 +337,16 @@ impl Default for AppHome {
 /// A running app under WebDriver.
 pub struct App {
     pub wd: WebDriver,
-    driver: Child,
+    driver: Driver,
     /// Chromium's own profile directory (the console), removed with the browser.
     _profile: Option<tempfile::TempDir>,
 }
 
-/// A test that fails midway still stops its driver (and with it WebKitWebDriver and the app).
+/// A test that fails midway still stops its driver (and with it WebKitWebDriver and the app),
+/// before the WebDriver client goes.
 impl Drop for App {
     fn drop(&mut self) {
-        stop_driver(&mut self.driver);
+        self.driver.stop();
     }
 }
 
@@ -352,27 +370,20 @@ impl App {
             cmd.env(k, v);
         }
         wait_for_app_exit().await;
-        let mut driver = cmd.spawn().expect("tauri-driver starts (cargo install tauri-driver)");
-        if !(wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10))) {
-            stop_driver(&mut driver);
-            panic!("tauri-driver and WebKitWebDriver listen");
-        }
+        let driver = Driver::spawn(&mut cmd, "tauri-driver (cargo install tauri-driver)");
+        assert!(
+            wait_port(port, Duration::from_secs(10)) && wait_port(native, Duration::from_secs(10)),
+            "tauri-driver and WebKitWebDriver listen"
+        );
         // thirtyfour's HTTP client takes rustls's process-wide provider; a workspace build can
         // turn on reqwest's `rustls-no-provider`, so name the one this workspace uses.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), json!({"application": app_binary()}));
-        let wd = match WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
+        let wd = WebDriver::builder(format!("http://127.0.0.1:{port}"), caps)
             .request_timeout(Duration::from_secs(60))
             .await
-        {
-            Ok(wd) => wd,
-            Err(e) => {
-                // No App owns the driver yet: stop it here, so a failed start leaves nothing running.
-                stop_driver(&mut driver);
-                panic!("a WebDriver session: {e:?}");
-            }
-        };
+            .expect("a WebDriver session");
         App {
             wd,
             driver,
@@ -385,12 +396,13 @@ impl App {
     pub async fn browse(url: &str) -> App {
         let port = free_port();
         let profile = tempfile::tempdir().expect("a Chromium profile directory");
-        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts (Debian package chromium-driver)");
+        let driver = Driver::spawn(
+            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "chromedriver (Debian package chromium-driver)",
+        );
         assert!(wait_port(port, Duration::from_secs(10)), "chromedriver listens");
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();
@@ -421,7 +433,7 @@ impl App {
     /// Closes the app and its driver.
     pub async fn quit(mut self) {
         let _ = self.wd.clone().quit().await;
-        stop_driver(&mut self.driver);
+        self.driver.stop();
         wait_for_app_exit().await;
     }
 
@@ -433,7 +445,7 @@ impl App {
             let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
         }
         wait_for_app_exit().await;
-        stop_driver(&mut self.driver);
+        self.driver.stop();
     }
 
     /// Calls an app command the way the UI does (the same capability applies) and returns its
