@@ -67,16 +67,30 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
     Ok(())
 }
 
-/// WebKitGTK's caches sized for a single-page app: the document-viewer cache model keeps no
-/// memory cache of resources and no back/forward page cache, which an app whose page never
-/// navigates and whose resources are in the binary has no use for (WebKit's default is sized for a
-/// web browser). Idle memory: `cargo xtask bench startup`, docs/PERFORMANCE.md.
+/// WebKitGTK set up for a single-page app of forms and tables:
+///
+/// - The document-viewer cache model keeps no memory cache of resources and no back/forward page
+///   cache, which an app whose page never navigates and whose resources are in the binary has no
+///   use for (WebKit's default is sized for a web browser).
+/// - No accelerated compositing: the web process paints the page on the CPU into one backing
+///   store instead of keeping an OpenGL context and a texture for every composited layer (with
+///   no GPU, as under Xvfb or in a virtual machine, Mesa's software renderer). That was about
+///   110 MB of the web process's idle memory, half of it; the app has no video, WebGL or 3D
+///   transforms that compositing would speed up. It also keeps the window from staying blank on
+///   the GPU drivers where WebKitGTK's compositing fails.
+///
+/// Idle memory and start: `cargo xtask bench startup`; interactions: `bench ui`;
+/// docs/PERFORMANCE.md (issue 23).
 fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
     window.with_webview(|webview| {
         #[cfg(target_os = "linux")]
         {
-            use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
-            if let Some(context) = webview.inner().context() {
+            use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};
+            let view = webview.inner();
+            if let Some(settings) = WebViewExt::settings(&view) {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+            if let Some(context) = view.context() {
                 context.set_cache_model(CacheModel::DocumentViewer);
             }
         }
