@@ -2,8 +2,8 @@
 //!
 //! At least [`MIN_CHARS`] characters (Unicode code points), up to [`MAX_CHARS`]; no rules about
 //! character classes. A password is refused when it is on a list of commonly used passwords
-//! (zxcvbn's list of 30,000, MIT licensed), made of repeats or sequences, or contains the
-//! member's email address or member ID.
+//! (the entries of zxcvbn's list of 30,000 that are long enough, MIT licensed; also reversed or
+//! in l33t), made of repeats or sequences, or contains the member's email address or member ID.
 
 use std::fmt;
 
@@ -162,20 +162,97 @@ fn is_sequential(s: &str) -> bool {
     covered * 10 >= chars.len() * 7
 }
 
-/// On zxcvbn's list of common passwords (also as l33t or reversed): the best explanation
-/// zxcvbn finds for the whole password is a single entry of that list.
+/// The entries of zxcvbn's list of 30,000 common passwords (zxcvbn 3.1.1, `PASSWORDS` in its
+/// `frequency_lists.rs`, MIT licensed; its notice is in the app's third-party notices) that have
+/// at least [`MIN_CHARS`] characters. These 31 are the only ones this rule can meet: a password
+/// equal to any other entry, or to its reversal or l33t spelling, has the same number of
+/// characters and is refused as too short first. The test below checks every one, and its
+/// variants, against zxcvbn itself.
+const COMMON: [&str; 31] = [
+    "mailcreated5240",
+    "polniypizdec0211",
+    "123456789987654321",
+    "1qaz2wsx3edc4rfv",
+    "momsanaladventure",
+    "hd764nw5d7e1vb1",
+    "qazwsxedcrfvtgb",
+    "23176djivanfros",
+    "123456789qwerty",
+    "12345678900987654321",
+    "qwerty123456789",
+    "polniypizdec110211",
+    "12345678987654321",
+    "q1w2e3r4t5y6u7i8",
+    "zqjphsyf6ctifgu",
+    "lhbjkjubz2957704",
+    "1qazxsw23edcvfr4",
+    "nemvxyheqdd5oqxyxyzi",
+    "1234qwerasdfzxcv",
+    "q1w2e3r4t5y6u7i8o9p0",
+    "passwordstandard",
+    "1234567890qwerty",
+    "1234567890987654321",
+    "bpgjldsgjldthnf",
+    "1qa2ws3ed4rf5tg",
+    "qwertyuiop12345",
+    "1234567887654321",
+    "111222333444555",
+    "122333444455555",
+    "zxcvbnm123456789",
+    "qwertasdfgzxcvb",
+];
+
+/// zxcvbn's l33t table: a letter, and the characters written for it.
+const L33T: [(char, &str); 12] = [
+    ('a', "4@"),
+    ('b', "8"),
+    ('c', "({[<"),
+    ('e', "3"),
+    ('g', "69"),
+    ('i', "1!|"),
+    ('l', "1|7"),
+    ('o', "0"),
+    ('s', "$5"),
+    ('t', "+7"),
+    ('x', "%"),
+    ('z', "2"),
+];
+
+/// On the list of common passwords, in any case, reversed, or in l33t (as zxcvbn matches it:
+/// each substitute character stands for one letter throughout the password).
 fn is_common(password: &str) -> bool {
-    let entropy = zxcvbn::zxcvbn(password, &[]);
-    let n = password.chars().count();
-    match entropy.sequence() {
-        [only] if only.i == 0 && only.j + 1 == n => match &only.pattern {
-            zxcvbn::matching::patterns::MatchPattern::Dictionary(d) => {
-                format!("{:?}", d.dictionary_name) == "Passwords"
-            }
-            _ => false,
-        },
-        _ => false,
+    let lower: Vec<char> = password.to_lowercase().chars().collect();
+    let reversed: Vec<char> = lower.iter().rev().copied().collect();
+    COMMON.iter().any(|entry| {
+        let entry: Vec<char> = entry.chars().collect();
+        lower == entry || reversed == entry || is_l33t_of(&lower, &entry)
+    })
+}
+
+/// `password` is `word` with some letters written as l33t substitutes, one meaning per
+/// substitute character: a `1` that stands for `i` cannot also stand for `l`, or for itself.
+fn is_l33t_of(password: &[char], word: &[char]) -> bool {
+    if password.len() != word.len() {
+        return false;
     }
+    let is_substitute = |c: char| L33T.iter().any(|(_, subs)| subs.contains(c));
+    let mut meaning: Vec<(char, char)> = Vec::new();
+    password.iter().zip(word).all(|(&p, &w)| {
+        let stands = p == w || L33T.iter().any(|&(letter, subs)| letter == w && subs.contains(p));
+        if !stands {
+            return false;
+        }
+        if !is_substitute(p) {
+            return true;
+        }
+        match meaning.iter().find(|(c, _)| *c == p) {
+            Some(&(_, m)) => m == w,
+            None => {
+                meaning.push((p, w));
+                true
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -219,6 +296,76 @@ mod tests {
     #[test]
     fn refuses_common_passwords_from_the_list() {
         assert_eq!(check_plain("1qaz2wsx3edc4rfv"), Err(WeakReason::Common));
+        assert_eq!(check_plain("PasswordStandard"), Err(WeakReason::Common));
+        assert_eq!(check_plain("dradnatsdrowssap"), Err(WeakReason::Common));
+        assert_eq!(check_plain("p@$$w0rd$t@nd@rd"), Err(WeakReason::Common));
+        assert_eq!(check_plain("momsanaladventure!"), Ok(()));
+        // A `1` that stands for `l` cannot also be itself in the same password.
+        assert!(is_common("pa$swordstandard"));
+        assert!(!is_common("po1niypizdec0211"));
+        assert!(!is_l33t_of(&['1', '1'], &['i', 'l']));
+        assert!(is_l33t_of(&['1', '1'], &['i', 'i']));
+    }
+
+    /// What zxcvbn says: the best explanation it finds for the whole password is one entry of
+    /// its list of common passwords (the rule before this list).
+    fn zxcvbn_says_common(password: &str) -> bool {
+        use zxcvbn::matching::patterns::MatchPattern;
+        let n = password.chars().count();
+        match zxcvbn::zxcvbn(password, &[]).sequence() {
+            [only] if only.i == 0 && only.j + 1 == n => {
+                matches!(&only.pattern, MatchPattern::Dictionary(d) if format!("{:?}", d.dictionary_name) == "Passwords")
+            }
+            _ => false,
+        }
+    }
+
+    /// Every entry, in capitals, reversed and in l33t, is refused: all that zxcvbn refused, and
+    /// more, because zxcvbn lets a cheaper explanation win (`qwertyuiop12345` is a keyboard row
+    /// and a sequence to it, not a listed password). Nothing longer than an entry is refused.
+    #[test]
+    fn the_list_refuses_all_that_zxcvbn_did_and_its_variants() {
+        assert_eq!(
+            MIN_CHARS, 15,
+            "COMMON holds the entries of at least 15 characters: cut it again"
+        );
+        let l33t = |word: &str, letter: char| -> String {
+            let sub = L33T
+                .iter()
+                .find(|(l, _)| *l == letter)
+                .and_then(|(_, s)| s.chars().next());
+            word.chars()
+                .map(|c| if c == letter { sub.unwrap_or(c) } else { c })
+                .collect()
+        };
+        let (mut variants, mut zxcvbn_refused) = (0, 0);
+        for entry in COMMON {
+            let mut refused = vec![entry.to_string(), entry.to_uppercase(), entry.chars().rev().collect()];
+            // A letter in l33t, when its substitute is not already in the entry as itself.
+            let spelled = L33T
+                .iter()
+                .filter(|(l, subs)| entry.contains(*l) && subs.chars().next().is_some_and(|c| !entry.contains(c)));
+            refused.extend(spelled.map(|(l, _)| l33t(entry, *l)));
+            for v in refused {
+                assert!(is_common(&v), "{v:?}");
+                zxcvbn_refused += usize::from(zxcvbn_says_common(&v));
+                variants += 1;
+            }
+            for v in [format!("{entry}x"), format!("my {entry}")] {
+                assert!(!is_common(&v) && !zxcvbn_says_common(&v), "{v:?}");
+            }
+        }
+        assert!(
+            variants > 31 * 4 && zxcvbn_refused > 31,
+            "{variants} variants, {zxcvbn_refused} by zxcvbn"
+        );
+        for v in [
+            "correct horse battery staple",
+            "a quiet river under pale light",
+            "p4ssw0rd but much longer",
+        ] {
+            assert!(!is_common(v) && !zxcvbn_says_common(v), "{v:?}");
+        }
     }
 
     #[test]
