@@ -15,6 +15,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
     };
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
     let kiosk = app.state::<AppState>().config.kiosk.is_some();
+    let driven = driven_by_webdriver();
     let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
     let _ = app.state::<AppState>().shell.set(Shell {
         window: Box::new(move || {
@@ -37,12 +38,11 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
     });
     if !kiosk {
-        lean_webkit(&builder.build()?)?;
+        lean_webkit(&builder.build()?, driven)?;
         return Ok(());
     }
     // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
     // under WebDriver keep a normal one; storage is still cleared at every session end.
-    let driven = driven_by_webdriver();
     let window = builder
         .fullscreen(true)
         .decorations(false)
@@ -54,7 +54,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         .incognito(!driven)
         .devtools(false)
         .build()?;
-    lean_webkit(&window)?;
+    lean_webkit(&window, driven)?;
     let handle = app.clone();
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::CloseRequested { api, .. } = event {
@@ -79,20 +79,19 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
 ///   transforms that compositing would speed up. It also keeps the window from staying blank on
 ///   the GPU drivers where WebKitGTK's compositing fails.
 ///
-///   Debug builds under WebDriver keep compositing: without it, WebKitWebDriver's screenshot of
-///   a page at rest never answered (the end-to-end tests save screenshots). Every end-to-end
-///   test passed with compositing off up to that call (docs/PERFORMANCE.md, issue 23).
+///   Debug builds under WebDriver (`driven`) keep compositing: without it, WebKitWebDriver's
+///   screenshot of a page at rest never answered (the end-to-end tests save screenshots). Every
+///   end-to-end test passed with compositing off up to that call (docs/PERFORMANCE.md, issue 23).
 ///
 /// Idle memory and start: `cargo xtask bench startup`; interactions: `bench ui`;
 /// docs/PERFORMANCE.md (issue 23).
-fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
-    let composite = driven_by_webdriver();
+fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>, driven: bool) -> tauri::Result<()> {
     window.with_webview(move |webview| {
         #[cfg(target_os = "linux")]
         {
             use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};
             let view = webview.inner();
-            if let Some(settings) = WebViewExt::settings(&view).filter(|_| !composite) {
+            if !driven && let Some(settings) = WebViewExt::settings(&view) {
                 settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             }
             if let Some(context) = view.context() {
@@ -100,7 +99,7 @@ fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()
             }
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = (webview, composite);
+        let _ = (webview, driven);
     })
 }
 
