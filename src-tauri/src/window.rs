@@ -15,7 +15,6 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
     };
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
     let kiosk = app.state::<AppState>().config.kiosk.is_some();
-    let driven = driven_by_webdriver();
     let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
     let _ = app.state::<AppState>().shell.set(Shell {
         window: Box::new(move || {
@@ -38,7 +37,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
     });
     if !kiosk {
-        lean_webkit(&builder.build()?, driven)?;
+        lean_webkit(&builder.build()?)?;
         return Ok(());
     }
     // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
@@ -51,10 +50,10 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         .minimizable(false)
         .maximizable(false)
         .always_on_top(true)
-        .incognito(!driven)
+        .incognito(!driven_by_webdriver())
         .devtools(false)
         .build()?;
-    lean_webkit(&window, driven)?;
+    lean_webkit(&window)?;
     let handle = app.clone();
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::CloseRequested { api, .. } = event {
@@ -79,19 +78,19 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
 ///   transforms that compositing would speed up. It also keeps the window from staying blank on
 ///   the GPU drivers where WebKitGTK's compositing fails.
 ///
-///   Debug builds under WebDriver (`driven`) keep compositing: without it, WebKitWebDriver's
-///   screenshot of a page at rest never answered (the end-to-end tests save screenshots). Every
-///   end-to-end test passed with compositing off up to that call (docs/PERFORMANCE.md, issue 23).
+///   The end-to-end tests run this mode too. WebKitGTK takes a WebDriver screenshot after the
+///   page's next presentation update, which a page at rest without compositing never has, so
+///   their screenshot helper keeps a one-pixel mark changing meanwhile (`tests/src/lib.rs`).
 ///
 /// Idle memory and start: `cargo xtask bench startup`; interactions: `bench ui`;
 /// docs/PERFORMANCE.md (issue 23).
-fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>, driven: bool) -> tauri::Result<()> {
+fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
     window.with_webview(move |webview| {
         #[cfg(target_os = "linux")]
         {
             use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};
             let view = webview.inner();
-            if !driven && let Some(settings) = WebViewExt::settings(&view) {
+            if let Some(settings) = WebViewExt::settings(&view) {
                 settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             }
             if let Some(context) = view.context() {
@@ -99,7 +98,7 @@ fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>, driven: bool) -> ta
             }
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = (webview, driven);
+        let _ = webview;
     })
 }
 

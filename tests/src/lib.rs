@@ -683,8 +683,37 @@ impl App {
         serde_json::from_value(found.json().clone()).unwrap_or_default()
     }
 
+    /// A PNG of the window. WebKitGTK takes it after the page's next presentation update, and a
+    /// page painted without compositing (the app on Linux) has none while it is at rest: the
+    /// request then never answers. So while the screenshot is taken, a one-pixel mark in the
+    /// window's top-left corner changes between 1% and 2% opacity every 50 ms; it is removed
+    /// after.
     pub async fn screenshot(&self, path: &Path) {
+        self.wd
+            .execute(
+                "const mark = document.createElement('div');
+                 mark.id = 'carebill-screenshot-mark';
+                 mark.setAttribute('aria-hidden', 'true');
+                 mark.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:rgba(0,0,0,0.01)';
+                 document.body.append(mark);
+                 let odd = false;
+                 mark.dataset.timer = String(setInterval(() => {
+                   odd = !odd;
+                   mark.style.background = odd ? 'rgba(0,0,0,0.02)' : 'rgba(0,0,0,0.01)';
+                 }, 50));",
+                vec![],
+            )
+            .await
+            .expect("screenshot mark");
         let png = self.wd.screenshot_as_png().await.expect("screenshot");
+        self.wd
+            .execute(
+                "const mark = document.getElementById('carebill-screenshot-mark');
+                 if (mark) { clearInterval(Number(mark.dataset.timer)); mark.remove(); }",
+                vec![],
+            )
+            .await
+            .expect("screenshot mark");
         std::fs::write(path, png).expect("write screenshot");
     }
 }
