@@ -85,7 +85,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
 /// Idle memory and start: `cargo xtask bench startup`; interactions: `bench ui`;
 /// docs/PERFORMANCE.md (issue 23).
 fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
-    window.with_webview(move |webview| {
+    window.with_webview(|webview| {
         #[cfg(target_os = "linux")]
         {
             use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};

@@ -222,22 +222,22 @@ const L33T: [(char, &str); 12] = [
 /// each substitute character stands for one letter throughout the password).
 fn is_common(password: &str) -> bool {
     let lower: Vec<char> = password.to_lowercase().chars().collect();
-    let reversed: Vec<char> = lower.iter().rev().copied().collect();
     COMMON.iter().any(|entry| {
-        let entry: Vec<char> = entry.chars().collect();
-        lower == entry || reversed == entry || is_l33t_of(&lower, &entry)
+        entry.chars().eq(lower.iter().copied())
+            || entry.chars().eq(lower.iter().rev().copied())
+            || is_l33t_of(&lower, entry)
     })
 }
 
 /// `password` is `word` with some letters written as l33t substitutes, one meaning per
 /// substitute character: a `1` that stands for `i` cannot also stand for `l`, or for itself.
-fn is_l33t_of(password: &[char], word: &[char]) -> bool {
-    if password.len() != word.len() {
+fn is_l33t_of(password: &[char], word: &str) -> bool {
+    if password.len() != word.chars().count() {
         return false;
     }
     let is_substitute = |c: char| L33T.iter().any(|(_, subs)| subs.contains(c));
     let mut meaning: Vec<(char, char)> = Vec::new();
-    password.iter().zip(word).all(|(&p, &w)| {
+    password.iter().zip(word.chars()).all(|(&p, w)| {
         let stands = p == w || L33T.iter().any(|&(letter, subs)| letter == w && subs.contains(p));
         if !stands {
             return false;
@@ -303,8 +303,8 @@ mod tests {
         // A `1` that stands for `l` cannot also be itself in the same password.
         assert!(is_common("pa$swordstandard"));
         assert!(!is_common("po1niypizdec0211"));
-        assert!(!is_l33t_of(&['1', '1'], &['i', 'l']));
-        assert!(is_l33t_of(&['1', '1'], &['i', 'i']));
+        assert!(!is_l33t_of(&['1', '1'], "il"));
+        assert!(is_l33t_of(&['1', '1'], "ii"));
     }
 
     /// What zxcvbn says: the best explanation it finds for the whole password is one entry of
