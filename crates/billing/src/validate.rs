@@ -231,9 +231,14 @@ pub const DEFAULT_MEMBER_ID_EXAMPLE: &str = "M200000002";
 /// A plan's member ID format: a regular expression that must match the whole ID after trimming
 /// and upper-casing (each plan prints its own: the CARIN examples use 11 digits, others mix
 /// letters and digits), and an example printed in the hint and the refusal.
+///
+/// The expression is `regex_lite`'s: the `regex` crate's syntax without Unicode classes
+/// (`\p{..}`), nested classes or class set operations, with `\d`, `\w` and `\s` meaning ASCII.
+/// An ID is ASCII letters, digits and hyphens anyway, so nothing a member types matches
+/// differently; the smaller engine keeps 0.3 MB out of the app (docs/PERFORMANCE.md, issue 23).
 #[derive(Debug, Clone)]
 pub struct MemberIdRule {
-    whole: regex::Regex,
+    whole: regex_lite::Regex,
     pattern: String,
     example: String,
 }
@@ -252,7 +257,7 @@ impl MemberIdRule {
         if pattern.trim().is_empty() || pattern.chars().count() > 200 {
             return Err("member_id_pattern must be 1 to 200 characters".into());
         }
-        let whole = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        let whole = regex_lite::RegexBuilder::new(&format!("^(?:{pattern})$"))
             .size_limit(1 << 20)
             .build()
             .map_err(|e| format!("member_id_pattern is not a regular expression: {e}"))?;
@@ -567,6 +572,13 @@ mod tests {
         assert_eq!(mixed.check("xyz12345").unwrap_err().code, "invalid_member_id");
         assert!(MemberIdRule::new("[0-9]*", "1").is_err(), "accepts an empty ID");
         assert!(MemberIdRule::new("([", "1").is_err(), "not a regular expression");
+        let perl = MemberIdRule::new(r"[A-Z]\d{8}", "H12345678").unwrap();
+        assert_eq!(perl.check("h12345678").unwrap(), "H12345678");
+        assert!(perl.check("H1234567").is_err());
+        let refusal = MemberIdRule::new("[A-Z[0-9]]{5}", "AB123").unwrap_err();
+        assert!(refusal.contains("not a regular expression"), "nested class: {refusal}");
+        let refusal = MemberIdRule::new("(?:[0-9]{1000}){1000}", "1").unwrap_err();
+        assert!(refusal.contains("not a regular expression"), "too large: {refusal}");
         assert!(
             MemberIdRule::new("[0-9]{4}", "12345").is_err(),
             "the example must match"
