@@ -235,7 +235,7 @@ pub const DEFAULT_MEMBER_ID_EXAMPLE: &str = "M200000002";
 /// The expression is `regex_lite`'s: the `regex` crate's syntax without Unicode classes
 /// (`\p{..}`), nested classes or class set operations, with `\d`, `\w` and `\s` meaning ASCII.
 /// An ID is ASCII letters, digits and hyphens anyway, so nothing a member types matches
-/// differently; the smaller engine keeps 0.3 MB out of the app (docs/PERFORMANCE.md, issue 23).
+/// differently; the smaller engine keeps 1 MB out of the app (docs/PERFORMANCE.md, issue 23).
 #[derive(Debug, Clone)]
 pub struct MemberIdRule {
     whole: regex_lite::Regex,
