@@ -43,8 +43,8 @@ pub fn startup_probe_screen() -> Option<String> {
 }
 
 /// With `CAREBILL_STARTUP_PROBE` set, prints when a screen first painted, for the startup harness
-/// (and, as `stage <name>`, when start-up passed a stage: the window built, the page asking who is
-/// signed in, the service's answer).
+/// (and, as `stage <name>`, when start-up passed a stage: the window built, WebKit starting and
+/// finishing the page's load, the page asking who is signed in, the service's answer).
 pub fn startup_probe(screen: &str) {
     if std::env::var_os("CAREBILL_STARTUP_PROBE").is_some() {
         let ms = STARTED.get().map_or(0, |s| s.elapsed().as_millis());
@@ -197,6 +197,12 @@ fn shell<R: Runtime>(
     builder
         .plugin(updates::plugin())
         .invoke_handler(each_command!(tauri::generate_handler))
+        .on_page_load(|_, payload| {
+            startup_probe(match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "stage page-started",
+                tauri::webview::PageLoadEvent::Finished => "stage page-loaded",
+            })
+        })
         .setup(move |app| {
             startup_probe("stage setup");
             if let Some(state) = state(app.handle()) {

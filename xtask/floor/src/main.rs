@@ -1,12 +1,18 @@
 //! The floor app (see Cargo.toml): one window, one page with a 50-row list. When the list has
 //! painted, the page calls `ready` and the app prints `floor-ready <ms since main()>`, as Carebill
-//! prints `carebill-ready bills <ms>`.
+//! prints `carebill-ready bills <ms>`. On the way it prints `floor-stage <name> <ms>` for the
+//! stages Carebill also marks (the window built, WebKit starting and finishing the page's load),
+//! so the bench can say where Carebill's start differs from the platform's.
 
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
 
 struct Started(Instant);
+
+fn stage(started: &Started, name: &str) {
+    println!("floor-stage {name} {}", started.0.elapsed().as_millis());
+}
 
 #[tauri::command]
 fn ready(started: tauri::State<'_, Started>) {
@@ -18,6 +24,20 @@ fn main() {
     tauri::Builder::default()
         .manage(started)
         .invoke_handler(tauri::generate_handler![ready])
+        .on_page_load(|webview, payload| {
+            use tauri::Manager;
+            let name = match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "page-started",
+                tauri::webview::PageLoadEvent::Finished => "page-loaded",
+            };
+            stage(&webview.state::<Started>(), name);
+        })
+        // Tauri builds the config's window before it runs setup.
+        .setup(|app| {
+            use tauri::Manager;
+            stage(&app.state::<Started>(), "window");
+            Ok(())
+        })
         .run(tauri::generate_context!())
         .expect("the floor app runs");
 }
