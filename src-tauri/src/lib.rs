@@ -23,7 +23,7 @@ use tauri_specta::Event as _;
 
 pub use config::AppConfig;
 pub use state::{AppState, Shell};
-use window::{open_window, reset_kiosk_window};
+use window::{install_shell, open_window, reset_kiosk_window};
 
 /// Everything the engine tells the UI (sync status, session expired, idle warning, lock,
 /// resolved payments), on one event.
@@ -182,15 +182,21 @@ pub fn typescript() -> specta_typescript::Typescript {
 
 /// The shell, shared by the app and the command tests.
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    shell(builder.manage(state), |_| None)
+    let kiosk = state.config.kiosk.is_some();
+    let early = |app: &tauri::AppHandle<R>| commands::startup::begin(&app.state::<AppState>());
+    shell(builder.manage(state), kiosk, early, |_| None)
 }
 
-/// The shell, with the engine already managed or handed over by `state` once Tauri's setup runs
-/// (the app builds its engine, and on Linux claims its single instance, on other threads while
-/// the windowing toolkit and the plugins start; the command tests manage theirs at once, as the
-/// mock runtime may not have run setup when they invoke).
+/// The shell. Setup runs `early` first (the app: the single-instance check, which may end this
+/// start before any window shows), then builds the window, so WebKit's processes start and load
+/// the page while the engine is finished: `state` hands it over (the app builds its engine, and
+/// asks the service, on another thread while GTK, the plugins and the window start; the command
+/// tests manage theirs at once, as the mock runtime may not have run setup when they invoke).
+/// No command can run before setup returns: the page's requests are served on this thread.
 fn shell<R: Runtime>(
     builder: tauri::Builder<R>,
+    kiosk: bool,
+    early: impl FnOnce(&tauri::AppHandle<R>) + Send + 'static,
     state: impl FnOnce(&tauri::AppHandle<R>) -> Option<AppState> + Send + 'static,
 ) -> tauri::Builder<R> {
     let events = specta_events::<R>();
@@ -205,16 +211,15 @@ fn shell<R: Runtime>(
         })
         .setup(move |app| {
             startup_probe("stage setup");
+            early(app.handle());
+            events.mount_events(app);
+            open_window(app.handle(), kiosk)?;
+            startup_probe("stage window");
             if let Some(state) = state(app.handle()) {
                 app.manage(state);
             }
             startup_probe("stage engine");
-            events.mount_events(app);
-            // Before the window: the service is asked while WebKit starts.
-            commands::startup::begin(&app.state::<AppState>());
-            startup_probe("stage asked");
-            open_window(app.handle())?;
-            startup_probe("stage window");
+            install_shell(app.handle(), kiosk);
             forward_events(app.handle().clone());
             start_kiosk_updates(app.handle());
             Ok(())
@@ -307,9 +312,18 @@ pub fn run() {
     #[cfg(target_os = "linux")]
     let instance = desktop::SingleInstance::claim(format!("{}.Instance", context.config().identifier));
     // The engine (the keyring, the HTTP client and its trust roots, the outbox's directory) is
-    // made on its own thread while Tauri starts GTK and the plugins; setup waits for it.
-    let engine = std::thread::spawn(move || tauri::async_runtime::block_on(async { make_state(config) }));
-    let state = move |app: &tauri::AppHandle| {
+    // made on its own thread while Tauri starts GTK, the plugins and the window; once this start
+    // is known to be the only one, that thread also asks the service (`commands::startup::begin`),
+    // so a second start never uses the remembered session. Setup takes the engine after the window.
+    let (only_one, go) = std::sync::mpsc::channel::<()>();
+    let engine = std::thread::spawn(move || {
+        tauri::async_runtime::block_on(async { make_state(config) }).inspect(|state| {
+            if go.recv().is_ok() {
+                commands::startup::begin(state);
+            }
+        })
+    });
+    let early = move |app: &tauri::AppHandle| {
         #[cfg(target_os = "linux")]
         {
             let shown = app.clone();
@@ -325,16 +339,17 @@ pub fn run() {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = app;
-        match engine.join() {
-            Ok(Ok(state)) => Some(state),
-            Ok(Err(e)) => {
-                eprintln!("Carebill cannot start: {e}");
-                std::process::exit(1);
-            }
-            Err(_) => {
-                eprintln!("Carebill cannot start: the engine failed while starting");
-                std::process::exit(1);
-            }
+        let _ = only_one.send(());
+    };
+    let state = move |_: &tauri::AppHandle| match engine.join() {
+        Ok(Ok(state)) => Some(state),
+        Ok(Err(e)) => {
+            eprintln!("Carebill cannot start: {e}");
+            std::process::exit(1);
+        }
+        Err(_) => {
+            eprintln!("Carebill cannot start: the engine failed while starting");
+            std::process::exit(1);
         }
     };
     let builder = tauri::Builder::default();
@@ -357,12 +372,19 @@ pub fn run() {
     let builder = if kiosk_mode {
         builder
     } else {
-        let builder = builder.plugin(tauri_plugin_window_state::Builder::new().build());
+        // The window is shown by the shell once this start is known to be the only one, never
+        // by the restored state.
+        let flags = tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE;
+        let builder = builder.plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(flags)
+                .build(),
+        );
         #[cfg(not(target_os = "linux"))]
         let builder = builder.plugin(tauri_plugin_notification::init());
         builder
     };
-    if let Err(e) = shell(builder, state).run(context) {
+    if let Err(e) = shell(builder, kiosk_mode, early, state).run(context) {
         eprintln!("Carebill stopped: {e}");
         std::process::exit(1);
     }

@@ -8,34 +8,13 @@ use crate::{commands, updates};
 
 /// Opens the main window from its config; on a kiosk: fullscreen, undecorated, not resizable or
 /// closable, always on top, no devtools, and an in-memory (incognito) web data store. Closing
-/// needs the admin passcode (`kiosk_exit`).
-pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
+/// needs the admin passcode (`kiosk_exit`). Built before the engine is managed (`crate::shell`):
+/// nothing here may need it until an event comes.
+pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>, kiosk: bool) -> tauri::Result<()> {
     let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
         return Ok(());
     };
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
-    let kiosk = app.state::<AppState>().config.kiosk.is_some();
-    let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
-    let _ = app.state::<AppState>().shell.set(Shell {
-        window: Box::new(move || {
-            let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
-            Ok(commands::kiosk::KioskStatus {
-                kiosk,
-                fullscreen: w.is_fullscreen()?,
-                decorated: w.is_decorated()?,
-                resizable: w.is_resizable()?,
-                closable: w.is_closable()?,
-                always_on_top: w.is_always_on_top()?,
-            })
-        }),
-        exit: Box::new(move || exit.exit(0)),
-        restart: Box::new(move || restart.restart()),
-        check_update: Box::new(move |source| {
-            let app = updater.clone();
-            Box::pin(async move { updates::check(&app, &source).await })
-        }),
-        ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
-    });
     if !kiosk {
         lean_webkit(&builder.build()?)?;
         return Ok(());
@@ -64,6 +43,31 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Resul
         }
     });
     Ok(())
+}
+
+/// What the commands ask of the window and the app (`Shell`), once the engine is managed.
+pub(crate) fn install_shell<R: Runtime>(app: &tauri::AppHandle<R>, kiosk: bool) {
+    let (facts, exit, restart, updater) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let _ = app.state::<AppState>().shell.set(Shell {
+        window: Box::new(move || {
+            let w = facts.get_webview_window("main").ok_or(tauri::Error::WindowNotFound)?;
+            Ok(commands::kiosk::KioskStatus {
+                kiosk,
+                fullscreen: w.is_fullscreen()?,
+                decorated: w.is_decorated()?,
+                resizable: w.is_resizable()?,
+                closable: w.is_closable()?,
+                always_on_top: w.is_always_on_top()?,
+            })
+        }),
+        exit: Box::new(move || exit.exit(0)),
+        restart: Box::new(move || restart.restart()),
+        check_update: Box::new(move |source| {
+            let app = updater.clone();
+            Box::pin(async move { updates::check(&app, &source).await })
+        }),
+        ask_where: (!kiosk).then(|| commands::documents::native_save_dialog(app.clone())),
+    });
 }
 
 /// WebKitGTK set up for a single-page app of forms and tables:

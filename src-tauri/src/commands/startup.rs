@@ -60,6 +60,7 @@ pub fn begin(state: &AppState) {
     let engine = state.engine.clone();
     let confirming = tauri::async_runtime::spawn(async move { confirm(&engine).await });
     *state.early.lock().unwrap_or_else(PoisonError::into_inner) = Some(confirming);
+    crate::startup_probe("stage asked");
 }
 
 /// The health probe and the remembered session's refresh are independent round trips: both at
