@@ -372,14 +372,7 @@ pub fn run() {
     let builder = if kiosk_mode {
         builder
     } else {
-        // The window is shown by the shell once this start is known to be the only one, never
-        // by the restored state.
-        let flags = tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE;
-        let builder = builder.plugin(
-            tauri_plugin_window_state::Builder::new()
-                .with_state_flags(flags)
-                .build(),
-        );
+        let builder = builder.plugin(tauri_plugin_window_state::Builder::new().build());
         #[cfg(not(target_os = "linux"))]
         let builder = builder.plugin(tauri_plugin_notification::init());
         builder
