@@ -28,4 +28,4 @@ pub use config::{ClientConfig, Clock, ManualClock, Persistence, SystemClock};
 pub use engine::{DocumentFile, Engine, SummaryFormat, UnresolvedIntent};
 pub use error::{ClientCode, ClientError, ClientResult, ErrorKind};
 pub use review::{DraftAllocation, DraftMethod, PaymentDraft, PaymentReview, PlanAfterPayment, SubmitOutcome};
-pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretStore};
+pub use secrets::{KeyringStatus, MemoryStore, OsKeyring, SecretError, SecretStore};

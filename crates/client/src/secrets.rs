@@ -35,30 +35,37 @@ pub trait SecretStore: Send + Sync + 'static {
 /// The OS keyring, under one service name.
 pub struct OsKeyring {
     service: String,
-    status: KeyringStatus,
+    /// Why the keyring cannot be used, once that is known: the read at opening failed, or it
+    /// refused a write since.
+    unusable: Mutex<Option<String>>,
 }
 
+/// The entry the opening read asks for; never written.
+const PROBE: &str = "probe";
+
 impl OsKeyring {
-    /// Probes the keyring with a write, read and delete; an unusable keyring is reported, not fatal.
+    /// Opens the keyring under `service` with one read, which finds out whether there is a keyring
+    /// to talk to. It writes nothing: a write makes the keyring (gnome-keyring, KWallet) rewrite its
+    /// file, and on a start that is CPU taken from the window and WebKit (docs/PERFORMANCE.md,
+    /// issue 23). A keyring that refuses a write later is unavailable from then on. An unusable
+    /// keyring is reported, not fatal.
     pub fn open(service: &str) -> OsKeyring {
-        let mut ring = OsKeyring {
+        let ring = OsKeyring {
             service: service.to_string(),
-            status: KeyringStatus::Available,
+            unusable: Mutex::new(None),
         };
-        let probe = format!("probe-{}", std::process::id());
-        let outcome = ring.set(&probe, "ok").and_then(|_| ring.get(&probe)).and_then(|v| {
-            let _ = ring.delete(&probe);
-            if v.as_deref() == Some("ok") {
-                Ok(())
-            } else {
-                Err(SecretError("the keyring did not keep a value".into()))
-            }
-        });
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, "no usable keyring: secrets stay in memory");
-            ring.status = KeyringStatus::Unavailable { reason: e.0 };
+        if let Err(e) = ring.get(PROBE) {
+            ring.refused(e);
         }
         ring
+    }
+
+    /// Marks the keyring unusable for `e`, and passes it on.
+    fn refused(&self, e: SecretError) -> SecretError {
+        tracing::warn!(error = %e, "no usable keyring: secrets stay in memory");
+        let mut unusable = self.unusable.lock().unwrap_or_else(PoisonError::into_inner);
+        unusable.get_or_insert_with(|| e.0.clone());
+        e
     }
 
     fn entry(&self, name: &str) -> Result<keyring::Entry, SecretError> {
@@ -78,18 +85,21 @@ impl SecretStore for OsKeyring {
     fn set(&self, name: &str, value: &str) -> Result<(), SecretError> {
         self.entry(name)?
             .set_password(value)
-            .map_err(|e| SecretError(e.to_string()))
+            .map_err(|e| self.refused(SecretError(e.to_string())))
     }
 
     fn delete(&self, name: &str) -> Result<(), SecretError> {
         match self.entry(name)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(SecretError(e.to_string())),
+            Err(e) => Err(self.refused(SecretError(e.to_string()))),
         }
     }
 
     fn status(&self) -> KeyringStatus {
-        self.status.clone()
+        match &*self.unusable.lock().unwrap_or_else(PoisonError::into_inner) {
+            None => KeyringStatus::Available,
+            Some(reason) => KeyringStatus::Unavailable { reason: reason.clone() },
+        }
     }
 }
 

@@ -49,13 +49,13 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.remember(&member, remember, &tokens.refresh_token);
+        let remembered = self.remember(&member, remember, &tokens.refresh_token);
         self.start(Session {
             member,
             cache,
             dir,
             offline: false,
-            remembered: remember,
+            remembered,
         })
         .await
     }
@@ -86,7 +86,9 @@ impl Engine {
             .await;
         let member = tokens.member.clone();
         let (cache, dir) = self.open_cache_online(&member, None).await?;
-        self.remember(&member, true, &tokens.refresh_token);
+        // The keyring names this member already (`member_hash` was read from it): only the
+        // rotated refresh token is written.
+        self.keep_refresh(&member_hash, &tokens.refresh_token);
         self.start(Session {
             member,
             cache,
@@ -150,23 +152,31 @@ impl Engine {
         .await
     }
 
-    pub(super) fn remember(&self, member: &Member, remember: bool, refresh: &str) {
-        let Some(store) = self.keyring() else { return };
+    /// Keeps the member's session in the keyring (`remember`), or forgets it. Whether it is kept.
+    pub(super) fn remember(&self, member: &Member, remember: bool, refresh: &str) -> bool {
+        let Some(store) = self.keyring() else { return false };
         let hash = keys::member_hash(&member.member_id);
-        let entry = format!("refresh/{hash}");
         if !remember {
-            let _ = store.delete(&entry);
+            let _ = store.delete(&format!("refresh/{hash}"));
             if store.get(LAST_MEMBER).ok().flatten().as_deref() == Some(hash.as_str()) {
                 let _ = store.delete(LAST_MEMBER);
             }
-            return;
+            return false;
         }
-        let _ = store.set(&entry, refresh);
-        let _ = store.set(LAST_MEMBER, &hash);
+        self.keep_refresh(&hash, refresh) && store.set(LAST_MEMBER, &hash).is_ok()
+    }
+
+    /// Keeps the remembered member's (`hash`) refresh token in the keyring, now and at every
+    /// rotation. Whether it was kept now.
+    fn keep_refresh(&self, hash: &str, refresh: &str) -> bool {
+        let Some(store) = self.keyring() else { return false };
+        let entry = format!("refresh/{hash}");
+        let kept = store.set(&entry, refresh).is_ok();
         let secrets = Arc::clone(&self.0.secrets);
         self.0.api.on_rotate(move |t| {
             let _ = secrets.set(&entry, &t.refresh);
         });
+        kept
     }
 
     pub(super) fn forget_remembered(&self, member_hash: &str) {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use carebill_client::keys;
 use carebill_client::types::Event;
-use carebill_client::{ClientConfig, Engine, ErrorKind, KeyringStatus, ManualClock, MemoryStore, SecretStore};
+use carebill_client::{
+    ClientConfig, Engine, ErrorKind, KeyringStatus, ManualClock, MemoryStore, SecretError, SecretStore,
+};
 
 use crate::harness::*;
 
@@ -186,6 +188,41 @@ async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
             other => panic!("no session bus, yet the keyring says {other:?}"),
         }
     }
+}
+
+/// A keyring that answers reads but refuses every write, as a locked collection does once its
+/// unlock prompt is dismissed (the OS keyring is opened with a read only: docs/PERFORMANCE.md,
+/// issue 23).
+struct RefusesWrites;
+
+impl SecretStore for RefusesWrites {
+    fn get(&self, _: &str) -> Result<Option<String>, SecretError> {
+        Ok(None)
+    }
+    fn set(&self, _: &str, _: &str) -> Result<(), SecretError> {
+        Err(SecretError("the collection is locked".into()))
+    }
+    fn delete(&self, _: &str) -> Result<(), SecretError> {
+        Ok(())
+    }
+    fn status(&self) -> KeyringStatus {
+        KeyringStatus::Available
+    }
+}
+
+/// "Keep me signed in" is reported kept only when the keyring took the session.
+#[tokio::test]
+async fn a_keyring_that_refuses_the_session_never_reports_it_remembered() {
+    let w = World::start().await;
+    let e = Engine::new(
+        w.config(&w.api_url),
+        Arc::new(RefusesWrites),
+        Arc::new(carebill_client::SystemClock),
+    )
+    .unwrap();
+    let info = e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap();
+    assert!(!info.remembered);
+    assert!(!e.status().await.unwrap().session.unwrap().remembered);
 }
 
 /// Review finding 2: the background sync and the screens' reads are not activity, so the idle
