@@ -275,15 +275,12 @@ export function afterFirstScreen(work: () => unknown) {
 }
 
 /** A screen has painted (after Svelte's DOM update and the next frame): what waits for the first
- * screen goes, and the startup harness is told. */
+ * screen goes, and the startup harness is told. Settles then. */
 export async function painted(screen: string) {
   await tick();
-  requestAnimationFrame(() =>
-    setTimeout(() => {
-      firstScreenShown();
-      commands.markReady(screen).catch(() => {});
-    }, 0),
-  );
+  await new Promise((frame) => requestAnimationFrame(() => setTimeout(frame, 0)));
+  firstScreenShown();
+  commands.markReady(screen).catch(() => {});
 }
 
 export async function boot() {
