@@ -155,6 +155,11 @@ impl ApiClient {
         *self.on_rotate.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
     }
 
+    /// Drops the hook `on_rotate` set: the session's pairs are kept nowhere but here.
+    pub fn forget_rotate(&self) {
+        *self.on_rotate.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     pub async fn set_tokens(&self, tokens: Option<Tokens>) {
         *self.tokens.lock().await = tokens;
     }

@@ -18,7 +18,7 @@ use crate::config::Persistence;
 use crate::error::{ClientCode, ClientError, ClientResult, ErrorKind};
 use crate::keys::{self, KeyError};
 use crate::outbox;
-use crate::secrets::SecretStore;
+use crate::secrets::{KeyringStatus, SecretStore};
 use crate::types::*;
 
 /// The keyring entry naming the member whose session is remembered.
@@ -87,14 +87,15 @@ impl Engine {
         let member = tokens.member.clone();
         let (cache, dir) = self.open_cache_online(&member, None).await?;
         // The keyring names this member already (`member_hash` was read from it): only the
-        // rotated refresh token is written.
-        self.keep_refresh(&member_hash, &tokens.refresh_token);
+        // rotated refresh token is written. Not kept, the session is not remembered: the token
+        // the keyring still holds has just been rotated out.
+        let remembered = self.keep_refresh(&member_hash, &tokens.refresh_token);
         self.start(Session {
             member,
             cache,
             dir,
             offline: false,
-            remembered: true,
+            remembered,
         })
         .await
         .map(Some)
@@ -154,6 +155,8 @@ impl Engine {
 
     /// Keeps the member's session in the keyring (`remember`), or forgets it. Whether it is kept.
     pub(super) fn remember(&self, member: &Member, remember: bool, refresh: &str) -> bool {
+        // An earlier session's hook would write this session's rotated tokens.
+        self.0.api.forget_rotate();
         let Some(store) = self.keyring() else { return false };
         let hash = keys::member_hash(&member.member_id);
         if !remember {
@@ -167,16 +170,21 @@ impl Engine {
     }
 
     /// Keeps the remembered member's (`hash`) refresh token in the keyring, now and at every
-    /// rotation. Whether it was kept now.
+    /// rotation while the keyring stays usable. Whether it was kept now; if not, no rotation
+    /// is written either.
     fn keep_refresh(&self, hash: &str, refresh: &str) -> bool {
         let Some(store) = self.keyring() else { return false };
         let entry = format!("refresh/{hash}");
-        let kept = store.set(&entry, refresh).is_ok();
+        if store.set(&entry, refresh).is_err() {
+            return false;
+        }
         let secrets = Arc::clone(&self.0.secrets);
         self.0.api.on_rotate(move |t| {
-            let _ = secrets.set(&entry, &t.refresh);
+            if secrets.status() == KeyringStatus::Available {
+                let _ = secrets.set(&entry, &t.refresh);
+            }
         });
-        kept
+        true
     }
 
     pub(super) fn forget_remembered(&self, member_hash: &str) {
@@ -327,6 +335,7 @@ impl Engine {
             Phase::SignedOut => None,
         };
         self.stop_tasks();
+        self.0.api.forget_rotate();
         lock(&self.0.reviews).clear();
         *lock(&self.0.last_sync) = None;
         if self.0.api.has_session().await {

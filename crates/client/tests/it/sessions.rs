@@ -225,6 +225,76 @@ async fn a_keyring_that_refuses_the_session_never_reports_it_remembered() {
     assert!(!e.status().await.unwrap().session.unwrap().remembered);
 }
 
+/// A session not kept ("keep me signed in" off) never reaches the keyring, even after a kept
+/// one on this device: its rotated refresh tokens are written nowhere.
+#[tokio::test]
+async fn a_session_not_kept_never_writes_its_rotated_tokens() {
+    let w = World::start().await;
+    let entry = format!("refresh/{}", keys::member_hash("M200000001"));
+    let e = w.engine();
+    assert!(e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap().remembered);
+    e.sign_out(false).await.unwrap();
+    assert!(w.secrets.get(&entry).unwrap().is_none());
+    e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, false).await.unwrap();
+    e.sync().await.unwrap();
+    // The access token expires: the next request refreshes, and the pair rotates.
+    let issued = || w.server_count("SELECT COUNT(*) FROM refresh_tokens".into());
+    let before = issued().await;
+    w.server()
+        .state
+        .db
+        .write(|c| Ok(c.execute("UPDATE access_tokens SET expires_at = 0", [])?))
+        .await
+        .unwrap();
+    // The server's session cache still holds the token's old expiry.
+    w.server().state.sessions.invalidate();
+    e.sync().await.unwrap();
+    assert!(issued().await > before, "the pair rotated");
+    assert!(
+        w.secrets.get(&entry).unwrap().is_none(),
+        "the rotated token was not kept"
+    );
+}
+
+/// A keyring that reads `w`'s keyring and refuses every write.
+struct ReadsOnly(Arc<MemoryStore>);
+
+impl SecretStore for ReadsOnly {
+    fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        self.0.get(name)
+    }
+    fn set(&self, _: &str, _: &str) -> Result<(), SecretError> {
+        Err(SecretError("the collection is locked".into()))
+    }
+    fn delete(&self, _: &str) -> Result<(), SecretError> {
+        Ok(())
+    }
+    fn status(&self) -> KeyringStatus {
+        KeyringStatus::Available
+    }
+}
+
+/// A resumed session whose rotated refresh token the keyring refused is not reported remembered:
+/// the token the keyring holds was rotated out, so the next start cannot resume with it.
+#[tokio::test]
+async fn a_resume_whose_rotated_token_is_refused_is_not_reported_remembered() {
+    let w = World::start().await;
+    let e = w.engine();
+    assert!(e.sign_in(DEMO_EMAIL, DEMO_PASSWORD, true).await.unwrap().remembered);
+    drop(e);
+    let kept = w.engine().resume().await.unwrap().expect("a remembered session");
+    assert!(kept.remembered);
+    let refused = Engine::new(
+        w.config(&w.api_url),
+        Arc::new(ReadsOnly(w.secrets.clone())),
+        Arc::new(carebill_client::SystemClock),
+    )
+    .unwrap();
+    let info = refused.resume().await.unwrap().expect("the session resumes");
+    assert!(!info.remembered);
+    assert!(!refused.status().await.unwrap().session.unwrap().remembered);
+}
+
 /// Review finding 2: the background sync and the screens' reads are not activity, so the idle
 /// lock fires while the app keeps syncing on its own.
 #[tokio::test]
