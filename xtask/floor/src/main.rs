@@ -8,6 +8,8 @@
 
 use std::time::Instant;
 
+use tauri::Manager;
+
 struct Started(Instant);
 
 fn stage(started: &Started, name: &str) {
@@ -25,7 +27,6 @@ fn main() {
         .manage(started)
         .invoke_handler(tauri::generate_handler![ready])
         .on_page_load(|webview, payload| {
-            use tauri::Manager;
             let name = match payload.event() {
                 tauri::webview::PageLoadEvent::Started => "page-started",
                 tauri::webview::PageLoadEvent::Finished => "page-loaded",
@@ -34,7 +35,6 @@ fn main() {
         })
         // Tauri builds the config's window before it runs setup.
         .setup(|app| {
-            use tauri::Manager;
             stage(&app.state::<Started>(), "window");
             Ok(())
         })
