@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ago, count, date, dateTime, methodLabel, money, period, statusLabel, summaryLabel } from "../src/lib/format";
 import { fieldId } from "../src/lib/api";
+import { chooseLocale, resetLocale, TAG } from "../src/lib/i18n/index.svelte";
 
 describe("money", () => {
   it("groups thousands without arithmetic", () => {
@@ -35,6 +36,19 @@ describe("dates", () => {
     expect(date("2026-12-05")).toBe("Dec 5, 2026");
     expect(period("2026-03-03", "2026-03-03")).toBe("Mar 3, 2026");
     expect(period("2026-03-03", "2026-03-05")).toBe("Mar 3, 2026 – Mar 5, 2026");
+  });
+  it("writes every calendar date as Intl.DateTimeFormat does, in both languages, without it", async () => {
+    for (const locale of ["en", "es"] as const) {
+      await chooseLocale(locale);
+      const intl = new Intl.DateTimeFormat(TAG[locale], { month: locale === "es" ? "long" : "short", day: "numeric", year: "numeric", timeZone: "UTC" });
+      for (let day = Date.UTC(2024, 0, 1); day <= Date.UTC(2027, 11, 31); day += 86_400_000) {
+        const iso = new Date(day).toISOString().slice(0, 10);
+        expect(date(iso), iso).toBe(intl.format(new Date(day)));
+      }
+      // Out-of-range digits roll over as the calendar does.
+      expect(date("2026-02-30")).toBe(intl.format(new Date(Date.UTC(2026, 2, 2))));
+    }
+    resetLocale("en");
   });
   it("gives every instant its year and a 12-hour clock", () => {
     const at = new Date(2026, 11, 5, 14, 2).toISOString();

@@ -8,7 +8,7 @@ import type { Component } from "svelte";
 import en from "../src/lib/i18n/en.json";
 import es from "../src/lib/i18n/es.json";
 import errorsEs from "../src/lib/i18n/errors.es.json";
-import { accountLocale, chooseLocale, errorText, failureText, i18n, resetLocale, t, type Locale } from "../src/lib/i18n/index.svelte";
+import { accountLocale, chooseLocale, errorText, failureText, i18n, pluralOf, resetLocale, t, TAG, type Locale } from "../src/lib/i18n/index.svelte";
 import { app, boot, signedIn, useLanguage } from "../src/lib/app.svelte";
 import { date, dateTime, ago, paidTo } from "../src/lib/format";
 import SignIn from "../src/screens/SignIn.svelte";
@@ -75,6 +75,16 @@ describe("The catalogs", () => {
     const table = Object.fromEntries(rows);
     for (const key of ["amount_billed", "insurance_paid", "discounts", "your_responsibility", "payments_you_made", "other_payments", "processing", "you_owe_now", "total_balance"]) {
       expect(table[EN[`glossary.${key}`]], key).toBe(ES[`glossary.${key}`]);
+    }
+  });
+});
+
+describe("Plurals", () => {
+  it("are chosen as Intl.PluralRules chooses them, in both languages, without it", () => {
+    const counts = [...Array(2_101).keys(), 1.5, 0.5, 2.25, 1_000_000, 2_000_000, 1_500_000, 10_000_000, 1_000_001];
+    for (const locale of ["en", "es"] as const) {
+      const intl = new Intl.PluralRules(TAG[locale]);
+      for (const n of counts) expect(pluralOf(n, locale), `${locale} ${n}`).toBe(intl.select(n));
     }
   });
 });

@@ -13,24 +13,42 @@ export function money(amount: string | null | undefined): string {
 // Dates, times and labels follow the member's language: US English ("Dec 5, 2026", "2:02 PM") or
 // US Spanish, with the month spelled out ("5 de diciembre de 2026", "2:02 p.m."). Money is written
 // the US way in both.
-type Formats = { calendar: Intl.DateTimeFormat; day: Intl.DateTimeFormat; clock: Intl.DateTimeFormat };
+type Formats = { day: Intl.DateTimeFormat; clock: Intl.DateTimeFormat };
 const FORMATS: Partial<Record<Locale, Formats>> = {};
 
 function formats(): Formats {
   const locale = i18n.locale;
-  const month = locale === "es" ? "long" : "short";
   return (FORMATS[locale] ??= {
-    calendar: new Intl.DateTimeFormat(TAG[locale], { month, day: "numeric", year: "numeric", timeZone: "UTC" }),
-    day: new Intl.DateTimeFormat(TAG[locale], { month, day: "numeric", year: "numeric" }),
+    day: new Intl.DateTimeFormat(TAG[locale], { month: locale === "es" ? "long" : "short", day: "numeric", year: "numeric" }),
     clock: new Intl.DateTimeFormat(TAG[locale], { hour: "numeric", minute: "2-digit" }),
   });
 }
 
-/** "2026-12-05" -> "Dec 5, 2026" (a calendar date carries no time zone: it is formatted as UTC). */
+/** Makes the language's date and time formats before a screen needs them: once the first screen
+ * has painted, so neither the start nor the first screen with a time (a receipt, the history)
+ * waits for ICU's data. */
+export function prepareFormats() {
+  formats();
+}
+
+/** The months as a calendar date names them: US English short, US Spanish long (tests/format.test.ts
+ * checks them against `Intl.DateTimeFormat`'s). */
+const MONTHS: Record<Locale, readonly string[]> = {
+  en: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+  es: ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"],
+};
+
+/** "2026-12-05" -> "Dec 5, 2026" / "5 de diciembre de 2026". A calendar date has no time zone, so it
+ * is written from its digits: without `Intl`, whose first use loads ICU's data while a start's
+ * list is built (docs/PERFORMANCE.md, issue 23). */
 export function date(iso: string | null | undefined): string {
   if (!iso) return "";
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
-  if (m) return formats().calendar.format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
+  if (m) {
+    const c = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    const [year, month, day] = [c.getUTCFullYear(), MONTHS[i18n.locale][c.getUTCMonth()], c.getUTCDate()];
+    return i18n.locale === "es" ? `${day} de ${month} de ${year}` : `${month} ${day}, ${year}`;
+  }
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : formats().day.format(d);
 }

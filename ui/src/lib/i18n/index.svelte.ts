@@ -1,4 +1,4 @@
-// The app's words in English and Spanish, through i18next (plurals by Intl.PluralRules as
+// The app's words in English and Spanish, through i18next (plurals by CLDR's rules as
 // `key_one` / `key_other` chosen by `count`, `{name}` placeholders, English as the fallback). Every
 // string a member reads comes from the catalogs next to this file (en.json, es.json: flat keys);
 // keys are typed from the English catalog, so a key the code names but the catalog lacks is a
@@ -120,16 +120,20 @@ export function resetLocale(locale: Locale = system()) {
   applyLocale();
 }
 
-/** Plural rules by language (`Intl.PluralRules` is costly to make, cheap to ask). */
-const pluralRules = new Map<Locale, Intl.PluralRules>();
+/** A count's plural category in US English or US Spanish: CLDR's rules for whole numbers and
+ * decimals, written out rather than asked of `Intl.PluralRules`, whose first use loads ICU's data
+ * while a start's list is built (docs/PERFORMANCE.md, issue 23; tests/i18n.test.ts checks them
+ * against `Intl.PluralRules`). */
+export function pluralOf(count: number, lng: Locale): "one" | "many" | "other" {
+  const n = Math.abs(count);
+  if (n === 1) return "one";
+  // Spanish names exact millions apart ("un millón de facturas"); the catalogs fall back to `_other`.
+  if (lng === "es" && Number.isInteger(n) && n !== 0 && n % 1_000_000 === 0) return "many";
+  return "other";
+}
 
 function pluralKey(key: string, lng: Locale, count: number): string {
-  let rules = pluralRules.get(lng);
-  if (!rules) {
-    rules = new Intl.PluralRules(TAG[lng]);
-    pluralRules.set(lng, rules);
-  }
-  return `${key}_${rules.select(count)}`;
+  return `${key}_${pluralOf(count, lng)}`;
 }
 
 /** The catalog's sentence for a key straight from i18next's store: the language's own, else the
