@@ -190,14 +190,14 @@ async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
     }
 }
 
-/// A keyring that answers reads but refuses every write, as a locked collection does once its
-/// unlock prompt is dismissed (the OS keyring is opened with a read only: docs/PERFORMANCE.md,
-/// issue 23).
-struct RefusesWrites;
+/// A keyring that answers reads from its store but refuses every write, as a locked collection
+/// does once its unlock prompt is dismissed (the OS keyring is opened with a read only:
+/// docs/PERFORMANCE.md, issue 23).
+struct RefusesWrites(Arc<MemoryStore>);
 
 impl SecretStore for RefusesWrites {
-    fn get(&self, _: &str) -> Result<Option<String>, SecretError> {
-        Ok(None)
+    fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        self.0.get(name)
     }
     fn set(&self, _: &str, _: &str) -> Result<(), SecretError> {
         Err(SecretError("the collection is locked".into()))
@@ -216,7 +216,7 @@ async fn a_keyring_that_refuses_the_session_never_reports_it_remembered() {
     let w = World::start().await;
     let e = Engine::new(
         w.config(&w.api_url),
-        Arc::new(RefusesWrites),
+        Arc::new(RefusesWrites(Arc::new(MemoryStore::new()))),
         Arc::new(carebill_client::SystemClock),
     )
     .unwrap();
@@ -256,24 +256,6 @@ async fn a_session_not_kept_never_writes_its_rotated_tokens() {
     );
 }
 
-/// A keyring that reads `w`'s keyring and refuses every write.
-struct ReadsOnly(Arc<MemoryStore>);
-
-impl SecretStore for ReadsOnly {
-    fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
-        self.0.get(name)
-    }
-    fn set(&self, _: &str, _: &str) -> Result<(), SecretError> {
-        Err(SecretError("the collection is locked".into()))
-    }
-    fn delete(&self, _: &str) -> Result<(), SecretError> {
-        Ok(())
-    }
-    fn status(&self) -> KeyringStatus {
-        KeyringStatus::Available
-    }
-}
-
 /// A resumed session whose rotated refresh token the keyring refused is not reported remembered:
 /// the token the keyring holds was rotated out, so the next start cannot resume with it.
 #[tokio::test]
@@ -286,7 +268,7 @@ async fn a_resume_whose_rotated_token_is_refused_is_not_reported_remembered() {
     assert!(kept.remembered);
     let refused = Engine::new(
         w.config(&w.api_url),
-        Arc::new(ReadsOnly(w.secrets.clone())),
+        Arc::new(RefusesWrites(w.secrets.clone())),
         Arc::new(carebill_client::SystemClock),
     )
     .unwrap();
