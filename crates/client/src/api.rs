@@ -150,18 +150,24 @@ impl ApiClient {
         })
     }
 
-    /// Called with the new pair after every refresh (to keep a remembered refresh token current).
+    /// Called with the new pair after every refresh (to keep a remembered refresh token current),
+    /// for this session only: a new pair or none (sign-in, sign-out, a refused refresh) drops it,
+    /// so it can never write a later session's tokens.
     pub fn on_rotate(&self, hook: impl Fn(&Tokens) + Send + Sync + 'static) {
         *self.on_rotate.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
     }
 
-    /// Drops the hook `on_rotate` set: the session's pairs are kept nowhere but here.
-    pub fn forget_rotate(&self) {
+    /// Drops the hook `on_rotate` set: the session it was set for has ended.
+    fn forget_rotate(&self) {
         *self.on_rotate.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// Starts a session with `tokens`, or ends it with `None`; either way the last session's
+    /// rotation hook goes.
     pub async fn set_tokens(&self, tokens: Option<Tokens>) {
-        *self.tokens.lock().await = tokens;
+        let mut guard = self.tokens.lock().await;
+        self.forget_rotate();
+        *guard = tokens;
     }
 
     pub async fn has_session(&self) -> bool {
@@ -308,6 +314,7 @@ impl ApiClient {
             }
             Err(e) => {
                 if matches!(e.kind, ErrorKind::SessionExpired | ErrorKind::Unauthenticated) {
+                    self.forget_rotate();
                     *guard = None;
                     return Err(e.with_kind(ErrorKind::SessionExpired));
                 }
@@ -427,6 +434,7 @@ impl ApiClient {
         within: Duration,
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         let tokens = self.tokens.lock().await.take()?;
+        self.forget_rotate();
         let (http, url) = (self.http.clone(), self.url("/v1/sessions/current"));
         Some(async move {
             let _ = http.delete(url).bearer_auth(tokens.access).timeout(within).send().await;

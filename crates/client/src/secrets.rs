@@ -30,6 +30,11 @@ pub trait SecretStore: Send + Sync + 'static {
     fn set(&self, name: &str, value: &str) -> Result<(), SecretError>;
     fn delete(&self, name: &str) -> Result<(), SecretError>;
     fn status(&self) -> KeyringStatus;
+
+    /// Whether the store can be used now: not unavailable from the start, and no write refused since.
+    fn usable(&self) -> bool {
+        self.status() == KeyringStatus::Available
+    }
 }
 
 /// The OS keyring, under one service name.

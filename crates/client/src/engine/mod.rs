@@ -207,7 +207,7 @@ impl Engine {
     }
 
     fn keyring(&self) -> Option<&dyn SecretStore> {
-        (self.0.secrets.status() == KeyringStatus::Available).then_some(self.0.secrets.as_ref())
+        self.0.secrets.usable().then_some(self.0.secrets.as_ref())
     }
 
     pub async fn status(&self) -> ClientResult<EngineStatus> {

@@ -18,7 +18,7 @@ use crate::config::Persistence;
 use crate::error::{ClientCode, ClientError, ClientResult, ErrorKind};
 use crate::keys::{self, KeyError};
 use crate::outbox;
-use crate::secrets::{KeyringStatus, SecretStore};
+use crate::secrets::SecretStore;
 use crate::types::*;
 
 /// The keyring entry naming the member whose session is remembered.
@@ -155,8 +155,6 @@ impl Engine {
 
     /// Keeps the member's session in the keyring (`remember`), or forgets it. Whether it is kept.
     pub(super) fn remember(&self, member: &Member, remember: bool, refresh: &str) -> bool {
-        // An earlier session's hook would write this session's rotated tokens.
-        self.0.api.forget_rotate();
         let Some(store) = self.keyring() else { return false };
         let hash = keys::member_hash(&member.member_id);
         if !remember {
@@ -180,7 +178,7 @@ impl Engine {
         }
         let secrets = Arc::clone(&self.0.secrets);
         self.0.api.on_rotate(move |t| {
-            if secrets.status() == KeyringStatus::Available {
+            if secrets.usable() {
                 let _ = secrets.set(&entry, &t.refresh);
             }
         });
@@ -335,7 +333,6 @@ impl Engine {
             Phase::SignedOut => None,
         };
         self.stop_tasks();
-        self.0.api.forget_rotate();
         lock(&self.0.reviews).clear();
         *lock(&self.0.last_sync) = None;
         if self.0.api.has_session().await {
