@@ -51,12 +51,24 @@ impl World {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        World::on(TestServer::builder().configure(adjust).start().await)
+    }
+
+    /// A server whose clock stands still at `at`: an upgrade fixture's data stays as old as it
+    /// was when it was written, whatever today's date (the nightly clean-up drops unconfirmed
+    /// registrations after 72 hours and payment answers after 48).
+    pub async fn start_at(at: chrono::DateTime<chrono::Utc>, adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        let clock: Arc<dyn carebill_server::Clock> = carebill_server::ManualClock::new(at);
+        World::on(TestServer::builder().configure(adjust).clock(clock).start().await)
+    }
+
+    fn on(server: TestServer) -> World {
         let TestServer {
             server,
             url,
             dir,
             database,
-        } = TestServer::builder().configure(adjust).start().await;
+        } = server;
         World {
             server: Some(server),
             _server_dir: dir,

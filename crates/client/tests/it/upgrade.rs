@@ -54,6 +54,13 @@ fn empty_postgres() -> (String, carebill_testkit::postgres::EmptyDatabase) {
         .expect("the database is made")
 }
 
+/// The instant the fixture was written (its last row, the outbox's, is from 14:19:03 UTC). The
+/// upgraded server runs at it, so the data is as old as when bc362b3 left it: by the wall clock
+/// its unconfirmed registration is past the 72 hours after which the server's clean-up drops it.
+fn written_at() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-30T14:20:00Z".parse().expect("an RFC 3339 instant")
+}
+
 async fn upgrade(engine: Engine) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upgrade/bc362b3");
     let manifest: Value =
@@ -78,7 +85,7 @@ async fn upgrade(engine: Engine) {
         }
     };
     let server_path = server_dir.path().to_path_buf();
-    let w = World::start_with(move |c| {
+    let w = World::start_at(written_at(), move |c| {
         c.data_dir = server_path;
         c.database_key = key;
         c.database_url = database_url;
