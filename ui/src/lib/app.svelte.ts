@@ -3,7 +3,7 @@ import { tick } from "svelte";
 import { call, commands, events } from "./api";
 import { accountLocale, chooseLocale, i18n, t, type Locale } from "./i18n/index.svelte";
 import { fetchScreen, screenFetched } from "./screens.svelte";
-import { prepareFormats } from "./format";
+import { formats } from "./format";
 import type { GuestBillView, BillQuery_Serialize, BillStatusFilter, EngineEvent, Payment, PlanInfo_Serialize, SessionInfo, Startup, SyncStatus, UpdateInfo } from "./bindings";
 
 /** Where the app is: a screen and what it needs to open (a discriminated union, so a screen's
@@ -295,7 +295,7 @@ export async function boot() {
   tellEngineLanguage();
   afterFirstScreen(loadPlan);
   // In a task of its own, after the first screen's remaining rows.
-  afterFirstScreen(() => setTimeout(prepareFormats, 0));
+  afterFirstScreen(() => setTimeout(formats, 0));
   if (startup.screen === "welcome") {
     await go("welcome");
   } else if (startup.session) {

@@ -16,19 +16,15 @@ export function money(amount: string | null | undefined): string {
 type Formats = { day: Intl.DateTimeFormat; clock: Intl.DateTimeFormat };
 const FORMATS: Partial<Record<Locale, Formats>> = {};
 
-function formats(): Formats {
+/** The language's date and time formats, made at their first use. The app makes them once the
+ * first screen has painted, so neither the start nor the first screen with a time (a receipt,
+ * the history) waits for ICU's data. */
+export function formats(): Formats {
   const locale = i18n.locale;
   return (FORMATS[locale] ??= {
     day: new Intl.DateTimeFormat(TAG[locale], { month: locale === "es" ? "long" : "short", day: "numeric", year: "numeric" }),
     clock: new Intl.DateTimeFormat(TAG[locale], { hour: "numeric", minute: "2-digit" }),
   });
-}
-
-/** Makes the language's date and time formats before a screen needs them: once the first screen
- * has painted, so neither the start nor the first screen with a time (a receipt, the history)
- * waits for ICU's data. */
-export function prepareFormats() {
-  formats();
 }
 
 /** The months as a calendar date names them: US English short, US Spanish long (tests/format.test.ts

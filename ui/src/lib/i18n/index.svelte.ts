@@ -132,10 +132,6 @@ export function pluralOf(count: number, lng: Locale): "one" | "many" | "other" {
   return "other";
 }
 
-function pluralKey(key: string, lng: Locale, count: number): string {
-  return `${key}_${pluralOf(count, lng)}`;
-}
-
 /** The catalog's sentence for a key straight from i18next's store: the language's own, else the
  * English one. Resolving through `i18next.t` costs a few microseconds a call, which a bills page
  * (a few hundred calls) turned into a 10-15% slower screen in WebKit (docs/PERFORMANCE.md). */
@@ -149,7 +145,7 @@ export function t(key: MessageKey, params?: Params): string {
   const lng = i18n.locale;
   let text = sentence(key, lng);
   if (text === undefined && typeof params?.count === "number") {
-    text = sentence(pluralKey(key, lng, params.count), lng) ?? sentence(`${key}_other`, lng);
+    text = sentence(`${key}_${pluralOf(params.count, lng)}`, lng) ?? sentence(`${key}_other`, lng);
   }
   // Anything the direct path cannot answer goes through i18next itself (its fallbacks and rules).
   if (text === undefined) return words.t(key, { ...params, lng });
