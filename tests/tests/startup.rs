@@ -17,18 +17,38 @@ use std::time::{Duration, Instant};
 
 use carebill_e2e::{App, AppHome, DEMO_EMAIL, DEMO_PASSWORD, app_binary, percentile, wait_for_app_exit};
 
-/// PSS in KiB of `pid` and every process below it.
-fn pss_tree_kib(pid: u32) -> (u64, Vec<(String, u64)>) {
+/// `pid` and every process below it (the children of each of their threads): an app and its
+/// WebKit processes.
+fn process_tree(pid: u32) -> Vec<u32> {
     let mut all = vec![pid];
     let mut i = 0;
     while i < all.len() {
-        let children =
-            std::fs::read_to_string(format!("/proc/{}/task/{}/children", all[i], all[i])).unwrap_or_default();
-        all.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", all[i]));
+        for task in tasks.into_iter().flatten().flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                if !all.contains(&child) {
+                    all.push(child);
+                }
+            }
+        }
         i += 1;
     }
+    all
+}
+
+/// Whether `pid` is still running (not gone, not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// PSS in KiB of `pid` and every process below it.
+fn pss_tree_kib(pid: u32) -> (u64, Vec<(String, u64)>) {
     let mut parts = Vec::new();
-    for p in all {
+    for p in process_tree(pid) {
         let rollup = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).unwrap_or_default();
         let kib = rollup
             .lines()
@@ -103,9 +123,17 @@ async fn cold_start_to_bills_visible_and_idle_memory() {
             stages,
         )
     };
+    // Stops an app and waits (10 s at most) until its WebKit processes have exited too, so the
+    // next start, of either app, has the machine to itself: a web process running down beside a
+    // start took CPU from it (docs/PERFORMANCE.md, issue 23, fourteenth part).
     let stop = |child: &mut std::process::Child| {
+        let family = process_tree(child.id());
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         let _ = child.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while family.iter().any(|&pid| running(pid)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     };
     let floor = std::env::var_os("CAREBILL_FLOOR_APP").map(std::path::PathBuf::from);
     let carebill = app_binary();
