@@ -373,12 +373,14 @@ pub fn in_test_keyring(program: &std::ffi::OsStr, args: &[&str]) -> Result<Comma
         "--",
         "sh",
         "-c",
-        "printf carebill-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
+        "printf %s \"$CAREBILL_TEST_KEYRING_PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
         "sh",
     ])
     .arg(program)
     .args(args)
-    .env("XDG_DATA_HOME", &home);
+    .env("XDG_DATA_HOME", &home)
+    // The test keyring's password: a test that replaces the daemon unlocks the new one with it.
+    .env("CAREBILL_TEST_KEYRING_PASSWORD", "carebill-test");
     Ok(cmd)
 }
 

@@ -6,6 +6,9 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+mod secret_service;
+
 /// Whether secrets can be kept across app restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -43,6 +46,9 @@ pub struct OsKeyring {
     /// Why the keyring cannot be used, once that is known: the read at opening failed, or it
     /// refused a write since.
     unusable: Mutex<Option<String>>,
+    /// The Secret Service connection every entry uses.
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+    bus: std::sync::Arc<secret_service::Bus>,
 }
 
 /// The entry the opening read asks for; never written.
@@ -58,6 +64,8 @@ impl OsKeyring {
         let ring = OsKeyring {
             service: service.to_string(),
             unusable: Mutex::new(None),
+            #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+            bus: Default::default(),
         };
         if let Err(e) = ring.get(PROBE) {
             ring.refused(e);
@@ -74,7 +82,11 @@ impl OsKeyring {
     }
 
     fn entry(&self, name: &str) -> Result<keyring::Entry, SecretError> {
-        keyring::Entry::new(&self.service, name).map_err(|e| SecretError(e.to_string()))
+        #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+        let entry = self.bus.entry(&self.service, name);
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
+        let entry = keyring::Entry::new(&self.service, name);
+        entry.map_err(|e| SecretError(e.to_string()))
     }
 }
 

@@ -149,11 +149,15 @@ async fn a_password_change_rewraps_the_copy_and_a_reset_elsewhere_rebuilds_it() 
     assert!(keys::open_with_password(&dir, DEMO_PASSWORD).is_ok());
 }
 
+/// The tests of the real OS keyring take turns: one of them replaces the keyring daemon.
+static OS_KEYRING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The real OS keyring. `cargo xtask test` runs the tests inside a D-Bus session with an unlocked
 /// gnome-keyring, where this makes a full round trip; without a session bus the keyring must be
 /// reported unavailable with its reason (and the engine falls back to memory).
 #[tokio::test]
 async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
+    let _turn = OS_KEYRING.lock().await;
     let service = format!("carebill-it-{}-{}", std::process::id(), rand::random::<u32>());
     let ring = carebill_client::OsKeyring::open(&service);
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
@@ -188,6 +192,60 @@ async fn the_os_keyring_round_trips_or_reports_why_it_cannot() {
             other => panic!("no session bus, yet the keyring says {other:?}"),
         }
     }
+}
+
+/// The OS keyring keeps one Secret Service session (src/secrets/secret_service.rs), yet reads and
+/// writes the very items the `keyring` crate's own store does: secrets earlier releases kept are
+/// found, overwritten in place and deleted. When the keyring daemon is replaced (only inside
+/// `cargo xtask test`'s own D-Bus session, which says so with the test keyring's password), the
+/// next call opens a new session on the new daemon.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_os_keyring_shares_the_keyring_crates_items_and_outlives_a_new_daemon() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return; // No keyring: the test above checks that it is reported.
+    }
+    let _turn = OS_KEYRING.blocking_lock();
+    let service = format!("carebill-it-{}-{}", std::process::id(), rand::random::<u32>());
+    let crates = |name: &str| keyring::Entry::new(&service, name).unwrap();
+    let ring = carebill_client::OsKeyring::open(&service);
+    assert_eq!(ring.status(), KeyringStatus::Available);
+    crates("refresh/M200000001").set_password("cbr_earlier").unwrap();
+    assert_eq!(ring.get("refresh/M200000001").unwrap().as_deref(), Some("cbr_earlier"));
+    ring.set("refresh/M200000001", "cbr_rotated").unwrap();
+    // One item, not a second beside it: the crate's read would be ambiguous.
+    assert_eq!(crates("refresh/M200000001").get_password().unwrap(), "cbr_rotated");
+    ring.set("copy-key/M200000001", "wrap").unwrap();
+    assert_eq!(crates("copy-key/M200000001").get_password().unwrap(), "wrap");
+    ring.delete("refresh/M200000001").unwrap();
+    assert!(matches!(
+        crates("refresh/M200000001").get_password(),
+        Err(keyring::Error::NoEntry)
+    ));
+    ring.delete("refresh/M200000001").unwrap();
+
+    if let Some(password) = std::env::var_os("CAREBILL_TEST_KEYRING_PASSWORD") {
+        use std::io::Write;
+        let mut daemon = std::process::Command::new("gnome-keyring-daemon")
+            .args(["--replace", "--unlock", "--components=secrets"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        daemon
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_encoded_bytes())
+            .unwrap();
+        assert!(daemon.wait().unwrap().success());
+        assert_eq!(ring.get("copy-key/M200000001").unwrap().as_deref(), Some("wrap"));
+        ring.set("copy-key/M200000001", "wrap-2").unwrap();
+        assert_eq!(crates("copy-key/M200000001").get_password().unwrap(), "wrap-2");
+        assert_eq!(ring.status(), KeyringStatus::Available);
+    }
+    ring.delete("copy-key/M200000001").unwrap();
+    assert_eq!(ring.get("copy-key/M200000001").unwrap(), None);
 }
 
 /// A keyring that answers reads from its store but refuses every write, as a locked collection
