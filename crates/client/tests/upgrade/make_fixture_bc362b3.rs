@@ -203,6 +203,9 @@ async fn write_the_upgrade_fixture() {
     w.stop_server().await;
     // The shared-memory index is rebuilt from the log when the database opens.
     let _ = std::fs::remove_file(server_dir.join("carebill.db-shm"));
+    // When the data was written: the upgrade test runs the new server at this instant, so the
+    // data is never older than its release left it, whatever the date of the run.
+    manifest.insert("written_at".into(), json!(chrono::Utc::now().to_rfc3339()));
     std::fs::write(
         out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest).unwrap() + "\n",
