@@ -357,6 +357,20 @@ pub fn with_test_keyring(args: &[&str]) -> Result<Command> {
     in_test_keyring(std::ffi::OsStr::new(&cargo_bin), args)
 }
 
+/// Starts the test keyring in the session, then runs the program. gnome-keyring-daemon's parent
+/// returns before the daemon owns its bus name, so the script waits (5 s at most) until it does:
+/// a keyring call before then could start a second, locked daemon by D-Bus activation, and a
+/// daemon still connecting when a short test binary's session ends was left running.
+const TEST_KEYRING: &str = concat!(
+    "printf %s \"$CAREBILL_TEST_KEYRING_PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; ",
+    "for _ in $(seq 250); do ",
+    "dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus ",
+    "org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; ",
+    "sleep 0.02; ",
+    "done; ",
+    "exec \"$@\"",
+);
+
 /// `PROGRAM ARGS` inside `dbus-run-session` with gnome-keyring unlocked (see [`with_test_keyring`]).
 pub fn in_test_keyring(program: &std::ffi::OsStr, args: &[&str]) -> Result<Command> {
     let have = deps::have;
@@ -369,18 +383,12 @@ pub fn in_test_keyring(program: &std::ffi::OsStr, args: &[&str]) -> Result<Comma
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
     let mut cmd = Command::new("dbus-run-session");
-    cmd.args([
-        "--",
-        "sh",
-        "-c",
-        "printf %s \"$CAREBILL_TEST_KEYRING_PASSWORD\" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
-        "sh",
-    ])
-    .arg(program)
-    .args(args)
-    .env("XDG_DATA_HOME", &home)
-    // The test keyring's password: a test that replaces the daemon unlocks the new one with it.
-    .env("CAREBILL_TEST_KEYRING_PASSWORD", "carebill-test");
+    cmd.args(["--", "sh", "-c", TEST_KEYRING, "sh"])
+        .arg(program)
+        .args(args)
+        .env("XDG_DATA_HOME", &home)
+        // The test keyring's password: a test that replaces the daemon unlocks the new one with it.
+        .env("CAREBILL_TEST_KEYRING_PASSWORD", "carebill-test");
     Ok(cmd)
 }
 
