@@ -222,6 +222,7 @@ fn the_os_keyring_shares_the_keyring_crates_items_and_outlives_a_new_daemon() {
         crates("refresh/M200000001").get_password(),
         Err(keyring::Error::NoEntry)
     ));
+    // Deleting an entry that is gone is done, not an error.
     ring.delete("refresh/M200000001").unwrap();
 
     if let Some(password) = std::env::var_os("CAREBILL_TEST_KEYRING_PASSWORD") {
