@@ -111,6 +111,45 @@ async fn register_with_a_weak_then_a_good_password_and_verify_by_email() {
     app.quit().await;
 }
 
+/// The bills list as laid out in the window. Every cell holds what it shows: no header, amount,
+/// badge or button runs into the next column. And no row is shorter than `ROW_FLOOR_PX` in
+/// Bills.svelte: the list's first frame builds only the rows the window's height can show, counted
+/// at that floor, so a shorter row would leave the bottom of the window empty at the first paint.
+pub(crate) async fn the_bills_list_fits_its_cells(app: &App) {
+    let source = include_str!("../../../ui/src/screens/Bills.svelte");
+    let floor: f64 = source
+        .split_once("const ROW_FLOOR_PX = ")
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .and_then(|(value, _)| value.parse().ok())
+        .expect("ROW_FLOOR_PX in Bills.svelte");
+    let measured = app
+        .wd
+        .execute(
+            "const table = document.getElementById('bills-table');
+             const cells = Array.from(table.querySelectorAll('th, td'));
+             return {
+               heights: Array.from(table.querySelectorAll('tbody tr'), (r) => r.getBoundingClientRect().height),
+               overflowing: cells.filter((c) => c.scrollWidth > c.clientWidth + 1)
+                 .map((c) => `${c.textContent.trim()}: ${c.scrollWidth} px in ${c.clientWidth}`),
+             };",
+            Vec::new(),
+        )
+        .await
+        .expect("the bills list measured");
+    let measured = measured.json();
+    let heights: Vec<f64> = serde_json::from_value(measured["heights"].clone()).expect("heights");
+    assert!(!heights.is_empty(), "no bills rows");
+    assert!(
+        heights.iter().all(|h| *h >= floor),
+        "rows shorter than {floor} px: {heights:?}"
+    );
+    assert_eq!(
+        measured["overflowing"],
+        serde_json::json!([]),
+        "cells whose content runs out of them"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let backend = Backend::start().await;
@@ -157,6 +196,7 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     app.screen("Bills").await;
     app.sees(&format!("of {} bills", open.len())).await;
     app.axe("bills").await;
+    the_bills_list_fits_its_cells(&app).await;
 
     // The soonest-due open bill is first; open it and compare every line item.
     let first = open

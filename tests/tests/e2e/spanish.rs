@@ -4,6 +4,8 @@
 
 use carebill_e2e::{App, AppHome, Backend, DEMO_EMAIL, DEMO_PASSWORD};
 
+use crate::the_bills_list_fits_its_cells;
+
 async fn page_language(app: &App) -> String {
     let lang = app
         .wd
@@ -58,6 +60,7 @@ async fn a_member_pays_a_bill_in_spanish_from_sign_in_to_receipt() {
     app.screen("Facturas").await;
     app.sees("Usted debe ahora").await;
     all_spanish(&app, "bills").await;
+    the_bills_list_fits_its_cells(&app).await;
     app.open_first_bill().await;
     app.sees("Cómo se calcula esta factura").await;
     app.sees("Cantidad facturada").await;
