@@ -117,6 +117,9 @@ describe("Errors in Spanish", () => {
     expect(errorText({ code: "validation_failed", message: "Enter your password.", field: "/password" })).toBe("Escriba su contraseña.");
     expect(errorText({ code: "validation_failed", message: "x", field: "/unheard_of" })).toBe((errorsEs as Record<string, string>).validation_failed);
     expect(errorText({ code: "a_code_from_a_newer_server", message: "English" })).toBe((errorsEs as Record<string, string>).internal);
+    // A code that happens to name one of every object's own members is still an unknown code.
+    expect(errorText({ code: "constructor", message: "English" })).toBe((errorsEs as Record<string, string>).internal);
+    expect(errorText({ code: "toString", message: "English", params: { hasOwnProperty: "x" } })).toBe((errorsEs as Record<string, string>).internal);
     // The values the engine names come as params, never as English glued in.
     const over = { code: "amount_exceeds_balance", message: "The most you can pay on this bill now is $251.56.", field: "/amount", params: { max: "$251.56" } };
     expect(errorText(over)).toBe("Lo máximo que puede pagar en esta factura ahora es $251.56.");
@@ -159,6 +162,8 @@ describe("Choosing the language", () => {
     expect(dateTime("2026-12-05T22:02:00Z")).toMatch(/de diciembre de 2026, \d{1,2}:02\s?[ap]\.\s?m\./);
     expect(ago(new Date(Date.now() - 120_000).toISOString())).toBe("hace 2 minutos");
     expect(t("pay.total_for", { count: 1 })).toBe("por 1 factura");
+    expect(t("pay.total_for", { count: 3 })).toBe("por 3 facturas");
+    expect(t("pay.total_for", { count: 1_000_000 })).toBe("por 1000000 facturas");
     expect(paidTo([{ bill_id: "a", provider: "A" }, { bill_id: "b", provider: "B" }, { bill_id: "c", provider: "C" }], [{ bill_id: "a" }, { bill_id: "b" }, { bill_id: "c" }])).toBe("A y 2 más");
   });
 });

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::{Result, cargo, root, step};
 
-/// npm packages whose code the UI bundle contains: the Tauri API, i18next (the app's words in
-/// English and Spanish), and Svelte's runtime with the packages it imports at run time (the
-/// compiler and its other packages stay at build time).
-const SHIPPED_NPM: &[&str] = &["@tauri-apps/api", "i18next", "svelte", "clsx", "esm-env"];
+/// npm packages whose code the UI bundle contains: the Tauri API, and Svelte's runtime with the
+/// packages it imports at run time (the compiler and its other packages stay at build time).
+const SHIPPED_NPM: &[&str] = &["@tauri-apps/api", "svelte", "clsx", "esm-env"];
 
 pub fn path() -> PathBuf {
     root().join("ui/public/third-party-notices.txt")

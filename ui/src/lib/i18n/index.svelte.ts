@@ -1,5 +1,5 @@
-// The app's words in English and Spanish, through i18next (plurals by CLDR's rules as
-// `key_one` / `key_other` chosen by `count`, `{name}` placeholders, English as the fallback). Every
+// The app's words in English and Spanish (plurals by CLDR's rules as `key_one` / `key_other`
+// chosen by `count`, `{name}` placeholders, English as the fallback). Every
 // string a member reads comes from the catalogs next to this file (en.json, es.json: flat keys);
 // keys are typed from the English catalog, so a key the code names but the catalog lacks is a
 // compile error, and tests/i18n.test.ts checks that both catalogs have the same keys and
@@ -13,7 +13,6 @@
 // kept in localStorage; else, once signed in, the account's language (or a kiosk's configured
 // one); else the computer's. A kiosk clears its storage at every session end, so each patient
 // starts afresh.
-import i18next from "i18next";
 import en from "./en.json";
 import type { ClientError } from "../bindings";
 
@@ -25,26 +24,33 @@ type Raw = keyof typeof en;
 export type MessageKey = Raw extends infer K ? (K extends `${infer S}_one` ? S : K extends `${infer S}_other` ? S : K) : never;
 export type Params = Record<string, string | number>;
 
-/** The words ("translation") and, for Spanish, the error sentences by code ("errors"). */
-const words = i18next.createInstance();
-words.init({
-  lng: "en",
-  fallbackLng: "en",
-  resources: { en: { translation: en } },
-  // Flat keys with dots in them; `{name}` placeholders; Svelte escapes what it renders.
-  keySeparator: false,
-  nsSeparator: false,
-  interpolation: { prefix: "{", suffix: "}", escapeValue: false },
-  returnEmptyString: false,
-  initAsync: false,
-});
+/** A catalog: sentences by key, with `{name}` placeholders. */
+type Catalog = Readonly<Record<string, string>>;
 
-/** Loads a language's words if they are not loaded yet. */
+/** The loaded languages' words: the app's sentences and, for Spanish, the error sentences by code
+ * (English shows the engine's own). Plain objects, read directly: a bills page makes a few hundred
+ * `t()` calls (docs/PERFORMANCE.md). i18next did this until issue 23; its 45 kB were parsed and
+ * initialised at every start for a lookup and a placeholder fill. */
+const words: Partial<Record<Locale, { sentences: Catalog; errors: Catalog }>> = { en: { sentences: en, errors: {} } };
+
+/** Loads a language's words if they are not loaded yet (Spanish, from its own chunks). */
 async function load(locale: Locale) {
-  if (words.hasResourceBundle(locale, "translation")) return;
+  if (words[locale]) return;
   const [catalog, errors] = await Promise.all([import("./es.json"), import("./errors.es.json")]);
-  words.addResourceBundle("es", "errors", errors.default);
-  words.addResourceBundle("es", "translation", catalog.default);
+  words.es = { sentences: catalog.default, errors: errors.default };
+}
+
+/** Whether a catalog has its own sentence for `key` (never one of Object's, for a server's code). */
+function has(catalog: Catalog, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(catalog, key);
+}
+
+/** `text` with each `{name}` filled from `params`; a placeholder without a value stays as written. */
+function fill(text: string, params: Readonly<Record<string, string | number | undefined>>): string {
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = has(params as Catalog, name) ? params[name] : undefined;
+    return value === undefined ? whole : String(value);
+  });
 }
 
 /** Before the first paint: the words of the language the app opens in. */
@@ -132,25 +138,24 @@ export function pluralOf(count: number, lng: Locale): "one" | "many" | "other" {
   return "other";
 }
 
-/** The catalog's sentence for a key straight from i18next's store: the language's own, else the
- * English one. Resolving through `i18next.t` costs a few microseconds a call, which a bills page
- * (a few hundred calls) turned into a 10-15% slower screen in WebKit (docs/PERFORMANCE.md). */
+/** The catalog's sentence for a key: the language's own, else the English one. */
 function sentence(key: string, lng: Locale): string | undefined {
-  const own = words.getResource(lng, "translation", key) as string | undefined;
-  return own ?? (words.getResource("en", "translation", key) as string | undefined);
+  const own = words[lng]?.sentences;
+  if (own && has(own, key)) return own[key];
+  return has(en, key) ? (en as Catalog)[key] : undefined;
 }
 
-/** The words for `key` in the current language (reactive: a screen re-renders when it changes). */
+/** The words for `key` in the current language (reactive: a screen re-renders when it changes).
+ * A key with plural forms takes the one `count` calls for; a key no catalog has (which the types
+ * rule out) reads as itself. */
 export function t(key: MessageKey, params?: Params): string {
   const lng = i18n.locale;
   let text = sentence(key, lng);
-  if (text === undefined && typeof params?.count === "number") {
-    text = sentence(`${key}_${pluralOf(params.count, lng)}`, lng) ?? sentence(`${key}_other`, lng);
+  if (text === undefined && params?.count !== undefined) {
+    text = sentence(`${key}_${pluralOf(Number(params.count), lng)}`, lng) ?? sentence(`${key}_other`, lng);
   }
-  // Anything the direct path cannot answer goes through i18next itself (its fallbacks and rules).
-  if (text === undefined) return words.t(key, { ...params, lng });
-  if (!params) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  if (text === undefined) return key;
+  return params ? fill(text, params) : text;
 }
 
 /**
@@ -175,8 +180,8 @@ export function errorText(
     fallback,
     "internal",
   ];
-  const options = { ...(err.params ?? {}), lng: i18n.locale, ns: "errors", fallbackLng: false as const };
-  for (const key of candidates) if (key && words.exists(key, options)) return words.t(key, options);
+  const errors = words[i18n.locale]?.errors ?? {};
+  for (const key of candidates) if (key && has(errors, key)) return fill(errors[key], err.params ?? {});
   return err.message;
 }
 
