@@ -40,15 +40,16 @@ async function load(locale: Locale) {
   words.es = { sentences: catalog.default, errors: errors.default };
 }
 
-/** Whether a catalog has its own sentence for `key` (never one of Object's, for a server's code). */
-function has(catalog: Catalog, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(catalog, key);
+/** Whether a catalog (or a message's values) has `key` of its own: never one of Object's members,
+ * whatever a server's code or a placeholder is named. */
+function has(object: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(object, key);
 }
 
 /** `text` with each `{name}` filled from `params`; a placeholder without a value stays as written. */
 function fill(text: string, params: Readonly<Record<string, string | number | undefined>>): string {
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const value = has(params as Catalog, name) ? params[name] : undefined;
+    const value = has(params, name) ? params[name] : undefined;
     return value === undefined ? whole : String(value);
   });
 }
