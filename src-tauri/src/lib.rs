@@ -284,6 +284,8 @@ pub fn make_state(config: AppConfig) -> Result<AppState, String> {
 /// The app.
 pub fn run() {
     mark_process_start();
+    #[cfg(target_os = "linux")]
+    window::no_compositing_from_the_first_frame();
     // One TLS provider for every HTTP client in the process (API, processor, updater), whatever
     // features other crates of a build turn on.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -10,14 +10,24 @@ use crate::{commands, updates};
 /// closable, always on top, no devtools, and an in-memory (incognito) web data store. Closing
 /// needs the admin passcode (`kiosk_exit`). Built before the engine is managed (`crate::shell`):
 /// nothing here may need it until an event comes.
+///
+/// On Linux the window is built hidden and shown once it is built: GTK maps it after Tauri's
+/// setup returns, when WebKit has begun to load the page. Built shown, with WebKit painting
+/// without compositing from its first frame (`no_compositing_from_the_first_frame`), some starts
+/// waited about 500 ms before the page began to load; shown from the page-load hook, once the
+/// page had begun, some waited as long before it finished. Built hidden and shown at once, none
+/// did (docs/PERFORMANCE.md, issue 23).
 pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>, kiosk: bool) -> tauri::Result<()> {
     let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
         return Ok(());
     };
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
+    #[cfg(target_os = "linux")]
+    let builder = builder.visible(false);
     if !kiosk {
-        lean_webkit(&builder.build()?)?;
-        return Ok(());
+        let window = builder.build()?;
+        lean_webkit(&window)?;
+        return window.show();
     }
     // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
     // under WebDriver keep a normal one; storage is still cleared at every session end.
@@ -33,6 +43,7 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>, kiosk: bool) ->
         .devtools(false)
         .build()?;
     lean_webkit(&window)?;
+    window.show()?;
     let handle = app.clone();
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::CloseRequested { api, .. } = event {
@@ -104,6 +115,22 @@ fn lean_webkit<R: Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()
         #[cfg(not(target_os = "linux"))]
         let _ = webview;
     })
+}
+
+/// Linux: WebKit paints without accelerated compositing from the page's first frame, as
+/// `lean_webkit` asks. The web view's policy can only be set once Tauri has built the web view,
+/// when its page has begun to load in compositing mode; WebKit's own switch in the environment
+/// is read when the web view is made. With it the start is shorter and the web process idles
+/// smaller (docs/PERFORMANCE.md, issue 23). Set whatever the environment said: the policy is
+/// never to composite either way, and the window built hidden (`open_window`) was only measured
+/// with the switch. It must run before any thread exists (first in `run`): setting the
+/// environment beside a thread that reads it is not safe, and glib's `setenv`, unlike std's,
+/// does not say so in its signature. The processes WebKit starts inherit it, as they must; the
+/// only other program the app starts on Linux is `lp`, for a kiosk's receipts, which does not
+/// read it.
+#[cfg(target_os = "linux")]
+pub(crate) fn no_compositing_from_the_first_frame() {
+    let _ = webkit2gtk::glib::setenv("WEBKIT_DISABLE_COMPOSITING_MODE", "1", true);
 }
 
 /// A debug build started by tauri-driver (the end-to-end tests); never a release build.

@@ -466,6 +466,18 @@ impl App {
         v.get("ok").cloned().unwrap_or(v)
     }
 
+    /// Waits until the page is visible: the app builds its window hidden on Linux and shows it
+    /// when the page starts loading (`src-tauri/src/window.rs`); WebKit says `hidden` until then.
+    pub async fn window_shown(&self) {
+        self.until("the window shown (document.visibilityState)", || async {
+            self.wd
+                .execute("return document.visibilityState;", vec![])
+                .await
+                .is_ok_and(|v| v.json() == "visible")
+        })
+        .await;
+    }
+
     /// Waits until `check` is true (polling), or fails with `what`.
     pub async fn until<F, Fut>(&self, what: &str, mut check: F)
     where

@@ -18,6 +18,7 @@ async fn launch_kiosk(backend: &Backend, home: &AppHome, config: &Path) -> App {
     let config = config.to_string_lossy().to_string();
     let app = App::launch_with(&backend.url, home, &[("CAREBILL_SYSTEM_CONFIG", config.as_str())]).await;
     app.screen(&format!("Welcome to {CLINIC}")).await;
+    app.window_shown().await;
     app
 }
 

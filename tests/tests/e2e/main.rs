@@ -157,6 +157,7 @@ async fn the_dashboard_and_a_bill_show_what_the_server_has() {
     let app = App::launch(&backend.url, &home).await;
 
     app.screen("Sign in").await;
+    app.window_shown().await;
     app.fill("login", DEMO_EMAIL).await;
     app.fill("password", "not the password").await;
     app.click("Sign in").await;
