@@ -466,8 +466,8 @@ impl App {
         v.get("ok").cloned().unwrap_or(v)
     }
 
-    /// Waits until the page is visible: the app builds its window hidden on Linux and shows it
-    /// when the page starts loading (`src-tauri/src/window.rs`); WebKit says `hidden` until then.
+    /// Waits until the page is visible: on Linux the app builds its window hidden and shows it
+    /// once built (`src-tauri/src/window.rs`, `open_window`); WebKit says `hidden` until then.
     pub async fn window_shown(&self) {
         self.until("the window shown (document.visibilityState)", || async {
             self.wd
