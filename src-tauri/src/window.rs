@@ -24,35 +24,36 @@ pub(crate) fn open_window<R: Runtime>(app: &tauri::AppHandle<R>, kiosk: bool) ->
     let builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
     #[cfg(target_os = "linux")]
     let builder = builder.visible(false);
-    if !kiosk {
-        let window = builder.build()?;
-        lean_webkit(&window)?;
-        return window.show();
-    }
     // WebKit cannot be driven over WebDriver in an ephemeral (incognito) context, so debug builds
     // under WebDriver keep a normal one; storage is still cleared at every session end.
-    let window = builder
-        .fullscreen(true)
-        .decorations(false)
-        .resizable(false)
-        .closable(false)
-        .minimizable(false)
-        .maximizable(false)
-        .always_on_top(true)
-        .incognito(!driven_by_webdriver())
-        .devtools(false)
-        .build()?;
+    let builder = if kiosk {
+        builder
+            .fullscreen(true)
+            .decorations(false)
+            .resizable(false)
+            .closable(false)
+            .minimizable(false)
+            .maximizable(false)
+            .always_on_top(true)
+            .incognito(!driven_by_webdriver())
+            .devtools(false)
+    } else {
+        builder
+    };
+    let window = builder.build()?;
     lean_webkit(&window)?;
     window.show()?;
-    let handle = app.clone();
-    window.on_window_event(move |event| {
-        if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-            let state = handle.state::<AppState>();
-            if !state.exiting.load(std::sync::atomic::Ordering::SeqCst) {
-                api.prevent_close();
+    if kiosk {
+        let handle = app.clone();
+        window.on_window_event(move |event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let state = handle.state::<AppState>();
+                if !state.exiting.load(std::sync::atomic::Ordering::SeqCst) {
+                    api.prevent_close();
+                }
             }
-        }
-    });
+        });
+    }
     Ok(())
 }
 
